@@ -1,0 +1,104 @@
+/**
+ * Registers a client: its secret with a first key as AWSCURRENT, and the client record
+ * with that key ACTIVE. Idempotent: registering the same client again converges to the
+ * same state (the secret's current key is adopted, not replaced).
+ */
+import { createHash } from 'node:crypto';
+import { generateApiKey, hashApiKey, keyIdOf } from '../core/api-key';
+import { isoNow, type Clock } from '../core/clock';
+import { InvalidRotationInputError } from '../core/errors';
+import { KeyState } from '../core/key-state';
+import type { ClientRecord, KeyRecord } from '../core/model';
+import { CLIENT_ID_PATTERN } from '../core/rotation-request';
+import type { KeyRepository } from './key-repository';
+import { Stage, type SecretStore } from './secret-store';
+
+/** A client to register. */
+export interface ClientRegistration {
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly overlapSeconds?: number;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+/** Where and how client secrets are created. */
+export interface ProvisioningSettings {
+  readonly keyPrefix: string;
+  /** Secret names are `<secretNamePrefix><clientId>`. */
+  readonly secretNamePrefix: string;
+  /** KMS key that encrypts client secrets. */
+  readonly kmsKeyId?: string;
+}
+
+const SCOPE_PATTERN = /^[A-Za-z0-9:._*/-]{1,64}$/;
+
+/** The secret name of a client. */
+export function secretNameFor(settings: ProvisioningSettings, clientId: string): string {
+  return `${settings.secretNamePrefix}${clientId}`;
+}
+
+/** Registers a client (or returns it unchanged if it exists). Never returns the key. */
+export async function registerClient(
+  deps: { secrets: SecretStore; keys: KeyRepository; clock: Clock; settings: ProvisioningSettings },
+  registration: ClientRegistration,
+): Promise<ClientRecord> {
+  const issues: string[] = [];
+  if (!CLIENT_ID_PATTERN.test(registration.clientId)) issues.push('clientId: must be 1-64 characters of [A-Za-z0-9._-]');
+  if (registration.scopes.length > 50 || registration.scopes.some((scope) => !SCOPE_PATTERN.test(scope))) {
+    issues.push('scopes: at most 50 scopes of 1-64 characters [A-Za-z0-9:._*/-]');
+  }
+  if (issues.length) throw new InvalidRotationInputError(`Invalid client registration: ${issues.join('; ')}`, issues);
+
+  const existing = await deps.keys.getClient(registration.clientId);
+  if (existing) return existing;
+
+  const secretId = secretNameFor(deps.settings, registration.clientId);
+  // Deterministic first version id, so a retried registration reuses the same version.
+  const initialVersionId = `initial-${createHash('sha256').update(registration.clientId).digest('hex').slice(0, 40)}`;
+  const apiKey = generateApiKey(deps.settings.keyPrefix);
+  const created = await deps.secrets.createClientSecret({
+    name: secretId,
+    value: { apiKey, keyId: keyIdOf(apiKey) },
+    clientRequestToken: initialVersionId,
+    kmsKeyId: deps.settings.kmsKeyId,
+    description: `KeyRoll API key of client ${registration.clientId}`,
+    tags: { 'keyroll:client-id': registration.clientId },
+  });
+  const current = created ? undefined : await deps.secrets.readStage(secretId, Stage.CURRENT);
+  const value = current?.value ?? { apiKey, keyId: keyIdOf(apiKey) };
+  const versionId = current?.versionId ?? initialVersionId;
+  const now = isoNow(deps.clock);
+  const key: KeyRecord = {
+    keyHash: hashApiKey(value.apiKey),
+    keyId: value.keyId,
+    clientId: registration.clientId,
+    secretVersionId: versionId,
+    rotationId: 'initial',
+    state: KeyState.ACTIVE,
+    scopes: [...registration.scopes],
+    createdAt: now,
+    activatedAt: now,
+  };
+  const client: ClientRecord = {
+    clientId: registration.clientId,
+    secretId,
+    scopes: [...registration.scopes],
+    ...(registration.overlapSeconds !== undefined ? { overlapSeconds: registration.overlapSeconds } : {}),
+    currentKeyHash: key.keyHash,
+    currentKeyId: key.keyId,
+    currentVersionId: versionId,
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    await deps.keys.createClient(client, key, {
+      clientId: client.clientId, at: now, action: 'client.registered', actor: registration.requestedBy, reason: registration.reason, keyId: key.keyId,
+    });
+  } catch (error) {
+    const raced = await deps.keys.getClient(registration.clientId);
+    if (raced) return raced;
+    throw error;
+  }
+  return client;
+}

@@ -1,0 +1,351 @@
+/**
+ * DynamoDB adapter for key metadata, client records and the audit trail.
+ *
+ * Every state change is guarded by a condition expression on the state it expects, and
+ * every multi-item change is one TransactWriteItems, so a crash never leaves half a
+ * change. A failed condition becomes {@link ConditionFailedError}; callers re-read and
+ * decide whether the change had in fact already been applied (idempotent retry) or a
+ * real conflict occurred.
+ */
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
+import { assertTransition, type KeyState } from '../core/key-state';
+import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
+import { auditItemKey, BY_CLIENT_INDEX, clientItemKey, keyIndexKey, keyItemKey } from './table-keys';
+import { classifyTransient, TransientAwsError } from './transient';
+
+// Cancellation codes that a retry can clear (another transaction touched the item, or throttling).
+const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+
+/** A conditional write found the item in another state than expected. */
+export class ConditionFailedError extends KeyRollError {
+  override readonly name = 'ConditionFailed';
+}
+
+/** A key state change: applied only if the key is still in `from`. */
+export interface KeyTransition {
+  readonly keyHash: string;
+  readonly keyId: string;
+  readonly from: KeyState;
+  readonly to: KeyState;
+  /** Timestamps to set with the change (activatedAt, notAfter, revokedAt). */
+  readonly set?: Partial<Pick<KeyRecord, 'activatedAt' | 'notAfter' | 'revokedAt'>>;
+  /** Attributes to clear with the change (e.g. `notAfter` when a rollback makes a key current again). */
+  readonly remove?: readonly ('notAfter' | 'revokedAt')[];
+}
+
+/** A change of the client record, applied only if each `expect` attribute still has its value. */
+export interface ClientUpdate {
+  readonly clientId: string;
+  /** Attribute → expected value; `null` means the attribute must be absent. */
+  readonly expect: Readonly<Record<string, string | null>>;
+  readonly set?: Readonly<Record<string, unknown>>;
+  readonly remove?: readonly string[];
+}
+
+/** Key metadata, client records and audit, in one table. */
+export class KeyRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** The key with this hash, read strongly consistent unless `consistent` is false. */
+  async getKey(keyHash: string, consistent = true): Promise<KeyRecord | undefined> {
+    const result = await classifyTransient(() =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: keyItemKey(keyHash), ConsistentRead: consistent })),
+    );
+    return result.Item ? toKeyRecord(result.Item) : undefined;
+  }
+
+  /** The client record (strongly consistent). */
+  async getClient(clientId: string): Promise<ClientRecord | undefined> {
+    const result = await classifyTransient(() =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: clientItemKey(clientId), ConsistentRead: true })),
+    );
+    return result.Item ? toClientRecord(result.Item) : undefined;
+  }
+
+  /** The client record, or {@link UnknownClientError}. */
+  async requireClient(clientId: string): Promise<ClientRecord> {
+    const client = await this.getClient(clientId);
+    if (!client) throw new UnknownClientError(clientId);
+    return client;
+  }
+
+  /** Every key of a client, oldest first (through the byClient index, eventually consistent). */
+  async listClientKeys(clientId: string): Promise<KeyRecord[]> {
+    const keys: KeyRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await classifyTransient(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: BY_CLIENT_INDEX,
+            KeyConditionExpression: 'gsi1pk = :pk',
+            ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}` },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      keys.push(...(page.Items ?? []).map(toKeyRecord));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return keys;
+  }
+
+  /** The audit trail of a client, in the order the events happened. */
+  async listAudit(clientId: string): Promise<AuditEvent[]> {
+    const events: AuditEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await classifyTransient(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
+            ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}`, ':audit': 'AUDIT#' },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      events.push(...(page.Items ?? []).map(toAuditEvent));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return events.sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /** Writes a new client record with its first (ACTIVE) key. Fails with ConditionFailedError if either exists. */
+  async createClient(client: ClientRecord, firstKey: KeyRecord, audit: AuditEvent): Promise<void> {
+    await this.transact([
+      { Put: { TableName: this.tableName, Item: { ...clientItemKey(client.clientId), ...client }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      this.keyPut(firstKey),
+      this.auditPut(audit),
+    ]);
+  }
+
+  /**
+   * Takes the client's rotation lock for `lock.rotationId`. Succeeds again for the same
+   * rotation (a retried step) and takes over a lock whose holder's time ran out.
+   *
+   * @throws UnknownClientError when the client does not exist.
+   * @throws RotationInProgressError when another live rotation holds the lock.
+   */
+  async acquireLock(clientId: string, lock: RotationLock, audit: AuditEvent): Promise<void> {
+    try {
+      await classifyTransient(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: clientItemKey(clientId),
+            UpdateExpression: 'SET #lock = :lock, updatedAt = :now',
+            ConditionExpression:
+              'attribute_exists(pk) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)',
+            ExpressionAttributeNames: { '#lock': 'lock' },
+            ExpressionAttributeValues: { ':lock': lock, ':rid': lock.rotationId, ':now': lock.acquiredAt },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        if (!error.Item) throw new UnknownClientError(clientId);
+        const heldBy = (error.Item['lock'] as { M?: { rotationId?: { S?: string } } } | undefined)?.M?.rotationId?.S;
+        throw new RotationInProgressError(clientId, heldBy ?? 'unknown');
+      }
+      throw error;
+    }
+    await this.transact([this.auditPut(audit)]);
+  }
+
+  /** Releases the lock if `rotationId` still holds it; true if it did. */
+  async releaseLock(clientId: string, rotationId: string): Promise<boolean> {
+    try {
+      await classifyTransient(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: clientItemKey(clientId),
+            UpdateExpression: 'REMOVE #lock',
+            ConditionExpression: '#lock.rotationId = :rid',
+            ExpressionAttributeNames: { '#lock': 'lock' },
+            ExpressionAttributeValues: { ':rid': rotationId },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies key inserts, key transitions, a client update and audit events as one
+   * transaction: all or nothing.
+   *
+   * @throws ConditionFailedError when any guarded item is not in the expected state.
+   */
+  async applyChange(change: {
+    readonly insertKeys?: readonly KeyRecord[];
+    readonly transitions?: readonly KeyTransition[];
+    readonly client?: ClientUpdate;
+    readonly audit?: readonly AuditEvent[];
+  }): Promise<void> {
+    const items: TransactItem[] = [
+      ...(change.insertKeys ?? []).map((key) => this.keyPut(key)),
+      ...(change.transitions ?? []).map((transition) => this.keyTransition(transition)),
+      ...(change.client ? [this.clientUpdate(change.client)] : []),
+      ...(change.audit ?? []).map((event) => this.auditPut(event)),
+    ];
+    if (items.length > 0) await this.transact(items);
+  }
+
+  private keyPut(key: KeyRecord): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...keyItemKey(key.keyHash), ...keyIndexKey(key.clientId, key.createdAt, key.keyId), ...key },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  private keyTransition(transition: KeyTransition): TransactItem {
+    assertTransition(transition.keyId, transition.from, transition.to);
+    const names: Record<string, string> = { '#state': 'state' };
+    const values: Record<string, unknown> = { ':from': transition.from, ':to': transition.to };
+    const sets = ['#state = :to'];
+    for (const [attribute, value] of Object.entries(transition.set ?? {})) {
+      if (value === undefined) continue;
+      names[`#${attribute}`] = attribute;
+      values[`:${attribute}`] = value;
+      sets.push(`#${attribute} = :${attribute}`);
+    }
+    const removes = (transition.remove ?? []).map((attribute) => {
+      names[`#${attribute}`] = attribute;
+      return `#${attribute}`;
+    });
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keyItemKey(transition.keyHash),
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ConditionExpression: '#state = :from',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  private clientUpdate(update: ClientUpdate): TransactItem {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const conditions = ['attribute_exists(pk)'];
+    const path = (attribute: string) =>
+      attribute
+        .split('.')
+        .map((part) => {
+          names[`#${part}`] = part;
+          return `#${part}`;
+        })
+        .join('.');
+    let n = 0;
+    for (const [attribute, expected] of Object.entries(update.expect)) {
+      if (expected === null) {
+        conditions.push(`attribute_not_exists(${path(attribute)})`);
+      } else {
+        values[`:e${n}`] = expected;
+        conditions.push(`${path(attribute)} = :e${n++}`);
+      }
+    }
+    const sets: string[] = [];
+    for (const [attribute, value] of Object.entries(update.set ?? {})) {
+      values[`:s${n}`] = value;
+      sets.push(`${path(attribute)} = :s${n++}`);
+    }
+    const removes = (update.remove ?? []).map(path);
+    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: clientItemKey(update.clientId),
+        UpdateExpression: expression,
+        ConditionExpression: conditions.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+      },
+    };
+  }
+
+  /** Audit events are upserts that keep the first timestamp, so a retried step writes one entry. */
+  private auditPut(event: AuditEvent): TransactItem {
+    const discriminator = event.rotationId ?? event.at;
+    const { at, ...rest } = event;
+    const names: Record<string, string> = { '#at': 'at' };
+    const values: Record<string, unknown> = { ':at': at };
+    const sets = ['#at = if_not_exists(#at, :at)'];
+    for (const [attribute, value] of Object.entries(rest)) {
+      if (value === undefined) continue;
+      names[`#${attribute}`] = attribute;
+      values[`:${attribute}`] = value;
+      sets.push(`#${attribute} = :${attribute}`);
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: auditItemKey(event.clientId, discriminator, event.keyId ? `${event.action}#${event.keyId}` : event.action),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  private async transact(items: TransactItem[]): Promise<void> {
+    try {
+      await classifyTransient(() => this.doc.send(new TransactWriteCommand({ TransactItems: items })));
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        const reasons = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+        if (reasons.some((code) => TRANSIENT_CANCELLATIONS.has(code))) {
+          throw new TransientAwsError(`Transaction cancelled by a transient condition (${reasons.join(', ')}).`, { cause: error });
+        }
+        if (reasons.includes('ConditionalCheckFailed')) {
+          throw new ConditionFailedError(`A guarded write found an item in an unexpected state (${reasons.join(', ')}).`, {
+            cause: error,
+          });
+        }
+      }
+      throw error;
+    }
+  }
+}
+
+function toKeyRecord(item: Record<string, unknown>): KeyRecord {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...record } = item;
+  return record as unknown as KeyRecord;
+}
+
+function toClientRecord(item: Record<string, unknown>): ClientRecord {
+  const { pk: _pk, sk: _sk, ...record } = item;
+  return record as unknown as ClientRecord;
+}
+
+function toAuditEvent(item: Record<string, unknown>): AuditEvent {
+  const { pk: _pk, sk: _sk, ...event } = item;
+  return event as unknown as AuditEvent;
+}

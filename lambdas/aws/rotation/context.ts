@@ -1,0 +1,74 @@
+/** What the rotation steps share: their dependencies, and the state the state machine carries. */
+import type { Clock } from '../../core/clock';
+import { RotationStateConflictError } from '../../core/errors';
+import type { ClientRecord } from '../../core/model';
+import type { OverlapBounds, RotationMode } from '../../core/rotation-request';
+import type { KeyRepository } from '../key-repository';
+import type { SecretStore } from '../secret-store';
+
+/** Deployment-wide rotation policy, from the construct's props. */
+export interface RotationSettings {
+  /** Prefix of every issued key, e.g. `kr`. */
+  readonly keyPrefix: string;
+  /** Overlap when neither the request nor the client's policy gives one. */
+  readonly defaultOverlapSeconds: number;
+  readonly overlapBounds: OverlapBounds;
+  /** A lock older than this is treated as abandoned (at least the state machine's timeout). */
+  readonly lockTtlSeconds: number;
+}
+
+/** Everything a step needs, injected (adapters, clock, settings). */
+export interface RotationDeps {
+  readonly secrets: SecretStore;
+  readonly keys: KeyRepository;
+  readonly clock: Clock;
+  readonly settings: RotationSettings;
+}
+
+/**
+ * The rotation as the state machine carries it between steps. Holds ids only: never key
+ * material (invariant 5), so it is safe in state input/output and in execution history.
+ */
+export interface RotationContext {
+  readonly rotationId: string;
+  readonly clientId: string;
+  readonly secretId: string;
+  readonly mode: RotationMode;
+  readonly reason: string;
+  readonly requestedBy: string;
+  /** 0 in emergency mode. */
+  readonly overlapSeconds: number;
+}
+
+/** Fields of the client record that point at the key being created by a rotation. */
+export const PENDING_FIELDS = ['pendingKeyHash', 'pendingKeyId', 'pendingRotationId'] as const;
+/** Fields of the client record that point at the previous key during an overlap. */
+export const PREVIOUS_FIELDS = ['previousKeyHash', 'previousKeyId', 'previousVersionId'] as const;
+
+/** The client record extended with the pointer to the key a rotation is creating. */
+export type ClientWithPending = ClientRecord & {
+  readonly pendingKeyHash?: string;
+  readonly pendingKeyId?: string;
+  readonly pendingRotationId?: string;
+};
+
+/** Reads the client and checks that this rotation holds its lock. */
+export async function clientLockedBy(deps: RotationDeps, context: RotationContext): Promise<ClientWithPending> {
+  const client = (await deps.keys.requireClient(context.clientId)) as ClientWithPending;
+  if (client.lock?.rotationId !== context.rotationId) {
+    throw new RotationStateConflictError(
+      `Rotation ${context.rotationId} does not hold the lock of client ${context.clientId} (held by ${client.lock?.rotationId ?? 'nobody'}).`,
+    );
+  }
+  return client;
+}
+
+/** Runs a guarded write; if its condition fails, re-reads and accepts the outcome when `isDone` says the change is already there. */
+export async function convergent<T>(write: () => Promise<T>, isDone: () => Promise<boolean>): Promise<T | undefined> {
+  try {
+    return await write();
+  } catch (error) {
+    if ((error as Error).name === 'ConditionFailed' && (await isDone())) return undefined;
+    throw error;
+  }
+}

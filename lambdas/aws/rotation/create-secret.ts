@@ -1,0 +1,73 @@
+/**
+ * createSecret: a new key as the AWSPENDING version (version id = rotation id) and its
+ * hash in DynamoDB as PENDING. Converges after a crash between the two writes: the
+ * retry finds the version, re-reads it and records the hash.
+ */
+import { generateApiKey, hashApiKey, keyIdOf, type RandomBytes } from '../../core/api-key';
+import { isoNow } from '../../core/clock';
+import { KeyState } from '../../core/key-state';
+import type { KeyRecord } from '../../core/model';
+import type { SecretValue } from '../../core/secret-value';
+import { Stage, versionWithStage } from '../secret-store';
+import { clientLockedBy, convergent, type RotationContext, type RotationDeps } from './context';
+
+/** Result of createSecret: the new key's id (never the key). */
+export interface CreateSecretResult {
+  readonly pendingKeyId: string;
+}
+
+export async function createSecret(
+  deps: RotationDeps,
+  context: RotationContext,
+  random?: RandomBytes,
+): Promise<CreateSecretResult> {
+  const client = await clientLockedBy(deps, context);
+  if (client.pendingRotationId === context.rotationId && client.pendingKeyId) {
+    return { pendingKeyId: client.pendingKeyId };
+  }
+  const stages = await deps.secrets.versionStages(context.secretId);
+  let value: SecretValue | undefined = stages[context.rotationId]
+    ? await deps.secrets.readVersion(context.secretId, context.rotationId)
+    : undefined;
+  if (!value) {
+    // An abandoned rotation may have left its version labelled AWSPENDING; the label belongs to us now.
+    const stale = versionWithStage(stages, Stage.PENDING);
+    if (stale && stale !== context.rotationId) await deps.secrets.removeStage(context.secretId, Stage.PENDING, stale);
+    const apiKey = generateApiKey(deps.settings.keyPrefix, random);
+    value = { apiKey, keyId: keyIdOf(apiKey) };
+    await deps.secrets.putPending(context.secretId, context.rotationId, value);
+  }
+  const keyHash = hashApiKey(value.apiKey);
+  const now = isoNow(deps.clock);
+  const record: KeyRecord = {
+    keyHash,
+    keyId: value.keyId,
+    clientId: context.clientId,
+    secretVersionId: context.rotationId,
+    rotationId: context.rotationId,
+    state: KeyState.PENDING,
+    scopes: client.scopes,
+    createdAt: now,
+  };
+  const staleKey = client.pendingKeyHash ? await deps.keys.getKey(client.pendingKeyHash) : undefined;
+  await convergent(
+    () =>
+      deps.keys.applyChange({
+        insertKeys: [record],
+        // A key left by an abandoned rotation is never handed to the client: revoke it.
+        transitions:
+          staleKey && staleKey.state !== KeyState.REVOKED && staleKey.state !== KeyState.RETIRING
+            ? [{ keyHash: staleKey.keyHash, keyId: staleKey.keyId, from: staleKey.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
+            : [],
+        client: {
+          clientId: context.clientId,
+          expect: { 'lock.rotationId': context.rotationId },
+          set: { pendingKeyHash: keyHash, pendingKeyId: value.keyId, pendingRotationId: context.rotationId, updatedAt: now },
+        },
+        audit: [{ clientId: context.clientId, at: now, action: 'key.created', actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId: value.keyId }],
+      }),
+    async () => ((await deps.keys.getClient(context.clientId)) as { pendingRotationId?: string } | undefined)?.pendingRotationId === context.rotationId,
+  );
+  return { pendingKeyId: value.keyId };
+}
+

@@ -1,0 +1,142 @@
+/**
+ * finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves AWSPREVIOUS to
+ * the old one), AWSPENDING is removed, and in one transaction DynamoDB makes the new key
+ * current and the old one RETIRING until its not-after — or, in emergency mode, revokes
+ * every other key of the client. A retry after a crash at any point converges.
+ */
+import { isoNow } from '../../core/clock';
+import { RotationStateConflictError } from '../../core/errors';
+import { KeyState } from '../../core/key-state';
+import type { KeyRecord, LastRotation } from '../../core/model';
+import { rotatedNotice, type ClientNotice } from '../../core/notifications';
+import { RotationMode } from '../../core/rotation-request';
+import type { KeyTransition } from '../key-repository';
+import { requireCurrentVersion, Stage } from '../secret-store';
+import { clientLockedBy, convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+
+/** Result of finishSecret: ids, the previous key's deadline and the notice to publish. */
+export interface FinishSecretResult {
+  readonly currentKeyId: string;
+  readonly previousKeyId: string;
+  /** Absent in emergency mode (the previous key is already revoked). */
+  readonly previousKeyNotAfter?: string;
+  readonly revokedKeyIds: readonly string[];
+  readonly notice: ClientNotice;
+}
+
+export async function finishSecret(deps: RotationDeps, context: RotationContext): Promise<FinishSecretResult> {
+  const emergency = context.mode === RotationMode.EMERGENCY;
+  let client = await clientLockedBy(deps, context);
+  if (client.currentVersionId !== context.rotationId) {
+    if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash || !client.pendingKeyId) {
+      throw new RotationStateConflictError(`finishSecret: rotation ${context.rotationId} has no pending key.`);
+    }
+    const stages = await deps.secrets.versionStages(context.secretId);
+    const labelledCurrent = requireCurrentVersion(context.secretId, stages);
+    if (labelledCurrent !== context.rotationId) {
+      if (labelledCurrent !== client.currentVersionId) {
+        throw new RotationStateConflictError(
+          `finishSecret: AWSCURRENT is on ${labelledCurrent} but the table says ${client.currentVersionId}; refusing to guess.`,
+        );
+      }
+      await deps.secrets.moveStage(context.secretId, Stage.CURRENT, context.rotationId, labelledCurrent);
+    }
+    await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
+    if (emergency) await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, client.currentVersionId);
+    await commitFinish(deps, context, client, emergency);
+    client = await clientLockedBy(deps, context);
+  } else {
+    // Retried after the table was updated: finish tidying the labels.
+    await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
+    if (emergency && client.lastRotation) {
+      const stages = await deps.secrets.versionStages(context.secretId);
+      for (const [versionId, labels] of Object.entries(stages)) {
+        if (labels.includes(Stage.PREVIOUS)) await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, versionId);
+      }
+    }
+  }
+  const last = client.lastRotation;
+  if (!last || last.rotationId !== context.rotationId) {
+    throw new RotationStateConflictError(`finishSecret: the client record does not show rotation ${context.rotationId} as finished.`);
+  }
+  return {
+    currentKeyId: client.currentKeyId,
+    previousKeyId: last.previousKeyId,
+    previousKeyNotAfter: last.previousKeyNotAfter,
+    revokedKeyIds: last.revokedKeyIds,
+    notice: rotatedNotice({
+      clientId: context.clientId,
+      rotationId: context.rotationId,
+      occurredAt: last.finishedAt,
+      currentKeyId: client.currentKeyId,
+      previousKeyId: last.previousKeyId,
+      previousKeyNotAfter: last.previousKeyNotAfter,
+      revokedKeyIds: last.revokedKeyIds,
+      emergency: last.emergency,
+    }),
+  };
+}
+
+/** The DynamoDB half of finishSecret, as one transaction. */
+async function commitFinish(deps: RotationDeps, context: RotationContext, client: ClientWithPending, emergency: boolean): Promise<void> {
+  const nowMs = deps.clock.nowMs();
+  const now = isoNow(deps.clock);
+  const oldKey = await deps.keys.getKey(client.currentKeyHash);
+  if (!oldKey) throw new RotationStateConflictError(`finishSecret: current key ${client.currentKeyId} is missing from the table.`);
+  const newKeyHash = client.pendingKeyHash!;
+  const notAfter = emergency ? undefined : new Date(nowMs + context.overlapSeconds * 1000).toISOString();
+
+  const transitions: KeyTransition[] = [];
+  if (emergency) {
+    // Every key of the client but the new one: the pointers (strongly consistent) and the index (catches strays).
+    const candidates = new Map<string, KeyRecord>([[oldKey.keyHash, oldKey]]);
+    if (client.previousKeyHash) {
+      const previous = await deps.keys.getKey(client.previousKeyHash);
+      if (previous) candidates.set(previous.keyHash, previous);
+    }
+    for (const key of await deps.keys.listClientKeys(context.clientId)) {
+      if (!candidates.has(key.keyHash)) candidates.set(key.keyHash, key);
+    }
+    for (const key of candidates.values()) {
+      if (key.keyHash === newKeyHash || key.state === KeyState.REVOKED) continue;
+      transitions.push({ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } });
+    }
+  } else if (oldKey.state === KeyState.ACTIVE) {
+    transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } });
+  }
+  const lastRotation: LastRotation = {
+    rotationId: context.rotationId,
+    finishedAt: now,
+    emergency,
+    previousKeyId: oldKey.keyId,
+    previousKeyNotAfter: notAfter,
+    revokedKeyIds: transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId),
+  };
+  const audit = (action: string, keyId?: string) => ({
+    clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId,
+  });
+  await convergent(
+    () =>
+      deps.keys.applyChange({
+        transitions,
+        client: {
+          clientId: context.clientId,
+          expect: { currentVersionId: client.currentVersionId, 'lock.rotationId': context.rotationId, pendingRotationId: context.rotationId },
+          set: {
+            currentKeyHash: newKeyHash,
+            currentKeyId: client.pendingKeyId!,
+            currentVersionId: context.rotationId,
+            ...(emergency ? {} : { previousKeyHash: oldKey.keyHash, previousKeyId: oldKey.keyId, previousVersionId: client.currentVersionId }),
+            lastRotation: JSON.parse(JSON.stringify(lastRotation)),
+            updatedAt: now,
+          },
+          remove: emergency ? [...PENDING_FIELDS, ...PREVIOUS_FIELDS] : [...PENDING_FIELDS],
+        },
+        audit: [
+          audit(emergency ? 'rotation.finished.emergency' : 'rotation.finished', client.pendingKeyId),
+          ...lastRotation.revokedKeyIds.map((keyId) => audit('key.revoked', keyId)),
+        ],
+      }),
+    async () => (await deps.keys.getClient(context.clientId))?.currentVersionId === context.rotationId,
+  );
+}

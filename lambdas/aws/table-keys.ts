@@ -1,0 +1,26 @@
+/**
+ * Item keys of the single KeyRoll table. One place, so the layout is documented once:
+ *
+ * | item        | pk                  | sk                          | gsi1pk (byClient)   | gsi1sk              |
+ * |-------------|---------------------|-----------------------------|---------------------|---------------------|
+ * | key         | `KEY#<keyHash>`     | `KEY`                       | `CLIENT#<clientId>` | `KEY#<createdAt>#<keyId>` |
+ * | client      | `CLIENT#<clientId>` | `CLIENT`                    |                     |                     |
+ * | audit event | `CLIENT#<clientId>` | `AUDIT#<rotationId>#<action>` or `AUDIT#<at>#<action>` |  |         |
+ *
+ * The auth hot path is one GetItem on `KEY#<hash>`.
+ */
+
+/** Name of the global secondary index that lists a client's keys. */
+export const BY_CLIENT_INDEX = 'byClient';
+
+export const keyItemKey = (keyHash: string) => ({ pk: `KEY#${keyHash}`, sk: 'KEY' });
+export const clientItemKey = (clientId: string) => ({ pk: `CLIENT#${clientId}`, sk: 'CLIENT' });
+export const keyIndexKey = (clientId: string, createdAt: string, keyId: string) => ({
+  gsi1pk: `CLIENT#${clientId}`,
+  gsi1sk: `KEY#${createdAt}#${keyId}`,
+});
+/** Audit events of a rotation are keyed by rotation and action, so a retried step rewrites rather than duplicates. */
+export const auditItemKey = (clientId: string, discriminator: string, action: string) => ({
+  pk: `CLIENT#${clientId}`,
+  sk: `AUDIT#${discriminator}#${action}`,
+});

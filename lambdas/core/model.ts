@@ -1,0 +1,75 @@
+/** The records KeyRoll keeps in DynamoDB. None of them ever holds a plaintext key. */
+import type { KeyState } from './key-state';
+
+/** Metadata of one API key, stored under its hash. */
+export interface KeyRecord {
+  /** Hex SHA-256 of the key: the lookup key of the auth layer. */
+  readonly keyHash: string;
+  /** Non-secret id for logs and audit. */
+  readonly keyId: string;
+  readonly clientId: string;
+  /** The Secrets Manager version id that holds this key (the rotation id that made it). */
+  readonly secretVersionId: string;
+  /** The rotation (execution name) that created the key, or `initial` for the first key. */
+  readonly rotationId: string;
+  readonly state: KeyState;
+  readonly scopes: readonly string[];
+  readonly createdAt: string;
+  readonly activatedAt?: string;
+  /** After this instant a RETIRING key is no longer accepted. */
+  readonly notAfter?: string;
+  readonly revokedAt?: string;
+  readonly lastUsedAt?: string;
+}
+
+/** The lock that serialises rotations of one client. */
+export interface RotationLock {
+  readonly rotationId: string;
+  readonly acquiredAt: string;
+  /** A lock older than this is considered abandoned (its execution timed out or was stopped). */
+  readonly expiresAt: string;
+}
+
+/** Per-client record: policy, the lock, and pointers to the current and previous keys. */
+export interface ClientRecord {
+  readonly clientId: string;
+  /** Name of the client's secret in Secrets Manager. */
+  readonly secretId: string;
+  readonly scopes: readonly string[];
+  /** Overlap for this client's rotations unless the request gives one. */
+  readonly overlapSeconds?: number;
+  readonly currentKeyId: string;
+  readonly currentKeyHash: string;
+  readonly currentVersionId: string;
+  readonly previousKeyId?: string;
+  readonly previousKeyHash?: string;
+  readonly previousVersionId?: string;
+  readonly lock?: RotationLock;
+  /** Summary of the last finished rotation, so a retried step can rebuild its result. */
+  readonly lastRotation?: LastRotation;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** One entry of the audit trail: who did what, why, when. */
+export interface AuditEvent {
+  readonly clientId: string;
+  readonly at: string;
+  readonly action: string;
+  readonly actor: string;
+  readonly reason: string;
+  readonly rotationId?: string;
+  readonly keyId?: string;
+  /** Extra non-secret detail, e.g. the error name of a failed rotation. */
+  readonly detail?: string;
+}
+
+/** What the last finishSecret did, kept on the client record. */
+export interface LastRotation {
+  readonly rotationId: string;
+  readonly finishedAt: string;
+  readonly emergency: boolean;
+  readonly previousKeyId: string;
+  readonly previousKeyNotAfter?: string;
+  readonly revokedKeyIds: readonly string[];
+}

@@ -1,0 +1,104 @@
+/**
+ * The rotation request (the state machine's execution input), validated with a schema.
+ * A request that fails validation changes nothing: the first step rejects it before
+ * any lock or key is touched.
+ */
+import * as v from 'valibot';
+import { InvalidRotationIdError, InvalidRotationInputError } from './errors';
+
+/** Why a rotation runs. */
+export const RotationMode = {
+  SCHEDULED: 'scheduled',
+  MANUAL: 'manual',
+  /** Incident response: no overlap, every other key of the client revoked at finish. */
+  EMERGENCY: 'emergency',
+} as const;
+export type RotationMode = (typeof RotationMode)[keyof typeof RotationMode];
+
+/** Client ids: 1-64 characters, letters, digits and `._-`, starting with a letter or digit. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Rotation ids double as ClientRequestToken, which Secrets Manager requires to be 32-64 characters. */
+export const ROTATION_ID_PATTERN = /^[A-Za-z0-9_-]{32,64}$/;
+
+/** Overlap bounds in seconds. */
+export interface OverlapBounds {
+  /** Smallest overlap a request may ask for. */
+  readonly minSeconds: number;
+  /** Largest overlap a request may ask for (the hard deadline for the previous key). */
+  readonly maxSeconds: number;
+}
+
+/** Default bounds: 1 minute to 30 days. */
+export const DEFAULT_OVERLAP_BOUNDS: OverlapBounds = { minSeconds: 60, maxSeconds: 30 * 24 * 3600 };
+
+/** A validated rotation request. */
+export interface RotationRequest {
+  readonly clientId: string;
+  readonly mode: RotationMode;
+  readonly reason: string;
+  readonly requestedBy: string;
+  /** Absent: the client's policy or the deployment default applies. */
+  readonly overlapSeconds?: number;
+}
+
+// Printable text without control characters, so audit entries and notifications stay one line.
+const PRINTABLE = /^[^\p{Cc}]+$/u;
+
+function requestSchema(bounds: OverlapBounds) {
+  return v.strictObject({
+    clientId: v.pipe(v.string(), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]')),
+    mode: v.picklist(Object.values(RotationMode), 'must be one of scheduled, manual, emergency'),
+    reason: v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(512, 'must be at most 512 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
+    requestedBy: v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
+    overlapSeconds: v.optional(
+      v.pipe(
+        v.number('must be a number'),
+        v.integer('must be a whole number of seconds'),
+        v.minValue(bounds.minSeconds, `must be at least ${bounds.minSeconds}`),
+        v.maxValue(bounds.maxSeconds, `must be at most ${bounds.maxSeconds}`),
+      ),
+    ),
+  });
+}
+
+/**
+ * Validates an execution input.
+ *
+ * @throws InvalidRotationInputError listing every offending field; an emergency request
+ *   that also asks for an overlap is rejected (emergency rotations have none).
+ */
+export function parseRotationRequest(raw: unknown, bounds: OverlapBounds = DEFAULT_OVERLAP_BOUNDS): RotationRequest {
+  const result = v.safeParse(requestSchema(bounds), raw);
+  if (!result.success) {
+    const issues = result.issues.map((issue) => `${v.getDotPath(issue) ?? '(input)'}: ${issue.message}`);
+    throw new InvalidRotationInputError(`Invalid rotation input: ${issues.join('; ')}`, issues);
+  }
+  const request = result.output;
+  if (request.mode === RotationMode.EMERGENCY && request.overlapSeconds !== undefined) {
+    const issue = 'overlapSeconds: an emergency rotation has no overlap; omit it';
+    throw new InvalidRotationInputError(`Invalid rotation input: ${issue}`, [issue]);
+  }
+  return request;
+}
+
+/** @throws InvalidRotationIdError unless `rotationId` can serve as a ClientRequestToken. */
+export function assertValidRotationId(rotationId: unknown): asserts rotationId is string {
+  if (typeof rotationId !== 'string' || !ROTATION_ID_PATTERN.test(rotationId)) {
+    throw new InvalidRotationIdError(typeof rotationId === 'string' ? rotationId : '');
+  }
+}
+
+/**
+ * The overlap a rotation gets: none in emergency mode; otherwise the request's, else the
+ * client's policy, else the deployment default, clamped into the bounds.
+ */
+export function effectiveOverlapSeconds(
+  request: RotationRequest,
+  clientOverlapSeconds: number | undefined,
+  defaultOverlapSeconds: number,
+  bounds: OverlapBounds = DEFAULT_OVERLAP_BOUNDS,
+): number {
+  if (request.mode === RotationMode.EMERGENCY) return 0;
+  const chosen = request.overlapSeconds ?? clientOverlapSeconds ?? defaultOverlapSeconds;
+  return Math.min(bounds.maxSeconds, Math.max(bounds.minSeconds, chosen));
+}

@@ -1,0 +1,66 @@
+/**
+ * The acceptance rule of the auth layer, shared by testSecret and the verifier so that
+ * the rotation proves a key with exactly the code that will judge it in production.
+ */
+import type { Clock } from './clock';
+import { parseApiKey, hashApiKey } from './api-key';
+import { MalformedKeyError } from './errors';
+import { KeyState } from './key-state';
+import type { KeyRecord } from './model';
+
+/** Why a key was rejected. */
+export const RejectionReason = {
+  MALFORMED: 'malformed',
+  UNKNOWN: 'unknown',
+  PENDING: 'pending',
+  REVOKED: 'revoked',
+  EXPIRED: 'expired',
+} as const;
+export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
+
+/** Looks a key record up by the key's hash. */
+export type KeyLookup = (keyHash: string) => Promise<KeyRecord | undefined>;
+
+/** The outcome of a verification: who the caller is, or why not. Never carries the key. */
+export type Verification =
+  | { readonly accepted: true; readonly record: KeyRecord }
+  | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string };
+
+/** Decides whether a stored key is accepted at `nowMs`: ACTIVE, or RETIRING before its not-after. */
+export function judgeRecord(record: KeyRecord, nowMs: number): Verification {
+  switch (record.state) {
+    case KeyState.ACTIVE:
+      return { accepted: true, record };
+    case KeyState.RETIRING:
+      if (record.notAfter !== undefined && Date.parse(record.notAfter) <= nowMs) {
+        return { accepted: false, reason: RejectionReason.EXPIRED, keyId: record.keyId };
+      }
+      return { accepted: true, record };
+    case KeyState.PENDING:
+      return { accepted: false, reason: RejectionReason.PENDING, keyId: record.keyId };
+    case KeyState.REVOKED:
+      return { accepted: false, reason: RejectionReason.REVOKED, keyId: record.keyId };
+  }
+}
+
+/**
+ * Verifies a presented key: offline format and checksum checks first (a malformed key
+ * costs no lookup), then the lookup by hash, then the state rule.
+ */
+export async function verifyApiKey(
+  presented: unknown,
+  lookup: KeyLookup,
+  clock: Clock,
+  expectedPrefix?: string,
+): Promise<Verification> {
+  let key: string;
+  try {
+    key = parseApiKey(presented, expectedPrefix).key;
+  } catch (error) {
+    if (error instanceof MalformedKeyError) return { accepted: false, reason: RejectionReason.MALFORMED };
+    throw error;
+  }
+  const record = await lookup(hashApiKey(key));
+  if (!record) return { accepted: false, reason: RejectionReason.UNKNOWN };
+  return judgeRecord(record, clock.nowMs());
+}
