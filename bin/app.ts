@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * The CDK app. Policy comes from context (`-c keyroll:keyPrefix=acme`), so a deployment
+ * can be tuned without editing code:
+ *   keyroll:stackName, keyroll:keyPrefix, keyroll:defaultOverlapHours, keyroll:maxOverlapDays, keyroll:secretNamePrefix
+ * With `-c keyroll:nag=true` the app runs the cdk-nag AwsSolutions checks at synth.
+ */
+import { App, Duration, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { KeyRollStack } from '../lib/keyroll-stack';
+
+const app = new App();
+const context = (name: string): string | undefined => app.node.tryGetContext(`keyroll:${name}`);
+const number = (name: string): number | undefined => (context(name) === undefined ? undefined : Number(context(name)));
+
+const stack = new KeyRollStack(app, context('stackName') ?? 'KeyRoll', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  rotation: {
+    keyPrefix: context('keyPrefix'),
+    defaultOverlap: number('defaultOverlapHours') === undefined ? undefined : Duration.hours(number('defaultOverlapHours')!),
+    maxOverlap: number('maxOverlapDays') === undefined ? undefined : Duration.days(number('maxOverlapDays')!),
+    secretNamePrefix: context('secretNamePrefix'),
+  },
+});
+void stack;
+if (String(context('nag')) === 'true') Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,0 +1,15 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    // isolatedModules comes from the tsconfig override (merged over tsconfig.json):
+    // ts-jest 29.4's own `isolatedModules` option is deprecated and warns.
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: { isolatedModules: true } }],
+  },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/support/polyfills.ts'],
+  testTimeout: 60000,
+};

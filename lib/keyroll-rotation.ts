@@ -1,0 +1,357 @@
+/**
+ * KeyRollRotation: the rotation pipeline as one reusable construct. A KMS key, the
+ * DynamoDB table (key metadata, client records, audit), the client and ops topics, one
+ * Lambda function per step with its own least-privilege role, the Standard state machine
+ * that runs them, and alarms to the ops topic.
+ */
+import * as path from 'node:path';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledgeNagFindings } from './nag-acknowledgements';
+import { buildRotationDefinition, type RotationFunctions } from './rotation-definition';
+
+/** Policy and wiring of a KeyRoll rotation pipeline. */
+export interface KeyRollRotationProps {
+  /**
+   * Prefix of every issued key (`<prefix>_...`): 2-16 lowercase letters or digits,
+   * starting with a letter. Pick one that secret scanners can be taught to find.
+   * @default 'kr'
+   */
+  readonly keyPrefix?: string;
+  /**
+   * How long the previous key stays valid after a rotation, unless the request or the
+   * client's policy says otherwise.
+   * @default Duration.hours(24)
+   */
+  readonly defaultOverlap?: Duration;
+  /**
+   * Smallest overlap a rotation request may ask for.
+   * @default Duration.minutes(1)
+   */
+  readonly minOverlap?: Duration;
+  /**
+   * Largest overlap a rotation request may ask for; also bounds the state machine's run time.
+   * @default Duration.days(30)
+   */
+  readonly maxOverlap?: Duration;
+  /**
+   * Client secrets are named `<secretNamePrefix><clientId>`; the functions may touch only those.
+   * @default 'keyroll/clients/'
+   */
+  readonly secretNamePrefix?: string;
+  /**
+   * KMS key for the table, the topics, the client secrets and the logs.
+   * @default a new customer-managed key with yearly rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * What happens to the table and the key when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the functions' and the state machine's logs.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Which Secrets Manager actions a step needs. Only the steps that move labels get UpdateSecretVersionStage. */
+const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
+  beginRotation: [],
+  createSecret: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+  setSecret: [],
+  testSecret: ['secretsmanager:GetSecretValue'],
+  finishSecret: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
+  retireOldKey: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
+  rollbackRotation: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
+};
+
+/** Which DynamoDB actions a step needs. */
+const TABLE_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
+  beginRotation: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  createSecret: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  setSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  testSecret: ['dynamodb:GetItem'],
+  finishSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
+  retireOldKey: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  rollbackRotation: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+};
+
+/** Source file of each step's handler. */
+const HANDLER_FILES: Record<keyof RotationFunctions, string> = {
+  beginRotation: 'begin-rotation.ts',
+  createSecret: 'create-secret.ts',
+  setSecret: 'set-secret.ts',
+  testSecret: 'test-secret.ts',
+  finishSecret: 'finish-secret.ts',
+  retireOldKey: 'retire-old-key.ts',
+  rollbackRotation: 'rollback-rotation.ts',
+};
+
+/** Name of the table's index that lists a client's keys. Matches lambdas/aws/table-keys.ts. */
+const BY_CLIENT_INDEX = 'byClient';
+
+/** The rotation pipeline. Construct ids are a public contract: renaming one replaces the resource. */
+export class KeyRollRotation extends Construct {
+  /** Encrypts the table, topics, client secrets and logs. */
+  readonly encryptionKey: kms.IKey;
+  /** Key metadata, client records and the audit trail. */
+  readonly table: dynamodb.Table;
+  /** Client-facing events (key.rotated, key.retired, key.emergency), with clientId/eventType attributes. */
+  readonly clientTopic: sns.Topic;
+  /** Alarms and failed rotations. */
+  readonly opsTopic: sns.Topic;
+  /** The rotator. Start an execution whose name is the rotation id (32-64 characters). */
+  readonly stateMachine: sfn.StateMachine;
+  /** One function per step. */
+  readonly functions: RotationFunctions;
+  /** The policy the construct was built with, resolved. */
+  readonly keyPrefix: string;
+  readonly secretNamePrefix: string;
+
+  constructor(scope: Construct, id: string, props: KeyRollRotationProps = {}) {
+    super(scope, id);
+    this.keyPrefix = props.keyPrefix ?? 'kr';
+    this.secretNamePrefix = props.secretNamePrefix ?? 'keyroll/clients/';
+    const defaultOverlap = props.defaultOverlap ?? Duration.hours(24);
+    const minOverlap = props.minOverlap ?? Duration.minutes(1);
+    const maxOverlap = props.maxOverlap ?? Duration.days(30);
+    validateProps(this.keyPrefix, this.secretNamePrefix, defaultOverlap, minOverlap, maxOverlap);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const stack = Stack.of(this);
+
+    this.encryptionKey =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        description: 'KeyRoll: encrypts client secrets, key metadata, notifications and logs',
+        enableKeyRotation: true,
+        removalPolicy,
+      });
+    if (this.encryptionKey instanceof kms.Key) {
+      // CloudWatch alarms publish to the encrypted ops topic; CloudWatch Logs encrypts the log groups.
+      this.encryptionKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: ['*'],
+        }),
+      );
+      this.encryptionKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+          actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+          resources: ['*'],
+          conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*` } },
+        }),
+      );
+    }
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: BY_CLIENT_INDEX,
+      partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+    });
+
+    this.clientTopic = new sns.Topic(this, 'ClientTopic', { masterKey: this.encryptionKey, enforceSSL: true, displayName: 'KeyRoll client key events' });
+    this.opsTopic = new sns.Topic(this, 'OpsTopic', { masterKey: this.encryptionKey, enforceSSL: true, displayName: 'KeyRoll operations' });
+
+    const environment = {
+      TABLE_NAME: this.table.tableName,
+      KEY_PREFIX: this.keyPrefix,
+      DEFAULT_OVERLAP_SECONDS: String(defaultOverlap.toSeconds()),
+      MIN_OVERLAP_SECONDS: String(minOverlap.toSeconds()),
+      MAX_OVERLAP_SECONDS: String(maxOverlap.toSeconds()),
+      // The lock outlives the longest execution, so only an abandoned lock can be taken over.
+      LOCK_TTL_SECONDS: String(maxOverlap.plus(Duration.hours(2)).toSeconds()),
+      POWERTOOLS_SERVICE_NAME: 'keyroll',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    };
+    const functions = {} as Record<keyof RotationFunctions, lambda.IFunction>;
+    for (const [step, file] of Object.entries(HANDLER_FILES) as [keyof RotationFunctions, string][]) {
+      functions[step] = this.stepFunction(step, file, environment, logRetention, removalPolicy);
+    }
+    this.functions = functions;
+
+    const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: logRetention,
+      encryptionKey: this.encryptionKey,
+      removalPolicy,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildRotationDefinition(this, { functions, table: this.table, clientTopic: this.clientTopic, opsTopic: this.opsTopic }),
+      ),
+      // Longest legitimate run: the overlap plus retries; the lock TTL is longer still.
+      timeout: maxOverlap.plus(Duration.hours(1)),
+      tracingEnabled: true,
+      // Execution data holds ids only, but logs never carry it anyway (invariant 5).
+      logs: { destination: stateMachineLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    this.createAlarms();
+    acknowledgeNagFindings(this, {
+      stepRoles: Object.entries(this.functions).map(([step, fn]) => ({
+        role: fn.role!,
+        readsSecrets: SECRET_ACTIONS[step as keyof RotationFunctions].length > 0,
+      })),
+      stateMachineRole: this.stateMachine.role,
+      functionLogicalIds: Object.values(this.functions).map((fn) => stack.getLogicalId(fn.node.defaultChild as CfnElement)),
+      secretNamePrefix: this.secretNamePrefix,
+    });
+  }
+
+  /** Lets `grantee` start rotations (StartExecution) and read their status. */
+  grantStartRotation(grantee: iam.IGrantable): iam.Grant {
+    const executions = Arn.format(
+      { service: 'states', resource: 'execution', resourceName: `${Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME },
+      Stack.of(this),
+    );
+    this.stateMachine.grantRead(grantee);
+    return iam.Grant.addToPrincipal({ grantee, actions: ['states:StartExecution'], resourceArns: [this.stateMachine.stateMachineArn] }).combine(
+      iam.Grant.addToPrincipal({ grantee, actions: ['states:DescribeExecution', 'states:StopExecution'], resourceArns: [executions] }),
+    );
+  }
+
+  /** Executions that failed (rolled back or not). */
+  metricFailedRotations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum', ...props });
+  }
+
+  /** Executions that ran out of time. */
+  metricTimedOutRotations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum', ...props });
+  }
+
+  /** Executions stopped by an operator or by an emergency preemption. */
+  metricAbortedRotations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricAborted({ period: Duration.minutes(5), statistic: 'Sum', ...props });
+  }
+
+  private createAlarms(): void {
+    const toOps = new cloudwatchActions.SnsAction(this.opsTopic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(toOps);
+      return created;
+    };
+    alarm('FailedRotationsAlarm', this.metricFailedRotations(), 'A KeyRoll rotation failed; see the ops topic message and the execution history.');
+    alarm('TimedOutRotationsAlarm', this.metricTimedOutRotations(), 'A KeyRoll rotation timed out; its client lock expires on its own, but look first.');
+    for (const [step, fn] of Object.entries(this.functions)) {
+      alarm(`${capitalize(step)}ErrorsAlarm`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), `The KeyRoll ${step} function reported errors.`);
+    }
+  }
+
+  private stepFunction(
+    step: keyof RotationFunctions,
+    file: string,
+    environment: Record<string, string>,
+    logRetention: logs.RetentionDays,
+    removalPolicy: RemovalPolicy,
+  ): lambda.IFunction {
+    const id = capitalize(step);
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logRetention, encryptionKey: this.encryptionKey, removalPolicy });
+    // Own role, no managed policy: logs to its group, and exactly the actions its step needs.
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `KeyRoll ${step} step`,
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    const stack = Stack.of(this);
+    const secretArns = stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${this.secretNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const secretActions = SECRET_ACTIONS[step];
+    if (secretActions.length > 0) {
+      role.addToPolicy(new iam.PolicyStatement({ actions: [...secretActions], resources: [secretArns] }));
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: secretActions.includes('secretsmanager:PutSecretValue') ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+          resources: [this.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
+        }),
+      );
+    }
+    const tableActions = TABLE_ACTIONS[step];
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [...tableActions],
+        resources: tableActions.includes('dynamodb:Query') ? [this.table.tableArn, `${this.table.tableArn}/index/${BY_CLIENT_INDEX}`] : [this.table.tableArn],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: [this.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    return new nodejs.NodejsFunction(this, `${id}Function`, {
+      entry: path.join(__dirname, '..', 'lambdas', 'handlers', file),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+      environment,
+      description: `KeyRoll rotation step: ${step}`,
+      bundling: {
+        minify: true,
+        sourceMap: false,
+        target: 'node24',
+        // The Node.js 24 runtime ships AWS SDK v3; bundling it again only grows the package.
+        externalModules: ['@aws-sdk/*'],
+        forceDockerBundling: false,
+      },
+    });
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function validateProps(keyPrefix: string, secretNamePrefix: string, defaultOverlap: Duration, minOverlap: Duration, maxOverlap: Duration): void {
+  if (!/^[a-z][a-z0-9]{1,15}$/.test(keyPrefix)) {
+    throw new Error(`keyPrefix must be 2-16 lowercase letters or digits starting with a letter; got '${keyPrefix}'.`);
+  }
+  if (!/^[A-Za-z0-9/_+=.@-]{1,256}$/.test(secretNamePrefix)) {
+    throw new Error(`secretNamePrefix must use only the characters Secrets Manager allows in names; got '${secretNamePrefix}'.`);
+  }
+  const [min, def, max] = [minOverlap.toSeconds(), defaultOverlap.toSeconds(), maxOverlap.toSeconds()];
+  if (min < 60) throw new Error(`minOverlap must be at least 1 minute; got ${min} seconds.`);
+  if (max > 365 * 24 * 3600 - 2 * 3600) throw new Error(`maxOverlap must leave the state machine under its 1-year limit; got ${max} seconds.`);
+  if (!(min <= def && def <= max)) {
+    throw new Error(`Expected minOverlap <= defaultOverlap <= maxOverlap; got ${min} s, ${def} s, ${max} s.`);
+  }
+}

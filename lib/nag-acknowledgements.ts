@@ -1,0 +1,52 @@
+/**
+ * cdk-nag (AwsSolutions) findings that KeyRoll acknowledges, each with its reason, in one
+ * place so a reviewer reads every exception at once. Acknowledgements name the exact
+ * finding (`RuleId[Finding]`) wherever cdk-nag reports one, never a whole rule on a
+ * whole scope.
+ */
+import { Stack, Token, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
+/** The constructs whose findings are acknowledged. */
+export interface NagSubjects {
+  readonly stepRoles: readonly { readonly role: IConstruct; readonly readsSecrets: boolean }[];
+  readonly stateMachineRole: IConstruct;
+  readonly functionLogicalIds: readonly string[];
+  readonly secretNamePrefix: string;
+}
+
+function arnPart(value: string, placeholder: string): string {
+  return Token.isUnresolved(value) ? placeholder : value;
+}
+
+/** Acknowledges the findings that are inherent to the design, with reasons. */
+export function acknowledgeNagFindings(scope: IConstruct, subjects: NagSubjects): void {
+  const stack = Stack.of(scope);
+  const region = arnPart(stack.region, '<AWS::Region>');
+  const account = arnPart(stack.account, '<AWS::AccountId>');
+  const xray = {
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is required on).',
+  };
+  for (const { role, readsSecrets } of subjects.stepRoles) {
+    Validations.of(role).acknowledge(xray);
+    if (readsSecrets) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${subjects.secretNamePrefix}*]`,
+        reason:
+          'One secret per client is created at onboarding, after deployment; the prefix confines the step to KeyRoll client secrets (Secrets Manager appends a random suffix to every secret ARN, so exact ARNs cannot be known here).',
+      });
+    }
+  }
+  Validations.of(subjects.stateMachineRole).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions.',
+  });
+  for (const logicalId of subjects.functionLogicalIds) {
+    Validations.of(subjects.stateMachineRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
+      reason: 'The state machine may invoke any version of its own step function; the wildcard only covers version/alias qualifiers.',
+    });
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The rotation workflow as Step Functions states (JSONPath, so the local interpreter can
+ * run the synthesized definition in tests). State names are a contract: tests, alarms
+ * and runbooks refer to them.
+ *
+ *   ValidateAndLock → CreateSecret → SetSecret → TestSecret → FinishSecret → NotifyRotated
+ *     → IsEmergency? ─ yes → ReleaseLock
+ *                    └ no  → WaitOverlap (until the previous key's not-after) → RetireOldKey → NotifyRetired → ReleaseLock
+ *   a failure in Create/Set/Test/Finish → Rollback → NotifyOpsFailure → ReleaseLockAfterFailure → RotationFailed
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+
+/** The Lambda functions the workflow calls, by step. */
+export interface RotationFunctions {
+  readonly beginRotation: lambda.IFunction;
+  readonly createSecret: lambda.IFunction;
+  readonly setSecret: lambda.IFunction;
+  readonly testSecret: lambda.IFunction;
+  readonly finishSecret: lambda.IFunction;
+  readonly retireOldKey: lambda.IFunction;
+  readonly rollbackRotation: lambda.IFunction;
+}
+
+/** What the workflow definition is built from. */
+export interface RotationDefinitionProps {
+  readonly functions: RotationFunctions;
+  readonly table: dynamodb.ITable;
+  readonly clientTopic: sns.ITopic;
+  readonly opsTopic: sns.ITopic;
+}
+
+/** State names, exported so tests and docs use the same strings. */
+export const RotationStates = {
+  VALIDATE_AND_LOCK: 'ValidateAndLock',
+  CREATE_SECRET: 'CreateSecret',
+  SET_SECRET: 'SetSecret',
+  TEST_SECRET: 'TestSecret',
+  FINISH_SECRET: 'FinishSecret',
+  NOTIFY_ROTATED: 'NotifyRotated',
+  IS_EMERGENCY: 'IsEmergency',
+  WAIT_OVERLAP: 'WaitOverlap',
+  RETIRE_OLD_KEY: 'RetireOldKey',
+  NOTIFY_RETIRED: 'NotifyRetired',
+  RELEASE_LOCK: 'ReleaseLock',
+  ROTATED: 'Rotated',
+  REJECTED: 'RotationRejected',
+  ROLLBACK: 'Rollback',
+  NOTIFY_OPS_FAILURE: 'NotifyOpsFailure',
+  RELEASE_LOCK_AFTER_FAILURE: 'ReleaseLockAfterFailure',
+  FAILED: 'RotationFailed',
+  DESCRIBE_UNROLLED_FAILURE: 'DescribeUnrolledFailure',
+  NOTIFY_ROLLBACK_FAILED: 'NotifyRollbackFailed',
+  ROLLBACK_FAILED: 'RollbackFailed',
+  DESCRIBE_LATE_FAILURE: 'DescribeLateFailure',
+} as const;
+
+/** Errors worth retrying: Lambda service faults, crashes/time-outs of a step, and throttling inside a step. */
+export const TRANSIENT_STEP_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.Unknown',
+  'States.Timeout',
+  'TransientError',
+];
+
+const S = RotationStates;
+
+function retryTransient(state: sfn.TaskStateBase, errors: string[]): void {
+  state.addRetry({
+    errors,
+    interval: Duration.seconds(1),
+    backoffRate: 2,
+    maxAttempts: 6,
+    maxDelay: Duration.seconds(30),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+}
+
+function step(scope: Construct, id: string, fn: lambda.IFunction, payloadPath: string, resultPath: string): tasks.LambdaInvoke {
+  const task = new tasks.LambdaInvoke(scope, id, {
+    stateName: id,
+    lambdaFunction: fn,
+    payload: sfn.TaskInput.fromJsonPathAt(payloadPath),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: false,
+    resultPath,
+    taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+  });
+  retryTransient(task, TRANSIENT_STEP_ERRORS);
+  return task;
+}
+
+function publish(scope: Construct, id: string, topic: sns.ITopic, noticePath: string): tasks.SnsPublish {
+  const task = new tasks.SnsPublish(scope, id, {
+    stateName: id,
+    topic,
+    message: sfn.TaskInput.fromText(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt(noticePath))),
+    messageAttributes: {
+      clientId: { value: sfn.JsonPath.stringAt('$.rotation.clientId') },
+      eventType: { value: sfn.JsonPath.stringAt(`${noticePath}.eventType`) },
+    },
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  retryTransient(task, ['SNS.ThrottledException', 'SNS.InternalErrorException', 'SNS.KMSThrottlingException', 'SNS.SdkClientException']);
+  return task;
+}
+
+function releaseLock(scope: Construct, id: string, table: dynamodb.ITable): tasks.DynamoUpdateItem {
+  const task = new tasks.DynamoUpdateItem(scope, id, {
+    stateName: id,
+    table,
+    key: {
+      pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('CLIENT#{}', sfn.JsonPath.stringAt('$.rotation.clientId'))),
+      sk: tasks.DynamoAttributeValue.fromString('CLIENT'),
+    },
+    updateExpression: 'REMOVE #lock',
+    conditionExpression: '#lock.rotationId = :rid',
+    expressionAttributeNames: { '#lock': 'lock' },
+    expressionAttributeValues: { ':rid': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.rotation.rotationId')) },
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  retryTransient(task, [
+    'DynamoDB.ProvisionedThroughputExceededException',
+    'DynamoDB.ThrottlingException',
+    'DynamoDB.RequestLimitExceeded',
+    'DynamoDB.InternalServerErrorException',
+    'DynamoDB.SdkClientException',
+  ]);
+  return task;
+}
+
+/** Builds the workflow's states and returns its start. */
+export function buildRotationDefinition(scope: Construct, props: RotationDefinitionProps): sfn.IChainable {
+  const { functions, table, clientTopic, opsTopic } = props;
+
+  const validateAndLock = new tasks.LambdaInvoke(scope, S.VALIDATE_AND_LOCK, {
+    stateName: S.VALIDATE_AND_LOCK,
+    lambdaFunction: functions.beginRotation,
+    payload: sfn.TaskInput.fromObject({ request: sfn.JsonPath.entirePayload, rotationId: sfn.JsonPath.executionName }),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: false,
+    resultSelector: { 'rotation.$': '$' },
+    resultPath: '$',
+    taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+  });
+  retryTransient(validateAndLock, TRANSIENT_STEP_ERRORS);
+  const rejected = new sfn.Fail(scope, S.REJECTED, { stateName: S.REJECTED, errorPath: '$.error.Error', causePath: '$.error.Cause' });
+  validateAndLock.addCatch(rejected, { resultPath: '$.error' });
+
+  const createSecret = step(scope, S.CREATE_SECRET, functions.createSecret, '$.rotation', '$.created');
+  const setSecret = step(scope, S.SET_SECRET, functions.setSecret, '$.rotation', '$.set');
+  const testSecret = step(scope, S.TEST_SECRET, functions.testSecret, '$.rotation', '$.tested');
+  const finishSecret = step(scope, S.FINISH_SECRET, functions.finishSecret, '$.rotation', '$.finish');
+
+  // Failure path: roll back, tell ops, release the lock, fail with the original error's name.
+  const rollback = new tasks.LambdaInvoke(scope, S.ROLLBACK, {
+    stateName: S.ROLLBACK,
+    lambdaFunction: functions.rollbackRotation,
+    payload: sfn.TaskInput.fromObject({ rotation: sfn.JsonPath.objectAt('$.rotation'), error: sfn.JsonPath.objectAt('$.error') }),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: false,
+    resultPath: '$.failure',
+    taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+  });
+  retryTransient(rollback, TRANSIENT_STEP_ERRORS);
+  const failed = new sfn.Fail(scope, S.FAILED, { stateName: S.FAILED, errorPath: '$.failure.error', causePath: '$.failure.cause' });
+  const releaseAfterFailure = releaseLock(scope, S.RELEASE_LOCK_AFTER_FAILURE, table);
+  releaseAfterFailure.addCatch(failed, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
+  const notifyOpsFailure = publish(scope, S.NOTIFY_OPS_FAILURE, opsTopic, '$.failure.notice');
+  notifyOpsFailure.addCatch(releaseAfterFailure, { resultPath: sfn.JsonPath.DISCARD });
+  rollback.next(notifyOpsFailure).next(releaseAfterFailure).next(failed);
+
+  // Rollback itself failed: keep the lock (a human must look), tell ops, fail.
+  const rollbackFailed = new sfn.Fail(scope, S.ROLLBACK_FAILED, { stateName: S.ROLLBACK_FAILED, error: 'RollbackFailed', causePath: '$.failure.cause' });
+  const describeUnrolled = new sfn.Pass(scope, S.DESCRIBE_UNROLLED_FAILURE, {
+    stateName: S.DESCRIBE_UNROLLED_FAILURE,
+    parameters: {
+      'rotation.$': '$.rotation',
+      failure: {
+        'error.$': '$.rollbackError.Error',
+        'cause.$': '$.rollbackError.Cause',
+        notice: {
+          eventType: 'rotation.failed',
+          rolledBack: false,
+          'clientId.$': '$.rotation.clientId',
+          'rotationId.$': '$.rotation.rotationId',
+          'error.$': '$.error.Error',
+          'rollbackError.$': '$.rollbackError.Error',
+          summary: 'The rotation failed and could NOT be rolled back; the client lock is kept until an operator intervenes.',
+        },
+      },
+    },
+  });
+  const notifyRollbackFailed = publish(scope, S.NOTIFY_ROLLBACK_FAILED, opsTopic, '$.failure.notice');
+  notifyRollbackFailed.addCatch(rollbackFailed, { resultPath: sfn.JsonPath.DISCARD });
+  rollback.addCatch(describeUnrolled, { resultPath: '$.rollbackError' });
+  describeUnrolled.next(notifyRollbackFailed).next(rollbackFailed);
+
+  for (const state of [createSecret, setSecret, testSecret, finishSecret]) state.addCatch(rollback, { resultPath: '$.error' });
+
+  // After finishSecret the new key is current: a later failure is reported, never rolled back.
+  const describeLateFailure = new sfn.Pass(scope, S.DESCRIBE_LATE_FAILURE, {
+    stateName: S.DESCRIBE_LATE_FAILURE,
+    parameters: {
+      'rotation.$': '$.rotation',
+      failure: {
+        'error.$': '$.error.Error',
+        'cause.$': '$.error.Cause',
+        notice: {
+          eventType: 'rotation.failed',
+          rolledBack: false,
+          'clientId.$': '$.rotation.clientId',
+          'rotationId.$': '$.rotation.rotationId',
+          'error.$': '$.error.Error',
+          summary: 'The new key is current, but a step after finishSecret failed; the previous key expires at its not-after regardless.',
+        },
+      },
+    },
+  });
+  describeLateFailure.next(notifyOpsFailure);
+
+  const notifyRotated = publish(scope, S.NOTIFY_ROTATED, clientTopic, '$.finish.notice');
+  const waitOverlap = new sfn.Wait(scope, S.WAIT_OVERLAP, {
+    stateName: S.WAIT_OVERLAP,
+    time: sfn.WaitTime.timestampPath('$.finish.previousKeyNotAfter'),
+  });
+  const retireOldKey = step(scope, S.RETIRE_OLD_KEY, functions.retireOldKey, '$.rotation', '$.retired');
+  // The Wait may end a moment before the not-after (clock skew): retire refuses, and we try again shortly.
+  retireOldKey.addRetry({ errors: ['OverlapNotElapsed'], interval: Duration.seconds(15), backoffRate: 2, maxAttempts: 5 });
+  const notifyRetired = publish(scope, S.NOTIFY_RETIRED, clientTopic, '$.retired.notice');
+  const release = releaseLock(scope, S.RELEASE_LOCK, table);
+  const rotated = new sfn.Succeed(scope, S.ROTATED, { stateName: S.ROTATED });
+  release.addCatch(rotated, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
+  for (const state of [notifyRotated, retireOldKey, notifyRetired]) state.addCatch(describeLateFailure, { resultPath: '$.error' });
+
+  const isEmergency = new sfn.Choice(scope, S.IS_EMERGENCY, { stateName: S.IS_EMERGENCY })
+    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
+    .otherwise(waitOverlap.next(retireOldKey).next(notifyRetired).next(release));
+  release.next(rotated);
+
+  return validateAndLock
+    .next(createSecret)
+    .next(setSecret)
+    .next(testSecret)
+    .next(finishSecret)
+    .next(notifyRotated)
+    .next(isEmergency);
+}
