@@ -210,6 +210,23 @@ export class KeyRollRotation extends Construct {
       // Execution data holds ids only, but logs never carry it anyway (invariant 5).
       logs: { destination: stateMachineLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    // The SnsPublish and DynamoUpdateItem tasks grant only sns:Publish / dynamodb:UpdateItem, but the
+    // topics and the table are encrypted with this key: SNS and DynamoDB use it with the caller's
+    // permissions, so without these statements every Notify* and ReleaseLock* state is denied.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: [this.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+      }),
+    );
     this.createAlarms();
     acknowledgeNagFindings(this, {
       stepRoles: Object.entries(this.functions).map(([step, fn]) => ({

@@ -88,7 +88,9 @@ function step(scope: Construct, id: string, fn: lambda.IFunction, payloadPath: s
   const task = new tasks.LambdaInvoke(scope, id, {
     stateName: id,
     lambdaFunction: fn,
-    payload: sfn.TaskInput.fromJsonPathAt(payloadPath),
+    // InputPath, not payload: TaskInput.fromJsonPathAt with payloadResponseOnly renders
+    // `"Parameters": "$.rotation"`, a literal string the function would receive (aws-cdk#34260).
+    inputPath: payloadPath,
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
     resultPath,
@@ -147,8 +149,9 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     payload: sfn.TaskInput.fromObject({ request: sfn.JsonPath.entirePayload, rotationId: sfn.JsonPath.executionName }),
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
+    // The output is { rotation }. No `ResultPath: "$"` (the default anyway): aws-local-stepfunctions
+    // 3.0 stores the result under a key named "$" instead of replacing the input.
     resultSelector: { 'rotation.$': '$' },
-    resultPath: '$',
     taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
   });
   retryTransient(validateAndLock, TRANSIENT_STEP_ERRORS);
