@@ -41,15 +41,21 @@ export interface RotationRequest {
   readonly overlapSeconds?: number;
 }
 
-// Printable text without control characters, so audit entries and notifications stay one line.
-const PRINTABLE = /^[^\p{Cc}]+$/u;
+// Printable text, so audit entries and notifications stay one honest line: no control
+// characters (Cc), no format characters such as bidi overrides (Cf), no line or paragraph
+// separators (Zl, Zp).
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+
+const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds'] as const;
 
 function requestSchema(bounds: OverlapBounds) {
+  // Every check carries its own message: valibot's defaults echo the received value, and
+  // the input may hold key material pasted by mistake.
   return v.strictObject({
-    clientId: v.pipe(v.string(), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]')),
+    clientId: v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]')),
     mode: v.picklist(Object.values(RotationMode), 'must be one of scheduled, manual, emergency'),
-    reason: v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(512, 'must be at most 512 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
-    requestedBy: v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
+    reason: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(512, 'must be at most 512 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
+    requestedBy: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
     overlapSeconds: v.optional(
       v.pipe(
         v.number('must be a number'),
@@ -58,7 +64,26 @@ function requestSchema(bounds: OverlapBounds) {
         v.maxValue(bounds.maxSeconds, `must be at most ${bounds.maxSeconds}`),
       ),
     ),
-  });
+  }, objectIssueMessage);
+}
+
+/** The message for the object-level issues: a missing field, an unknown one, a non-object. */
+function objectIssueMessage(issue: v.BaseIssue<unknown>): string {
+  if (issue.expected === 'never') return `is not allowed; the fields are ${REQUEST_FIELDS.join(', ')}`;
+  if (issue.path?.length) return 'is required';
+  return 'must be a JSON object';
+}
+
+// An unknown field is named only when the name is short and plain: a key (at least 50
+// characters) pasted as a field name must not reach an error message.
+const NAMEABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+
+/** Names where an issue is, without echoing a field name that could be key material. */
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  const top = issue.path?.[0]?.key;
+  if (top === undefined) return '(input)';
+  if ((REQUEST_FIELDS as readonly unknown[]).includes(top)) return String(top);
+  return typeof top === 'string' && NAMEABLE_FIELD.test(top) ? top : '(unknown field)';
 }
 
 /**
@@ -68,9 +93,13 @@ function requestSchema(bounds: OverlapBounds) {
  *   that also asks for an overlap is rejected (emergency rotations have none).
  */
 export function parseRotationRequest(raw: unknown, bounds: OverlapBounds = DEFAULT_OVERLAP_BOUNDS): RotationRequest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    const issue = '(input): must be a JSON object';
+    throw new InvalidRotationInputError(`Invalid rotation input: ${issue}`, [issue]);
+  }
   const result = v.safeParse(requestSchema(bounds), raw);
   if (!result.success) {
-    const issues = result.issues.map((issue) => `${v.getDotPath(issue) ?? '(input)'}: ${issue.message}`);
+    const issues = result.issues.map((issue) => `${issuePath(issue)}: ${issue.message}`);
     throw new InvalidRotationInputError(`Invalid rotation input: ${issues.join('; ')}`, issues);
   }
   const request = result.output;

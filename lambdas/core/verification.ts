@@ -31,14 +31,21 @@ export function judgeRecord(record: KeyRecord, nowMs: number): Verification {
   switch (record.state) {
     case KeyState.ACTIVE:
       return { accepted: true, record };
-    case KeyState.RETIRING:
-      if (record.notAfter !== undefined && Date.parse(record.notAfter) <= nowMs) {
+    case KeyState.RETIRING: {
+      // Fail closed: a RETIRING key without a readable deadline is treated as expired, so
+      // a corrupt item can never extend an old key's life.
+      const notAfterMs = record.notAfter === undefined ? Number.NaN : Date.parse(record.notAfter);
+      if (Number.isNaN(notAfterMs) || notAfterMs <= nowMs) {
         return { accepted: false, reason: RejectionReason.EXPIRED, keyId: record.keyId };
       }
       return { accepted: true, record };
+    }
     case KeyState.PENDING:
       return { accepted: false, reason: RejectionReason.PENDING, keyId: record.keyId };
     case KeyState.REVOKED:
+      return { accepted: false, reason: RejectionReason.REVOKED, keyId: record.keyId };
+    default:
+      // A state this code does not know (a newer writer, a corrupt item) is never accepted.
       return { accepted: false, reason: RejectionReason.REVOKED, keyId: record.keyId };
   }
 }
