@@ -8,7 +8,8 @@ import { isoNow } from '../../core/clock';
 import { KeyState } from '../../core/key-state';
 import type { KeyRecord } from '../../core/model';
 import type { SecretValue } from '../../core/secret-value';
-import { Stage, versionWithStage } from '../secret-store';
+import { RotationStateConflictError } from '../../core/errors';
+import { requireCurrentVersion, Stage, versionWithStage } from '../secret-store';
 import { clientLockedBy, convergent, type RotationContext, type RotationDeps } from './context';
 
 /** Result of createSecret: the new key's id (never the key). */
@@ -26,6 +27,16 @@ export async function createSecret(
     return { pendingKeyId: client.pendingKeyId };
   }
   const stages = await deps.secrets.versionStages(context.secretId);
+  // An abandoned rotation may have moved AWSCURRENT before recording it (finishSecret cut
+  // off between its two halves). Clients may already hold that key, so it must not be
+  // revoked as a stray; only an operator can tell whether to finish or roll it back.
+  const labelledCurrent = requireCurrentVersion(context.secretId, stages);
+  if (labelledCurrent !== client.currentVersionId) {
+    throw new RotationStateConflictError(
+      `createSecret: AWSCURRENT of ${context.secretId} is on version ${labelledCurrent} but the table says ${client.currentVersionId}; ` +
+        'an earlier rotation stopped inside finishSecret. Finish or roll it back before rotating again.',
+    );
+  }
   let value: SecretValue | undefined = stages[context.rotationId]
     ? await deps.secrets.readVersion(context.secretId, context.rotationId)
     : undefined;
