@@ -1,0 +1,348 @@
+/**
+ * Runs the synthesized rotation state machine with aws-local-stepfunctions: the real
+ * definition from the CDK template, Lambda tasks calling the real handlers in-process,
+ * and the direct service integrations (sns:publish, dynamodb:updateItem) sent to moto
+ * through the SDK. Everything the workflow produces (state I/O, events, log lines,
+ * service-integration parameters) goes to a tap that the plaintext checks read.
+ */
+import { App } from 'aws-cdk-lib';
+import type { CfnElement } from 'aws-cdk-lib';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+/** An execution event of the local interpreter (its type is not exported). */
+export type EventLog = { readonly type: string } & Record<string, unknown>;
+import type { Clock } from '../../lambdas/core/clock';
+import { ManualClock } from '../../lambdas/core/clock';
+import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
+import type { RotationDeps } from '../../lambdas/aws/rotation/context';
+import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { KeyRollStack } from '../../lib/keyroll-stack';
+import { RotationStates } from '../../lib/rotation-definition';
+
+type Handler = (input: unknown) => Promise<unknown>;
+
+/** Everything a workflow run produced, for the plaintext-leak checks. */
+export class Tap {
+  readonly records: { source: string; text: string }[] = [];
+  add(source: string, value: unknown): void {
+    this.records.push({ source, text: typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined' });
+  }
+  /** The sources whose text contains any of `secrets`. */
+  leaks(secrets: readonly string[]): string[] {
+    return this.records.filter((r) => secrets.some((s) => s.length > 0 && r.text.includes(s))).map((r) => r.source);
+  }
+}
+
+/** The synthesized definition with its CloudFormation references resolved, and who is who. */
+export interface SynthesizedWorkflow {
+  readonly definition: Record<string, unknown>;
+  /** Function ARN used in the definition → step name (beginRotation, createSecret, ...). */
+  readonly functionArnToStep: ReadonlyMap<string, string>;
+}
+
+const HANDLER_MODULES: Record<string, () => Promise<{ handler: Handler }>> = {
+  beginRotation: () => import('../../lambdas/handlers/begin-rotation') as Promise<{ handler: Handler }>,
+  createSecret: () => import('../../lambdas/handlers/create-secret') as Promise<{ handler: Handler }>,
+  setSecret: () => import('../../lambdas/handlers/set-secret') as Promise<{ handler: Handler }>,
+  testSecret: () => import('../../lambdas/handlers/test-secret') as Promise<{ handler: Handler }>,
+  finishSecret: () => import('../../lambdas/handlers/finish-secret') as Promise<{ handler: Handler }>,
+  retireOldKey: () => import('../../lambdas/handlers/retire-old-key') as Promise<{ handler: Handler }>,
+  rollbackRotation: () => import('../../lambdas/handlers/rollback-rotation') as Promise<{ handler: Handler }>,
+};
+
+/**
+ * Synthesizes the real stack (bundling skipped) and resolves the state machine's
+ * DefinitionString: function ARNs become fake ARNs, topic and table references become
+ * the given moto resources.
+ */
+export function synthesizeWorkflow(resources: { tableName: string; clientTopicArn: string; opsTopicArn: string }): SynthesizedWorkflow {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new KeyRollStack(app, 'WorkflowTest', { env: { account: '123456789012', region: 'us-east-1' } });
+  const rotation = stack.rotation;
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const functionArnToStep = new Map<string, string>();
+  const references = new Map<string, string>();
+  for (const [step, fn] of Object.entries(rotation.functions)) {
+    const arn = `arn:aws:lambda:us-east-1:123456789012:function:keyroll-${step}`;
+    functionArnToStep.set(arn, step);
+    references.set(`GetAtt:${logicalId(fn)}.Arn`, arn);
+  }
+  references.set(`Ref:${logicalId(rotation.clientTopic)}`, resources.clientTopicArn);
+  references.set(`Ref:${logicalId(rotation.opsTopic)}`, resources.opsTopicArn);
+  references.set(`Ref:${logicalId(rotation.table)}`, resources.tableName);
+  references.set('Ref:AWS::Partition', 'aws');
+  references.set('Ref:AWS::Region', 'us-east-1');
+  references.set('Ref:AWS::AccountId', '123456789012');
+  references.set('Ref:AWS::URLSuffix', 'amazonaws.com');
+
+  const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (!machine) throw new Error('The synthesized template has no state machine.');
+  const definitionString = machine.Properties['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
+  const text =
+    typeof definitionString === 'string'
+      ? definitionString
+      : definitionString['Fn::Join'][1]
+          .map((part) => {
+            if (typeof part === 'string') return part;
+            const ref = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+            const key = ref.Ref ? `Ref:${ref.Ref}` : `GetAtt:${ref['Fn::GetAtt']![0]}.${ref['Fn::GetAtt']![1]}`;
+            const resolved = references.get(key);
+            if (resolved === undefined) throw new Error(`Unresolved reference in the definition: ${JSON.stringify(part)}`);
+            return resolved;
+          })
+          .join(definitionString['Fn::Join'][0]);
+  const definition = JSON.parse(text) as Record<string, unknown>;
+  // The execution timeout (max overlap + 1 h, about 30 days) exceeds what a Node timer can
+  // hold (2^31-1 ms): the interpreter's timer would overflow and fire at once. Time is
+  // simulated here anyway; the infra tests assert the real value.
+  delete definition['TimeoutSeconds'];
+  return { definition, functionArnToStep };
+}
+
+/** A crash injected right after the n-th AWS call (1-based) of a state's first attempt. */
+export interface CrashPoint {
+  readonly state: string;
+  readonly afterCall: number;
+}
+
+/** Options of one execution. */
+export interface RunOptions {
+  readonly input: unknown;
+  readonly rotationId: string;
+  /** Called before a Task state's handler runs (after the wait for RetireOldKey). */
+  readonly beforeTask?: (state: string, input: unknown) => Promise<void> | void;
+  /** Makes a step's handler fail with this error (every attempt) instead of running. */
+  readonly failStep?: { state: string; error: Error };
+  readonly crash?: CrashPoint;
+}
+
+/** How an execution ended. */
+export interface RunResult {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: Record<string, unknown>;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly events: EventLog[];
+  /** State name → how many times its task ran. */
+  readonly attempts: Map<string, number>;
+  /** State name → number of AWS SDK calls its handler made (all attempts). */
+  readonly awsCalls: Map<string, number>;
+}
+
+/** Runs rotations through the synthesized definition against moto. */
+export class WorkflowRunner {
+  private readonly machine: StateMachine;
+  private readonly sns = new SNSClient({});
+  private readonly dynamo = new DynamoDBClient({});
+  private currentState: string | undefined;
+  private readonly callCounts = new Map<string, number>();
+  private crashArmed: CrashPoint | undefined;
+  private crashCalls = 0;
+
+  constructor(
+    private readonly workflow: SynthesizedWorkflow,
+    private readonly deps: RotationDeps & { tableName: string },
+    readonly tap: Tap = new Tap(),
+  ) {
+    this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    process.env.TABLE_NAME = deps.tableName;
+    process.env.KEY_PREFIX = deps.settings.keyPrefix;
+    overrideRuntime(deps);
+    this.installCallCounter();
+  }
+
+  /** The clock the handlers use. */
+  get clock(): Clock {
+    return this.deps.clock;
+  }
+
+  /** Runs one execution to its end. */
+  async run(options: RunOptions): Promise<RunResult> {
+    const attempts = new Map<string, number>();
+    this.callCounts.clear();
+    this.crashArmed = options.crash;
+    this.crashCalls = 0;
+    let previousKeyNotAfter: string | undefined;
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const states = this.workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type !== 'Task' || !state.Resource) continue;
+      const resource = state.Resource;
+      handlers[name] = async (rawInput: unknown) => {
+        const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
+        attempts.set(name, (attempts.get(name) ?? 0) + 1);
+        this.tap.add(`${name} input`, input);
+        if (name === RotationStates.RETIRE_OLD_KEY && previousKeyNotAfter && this.deps.clock instanceof ManualClock) {
+          // The Wait state's time is compressed; the clock jumps to the end of the overlap as the Wait would.
+          await options.beforeTask?.(name, input);
+          const target = Date.parse(previousKeyNotAfter);
+          if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
+        } else {
+          await options.beforeTask?.(name, input);
+        }
+        this.currentState = name;
+        try {
+          const output = await this.invoke(resource, name, input, options);
+          this.tap.add(`${name} output`, output);
+          if (name === RotationStates.FINISH_SECRET) previousKeyNotAfter = (output as { previousKeyNotAfter?: string }).previousKeyNotAfter;
+          return JSON.parse(JSON.stringify(output ?? null)) as unknown;
+        } catch (error) {
+          this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
+          throw error;
+        } finally {
+          this.currentState = undefined;
+        }
+      };
+    }
+    const retryIntervalOverrides = Object.fromEntries(Object.keys(states).map((name) => [name, 0]));
+    const execution = this.machine.run(options.input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [RotationStates.WAIT_OVERLAP]: 0 }, retryIntervalOverrides },
+      context: {
+        Execution: {
+          Id: `arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${options.rotationId}`,
+          Name: options.rotationId,
+          Input: options.input as never,
+          StartTime: new Date(this.deps.clock.nowMs()).toISOString(),
+        },
+      },
+    });
+    const events: EventLog[] = [];
+    const collecting = (async () => {
+      for await (const raw of execution.eventLogs) {
+        const event = raw as unknown as EventLog;
+        events.push(event);
+        this.tap.add(`event ${event.type}`, event);
+      }
+    })();
+    const restoreOutput = captureOutput(this.tap);
+    try {
+      const output = (await execution.result) as Record<string, unknown>;
+      await collecting;
+      this.tap.add('execution output', output);
+      return { status: 'SUCCEEDED', output, events, attempts, awsCalls: new Map(this.callCounts) };
+    } catch (error) {
+      await collecting.catch(() => undefined);
+      const caught = (error as { cause?: Error }).cause ?? (error as Error);
+      this.tap.add('execution error', `${caught.name}: ${caught.message}`);
+      return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, awsCalls: new Map(this.callCounts) };
+    } finally {
+      restoreOutput();
+      this.crashArmed = undefined;
+    }
+  }
+
+  private async invoke(resource: string, name: string, input: unknown, options: RunOptions): Promise<unknown> {
+    const step = this.workflow.functionArnToStep.get(resource);
+    if (step) {
+      if (options.failStep?.state === name) throw options.failStep.error;
+      const { handler } = await HANDLER_MODULES[step]!();
+      return handler(input);
+    }
+    return this.serviceIntegration(resource, input as Record<string, unknown>);
+  }
+
+  /** The direct service integrations, as Step Functions would call them, against moto. */
+  private async serviceIntegration(resource: string, parameters: Record<string, unknown>): Promise<unknown> {
+    const withPrefix = async (prefix: string, call: () => Promise<unknown>) => {
+      try {
+        return await call();
+      } catch (error) {
+        const named = new Error((error as Error).message);
+        named.name = `${prefix}.${(error as Error).name}`;
+        throw named;
+      }
+    };
+    switch (resource) {
+      case 'arn:aws:states:::sns:publish':
+        return withPrefix('SNS', async () => {
+          const { $metadata: _m, ...out } = await this.sns.send(new PublishCommand(parameters as never));
+          return out;
+        });
+      case 'arn:aws:states:::dynamodb:updateItem':
+        return withPrefix('DynamoDB', async () => {
+          const { $metadata: _m, ...out } = await this.dynamo.send(new UpdateItemCommand(parameters as never));
+          return out;
+        });
+      default:
+        throw new Error(`The test runner has no integration for ${resource}.`);
+    }
+  }
+
+  /** Counts the handlers' SDK calls per state, and throws a simulated crash where asked. */
+  private installCallCounter(): void {
+    const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      const result = await next(args);
+      const state = this.currentState;
+      if (state) {
+        this.callCounts.set(state, (this.callCounts.get(state) ?? 0) + 1);
+        const crash = this.crashArmed;
+        if (crash && crash.state === state && ++this.crashCalls === crash.afterCall) {
+          this.crashArmed = undefined;
+          const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall}`);
+          error.name = 'Lambda.Unknown';
+          throw error;
+        }
+      }
+      return result;
+    };
+    for (const client of [secretsManagerClient(), dynamoDbClient()]) {
+      const stack = client.middlewareStack as unknown as { remove(name: string): boolean; add(m: unknown, o: unknown): void };
+      stack.remove('keyrollTestCallCounter');
+      stack.add(middleware, { step: 'initialize', name: 'keyrollTestCallCounter', priority: 'high' });
+    }
+  }
+}
+
+/** Tap → number of runs capturing into it (runs of one runner share its tap). */
+const capturingTaps = new Map<Tap, number>();
+let restoreConsole: (() => void) | undefined;
+
+/**
+ * Routes stdout/stderr writes (the Powertools log lines) into the tap instead of the
+ * console. Concurrent runs share one interception, removed when the last run ends, so an
+ * overlapping restore can never leave the console captured.
+ */
+function captureOutput(tap: Tap): () => void {
+  capturingTaps.set(tap, (capturingTaps.get(tap) ?? 0) + 1);
+  if (!restoreConsole) {
+    const original = { out: process.stdout.write, err: process.stderr.write };
+    const capture = (source: string) =>
+      ((chunk: unknown, ...rest: unknown[]) => {
+        const text = String(chunk);
+        for (const active of capturingTaps.keys()) active.add(source, text);
+        // Log lines (JSON) are kept off the console; anything else (the test runner's own
+        // output) still goes through, so a hung run cannot silence the reporter.
+        if (text.startsWith('{')) return true;
+        return (source === 'stdout' ? original.out : original.err).call(source === 'stdout' ? process.stdout : process.stderr, chunk as never, ...(rest as []));
+      }) as typeof process.stdout.write;
+    process.stdout.write = capture('stdout');
+    process.stderr.write = capture('stderr');
+    const consoleMethods = ['log', 'info', 'warn', 'error', 'debug'] as const;
+    const savedConsole = consoleMethods.map((m) => console[m]);
+    for (const m of consoleMethods) {
+      console[m] = (...args: unknown[]) => {
+        for (const active of capturingTaps.keys()) active.add(`console.${m}`, args.map(String).join(' '));
+      };
+    }
+    restoreConsole = () => {
+      process.stdout.write = original.out;
+      process.stderr.write = original.err;
+      consoleMethods.forEach((m, i) => (console[m] = savedConsole[i]!));
+    };
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const remaining = (capturingTaps.get(tap) ?? 1) - 1;
+    if (remaining > 0) capturingTaps.set(tap, remaining);
+    else capturingTaps.delete(tap);
+    if (capturingTaps.size === 0) {
+      restoreConsole?.();
+      restoreConsole = undefined;
+    }
+  };
+}

@@ -1,0 +1,300 @@
+/**
+ * The synthesized state machine, executed by aws-local-stepfunctions with the real
+ * handlers against moto: happy path, rollback, crash-and-retry at every AWS call,
+ * concurrency, emergency mode, invalid input, and no plaintext anywhere.
+ */
+import { KeyVerificationFailedError } from '../../lambdas/core/errors';
+import { KeyState } from '../../lambdas/core/key-state';
+import { verifyApiKey } from '../../lambdas/core/verification';
+import { Stage } from '../../lambdas/aws/secret-store';
+import { RotationStates } from '../../lib/rotation-definition';
+import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, scanTable, type RecordedTopic } from '../support/fixtures';
+import { allPlaintextKeys, expectConsistent, snapshot } from '../support/invariants';
+import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
+
+jest.setTimeout(120_000);
+
+let deps: Awaited<ReturnType<typeof makeTestDeps>>;
+let clientTopic: RecordedTopic;
+let opsTopic: RecordedTopic;
+let runner: WorkflowRunner;
+const tap = new Tap();
+
+beforeAll(async () => {
+  deps = await makeTestDeps();
+  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
+  const workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn });
+  runner = new WorkflowRunner(workflow, deps, tap);
+});
+
+const request = (clientId: string, extra: Record<string, unknown> = {}) => ({
+  clientId,
+  mode: 'manual',
+  reason: 'quarterly rotation',
+  requestedBy: 'alice@example.com',
+  ...extra,
+});
+
+async function currentKeyOf(secretId: string): Promise<string> {
+  return (await deps.secrets.readStage(secretId, Stage.CURRENT))!.value.apiKey;
+}
+
+async function verdict(apiKey: string) {
+  return verifyApiKey(apiKey, (hash) => deps.keys.getKey(hash), deps.clock, deps.settings.keyPrefix);
+}
+
+async function drainAll() {
+  return { client: await clientTopic.drain(), ops: await opsTopic.drain() };
+}
+
+describe('a scheduled/manual rotation', () => {
+  it('rotates with both keys accepted during the overlap and the old one rejected after retirement', async () => {
+    const client = await registerTestClient(deps);
+    const oldKey = await currentKeyOf(client.secretId);
+    const rotationId = newRotationId();
+    let duringOverlap: { oldAccepted: boolean; newAccepted: boolean; labels: Record<string, readonly string[]> } | undefined;
+
+    const result = await runner.run({
+      input: request(client.clientId, { overlapSeconds: 7200 }),
+      rotationId,
+      beforeTask: async (state) => {
+        if (state !== RotationStates.RETIRE_OLD_KEY) return;
+        const newKey = await currentKeyOf(client.secretId);
+        duringOverlap = {
+          oldAccepted: (await verdict(oldKey)).accepted,
+          newAccepted: (await verdict(newKey)).accepted,
+          labels: await deps.secrets.versionStages(client.secretId),
+        };
+      },
+    });
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(duringOverlap).toMatchObject({ oldAccepted: true, newAccepted: true });
+    expect(duringOverlap!.labels[rotationId]).toEqual(['AWSCURRENT']);
+    expect(duringOverlap!.labels[client.currentVersionId]).toEqual(['AWSPREVIOUS']);
+
+    const newKey = await currentKeyOf(client.secretId);
+    expect(newKey).not.toBe(oldKey);
+    expect(await verdict(oldKey)).toMatchObject({ accepted: false, reason: 'revoked' });
+    expect(await verdict(newKey)).toMatchObject({ accepted: true });
+    await expectConsistent(deps, client.clientId);
+    const stages = await deps.secrets.versionStages(client.secretId);
+    expect(stages[rotationId]).toEqual(['AWSCURRENT']);
+    expect(Object.values(stages).flat()).not.toContain('AWSPREVIOUS');
+
+    const { client: published, ops } = await drainAll();
+    expect(ops).toHaveLength(0);
+    expect(published.map((m) => m.attributes)).toEqual([
+      { clientId: client.clientId, eventType: 'key.rotated' },
+      { clientId: client.clientId, eventType: 'key.retired' },
+    ]);
+    const rotated = JSON.parse(published[0]!.message) as Record<string, unknown>;
+    expect(rotated).toMatchObject({ eventType: 'key.rotated', rotationId, previousKeyNotAfter: new Date(Date.parse(rotated['occurredAt'] as string) + 7200_000).toISOString() });
+    for (const m of published) tap.add('sns client message', m);
+
+    const audit = (await deps.keys.listAudit(client.clientId)).map((e) => e.action);
+    expect(audit).toEqual(expect.arrayContaining(['rotation.started.manual', 'key.created', 'key.activated', 'rotation.finished', 'key.retired']));
+  });
+});
+
+describe('a failure before finishSecret', () => {
+  it('rolls back: pending key revoked, AWSPENDING removed, old key untouched, ops told, named error', async () => {
+    const client = await registerTestClient(deps);
+    const oldKey = await currentKeyOf(client.secretId);
+    const rotationId = newRotationId();
+    const result = await runner.run({
+      input: request(client.clientId),
+      rotationId,
+      failStep: { state: RotationStates.TEST_SECRET, error: new KeyVerificationFailedError('pending', 'simulated rejection') },
+    });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('KeyVerificationFailed');
+    expect(await currentKeyOf(client.secretId)).toBe(oldKey);
+    expect(await verdict(oldKey)).toMatchObject({ accepted: true });
+    await expectConsistent(deps, client.clientId);
+    const after = await deps.keys.requireClient(client.clientId);
+    expect(after.currentVersionId).toBe(client.currentVersionId);
+    const keys = await deps.keys.listClientKeys(client.clientId);
+    expect(keys.find((k) => k.rotationId === rotationId)?.state).toBe(KeyState.REVOKED);
+    const stages = await deps.secrets.versionStages(client.secretId);
+    expect(stages[rotationId] ?? []).toEqual([]);
+
+    const { client: published, ops } = await drainAll();
+    expect(published).toHaveLength(0);
+    expect(ops).toHaveLength(1);
+    expect(ops[0]!.attributes).toEqual({ clientId: client.clientId, eventType: 'rotation.failed' });
+    expect(JSON.parse(ops[0]!.message)).toMatchObject({ rolledBack: true, error: 'KeyVerificationFailed' });
+    tap.add('sns ops message', ops);
+  });
+});
+
+describe('a crash right after any AWS call of any step', () => {
+  const steps = [
+    RotationStates.VALIDATE_AND_LOCK,
+    RotationStates.CREATE_SECRET,
+    RotationStates.SET_SECRET,
+    RotationStates.TEST_SECRET,
+    RotationStates.FINISH_SECRET,
+    RotationStates.RETIRE_OLD_KEY,
+  ];
+
+  it('converges after the retry, at every crash point', async () => {
+    const probe = await registerTestClient(deps);
+    const clean = await runner.run({ input: request(probe.clientId), rotationId: newRotationId() });
+    expect(clean.status).toBe('SUCCEEDED');
+    const points = steps.flatMap((state) => Array.from({ length: clean.awsCalls.get(state) ?? 0 }, (_, i) => ({ state, afterCall: i + 1 })));
+    expect(points.length).toBeGreaterThan(steps.length);
+
+    const outcomes: string[] = [];
+    for (const crash of points) {
+      const client = await registerTestClient(deps);
+      const oldKey = await currentKeyOf(client.secretId);
+      const rotationId = newRotationId();
+      const result = await runner.run({ input: request(client.clientId), rotationId, crash });
+      outcomes.push(`${crash.state}#${crash.afterCall}:${result.status}:${result.attempts.get(crash.state)}`);
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.attempts.get(crash.state)).toBe(2);
+      await expectConsistent(deps, client.clientId);
+      expect((await deps.secrets.versionStages(client.secretId))[rotationId]).toEqual(['AWSCURRENT']);
+      expect(await verdict(oldKey)).toMatchObject({ accepted: false, reason: 'revoked' });
+      const keys = await deps.keys.listClientKeys(client.clientId);
+      expect(keys.filter((k) => k.state !== KeyState.REVOKED)).toHaveLength(1);
+      expect(keys).toHaveLength(2);
+    }
+    const { client: published } = await drainAll();
+    // One key.rotated and one key.retired per rotation: no duplicate that would mislead a client.
+    const perRotation = new Map<string, string[]>();
+    for (const m of published) {
+      const notice = JSON.parse(m.message) as { rotationId: string; eventType: string };
+      perRotation.set(notice.rotationId, [...(perRotation.get(notice.rotationId) ?? []), notice.eventType]);
+    }
+    for (const events of perRotation.values()) expect(events).toEqual(['key.rotated', 'key.retired']);
+    expect(outcomes).toHaveLength(points.length);
+  });
+
+  it('rolls back cleanly when the rollback itself crashes', async () => {
+    const probe = await registerTestClient(deps);
+    const failStep = { state: RotationStates.SET_SECRET, error: Object.assign(new Error('boom'), { name: 'SimulatedFailure' }) };
+    const clean = await runner.run({ input: request(probe.clientId), rotationId: newRotationId(), failStep });
+    expect(clean).toMatchObject({ status: 'FAILED', error: 'SimulatedFailure' });
+    const calls = clean.awsCalls.get(RotationStates.ROLLBACK) ?? 0;
+    expect(calls).toBeGreaterThan(0);
+    for (let afterCall = 1; afterCall <= calls; afterCall++) {
+      const client = await registerTestClient(deps);
+      const rotationId = newRotationId();
+      const result = await runner.run({ input: request(client.clientId), rotationId, failStep, crash: { state: RotationStates.ROLLBACK, afterCall } });
+      expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: 'SimulatedFailure' });
+      await expectConsistent(deps, client.clientId);
+      expect((await deps.secrets.versionStages(client.secretId))[rotationId] ?? []).toEqual([]);
+    }
+    await drainAll();
+  });
+});
+
+describe('one rotation per client', () => {
+  it('refuses a second rotation while one is in flight, and the refusal changes nothing', async () => {
+    const client = await registerTestClient(deps);
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    let reachedTest!: () => void;
+    const atTest = new Promise<void>((resolve) => (reachedTest = resolve));
+    const first = runner.run({
+      input: request(client.clientId),
+      rotationId: newRotationId(),
+      beforeTask: async (state) => {
+        if (state === RotationStates.TEST_SECRET) {
+          reachedTest();
+          await paused;
+        }
+      },
+    });
+    await atTest;
+    const before = await snapshot(deps, client.secretId);
+    const second = await runner.run({ input: request(client.clientId), rotationId: newRotationId() });
+    expect(second).toMatchObject({ status: 'FAILED', error: 'RotationInProgress' });
+    expect(await snapshot(deps, client.secretId)).toEqual(before);
+    release();
+    expect((await first).status).toBe('SUCCEEDED');
+    await expectConsistent(deps, client.clientId);
+    await drainAll();
+  });
+
+  it('lets exactly one of several simultaneous starts proceed', async () => {
+    const client = await registerTestClient(deps);
+    const results = await Promise.all(Array.from({ length: 4 }, () => runner.run({ input: request(client.clientId), rotationId: newRotationId() })));
+    expect(results.filter((r) => r.status === 'SUCCEEDED')).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === 'FAILED')) expect(r.error).toBe('RotationInProgress');
+    await expectConsistent(deps, client.clientId);
+    expect(await deps.keys.listClientKeys(client.clientId)).toHaveLength(2);
+    await drainAll();
+  });
+});
+
+describe('emergency mode', () => {
+  it('revokes every other key at finish, without waiting, and says so', async () => {
+    const client = await registerTestClient(deps);
+    const oldKey = await currentKeyOf(client.secretId);
+    const rotationId = newRotationId();
+    const startMs = deps.clock.nowMs();
+    const result = await runner.run({ input: { ...request(client.clientId), mode: 'emergency', reason: 'key leaked in a public repo' }, rotationId });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.attempts.has(RotationStates.RETIRE_OLD_KEY)).toBe(false);
+    expect(deps.clock.nowMs()).toBe(startMs);
+    expect(await verdict(oldKey)).toMatchObject({ accepted: false, reason: 'revoked' });
+    await expectConsistent(deps, client.clientId);
+    expect(Object.values(await deps.secrets.versionStages(client.secretId)).flat().sort()).toEqual(['AWSCURRENT']);
+    const { client: published } = await drainAll();
+    expect(published).toHaveLength(1);
+    expect(published[0]!.attributes).toEqual({ clientId: client.clientId, eventType: 'key.emergency' });
+    expect(JSON.parse(published[0]!.message)).toMatchObject({ severity: 'high', revokedKeyIds: [client.currentKeyId] });
+  });
+});
+
+describe('invalid input', () => {
+  // Object rows: with array rows shorter than the test function's arity, jest passes its
+  // `done` callback as the last argument and waits for it.
+  interface InvalidCase { name: string; build: (clientId: string) => unknown; expectedError: string; rotationId?: string }
+  const cases: InvalidCase[] = [
+    { name: 'an unknown client', build: () => request('no-such-client'), expectedError: 'UnknownClient' },
+    { name: 'a negative overlap', build: (id) => request(id, { overlapSeconds: -5 }), expectedError: 'InvalidRotationInput' },
+    { name: 'an absurd overlap', build: (id) => request(id, { overlapSeconds: 10 * 365 * 24 * 3600 }), expectedError: 'InvalidRotationInput' },
+    { name: 'a fractional overlap', build: (id) => request(id, { overlapSeconds: 90.5 }), expectedError: 'InvalidRotationInput' },
+    { name: 'an overlap in emergency mode', build: (id) => request(id, { mode: 'emergency', overlapSeconds: 600 }), expectedError: 'InvalidRotationInput' },
+    { name: 'an unknown mode', build: (id) => request(id, { mode: 'yolo' }), expectedError: 'InvalidRotationInput' },
+    { name: 'a missing reason', build: (id) => ({ clientId: id, mode: 'manual', requestedBy: 'x' }), expectedError: 'InvalidRotationInput' },
+    { name: 'an extra field', build: (id) => request(id, { apiKey: 'kr_smuggled' }), expectedError: 'InvalidRotationInput' },
+    { name: 'a client id of the wrong type', build: () => request('x', { clientId: 42 }), expectedError: 'InvalidRotationInput' },
+    { name: 'an injection-like client id', build: () => request("x' OR 1=1 --"), expectedError: 'InvalidRotationInput' },
+    { name: 'a rotation id too short for a ClientRequestToken', build: (id) => request(id), expectedError: 'InvalidRotationId', rotationId: 'short-id' },
+  ];
+
+  it.each(cases)('rejects $name with a named error and changes nothing', async ({ build, expectedError, rotationId }) => {
+    const client = await registerTestClient(deps);
+    const before = await snapshot(deps, client.secretId);
+    const result = await runner.run({ input: build(client.clientId), rotationId: rotationId ?? newRotationId() });
+    // Compare a small projection: a diff over the whole result (events included) is slow to print.
+    expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: expectedError });
+    expect(result.cause).toBeTruthy();
+    expect(await snapshot(deps, client.secretId)).toEqual(before);
+    const { client: published, ops } = await drainAll();
+    expect([...published, ...ops]).toHaveLength(0);
+  });
+});
+
+describe('plaintext keys', () => {
+  it('appear nowhere in state I/O, events, logs, SNS messages, DynamoDB items or errors', async () => {
+    const items = await scanTable(deps.tableName);
+    const clientIds = [...new Set(items.map((i) => i['clientId']).filter((id): id is string => typeof id === 'string'))];
+    const secrets = (await Promise.all(clientIds.map(async (id) => allPlaintextKeys((await deps.keys.requireClient(id)).secretId)))).flat();
+    expect(secrets.length).toBeGreaterThan(clientIds.length);
+    for (const item of items) tap.add(`dynamodb ${String(item['pk'])}`, item);
+    expect(tap.records.length).toBeGreaterThan(100);
+    expect(tap.records.some((r) => r.source === 'stdout')).toBe(true);
+    expect(tap.leaks(secrets)).toEqual([]);
+    // The tap does catch a leak when there is one.
+    const probe = new Tap();
+    probe.add('probe', { nested: `prefix ${secrets[0]} suffix` });
+    expect(probe.leaks(secrets)).toEqual(['probe']);
+  });
+});
