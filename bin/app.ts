@@ -11,7 +11,14 @@ import { KeyRollStack } from '../lib/keyroll-stack';
 
 const app = new App();
 const context = (name: string): string | undefined => app.node.tryGetContext(`keyroll:${name}`);
-const number = (name: string): number | undefined => (context(name) === undefined ? undefined : Number(context(name)));
+/** A positive number from context, or a clear error naming the key (never a silent NaN). */
+const number = (name: string): number | undefined => {
+  const raw = context(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`Context keyroll:${name} must be a positive number; got '${String(raw)}'.`);
+  return value;
+};
 
 const stack = new KeyRollStack(app, context('stackName') ?? 'KeyRoll', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
