@@ -15,6 +15,7 @@ export const RejectionReason = {
   PENDING: 'pending',
   REVOKED: 'revoked',
   EXPIRED: 'expired',
+  INSUFFICIENT_SCOPE: 'insufficient_scope',
 } as const;
 export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
 
@@ -25,6 +26,39 @@ export type KeyLookup = (keyHash: string) => Promise<KeyRecord | undefined>;
 export type Verification =
   | { readonly accepted: true; readonly record: KeyRecord }
   | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string };
+
+/** Which key of its client an accepted key is: the one to use, or the one being retired. */
+export const KeyRole = { CURRENT: 'current', PREVIOUS: 'previous' } as const;
+export type KeyRole = (typeof KeyRole)[keyof typeof KeyRole];
+
+/** Who an accepted key belongs to. Carries ids and scopes, never the key. */
+export interface Principal {
+  readonly clientId: string;
+  readonly keyId: string;
+  readonly scopes: readonly string[];
+  readonly keyRole: KeyRole;
+}
+
+/** The principal of an accepted record: ACTIVE keys are current, RETIRING keys previous. */
+export function principalOf(record: KeyRecord): Principal {
+  return {
+    clientId: record.clientId,
+    keyId: record.keyId,
+    scopes: [...record.scopes],
+    keyRole: record.state === KeyState.RETIRING ? KeyRole.PREVIOUS : KeyRole.CURRENT,
+  };
+}
+
+/**
+ * Whether granted scopes cover every required one. A granted scope matches itself; one
+ * ending in `*` matches every scope that starts with what precedes it (`orders:*` covers
+ * `orders:read`; `*` covers all).
+ */
+export function scopesCover(granted: readonly string[], required: readonly string[]): boolean {
+  return required.every((need) =>
+    granted.some((have) => have === need || (have.endsWith('*') && need.startsWith(have.slice(0, -1)))),
+  );
+}
 
 /** Decides whether a stored key is accepted at `nowMs`: ACTIVE, or RETIRING before its not-after. */
 export function judgeRecord(record: KeyRecord, nowMs: number): Verification {

@@ -1,0 +1,118 @@
+/**
+ * API Gateway Lambda authorizer events in, responses out, for the three shapes KeyRoll
+ * serves: REST API TOKEN and REQUEST authorizers (IAM policy responses) and HTTP API
+ * authorizers with simple responses (payload format 2.0). Pure: no I/O, no key material
+ * in anything returned.
+ */
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewayRequestAuthorizerEvent,
+  APIGatewaySimpleAuthorizerWithContextResult,
+  APIGatewayTokenAuthorizerEvent,
+} from 'aws-lambda';
+import type { KeyVerdict } from '../../core/key-verifier';
+
+/** The events this authorizer accepts. */
+export type AuthorizerEvent = APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent | APIGatewayRequestAuthorizerEventV2;
+
+/** Context handed to the backend on success: ids and scopes only. */
+export interface AuthorizerContext {
+  [name: string]: string;
+  clientId: string;
+  keyId: string;
+  keyRole: string;
+  /** Space-separated, as OAuth scopes are. */
+  scopes: string;
+}
+
+/** A request in the terms the verifier needs. */
+export interface AuthorizationRequest {
+  readonly kind: 'rest' | 'http';
+  /** The presented credential, or undefined if none was sent. */
+  readonly presented: string | undefined;
+  /** `METHOD /path` of the called route, to look up the scopes it needs. */
+  readonly route: string | undefined;
+  /** REST only: the method ARN the policy must name. */
+  readonly methodArn?: string;
+}
+
+/** The REST API answer for a missing, malformed, unknown, revoked or expired key: a 401. */
+export class UnauthorizedError extends Error {
+  // API Gateway maps exactly this message to 401 Unauthorized.
+  constructor() {
+    super('Unauthorized');
+    this.name = 'Unauthorized';
+  }
+}
+
+/** The header KeyRoll clients send: `Authorization: Bearer <key>`; `x-api-key: <key>` is accepted too. */
+export function credentialFrom(authorization: string | undefined, apiKeyHeader?: string): string | undefined {
+  if (authorization !== undefined) {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    return match ? match[1] : authorization.trim();
+  }
+  return apiKeyHeader?.trim();
+}
+
+function headerOf(headers: Record<string, string | undefined> | null | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+/** `METHOD /path` from a REST method ARN (`arn:…:apiId/stage/METHOD/path…`). */
+export function routeFromMethodArn(methodArn: string): string | undefined {
+  const resource = methodArn.split(':')[5];
+  const parts = resource?.split('/') ?? [];
+  if (parts.length < 3) return undefined;
+  return `${parts[2]} /${parts.slice(3).join('/')}`;
+}
+
+/** Reads the credential and the route out of any supported event. */
+export function readAuthorizerEvent(event: AuthorizerEvent): AuthorizationRequest {
+  if ('version' in event && event.version === '2.0') {
+    return {
+      kind: 'http',
+      presented: credentialFrom(headerOf(event.headers, 'authorization'), headerOf(event.headers, 'x-api-key')),
+      route: event.routeKey,
+    };
+  }
+  const rest = event as APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent;
+  const route = routeFromMethodArn(rest.methodArn);
+  if (rest.type === 'TOKEN') return { kind: 'rest', presented: credentialFrom(rest.authorizationToken), route, methodArn: rest.methodArn };
+  return {
+    kind: 'rest',
+    presented: credentialFrom(headerOf(rest.headers, 'authorization'), headerOf(rest.headers, 'x-api-key')),
+    route,
+    methodArn: rest.methodArn,
+  };
+}
+
+function contextOf(verdict: Extract<KeyVerdict, { accepted: true }>): AuthorizerContext {
+  const { principal } = verdict;
+  return { clientId: principal.clientId, keyId: principal.keyId, keyRole: principal.keyRole, scopes: principal.scopes.join(' ') };
+}
+
+/** HTTP API simple response. */
+export function httpApiResponse(verdict: KeyVerdict): APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext | Record<string, string>> {
+  if (verdict.accepted) return { isAuthorized: true, context: contextOf(verdict) };
+  return { isAuthorized: false, context: { reason: verdict.reason } };
+}
+
+/**
+ * REST API response: an Allow policy for this method on success, a Deny policy (403) for
+ * a valid key without the scope, and {@link UnauthorizedError} (401) for everything else.
+ */
+export function restApiResponse(verdict: KeyVerdict, methodArn: string): APIGatewayAuthorizerResult {
+  const policy = (effect: 'Allow' | 'Deny') => ({
+    Version: '2012-10-17',
+    Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }],
+  });
+  if (verdict.accepted) return { principalId: verdict.principal.clientId, policyDocument: policy('Allow'), context: contextOf(verdict) };
+  if (verdict.reason === 'insufficient_scope' && verdict.clientId) {
+    return { principalId: verdict.clientId, policyDocument: policy('Deny'), context: { reason: verdict.reason } };
+  }
+  throw new UnauthorizedError();
+}

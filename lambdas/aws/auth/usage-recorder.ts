@@ -1,0 +1,36 @@
+/**
+ * Writes lastUsedAt for accepted keys, at most once per key per interval per container
+ * (the throttle) and about once per interval for the fleet (the conditional update).
+ */
+import { isoNow, type Clock } from '../../core/clock';
+import { UsageThrottle } from '../../core/usage-throttle';
+import type { KeyRepository } from '../key-repository';
+
+/** What happened to one use: written, skipped by the throttle, already recorded by another writer, or failed. */
+export type UsageOutcome = 'written' | 'throttled' | 'recent' | 'failed';
+
+/** Records key use without ever failing the request it belongs to. */
+export class UsageRecorder {
+  private readonly throttle: UsageThrottle;
+
+  constructor(
+    private readonly keys: Pick<KeyRepository, 'recordUse'>,
+    private readonly clock: Clock,
+    intervalMs: number,
+  ) {
+    this.throttle = new UsageThrottle(clock, intervalMs);
+  }
+
+  /** Records a use of the key with this hash. Resolves, never rejects. */
+  async record(keyHash: string): Promise<UsageOutcome> {
+    if (!this.throttle.claim(keyHash)) return 'throttled';
+    const nowMs = this.clock.nowMs();
+    try {
+      const wrote = await this.keys.recordUse(keyHash, isoNow(this.clock), new Date(nowMs - this.throttle.intervalMs).toISOString());
+      return wrote ? 'written' : 'recent';
+    } catch {
+      // A lost usage write only delays retirement evidence; the request must not fail for it.
+      return 'failed';
+    }
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The verifier wired to DynamoDB: what an API (Lambda authorizer or any Node service) needs
+ * to check presented keys against KeyRoll's table.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { systemClock } from '../../core/clock';
+import { KeyVerifier, type KeyVerifierOptions } from '../../core/key-verifier';
+import { dynamoDbClient } from '../clients';
+import { KeyRepository } from '../key-repository';
+
+/** Where the keys live and how to cache them. */
+export interface DynamoKeyVerifierOptions extends Partial<Omit<KeyVerifierOptions, 'lookup'>> {
+  /** The KeyRoll table (stack output `TableName`). */
+  readonly tableName: string;
+  /** @default a client built from the environment (region, credentials, AWS_ENDPOINT_URL) */
+  readonly client?: DynamoDBDocumentClient;
+}
+
+/**
+ * A {@link KeyVerifier} that reads key records strongly consistent from the KeyRoll table.
+ * Create one per process and reuse it: the cache lives in it.
+ */
+export function createDynamoKeyVerifier(options: DynamoKeyVerifierOptions): KeyVerifier {
+  const { tableName, client, clock = systemClock, ...tuning } = options;
+  const repository = new KeyRepository(client ?? dynamoDbClient(), tableName);
+  return new KeyVerifier({ ...tuning, clock, lookup: (keyHash) => repository.getKey(keyHash, true) });
+}
