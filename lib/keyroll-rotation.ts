@@ -64,7 +64,24 @@ export interface KeyRollRotationProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Usage-aware retirement: the previous key counts as still in use if the auth layer saw
+   * it within this long before the check near its not-after. Keep it at least twice the
+   * auth layer's usage-record interval.
+   * @default Duration.hours(1)
+   */
+  readonly usageWindow?: Duration;
+  /**
+   * Usage-aware retirement: how far each key.expiring reminder moves the previous key's
+   * not-after while it is still in use (never past the rotation's finish + maxOverlap).
+   * At least 10 minutes.
+   * @default Duration.hours(6)
+   */
+  readonly reminderInterval?: Duration;
 }
+
+/** How long before the previous key's not-after the usage check runs (at most half the overlap). */
+export const USAGE_CHECK_LEAD = Duration.minutes(5);
 
 /** Which Secrets Manager actions a step needs. Only the steps that move labels get UpdateSecretVersionStage. */
 const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
@@ -73,6 +90,7 @@ const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
   setSecret: [],
   testSecret: ['secretsmanager:GetSecretValue'],
   finishSecret: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
+  checkUsage: [],
   retireOldKey: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
   rollbackRotation: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
 };
@@ -84,6 +102,7 @@ const TABLE_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
   setSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
   testSecret: ['dynamodb:GetItem'],
   finishSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
+  checkUsage: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   retireOldKey: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
   rollbackRotation: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
 };
@@ -95,6 +114,7 @@ const HANDLER_FILES: Record<keyof RotationFunctions, string> = {
   setSecret: 'set-secret.ts',
   testSecret: 'test-secret.ts',
   finishSecret: 'finish-secret.ts',
+  checkUsage: 'check-usage.ts',
   retireOldKey: 'retire-old-key.ts',
   rollbackRotation: 'rollback-rotation.ts',
 };
@@ -119,6 +139,8 @@ export class KeyRollRotation extends Construct {
   /** The policy the construct was built with, resolved. */
   readonly keyPrefix: string;
   readonly secretNamePrefix: string;
+  /** The usage window of usage-aware retirement (the auth layer must record use more often). */
+  readonly usageWindow: Duration;
 
   constructor(scope: Construct, id: string, props: KeyRollRotationProps = {}) {
     super(scope, id);
@@ -128,6 +150,12 @@ export class KeyRollRotation extends Construct {
     const minOverlap = props.minOverlap ?? Duration.minutes(1);
     const maxOverlap = props.maxOverlap ?? Duration.days(30);
     validateProps(this.keyPrefix, this.secretNamePrefix, defaultOverlap, minOverlap, maxOverlap);
+    this.usageWindow = props.usageWindow ?? Duration.hours(1);
+    const reminderInterval = props.reminderInterval ?? Duration.hours(6);
+    if (reminderInterval.toSeconds() < 2 * USAGE_CHECK_LEAD.toSeconds()) {
+      throw new Error(`reminderInterval must be at least ${2 * USAGE_CHECK_LEAD.toMinutes()} minutes; got ${reminderInterval.toSeconds()} seconds.`);
+    }
+    if (this.usageWindow.toSeconds() < 60) throw new Error(`usageWindow must be at least 1 minute; got ${this.usageWindow.toSeconds()} seconds.`);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
@@ -185,6 +213,9 @@ export class KeyRollRotation extends Construct {
       MAX_OVERLAP_SECONDS: String(maxOverlap.toSeconds()),
       // The lock outlives the longest execution, so only an abandoned lock can be taken over.
       LOCK_TTL_SECONDS: String(maxOverlap.plus(Duration.hours(2)).toSeconds()),
+      USAGE_WINDOW_SECONDS: String(this.usageWindow.toSeconds()),
+      REMINDER_INTERVAL_SECONDS: String(reminderInterval.toSeconds()),
+      USAGE_CHECK_LEAD_SECONDS: String(USAGE_CHECK_LEAD.toSeconds()),
       POWERTOOLS_SERVICE_NAME: 'keyroll',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };

@@ -5,7 +5,11 @@
  *
  *   ValidateAndLock → CreateSecret → SetSecret → TestSecret → FinishSecret → NotifyRotated
  *     → IsEmergency? ─ yes → ReleaseLock
- *                    └ no  → WaitOverlap (until the previous key's not-after) → RetireOldKey → NotifyRetired → ReleaseLock
+ *                    └ no  → CheckPreviousKeyUsage → PreviousKeyDecision?
+ *                              ├ wait   → WaitForUsageCheck → CheckPreviousKeyUsage
+ *                              ├ remind → NotifyExpiring (deadline extended) → WaitForUsageCheck → CheckPreviousKeyUsage
+ *                              └ retire → WaitOverlap (until the not-after) → RetireOldKey → NotifyRetired → ReleaseLock
+ *   Each reminder cycle costs 4 state transitions (check, choice, notify, wait).
  *   a failure in Create/Set/Test/Finish → Rollback → NotifyOpsFailure → ReleaseLockAfterFailure → RotationFailed
  */
 import { Duration } from 'aws-cdk-lib';
@@ -23,6 +27,7 @@ export interface RotationFunctions {
   readonly setSecret: lambda.IFunction;
   readonly testSecret: lambda.IFunction;
   readonly finishSecret: lambda.IFunction;
+  readonly checkUsage: lambda.IFunction;
   readonly retireOldKey: lambda.IFunction;
   readonly rollbackRotation: lambda.IFunction;
 }
@@ -44,6 +49,10 @@ export const RotationStates = {
   FINISH_SECRET: 'FinishSecret',
   NOTIFY_ROTATED: 'NotifyRotated',
   IS_EMERGENCY: 'IsEmergency',
+  CHECK_USAGE: 'CheckPreviousKeyUsage',
+  USAGE_DECISION: 'PreviousKeyDecision',
+  WAIT_FOR_USAGE_CHECK: 'WaitForUsageCheck',
+  NOTIFY_EXPIRING: 'NotifyExpiring',
   WAIT_OVERLAP: 'WaitOverlap',
   RETIRE_OLD_KEY: 'RetireOldKey',
   NOTIFY_RETIRED: 'NotifyRetired',
@@ -231,9 +240,17 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
   describeLateFailure.next(notifyOpsFailure);
 
   const notifyRotated = publish(scope, S.NOTIFY_ROTATED, clientTopic, '$.finish.notice');
+  // Usage-aware retirement: look shortly before the not-after; extend and remind while the
+  // old key is still used (up to the hard deadline), else wait out the not-after and retire.
+  const checkUsage = step(scope, S.CHECK_USAGE, functions.checkUsage, '$.rotation', '$.usage');
+  const waitForCheck = new sfn.Wait(scope, S.WAIT_FOR_USAGE_CHECK, {
+    stateName: S.WAIT_FOR_USAGE_CHECK,
+    time: sfn.WaitTime.timestampPath('$.usage.checkAt'),
+  });
+  const notifyExpiring = publish(scope, S.NOTIFY_EXPIRING, clientTopic, '$.usage.notice');
   const waitOverlap = new sfn.Wait(scope, S.WAIT_OVERLAP, {
     stateName: S.WAIT_OVERLAP,
-    time: sfn.WaitTime.timestampPath('$.finish.previousKeyNotAfter'),
+    time: sfn.WaitTime.timestampPath('$.usage.notAfter'),
   });
   const retireOldKey = step(scope, S.RETIRE_OLD_KEY, functions.retireOldKey, '$.rotation', '$.retired');
   // The Wait may end a moment before the not-after (clock skew): retire refuses, and we try again shortly.
@@ -242,11 +259,20 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
   const release = releaseLock(scope, S.RELEASE_LOCK, table);
   const rotated = new sfn.Succeed(scope, S.ROTATED, { stateName: S.ROTATED });
   release.addCatch(rotated, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
-  for (const state of [notifyRotated, retireOldKey, notifyRetired]) state.addCatch(describeLateFailure, { resultPath: '$.error' });
+  for (const state of [notifyRotated, checkUsage, notifyExpiring, retireOldKey, notifyRetired]) state.addCatch(describeLateFailure, { resultPath: '$.error' });
+
+  waitOverlap.next(retireOldKey).next(notifyRetired).next(release);
+  waitForCheck.next(checkUsage);
+  notifyExpiring.next(waitForCheck);
+  const decision = new sfn.Choice(scope, S.USAGE_DECISION, { stateName: S.USAGE_DECISION })
+    .when(sfn.Condition.stringEquals('$.usage.decision', 'remind'), notifyExpiring)
+    .when(sfn.Condition.stringEquals('$.usage.decision', 'wait'), waitForCheck)
+    .otherwise(waitOverlap);
+  checkUsage.next(decision);
 
   const isEmergency = new sfn.Choice(scope, S.IS_EMERGENCY, { stateName: S.IS_EMERGENCY })
     .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
-    .otherwise(waitOverlap.next(retireOldKey).next(notifyRetired).next(release));
+    .otherwise(checkUsage);
   release.next(rotated);
 
   return validateAndLock

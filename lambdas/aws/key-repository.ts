@@ -43,6 +43,14 @@ export interface KeyTransition {
   readonly remove?: readonly ('notAfter' | 'revokedAt')[];
 }
 
+/** Moves a RETIRING key's not-after later, applied only if it is still RETIRING with `fromNotAfter`. */
+export interface KeyDeadlineExtension {
+  readonly keyHash: string;
+  readonly keyId: string;
+  readonly fromNotAfter: string;
+  readonly toNotAfter: string;
+}
+
 /** A change of the client record, applied only if each `expect` attribute still has its value. */
 export interface ClientUpdate {
   readonly clientId: string;
@@ -192,6 +200,31 @@ export class KeyRepository {
   }
 
   /**
+   * Records that a key was used at `at`, unless another writer recorded a use at or after
+   * `staleBefore` (then nothing is written: the fleet writes about once per key per interval).
+   * Never creates an item and never moves lastUsedAt backwards. True if this call wrote.
+   */
+  async recordUse(keyHash: string, at: string, staleBefore: string): Promise<boolean> {
+    try {
+      await classifyTransient(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keyItemKey(keyHash),
+            UpdateExpression: 'SET lastUsedAt = :at',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :stale)',
+            ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Applies key inserts, key transitions, a client update and audit events as one
    * transaction: all or nothing.
    *
@@ -200,12 +233,14 @@ export class KeyRepository {
   async applyChange(change: {
     readonly insertKeys?: readonly KeyRecord[];
     readonly transitions?: readonly KeyTransition[];
+    readonly extensions?: readonly KeyDeadlineExtension[];
     readonly client?: ClientUpdate;
     readonly audit?: readonly AuditEvent[];
   }): Promise<void> {
     const items: TransactItem[] = [
       ...(change.insertKeys ?? []).map((key) => this.keyPut(key)),
       ...(change.transitions ?? []).map((transition) => this.keyTransition(transition)),
+      ...(change.extensions ?? []).map((extension) => this.keyExtension(extension)),
       ...(change.client ? [this.clientUpdate(change.client)] : []),
       ...(change.audit ?? []).map((event) => this.auditPut(event)),
     ];
@@ -245,6 +280,23 @@ export class KeyRepository {
         ConditionExpression: '#state = :from',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  private keyExtension(extension: KeyDeadlineExtension): TransactItem {
+    // A deadline only ever moves later; an earlier one would cut off a client mid-overlap.
+    if (!(Date.parse(extension.toNotAfter) > Date.parse(extension.fromNotAfter))) {
+      throw new RangeError(`Key ${extension.keyId}: a new not-after must be later than the old one.`);
+    }
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keyItemKey(extension.keyHash),
+        UpdateExpression: 'SET notAfter = :to',
+        ConditionExpression: '#state = :retiring AND notAfter = :from',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':retiring': 'RETIRING', ':from': extension.fromNotAfter, ':to': extension.toNotAfter },
       },
     };
   }
@@ -307,7 +359,7 @@ export class KeyRepository {
     return {
       Update: {
         TableName: this.tableName,
-        Key: auditItemKey(event.clientId, discriminator, event.keyId ? `${event.action}#${event.keyId}` : event.action),
+        Key: auditItemKey(event.clientId, discriminator, [event.action, event.keyId, event.sequence].filter(Boolean).join('#')),
         UpdateExpression: `SET ${sets.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

@@ -62,6 +62,8 @@ export interface AuditEvent {
   readonly keyId?: string;
   /** Extra non-secret detail, e.g. the error name of a failed rotation. */
   readonly detail?: string;
+  /** Tells repeated events of one rotation apart (e.g. each deadline extension); part of the item key. */
+  readonly sequence?: string;
 }
 
 /** What the last finishSecret did, kept on the client record. */

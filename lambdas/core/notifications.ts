@@ -81,6 +81,31 @@ export function rotatedNotice(args: {
   };
 }
 
+/** key.expiring: the previous key is still in use; its deadline moved, and it will be retired. */
+export function expiringNotice(args: {
+  clientId: string;
+  rotationId: string;
+  occurredAt: string;
+  previousKeyId: string;
+  currentKeyId: string;
+  previousKeyNotAfter: string;
+  lastUsedAt: string;
+  hardDeadline: string;
+}): ClientNotice {
+  return {
+    eventId: `${args.rotationId}:${ClientEventType.EXPIRING}:${args.previousKeyNotAfter}`,
+    eventType: ClientEventType.EXPIRING,
+    clientId: args.clientId,
+    rotationId: args.rotationId,
+    occurredAt: args.occurredAt,
+    currentKeyId: args.currentKeyId,
+    previousKeyId: args.previousKeyId,
+    previousKeyNotAfter: args.previousKeyNotAfter,
+    severity: 'info',
+    summary: `Key ${args.previousKeyId} was still used at ${args.lastUsedAt}, after key ${args.currentKeyId} became current. It now stays valid until ${args.previousKeyNotAfter} and will be retired no later than ${args.hardDeadline}; switch to the current key from your secret.`,
+  };
+}
+
 /** key.retired: the previous key is no longer accepted. */
 export function retiredNotice(args: {
   clientId: string;

@@ -35,6 +35,9 @@ export function settingsFromEnv(): RotationSettings {
     defaultOverlapSeconds: numberEnv('DEFAULT_OVERLAP_SECONDS', 24 * 3600),
     overlapBounds: { minSeconds: numberEnv('MIN_OVERLAP_SECONDS', 60), maxSeconds: numberEnv('MAX_OVERLAP_SECONDS', 30 * 24 * 3600) },
     lockTtlSeconds: numberEnv('LOCK_TTL_SECONDS', 31 * 24 * 3600),
+    usageWindowSeconds: numberEnv('USAGE_WINDOW_SECONDS', 3600),
+    reminderIntervalSeconds: numberEnv('REMINDER_INTERVAL_SECONDS', 6 * 3600),
+    usageCheckLeadSeconds: numberEnv('USAGE_CHECK_LEAD_SECONDS', 300),
   };
 }
 

@@ -13,7 +13,7 @@ import { RotationStates, type RotationFunctions } from '../../lib/rotation-defin
 import { asArray, newTestApp, removeTempDirs, renderCfn, TEST_ENV } from './infra-app';
 
 type Step = keyof RotationFunctions;
-const STEPS: readonly Step[] = ['beginRotation', 'createSecret', 'setSecret', 'testSecret', 'finishSecret', 'retireOldKey', 'rollbackRotation'];
+const STEPS: readonly Step[] = ['beginRotation', 'createSecret', 'setSecret', 'testSecret', 'finishSecret', 'checkUsage', 'retireOldKey', 'rollbackRotation'];
 
 interface CfnResource {
   Type: string;
@@ -218,16 +218,16 @@ describe('storage and encryption', () => {
     }
   });
 
-  test('every log group (7 functions + the state machine) is encrypted with the key', () => {
+  test('every log group (8 functions + the state machine) is encrypted with the key', () => {
     const groups = ofType('AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(8);
+    expect(groups).toHaveLength(9);
     for (const [, group] of groups) expect(group.Properties!.KmsKeyId).toEqual(keyArn());
   });
 });
 
 describe('Lambda functions', () => {
-  test('7 functions, one per step', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 7);
+  test('8 functions, one per step', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 8);
     expect(ofType('AWS::Lambda::Function').map(([id]) => id).sort()).toEqual(STEPS.map(fnId).sort());
   });
 
@@ -366,7 +366,7 @@ describe('least privilege', () => {
     expect(stepsAllowed('dynamodb:Query')).toEqual(['finishSecret']);
   });
 
-  test('the state machine role publishes only to the two topics, UpdateItems only the table, and invokes only the 7 steps', () => {
+  test('the state machine role publishes only to the two topics, UpdateItems only the table, and invokes only the 8 steps', () => {
     const statements = roleStatements(logicalId(stack.rotation.stateMachine.role));
     const resourcesFor = (action: string) =>
       statements.filter((s) => s.Effect === 'Allow' && asArray(s.Action).some((a) => actionMatches(a, action))).flatMap((s) => asArray(s.Resource).map(renderCfn));
@@ -404,6 +404,7 @@ describe('state machine definition', () => {
     SetSecret: 'setSecret',
     TestSecret: 'testSecret',
     FinishSecret: 'finishSecret',
+    CheckPreviousKeyUsage: 'checkUsage',
     RetireOldKey: 'retireOldKey',
     Rollback: 'rollbackRotation',
   };
@@ -415,7 +416,7 @@ describe('state machine definition', () => {
     expect(names.sort()).toEqual([...Object.values(RotationStates)].sort());
   });
 
-  test('the Lambda tasks are exactly the 7 steps, each calling its own function', () => {
+  test('the Lambda tasks are exactly the 8 steps, each calling its own function', () => {
     const { json, tokens } = definition();
     const lambdaTasks = Object.fromEntries(
       [...allStates(json)].flatMap(([name, state]) => {
@@ -472,6 +473,21 @@ describe('state machine definition', () => {
     expect(states.get(RotationStates.REJECTED)!.Type).toBe('Fail');
   });
 
+  test('usage-aware retirement: check, then wait / remind (and wait) / retire at the not-after', () => {
+    const states = allStates(definition().json);
+    expect(states.get(RotationStates.IS_EMERGENCY)!.Default).toBe(RotationStates.CHECK_USAGE);
+    expect(states.get(RotationStates.CHECK_USAGE)).toMatchObject({ InputPath: '$.rotation', ResultPath: '$.usage', Next: RotationStates.USAGE_DECISION });
+    const decision = states.get(RotationStates.USAGE_DECISION)!;
+    expect(decision.Choices).toEqual([
+      { Variable: '$.usage.decision', StringEquals: 'remind', Next: RotationStates.NOTIFY_EXPIRING },
+      { Variable: '$.usage.decision', StringEquals: 'wait', Next: RotationStates.WAIT_FOR_USAGE_CHECK },
+    ]);
+    expect(decision.Default).toBe(RotationStates.WAIT_OVERLAP);
+    expect(states.get(RotationStates.NOTIFY_EXPIRING)!.Next).toBe(RotationStates.WAIT_FOR_USAGE_CHECK);
+    expect(states.get(RotationStates.WAIT_FOR_USAGE_CHECK)).toMatchObject({ TimestampPath: '$.usage.checkAt', Next: RotationStates.CHECK_USAGE });
+    expect(states.get(RotationStates.WAIT_OVERLAP)).toMatchObject({ TimestampPath: '$.usage.notAfter', Next: RotationStates.RETIRE_OLD_KEY });
+  });
+
   test('JSONPath only: no JSONata query language and no Assign (variables)', () => {
     const { text, json } = definition();
     expect(text).not.toMatch(/"QueryLanguage"\s*:\s*"JSONata"/);
@@ -523,6 +539,11 @@ describe('constructor validation', () => {
 
   test('rejects a secretNamePrefix with characters Secrets Manager refuses', () => {
     expect(build({ secretNamePrefix: 'key roll/' })).toThrow(/secretNamePrefix.*got 'key roll\/'/);
+  });
+
+  test('rejects a reminderInterval under 10 minutes and a usageWindow under a minute', () => {
+    expect(build({ reminderInterval: Duration.minutes(9) })).toThrow(/reminderInterval must be at least 10 minutes; got 540 seconds/);
+    expect(build({ usageWindow: Duration.seconds(30) })).toThrow(/usageWindow must be at least 1 minute; got 30 seconds/);
   });
 
   test('rejects minOverlap under a minute', () => {

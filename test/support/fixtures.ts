@@ -22,6 +22,9 @@ export const TEST_SETTINGS: RotationSettings = {
   defaultOverlapSeconds: 3600,
   overlapBounds: { minSeconds: 60, maxSeconds: 30 * 24 * 3600 },
   lockTtlSeconds: 31 * 24 * 3600,
+  usageWindowSeconds: 3600,
+  reminderIntervalSeconds: 6 * 3600,
+  usageCheckLeadSeconds: 300,
 };
 
 /** A unique suffix for resource names. */

@@ -48,6 +48,7 @@ const HANDLER_MODULES: Record<string, () => Promise<{ handler: Handler }>> = {
   setSecret: () => import('../../lambdas/handlers/set-secret') as Promise<{ handler: Handler }>,
   testSecret: () => import('../../lambdas/handlers/test-secret') as Promise<{ handler: Handler }>,
   finishSecret: () => import('../../lambdas/handlers/finish-secret') as Promise<{ handler: Handler }>,
+  checkUsage: () => import('../../lambdas/handlers/check-usage') as Promise<{ handler: Handler }>,
   retireOldKey: () => import('../../lambdas/handlers/retire-old-key') as Promise<{ handler: Handler }>,
   rollbackRotation: () => import('../../lambdas/handlers/rollback-rotation') as Promise<{ handler: Handler }>,
 };
@@ -112,7 +113,7 @@ export interface CrashPoint {
 export interface RunOptions {
   readonly input: unknown;
   readonly rotationId: string;
-  /** Called before a Task state's handler runs (after the wait for RetireOldKey). */
+  /** Called before a Task state's handler runs, after the clock has jumped over the Wait before it. */
   readonly beforeTask?: (state: string, input: unknown) => Promise<void> | void;
   /** Makes a step's handler fail with this error (every attempt) instead of running. */
   readonly failStep?: { state: string; error: Error };
@@ -162,10 +163,13 @@ export class WorkflowRunner {
   /** Runs one execution to its end. */
   async run(options: RunOptions): Promise<RunResult> {
     const attempts = new Map<string, number>();
+    overrideRuntime(this.deps); // several runners (with other settings) may share the process
     this.callCounts.clear();
     this.crashArmed = options.crash;
     this.crashCalls = 0;
-    let previousKeyNotAfter: string | undefined;
+    // The Wait states' targets, from the last usage check: the local interpreter skips the
+    // waits, and the manual clock jumps to where each Wait would have ended.
+    let waitTarget: { checkAt?: string; notAfter?: string } | undefined;
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const states = this.workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
     for (const [name, state] of Object.entries(states)) {
@@ -175,19 +179,18 @@ export class WorkflowRunner {
         const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
         attempts.set(name, (attempts.get(name) ?? 0) + 1);
         this.tap.add(`${name} input`, input);
-        if (name === RotationStates.RETIRE_OLD_KEY && previousKeyNotAfter && this.deps.clock instanceof ManualClock) {
-          // The Wait state's time is compressed; the clock jumps to the end of the overlap as the Wait would.
-          await options.beforeTask?.(name, input);
-          const target = Date.parse(previousKeyNotAfter);
+        const waitedFor =
+          name === RotationStates.RETIRE_OLD_KEY ? waitTarget?.notAfter : name === RotationStates.CHECK_USAGE ? waitTarget?.checkAt : undefined;
+        if (waitedFor && this.deps.clock instanceof ManualClock) {
+          const target = Date.parse(waitedFor);
           if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
-        } else {
-          await options.beforeTask?.(name, input);
         }
+        await options.beforeTask?.(name, input);
         this.currentState = name;
         try {
           const output = await this.invoke(resource, name, input, options);
           this.tap.add(`${name} output`, output);
-          if (name === RotationStates.FINISH_SECRET) previousKeyNotAfter = (output as { previousKeyNotAfter?: string }).previousKeyNotAfter;
+          if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
           return JSON.parse(JSON.stringify(output ?? null)) as unknown;
         } catch (error) {
           this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
@@ -199,7 +202,7 @@ export class WorkflowRunner {
     }
     const retryIntervalOverrides = Object.fromEntries(Object.keys(states).map((name) => [name, 0]));
     const execution = this.machine.run(options.input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [RotationStates.WAIT_OVERLAP]: 0 }, retryIntervalOverrides },
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [RotationStates.WAIT_OVERLAP]: 0, [RotationStates.WAIT_FOR_USAGE_CHECK]: 0 }, retryIntervalOverrides },
       context: {
         Execution: {
           Id: `arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${options.rotationId}`,

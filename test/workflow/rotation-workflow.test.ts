@@ -53,12 +53,15 @@ describe('a scheduled/manual rotation', () => {
     const oldKey = await currentKeyOf(client.secretId);
     const rotationId = newRotationId();
     let duringOverlap: { oldAccepted: boolean; newAccepted: boolean; labels: Record<string, readonly string[]> } | undefined;
+    let atNotAfter: Awaited<ReturnType<typeof verdict>> | undefined;
 
     const result = await runner.run({
       input: request(client.clientId, { overlapSeconds: 7200 }),
       rotationId,
       beforeTask: async (state) => {
-        if (state !== RotationStates.RETIRE_OLD_KEY) return;
+        // At RetireOldKey the clock stands at the not-after: from then on the old key is refused.
+        if (state === RotationStates.RETIRE_OLD_KEY) atNotAfter = await verdict(oldKey);
+        if (state !== RotationStates.CHECK_USAGE || duringOverlap) return;
         const newKey = await currentKeyOf(client.secretId);
         duringOverlap = {
           oldAccepted: (await verdict(oldKey)).accepted,
@@ -72,6 +75,7 @@ describe('a scheduled/manual rotation', () => {
     expect(duringOverlap).toMatchObject({ oldAccepted: true, newAccepted: true });
     expect(duringOverlap!.labels[rotationId]).toEqual(['AWSCURRENT']);
     expect(duringOverlap!.labels[client.currentVersionId]).toEqual(['AWSPREVIOUS']);
+    expect(atNotAfter).toMatchObject({ accepted: false, reason: 'expired' });
 
     const newKey = await currentKeyOf(client.secretId);
     expect(newKey).not.toBe(oldKey);

@@ -15,6 +15,12 @@ export interface RotationSettings {
   readonly overlapBounds: OverlapBounds;
   /** A lock older than this is treated as abandoned (at least the state machine's timeout). */
   readonly lockTtlSeconds: number;
+  /** Usage-aware retirement: "still in use" means used within this many seconds of the check. */
+  readonly usageWindowSeconds: number;
+  /** Usage-aware retirement: how far each key.expiring reminder moves the previous key's not-after. */
+  readonly reminderIntervalSeconds: number;
+  /** Usage-aware retirement: how long before the not-after the usage check runs (at most half the overlap). */
+  readonly usageCheckLeadSeconds: number;
 }
 
 /** Everything a step needs, injected (adapters, clock, settings). */
