@@ -62,6 +62,7 @@ export const RotationStates = {
   ROLLBACK: 'Rollback',
   NOTIFY_OPS_FAILURE: 'NotifyOpsFailure',
   RELEASE_LOCK_AFTER_FAILURE: 'ReleaseLockAfterFailure',
+  RELEASE_LOCK_AFTER_REJECTION: 'ReleaseLockAfterRejection',
   FAILED: 'RotationFailed',
   DESCRIBE_UNROLLED_FAILURE: 'DescribeUnrolledFailure',
   NOTIFY_ROLLBACK_FAILED: 'NotifyRollbackFailed',
@@ -76,9 +77,15 @@ export const TRANSIENT_STEP_ERRORS = [
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
   'Lambda.Unknown',
+  'Lambda.ClientExecutionTimeoutException',
+  // A function that ran out of time: every step is idempotent, so running it again is safe.
+  'Sandbox.Timedout',
   'States.Timeout',
   'TransientError',
 ];
+
+/** beginRotation's refusals: the request is wrong or the client busy; the lock was not taken by this execution. */
+export const BEGIN_ROTATION_REFUSALS = ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'RotationInProgress'] as const;
 
 const S = RotationStates;
 
@@ -124,18 +131,24 @@ function publish(scope: Construct, id: string, topic: sns.ITopic, noticePath: st
   return task;
 }
 
-function releaseLock(scope: Construct, id: string, table: dynamodb.ITable): tasks.DynamoUpdateItem {
+function releaseLock(
+  scope: Construct,
+  id: string,
+  table: dynamodb.ITable,
+  clientIdPath = '$.rotation.clientId',
+  rotationIdPath = '$.rotation.rotationId',
+): tasks.DynamoUpdateItem {
   const task = new tasks.DynamoUpdateItem(scope, id, {
     stateName: id,
     table,
     key: {
-      pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('CLIENT#{}', sfn.JsonPath.stringAt('$.rotation.clientId'))),
+      pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('CLIENT#{}', sfn.JsonPath.stringAt(clientIdPath))),
       sk: tasks.DynamoAttributeValue.fromString('CLIENT'),
     },
     updateExpression: 'REMOVE #lock',
     conditionExpression: '#lock.rotationId = :rid',
     expressionAttributeNames: { '#lock': 'lock' },
-    expressionAttributeValues: { ':rid': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.rotation.rotationId')) },
+    expressionAttributeValues: { ':rid': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt(rotationIdPath)) },
     resultPath: sfn.JsonPath.DISCARD,
   });
   retryTransient(task, [
@@ -165,7 +178,14 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
   });
   retryTransient(validateAndLock, TRANSIENT_STEP_ERRORS);
   const rejected = new sfn.Fail(scope, S.REJECTED, { stateName: S.REJECTED, errorPath: '$.error.Error', causePath: '$.error.Cause' });
-  validateAndLock.addCatch(rejected, { resultPath: '$.error' });
+  // Refusals happen before the lock is taken (or are the lock refusing): nothing to undo.
+  validateAndLock.addCatch(rejected, { errors: [...BEGIN_ROTATION_REFUSALS], resultPath: '$.error' });
+  // Anything else (retries exhausted after the lock was written) releases the lock if this
+  // execution holds it, then fails with the original error.
+  const releaseAfterRejection = releaseLock(scope, S.RELEASE_LOCK_AFTER_REJECTION, table, '$.clientId', '$$.Execution.Name');
+  releaseAfterRejection.addCatch(rejected, { resultPath: sfn.JsonPath.DISCARD });
+  releaseAfterRejection.next(rejected);
+  validateAndLock.addCatch(releaseAfterRejection, { resultPath: '$.error' });
 
   const createSecret = step(scope, S.CREATE_SECRET, functions.createSecret, '$.rotation', '$.created');
   const setSecret = step(scope, S.SET_SECRET, functions.setSecret, '$.rotation', '$.set');
@@ -185,7 +205,8 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
   retryTransient(rollback, TRANSIENT_STEP_ERRORS);
   const failed = new sfn.Fail(scope, S.FAILED, { stateName: S.FAILED, errorPath: '$.failure.error', causePath: '$.failure.cause' });
   const releaseAfterFailure = releaseLock(scope, S.RELEASE_LOCK_AFTER_FAILURE, table);
-  releaseAfterFailure.addCatch(failed, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
+  // Whatever stops the release (not holding the lock, KMS, throttling), fail with the original error.
+  releaseAfterFailure.addCatch(failed, { resultPath: sfn.JsonPath.DISCARD });
   const notifyOpsFailure = publish(scope, S.NOTIFY_OPS_FAILURE, opsTopic, '$.failure.notice');
   notifyOpsFailure.addCatch(releaseAfterFailure, { resultPath: sfn.JsonPath.DISCARD });
   rollback.next(notifyOpsFailure).next(releaseAfterFailure).next(failed);

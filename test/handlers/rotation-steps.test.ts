@@ -9,7 +9,7 @@ import { ManualClock } from '../../lambdas/core/clock';
 import { KeyState } from '../../lambdas/core/key-state';
 import type { ClientRecord, KeyRecord } from '../../lambdas/core/model';
 import { RotationMode } from '../../lambdas/core/rotation-request';
-import { judgeRecord } from '../../lambdas/core/verification';
+import { judgeRecord, verifyApiKey } from '../../lambdas/core/verification';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
@@ -301,7 +301,9 @@ describe('rollback', () => {
     const oldKey = await getKey(r.oldKeyHash);
     expect(oldKey.state).toBe(KeyState.ACTIVE);
     expect(oldKey.notAfter).toBeUndefined();
-    expect((await getKey(newKeyHash)).state).toBe(KeyState.REVOKED);
+    // Clients may already hold the new key: it gets the rotation's overlap as grace, not a revocation.
+    expect(await getKey(newKeyHash)).toMatchObject({ state: KeyState.RETIRING, notAfter: new Date(clock.nowMs() + context.overlapSeconds * 1000).toISOString() });
+    expect(await verifyApiKey((await deps.secrets.readVersion(r.secretId, r.rotationId))!.apiKey, (h) => deps.keys.getKey(h), clock, deps.settings.keyPrefix)).toMatchObject({ accepted: true });
     const client = await getClient(r.client.clientId);
     expect(client).toMatchObject({ currentKeyHash: r.oldKeyHash, currentKeyId: r.oldKeyId, currentVersionId: r.oldVersion });
     expect(client.previousKeyHash).toBeUndefined();
@@ -351,7 +353,9 @@ describe('rollback', () => {
     await r.twice(() => rollbackRotation(deps, context, { Error: 'States.Timeout' }));
     expect(await labels(r.secretId)).toEqual({ [r.oldVersion]: [Stage.CURRENT] });
     expect(await deps.secrets.readStage(r.secretId, Stage.CURRENT)).toEqual({ versionId: r.oldVersion, value: r.oldValue });
-    expect((await getKey(newKeyHash)).state).toBe(KeyState.REVOKED);
+    // Clients may already hold the new key: it gets the rotation's overlap as grace, not a revocation.
+    expect(await getKey(newKeyHash)).toMatchObject({ state: KeyState.RETIRING, notAfter: new Date(clock.nowMs() + context.overlapSeconds * 1000).toISOString() });
+    expect(await verifyApiKey((await deps.secrets.readVersion(r.secretId, r.rotationId))!.apiKey, (h) => deps.keys.getKey(h), clock, deps.settings.keyPrefix)).toMatchObject({ accepted: true });
     expect((await getKey(r.oldKeyHash)).state).toBe(KeyState.ACTIVE);
     const client = await getClient(r.client.clientId);
     expect(client).toMatchObject({ currentKeyHash: r.oldKeyHash, currentVersionId: r.oldVersion });

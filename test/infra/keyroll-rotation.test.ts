@@ -469,8 +469,15 @@ describe('state machine definition', () => {
 
   test('ValidateAndLock catches into RotationRejected (a Fail state)', () => {
     const states = allStates(definition().json);
-    expect(states.get('ValidateAndLock')!.Catch).toEqual([expect.objectContaining({ Next: RotationStates.REJECTED })]);
+    expect(states.get('ValidateAndLock')!.Catch).toEqual([
+      { ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'RotationInProgress'], ResultPath: '$.error', Next: RotationStates.REJECTED },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RotationStates.RELEASE_LOCK_AFTER_REJECTION },
+    ]);
     expect(states.get(RotationStates.REJECTED)!.Type).toBe('Fail');
+    // Any other failure releases the lock if this execution (by name) holds it, then fails the same way.
+    const release = states.get(RotationStates.RELEASE_LOCK_AFTER_REJECTION)!;
+    expect(release).toMatchObject({ Next: RotationStates.REJECTED, Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: RotationStates.REJECTED }] });
+    expect(JSON.stringify(release.Parameters)).toContain('"$$.Execution.Name"');
   });
 
   test('usage-aware retirement: check, then wait / remind (and wait) / retire at the not-after', () => {

@@ -3,10 +3,15 @@
  * AWSPENDING removed and, if finishSecret had already moved AWSCURRENT, the label goes
  * back to the old version. The old key is left as it was (or restored to ACTIVE if a
  * finished normal rotation is rolled back). Idempotent: every action checks first.
+ *
+ * Once AWSCURRENT has been on the new version, a client may already hold the new key, so
+ * it is not revoked: it becomes RETIRING for the rotation's overlap (a grace period while
+ * clients follow AWSCURRENT back). Emergency rotations get no grace.
  */
 import { isoNow } from '../../core/clock';
 import { RotationStateConflictError } from '../../core/errors';
 import { KeyState } from '../../core/key-state';
+import type { KeyRecord } from '../../core/model';
 import { rotationFailedNotice, type OpsNotice } from '../../core/notifications';
 import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
@@ -44,7 +49,8 @@ export async function rollbackRotation(deps: RotationDeps, context: RotationCont
 
 async function undoUnfinishedRotation(deps: RotationDeps, context: RotationContext, client: ClientWithPending, now: string): Promise<void> {
   const stages = await deps.secrets.versionStages(context.secretId);
-  if (versionWithStage(stages, Stage.CURRENT) === context.rotationId) {
+  const wasCurrent = versionWithStage(stages, Stage.CURRENT) === context.rotationId;
+  if (wasCurrent) {
     // finishSecret moved the label but not the table: the table's current version is the truth.
     await deps.secrets.moveStage(context.secretId, Stage.CURRENT, client.currentVersionId, context.rotationId);
   }
@@ -58,16 +64,18 @@ async function undoUnfinishedRotation(deps: RotationDeps, context: RotationConte
   }
   const pendingKeyHash = client.pendingKeyHash;
   const pending = await deps.keys.getKey(pendingKeyHash);
+  // A retry after the label went back cannot see that it was ever current; the key's state
+  // can: a RETIRING pending key is this rollback's own grace transition.
   const transitions: KeyTransition[] =
-    pending && pending.state !== KeyState.REVOKED
-      ? [{ keyHash: pending.keyHash, keyId: pending.keyId, from: pending.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
+    pending && pending.state !== KeyState.REVOKED && pending.state !== KeyState.RETIRING
+      ? [wasCurrent ? graceOrRevoke(deps, context, pending, now) : revoke(pending, now)]
       : [];
   await convergent(
     () =>
       deps.keys.applyChange({
         transitions,
         client: { clientId: context.clientId, expect: { pendingRotationId: context.rotationId }, set: { updatedAt: now }, remove: [...PENDING_FIELDS] },
-        audit: auditEvents(context, now, transitions.map((t) => t.keyId)),
+        audit: auditEvents(context, now, transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId)),
       }),
     async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
   );
@@ -88,8 +96,9 @@ async function undoFinishedRotation(deps: RotationDeps, context: RotationContext
   await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
   const [newKey, oldKey] = await Promise.all([deps.keys.getKey(client.currentKeyHash), deps.keys.getKey(client.previousKeyHash)]);
   const transitions: KeyTransition[] = [];
-  if (newKey && newKey.state !== KeyState.REVOKED) {
-    transitions.push({ keyHash: newKey.keyHash, keyId: newKey.keyId, from: newKey.state, to: KeyState.REVOKED, set: { revokedAt: now } });
+  if (newKey && newKey.state !== KeyState.REVOKED && newKey.state !== KeyState.RETIRING) {
+    // The new key was current: clients may hold it.
+    transitions.push(graceOrRevoke(deps, context, newKey, now));
   }
   if (oldKey && oldKey.state === KeyState.RETIRING) {
     transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.RETIRING, to: KeyState.ACTIVE, remove: ['notAfter'] });
@@ -108,6 +117,17 @@ async function undoFinishedRotation(deps: RotationDeps, context: RotationContext
       }),
     async () => (await deps.keys.getClient(context.clientId))?.currentVersionId !== context.rotationId,
   );
+}
+
+function revoke(key: KeyRecord, now: string): KeyTransition {
+  return { keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } };
+}
+
+/** A key clients may hold: RETIRING for the rotation's overlap if it is ACTIVE, else revoked. */
+function graceOrRevoke(deps: RotationDeps, context: RotationContext, key: KeyRecord, now: string): KeyTransition {
+  if (key.state !== KeyState.ACTIVE || context.overlapSeconds <= 0) return revoke(key, now);
+  const notAfter = new Date(deps.clock.nowMs() + context.overlapSeconds * 1000).toISOString();
+  return { keyHash: key.keyHash, keyId: key.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } };
 }
 
 function auditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[]) {
