@@ -94,15 +94,28 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
       const previous = await deps.keys.getKey(client.previousKeyHash);
       if (previous) candidates.set(previous.keyHash, previous);
     }
-    for (const key of await deps.keys.listClientKeys(context.clientId)) {
-      if (!candidates.has(key.keyHash)) candidates.set(key.keyHash, key);
+    for (const listed of await deps.keys.listClientKeys(context.clientId)) {
+      if (candidates.has(listed.keyHash) || listed.state === KeyState.REVOKED) continue;
+      // The index is eventually consistent: re-read so each guard expects the state as it is.
+      const key = await deps.keys.getKey(listed.keyHash);
+      if (key) candidates.set(key.keyHash, key);
     }
     for (const key of candidates.values()) {
       if (key.keyHash === newKeyHash || key.state === KeyState.REVOKED) continue;
       transitions.push({ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } });
     }
-  } else if (oldKey.state === KeyState.ACTIVE) {
-    transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } });
+  } else {
+    if (oldKey.state === KeyState.ACTIVE) {
+      transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } });
+    }
+    // A previous key an earlier rotation left behind (its retirement never ran): the client
+    // record is about to forget it, so it is revoked now rather than left to its not-after.
+    if (client.previousKeyHash && client.previousKeyHash !== newKeyHash) {
+      const leftover = await deps.keys.getKey(client.previousKeyHash);
+      if (leftover && leftover.state !== KeyState.REVOKED) {
+        transitions.push({ keyHash: leftover.keyHash, keyId: leftover.keyId, from: leftover.state, to: KeyState.REVOKED, set: { revokedAt: now } });
+      }
+    }
   }
   const lastRotation: LastRotation = {
     rotationId: context.rotationId,
