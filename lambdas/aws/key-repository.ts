@@ -202,7 +202,8 @@ export class KeyRepository {
   /**
    * Records that a key was used at `at`, unless another writer recorded a use at or after
    * `staleBefore` (then nothing is written: the fleet writes about once per key per interval).
-   * Never creates an item and never moves lastUsedAt backwards. True if this call wrote.
+   * Never creates an item and never moves lastUsedAt backwards (also when `at` is earlier than
+   * `staleBefore`, e.g. a caller with a skewed clock). True if this call wrote.
    */
   async recordUse(keyHash: string, at: string, staleBefore: string): Promise<boolean> {
     try {
@@ -212,7 +213,7 @@ export class KeyRepository {
             TableName: this.tableName,
             Key: keyItemKey(keyHash),
             UpdateExpression: 'SET lastUsedAt = :at',
-            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :stale)',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR (lastUsedAt < :stale AND lastUsedAt < :at))',
             ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
           }),
         ),

@@ -100,7 +100,7 @@ export class KeyVerifier {
     if (!record) return { accepted: false, reason: RejectionReason.UNKNOWN };
     const verdict = judgeRecord(record, this.options.clock.nowMs());
     if (!verdict.accepted) return { accepted: false, reason: verdict.reason, keyId: record.keyId, clientId: record.clientId };
-    if (!scopesCover(record.scopes, requiredScopes)) {
+    if (!scopesCover(record.scopes ?? [], requiredScopes)) {
       return { accepted: false, reason: RejectionReason.INSUFFICIENT_SCOPE, keyId: record.keyId, clientId: record.clientId };
     }
     return { accepted: true, principal: principalOf(record), keyHash };

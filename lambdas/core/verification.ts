@@ -44,7 +44,7 @@ export function principalOf(record: KeyRecord): Principal {
   return {
     clientId: record.clientId,
     keyId: record.keyId,
-    scopes: [...record.scopes],
+    scopes: [...(record.scopes ?? [])],
     keyRole: record.state === KeyState.RETIRING ? KeyRole.PREVIOUS : KeyRole.CURRENT,
   };
 }

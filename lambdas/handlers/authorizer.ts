@@ -32,6 +32,12 @@ function optionalNumberEnv(name: string): number | undefined {
   return raw === undefined || raw === '' ? undefined : numberEnv(name, 0);
 }
 
+function positiveEnv(name: string, fallback: number): number {
+  const value = numberEnv(name, fallback);
+  if (value === 0) throw new Error(`Environment variable ${name} must be greater than 0.`);
+  return value;
+}
+
 const tableName = env('TABLE_NAME');
 const logger = new Logger({ serviceName: AUTH_METRICS_SERVICE });
 const metrics = new Metrics({ namespace: AUTH_METRICS_NAMESPACE, serviceName: AUTH_METRICS_SERVICE });
@@ -45,7 +51,7 @@ export const handler = createAuthorizer({
     negativeCacheTtlMs: optionalNumberEnv('NEGATIVE_CACHE_TTL_MS'),
   }),
   routeScopes: RouteScopes.parse(process.env['ROUTE_SCOPES']),
-  usage: new UsageRecorder(new KeyRepository(dynamoDbClient(), tableName), systemClock, numberEnv('USAGE_INTERVAL_SECONDS', 300) * 1000),
+  usage: new UsageRecorder(new KeyRepository(dynamoDbClient(), tableName), systemClock, positiveEnv('USAGE_INTERVAL_SECONDS', 300) * 1000),
   metrics,
   logger,
 });

@@ -34,7 +34,7 @@ const KEY = generateApiKey('kr', fixedRandom(new Uint8Array(32).map((_, i) => i 
 
 describe('RejectionReason', () => {
   it('has the documented values', () => {
-    expect(RejectionReason).toEqual({ MALFORMED: 'malformed', UNKNOWN: 'unknown', PENDING: 'pending', REVOKED: 'revoked', EXPIRED: 'expired' });
+    expect(RejectionReason).toEqual({ MALFORMED: 'malformed', UNKNOWN: 'unknown', PENDING: 'pending', REVOKED: 'revoked', EXPIRED: 'expired', INSUFFICIENT_SCOPE: 'insufficient_scope' });
   });
 });
 

@@ -48,11 +48,11 @@ export class UnauthorizedError extends Error {
 
 /** The header KeyRoll clients send: `Authorization: Bearer <key>`; `x-api-key: <key>` is accepted too. */
 export function credentialFrom(authorization: string | undefined, apiKeyHeader?: string): string | undefined {
-  if (authorization !== undefined) {
+  if (authorization !== undefined && authorization.trim() !== '') {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     return match ? match[1] : authorization.trim();
   }
-  return apiKeyHeader?.trim();
+  return apiKeyHeader?.trim() || undefined;
 }
 
 function headerOf(headers: Record<string, string | undefined> | null | undefined, name: string): string | undefined {

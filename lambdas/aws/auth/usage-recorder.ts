@@ -2,7 +2,7 @@
  * Writes lastUsedAt for accepted keys, at most once per key per interval per container
  * (the throttle) and about once per interval for the fleet (the conditional update).
  */
-import { isoNow, type Clock } from '../../core/clock';
+import type { Clock } from '../../core/clock';
 import { UsageThrottle } from '../../core/usage-throttle';
 import type { KeyRepository } from '../key-repository';
 
@@ -25,8 +25,11 @@ export class UsageRecorder {
   async record(keyHash: string): Promise<UsageOutcome> {
     if (!this.throttle.claim(keyHash)) return 'throttled';
     const nowMs = this.clock.nowMs();
+    // Stale means "at least one interval old", the throttle's own rule (now - last >= interval),
+    // so a use recorded exactly one interval ago is replaced, not kept for another interval.
+    const staleBefore = new Date(nowMs - this.throttle.intervalMs + 1).toISOString();
     try {
-      const wrote = await this.keys.recordUse(keyHash, isoNow(this.clock), new Date(nowMs - this.throttle.intervalMs).toISOString());
+      const wrote = await this.keys.recordUse(keyHash, new Date(nowMs).toISOString(), staleBefore);
       return wrote ? 'written' : 'recent';
     } catch {
       // A lost usage write only delays retirement evidence; the request must not fail for it.
