@@ -4,7 +4,6 @@
  * Lambda function per step with its own least-privilege role, the Standard state machine
  * that runs them, and alarms to the ops topic.
  */
-import * as path from 'node:path';
 import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -12,12 +11,12 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
+import { keyRollFunction } from './keyroll-function';
 import { buildRotationDefinition, type RotationFunctions } from './rotation-definition';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
@@ -326,13 +325,14 @@ export class KeyRollRotation extends Construct {
     removalPolicy: RemovalPolicy,
   ): lambda.IFunction {
     const id = capitalize(step);
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logRetention, encryptionKey: this.encryptionKey, removalPolicy });
-    // Own role, no managed policy: logs to its group, and exactly the actions its step needs.
-    const role = new iam.Role(this, `${id}Role`, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `KeyRoll ${step} step`,
+    const { fn, role } = keyRollFunction(this, id, {
+      handlerFile: file,
+      description: `KeyRoll rotation step: ${step}`,
+      environment,
+      encryptionKey: this.encryptionKey,
+      logRetention,
+      removalPolicy,
     });
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
     const stack = Stack.of(this);
     const secretArns = stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${this.secretNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const secretActions = SECRET_ACTIONS[step];
@@ -360,28 +360,7 @@ export class KeyRollRotation extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
       }),
     );
-    return new nodejs.NodejsFunction(this, `${id}Function`, {
-      entry: path.join(__dirname, '..', 'lambdas', 'handlers', file),
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout: Duration.seconds(30),
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      tracing: lambda.Tracing.ACTIVE,
-      environment,
-      description: `KeyRoll rotation step: ${step}`,
-      bundling: {
-        minify: true,
-        sourceMap: false,
-        target: 'node24',
-        // The Node.js 24 runtime ships AWS SDK v3; bundling it again only grows the package.
-        externalModules: ['@aws-sdk/*'],
-        forceDockerBundling: false,
-      },
-    });
+    return fn;
   }
 }
 
