@@ -38,6 +38,7 @@ export function settingsFromEnv(): RotationSettings {
     usageWindowSeconds: numberEnv('USAGE_WINDOW_SECONDS', 3600),
     reminderIntervalSeconds: numberEnv('REMINDER_INTERVAL_SECONDS', 6 * 3600),
     usageCheckLeadSeconds: numberEnv('USAGE_CHECK_LEAD_SECONDS', 300),
+    verifyEndpointUrl: process.env.VERIFY_ENDPOINT_URL || undefined,
   };
 }
 

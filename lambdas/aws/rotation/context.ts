@@ -4,6 +4,7 @@ import { RotationStateConflictError } from '../../core/errors';
 import type { ClientRecord } from '../../core/model';
 import type { OverlapBounds, RotationMode } from '../../core/rotation-request';
 import type { KeyRepository } from '../key-repository';
+import type { Fetch } from './endpoint-probe';
 import type { SecretStore } from '../secret-store';
 
 /** Deployment-wide rotation policy, from the construct's props. */
@@ -21,6 +22,8 @@ export interface RotationSettings {
   readonly reminderIntervalSeconds: number;
   /** Usage-aware retirement: how long before the not-after the usage check runs (at most half the overlap). */
   readonly usageCheckLeadSeconds: number;
+  /** An endpoint behind the KeyRoll authorizer that testSecret also proves the new key against. */
+  readonly verifyEndpointUrl?: string;
 }
 
 /** Everything a step needs, injected (adapters, clock, settings). */
@@ -29,6 +32,8 @@ export interface RotationDeps {
   readonly keys: KeyRepository;
   readonly clock: Clock;
   readonly settings: RotationSettings;
+  /** HTTP for the endpoint proof (injected in tests). @default the global fetch */
+  readonly fetch?: Fetch;
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * testSecret: prove that the pending key authenticates, and that the current key still
  * does, through the same verification code the auth layer uses (read the key, check its
- * format and checksum, hash, look up, apply the state rule). Read-only.
+ * format and checksum, hash, look up, apply the state rule). Read-only. With a verification
+ * endpoint configured, the new key must also get through the deployed authorizer over HTTPS.
  */
 import { KeyVerificationFailedError, RotationStateConflictError } from '../../core/errors';
 import type { KeyRecord } from '../../core/model';
 import { verifyApiKey } from '../../core/verification';
 import { Stage } from '../secret-store';
+import { proveAgainstEndpoint } from './endpoint-probe';
 import { clientLockedBy, type RotationContext, type RotationDeps } from './context';
 
 /** Result of testSecret: the key ids that were proven. */
@@ -33,6 +35,9 @@ export async function testSecret(deps: RotationDeps, context: RotationContext): 
   };
   const pendingRecord = await prove('pending', pending.value.apiKey);
   if (pendingRecord.keyId !== client.pendingKeyId) throw new KeyVerificationFailedError('pending', 'its key id differs from the recorded one');
+  if (deps.settings.verifyEndpointUrl) {
+    await proveAgainstEndpoint(deps.settings.verifyEndpointUrl, pending.value.apiKey, context.clientId, deps.fetch);
+  }
   const current = await deps.secrets.readStage(context.secretId, Stage.CURRENT);
   if (!current) throw new KeyVerificationFailedError('current', 'the secret has no AWSCURRENT version');
   const currentRecord = await prove('current', current.value.apiKey);
