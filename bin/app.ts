@@ -2,7 +2,8 @@
 /**
  * The CDK app. Policy comes from context (`-c keyroll:keyPrefix=acme`), so a deployment
  * can be tuned without editing code:
- *   keyroll:stackName, keyroll:keyPrefix, keyroll:defaultOverlapHours, keyroll:maxOverlapDays, keyroll:secretNamePrefix
+ *   keyroll:stackName, keyroll:keyPrefix, keyroll:defaultOverlapHours, keyroll:maxOverlapDays, keyroll:secretNamePrefix,
+ *   keyroll:exampleApi (false to leave out the example protected API), keyroll:verifyEndpointUrl
  * With `-c keyroll:nag=true` the app runs the cdk-nag AwsSolutions checks at synth.
  */
 import { App, Duration, Validations } from 'aws-cdk-lib';
@@ -28,6 +29,8 @@ const stack = new KeyRollStack(app, context('stackName') ?? 'KeyRoll', {
     maxOverlap: number('maxOverlapDays') === undefined ? undefined : Duration.days(number('maxOverlapDays')!),
     secretNamePrefix: context('secretNamePrefix'),
   },
+  auth: { exampleApi: String(context('exampleApi') ?? 'true') !== 'false' },
+  verifyEndpointUrl: context('verifyEndpointUrl'),
 });
 void stack;
 if (String(context('nag')) === 'true') Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -269,6 +269,14 @@ export class KeyRollRotation extends Construct {
     });
   }
 
+  /**
+   * Makes testSecret also call `url` (an endpoint behind the KeyRoll authorizer) with the new
+   * key and require a 2xx, proving the key end to end before it becomes current.
+   */
+  proveKeysAgainst(url: string): void {
+    (this.functions.testSecret as lambda.Function).addEnvironment('VERIFY_ENDPOINT_URL', url);
+  }
+
   /** Lets `grantee` start rotations (StartExecution) and read their status. */
   grantStartRotation(grantee: iam.IGrantable): iam.Grant {
     const executions = Arn.format(

@@ -1,6 +1,8 @@
-/** The deployable KeyRoll stack: the rotation pipeline and its outputs. */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+/** The deployable KeyRoll stack: the rotation pipeline, the auth layer, a dashboard and the outputs. */
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { KeyRollAuth, type KeyRollAuthProps } from './keyroll-auth';
+import { addKeyRollDashboard } from './keyroll-dashboard';
 import { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
 
 /** Props of {@link KeyRollStack}. */
@@ -10,15 +12,44 @@ export interface KeyRollStackProps extends StackProps {
    * @default the construct's defaults
    */
   readonly rotation?: KeyRollRotationProps;
+  /**
+   * The auth layer (the table, key, ops topic and key prefix come from the rotation pipeline).
+   * @default the construct's defaults, with the example API
+   */
+  readonly auth?: Omit<KeyRollAuthProps, 'table' | 'encryptionKey' | 'opsTopic' | 'keyPrefix'>;
+  /**
+   * An endpoint behind the KeyRoll authorizer that testSecret calls with the new key
+   * (`Authorization: Bearer`), expecting a 2xx, before the key becomes current.
+   * @default the example API's `GET /whoami` when it is deployed; otherwise the in-process proof only
+   */
+  readonly verifyEndpointUrl?: string;
 }
 
 /** KeyRoll in one stack. Outputs are what the operator CLI looks up. */
 export class KeyRollStack extends Stack {
   readonly rotation: KeyRollRotation;
+  readonly auth: KeyRollAuth;
 
   constructor(scope: Construct, id: string, props: KeyRollStackProps = {}) {
     super(scope, id, props);
     this.rotation = new KeyRollRotation(this, 'Rotation', props.rotation);
+    this.auth = new KeyRollAuth(this, 'Auth', {
+      ...props.auth,
+      table: this.rotation.table,
+      encryptionKey: this.rotation.encryptionKey,
+      opsTopic: this.rotation.opsTopic,
+      keyPrefix: this.rotation.keyPrefix,
+    });
+    const recordInterval = props.auth?.usageRecordInterval ?? Duration.minutes(5);
+    if (this.rotation.usageWindow.toSeconds() < 2 * recordInterval.toSeconds()) {
+      throw new Error(
+        `The rotation's usageWindow (${this.rotation.usageWindow.toSeconds()} s) must be at least twice the auth layer's usageRecordInterval (${recordInterval.toSeconds()} s), or a key in use could look unused.`,
+      );
+    }
+    const verifyEndpointUrl = props.verifyEndpointUrl ?? this.auth.exampleEndpointUrl;
+    if (verifyEndpointUrl) this.rotation.proveKeysAgainst(verifyEndpointUrl);
+    addKeyRollDashboard(this, this.rotation, this.auth);
+
     new CfnOutput(this, 'StateMachineArn', { value: this.rotation.stateMachine.stateMachineArn, description: 'Start rotations here' });
     new CfnOutput(this, 'TableName', { value: this.rotation.table.tableName });
     new CfnOutput(this, 'ClientTopicArn', { value: this.rotation.clientTopic.topicArn, description: 'Clients subscribe here, filtered on clientId' });
@@ -26,5 +57,7 @@ export class KeyRollStack extends Stack {
     new CfnOutput(this, 'KeyArn', { value: this.rotation.encryptionKey.keyArn, description: 'Encrypts client secrets' });
     new CfnOutput(this, 'SecretNamePrefix', { value: this.rotation.secretNamePrefix });
     new CfnOutput(this, 'KeyPrefix', { value: this.rotation.keyPrefix });
+    new CfnOutput(this, 'AuthorizerFunctionArn', { value: this.auth.authorizerFunction.functionArn, description: 'Attach to your API Gateway REST or HTTP APIs' });
+    if (this.auth.exampleEndpointUrl) new CfnOutput(this, 'ExampleEndpointUrl', { value: this.auth.exampleEndpointUrl, description: 'GET with Authorization: Bearer <key>' });
   }
 }

@@ -19,17 +19,23 @@ function arnPart(value: string, placeholder: string): string {
   return Token.isUnresolved(value) ? placeholder : value;
 }
 
+const XRAY_ACKNOWLEDGEMENT = {
+  id: 'AwsSolutions-IAM5[Resource::*]',
+  reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is required on).',
+};
+
+/** Acknowledges the X-Ray wildcard of a traced function's role (the auth layer's functions). */
+export function acknowledgeTracing(role: IConstruct): void {
+  Validations.of(role).acknowledge(XRAY_ACKNOWLEDGEMENT);
+}
+
 /** Acknowledges the findings that are inherent to the design, with reasons. */
 export function acknowledgeNagFindings(scope: IConstruct, subjects: NagSubjects): void {
   const stack = Stack.of(scope);
   const region = arnPart(stack.region, '<AWS::Region>');
   const account = arnPart(stack.account, '<AWS::AccountId>');
-  const xray = {
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is required on).',
-  };
   for (const { role, readsSecrets } of subjects.stepRoles) {
-    Validations.of(role).acknowledge(xray);
+    acknowledgeTracing(role);
     if (readsSecrets) {
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${subjects.secretNamePrefix}*]`,

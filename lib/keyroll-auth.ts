@@ -1,0 +1,246 @@
+/**
+ * KeyRollAuth: the auth layer in AWS. The Lambda authorizer (REST TOKEN/REQUEST and HTTP
+ * API) over the key table, an example protected HTTP API, the auth metrics as `metricXxx()`
+ * methods, and alarms on them to the ops topic.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
+import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
+import { keyRollFunction } from './keyroll-function';
+import { acknowledgeTracing } from './nag-acknowledgements';
+
+/** Where the auth layer reads keys and sends alarms, and how it behaves. */
+export interface KeyRollAuthProps {
+  /** The KeyRoll table (key items are read by hash; lastUsedAt is written). */
+  readonly table: dynamodb.ITable;
+  /** The key that encrypts the table and the log groups. */
+  readonly encryptionKey: kms.IKey;
+  /** Alarms go here. */
+  readonly opsTopic: sns.ITopic;
+  /** Only keys with this prefix are looked up. */
+  readonly keyPrefix: string;
+  /**
+   * How long a container reuses a key record: the revocation-latency bound. At most 10 s.
+   * @default Duration.seconds(10)
+   */
+  readonly cacheTtl?: Duration;
+  /**
+   * How often a container writes a key's lastUsedAt at most. Usage-aware retirement needs
+   * its usage window to be at least twice this.
+   * @default Duration.minutes(5)
+   */
+  readonly usageRecordInterval?: Duration;
+  /**
+   * Scopes each route needs, `"METHOD /path"` (API Gateway path syntax) or `"*"` as the
+   * default, to a list of scopes.
+   * @default {} (any valid key may call any route)
+   */
+  readonly routeScopes?: Record<string, string[]>;
+  /**
+   * Deploy the example protected HTTP API (`GET /whoami`) behind the authorizer.
+   * @default true
+   */
+  readonly exampleApi?: boolean;
+  /**
+   * Failure rate (failures / attempts over 5 minutes, with at least 20 attempts) that raises the alarm.
+   * @default 0.05
+   */
+  readonly failureRateThreshold?: number;
+  /**
+   * Failures in 5 minutes that raise the absolute-failures alarm.
+   * @default 100
+   */
+  readonly failureCountThreshold?: number;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const PERIOD = Duration.minutes(5);
+
+/** The auth layer: authorizer, example API, metrics and alarms. */
+export class KeyRollAuth extends Construct {
+  /** The Lambda authorizer; attach it to REST APIs (TOKEN or REQUEST) or HTTP APIs (simple responses). */
+  readonly authorizerFunction: lambda.IFunction;
+  /** The example protected API, when deployed. */
+  readonly exampleApi?: apigwv2.HttpApi;
+  /** `GET /whoami` on the example API, when deployed: a URL testSecret can prove new keys against. */
+  readonly exampleEndpointUrl?: string;
+
+  constructor(scope: Construct, id: string, props: KeyRollAuthProps) {
+    super(scope, id);
+    const cacheTtl = props.cacheTtl ?? Duration.millis(MAX_CACHE_TTL_MS);
+    if (cacheTtl.toMilliseconds() > MAX_CACHE_TTL_MS) throw new Error(`cacheTtl must be at most ${MAX_CACHE_TTL_MS / 1000} seconds; got ${cacheTtl.toMilliseconds()} ms.`);
+    const usageRecordInterval = props.usageRecordInterval ?? Duration.minutes(5);
+    if (usageRecordInterval.toSeconds() < 1) throw new Error('usageRecordInterval must be at least 1 second.');
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const stack = Stack.of(this);
+
+    const { fn, role } = keyRollFunction(this, 'Authorizer', {
+      handlerFile: 'authorizer.ts',
+      description: 'KeyRoll API key authorizer',
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        KEY_PREFIX: props.keyPrefix,
+        CACHE_TTL_MS: String(cacheTtl.toMilliseconds()),
+        USAGE_INTERVAL_SECONDS: String(usageRecordInterval.toSeconds()),
+        ROUTE_SCOPES: JSON.stringify(props.routeScopes ?? {}),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      encryptionKey: props.encryptionKey,
+      logRetention,
+      removalPolicy,
+      timeout: Duration.seconds(10),
+    });
+    // Reads key items by hash and writes their lastUsedAt; nothing else in the table.
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [props.table.tableArn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: [props.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    this.authorizerFunction = fn;
+    acknowledgeTracing(role);
+
+    if (props.exampleApi ?? true) {
+      const backend = keyRollFunction(this, 'ExampleBackend', {
+        handlerFile: 'example-whoami.ts',
+        description: 'KeyRoll example protected API backend (GET /whoami)',
+        environment: {},
+        encryptionKey: props.encryptionKey,
+        logRetention,
+        removalPolicy,
+      });
+      acknowledgeTracing(backend.role);
+      const authorizer = new authorizers.HttpLambdaAuthorizer('KeyAuthorizer', fn, {
+        authorizerName: 'keyroll',
+        responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
+        identitySource: ['$request.header.Authorization'],
+        // API Gateway's own cache would add its TTL to the verifier's revocation bound.
+        resultsCacheTtl: Duration.seconds(0),
+      });
+      const api = new apigwv2.HttpApi(this, 'ExampleApi', { description: 'KeyRoll example API protected by the key authorizer', createDefaultStage: false });
+      const accessLogs = new logs.LogGroup(this, 'ExampleApiAccessLogs', { retention: logRetention, encryptionKey: props.encryptionKey, removalPolicy });
+      new apigwv2.HttpStage(this, 'ExampleApiStage', {
+        httpApi: api,
+        stageName: '$default',
+        autoDeploy: true,
+        throttle: { rateLimit: 100, burstLimit: 200 },
+        accessLogSettings: {
+          destination: new apigwv2.LogGroupLogDestination(accessLogs),
+          // Ids only: the Authorization header is never logged.
+          format: apigw.AccessLogFormat.custom(
+            JSON.stringify({
+              requestId: '$context.requestId',
+              ip: '$context.identity.sourceIp',
+              requestTime: '$context.requestTime',
+              routeKey: '$context.routeKey',
+              status: '$context.status',
+              clientId: '$context.authorizer.clientId',
+              keyId: '$context.authorizer.keyId',
+              authorizerError: '$context.authorizer.error',
+            }),
+          ),
+        },
+      });
+      api.addRoutes({
+        path: '/whoami',
+        methods: [apigwv2.HttpMethod.GET],
+        integration: new integrations.HttpLambdaIntegration('WhoAmI', backend.fn),
+        authorizer,
+      });
+      this.exampleApi = api;
+      this.exampleEndpointUrl = `${api.apiEndpoint}/whoami`;
+    }
+    this.createAlarms(props);
+  }
+
+  /** Accepted keys (all roles). */
+  metricAuthSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.authMetric(AuthMetric.SUCCEEDED, {}, props);
+  }
+
+  /** Rejected keys (all reasons). */
+  metricAuthFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.authMetric(AuthMetric.FAILED, {}, props);
+  }
+
+  /** Rejected keys for one reason: malformed, unknown, pending, revoked, expired, insufficient_scope. */
+  metricAuthFailedByReason(reason: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.authMetric(AuthMetric.FAILED_BY_REASON, { [AuthMetric.REASON_DIMENSION]: reason }, props);
+  }
+
+  /** Accepted calls with the previous (RETIRING) key: how much of a client still lags. */
+  metricPreviousKeyUse(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.authMetric(AuthMetric.SUCCEEDED_BY_KEY_ROLE, { [AuthMetric.KEY_ROLE_DIMENSION]: 'previous' }, props);
+  }
+
+  /** Calls with a revoked key: a leaked key being tried, or a client that never updated. */
+  metricRevokedKeyUse(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricAuthFailedByReason('revoked', props);
+  }
+
+  /** Calls with a previous key after its deadline. */
+  metricExpiredKeyUse(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricAuthFailedByReason('expired', props);
+  }
+
+  /** Failures / attempts over the period, 0 below 20 attempts so a handful of calls cannot page anyone. */
+  metricAuthFailureRate(props?: { period?: Duration }): cloudwatch.MathExpression {
+    const period = props?.period ?? PERIOD;
+    return new cloudwatch.MathExpression({
+      expression: 'IF((ok + failed) >= 20, failed / (ok + failed), 0)',
+      usingMetrics: { ok: this.metricAuthSucceeded({ period }), failed: this.metricAuthFailed({ period }) },
+      period,
+      label: 'Authentication failure rate',
+    });
+  }
+
+  private authMetric(metricName: string, dimensions: Record<string, string>, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: AUTH_METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: AUTH_METRICS_SERVICE, ...dimensions },
+      statistic: 'Sum',
+      period: PERIOD,
+      ...props,
+    });
+  }
+
+  private createAlarms(props: KeyRollAuthProps): void {
+    const toOps = new cloudwatchActions.SnsAction(props.opsTopic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(toOps);
+    };
+    alarm('AuthFailureRateAlarm', this.metricAuthFailureRate(), props.failureRateThreshold ?? 0.05, 'The share of rejected API keys is high: a rotation clients did not follow, or a credential-stuffing attempt.');
+    alarm('AuthFailuresAlarm', this.metricAuthFailed(), props.failureCountThreshold ?? 100, 'Many API key authentications failed in 5 minutes.');
+    alarm('RevokedKeyUseAlarm', this.metricRevokedKeyUse(), 1, 'A revoked API key was presented: a leaked key being tried, or a client that never updated.');
+    alarm('ExpiredKeyUseAlarm', this.metricExpiredKeyUse(), 1, 'A previous API key was presented after its deadline: a client did not follow a rotation.');
+    alarm('AuthorizerErrorsAlarm', this.authorizerFunction.metricErrors({ period: PERIOD, statistic: 'Sum' }), 1, 'The KeyRoll authorizer failed (requests got 500s).');
+  }
+}
