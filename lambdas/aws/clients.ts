@@ -3,13 +3,10 @@
  * Endpoints come from the standard AWS_ENDPOINT_URL variable, so the same code talks to
  * AWS, LocalStack or moto.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 
 let secretsManager: SecretsManagerClient | undefined;
-let dynamoDb: DynamoDBDocumentClient | undefined;
 let sns: SNSClient | undefined;
 
 /** The shared Secrets Manager client. */
@@ -17,12 +14,7 @@ export function secretsManagerClient(): SecretsManagerClient {
   return (secretsManager ??= new SecretsManagerClient({}));
 }
 
-/** The shared DynamoDB document client (plain JS values in and out; undefined attributes dropped). */
-export function dynamoDbClient(): DynamoDBDocumentClient {
-  return (dynamoDb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  }));
-}
+export { dynamoDbClient } from './dynamodb-client';
 
 /** The shared SNS client. */
 export function snsClient(): SNSClient {

@@ -11,7 +11,7 @@ import { createAuthorizer } from '../aws/auth/authorizer';
 import { RouteScopes } from '../aws/auth/route-scopes';
 import { UsageRecorder } from '../aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../aws/auth/verifier';
-import { dynamoDbClient } from '../aws/clients';
+import { dynamoDbClient } from '../aws/dynamodb-client';
 import { KeyRepository } from '../aws/key-repository';
 
 function env(name: string, fallback?: string): string {

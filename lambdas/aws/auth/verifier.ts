@@ -5,7 +5,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock } from '../../core/clock';
 import { KeyVerifier, type KeyVerifierOptions } from '../../core/key-verifier';
-import { dynamoDbClient } from '../clients';
+import { dynamoDbClient } from '../dynamodb-client';
 import { KeyRepository } from '../key-repository';
 
 /** Where the keys live and how to cache them. */
