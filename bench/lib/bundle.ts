@@ -1,0 +1,106 @@
+/**
+ * Bundles the authorizer the way the stack's NodejsFunction does, so the size is the size
+ * of what would be deployed. The options mirror `bundling` in lib/keyroll-function.ts, the
+ * builder every KeyRoll function (the authorizer included, see lib/keyroll-auth.ts) goes
+ * through; NodejsFunction adds --bundle --platform=node and defaults to CommonJS output.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, version as esbuildVersion, type BuildOptions, type Metafile } from 'esbuild';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+export const AUTHORIZER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'handlers', 'authorizer.ts');
+const FUNCTION_BUILDER = path.join(PROJECT_ROOT, 'lib', 'keyroll-function.ts');
+
+/** The esbuild options of the project's functions (Node.js 24 on arm64; arm64 does not change the JS output). */
+export const LAMBDA_BUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  minify: true,
+  sourcemap: false,
+  // The Node.js 24 runtime ships AWS SDK v3, so the stack leaves it out of every bundle.
+  external: ['@aws-sdk/*'],
+} as const satisfies BuildOptions;
+
+/** The bundle and what it is made of. */
+export interface BundleResult {
+  readonly code: Uint8Array;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  /** Bytes in the output per source package (node_modules package or lambdas/<dir>), largest first. */
+  readonly composition: readonly { readonly source: string; readonly bytes: number }[];
+  /** Modules left to the runtime, in the order the bundle first requires them. */
+  readonly externals: readonly string[];
+  readonly esbuildVersion: string;
+  readonly options: typeof LAMBDA_BUILD_OPTIONS;
+  /** Set when lib/keyroll-function.ts no longer shows the options mirrored here. */
+  readonly driftWarning?: string;
+}
+
+/** Groups an input path into a package name (or lambdas/<dir>) for the composition table. */
+function sourceOf(input: string): string {
+  const parts = input.split('/');
+  const nm = parts.lastIndexOf('node_modules');
+  if (nm >= 0) return parts.slice(nm + 1, parts[nm + 1]?.startsWith('@') ? nm + 3 : nm + 2).join('/');
+  return parts.slice(0, 2).join('/');
+}
+
+function composition(meta: Metafile): BundleResult['composition'] {
+  const bySource = new Map<string, number>();
+  for (const output of Object.values(meta.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const source = sourceOf(input);
+      bySource.set(source, (bySource.get(source) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...bySource].map(([source, bytes]) => ({ source, bytes })).sort((a, b) => b.bytes - a.bytes);
+}
+
+function externals(meta: Metafile): string[] {
+  const seen = new Set<string>();
+  for (const output of Object.values(meta.outputs)) {
+    for (const imported of output.imports) if (imported.external && !imported.path.startsWith('node:')) seen.add(imported.path);
+  }
+  return [...seen];
+}
+
+/** A cheap textual check that the stack still bundles with the options mirrored above; a warning, never a failure. */
+function checkDrift(): string | undefined {
+  const where = path.relative(PROJECT_ROOT, FUNCTION_BUILDER);
+  if (!existsSync(FUNCTION_BUILDER)) return `${where} is gone; check where the stack's bundling options live now and update bench/lib/bundle.ts.`;
+  const source = readFileSync(FUNCTION_BUILDER, 'utf8');
+  const expected = ['minify: true', 'sourceMap: false', "target: 'node24'", "externalModules: ['@aws-sdk/*']", 'Runtime.NODEJS_24_X'];
+  const missing = expected.filter((snippet) => !source.includes(snippet));
+  return missing.length ? `${where} no longer contains ${missing.join(', ')}; update bench/lib/bundle.ts.` : undefined;
+}
+
+/** Bundles the authorizer in memory. */
+export async function bundleAuthorizer(): Promise<BundleResult> {
+  const result = await build({
+    ...LAMBDA_BUILD_OPTIONS,
+    entryPoints: [AUTHORIZER_ENTRY],
+    outfile: 'index.js',
+    absWorkingDir: PROJECT_ROOT,
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const file = result.outputFiles.find((f) => f.path.endsWith('index.js'));
+  if (!file) throw new Error('esbuild produced no index.js.');
+  const driftWarning = checkDrift();
+  return {
+    code: file.contents,
+    bytes: file.contents.byteLength,
+    // The CDK CLI zips assets with deflate at zlib's default level (6), so gzip at that
+    // level approximates the function's share of the deployment zip (headers aside).
+    gzipBytes: gzipSync(file.contents, { level: 6 }).byteLength,
+    composition: composition(result.metafile),
+    externals: externals(result.metafile),
+    esbuildVersion,
+    options: LAMBDA_BUILD_OPTIONS,
+    ...(driftWarning ? { driftWarning } : {}),
+  };
+}

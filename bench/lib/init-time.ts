@@ -1,0 +1,110 @@
+/**
+ * Module initialisation time of the bundled authorizer: each run is a fresh `node` process
+ * that times `require()` of the bundle, which is what a Lambda cold start pays for the
+ * module on top of starting the runtime.
+ *
+ * A second, interleaved series splits that cost in one process: it requires the bundle's
+ * @aws-sdk externals one by one (each figure is the marginal cost of that package, since
+ * shared SDK internals load with the first), then the bundle, which then pays only for its
+ * own code and for building its clients, logger and metrics.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from './bundle';
+import { median } from './stats';
+
+/** Timings of one series of fresh processes, in milliseconds. */
+export interface InitSeries {
+  readonly runs: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  readonly samplesMs: readonly number[];
+}
+
+export interface InitTimeResult {
+  /** require() of the bundle in a fresh process: the headline figure. */
+  readonly bundle: InitSeries;
+  /** The split series: each external's marginal require time, in the bundle's order. */
+  readonly split: {
+    readonly externals: readonly { readonly module: string; readonly series: InitSeries }[];
+    readonly sdkTotal: InitSeries;
+    /** require() of the bundle once the SDK is loaded: own code plus client/logger/metrics construction. */
+    readonly bundleAfterSdk: InitSeries;
+  };
+  readonly env: Readonly<Record<string, string>>;
+  readonly nodeVersion: string;
+}
+
+/** The environment the stack would set, plus the region the SDK clients need at construction. */
+const LAMBDA_ENV = { TABLE_NAME: 'bench-table', KEY_PREFIX: 'kr', AWS_REGION: 'us-east-1' } as const;
+
+// Runs in the child: requires each target in turn, timing each; checks the last one (the
+// bundle) exported a handler; prints the times in ms as a JSON array.
+const CHILD_SCRIPT = `
+const times = [];
+let exported;
+for (const target of process.argv.slice(1)) {
+  const start = process.hrtime.bigint();
+  exported = require(target);
+  times.push(Number(process.hrtime.bigint() - start) / 1e6);
+}
+if (typeof exported.handler !== 'function') throw new Error('the bundle exports no handler');
+process.stdout.write(JSON.stringify(times));
+`;
+
+/** Runs one fresh process that requires `targets` in order; returns each require's ms. */
+function runChild(targets: readonly string[], cwd: string): number[] {
+  const child = spawnSync(process.execPath, ['-e', CHILD_SCRIPT, ...targets], {
+    // A minimal environment, so the figure does not depend on the caller's shell. NODE_PATH
+    // is how the Lambda runtime exposes its bundled SDK too, so externals resolve the same way.
+    env: { PATH: process.env['PATH'] ?? '', NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'), ...LAMBDA_ENV },
+    cwd,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (child.status !== 0) throw new Error(`init-time child failed with ${child.status ?? child.signal}: ${child.stderr.slice(0, 2000)}`);
+  const times = JSON.parse(child.stdout) as number[];
+  if (times.length !== targets.length) throw new Error(`init-time child reported ${times.length} times for ${targets.length} modules.`);
+  return times;
+}
+
+function series(samples: number[]): InitSeries {
+  return { runs: samples.length, medianMs: median(samples), minMs: Math.min(...samples), maxMs: Math.max(...samples), samplesMs: samples };
+}
+
+/** Times `runs` fresh requires of the bundle, interleaved with `runs` split runs so machine drift hits both alike. */
+export function measureInitTime(code: Uint8Array, externals: readonly string[], runs: number): InitTimeResult {
+  // Outside the project, so only NODE_PATH can resolve the externals (as on Lambda).
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'keyroll-bench-'));
+  try {
+    const bundlePath = path.join(dir, 'index.js');
+    writeFileSync(bundlePath, code);
+    const split = [...externals, bundlePath];
+    // One discarded run of each, so the first sample does not pay for a cold OS file cache.
+    runChild([bundlePath], dir);
+    runChild(split, dir);
+    const whole: number[] = [];
+    const parts: number[][] = split.map(() => []);
+    for (let i = 0; i < runs; i++) {
+      whole.push(...runChild([bundlePath], dir));
+      runChild(split, dir).forEach((ms, k) => parts[k]?.push(ms));
+    }
+    const externalParts = parts.slice(0, externals.length);
+    const sdkTotals = Array.from({ length: runs }, (_, i) => externalParts.reduce((sum, p) => sum + (p[i] ?? 0), 0));
+    return {
+      bundle: series(whole),
+      split: {
+        externals: externals.map((module, k) => ({ module, series: series(parts[k] ?? []) })),
+        sdkTotal: series(sdkTotals),
+        bundleAfterSdk: series(parts[externals.length] ?? []),
+      },
+      env: LAMBDA_ENV,
+      nodeVersion: process.version,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,111 @@
+/** The report: a console rendering and the JSON document written to bench/results/. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { BundleResult } from './bundle';
+import type { InitTimeResult } from './init-time';
+import type { LatencySummary } from './stats';
+import { kib, ms, opsPerSec, renderTable, us } from './table';
+import type { VerifierCase } from './verifier-bench';
+
+export interface BenchEnvironment {
+  readonly node: string;
+  readonly v8: string;
+  readonly platform: string;
+  readonly arch: string;
+  readonly cpuModel: string;
+  readonly cpuCount: number;
+  readonly totalMemoryMiB: number;
+  /** 1/5/15-minute load averages at the start: other work on the machine skews every figure. */
+  readonly loadAverageAtStart: readonly number[];
+  /** Whether node ran with --expose-gc, so garbage was collected between cases. */
+  readonly gcBetweenCases: boolean;
+}
+
+export interface BenchConfig {
+  readonly warmupOps: number;
+  readonly sampleOps: number;
+  readonly throughputOps: number;
+  readonly keyPoolSize: number;
+  readonly initRuns: number;
+  readonly requiredScopes: readonly string[];
+  readonly verifier: { readonly cacheTtlMs: number; readonly negativeCacheTtlMs: number };
+}
+
+/** Everything one run measured; the shape of bench/results/*.json. */
+export interface BenchReport {
+  readonly schemaVersion: 1;
+  readonly date: string;
+  readonly durationMs: number;
+  readonly environment: BenchEnvironment;
+  readonly config: BenchConfig;
+  readonly timerOverheadNs: LatencySummary;
+  readonly verifier: readonly VerifierCase[];
+  readonly bundle: Omit<BundleResult, 'code'>;
+  readonly initTime: InitTimeResult;
+}
+
+function verifierTable(cases: readonly VerifierCase[]): string {
+  const rows = cases.map((c) => [
+    c.label,
+    us(c.latency.p50Ns),
+    us(c.latency.p90Ns),
+    us(c.latency.p99Ns),
+    us(c.latency.maxNs),
+    opsPerSec(c.throughput.opsPerSec),
+    c.storeLookups === undefined ? '-' : String(c.storeLookups),
+  ]);
+  return renderTable(['case', 'p50 µs', 'p90 µs', 'p99 µs', 'max µs', 'ops/s', 'store reads'], rows);
+}
+
+/** The human-readable report. */
+export function renderReport(r: BenchReport): string {
+  const e = r.environment;
+  const c = r.config;
+  const b = r.bundle;
+  const i = r.initTime;
+  return [
+    `KeyRoll bench — ${r.date}`,
+    `node ${e.node} (v8 ${e.v8}) ${e.platform}/${e.arch}, ${e.cpuCount} × ${e.cpuModel}, GC between cases: ${e.gcBetweenCases ? 'yes' : 'no'}, load average at start ${e.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+    '',
+    `1. KeyVerifier (in-memory store; ${c.sampleOps.toLocaleString('en-US')} timed ops per row after ${c.warmupOps.toLocaleString('en-US')} warm-up; ` +
+      `ops/s from a separate untimed loop of ${c.throughputOps.toLocaleString('en-US')}; pool of ${c.keyPoolSize} keys per kind)`,
+    verifierTable(r.verifier),
+    `   timer overhead (hrtime.bigint pair): p50 ${us(r.timerOverheadNs.p50Ns)} µs — included in every per-op figure above.`,
+    `   the COLD row clears the cache before every op and its lookup resolves after one microtask: async overhead only, no I/O.`,
+    '',
+    '2. Authorizer bundle (esbuild ' +
+      `${b.esbuildVersion}: platform ${b.options.platform}, target ${b.options.target}, ${b.options.format}, minify ${b.options.minify}, external ${b.options.external.join(' ')})`,
+    `   size ${kib(b.bytes)}, gzip ${kib(b.gzipBytes)}`,
+    `   largest parts: ${b.composition
+      .slice(0, 6)
+      .map((p) => `${p.source} ${(p.bytes / 1024).toFixed(1)} KiB`)
+      .join(', ')}`,
+    `   externals required at load: ${b.externals.join(', ')}`,
+    ...(b.driftWarning ? [`   WARNING: ${b.driftWarning}`] : []),
+    '',
+    `3. Authorizer module init (fresh node ${i.nodeVersion} process per run, require() of the bundle, ${i.bundle.runs} runs)`,
+    renderTable(
+      ['series', 'median ms', 'min ms', 'max ms'],
+      [
+        ['require(bundle)', ms(i.bundle.medianMs), ms(i.bundle.minMs), ms(i.bundle.maxMs)],
+        ['  split: @aws-sdk externals, total', ms(i.split.sdkTotal.medianMs), ms(i.split.sdkTotal.minMs), ms(i.split.sdkTotal.maxMs)],
+        ...i.split.externals.map((x) => [`    ${x.module}`, ms(x.series.medianMs), ms(x.series.minMs), ms(x.series.maxMs)]),
+        ['  split: bundle after the SDK', ms(i.split.bundleAfterSdk.medianMs), ms(i.split.bundleAfterSdk.minMs), ms(i.split.bundleAfterSdk.maxMs)],
+      ],
+    ),
+    '   split rows come from a separate series that loads the externals first, one by one (marginal cost each), then the bundle.',
+    '',
+    `total ${(r.durationMs / 1000).toFixed(1)} s`,
+  ].join('\n');
+}
+
+/** Writes the report as bench/results/bench-<timestamp>.json and bench/results/latest.json; returns both paths. */
+export function writeReport(r: BenchReport, resultsDir: string): string[] {
+  mkdirSync(resultsDir, { recursive: true });
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  const stamped = path.join(resultsDir, `bench-${r.date.replace(/[:.]/g, '-')}.json`);
+  const latest = path.join(resultsDir, 'latest.json');
+  writeFileSync(stamped, json);
+  writeFileSync(latest, json);
+  return [stamped, latest];
+}
