@@ -59,7 +59,13 @@ export function runtime(): RotationDeps {
  * compress the overlap wait. Pass undefined to go back to the environment's.
  */
 export function overrideRuntime(overrides: Partial<RotationDeps> | undefined): void {
-  deps = overrides ? { ...runtime(), ...overrides } : undefined;
+  if (!overrides) {
+    deps = undefined;
+    return;
+  }
+  const complete = overrides.secrets && overrides.keys && overrides.clock && overrides.settings;
+  // Complete dependencies (the local runners) need no environment at all.
+  deps = complete ? (overrides as RotationDeps) : { ...runtime(), ...overrides };
 }
 
 /** Ids worth a log line; the payloads are built to contain nothing else. */

@@ -1,6 +1,6 @@
 /**
  * Starts and stops a moto server (https://docs.getmoto.org/en/latest/docs/server_mode.html)
- * for the jest run. Used by global-setup.ts / global-teardown.ts.
+ * for the tests (test/support/global-setup.ts) and the local rehearsal.
  *
  * Resolution of the moto executable (first that works wins):
  *   (a) env MOTO_SERVER (a path, or a command name looked up on PATH). If it is set but
@@ -444,4 +444,30 @@ export async function startMoto(): Promise<MotoHandle> {
     return { endpoint, stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0 };
   }
   throw new MotoUnavailableError(`moto did not come up: ${lastFailure}`);
+}
+
+/**
+ * Points every SDK client of this process at the emulator, and makes sure nothing can route
+ * a call to real AWS or elsewhere: per-service endpoint variables beat AWS_ENDPOINT_URL,
+ * AWS_PROFILE disables environment credentials, and the shared config/credentials files may
+ * carry endpoint_url, region or keys.
+ */
+export function pointSdkAtEmulator(endpoint: string): void {
+  const env = process.env;
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('AWS_ENDPOINT_URL_')) delete env[key];
+  }
+  delete env.AWS_PROFILE;
+  delete env.AWS_DEFAULT_PROFILE;
+  delete env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS;
+  delete env.AWS_SESSION_TOKEN;
+  delete env.AWS_SECURITY_TOKEN;
+  env.AWS_CONFIG_FILE = '/nonexistent/keyroll-emulator/aws-config';
+  env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/keyroll-emulator/aws-credentials';
+  env.AWS_ENDPOINT_URL = endpoint;
+  env.AWS_REGION = 'us-east-1';
+  env.AWS_DEFAULT_REGION = 'us-east-1';
+  env.AWS_ACCESS_KEY_ID = 'testing';
+  env.AWS_SECRET_ACCESS_KEY = 'testing';
+  env.AWS_EC2_METADATA_DISABLED = 'true';
 }

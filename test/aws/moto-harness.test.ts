@@ -35,7 +35,7 @@ import {
   startMoto,
   type ProbeResult,
   type ResolveDeps,
-} from '../support/moto';
+} from '../../lib/local/moto';
 
 const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 

@@ -3,7 +3,7 @@
  * globalSetup runs in the jest parent process before workers are forked, so the
  * process.env changes below are inherited by every worker (and by in-band runs).
  */
-import { startMoto, type MotoHandle } from './moto';
+import { pointSdkAtEmulator, startMoto, type MotoHandle } from '../../lib/local/moto';
 
 export const MOTO_HANDLE_KEY = '__KEYROLL_MOTO__';
 
@@ -13,27 +13,7 @@ export default async function globalSetup(): Promise<void> {
   const totalMs = Date.now() - t0;
   (globalThis as Record<string, unknown>)[MOTO_HANDLE_KEY] = handle;
 
-  const env = process.env;
-  // Make sure nothing can route an SDK call to real AWS or to another endpoint:
-  // per-service endpoint vars beat AWS_ENDPOINT_URL, AWS_PROFILE disables env credentials,
-  // and the shared config/credentials files may carry endpoint_url/region/keys.
-  for (const key of Object.keys(env)) {
-    if (key.startsWith('AWS_ENDPOINT_URL_')) delete env[key];
-  }
-  delete env.AWS_PROFILE;
-  delete env.AWS_DEFAULT_PROFILE;
-  delete env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS;
-  delete env.AWS_SESSION_TOKEN;
-  delete env.AWS_SECURITY_TOKEN;
-  env.AWS_CONFIG_FILE = '/nonexistent/keyroll-test/aws-config';
-  env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/keyroll-test/aws-credentials';
-
-  env.AWS_ENDPOINT_URL = handle.endpoint;
-  env.AWS_REGION = 'us-east-1';
-  env.AWS_DEFAULT_REGION = 'us-east-1';
-  env.AWS_ACCESS_KEY_ID = 'testing';
-  env.AWS_SECRET_ACCESS_KEY = 'testing';
-  env.AWS_EC2_METADATA_DISABLED = 'true';
+  pointSdkAtEmulator(handle.endpoint);
 
   const how = handle.external
     ? `using external endpoint ${handle.endpoint}`

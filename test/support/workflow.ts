@@ -5,10 +5,6 @@
  * through the SDK. Everything the workflow produces (state I/O, events, log lines,
  * service-integration parameters) goes to a tap that the plaintext checks read.
  */
-import { App } from 'aws-cdk-lib';
-import type { CfnElement } from 'aws-cdk-lib';
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 /** An execution event of the local interpreter (its type is not exported). */
@@ -18,10 +14,10 @@ import { ManualClock } from '../../lambdas/core/clock';
 import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
-import { KeyRollStack } from '../../lib/keyroll-stack';
+import { loadStepHandler, ServiceIntegrations, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
 
-type Handler = (input: unknown) => Promise<unknown>;
+export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
 /** Everything a workflow run produced, for the plaintext-leak checks. */
 export class Tap {
@@ -33,74 +29,6 @@ export class Tap {
   leaks(secrets: readonly string[]): string[] {
     return this.records.filter((r) => secrets.some((s) => s.length > 0 && r.text.includes(s))).map((r) => r.source);
   }
-}
-
-/** The synthesized definition with its CloudFormation references resolved, and who is who. */
-export interface SynthesizedWorkflow {
-  readonly definition: Record<string, unknown>;
-  /** Function ARN used in the definition → step name (beginRotation, createSecret, ...). */
-  readonly functionArnToStep: ReadonlyMap<string, string>;
-}
-
-const HANDLER_MODULES: Record<string, () => Promise<{ handler: Handler }>> = {
-  beginRotation: () => import('../../lambdas/handlers/begin-rotation') as Promise<{ handler: Handler }>,
-  createSecret: () => import('../../lambdas/handlers/create-secret') as Promise<{ handler: Handler }>,
-  setSecret: () => import('../../lambdas/handlers/set-secret') as Promise<{ handler: Handler }>,
-  testSecret: () => import('../../lambdas/handlers/test-secret') as Promise<{ handler: Handler }>,
-  finishSecret: () => import('../../lambdas/handlers/finish-secret') as Promise<{ handler: Handler }>,
-  checkUsage: () => import('../../lambdas/handlers/check-usage') as Promise<{ handler: Handler }>,
-  retireOldKey: () => import('../../lambdas/handlers/retire-old-key') as Promise<{ handler: Handler }>,
-  rollbackRotation: () => import('../../lambdas/handlers/rollback-rotation') as Promise<{ handler: Handler }>,
-};
-
-/**
- * Synthesizes the real stack (bundling skipped) and resolves the state machine's
- * DefinitionString: function ARNs become fake ARNs, topic and table references become
- * the given moto resources.
- */
-export function synthesizeWorkflow(resources: { tableName: string; clientTopicArn: string; opsTopicArn: string }): SynthesizedWorkflow {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new KeyRollStack(app, 'WorkflowTest', { env: { account: '123456789012', region: 'us-east-1' } });
-  const rotation = stack.rotation;
-  const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
-  const functionArnToStep = new Map<string, string>();
-  const references = new Map<string, string>();
-  for (const [step, fn] of Object.entries(rotation.functions)) {
-    const arn = `arn:aws:lambda:us-east-1:123456789012:function:keyroll-${step}`;
-    functionArnToStep.set(arn, step);
-    references.set(`GetAtt:${logicalId(fn)}.Arn`, arn);
-  }
-  references.set(`Ref:${logicalId(rotation.clientTopic)}`, resources.clientTopicArn);
-  references.set(`Ref:${logicalId(rotation.opsTopic)}`, resources.opsTopicArn);
-  references.set(`Ref:${logicalId(rotation.table)}`, resources.tableName);
-  references.set('Ref:AWS::Partition', 'aws');
-  references.set('Ref:AWS::Region', 'us-east-1');
-  references.set('Ref:AWS::AccountId', '123456789012');
-  references.set('Ref:AWS::URLSuffix', 'amazonaws.com');
-
-  const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-  const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (!machine) throw new Error('The synthesized template has no state machine.');
-  const definitionString = machine.Properties['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
-  const text =
-    typeof definitionString === 'string'
-      ? definitionString
-      : definitionString['Fn::Join'][1]
-          .map((part) => {
-            if (typeof part === 'string') return part;
-            const ref = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
-            const key = ref.Ref ? `Ref:${ref.Ref}` : `GetAtt:${ref['Fn::GetAtt']![0]}.${ref['Fn::GetAtt']![1]}`;
-            const resolved = references.get(key);
-            if (resolved === undefined) throw new Error(`Unresolved reference in the definition: ${JSON.stringify(part)}`);
-            return resolved;
-          })
-          .join(definitionString['Fn::Join'][0]);
-  const definition = JSON.parse(text) as Record<string, unknown>;
-  // The execution timeout (max overlap + 1 h, about 30 days) exceeds what a Node timer can
-  // hold (2^31-1 ms): the interpreter's timer would overflow and fire at once. Time is
-  // simulated here anyway; the infra tests assert the real value.
-  delete definition['TimeoutSeconds'];
-  return { definition, functionArnToStep };
 }
 
 /** A crash injected right after the n-th AWS call (1-based) of a state's first attempt. */
@@ -136,8 +64,7 @@ export interface RunResult {
 /** Runs rotations through the synthesized definition against moto. */
 export class WorkflowRunner {
   private readonly machine: StateMachine;
-  private readonly sns = new SNSClient({});
-  private readonly dynamo = new DynamoDBClient({});
+  private readonly integrations = new ServiceIntegrations();
   private currentState: string | undefined;
   private readonly callCounts = new Map<string, number>();
   private crashArmed: CrashPoint | undefined;
@@ -241,37 +168,10 @@ export class WorkflowRunner {
     const step = this.workflow.functionArnToStep.get(resource);
     if (step) {
       if (options.failStep?.state === name) throw options.failStep.error;
-      const { handler } = await HANDLER_MODULES[step]!();
+      const { handler } = await loadStepHandler(step);
       return handler(input);
     }
-    return this.serviceIntegration(resource, input as Record<string, unknown>);
-  }
-
-  /** The direct service integrations, as Step Functions would call them, against moto. */
-  private async serviceIntegration(resource: string, parameters: Record<string, unknown>): Promise<unknown> {
-    const withPrefix = async (prefix: string, call: () => Promise<unknown>) => {
-      try {
-        return await call();
-      } catch (error) {
-        const named = new Error((error as Error).message);
-        named.name = `${prefix}.${(error as Error).name}`;
-        throw named;
-      }
-    };
-    switch (resource) {
-      case 'arn:aws:states:::sns:publish':
-        return withPrefix('SNS', async () => {
-          const { $metadata: _m, ...out } = await this.sns.send(new PublishCommand(parameters as never));
-          return out;
-        });
-      case 'arn:aws:states:::dynamodb:updateItem':
-        return withPrefix('DynamoDB', async () => {
-          const { $metadata: _m, ...out } = await this.dynamo.send(new UpdateItemCommand(parameters as never));
-          return out;
-        });
-      default:
-        throw new Error(`The test runner has no integration for ${resource}.`);
-    }
+    return this.integrations.call(resource, input as Record<string, unknown>);
   }
 
   /** Counts the handlers' SDK calls per state, and throws a simulated crash where asked. */

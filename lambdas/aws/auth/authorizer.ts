@@ -39,7 +39,8 @@ export function createAuthorizer(parts: AuthorizerParts): (event: AuthorizerEven
       }
       return request.kind === 'http' ? httpApiResponse(verdict) : restApiResponse(verdict, request.methodArn!);
     } finally {
-      parts.metrics.publishStoredMetrics();
+      // Nothing stored when metrics are disabled (POWERTOOLS_METRICS_DISABLED): skip the empty-flush warning.
+      if (parts.metrics.hasStoredMetrics()) parts.metrics.publishStoredMetrics();
     }
   };
 }

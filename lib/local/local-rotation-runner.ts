@@ -1,0 +1,115 @@
+/**
+ * Runs real rotations locally: the synthesized state machine in aws-local-stepfunctions, the
+ * real handlers in-process, the service integrations through the SDK (to moto). Wait states
+ * are handed to the caller (`waitUntil`), so simulated time can pass with traffic in between.
+ */
+import './polyfills';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { RotationDeps } from '../../lambdas/aws/rotation/context';
+import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { RotationStates } from '../rotation-definition';
+import { loadStepHandler, ServiceIntegrations, type SynthesizedWorkflow } from './synthesized-workflow';
+
+/** How one local execution ended. */
+export interface LocalRotationResult {
+  readonly rotationId: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly error?: string;
+  /** The failure's cause (error messages carry ids only, never key material). */
+  readonly cause?: string;
+  /** The usage checks' decisions in order (wait, remind, retire), with their timestamps. */
+  readonly usageDecisions: readonly { decision: string; notAfter?: string; deadlineReached?: boolean }[];
+}
+
+/** Where simulated time is waited for: resolves once the clock has reached `targetMs`. */
+export type WaitUntil = (targetMs: number) => Promise<void>;
+
+/**
+ * Errors thrown by task handlers. aws-local-stepfunctions leaves a rejected promise behind
+ * when a Retry or Catch handles a task's error; outside jest, Node would treat that as an
+ * unhandled rejection and exit. Only these exact errors are ignored.
+ */
+const handledTaskErrors = new WeakSet<object>();
+let rejectionFilterInstalled = false;
+
+function installRejectionFilter(): void {
+  if (rejectionFilterInstalled) return;
+  rejectionFilterInstalled = true;
+  process.on('unhandledRejection', (reason) => {
+    if (typeof reason === 'object' && reason !== null && handledTaskErrors.has(reason)) return;
+    throw reason;
+  });
+}
+
+/** Runs rotation executions against emulated AWS with the given dependencies. */
+export class LocalRotationRunner {
+  private readonly machine: StateMachine;
+  private readonly integrations = new ServiceIntegrations();
+
+  constructor(
+    private readonly workflow: SynthesizedWorkflow,
+    private readonly deps: RotationDeps,
+  ) {
+    this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    installRejectionFilter();
+  }
+
+  /** Runs one execution named `rotationId` to its end; `waitUntil` stands in for the Wait states. */
+  async run(input: unknown, rotationId: string, waitUntil: WaitUntil): Promise<LocalRotationResult> {
+    overrideRuntime(this.deps);
+    const usageDecisions: { decision: string; notAfter?: string; deadlineReached?: boolean; checkAt?: string }[] = [];
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const states = this.workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type !== 'Task' || !state.Resource) continue;
+      const resource = state.Resource;
+      handlers[name] = async (rawInput: unknown) => {
+        // The Wait before this state ends where the last usage check said.
+        const last = usageDecisions.at(-1);
+        const target = name === RotationStates.CHECK_USAGE ? last?.checkAt : name === RotationStates.RETIRE_OLD_KEY ? last?.notAfter : undefined;
+        if (target) await waitUntil(Date.parse(target));
+        const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
+        const step = this.workflow.functionArnToStep.get(resource);
+        let output: unknown;
+        try {
+          output = step ? await (await loadStepHandler(step)).handler(input) : await this.integrations.call(resource, input as Record<string, unknown>);
+        } catch (error) {
+          if (typeof error === 'object' && error !== null) handledTaskErrors.add(error);
+          throw error;
+        }
+        if (name === RotationStates.CHECK_USAGE) usageDecisions.push(output as (typeof usageDecisions)[number]);
+        return JSON.parse(JSON.stringify(output ?? null)) as unknown;
+      };
+    }
+    const waits = Object.fromEntries(Object.entries(states).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0]));
+    // Retries happen in simulated time too: no real back-off sleeps.
+    const retries = Object.fromEntries(Object.keys(states).map((n) => [n, 0]));
+    const execution = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
+      context: {
+        Execution: {
+          Id: `arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${rotationId}`,
+          Name: rotationId,
+          Input: input as never,
+          StartTime: new Date(this.deps.clock.nowMs()).toISOString(),
+        },
+      },
+    });
+    // The interpreter's event stream rejects with the execution's error if nobody reads it.
+    const drained = (async () => {
+      for await (const _event of execution.eventLogs) {
+        // Events are not needed here; reading them keeps the stream from rejecting unhandled.
+      }
+    })().catch(() => undefined);
+    const decisions = () => usageDecisions.map(({ decision, notAfter, deadlineReached }) => ({ decision, notAfter, deadlineReached }));
+    try {
+      await execution.result;
+      await drained;
+      return { rotationId, status: 'SUCCEEDED', usageDecisions: decisions() };
+    } catch (error) {
+      await drained;
+      const caught = (error as { cause?: Error }).cause ?? (error as Error);
+      return { rotationId, status: 'FAILED', error: caught.name, cause: caught.message, usageDecisions: decisions() };
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The rotation state machine as the local interpreter (aws-local-stepfunctions) runs it:
+ * the real definition from the synthesized CDK template, with its references resolved to
+ * emulated resources; the real Lambda handlers loaded in-process; and the direct service
+ * integrations (sns:publish, dynamodb:updateItem) sent through the SDK, as Step Functions
+ * would. Shared by the workflow tests and the local rehearsal.
+ */
+import { App } from 'aws-cdk-lib';
+import type { CfnElement } from 'aws-cdk-lib';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { KeyRollStack } from '../keyroll-stack';
+
+/** A Lambda handler as the interpreter calls it. */
+export type StepHandler = (input: unknown) => Promise<unknown>;
+
+const HANDLER_MODULES: Record<string, () => Promise<{ handler: StepHandler }>> = {
+  beginRotation: () => import('../../lambdas/handlers/begin-rotation') as Promise<{ handler: StepHandler }>,
+  createSecret: () => import('../../lambdas/handlers/create-secret') as Promise<{ handler: StepHandler }>,
+  setSecret: () => import('../../lambdas/handlers/set-secret') as Promise<{ handler: StepHandler }>,
+  testSecret: () => import('../../lambdas/handlers/test-secret') as Promise<{ handler: StepHandler }>,
+  finishSecret: () => import('../../lambdas/handlers/finish-secret') as Promise<{ handler: StepHandler }>,
+  checkUsage: () => import('../../lambdas/handlers/check-usage') as Promise<{ handler: StepHandler }>,
+  retireOldKey: () => import('../../lambdas/handlers/retire-old-key') as Promise<{ handler: StepHandler }>,
+  rollbackRotation: () => import('../../lambdas/handlers/rollback-rotation') as Promise<{ handler: StepHandler }>,
+};
+
+/** The real handler module of a step (beginRotation, createSecret, ...). */
+export async function loadStepHandler(step: string): Promise<{ handler: StepHandler }> {
+  const load = HANDLER_MODULES[step];
+  if (!load) throw new Error(`No handler module for step ${step}.`);
+  return load();
+}
+
+/** The synthesized definition with its CloudFormation references resolved, and who is who. */
+export interface SynthesizedWorkflow {
+  readonly definition: Record<string, unknown>;
+  /** Function ARN used in the definition → step name (beginRotation, createSecret, ...). */
+  readonly functionArnToStep: ReadonlyMap<string, string>;
+}
+
+/** The KeyRoll stack, synthesized in memory (bundling skipped), and how to find its parts. */
+export interface SynthesizedKeyRoll {
+  readonly resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  readonly stack: KeyRollStack;
+  /** The CloudFormation logical id of a construct's resource. */
+  logicalId(construct: { node: { defaultChild?: unknown } }): string;
+}
+
+/** Synthesizes the real stack once; {@link resolveWorkflow} and {@link tableDefinition} read it. */
+export function synthesizeKeyRoll(): SynthesizedKeyRoll {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new KeyRollStack(app, 'KeyRollLocal', { env: { account: '123456789012', region: 'us-east-1' } });
+  const template = app.synth().getStackByName(stack.stackName).template as { Resources: SynthesizedKeyRoll['resources'] };
+  return { resources: template.Resources, stack, logicalId: (construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement) };
+}
+
+/** The table's CreateTable input, taken from the synthesized template (so the schema cannot drift). */
+export function tableDefinition(synth: SynthesizedKeyRoll, tableName: string): Record<string, unknown> {
+  const table = synth.resources[synth.logicalId(synth.stack.rotation.table)];
+  if (!table) throw new Error('The synthesized template has no KeyRoll table.');
+  const { KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, BillingMode } = table.Properties;
+  return { TableName: tableName, KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, BillingMode };
+}
+
+/**
+ * Resolves the state machine's DefinitionString: function ARNs become fake ARNs that map
+ * to the steps, topic and table references become the given (emulated) resources.
+ */
+export function resolveWorkflow(synth: SynthesizedKeyRoll, resources: { tableName: string; clientTopicArn: string; opsTopicArn: string }): SynthesizedWorkflow {
+  const rotation = synth.stack.rotation;
+  const functionArnToStep = new Map<string, string>();
+  const references = new Map<string, string>();
+  for (const [step, fn] of Object.entries(rotation.functions)) {
+    const arn = `arn:aws:lambda:us-east-1:123456789012:function:keyroll-${step}`;
+    functionArnToStep.set(arn, step);
+    references.set(`GetAtt:${synth.logicalId(fn)}.Arn`, arn);
+  }
+  references.set(`Ref:${synth.logicalId(rotation.clientTopic)}`, resources.clientTopicArn);
+  references.set(`Ref:${synth.logicalId(rotation.opsTopic)}`, resources.opsTopicArn);
+  references.set(`Ref:${synth.logicalId(rotation.table)}`, resources.tableName);
+  references.set('Ref:AWS::Partition', 'aws');
+  references.set('Ref:AWS::Region', 'us-east-1');
+  references.set('Ref:AWS::AccountId', '123456789012');
+  references.set('Ref:AWS::URLSuffix', 'amazonaws.com');
+
+  const machine = Object.values(synth.resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (!machine) throw new Error('The synthesized template has no state machine.');
+  const definitionString = machine.Properties['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
+  const text =
+    typeof definitionString === 'string'
+      ? definitionString
+      : definitionString['Fn::Join'][1]
+          .map((part) => {
+            if (typeof part === 'string') return part;
+            const ref = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+            const key = ref.Ref ? `Ref:${ref.Ref}` : `GetAtt:${ref['Fn::GetAtt']![0]}.${ref['Fn::GetAtt']![1]}`;
+            const resolved = references.get(key);
+            if (resolved === undefined) throw new Error(`Unresolved reference in the definition: ${JSON.stringify(part)}`);
+            return resolved;
+          })
+          .join(definitionString['Fn::Join'][0]);
+  const definition = JSON.parse(text) as Record<string, unknown>;
+  // The execution timeout (max overlap + 1 h, about 30 days) exceeds what a Node timer can
+  // hold (2^31-1 ms): the interpreter's timer would overflow and fire at once. Time is
+  // simulated locally anyway; the infra tests assert the real value.
+  delete definition['TimeoutSeconds'];
+  return { definition, functionArnToStep };
+}
+
+/** Synthesizes the stack and resolves its workflow against the given resources. */
+export function synthesizeWorkflow(resources: { tableName: string; clientTopicArn: string; opsTopicArn: string }): SynthesizedWorkflow {
+  return resolveWorkflow(synthesizeKeyRoll(), resources);
+}
+
+/** The direct service integrations of the definition, called through the SDK (against moto locally). */
+export class ServiceIntegrations {
+  private readonly sns = new SNSClient({});
+  private readonly dynamo = new DynamoDBClient({});
+
+  /** Calls `resource` with `parameters`; errors are named `SNS.<Error>` / `DynamoDB.<Error>` as Step Functions names them. */
+  async call(resource: string, parameters: Record<string, unknown>): Promise<unknown> {
+    const withPrefix = async (prefix: string, call: () => Promise<unknown>) => {
+      try {
+        return await call();
+      } catch (error) {
+        const named = new Error((error as Error).message);
+        named.name = `${prefix}.${(error as Error).name}`;
+        throw named;
+      }
+    };
+    switch (resource) {
+      case 'arn:aws:states:::sns:publish':
+        return withPrefix('SNS', async () => {
+          const { $metadata: _m, ...out } = await this.sns.send(new PublishCommand(parameters as never));
+          return out;
+        });
+      case 'arn:aws:states:::dynamodb:updateItem':
+        return withPrefix('DynamoDB', async () => {
+          const { $metadata: _m, ...out } = await this.dynamo.send(new UpdateItemCommand(parameters as never));
+          return out;
+        });
+      default:
+        throw new Error(`No local integration for ${resource}.`);
+    }
+  }
+}
