@@ -1,0 +1,82 @@
+/**
+ * The rehearsal at a small size, on the tests' moto: real rotations (one of them an
+ * emergency), the SDK-driven callers never fail, the caller that never updates does, and
+ * the report tells the story (reminders, a retirement at the deadline, old-key use fading).
+ */
+import { resolveRehearsalOptions, InvalidRehearsalOptionsError } from '../../lib/rehearsal/options';
+import { renderSummary, renderSvg, sparkline, type RehearsalReport } from '../../lib/rehearsal/report';
+import { planCallers, runRehearsal } from '../../lib/rehearsal/rehearsal';
+
+jest.setTimeout(240_000);
+
+let report: RehearsalReport;
+const progress: number[] = [];
+
+beforeAll(async () => {
+  const options = resolveRehearsalOptions({ clients: 2, callers: 5, rotations: 2, emergency: true, seed: 7 });
+  report = await runRehearsal(options, (p) => progress.push(p.simulatedMinutes));
+});
+
+test('every rotation succeeds, the last of the first client in emergency mode', () => {
+  expect(report.rotations).toHaveLength(4);
+  expect(report.rotations.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+  expect(report.rotations.filter((r) => r.mode === 'emergency').map((r) => r.clientId)).toEqual(['tenant-01']);
+});
+
+test('well-behaved callers (the SDK users) see no failure at all', () => {
+  expect(report.wellBehavedFailures).toBe(0);
+  expect(report.byBehaviour.prompt.failures).toBe(0);
+  expect(report.byBehaviour.lagging.failures).toBe(0);
+  expect(report.byBehaviour.prompt.requests).toBeGreaterThan(0);
+  expect(report.byBehaviour.lagging.requests).toBeGreaterThan(0);
+});
+
+test('the caller that never updates is refused once its key is retired, and only as revoked or expired', () => {
+  expect(report.byBehaviour.never.failures).toBeGreaterThan(0);
+  expect(report.requests.failed).toBe(report.byBehaviour.never.failures);
+  expect(Object.keys(report.failuresByReason).every((reason) => ['revoked', 'expired'].includes(reason))).toBe(true);
+});
+
+test('a still-used old key gets reminders and is retired at the hard deadline; an unused one right after the overlap', () => {
+  expect(report.remindersSent).toBeGreaterThan(0);
+  expect(report.retiredAtDeadline).toBeGreaterThanOrEqual(1);
+  const quick = report.rotations.filter((r) => r.mode === 'scheduled' && r.reminders === 0);
+  expect(quick.length).toBeGreaterThan(0);
+  // Old-key use fades: by its last quarter-hour a quickly retired rotation sees none.
+  for (const r of quick) expect(r.previousKeyUse.at(-1)).toBe(0);
+});
+
+test('requests are one per caller per simulated minute, and progress was reported along the way', () => {
+  expect(report.requests.total).toBe(5 * (report.simulatedMinutes + 1));
+  expect(progress.length).toBe(report.simulatedMinutes + 1);
+  expect(report.timeline.reduce((sum, b) => sum + b.current + b.previous + b.failed, 0)).toBe(report.requests.total);
+});
+
+test('the summary and the SVG timeline render the figures', () => {
+  const summary = renderSummary(report, 'out/timeline.svg');
+  expect(summary).toContain('well-behaved failures 0 (as required)');
+  expect(summary).toContain('chart: out/timeline.svg');
+  const svg = renderSvg(report);
+  expect(svg.startsWith('<svg')).toBe(true);
+  expect(svg).toContain('tenant-01 (emergency)');
+  expect(svg.match(/<rect /g)!.length).toBeGreaterThan(report.timeline.length);
+});
+
+describe('options and helpers', () => {
+  test('bad options get a named error', () => {
+    expect(() => resolveRehearsalOptions({ clients: 0 })).toThrow(InvalidRehearsalOptionsError);
+    expect(() => resolveRehearsalOptions({ rotations: 2, durationMinutes: 300 })).toThrow(/at least 420 for 2 rotations/);
+    expect(() => resolveRehearsalOptions({ clients: 5, callers: 3 })).toThrow(/callers \(3\) must be at least clients \(5\)/);
+  });
+
+  test('the caller plan: one never-updating caller, the rest prompt or lagging, deterministic per seed', () => {
+    const options = resolveRehearsalOptions({ callers: 6, clients: 2, seed: 3 });
+    const plan = planCallers(options, ['a', 'b']);
+    expect(plan.map((c) => c.behaviour)).toEqual(['prompt', 'lagging', 'prompt', 'lagging', 'prompt', 'never']);
+    expect(planCallers(options, ['a', 'b'])).toEqual(plan);
+  });
+
+  test('sparkline scales to the maximum', () => {
+    expect(sparkline([0, 1, 2, 4])).toBe(' ▂▄█');
+  });
+});
