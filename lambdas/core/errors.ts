@@ -110,3 +110,77 @@ export class OverlapNotElapsedError extends KeyRollError {
     super(`Key ${keyId} is accepted until ${notAfter}; it cannot be retired before then.`);
   }
 }
+
+/** The client was offboarded: its keys are revoked and it can be neither rotated nor registered again. */
+export class ClientOffboardedError extends KeyRollError {
+  override readonly name = 'ClientOffboarded';
+  constructor(
+    readonly clientId: string,
+    readonly offboardedAt: string,
+  ) {
+    super(`Client '${clientId}' was offboarded at ${offboardedAt}; its keys are revoked and it cannot be rotated or registered again.`);
+  }
+}
+
+/** An operator request (register, offboard, revoke, rollback, start) failed validation; nothing was changed. */
+export class InvalidOperationInputError extends KeyRollError {
+  override readonly name = 'InvalidOperationInput';
+  constructor(
+    message: string,
+    /** One line per offending field, e.g. `policy.window.start: must be HH:MM (24-hour)`. Never the value. */
+    readonly issues: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** The client is already registered with other scopes or another rotation policy than requested. */
+export class RegistrationConflictError extends KeyRollError {
+  override readonly name = 'RegistrationConflict';
+  constructor(
+    readonly clientId: string,
+    /** Names of the fields that differ (never their values). */
+    readonly fields: readonly string[],
+  ) {
+    super(`Client '${clientId}' is already registered with a different ${fields.join(' and ')}; nothing was changed.`);
+  }
+}
+
+/** No key with this key id belongs to the client. */
+export class UnknownKeyError extends KeyRollError {
+  override readonly name = 'UnknownKey';
+  constructor(
+    readonly clientId: string,
+    readonly keyId: string,
+  ) {
+    super(`Client '${clientId}' has no key with id '${keyId}'.`);
+  }
+}
+
+/**
+ * Revoking the client's current (AWSCURRENT) key would lock the client out until it gets a new
+ * one: refused unless forced. An emergency rotation replaces the key instead.
+ */
+export class CurrentKeyRevocationRefusedError extends KeyRollError {
+  override readonly name = 'CurrentKeyRevocationRefused';
+  constructor(
+    readonly clientId: string,
+    readonly keyId: string,
+  ) {
+    super(
+      `Key '${keyId}' is the current key of client '${clientId}'; revoking it locks the client out until it has a new key. ` +
+        'Start an emergency rotation (optionally with revokeImmediately) instead, or force the revocation.',
+    );
+  }
+}
+
+/** There is no finished rotation in its overlap to roll back (none yet, emergency, already retired, or another rotation holds the lock). */
+export class RollbackNotPossibleError extends KeyRollError {
+  override readonly name = 'RollbackNotPossible';
+  constructor(
+    readonly clientId: string,
+    readonly why: string,
+  ) {
+    super(`The last rotation of client '${clientId}' cannot be rolled back: ${why}.`);
+  }
+}

@@ -28,6 +28,22 @@ export interface RotationLock {
   readonly acquiredAt: string;
   /** A lock older than this is considered abandoned (its execution timed out or was stopped). */
   readonly expiresAt: string;
+  /** An emergency rotation took the lock from this rotation (stopped, its pending key cleaned up). */
+  readonly preemptedRotationId?: string;
+}
+
+/** When and how often a client's key is rotated on schedule. Stored on the client record. */
+export interface RotationPolicy {
+  /** Rotate every this many days (1-365). */
+  readonly intervalDays: number;
+  /** Overlap of scheduled rotations. Absent: the deployment default. */
+  readonly overlapSeconds?: number;
+  /** Hard deadline of the previous key after a rotation (usage-aware retirement stops extending there). Absent: the deployment maximum. */
+  readonly maxOverlapSeconds?: number;
+  /** IANA time zone the window is in, e.g. `Europe/Berlin`. */
+  readonly timeZone: string;
+  /** Preferred local window, `HH:MM` 24-hour; rotations start somewhere inside it. May wrap past midnight. */
+  readonly window: { readonly start: string; readonly end: string };
 }
 
 /** Per-client record: policy, the lock, and pointers to the current and previous keys. */
@@ -47,6 +63,10 @@ export interface ClientRecord {
   readonly lock?: RotationLock;
   /** Summary of the last finished rotation, so a retried step can rebuild its result. */
   readonly lastRotation?: LastRotation;
+  /** The scheduled-rotation policy (clients registered from code before schedules existed have none). */
+  readonly policy?: RotationPolicy;
+  /** Set when offboarding began: from then on no rotation may take the lock. */
+  readonly offboardedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -74,4 +94,8 @@ export interface LastRotation {
   readonly previousKeyId: string;
   readonly previousKeyNotAfter?: string;
   readonly revokedKeyIds: readonly string[];
+  /** Emergency with revokeImmediately: the old keys were revoked at createSecret, before the new key was current. */
+  readonly revokedImmediately?: boolean;
+  /** The in-flight rotation this (emergency) rotation stopped to take the lock. */
+  readonly preemptedRotationId?: string;
 }

@@ -11,6 +11,17 @@ export const ClientEventType = {
   EXPIRING: 'key.expiring',
   RETIRED: 'key.retired',
 } as const;
+
+/**
+ * What an operator did outside a rotation, on a `key.emergency` notice (kill switch, rollback).
+ * These go out as `key.emergency` so that every consumer that refreshes on an emergency (the
+ * client SDK does) fetches the current key at once; `incident` says which it was.
+ */
+export const OperatorIncident = {
+  KEY_REVOKED: 'key.revoked',
+  ROTATION_ROLLED_BACK: 'rotation.rolled_back',
+} as const;
+export type OperatorIncident = (typeof OperatorIncident)[keyof typeof OperatorIncident];
 export type ClientEventType = (typeof ClientEventType)[keyof typeof ClientEventType];
 
 /** A client-facing notification. `eventId` is stable across retries so consumers can de-duplicate. */
@@ -27,8 +38,14 @@ export interface ClientNotice {
   /** Until when the previous key is still accepted. */
   readonly previousKeyNotAfter?: string;
   readonly revokedKeyIds?: readonly string[];
-  /** `high` for emergency rotations. */
+  /** `high` for emergency rotations, revocations and rollbacks: act now. */
   readonly severity: 'info' | 'high';
+  /** Emergency with revokeImmediately: the old keys stopped working before the new key was current. */
+  readonly revokedImmediately?: boolean;
+  /** An in-flight rotation that this emergency rotation stopped. */
+  readonly preemptedRotationId?: string;
+  /** Set on emergency notices that an operator action (not a rotation) caused. */
+  readonly incident?: OperatorIncident;
 }
 
 /** An operations notification (ops topic). */
@@ -53,6 +70,8 @@ export function rotatedNotice(args: {
   previousKeyNotAfter?: string;
   revokedKeyIds: readonly string[];
   emergency: boolean;
+  revokedImmediately?: boolean;
+  preemptedRotationId?: string;
 }): ClientNotice {
   const base = {
     clientId: args.clientId,
@@ -62,13 +81,20 @@ export function rotatedNotice(args: {
     previousKeyId: args.previousKeyId,
   };
   if (args.emergency) {
+    const revoked = args.revokedKeyIds.join(', ') || 'none';
+    const what = args.revokedImmediately
+      ? `every other key (${revoked}) was revoked immediately, before the new key was issued, so requests with them have been failing since`
+      : `every other key (${revoked}) is revoked now, with no overlap`;
+    const preempted = args.preemptedRotationId ? ` The rotation ${args.preemptedRotationId} that was in progress was stopped; its new key was never valid for you.` : '';
     return {
       ...base,
       eventId: `${args.rotationId}:${ClientEventType.EMERGENCY}`,
       eventType: ClientEventType.EMERGENCY,
       revokedKeyIds: args.revokedKeyIds,
       severity: 'high',
-      summary: `Emergency rotation: key ${args.currentKeyId} is current and every other key (${args.revokedKeyIds.join(', ') || 'none'}) is revoked now, with no overlap. Fetch the current key from your secret immediately.`,
+      ...(args.revokedImmediately ? { revokedImmediately: true } : {}),
+      ...(args.preemptedRotationId ? { preemptedRotationId: args.preemptedRotationId } : {}),
+      summary: `Emergency rotation: key ${args.currentKeyId} is current and ${what}.${preempted} Fetch the current key from your secret immediately.`,
     };
   }
   return {
@@ -143,5 +169,46 @@ export function rotationFailedNotice(args: {
     summary: args.rolledBack
       ? `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and was rolled back; the client's current key is unchanged.`
       : `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and could NOT be rolled back; the client's lock is kept until a human looks.`,
+  };
+}
+
+/**
+ * Kill switch (`key.emergency`, incident `key.revoked`): an operator revoked one key. When it
+ * was the current key the notice names no current key: there is none that works until a new
+ * one is issued.
+ */
+export function keyRevokedNotice(args: { clientId: string; occurredAt: string; revokedKeyId: string; currentKeyId: string; wasCurrent: boolean }): ClientNotice {
+  return {
+    eventId: `revoke:${args.revokedKeyId}:${ClientEventType.EMERGENCY}`,
+    eventType: ClientEventType.EMERGENCY,
+    incident: OperatorIncident.KEY_REVOKED,
+    clientId: args.clientId,
+    rotationId: 'none',
+    occurredAt: args.occurredAt,
+    ...(args.wasCurrent ? {} : { currentKeyId: args.currentKeyId }),
+    revokedKeyIds: [args.revokedKeyId],
+    severity: 'high',
+    summary: args.wasCurrent
+      ? `Key ${args.revokedKeyId} was revoked by an operator and it was your current key: every request with it fails until a new key is issued to your secret.`
+      : `Key ${args.revokedKeyId} was revoked by an operator and is no longer accepted; key ${args.currentKeyId} is current.`,
+  };
+}
+
+/**
+ * Rollback during the overlap (`key.emergency`, incident `rotation.rolled_back`): the previous
+ * key is current again and the rotation's new key is revoked.
+ */
+export function rolledBackNotice(args: { clientId: string; rotationId: string; occurredAt: string; currentKeyId: string; revokedKeyId: string }): ClientNotice {
+  return {
+    eventId: `${args.rotationId}:${OperatorIncident.ROTATION_ROLLED_BACK}`,
+    eventType: ClientEventType.EMERGENCY,
+    incident: OperatorIncident.ROTATION_ROLLED_BACK,
+    clientId: args.clientId,
+    rotationId: args.rotationId,
+    occurredAt: args.occurredAt,
+    currentKeyId: args.currentKeyId,
+    revokedKeyIds: [args.revokedKeyId],
+    severity: 'high',
+    summary: `Rotation ${args.rotationId} was rolled back: key ${args.currentKeyId} is current again (no deadline) and the new key ${args.revokedKeyId} is revoked. Read the current key from your secret now.`,
   };
 }

@@ -39,6 +39,12 @@ export interface RotationRequest {
   readonly requestedBy: string;
   /** Absent: the client's policy or the deployment default applies. */
   readonly overlapSeconds?: number;
+  /**
+   * Emergency only: revoke every existing key of the client when the new key is created
+   * (createSecret), before it becomes current. The client is locked out until it fetches
+   * the new key; use it when the old keys must stop working now, not in a minute.
+   */
+  readonly revokeImmediately?: boolean;
 }
 
 // Printable text, so audit entries and notifications stay one honest line: no control
@@ -46,7 +52,7 @@ export interface RotationRequest {
 // separators (Zl, Zp).
 const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
 
-const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds'] as const;
+const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds', 'revokeImmediately'] as const;
 
 function requestSchema(bounds: OverlapBounds) {
   // Every check carries its own message: valibot's defaults echo the received value, and
@@ -64,6 +70,7 @@ function requestSchema(bounds: OverlapBounds) {
         v.maxValue(bounds.maxSeconds, `must be at most ${bounds.maxSeconds}`),
       ),
     ),
+    revokeImmediately: v.optional(v.boolean('must be true or false')),
   }, objectIssueMessage);
 }
 
@@ -107,7 +114,13 @@ export function parseRotationRequest(raw: unknown, bounds: OverlapBounds = DEFAU
     const issue = 'overlapSeconds: an emergency rotation has no overlap; omit it';
     throw new InvalidRotationInputError(`Invalid rotation input: ${issue}`, [issue]);
   }
-  return request;
+  if (request.revokeImmediately && request.mode !== RotationMode.EMERGENCY) {
+    const issue = 'revokeImmediately: only an emergency rotation may revoke every key at once';
+    throw new InvalidRotationInputError(`Invalid rotation input: ${issue}`, [issue]);
+  }
+  const { revokeImmediately, ...rest } = request;
+  // `false` is the same as absent: keep the request (and the rotation context) minimal.
+  return revokeImmediately ? { ...rest, revokeImmediately } : rest;
 }
 
 /** @throws InvalidRotationIdError unless `rotationId` can serve as a ClientRequestToken. */

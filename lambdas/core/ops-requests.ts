@@ -1,0 +1,110 @@
+/**
+ * The operator's requests (onboard, offboard, revoke a key, roll back), validated with
+ * schemas before anything is read or written. Errors name fields, never values.
+ */
+import * as v from 'valibot';
+import { actorSchema, clientIdSchema, objectIssueMessage, parseOperation, reasonSchema, rejectIssues } from './input-schema';
+import type { RotationPolicy } from './model';
+import { ROTATION_ID_PATTERN } from './rotation-request';
+import { policyIssues, rotationPolicySchema, type PolicyBounds } from './rotation-policy';
+
+/** Scopes: 1-64 characters of [A-Za-z0-9:._*\/-]. */
+export const SCOPE_PATTERN = /^[A-Za-z0-9:._*/-]{1,64}$/;
+/** Most scopes a client may have. */
+export const MAX_SCOPES = 50;
+/** Key ids as keyIdOf makes them: `<prefix>_kid_<16 hex>`. */
+export const KEY_ID_PATTERN = /^[a-z][a-z0-9]{1,15}_kid_[0-9a-f]{16}$/;
+
+/** Register a client: its first key, its policy, its schedule. */
+export interface OnboardRequest {
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly policy: RotationPolicy;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+/** Revoke every key of a client, delete its schedule, refuse its rotations from now on. */
+export interface OffboardRequest {
+  readonly clientId: string;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+/** Kill switch: revoke one key. */
+export interface RevokeKeyRequest {
+  readonly clientId: string;
+  readonly keyId: string;
+  readonly requestedBy: string;
+  readonly reason: string;
+  /** Revoke even the client's current key (the client is locked out until it has a new one). */
+  readonly force?: boolean;
+}
+
+/** Roll the last rotation back during its overlap. */
+export interface RollbackRequest {
+  readonly clientId: string;
+  /** The rotation the operator means; refused if the last finished rotation is another. */
+  readonly rotationId?: string;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+const scopesSchema = v.pipe(
+  v.array(v.pipe(v.string('must be a string'), v.regex(SCOPE_PATTERN, 'must be 1-64 characters of [A-Za-z0-9:._*/-]')), 'must be a list of scopes'),
+  v.maxLength(MAX_SCOPES, `must have at most ${MAX_SCOPES} scopes`),
+);
+
+const ONBOARD_FIELDS = ['clientId', 'scopes', 'policy', 'requestedBy', 'reason'] as const;
+const OFFBOARD_FIELDS = ['clientId', 'requestedBy', 'reason'] as const;
+const REVOKE_FIELDS = ['clientId', 'keyId', 'requestedBy', 'reason', 'force'] as const;
+const ROLLBACK_FIELDS = ['clientId', 'rotationId', 'requestedBy', 'reason'] as const;
+
+/**
+ * @throws InvalidOperationInputError listing every offending field, the policy's cross-field
+ *   rules included (`policy.maxOverlapSeconds: ...`).
+ */
+export function parseOnboardRequest(raw: unknown, bounds: PolicyBounds): OnboardRequest {
+  const schema = v.strictObject(
+    { clientId: clientIdSchema, scopes: scopesSchema, policy: rotationPolicySchema(bounds), requestedBy: actorSchema, reason: reasonSchema },
+    objectIssueMessage(ONBOARD_FIELDS),
+  );
+  const request = parseOperation('onboarding request', schema, raw);
+  rejectIssues('onboarding request', policyIssues(request.policy, bounds).map((issue) => `policy.${issue}`));
+  return request;
+}
+
+/** @throws InvalidOperationInputError listing every offending field. */
+export function parseOffboardRequest(raw: unknown): OffboardRequest {
+  const schema = v.strictObject({ clientId: clientIdSchema, requestedBy: actorSchema, reason: reasonSchema }, objectIssueMessage(OFFBOARD_FIELDS));
+  return parseOperation('offboarding request', schema, raw);
+}
+
+/** @throws InvalidOperationInputError listing every offending field. */
+export function parseRevokeKeyRequest(raw: unknown): RevokeKeyRequest {
+  const schema = v.strictObject(
+    {
+      clientId: clientIdSchema,
+      keyId: v.pipe(v.string('must be a string'), v.regex(KEY_ID_PATTERN, 'must be a key id (<prefix>_kid_<16 hex>), never the key itself')),
+      requestedBy: actorSchema,
+      reason: reasonSchema,
+      force: v.optional(v.boolean('must be true or false')),
+    },
+    objectIssueMessage(REVOKE_FIELDS),
+  );
+  return parseOperation('key revocation', schema, raw);
+}
+
+/** @throws InvalidOperationInputError listing every offending field. */
+export function parseRollbackRequest(raw: unknown): RollbackRequest {
+  const schema = v.strictObject(
+    {
+      clientId: clientIdSchema,
+      rotationId: v.optional(v.pipe(v.string('must be a string'), v.regex(ROTATION_ID_PATTERN, 'must be 32-64 characters of [A-Za-z0-9_-]'))),
+      requestedBy: actorSchema,
+      reason: reasonSchema,
+    },
+    objectIssueMessage(ROLLBACK_FIELDS),
+  );
+  return parseOperation('rollback request', schema, raw);
+}
