@@ -85,7 +85,7 @@ export const TRANSIENT_STEP_ERRORS = [
 ];
 
 /** beginRotation's refusals: the request is wrong or the client busy; the lock was not taken by this execution. */
-export const BEGIN_ROTATION_REFUSALS = ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'RotationInProgress'] as const;
+export const BEGIN_ROTATION_REFUSALS = ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress'] as const;
 
 const S = RotationStates;
 

@@ -8,7 +8,8 @@ import { generateApiKey, hashApiKey, keyIdOf } from '../core/api-key';
 import { isoNow, type Clock } from '../core/clock';
 import { InvalidRotationInputError } from '../core/errors';
 import { KeyState } from '../core/key-state';
-import type { ClientRecord, KeyRecord } from '../core/model';
+import type { ClientRecord, KeyRecord, RotationPolicy } from '../core/model';
+import { SCOPE_PATTERN } from '../core/ops-requests';
 import { CLIENT_ID_PATTERN } from '../core/rotation-request';
 import type { KeyRepository } from './key-repository';
 import { Stage, type SecretStore } from './secret-store';
@@ -18,6 +19,8 @@ export interface ClientRegistration {
   readonly clientId: string;
   readonly scopes: readonly string[];
   readonly overlapSeconds?: number;
+  /** The scheduled-rotation policy, already validated (lambdas/core/rotation-policy.ts). Stored on the record. */
+  readonly policy?: RotationPolicy;
   readonly requestedBy: string;
   readonly reason: string;
 }
@@ -30,8 +33,6 @@ export interface ProvisioningSettings {
   /** KMS key that encrypts client secrets. */
   readonly kmsKeyId?: string;
 }
-
-const SCOPE_PATTERN = /^[A-Za-z0-9:._*/-]{1,64}$/;
 
 /** The secret name of a client. */
 export function secretNameFor(settings: ProvisioningSettings, clientId: string): string {
@@ -85,6 +86,7 @@ export async function registerClient(
     secretId,
     scopes: [...registration.scopes],
     ...(registration.overlapSeconds !== undefined ? { overlapSeconds: registration.overlapSeconds } : {}),
+    ...(registration.policy ? { policy: JSON.parse(JSON.stringify(registration.policy)) as RotationPolicy } : {}),
     currentKeyHash: key.keyHash,
     currentKeyId: key.keyId,
     currentVersionId: versionId,

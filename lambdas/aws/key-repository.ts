@@ -15,7 +15,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
+import { ClientOffboardedError, KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
 import { assertTransition, type KeyState } from '../core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
 import { auditItemKey, BY_CLIENT_INDEX, clientItemKey, keyIndexKey, keyItemKey } from './table-keys';
@@ -148,9 +148,78 @@ export class KeyRepository {
    * rotation (a retried step) and takes over a lock whose holder's time ran out.
    *
    * @throws UnknownClientError when the client does not exist.
+   * @throws ClientOffboardedError when the client was offboarded.
    * @throws RotationInProgressError when another live rotation holds the lock.
    */
   async acquireLock(clientId: string, lock: RotationLock, audit: AuditEvent): Promise<void> {
+    await this.writeLock(
+      clientId,
+      lock,
+      'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)',
+      { ':rid': lock.rotationId, ':now': lock.acquiredAt },
+    );
+    await this.transact([this.auditPut(audit)]);
+  }
+
+  /**
+   * Takes the lock from rotation `fromRotationId`, which must still hold it (emergency
+   * preemption). The audit event is written in the same transaction.
+   *
+   * @throws UnknownClientError, ClientOffboardedError, or RotationInProgressError naming the
+   *   holder when the lock is no longer `fromRotationId`'s (re-read and decide).
+   */
+  async takeOverLock(clientId: string, fromRotationId: string, lock: RotationLock, audit: AuditEvent): Promise<void> {
+    try {
+      await this.transact([
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: clientItemKey(clientId),
+            UpdateExpression: 'SET #lock = :lock, updatedAt = :now',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND #lock.rotationId = :from',
+            ExpressionAttributeNames: { '#lock': 'lock' },
+            ExpressionAttributeValues: { ':lock': lock, ':from': fromRotationId, ':now': lock.acquiredAt },
+          },
+        },
+        this.auditPut(audit),
+      ]);
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      const client = await this.getClient(clientId);
+      if (!client) throw new UnknownClientError(clientId);
+      if (client.offboardedAt) throw new ClientOffboardedError(clientId, client.offboardedAt);
+      throw new RotationInProgressError(clientId, client.lock?.rotationId ?? 'nobody');
+    }
+  }
+
+  /**
+   * Marks the client offboarded at `at` (a repeated call keeps the first time).
+   * From then on no rotation can take the lock. Returns the stored offboarding time.
+   *
+   * @throws UnknownClientError when the client does not exist.
+   */
+  async markOffboarded(clientId: string, at: string): Promise<string> {
+    try {
+      const result = await classifyTransient(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: clientItemKey(clientId),
+            UpdateExpression: 'SET offboardedAt = if_not_exists(offboardedAt, :at), updatedAt = :at',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':at': at },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return String(result.Attributes?.['offboardedAt'] ?? at);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new UnknownClientError(clientId);
+      throw error;
+    }
+  }
+
+  private async writeLock(clientId: string, lock: RotationLock, condition: string, values: Record<string, unknown>): Promise<void> {
     try {
       await classifyTransient(() =>
         this.doc.send(
@@ -158,10 +227,9 @@ export class KeyRepository {
             TableName: this.tableName,
             Key: clientItemKey(clientId),
             UpdateExpression: 'SET #lock = :lock, updatedAt = :now',
-            ConditionExpression:
-              'attribute_exists(pk) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)',
+            ConditionExpression: condition,
             ExpressionAttributeNames: { '#lock': 'lock' },
-            ExpressionAttributeValues: { ':lock': lock, ':rid': lock.rotationId, ':now': lock.acquiredAt },
+            ExpressionAttributeValues: { ':lock': lock, ':now': lock.acquiredAt, ...values },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
@@ -169,12 +237,13 @@ export class KeyRepository {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         if (!error.Item) throw new UnknownClientError(clientId);
+        const offboardedAt = (error.Item['offboardedAt'] as { S?: string } | undefined)?.S;
+        if (offboardedAt) throw new ClientOffboardedError(clientId, offboardedAt);
         const heldBy = (error.Item['lock'] as { M?: { rotationId?: { S?: string } } } | undefined)?.M?.rotationId?.S;
         throw new RotationInProgressError(clientId, heldBy ?? 'unknown');
       }
       throw error;
     }
-    await this.transact([this.auditPut(audit)]);
   }
 
   /** Releases the lock if `rotationId` still holds it; true if it did. */

@@ -47,7 +47,8 @@ export async function checkUsage(deps: RotationDeps, context: RotationContext): 
     nowMs,
     notAfterMs,
     lastUsedAtMs: key.lastUsedAt ? Date.parse(key.lastUsedAt) : undefined,
-    hardDeadlineMs: finishedMs + settings.overlapBounds.maxSeconds * 1000,
+    // The client's policy may set an earlier hard deadline than the deployment's maximum.
+    hardDeadlineMs: finishedMs + Math.min(settings.overlapBounds.maxSeconds, client.policy?.maxOverlapSeconds ?? Number.POSITIVE_INFINITY) * 1000,
     usageWindowMs: settings.usageWindowSeconds * 1000,
     reminderIntervalMs: settings.reminderIntervalSeconds * 1000,
     leadMs: checkLeadMs(settings.usageCheckLeadSeconds * 1000, initialNotAfterMs - finishedMs),

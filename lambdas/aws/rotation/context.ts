@@ -5,6 +5,7 @@ import type { ClientRecord } from '../../core/model';
 import type { OverlapBounds, RotationMode } from '../../core/rotation-request';
 import type { KeyRepository } from '../key-repository';
 import type { Fetch } from './endpoint-probe';
+import type { RotationExecutions } from '../rotation-executions';
 import type { SecretStore } from '../secret-store';
 
 /** Deployment-wide rotation policy, from the construct's props. */
@@ -34,6 +35,12 @@ export interface RotationDeps {
   readonly settings: RotationSettings;
   /** HTTP for the endpoint proof (injected in tests). @default the global fetch */
   readonly fetch?: Fetch;
+  /**
+   * The state machine's executions, for emergency preemption (beginRotation stops the
+   * execution that holds the lock). Absent: an emergency rotation gets RotationInProgress
+   * like any other.
+   */
+  readonly executions?: RotationExecutions;
 }
 
 /**
@@ -49,10 +56,12 @@ export interface RotationContext {
   readonly requestedBy: string;
   /** 0 in emergency mode. */
   readonly overlapSeconds: number;
+  /** Emergency only: every existing key of the client is revoked at createSecret. */
+  readonly revokeImmediately?: boolean;
 }
 
-/** Fields of the client record that point at the key being created by a rotation. */
-export const PENDING_FIELDS = ['pendingKeyHash', 'pendingKeyId', 'pendingRotationId'] as const;
+/** Fields of the client record that point at the key being created by a rotation (and what it revoked early). */
+export const PENDING_FIELDS = ['pendingKeyHash', 'pendingKeyId', 'pendingRotationId', 'immediatelyRevokedKeyIds'] as const;
 /** Fields of the client record that point at the previous key during an overlap. */
 export const PREVIOUS_FIELDS = ['previousKeyHash', 'previousKeyId', 'previousVersionId'] as const;
 
@@ -61,6 +70,8 @@ export type ClientWithPending = ClientRecord & {
   readonly pendingKeyHash?: string;
   readonly pendingKeyId?: string;
   readonly pendingRotationId?: string;
+  /** Keys that createSecret revoked for a revokeImmediately rotation, for finishSecret's notice. */
+  readonly immediatelyRevokedKeyIds?: readonly string[];
 };
 
 /** Reads the client and checks that this rotation holds its lock. */

@@ -2,6 +2,11 @@
  * createSecret: a new key as the AWSPENDING version (version id = rotation id) and its
  * hash in DynamoDB as PENDING. Converges after a crash between the two writes: the
  * retry finds the version, re-reads it and records the hash.
+ *
+ * revokeImmediately (emergency only): in the same transaction that records the new key,
+ * every existing key of the client is revoked. From that moment until the client reads the
+ * new key (after finishSecret makes it AWSCURRENT) the client has no working key: the price
+ * of cutting off a leaked key seconds earlier than an emergency rotation's finish would.
  */
 import { generateApiKey, hashApiKey, keyIdOf, type RandomBytes } from '../../core/api-key';
 import { isoNow } from '../../core/clock';
@@ -10,7 +15,9 @@ import type { KeyRecord } from '../../core/model';
 import type { SecretValue } from '../../core/secret-value';
 import { RotationStateConflictError } from '../../core/errors';
 import { requireCurrentVersion, Stage, versionWithStage } from '../secret-store';
-import { clientLockedBy, convergent, type RotationContext, type RotationDeps } from './context';
+import type { KeyTransition } from '../key-repository';
+import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from './client-keys';
+import { clientLockedBy, convergent, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
 
 /** Result of createSecret: the new key's id (never the key). */
 export interface CreateSecretResult {
@@ -61,24 +68,57 @@ export async function createSecret(
     createdAt: now,
   };
   const staleKey = client.pendingKeyHash ? await deps.keys.getKey(client.pendingKeyHash) : undefined;
+  // A key left by an abandoned rotation is never handed to the client: revoke it.
+  const staleRevocation: KeyTransition[] =
+    staleKey && staleKey.state !== KeyState.REVOKED && staleKey.state !== KeyState.RETIRING
+      ? [{ keyHash: staleKey.keyHash, keyId: staleKey.keyId, from: staleKey.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
+      : [];
+  const immediate = context.revokeImmediately ? await revokeAllButOverflow(deps, context, client, now, staleKey?.keyHash) : [];
+  const audit = (action: string, keyId: string) => ({ clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId });
   await convergent(
     () =>
       deps.keys.applyChange({
         insertKeys: [record],
-        // A key left by an abandoned rotation is never handed to the client: revoke it.
-        transitions:
-          staleKey && staleKey.state !== KeyState.REVOKED && staleKey.state !== KeyState.RETIRING
-            ? [{ keyHash: staleKey.keyHash, keyId: staleKey.keyId, from: staleKey.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
-            : [],
+        transitions: [...staleRevocation, ...immediate],
         client: {
           clientId: context.clientId,
           expect: { 'lock.rotationId': context.rotationId },
-          set: { pendingKeyHash: keyHash, pendingKeyId: value.keyId, pendingRotationId: context.rotationId, updatedAt: now },
+          set: {
+            pendingKeyHash: keyHash,
+            pendingKeyId: value.keyId,
+            pendingRotationId: context.rotationId,
+            ...(context.revokeImmediately ? { immediatelyRevokedKeyIds: immediate.map((t) => t.keyId) } : {}),
+            updatedAt: now,
+          },
         },
-        audit: [{ clientId: context.clientId, at: now, action: 'key.created', actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId: value.keyId }],
+        audit: [audit('key.created', value.keyId), ...immediate.map((t) => audit('key.revoked', t.keyId))],
       }),
     async () => ((await deps.keys.getClient(context.clientId)) as { pendingRotationId?: string } | undefined)?.pendingRotationId === context.rotationId,
   );
   return { pendingKeyId: value.keyId };
 }
 
+
+/**
+ * revokeImmediately: the transitions that revoke every existing key of the client (the stale
+ * key of an abandoned rotation has its own). A client has a handful of keys; should it have
+ * more than one transaction carries, the excess is revoked first in transactions of its own.
+ */
+async function revokeAllButOverflow(
+  deps: RotationDeps,
+  context: RotationContext,
+  client: ClientWithPending,
+  now: string,
+  staleKeyHash: string | undefined,
+): Promise<KeyTransition[]> {
+  const keys = (await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== staleKeyHash);
+  const transitions = revocationsOf(keys, now);
+  while (transitions.length > REVOCATIONS_PER_TRANSACTION) {
+    const chunk = transitions.splice(0, REVOCATIONS_PER_TRANSACTION);
+    await deps.keys.applyChange({
+      transitions: chunk,
+      audit: chunk.map((t) => ({ clientId: context.clientId, at: now, action: 'key.revoked', actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId: t.keyId })),
+    });
+  }
+  return transitions;
+}

@@ -7,11 +7,12 @@
 import { isoNow } from '../../core/clock';
 import { RotationStateConflictError } from '../../core/errors';
 import { KeyState } from '../../core/key-state';
-import type { KeyRecord, LastRotation } from '../../core/model';
+import type { LastRotation } from '../../core/model';
 import { rotatedNotice, type ClientNotice } from '../../core/notifications';
 import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
 import { requireCurrentVersion, Stage } from '../secret-store';
+import { revocationsOf, unrevokedKeysOf } from './client-keys';
 import { clientLockedBy, convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
 
 /** Result of finishSecret: ids, the previous key's deadline and the notice to publish. */
@@ -73,6 +74,8 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
       previousKeyNotAfter: last.previousKeyNotAfter,
       revokedKeyIds: last.revokedKeyIds,
       emergency: last.emergency,
+      revokedImmediately: last.revokedImmediately,
+      preemptedRotationId: last.preemptedRotationId,
     }),
   };
 }
@@ -88,22 +91,8 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
 
   const transitions: KeyTransition[] = [];
   if (emergency) {
-    // Every key of the client but the new one: the pointers (strongly consistent) and the index (catches strays).
-    const candidates = new Map<string, KeyRecord>([[oldKey.keyHash, oldKey]]);
-    if (client.previousKeyHash) {
-      const previous = await deps.keys.getKey(client.previousKeyHash);
-      if (previous) candidates.set(previous.keyHash, previous);
-    }
-    for (const listed of await deps.keys.listClientKeys(context.clientId)) {
-      if (candidates.has(listed.keyHash) || listed.state === KeyState.REVOKED) continue;
-      // The index is eventually consistent: re-read so each guard expects the state as it is.
-      const key = await deps.keys.getKey(listed.keyHash);
-      if (key) candidates.set(key.keyHash, key);
-    }
-    for (const key of candidates.values()) {
-      if (key.keyHash === newKeyHash || key.state === KeyState.REVOKED) continue;
-      transitions.push({ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } });
-    }
+    // Every key of the client but the new one (revokeImmediately: createSecret already revoked them).
+    transitions.push(...revocationsOf((await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== newKeyHash), now));
   } else {
     if (oldKey.state === KeyState.ACTIVE) {
       transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } });
@@ -117,13 +106,18 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
       }
     }
   }
+  const revokedNow = transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId);
+  const revokedEarlier = client.pendingRotationId === context.rotationId ? (client.immediatelyRevokedKeyIds ?? []) : [];
+  const preemptedRotationId = client.lock?.preemptedRotationId;
   const lastRotation: LastRotation = {
     rotationId: context.rotationId,
     finishedAt: now,
     emergency,
     previousKeyId: oldKey.keyId,
     previousKeyNotAfter: notAfter,
-    revokedKeyIds: transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId),
+    revokedKeyIds: [...new Set([...revokedEarlier, ...revokedNow])],
+    ...(context.revokeImmediately ? { revokedImmediately: true } : {}),
+    ...(preemptedRotationId ? { preemptedRotationId } : {}),
   };
   const audit = (action: string, keyId?: string) => ({
     clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId,
@@ -147,7 +141,7 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
         },
         audit: [
           audit(emergency ? 'rotation.finished.emergency' : 'rotation.finished', client.pendingKeyId),
-          ...lastRotation.revokedKeyIds.map((keyId) => audit('key.revoked', keyId)),
+          ...revokedNow.map((keyId) => audit('key.revoked', keyId)),
         ],
       }),
     async () => (await deps.keys.getClient(context.clientId))?.currentVersionId === context.rotationId,

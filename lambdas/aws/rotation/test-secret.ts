@@ -3,10 +3,14 @@
  * does, through the same verification code the auth layer uses (read the key, check its
  * format and checksum, hash, look up, apply the state rule). Read-only. With a verification
  * endpoint configured, the new key must also get through the deployed authorizer over HTTPS.
+ *
+ * Emergency rotations prove the new key only: the current key is the one being replaced at
+ * once, and it may already be revoked (revokeImmediately, or the kill switch forced on it).
  */
 import { KeyVerificationFailedError, RotationStateConflictError } from '../../core/errors';
 import type { KeyRecord } from '../../core/model';
 import { verifyApiKey } from '../../core/verification';
+import { RotationMode } from '../../core/rotation-request';
 import { Stage } from '../secret-store';
 import { proveAgainstEndpoint } from './endpoint-probe';
 import { clientLockedBy, type RotationContext, type RotationDeps } from './context';
@@ -38,6 +42,7 @@ export async function testSecret(deps: RotationDeps, context: RotationContext): 
   if (deps.settings.verifyEndpointUrl) {
     await proveAgainstEndpoint(deps.settings.verifyEndpointUrl, pending.value.apiKey, context.clientId, deps.fetch);
   }
+  if (context.mode === RotationMode.EMERGENCY) return { pendingKeyId: pendingRecord.keyId, currentKeyId: client.currentKeyId };
   const current = await deps.secrets.readStage(context.secretId, Stage.CURRENT);
   if (!current) throw new KeyVerificationFailedError('current', 'the secret has no AWSCURRENT version');
   const currentRecord = await prove('current', current.value.apiKey);

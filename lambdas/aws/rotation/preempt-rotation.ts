@@ -1,0 +1,63 @@
+/**
+ * Stopping a rotation that holds a client's lock and cleaning up after it: used by an
+ * emergency rotation (which then holds the lock) and by offboarding. Idempotent.
+ *
+ * - Before finishSecret committed: the execution is stopped and the rotation undone like a
+ *   failed one (pending key revoked, AWSPENDING removed, AWSCURRENT restored if it had moved).
+ *   A key that had been AWSCURRENT gets no grace: this is an incident.
+ * - After (in its overlap): the execution is only stopped. The new key is current and stays;
+ *   the previous key is the emergency rotation's (or offboarding's) to revoke.
+ */
+import { RotationMode } from '../../core/rotation-request';
+import type { RotationExecutions } from '../rotation-executions';
+import type { ClientWithPending } from './context';
+import { undoUnfinishedRotation, type UndoDeps } from './undo-rotation';
+
+/** Who stops the rotation, and why (for the execution history and the audit trail). */
+export interface Preemption {
+  /** The rotation (or operation) that takes over. */
+  readonly by: string;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+/** What was done to the stopped rotation. */
+export interface PreemptionResult {
+  readonly stoppedRotationId: string;
+  readonly execution: 'stopped' | 'not-found';
+  /** True when the stopped rotation had not finished and was undone. */
+  readonly undone: boolean;
+}
+
+/**
+ * Stops rotation `heldRotationId` of `client` and undoes it if it had not finished.
+ * The caller makes sure the stopped rotation can no longer write (it has taken or cleared the lock).
+ */
+export async function stopAndCleanUp(
+  deps: UndoDeps & { readonly executions: RotationExecutions },
+  client: ClientWithPending,
+  heldRotationId: string,
+  preemption: Preemption,
+): Promise<PreemptionResult> {
+  const execution = await deps.executions.stop(heldRotationId, {
+    error: 'KeyRoll.Preempted',
+    cause: `Stopped by ${preemption.by} (${preemption.actor}).`,
+  });
+  const finished = client.lastRotation?.rotationId === heldRotationId || client.currentVersionId === heldRotationId;
+  if (finished) return { stoppedRotationId: heldRotationId, execution, undone: false };
+  await undoUnfinishedRotation(
+    deps,
+    {
+      rotationId: heldRotationId,
+      clientId: client.clientId,
+      secretId: client.secretId,
+      mode: RotationMode.EMERGENCY,
+      reason: preemption.reason,
+      requestedBy: preemption.actor,
+      overlapSeconds: 0,
+    },
+    client,
+    'revoke',
+  );
+  return { stoppedRotationId: heldRotationId, execution, undone: true };
+}

@@ -1,0 +1,141 @@
+/**
+ * Undoing a rotation, shared by the failure path (rollback step), emergency preemption and
+ * the operator's rollback during an overlap. Idempotent: every action checks first, and the
+ * DynamoDB half is one guarded transaction.
+ *
+ * - Unfinished (before finishSecret committed): the pending key is revoked, AWSPENDING removed,
+ *   and AWSCURRENT moved back if finishSecret had moved it.
+ * - Finished (in its overlap): AWSCURRENT back on the previous version, the previous key ACTIVE
+ *   again without a not-after, the rotation's key revoked or given a grace period.
+ */
+import { isoNow } from '../../core/clock';
+import { RotationStateConflictError } from '../../core/errors';
+import { KeyState } from '../../core/key-state';
+import type { KeyRecord } from '../../core/model';
+import { RotationMode } from '../../core/rotation-request';
+import type { KeyTransition } from '../key-repository';
+import { Stage, versionWithStage } from '../secret-store';
+import { convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+
+/** What undoing needs: the stores and the clock. */
+export type UndoDeps = Pick<RotationDeps, 'secrets' | 'keys' | 'clock'>;
+
+/**
+ * What happens to a key that was AWSCURRENT for a while (clients may hold it):
+ * `grace` makes it RETIRING for the rotation's overlap (revoked when the overlap is 0),
+ * `revoke` revokes it at once.
+ */
+export type ExposedKeyDisposition = 'grace' | 'revoke';
+
+/** Undoes a rotation that has not committed finishSecret. */
+export async function undoUnfinishedRotation(
+  deps: UndoDeps,
+  context: RotationContext,
+  client: ClientWithPending,
+  exposedKey: ExposedKeyDisposition = 'grace',
+): Promise<void> {
+  const now = isoNow(deps.clock);
+  const stages = await deps.secrets.versionStages(context.secretId);
+  const wasCurrent = versionWithStage(stages, Stage.CURRENT) === context.rotationId;
+  if (wasCurrent) {
+    // finishSecret moved the label but not the table: the table's current version is the truth.
+    await deps.secrets.moveStage(context.secretId, Stage.CURRENT, client.currentVersionId, context.rotationId);
+  }
+  await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, context.rotationId);
+  await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
+
+  if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash) {
+    // createSecret never recorded a key (or an earlier undo already cleaned up).
+    await deps.keys.applyChange({ audit: undoAuditEvents(context, now, []) });
+    return;
+  }
+  const pending = await deps.keys.getKey(client.pendingKeyHash);
+  // A retry after the label went back cannot see that it was ever current; the key's state
+  // can: a RETIRING pending key is an earlier undo's own grace transition.
+  const transitions: KeyTransition[] =
+    pending && pending.state !== KeyState.REVOKED && pending.state !== KeyState.RETIRING
+      ? [wasCurrent ? exposed(deps, context, pending, now, exposedKey) : revoke(pending, now)]
+      : [];
+  await convergent(
+    () =>
+      deps.keys.applyChange({
+        transitions,
+        client: { clientId: context.clientId, expect: { pendingRotationId: context.rotationId }, set: { updatedAt: now }, remove: [...PENDING_FIELDS] },
+        audit: undoAuditEvents(context, now, revokedIds(transitions)),
+      }),
+    async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
+  );
+}
+
+/**
+ * Undoes a rotation whose finishSecret committed, while its previous key is still there
+ * (the overlap). Refused for emergency rotations and once the previous key is gone.
+ *
+ * @throws RotationStateConflictError when there is no previous key to go back to.
+ */
+export async function undoFinishedRotation(
+  deps: UndoDeps,
+  context: RotationContext,
+  client: ClientWithPending,
+  exposedKey: ExposedKeyDisposition = 'grace',
+): Promise<void> {
+  if (context.mode === RotationMode.EMERGENCY || !client.previousKeyHash || !client.previousVersionId || !client.previousKeyId) {
+    throw new RotationStateConflictError(
+      `rollback: rotation ${context.rotationId} already finished and its previous key is gone; it cannot be undone.`,
+    );
+  }
+  const now = isoNow(deps.clock);
+  const previousVersionId = client.previousVersionId;
+  const stages = await deps.secrets.versionStages(context.secretId);
+  if (versionWithStage(stages, Stage.CURRENT) === context.rotationId) {
+    await deps.secrets.moveStage(context.secretId, Stage.CURRENT, previousVersionId, context.rotationId);
+  }
+  await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, context.rotationId);
+  await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
+  const [newKey, oldKey] = await Promise.all([deps.keys.getKey(client.currentKeyHash), deps.keys.getKey(client.previousKeyHash)]);
+  const transitions: KeyTransition[] = [];
+  if (newKey && newKey.state !== KeyState.REVOKED && newKey.state !== KeyState.RETIRING) {
+    // The new key was current: clients may hold it.
+    transitions.push(exposed(deps, context, newKey, now, exposedKey));
+  } else if (newKey && newKey.state === KeyState.RETIRING && exposedKey === 'revoke') {
+    transitions.push(revoke(newKey, now));
+  }
+  if (oldKey && oldKey.state === KeyState.RETIRING) {
+    transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.RETIRING, to: KeyState.ACTIVE, remove: ['notAfter'] });
+  }
+  await convergent(
+    () =>
+      deps.keys.applyChange({
+        transitions,
+        client: {
+          clientId: context.clientId,
+          expect: { currentVersionId: context.rotationId },
+          set: { currentKeyHash: client.previousKeyHash, currentKeyId: client.previousKeyId, currentVersionId: previousVersionId, updatedAt: now },
+          remove: [...PREVIOUS_FIELDS, ...PENDING_FIELDS],
+        },
+        audit: undoAuditEvents(context, now, revokedIds(transitions)),
+      }),
+    async () => (await deps.keys.getClient(context.clientId))?.currentVersionId !== context.rotationId,
+  );
+}
+
+function revoke(key: KeyRecord, now: string): KeyTransition {
+  return { keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } };
+}
+
+/** A key clients may hold: RETIRING for the rotation's overlap if asked and possible, else revoked. */
+function exposed(deps: UndoDeps, context: RotationContext, key: KeyRecord, now: string, disposition: ExposedKeyDisposition): KeyTransition {
+  if (disposition === 'revoke' || key.state !== KeyState.ACTIVE || context.overlapSeconds <= 0) return revoke(key, now);
+  const notAfter = new Date(deps.clock.nowMs() + context.overlapSeconds * 1000).toISOString();
+  return { keyHash: key.keyHash, keyId: key.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } };
+}
+
+function revokedIds(transitions: readonly KeyTransition[]): string[] {
+  return transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId);
+}
+
+/** `rotation.rolled_back` plus one `key.revoked` per revoked key, keyed by the rotation so a retry rewrites them. */
+export function undoAuditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[]) {
+  const base = { clientId: context.clientId, at: now, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId };
+  return [{ ...base, action: 'rotation.rolled_back' }, ...revokedKeyIds.map((keyId) => ({ ...base, action: 'key.revoked', keyId }))];
+}
