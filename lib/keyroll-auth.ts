@@ -9,7 +9,6 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -21,6 +20,7 @@ import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lam
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
+import { opsAlarm } from './ops-alarm';
 
 /** Where the auth layer reads keys and sends alarms, and how it behaves. */
 export interface KeyRollAuthProps {
@@ -225,18 +225,7 @@ export class KeyRollAuth extends Construct {
   }
 
   private createAlarms(props: KeyRollAuthProps): void {
-    const toOps = new cloudwatchActions.SnsAction(props.opsTopic);
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
-      const created = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(toOps);
-    };
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => opsAlarm(this, id, props.opsTopic, metric, description, threshold);
     alarm('AuthFailureRateAlarm', this.metricAuthFailureRate(), props.failureRateThreshold ?? 0.05, 'The share of rejected API keys is high: a rotation clients did not follow, or a credential-stuffing attempt.');
     alarm('AuthFailuresAlarm', this.metricAuthFailed(), props.failureCountThreshold ?? 100, 'Many API key authentications failed in 5 minutes.');
     alarm('RevokedKeyUseAlarm', this.metricRevokedKeyUse(), 1, 'A revoked API key was presented: a leaked key being tried, or a client that never updated.');

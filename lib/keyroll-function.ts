@@ -10,6 +10,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 /** What a KeyRoll function is made of. */
@@ -25,6 +26,11 @@ export interface KeyRollFunctionProps {
   readonly timeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
+  /**
+   * Where asynchronous invocations go after Lambda's retries fail (the role may send to it).
+   * @default no dead-letter queue
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /** Builds `<id>Logs`, `<id>Role` and `<id>Function` in `scope` (ids are a contract: renaming replaces). */
@@ -46,6 +52,7 @@ export function keyRollFunction(scope: Construct, id: string, props: KeyRollFunc
     tracing: lambda.Tracing.ACTIVE,
     environment: props.environment,
     description: props.description,
+    deadLetterQueue: props.deadLetterQueue,
     bundling: {
       minify: true,
       sourceMap: false,

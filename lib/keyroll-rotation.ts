@@ -4,9 +4,8 @@
  * Lambda function per step with its own least-privilege role, the Standard state machine
  * that runs them, and alarms to the ops topic.
  */
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Names, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -17,6 +16,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { keyRollFunction } from './keyroll-function';
+import { opsAlarm } from './ops-alarm';
 import { buildRotationDefinition, type RotationFunctions } from './rotation-definition';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
@@ -77,6 +77,14 @@ export interface KeyRollRotationProps {
    * @default Duration.hours(6)
    */
   readonly reminderInterval?: Duration;
+  /**
+   * Name of the state machine. It is fixed at synth time because beginRotation must know the
+   * state machine's ARN (emergency preemption stops the execution holding a client's lock) and
+   * a reference would make the function and the state machine depend on each other. Changing
+   * it replaces the state machine (and ends its running executions).
+   * @default a name unique to this construct and stack, e.g. `KeyRoll-Rotation-1A2B3C4D`
+   */
+  readonly stateMachineName?: string;
 }
 
 /** How long before the previous key's not-after the usage check runs (at most half the overlap). */
@@ -84,7 +92,8 @@ export const USAGE_CHECK_LEAD = Duration.minutes(5);
 
 /** Which Secrets Manager actions a step needs. Only the steps that move labels get UpdateSecretVersionStage. */
 const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
-  beginRotation: [],
+  // Emergency preemption undoes the stopped rotation: AWSPENDING removed, AWSCURRENT restored.
+  beginRotation: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
   createSecret: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
   setSecret: [],
   testSecret: ['secretsmanager:GetSecretValue'],
@@ -97,7 +106,8 @@ const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
 /** Which DynamoDB actions a step needs. */
 const TABLE_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
   beginRotation: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  createSecret: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  // Query: revokeImmediately lists the client's keys (byClient index).
+  createSecret: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
   setSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
   testSecret: ['dynamodb:GetItem'],
   finishSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
@@ -140,6 +150,9 @@ export class KeyRollRotation extends Construct {
   readonly secretNamePrefix: string;
   /** The usage window of usage-aware retirement (the auth layer must record use more often). */
   readonly usageWindow: Duration;
+  /** Smallest and largest overlap a request or a client policy may ask for. */
+  readonly minOverlap: Duration;
+  readonly maxOverlap: Duration;
 
   constructor(scope: Construct, id: string, props: KeyRollRotationProps = {}) {
     super(scope, id);
@@ -149,6 +162,12 @@ export class KeyRollRotation extends Construct {
     const minOverlap = props.minOverlap ?? Duration.minutes(1);
     const maxOverlap = props.maxOverlap ?? Duration.days(30);
     validateProps(this.keyPrefix, this.secretNamePrefix, defaultOverlap, minOverlap, maxOverlap);
+    this.minOverlap = minOverlap;
+    this.maxOverlap = maxOverlap;
+    const stateMachineName = props.stateMachineName ?? Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(stateMachineName)) {
+      throw new Error(`stateMachineName must be 1-80 characters of [A-Za-z0-9_-]; got '${stateMachineName}'.`);
+    }
     this.usageWindow = props.usageWindow ?? Duration.hours(1);
     const reminderInterval = props.reminderInterval ?? Duration.hours(6);
     if (reminderInterval.toSeconds() < 2 * USAGE_CHECK_LEAD.toSeconds()) {
@@ -223,6 +242,12 @@ export class KeyRollRotation extends Construct {
       functions[step] = this.stepFunction(step, file, environment, logRetention, removalPolicy);
     }
     this.functions = functions;
+    // beginRotation stops the execution that holds a client's lock (emergency preemption). The
+    // ARN is built from the fixed name: a reference would be a cycle (the definition refers to the function).
+    const stateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    (functions.beginRotation as lambda.Function).addEnvironment('STATE_MACHINE_ARN', stateMachineArn);
+    functions.beginRotation.role!.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
 
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       retention: logRetention,
@@ -230,6 +255,7 @@ export class KeyRollRotation extends Construct {
       removalPolicy,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
         buildRotationDefinition(this, { functions, table: this.table, clientTopic: this.clientTopic, opsTopic: this.opsTopic }),
@@ -266,6 +292,7 @@ export class KeyRollRotation extends Construct {
       stateMachineRole: this.stateMachine.role,
       functionLogicalIds: Object.values(this.functions).map((fn) => stack.getLogicalId(fn.node.defaultChild as CfnElement)),
       secretNamePrefix: this.secretNamePrefix,
+      preemptingRole: { role: functions.beginRotation.role!, stateMachineName },
     });
   }
 
@@ -305,19 +332,7 @@ export class KeyRollRotation extends Construct {
   }
 
   private createAlarms(): void {
-    const toOps = new cloudwatchActions.SnsAction(this.opsTopic);
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
-      const created = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(toOps);
-      return created;
-    };
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => opsAlarm(this, id, this.opsTopic, metric, description);
     alarm('FailedRotationsAlarm', this.metricFailedRotations(), 'A KeyRoll rotation failed; see the ops topic message and the execution history.');
     alarm('TimedOutRotationsAlarm', this.metricTimedOutRotations(), 'A KeyRoll rotation timed out; its client lock expires on its own, but look first.');
     for (const [step, fn] of Object.entries(this.functions)) {

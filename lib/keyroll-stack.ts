@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { KeyRollAuth, type KeyRollAuthProps } from './keyroll-auth';
 import { addKeyRollDashboard } from './keyroll-dashboard';
 import { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
+import { KeyRollSchedules, type KeyRollSchedulesProps } from './keyroll-schedules';
 
 /** Props of {@link KeyRollStack}. */
 export interface KeyRollStackProps extends StackProps {
@@ -23,12 +24,18 @@ export interface KeyRollStackProps extends StackProps {
    * @default the example API's `GET /whoami` when it is deployed; otherwise the in-process proof only
    */
   readonly verifyEndpointUrl?: string;
+  /**
+   * Scheduled rotations (the state machine, key and ops topic come from the rotation pipeline).
+   * @default the construct's defaults
+   */
+  readonly schedules?: Omit<KeyRollSchedulesProps, 'stateMachine' | 'encryptionKey' | 'opsTopic'>;
 }
 
 /** KeyRoll in one stack. Outputs are what the operator CLI looks up. */
 export class KeyRollStack extends Stack {
   readonly rotation: KeyRollRotation;
   readonly auth: KeyRollAuth;
+  readonly schedules: KeyRollSchedules;
 
   constructor(scope: Construct, id: string, props: KeyRollStackProps = {}) {
     super(scope, id, props);
@@ -48,6 +55,14 @@ export class KeyRollStack extends Stack {
     }
     const verifyEndpointUrl = props.verifyEndpointUrl ?? this.auth.exampleEndpointUrl;
     if (verifyEndpointUrl) this.rotation.proveKeysAgainst(verifyEndpointUrl);
+    this.schedules = new KeyRollSchedules(this, 'Schedules', {
+      ...props.schedules,
+      stateMachine: this.rotation.stateMachine,
+      encryptionKey: this.rotation.encryptionKey,
+      opsTopic: this.rotation.opsTopic,
+      removalPolicy: props.schedules?.removalPolicy ?? props.rotation?.removalPolicy,
+      logRetention: props.schedules?.logRetention ?? props.rotation?.logRetention,
+    });
     addKeyRollDashboard(this, this.rotation, this.auth);
 
     new CfnOutput(this, 'StateMachineArn', { value: this.rotation.stateMachine.stateMachineArn, description: 'Start rotations here' });
@@ -57,6 +72,12 @@ export class KeyRollStack extends Stack {
     new CfnOutput(this, 'KeyArn', { value: this.rotation.encryptionKey.keyArn, description: 'Encrypts client secrets' });
     new CfnOutput(this, 'SecretNamePrefix', { value: this.rotation.secretNamePrefix });
     new CfnOutput(this, 'KeyPrefix', { value: this.rotation.keyPrefix });
+    new CfnOutput(this, 'MinOverlapSeconds', { value: String(this.rotation.minOverlap.toSeconds()), description: 'Smallest overlap a request or client policy may ask for' });
+    new CfnOutput(this, 'MaxOverlapSeconds', { value: String(this.rotation.maxOverlap.toSeconds()), description: 'Largest overlap (hard deadline of a previous key)' });
+    new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.scheduleGroup.scheduleGroupName, description: 'Client schedules are created here at onboarding' });
+    new CfnOutput(this, 'SchedulerRoleArn', { value: this.schedules.schedulerRole.roleArn, description: 'Execution role of every client schedule' });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueArn', { value: this.schedules.deadLetterQueue.queueArn, description: 'Scheduled starts that failed for good' });
+    new CfnOutput(this, 'ScheduledStartFunctionArn', { value: this.schedules.scheduledStartFunction.functionArn, description: 'Target of every client schedule' });
     new CfnOutput(this, 'AuthorizerFunctionArn', { value: this.auth.authorizerFunction.functionArn, description: 'Attach to your API Gateway REST or HTTP APIs' });
     if (this.auth.exampleEndpointUrl) new CfnOutput(this, 'ExampleEndpointUrl', { value: this.auth.exampleEndpointUrl, description: 'GET with Authorization: Bearer <key>' });
   }

@@ -13,6 +13,8 @@ export interface NagSubjects {
   readonly stateMachineRole: IConstruct;
   readonly functionLogicalIds: readonly string[];
   readonly secretNamePrefix: string;
+  /** The role that may stop the state machine's executions (emergency preemption). */
+  readonly preemptingRole: { readonly role: IConstruct; readonly stateMachineName: string };
 }
 
 function arnPart(value: string, placeholder: string): string {
@@ -48,6 +50,11 @@ export function acknowledgeNagFindings(scope: IConstruct, subjects: NagSubjects)
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
       'Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions.',
+  });
+  Validations.of(subjects.preemptingRole.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${subjects.preemptingRole.stateMachineName}:*]`,
+    reason:
+      'Emergency preemption stops the execution that holds a client lock; its name is the rotation id, known only at run time. The wildcard covers executions of the one rotation state machine only.',
   });
   for (const logicalId of subjects.functionLogicalIds) {
     Validations.of(subjects.stateMachineRole).acknowledge({

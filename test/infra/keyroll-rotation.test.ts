@@ -300,8 +300,8 @@ describe('alarms to the ops topic', () => {
 });
 
 describe('least privilege', () => {
-  test('only CreateSecret, FinishSecret, RetireOldKey and RollbackRotation may move staging labels', () => {
-    expect(stepsAllowed('secretsmanager:UpdateSecretVersionStage')).toEqual(['createSecret', 'finishSecret', 'retireOldKey', 'rollbackRotation']);
+  test('only BeginRotation (emergency preemption undoes the stopped rotation), CreateSecret, FinishSecret, RetireOldKey and RollbackRotation may move staging labels', () => {
+    expect(stepsAllowed('secretsmanager:UpdateSecretVersionStage')).toEqual(['beginRotation', 'createSecret', 'finishSecret', 'retireOldKey', 'rollbackRotation']);
   });
 
   test('only CreateSecret may PutSecretValue', () => {
@@ -312,12 +312,37 @@ describe('least privilege', () => {
     expect(stepsAllowed('secretsmanager:GetSecretValue')).toEqual(['createSecret', 'testSecret']);
   });
 
-  test.each(['beginRotation', 'setSecret'] as Step[])('%s has no Secrets Manager action at all', (step) => {
+  test.each(['setSecret'] as Step[])('%s has no Secrets Manager action at all', (step) => {
     const actions = roleStatements(roleId(step)).flatMap((s) => asArray(s.Action));
     expect(actions.filter((a) => a.toLowerCase().startsWith('secretsmanager:'))).toEqual([]);
     // and no way to decrypt secrets either
     const viaSecrets = roleStatements(roleId(step)).filter((s) => JSON.stringify(s.Condition ?? {}).includes('secretsmanager.'));
     expect(viaSecrets).toEqual([]);
+  });
+
+  test('beginRotation may read labels and move them (undoing a preempted rotation) but never read or write a secret value', () => {
+    const actions = roleStatements(roleId('beginRotation')).flatMap((s) => asArray(s.Action)).filter((a) => /^secretsmanager:/i.test(a));
+    expect(actions.sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage']);
+  });
+
+  test('beginRotation knows the state machine by its fixed name and may stop only its executions (emergency preemption)', () => {
+    const [[machineId, machine]] = ofType('AWS::StepFunctions::StateMachine');
+    const name = machine.Properties!.StateMachineName as string;
+    expect(name).toMatch(/^Test-?Rotation-?[A-Za-z0-9-]*$/);
+    expect(stack.rotation.stateMachine.stateMachineArn).toBeDefined();
+    const env = resources[fnId('beginRotation')].Properties!.Environment.Variables;
+    expect(renderCfn(env.STATE_MACHINE_ARN)).toBe(`arn:aws:states:us-east-1:123456789012:stateMachine:${name}`);
+    // No reference to the state machine from the function: that would be a dependency cycle.
+    expect(JSON.stringify(resources[fnId('beginRotation')])).not.toContain(machineId);
+    for (const step of STEPS.filter((s) => s !== 'beginRotation')) {
+      expect(resources[fnId(step)].Properties!.Environment.Variables.STATE_MACHINE_ARN).toBeUndefined();
+    }
+    const stops = roleStatements(roleId('beginRotation')).filter((s) => asArray(s.Action).includes('states:StopExecution'));
+    expect(stops).toHaveLength(1);
+    expect(asArray(stops[0].Action)).toEqual(['states:StopExecution']);
+    expect(asArray(stops[0].Resource).map(renderCfn)).toEqual([`arn:aws:states:us-east-1:123456789012:execution:${name}:*`]);
+    expect(STEPS.filter((step) => allows(roleStatements(roleId(step)), 'states:StopExecution'))).toEqual(['beginRotation']);
+    expect(STEPS.filter((step) => allows(roleStatements(roleId(step)), 'states:StartExecution'))).toEqual([]);
   });
 
   test('no identity policy uses a wildcard action for secretsmanager or kms (or a bare *, or NotAction)', () => {
@@ -355,7 +380,7 @@ describe('least privilege', () => {
     }
   });
 
-  test('each step may use the table, and only finishSecret may Query (the byClient index)', () => {
+  test('each step may use the table, and only createSecret (revokeImmediately) and finishSecret may Query (the byClient index)', () => {
     const tableArn = `{GetAtt:${logicalId(stack.rotation.table)}.Arn}`;
     for (const step of STEPS) {
       const ddb = roleStatements(roleId(step)).filter((s) => asArray(s.Action).some((a) => /^dynamodb:/i.test(a)));
@@ -366,7 +391,7 @@ describe('least privilege', () => {
         expect(asArray(s.Action).some((a) => /^dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)$/i.test(a))).toBe(false);
       }
     }
-    expect(stepsAllowed('dynamodb:Query')).toEqual(['finishSecret']);
+    expect(stepsAllowed('dynamodb:Query')).toEqual(['createSecret', 'finishSecret']);
   });
 
   test('the state machine role publishes only to the two topics, UpdateItems only the table, and invokes only the 8 steps', () => {
@@ -473,7 +498,7 @@ describe('state machine definition', () => {
   test('ValidateAndLock catches into RotationRejected (a Fail state)', () => {
     const states = allStates(definition().json);
     expect(states.get('ValidateAndLock')!.Catch).toEqual([
-      { ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'RotationInProgress'], ResultPath: '$.error', Next: RotationStates.REJECTED },
+      { ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress'], ResultPath: '$.error', Next: RotationStates.REJECTED },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RotationStates.RELEASE_LOCK_AFTER_REJECTION },
     ]);
     expect(states.get(RotationStates.REJECTED)!.Type).toBe('Fail');
@@ -566,6 +591,10 @@ describe('constructor validation', () => {
 
   test('rejects defaultOverlap > maxOverlap', () => {
     expect(build({ defaultOverlap: Duration.days(2), maxOverlap: Duration.days(1) })).toThrow(/got 60 s, 172800 s, 86400 s/);
+  });
+
+  test('rejects a stateMachineName that Step Functions would refuse', () => {
+    expect(build({ stateMachineName: 'key roll' })).toThrow(/stateMachineName must be 1-80 characters of \[A-Za-z0-9_-\]; got 'key roll'/);
   });
 
   test('rejects a maxOverlap that would take the state machine past its 1-year limit', () => {

@@ -1,0 +1,76 @@
+/**
+ * Offboarding: the client is marked offboarded (from then on no rotation can take its lock
+ * and beginRotation refuses with ClientOffboarded), its schedule is deleted, a rotation in
+ * flight is stopped and cleaned up, and every key that is not REVOKED is revoked, each by a
+ * guarded transition with its audit entry in the same transaction. The client record and the
+ * audit trail stay. Idempotent: a re-run (e.g. after a crash) finishes what is left.
+ */
+import { isoNow } from '../../core/clock';
+import { parseOffboardRequest } from '../../core/ops-requests';
+import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from '../rotation/client-keys';
+import type { ClientWithPending } from '../rotation/context';
+import { stopAndCleanUp } from '../rotation/preempt-rotation';
+import type { OpsDeps } from './ops-deps';
+
+/** What offboarding did. */
+export interface OffboardResult {
+  readonly clientId: string;
+  /** When offboarding first began (a re-run keeps it). */
+  readonly offboardedAt: string;
+  /** Keys this call revoked (a re-run after a complete offboarding revokes none). */
+  readonly revokedKeyIds: readonly string[];
+  /** False when there was no schedule left to delete. */
+  readonly scheduleDeleted: boolean;
+  /** The rotation that was in flight and was stopped. */
+  readonly stoppedRotationId?: string;
+}
+
+/** Rounds of "list, revoke" before giving up on keys that keep changing under us. */
+const MAX_REVOCATION_ROUNDS = 5;
+
+/**
+ * Offboards a client.
+ *
+ * @param raw an {@link OffboardRequest} (validated here).
+ * @throws InvalidOperationInput (nothing changed), UnknownClient
+ */
+export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<OffboardResult> {
+  const request = parseOffboardRequest(raw);
+  await deps.keys.requireClient(request.clientId);
+  const offboardedAt = await deps.keys.markOffboarded(request.clientId, isoNow(deps.clock));
+  // Keyed by the first offboarding time: a re-run rewrites this entry instead of adding one.
+  const actor = { actor: request.requestedBy, reason: request.reason };
+  await deps.keys.applyChange({ audit: [{ clientId: request.clientId, at: offboardedAt, action: 'client.offboarded', ...actor }] });
+  const scheduleDeleted = await deps.schedules.delete(request.clientId);
+
+  let client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
+  const held = client.lock?.rotationId;
+  if (held) {
+    await stopAndCleanUp(deps, client, held, { by: `offboarding of ${request.clientId}`, ...actor });
+    // With the lock gone, any step of the stopped rotation still running fails its guarded write.
+    await deps.keys.releaseLock(request.clientId, held);
+    client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
+  }
+
+  const revokedKeyIds: string[] = [];
+  for (let round = 1; ; round++) {
+    const live = await unrevokedKeysOf(deps.keys, client);
+    if (live.length === 0) break;
+    const now = isoNow(deps.clock);
+    try {
+      for (let i = 0; i < live.length; i += REVOCATIONS_PER_TRANSACTION) {
+        const transitions = revocationsOf(live.slice(i, i + REVOCATIONS_PER_TRANSACTION), now);
+        await deps.keys.applyChange({
+          transitions,
+          audit: transitions.map((t) => ({ clientId: request.clientId, at: now, action: 'key.revoked', keyId: t.keyId, detail: 'offboarding', ...actor })),
+        });
+        revokedKeyIds.push(...transitions.map((t) => t.keyId));
+      }
+    } catch (error) {
+      // A key changed state between the read and the write: read again and revoke what is left.
+      if ((error as Error).name !== 'ConditionFailed' || round >= MAX_REVOCATION_ROUNDS) throw error;
+    }
+    client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
+  }
+  return { clientId: request.clientId, offboardedAt, revokedKeyIds, scheduleDeleted, ...(held ? { stoppedRotationId: held } : {}) };
+}

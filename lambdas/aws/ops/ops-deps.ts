@@ -1,0 +1,111 @@
+/**
+ * What the operator API needs, and how a CLI builds it from the stack outputs and its own SDK
+ * clients. Nothing here reads the environment: the caller injects clients, configuration and
+ * the clock.
+ */
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { systemClock, type Clock } from '../../core/clock';
+import type { PolicyBounds } from '../../core/rotation-policy';
+import type { OverlapBounds } from '../../core/rotation-request';
+import type { ProvisioningSettings } from '../client-provisioning';
+import { ClientNotifier } from '../client-notifier';
+import { ClientSchedules, type ScheduleRetry } from '../client-schedules';
+import { KeyRepository } from '../key-repository';
+import { RotationExecutions } from '../rotation-executions';
+import { SecretStore } from '../secret-store';
+
+/** The deployment's policy the operator API checks requests against. */
+export interface OpsSettings extends ProvisioningSettings {
+  /** The construct's minOverlap/maxOverlap (stack outputs MinOverlapSeconds/MaxOverlapSeconds). */
+  readonly overlapBounds: OverlapBounds;
+}
+
+/** Everything an operation may use, injected. */
+export interface OpsDeps {
+  readonly keys: KeyRepository;
+  readonly secrets: SecretStore;
+  readonly schedules: ClientSchedules;
+  readonly executions: RotationExecutions;
+  /** Absent: kill switch and rollback notices are not published (the CLI may publish them itself). */
+  readonly notifier?: ClientNotifier;
+  readonly clock: Clock;
+  readonly settings: OpsSettings;
+}
+
+/** The stack outputs the operator API needs (names as in the stack's CfnOutputs). */
+export interface KeyRollStackOutputs {
+  readonly TableName: string;
+  readonly StateMachineArn: string;
+  readonly KeyPrefix: string;
+  readonly SecretNamePrefix: string;
+  /** The KMS key that encrypts client secrets. */
+  readonly KeyArn: string;
+  readonly ClientTopicArn?: string;
+  readonly MinOverlapSeconds: string;
+  readonly MaxOverlapSeconds: string;
+  readonly ScheduleGroupName: string;
+  readonly SchedulerRoleArn: string;
+  readonly ScheduleDeadLetterQueueArn: string;
+  readonly ScheduledStartFunctionArn: string;
+}
+
+/** The SDK clients an operator session uses (built once by the caller, with its credentials and region). */
+export interface OpsClients {
+  /** A document client with `removeUndefinedValues: true`. */
+  readonly dynamoDb: DynamoDBDocumentClient;
+  readonly secretsManager: SecretsManagerClient;
+  readonly scheduler: SchedulerClient;
+  readonly stepFunctions: SFNClient;
+  /** Needed to publish kill-switch and rollback notices to the client topic. */
+  readonly sns?: SNSClient;
+}
+
+/** Options of {@link createOpsDeps}. */
+export interface CreateOpsDepsOptions {
+  /** @default the wall clock */
+  readonly clock?: Clock;
+  /** @default DEFAULT_SCHEDULE_RETRY */
+  readonly scheduleRetry?: ScheduleRetry;
+}
+
+/**
+ * Wires the operator API to a deployed stack.
+ *
+ * @throws RangeError when an output is missing or malformed (e.g. a non-numeric overlap bound).
+ */
+export function createOpsDeps(clients: OpsClients, outputs: KeyRollStackOutputs, options: CreateOpsDepsOptions = {}): OpsDeps {
+  const seconds = (name: 'MinOverlapSeconds' | 'MaxOverlapSeconds') => {
+    const value = Number(outputs[name]);
+    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`Stack output ${name} must be a positive whole number of seconds.`);
+    return value;
+  };
+  return {
+    keys: new KeyRepository(clients.dynamoDb, outputs.TableName),
+    secrets: new SecretStore(clients.secretsManager),
+    schedules: new ClientSchedules(clients.scheduler, {
+      groupName: outputs.ScheduleGroupName,
+      targetArn: outputs.ScheduledStartFunctionArn,
+      roleArn: outputs.SchedulerRoleArn,
+      deadLetterArn: outputs.ScheduleDeadLetterQueueArn,
+      retry: options.scheduleRetry,
+    }),
+    executions: new RotationExecutions(clients.stepFunctions, outputs.StateMachineArn),
+    notifier: clients.sns && outputs.ClientTopicArn ? new ClientNotifier(clients.sns, outputs.ClientTopicArn) : undefined,
+    clock: options.clock ?? systemClock,
+    settings: {
+      keyPrefix: outputs.KeyPrefix,
+      secretNamePrefix: outputs.SecretNamePrefix,
+      kmsKeyId: outputs.KeyArn,
+      overlapBounds: { minSeconds: seconds('MinOverlapSeconds'), maxSeconds: seconds('MaxOverlapSeconds') },
+    },
+  };
+}
+
+/** The deployment's overlap bounds as a policy check wants them. */
+export function policyBounds(settings: OpsSettings): PolicyBounds {
+  return { minOverlapSeconds: settings.overlapBounds.minSeconds, maxOverlapSeconds: settings.overlapBounds.maxSeconds };
+}

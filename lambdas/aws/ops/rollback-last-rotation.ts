@@ -1,0 +1,113 @@
+/**
+ * Rollback of the last rotation during its overlap: the previous key becomes current again
+ * (AWSCURRENT back on its version, the key ACTIVE, its not-after removed), the rotation's new
+ * key is revoked, and the rotation's execution, waiting in its overlap, is stopped and its
+ * lock released. Uses the same undo as the rollback step (rotation/undo-rotation.ts).
+ *
+ * Possible only while the previous key is still there and more than a minute from its
+ * not-after (so retirement cannot race the rollback), and never for an emergency rotation
+ * (its previous keys are revoked). Idempotent: a re-run of a finished rollback only makes sure
+ * the execution is stopped and the lock released.
+ */
+import { isoNow } from '../../core/clock';
+import { ClientOffboardedError, RollbackNotPossibleError, RotationInProgressError } from '../../core/errors';
+import { KeyState } from '../../core/key-state';
+import { rolledBackNotice } from '../../core/notifications';
+import { parseRollbackRequest, type RollbackRequest } from '../../core/ops-requests';
+import { RotationMode } from '../../core/rotation-request';
+import type { ClientWithPending, RotationContext } from '../rotation/context';
+import { undoFinishedRotation } from '../rotation/undo-rotation';
+import type { OpsDeps } from './ops-deps';
+
+/** What the rollback did. */
+export interface RollbackLastRotationResult {
+  readonly clientId: string;
+  readonly rotationId: string;
+  /** `already-rolled-back`: the keys were already back (a re-run); only execution and lock were checked. */
+  readonly outcome: 'rolled-back' | 'already-rolled-back';
+  /** The rotation's execution: stopped now, or none found running under that name. */
+  readonly execution: 'stopped' | 'not-found';
+  /** The key that is current (again). */
+  readonly currentKeyId: string;
+}
+
+/** The previous key's not-after must be at least this far away: retirement must not race the rollback. */
+export const ROLLBACK_MIN_REMAINING_MS = 60_000;
+
+/**
+ * Rolls the client's last rotation back.
+ *
+ * @param raw a {@link RollbackRequest} (validated here).
+ * @throws InvalidOperationInput (nothing changed), UnknownClient, ClientOffboarded,
+ *   RollbackNotPossible (nothing changed), RotationInProgress (another rotation holds the lock)
+ */
+export async function rollbackLastRotation(deps: OpsDeps, raw: unknown): Promise<RollbackLastRotationResult> {
+  const request = parseRollbackRequest(raw);
+  const client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
+  if (client.offboardedAt) throw new ClientOffboardedError(client.clientId, client.offboardedAt);
+  const last = client.lastRotation;
+  if (!last) throw new RollbackNotPossibleError(client.clientId, 'no rotation has finished yet');
+  if (request.rotationId && request.rotationId !== last.rotationId) {
+    throw new RollbackNotPossibleError(client.clientId, `the last finished rotation is ${last.rotationId}, not ${request.rotationId}`);
+  }
+  const rotationId = last.rotationId;
+  const done = client.currentVersionId !== rotationId;
+  const operationLock = `${rotationId}.rollback`;
+  if (!done) {
+    await assertUndoable(deps, client);
+    if (client.lock && client.lock.rotationId !== rotationId && client.lock.rotationId !== operationLock) {
+      throw new RotationInProgressError(client.clientId, client.lock.rotationId);
+    }
+    if (!client.lock) {
+      // The rotation's execution already let go of the lock (e.g. a late step failed): hold it ourselves.
+      const now = isoNow(deps.clock);
+      await deps.keys.acquireLock(
+        client.clientId,
+        { rotationId: operationLock, acquiredAt: now, expiresAt: new Date(deps.clock.nowMs() + 3600_000).toISOString() },
+        { clientId: client.clientId, at: now, action: 'rollback.locked', actor: request.requestedBy, reason: request.reason, rotationId },
+      );
+    }
+  }
+  // Stop first: the execution must not retire the previous key while it becomes current again.
+  const execution = await deps.executions.stop(rotationId, { error: 'KeyRoll.RolledBack', cause: `Rolled back by ${request.requestedBy}.` });
+  if (!done) await undoFinishedRotation(deps, contextOf(client, rotationId, request), client, 'revoke');
+  await deps.keys.releaseLock(client.clientId, rotationId);
+  await deps.keys.releaseLock(client.clientId, operationLock);
+
+  const after = await deps.keys.requireClient(client.clientId);
+  if (!done) {
+    await deps.notifier?.publish(
+      rolledBackNotice({ clientId: client.clientId, rotationId, occurredAt: isoNow(deps.clock), currentKeyId: after.currentKeyId, revokedKeyId: client.currentKeyId }),
+    );
+  }
+  return { clientId: client.clientId, rotationId, outcome: done ? 'already-rolled-back' : 'rolled-back', execution, currentKeyId: after.currentKeyId };
+}
+
+/** The rotation is in its overlap: normal mode, previous key still RETIRING and not about to expire. */
+async function assertUndoable(deps: OpsDeps, client: ClientWithPending): Promise<void> {
+  const last = client.lastRotation!;
+  if (last.emergency) throw new RollbackNotPossibleError(client.clientId, 'it was an emergency rotation, which revoked the previous keys');
+  if (!client.previousKeyHash || client.previousKeyId !== last.previousKeyId) {
+    throw new RollbackNotPossibleError(client.clientId, 'its overlap is over (the previous key was retired)');
+  }
+  const previous = await deps.keys.getKey(client.previousKeyHash);
+  if (!previous || previous.state !== KeyState.RETIRING) {
+    throw new RollbackNotPossibleError(client.clientId, `the previous key ${client.previousKeyId} is ${previous?.state ?? 'missing'}`);
+  }
+  const notAfterMs = previous.notAfter ? Date.parse(previous.notAfter) : Number.NaN;
+  if (!(notAfterMs - deps.clock.nowMs() >= ROLLBACK_MIN_REMAINING_MS)) {
+    throw new RollbackNotPossibleError(client.clientId, `the previous key expires at ${previous.notAfter ?? '(unknown)'}, too soon to make it current again safely`);
+  }
+}
+
+function contextOf(client: ClientWithPending, rotationId: string, request: RollbackRequest): RotationContext {
+  return {
+    rotationId,
+    clientId: client.clientId,
+    secretId: client.secretId,
+    mode: RotationMode.MANUAL,
+    reason: request.reason,
+    requestedBy: request.requestedBy,
+    overlapSeconds: 0,
+  };
+}
