@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/**
+ * `keyroll`, the operator CLI (`npm run keyroll -- <command>`). The commands live in lib/cli/;
+ * this entry point only connects them to the process. Exit codes: 0 ok, 1 refused/failed,
+ * 2 bad arguments, 3 environment (see `keyroll --help`).
+ */
+import { UsageError } from '../lib/cli/errors';
+import { run } from '../lib/cli/program';
+
+// The SDK's notice that Node 20 nears its end of support is noise for an operator.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+run(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+  env: process.env,
+  readStdin: async () => {
+    // A key typed at a terminal would be echoed and kept in scrollback: only take it piped in.
+    if (process.stdin.isTTY) throw new UsageError('identify reads the key from a pipe or file, not a terminal: pbpaste | keyroll identify, or keyroll identify < key.txt');
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+}).then(
+  (code) => {
+    // Exit once stdout is flushed (SDK sockets may linger a moment otherwise).
+    process.stdout.write('', () => process.exit(code));
+  },
+  (error: Error) => {
+    process.stderr.write(`keyroll: unexpected ${error.name}\n`);
+    process.exit(1);
+  },
+);
