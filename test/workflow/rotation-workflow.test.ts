@@ -47,6 +47,11 @@ async function drainAll() {
   return { client: await clientTopic.drain(), ops: await opsTopic.drain() };
 }
 
+// A failed test must not leave its notices to the next one.
+afterEach(async () => {
+  await drainAll();
+});
+
 describe('a scheduled/manual rotation', () => {
   it('rotates with both keys accepted during the overlap and the old one rejected after retirement', async () => {
     const client = await registerTestClient(deps);
