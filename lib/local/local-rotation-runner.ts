@@ -8,7 +8,16 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
 import { RotationStates } from '../rotation-definition';
-import { loadStepHandler, ServiceIntegrations, type SynthesizedWorkflow } from './synthesized-workflow';
+import {
+  executionContext,
+  loadStepHandler,
+  ServiceIntegrations,
+  taskStates,
+  waitTargetBefore,
+  zeroForEveryState,
+  type SynthesizedWorkflow,
+  type UsageWaitTargets,
+} from './synthesized-workflow';
 
 /** How one local execution ended. */
 export interface LocalRotationResult {
@@ -57,16 +66,11 @@ export class LocalRotationRunner {
   /** Runs one execution named `rotationId` to its end; `waitUntil` stands in for the Wait states. */
   async run(input: unknown, rotationId: string, waitUntil: WaitUntil): Promise<LocalRotationResult> {
     overrideRuntime(this.deps);
-    const usageDecisions: { decision: string; notAfter?: string; deadlineReached?: boolean; checkAt?: string }[] = [];
+    const usageDecisions: ({ decision: string; deadlineReached?: boolean } & UsageWaitTargets)[] = [];
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const states = this.workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type !== 'Task' || !state.Resource) continue;
-      const resource = state.Resource;
+    for (const [name, resource] of taskStates(this.workflow)) {
       handlers[name] = async (rawInput: unknown) => {
-        // The Wait before this state ends where the last usage check said.
-        const last = usageDecisions.at(-1);
-        const target = name === RotationStates.CHECK_USAGE ? last?.checkAt : name === RotationStates.RETIRE_OLD_KEY ? last?.notAfter : undefined;
+        const target = waitTargetBefore(name, usageDecisions.at(-1));
         if (target) await waitUntil(Date.parse(target));
         const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
         const step = this.workflow.functionArnToStep.get(resource);
@@ -81,19 +85,10 @@ export class LocalRotationRunner {
         return JSON.parse(JSON.stringify(output ?? null)) as unknown;
       };
     }
-    const waits = Object.fromEntries(Object.entries(states).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0]));
-    // Retries happen in simulated time too: no real back-off sleeps.
-    const retries = Object.fromEntries(Object.keys(states).map((n) => [n, 0]));
+    // Waits and retries happen in simulated time: no real sleeps.
     const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
-      context: {
-        Execution: {
-          Id: `arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${rotationId}`,
-          Name: rotationId,
-          Input: input as never,
-          StartTime: new Date(this.deps.clock.nowMs()).toISOString(),
-        },
-      },
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: zeroForEveryState(this.workflow), retryIntervalOverrides: zeroForEveryState(this.workflow) },
+      context: executionContext(rotationId, input, this.deps.clock.nowMs()),
     });
     // The interpreter's event stream rejects with the execution's error if nobody reads it.
     const drained = (async () => {

@@ -10,6 +10,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { KeyRollStack } from '../keyroll-stack';
+import { RotationStates } from '../rotation-definition';
 
 /** A Lambda handler as the interpreter calls it. */
 export type StepHandler = (input: unknown) => Promise<unknown>;
@@ -144,4 +145,44 @@ export class ServiceIntegrations {
         throw new Error(`No local integration for ${resource}.`);
     }
   }
+}
+
+/** The Task states of a definition with their resources, in definition order. */
+export function taskStates(workflow: SynthesizedWorkflow): [name: string, resource: string][] {
+  const states = workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
+  return Object.entries(states).flatMap(([name, state]) => (state.Type === 'Task' && state.Resource ? [[name, state.Resource] as [string, string]] : []));
+}
+
+/** Every state of the definition mapped to 0: for the interpreter's wait and retry-interval overrides. */
+export function zeroForEveryState(workflow: SynthesizedWorkflow): Record<string, number> {
+  return Object.fromEntries(Object.keys(workflow.definition['States'] as object).map((name) => [name, 0]));
+}
+
+/** What the last usage check said (its output carries the Wait states' timestamps). */
+export interface UsageWaitTargets {
+  readonly checkAt?: string;
+  readonly notAfter?: string;
+}
+
+/**
+ * Where the Wait before `state` ends, by the last usage check: WaitForUsageCheck before
+ * CheckPreviousKeyUsage, WaitOverlap before RetireOldKey. Local runners skip the Waits and
+ * move their clock here instead.
+ */
+export function waitTargetBefore(state: string, lastCheck: UsageWaitTargets | undefined): string | undefined {
+  if (state === RotationStates.CHECK_USAGE) return lastCheck?.checkAt;
+  if (state === RotationStates.RETIRE_OLD_KEY) return lastCheck?.notAfter;
+  return undefined;
+}
+
+/** The `$$` context of a local execution named `rotationId`. */
+export function executionContext(rotationId: string, input: unknown, startMs: number) {
+  return {
+    Execution: {
+      Id: `arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${rotationId}`,
+      Name: rotationId,
+      Input: input as never,
+      StartTime: new Date(startMs).toISOString(),
+    },
+  };
 }

@@ -14,7 +14,16 @@ import { ManualClock } from '../../lambdas/core/clock';
 import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
-import { loadStepHandler, ServiceIntegrations, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
+import {
+  executionContext,
+  loadStepHandler,
+  ServiceIntegrations,
+  taskStates,
+  waitTargetBefore,
+  zeroForEveryState,
+  type SynthesizedWorkflow,
+  type UsageWaitTargets,
+} from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
 
 export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
@@ -96,18 +105,14 @@ export class WorkflowRunner {
     this.crashCalls = 0;
     // The Wait states' targets, from the last usage check: the local interpreter skips the
     // waits, and the manual clock jumps to where each Wait would have ended.
-    let waitTarget: { checkAt?: string; notAfter?: string } | undefined;
+    let waitTarget: UsageWaitTargets | undefined;
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const states = this.workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type !== 'Task' || !state.Resource) continue;
-      const resource = state.Resource;
+    for (const [name, resource] of taskStates(this.workflow)) {
       handlers[name] = async (rawInput: unknown) => {
         const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
         attempts.set(name, (attempts.get(name) ?? 0) + 1);
         this.tap.add(`${name} input`, input);
-        const waitedFor =
-          name === RotationStates.RETIRE_OLD_KEY ? waitTarget?.notAfter : name === RotationStates.CHECK_USAGE ? waitTarget?.checkAt : undefined;
+        const waitedFor = waitTargetBefore(name, waitTarget);
         if (waitedFor && this.deps.clock instanceof ManualClock) {
           const target = Date.parse(waitedFor);
           if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
@@ -127,17 +132,9 @@ export class WorkflowRunner {
         }
       };
     }
-    const retryIntervalOverrides = Object.fromEntries(Object.keys(states).map((name) => [name, 0]));
     const execution = this.machine.run(options.input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [RotationStates.WAIT_OVERLAP]: 0, [RotationStates.WAIT_FOR_USAGE_CHECK]: 0 }, retryIntervalOverrides },
-      context: {
-        Execution: {
-          Id: `arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${options.rotationId}`,
-          Name: options.rotationId,
-          Input: options.input as never,
-          StartTime: new Date(this.deps.clock.nowMs()).toISOString(),
-        },
-      },
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: zeroForEveryState(this.workflow), retryIntervalOverrides: zeroForEveryState(this.workflow) },
+      context: executionContext(options.rotationId, options.input, this.deps.clock.nowMs()),
     });
     const events: EventLog[] = [];
     const collecting = (async () => {
