@@ -85,6 +85,12 @@ export interface KeyRollRotationProps {
    * @default a name unique to this construct and stack, e.g. `KeyRoll-Rotation-1A2B3C4D`
    */
   readonly stateMachineName?: string;
+  /**
+   * Name of the fleet rotation state machine (see KeyRollFleet), fixed at synth so a
+   * rotation may answer the fleet's task tokens without a reference cycle.
+   * @default `<stateMachineName>-Fleet` (shortened to fit 80 characters)
+   */
+  readonly fleetStateMachineName?: string;
 }
 
 /** How long before the previous key's not-after the usage check runs (at most half the overlap). */
@@ -129,7 +135,7 @@ const HANDLER_FILES: Record<keyof RotationFunctions, string> = {
 };
 
 /** Name of the table's index that lists a client's keys. Matches lambdas/aws/table-keys.ts. */
-const BY_CLIENT_INDEX = 'byClient';
+export const BY_CLIENT_INDEX = 'byClient';
 
 /** The rotation pipeline. Construct ids are a public contract: renaming one replaces the resource. */
 export class KeyRollRotation extends Construct {
@@ -153,6 +159,14 @@ export class KeyRollRotation extends Construct {
   /** Smallest and largest overlap a request or a client policy may ask for. */
   readonly minOverlap: Duration;
   readonly maxOverlap: Duration;
+  /** Name and ARN of the fleet state machine whose task tokens rotations answer. */
+  readonly fleetStateMachineName: string;
+  readonly fleetStateMachineArn: string;
+  /** Settings every rotation and fleet function reads from its environment. */
+  readonly functionEnvironment: Readonly<Record<string, string>>;
+  /** Log retention and removal policy, for companion constructs (KeyRollFleet). */
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
 
   constructor(scope: Construct, id: string, props: KeyRollRotationProps = {}) {
     super(scope, id);
@@ -168,6 +182,10 @@ export class KeyRollRotation extends Construct {
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(stateMachineName)) {
       throw new Error(`stateMachineName must be 1-80 characters of [A-Za-z0-9_-]; got '${stateMachineName}'.`);
     }
+    this.fleetStateMachineName = props.fleetStateMachineName ?? `${stateMachineName.slice(0, 74)}-Fleet`;
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(this.fleetStateMachineName)) {
+      throw new Error(`fleetStateMachineName must be 1-80 characters of [A-Za-z0-9_-]; got '${this.fleetStateMachineName}'.`);
+    }
     this.usageWindow = props.usageWindow ?? Duration.hours(1);
     const reminderInterval = props.reminderInterval ?? Duration.hours(6);
     if (reminderInterval.toSeconds() < 2 * USAGE_CHECK_LEAD.toSeconds()) {
@@ -177,6 +195,9 @@ export class KeyRollRotation extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
+    this.logRetention = logRetention;
+    this.removalPolicy = removalPolicy;
+    this.fleetStateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.fleetStateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
     this.encryptionKey =
       props.encryptionKey ??
@@ -237,6 +258,7 @@ export class KeyRollRotation extends Construct {
       POWERTOOLS_SERVICE_NAME: 'keyroll',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
+    this.functionEnvironment = environment;
     const functions = {} as Record<keyof RotationFunctions, lambda.IFunction>;
     for (const [step, file] of Object.entries(HANDLER_FILES) as [keyof RotationFunctions, string][]) {
       functions[step] = this.stepFunction(step, file, environment, logRetention, removalPolicy);
@@ -258,7 +280,7 @@ export class KeyRollRotation extends Construct {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
-        buildRotationDefinition(this, { functions, table: this.table, clientTopic: this.clientTopic, opsTopic: this.opsTopic }),
+        buildRotationDefinition(this, { functions, table: this.table, clientTopic: this.clientTopic, opsTopic: this.opsTopic, fleetStateMachineArn: this.fleetStateMachineArn }),
       ),
       // Longest legitimate run: the overlap plus retries; the lock TTL is longer still.
       timeout: maxOverlap.plus(Duration.hours(1)),

@@ -3,6 +3,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { KeyRollAuth, type KeyRollAuthProps } from './keyroll-auth';
 import { addKeyRollDashboard } from './keyroll-dashboard';
+import { KeyRollFleet, type KeyRollFleetProps } from './keyroll-fleet';
 import { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
 import { KeyRollSchedules, type KeyRollSchedulesProps } from './keyroll-schedules';
 
@@ -29,6 +30,11 @@ export interface KeyRollStackProps extends StackProps {
    * @default the construct's defaults
    */
   readonly schedules?: Omit<KeyRollSchedulesProps, 'stateMachine' | 'encryptionKey' | 'opsTopic'>;
+  /**
+   * Fleet rotation pacing (the rotation pipeline comes from this stack).
+   * @default the construct's defaults
+   */
+  readonly fleet?: Omit<KeyRollFleetProps, 'rotation'>;
 }
 
 /** KeyRoll in one stack. Outputs are what the operator CLI looks up. */
@@ -36,6 +42,7 @@ export class KeyRollStack extends Stack {
   readonly rotation: KeyRollRotation;
   readonly auth: KeyRollAuth;
   readonly schedules: KeyRollSchedules;
+  readonly fleet: KeyRollFleet;
 
   constructor(scope: Construct, id: string, props: KeyRollStackProps = {}) {
     super(scope, id, props);
@@ -63,9 +70,11 @@ export class KeyRollStack extends Stack {
       removalPolicy: props.schedules?.removalPolicy ?? props.rotation?.removalPolicy,
       logRetention: props.schedules?.logRetention ?? props.rotation?.logRetention,
     });
+    this.fleet = new KeyRollFleet(this, 'Fleet', { ...props.fleet, rotation: this.rotation });
     addKeyRollDashboard(this, this.rotation, this.auth);
 
     new CfnOutput(this, 'StateMachineArn', { value: this.rotation.stateMachine.stateMachineArn, description: 'Start rotations here' });
+    new CfnOutput(this, 'FleetStateMachineArn', { value: this.fleet.stateMachine.stateMachineArn, description: 'Rotate every client, a tag or a list in one execution' });
     new CfnOutput(this, 'TableName', { value: this.rotation.table.tableName });
     new CfnOutput(this, 'ClientTopicArn', { value: this.rotation.clientTopic.topicArn, description: 'Clients subscribe here, filtered on clientId' });
     new CfnOutput(this, 'OpsTopicArn', { value: this.rotation.opsTopic.topicArn, description: 'Alarms and failed rotations' });

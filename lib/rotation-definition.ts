@@ -38,6 +38,11 @@ export interface RotationDefinitionProps {
   readonly table: dynamodb.ITable;
   readonly clientTopic: sns.ITopic;
   readonly opsTopic: sns.ITopic;
+  /**
+   * ARN of the fleet state machine whose task tokens a rotation may answer
+   * (states:SendTaskSuccess/Failure); absent when the deployment has no fleet rotation.
+   */
+  readonly fleetStateMachineArn?: string;
 }
 
 /** State names, exported so tests and docs use the same strings. */
@@ -68,6 +73,14 @@ export const RotationStates = {
   NOTIFY_ROLLBACK_FAILED: 'NotifyRollbackFailed',
   ROLLBACK_FAILED: 'RollbackFailed',
   DESCRIBE_LATE_FAILURE: 'DescribeLateFailure',
+  HAS_FLEET_CALLBACK: 'HasFleetCallback',
+  REPORT_ROTATED_TO_FLEET: 'ReportRotatedToFleet',
+  FLEET_CALLBACK_ON_FAILURE: 'FleetCallbackOnFailure',
+  REPORT_FAILURE_TO_FLEET: 'ReportFailureToFleet',
+  FLEET_CALLBACK_ON_ROLLBACK_FAILURE: 'FleetCallbackOnRollbackFailure',
+  REPORT_ROLLBACK_FAILURE_TO_FLEET: 'ReportRollbackFailureToFleet',
+  FLEET_CALLBACK_ON_REJECTION: 'FleetCallbackOnRejection',
+  REPORT_REJECTION_TO_FLEET: 'ReportRejectionToFleet',
 } as const;
 
 /** Errors worth retrying: Lambda service faults, crashes/time-outs of a step, and throttling inside a step. */
@@ -161,9 +174,57 @@ function releaseLock(
   return task;
 }
 
+/** Errors of the sfn:sendTask* calls worth retrying (the parent's task may also be gone: not retried). */
+const CALLBACK_RETRY_ERRORS = ['Sfn.SfnException', 'Sfn.ThrottlingException', 'Sfn.SdkClientException', 'States.Timeout'];
+
+function callFleet(scope: Construct, id: string, action: 'sendTaskSuccess' | 'sendTaskFailure', parameters: Record<string, unknown>, fleetArn: string | undefined): tasks.CallAwsService {
+  const task = new tasks.CallAwsService(scope, id, {
+    stateName: id,
+    service: 'sfn',
+    action,
+    iamAction: action === 'sendTaskSuccess' ? 'states:SendTaskSuccess' : 'states:SendTaskFailure',
+    // Task tokens are answered on the state machine that issued them.
+    iamResources: [fleetArn ?? 'arn:aws:states:::no-fleet'],
+    parameters,
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  task.addRetry({ errors: CALLBACK_RETRY_ERRORS, interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 4, jitterStrategy: sfn.JitterType.FULL });
+  return task;
+}
+
+/**
+ * Before a failed end: if a fleet rotation started this one, tell its item (sendTaskFailure)
+ * so the fleet moves on at once; then fail. A report that cannot be delivered (the fleet is
+ * gone, the token expired) does not change how this rotation ends.
+ */
+function reportedFailure(
+  scope: Construct,
+  ids: { choice: string; report: string },
+  end: sfn.Fail,
+  tokenPath: string,
+  error: { errorPath: string } | { error: string },
+  causePath: string,
+  fleetArn: string | undefined,
+): sfn.Choice {
+  const report = callFleet(
+    scope,
+    ids.report,
+    'sendTaskFailure',
+    {
+      TaskToken: sfn.JsonPath.stringAt(tokenPath),
+      Error: 'errorPath' in error ? sfn.JsonPath.stringAt(error.errorPath) : error.error,
+      Cause: sfn.JsonPath.stringAt(causePath),
+    },
+    fleetArn,
+  );
+  report.addCatch(end, { resultPath: sfn.JsonPath.DISCARD });
+  report.next(end);
+  return new sfn.Choice(scope, ids.choice, { stateName: ids.choice }).when(sfn.Condition.isPresent(tokenPath), report).otherwise(end);
+}
+
 /** Builds the workflow's states and returns its start. */
 export function buildRotationDefinition(scope: Construct, props: RotationDefinitionProps): sfn.IChainable {
-  const { functions, table, clientTopic, opsTopic } = props;
+  const { functions, table, clientTopic, opsTopic, fleetStateMachineArn } = props;
 
   const validateAndLock = new tasks.LambdaInvoke(scope, S.VALIDATE_AND_LOCK, {
     stateName: S.VALIDATE_AND_LOCK,
@@ -177,7 +238,17 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
   });
   retryTransient(validateAndLock, TRANSIENT_STEP_ERRORS);
-  const rejected = new sfn.Fail(scope, S.REJECTED, { stateName: S.REJECTED, errorPath: '$.error.Error', causePath: '$.error.Cause' });
+  const rejectedEnd = new sfn.Fail(scope, S.REJECTED, { stateName: S.REJECTED, errorPath: '$.error.Error', causePath: '$.error.Cause' });
+  // A rejected request never got a rotation context: the token is the raw input's.
+  const rejected = reportedFailure(
+    scope,
+    { choice: S.FLEET_CALLBACK_ON_REJECTION, report: S.REPORT_REJECTION_TO_FLEET },
+    rejectedEnd,
+    '$.callbackToken',
+    { errorPath: '$.error.Error' },
+    '$.error.Cause',
+    fleetStateMachineArn,
+  );
   // Refusals happen before the lock is taken (or are the lock refusing): nothing to undo.
   validateAndLock.addCatch(rejected, { errors: [...BEGIN_ROTATION_REFUSALS], resultPath: '$.error' });
   // Anything else (retries exhausted after the lock was written) releases the lock if this
@@ -203,7 +274,16 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
   });
   retryTransient(rollback, TRANSIENT_STEP_ERRORS);
-  const failed = new sfn.Fail(scope, S.FAILED, { stateName: S.FAILED, errorPath: '$.failure.error', causePath: '$.failure.cause' });
+  const failedEnd = new sfn.Fail(scope, S.FAILED, { stateName: S.FAILED, errorPath: '$.failure.error', causePath: '$.failure.cause' });
+  const failed = reportedFailure(
+    scope,
+    { choice: S.FLEET_CALLBACK_ON_FAILURE, report: S.REPORT_FAILURE_TO_FLEET },
+    failedEnd,
+    '$.rotation.callbackToken',
+    { errorPath: '$.failure.error' },
+    '$.failure.cause',
+    fleetStateMachineArn,
+  );
   const releaseAfterFailure = releaseLock(scope, S.RELEASE_LOCK_AFTER_FAILURE, table);
   // Whatever stops the release (not holding the lock, KMS, throttling), fail with the original error.
   releaseAfterFailure.addCatch(failed, { resultPath: sfn.JsonPath.DISCARD });
@@ -212,7 +292,16 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
   rollback.next(notifyOpsFailure).next(releaseAfterFailure).next(failed);
 
   // Rollback itself failed: keep the lock (a human must look), tell ops, fail.
-  const rollbackFailed = new sfn.Fail(scope, S.ROLLBACK_FAILED, { stateName: S.ROLLBACK_FAILED, error: 'RollbackFailed', causePath: '$.failure.cause' });
+  const rollbackFailedEnd = new sfn.Fail(scope, S.ROLLBACK_FAILED, { stateName: S.ROLLBACK_FAILED, error: 'RollbackFailed', causePath: '$.failure.cause' });
+  const rollbackFailed = reportedFailure(
+    scope,
+    { choice: S.FLEET_CALLBACK_ON_ROLLBACK_FAILURE, report: S.REPORT_ROLLBACK_FAILURE_TO_FLEET },
+    rollbackFailedEnd,
+    '$.rotation.callbackToken',
+    { error: 'RollbackFailed' },
+    '$.failure.cause',
+    fleetStateMachineArn,
+  );
   const describeUnrolled = new sfn.Pass(scope, S.DESCRIBE_UNROLLED_FAILURE, {
     stateName: S.DESCRIBE_UNROLLED_FAILURE,
     parameters: {
@@ -296,11 +385,26 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     .otherwise(checkUsage);
   release.next(rotated);
 
+  // A fleet rotation's item waits for this report: it frees the fleet's slot as soon as the
+  // new key is current, while this execution goes on to the overlap and retirement.
+  const reportRotated = callFleet(
+    scope,
+    S.REPORT_ROTATED_TO_FLEET,
+    'sendTaskSuccess',
+    { TaskToken: sfn.JsonPath.stringAt('$.rotation.callbackToken'), Output: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.finish.notice')) },
+    fleetStateMachineArn,
+  );
+  reportRotated.addCatch(isEmergency, { resultPath: sfn.JsonPath.DISCARD });
+  reportRotated.next(isEmergency);
+  const hasFleetCallback = new sfn.Choice(scope, S.HAS_FLEET_CALLBACK, { stateName: S.HAS_FLEET_CALLBACK })
+    .when(sfn.Condition.isPresent('$.rotation.callbackToken'), reportRotated)
+    .otherwise(isEmergency);
+
   return validateAndLock
     .next(createSecret)
     .next(setSecret)
     .next(testSecret)
     .next(finishSecret)
     .next(notifyRotated)
-    .next(isEmergency);
+    .next(hasFleetCallback);
 }

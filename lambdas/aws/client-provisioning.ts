@@ -9,6 +9,7 @@ import { isoNow, type Clock } from '../core/clock';
 import { InvalidRotationInputError } from '../core/errors';
 import { KeyState } from '../core/key-state';
 import type { ClientRecord, KeyRecord, RotationPolicy } from '../core/model';
+import { MAX_TAGS, TAG_PATTERN } from '../core/fleet';
 import { SCOPE_PATTERN } from '../core/ops-requests';
 import { CLIENT_ID_PATTERN } from '../core/rotation-request';
 import type { KeyRepository } from './key-repository';
@@ -21,6 +22,8 @@ export interface ClientRegistration {
   readonly overlapSeconds?: number;
   /** The scheduled-rotation policy, already validated (lambdas/core/rotation-policy.ts). Stored on the record. */
   readonly policy?: RotationPolicy;
+  /** Groups for fleet rotations. */
+  readonly tags?: readonly string[];
   readonly requestedBy: string;
   readonly reason: string;
 }
@@ -48,6 +51,9 @@ export async function registerClient(
   if (!CLIENT_ID_PATTERN.test(registration.clientId)) issues.push('clientId: must be 1-64 characters of [A-Za-z0-9._-]');
   if (registration.scopes.length > 50 || registration.scopes.some((scope) => !SCOPE_PATTERN.test(scope))) {
     issues.push('scopes: at most 50 scopes of 1-64 characters [A-Za-z0-9:._*/-]');
+  }
+  if (registration.tags && (registration.tags.length > MAX_TAGS || registration.tags.some((tag) => !TAG_PATTERN.test(tag)))) {
+    issues.push(`tags: at most ${MAX_TAGS} tags of 1-64 characters [A-Za-z0-9._:/-]`);
   }
   if (issues.length) throw new InvalidRotationInputError(`Invalid client registration: ${issues.join('; ')}`, issues);
 
@@ -86,6 +92,7 @@ export async function registerClient(
     secretId,
     scopes: [...registration.scopes],
     ...(registration.overlapSeconds !== undefined ? { overlapSeconds: registration.overlapSeconds } : {}),
+    ...(registration.tags?.length ? { tags: [...new Set(registration.tags)] } : {}),
     ...(registration.policy ? { policy: JSON.parse(JSON.stringify(registration.policy)) as RotationPolicy } : {}),
     currentKeyHash: key.keyHash,
     currentKeyId: key.keyId,

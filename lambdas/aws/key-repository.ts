@@ -18,7 +18,7 @@ import {
 import { ClientOffboardedError, KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
 import { assertTransition, type KeyState } from '../core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
-import { auditItemKey, BY_CLIENT_INDEX, clientItemKey, keyIndexKey, keyItemKey } from './table-keys';
+import { auditItemKey, BY_CLIENT_INDEX, CLIENT_LIST_PARTITION, clientItemKey, clientListKey, keyIndexKey, keyItemKey } from './table-keys';
 import { classifyTransient, TransientAwsError } from './transient';
 
 // Cancellation codes that a retry can clear (another transaction touched the item, or throttling).
@@ -90,6 +90,37 @@ export class KeyRepository {
     return client;
   }
 
+  /**
+   * One page of live (not offboarded) client ids, in id order, through the byClient index
+   * (eventually consistent: a client registered a moment ago may be missing). With `tag`,
+   * only clients carrying it. Reads until `limit` ids are found or the index is exhausted.
+   */
+  async listClientIds(options: { tag?: string; limit: number; after?: string }): Promise<{ clientIds: string[]; last?: string }> {
+    const clientIds: string[] = [];
+    let startKey: Record<string, unknown> | undefined = options.after ? { ...clientItemKey(options.after), ...clientListKey(options.after) } : undefined;
+    do {
+      const page = await classifyTransient(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: BY_CLIENT_INDEX,
+            KeyConditionExpression: 'gsi1pk = :clients',
+            FilterExpression: options.tag === undefined ? 'attribute_not_exists(offboardedAt)' : 'attribute_not_exists(offboardedAt) AND contains(tags, :tag)',
+            ExpressionAttributeValues: { ':clients': CLIENT_LIST_PARTITION, ...(options.tag === undefined ? {} : { ':tag': options.tag }) },
+            ProjectionExpression: 'clientId',
+            Limit: options.limit - clientIds.length,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) clientIds.push(String(item['clientId']));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && clientIds.length < options.limit);
+    // The cursor is the last client read (a client id, no secret): the next page starts after it.
+    const last = startKey ? String((startKey['gsi1sk'] as string).slice('CLIENT#'.length)) : undefined;
+    return { clientIds, ...(last ? { last } : {}) };
+  }
+
   /** Every key of a client, oldest first (through the byClient index, eventually consistent). */
   async listClientKeys(clientId: string): Promise<KeyRecord[]> {
     const keys: KeyRecord[] = [];
@@ -137,7 +168,7 @@ export class KeyRepository {
   /** Writes a new client record with its first (ACTIVE) key. Fails with ConditionFailedError if either exists. */
   async createClient(client: ClientRecord, firstKey: KeyRecord, audit: AuditEvent): Promise<void> {
     await this.transact([
-      { Put: { TableName: this.tableName, Item: { ...clientItemKey(client.clientId), ...client }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.tableName, Item: { ...clientItemKey(client.clientId), ...clientListKey(client.clientId), ...client }, ConditionExpression: 'attribute_not_exists(pk)' } },
       this.keyPut(firstKey),
       this.auditPut(audit),
     ]);
@@ -463,7 +494,7 @@ function toKeyRecord(item: Record<string, unknown>): KeyRecord {
 }
 
 function toClientRecord(item: Record<string, unknown>): ClientRecord {
-  const { pk: _pk, sk: _sk, ...record } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _gpk, gsi1sk: _gsk, ...record } = item;
   return record as unknown as ClientRecord;
 }
 

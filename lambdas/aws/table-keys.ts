@@ -4,10 +4,12 @@
  * | item        | pk                  | sk                          | gsi1pk (byClient)   | gsi1sk              |
  * |-------------|---------------------|-----------------------------|---------------------|---------------------|
  * | key         | `KEY#<keyHash>`     | `KEY`                       | `CLIENT#<clientId>` | `KEY#<createdAt>#<keyId>` |
- * | client      | `CLIENT#<clientId>` | `CLIENT`                    |                     |                     |
+ * | client      | `CLIENT#<clientId>` | `CLIENT`                    | `CLIENTS`           | `CLIENT#<clientId>` |
  * | audit event | `CLIENT#<clientId>` | `AUDIT#<rotationId>#<action>` or `AUDIT#<at>#<action>` |  |         |
  *
- * The auth hot path is one GetItem on `KEY#<hash>`.
+ * The auth hot path is one GetItem on `KEY#<hash>`. Every client record also sits in the
+ * byClient partition `CLIENTS`, so a fleet rotation pages through the clients with a Query
+ * instead of a scan of keys and audit events.
  */
 
 /** Name of the global secondary index that lists a client's keys. */
@@ -19,6 +21,9 @@ export const keyIndexKey = (clientId: string, createdAt: string, keyId: string) 
   gsi1pk: `CLIENT#${clientId}`,
   gsi1sk: `KEY#${createdAt}#${keyId}`,
 });
+/** The byClient partition that lists every client record. */
+export const CLIENT_LIST_PARTITION = 'CLIENTS';
+export const clientListKey = (clientId: string) => ({ gsi1pk: CLIENT_LIST_PARTITION, gsi1sk: `CLIENT#${clientId}` });
 /** Audit events of a rotation are keyed by rotation and action, so a retried step rewrites rather than duplicates. */
 export const auditItemKey = (clientId: string, discriminator: string, action: string) => ({
   pk: `CLIENT#${clientId}`,

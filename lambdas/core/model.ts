@@ -65,6 +65,8 @@ export interface ClientRecord {
   readonly lastRotation?: LastRotation;
   /** The scheduled-rotation policy (clients registered from code before schedules existed have none). */
   readonly policy?: RotationPolicy;
+  /** Groups for fleet rotations (e.g. `tier-1`, `region:eu`); see lambdas/core/fleet.ts. */
+  readonly tags?: readonly string[];
   /** Set when offboarding began: from then on no rotation may take the lock. */
   readonly offboardedAt?: string;
   readonly createdAt: string;

@@ -3,6 +3,7 @@
  * schemas before anything is read or written. Errors name fields, never values.
  */
 import * as v from 'valibot';
+import { tagsSchema } from './fleet';
 import { actorSchema, clientIdSchema, objectIssueMessage, parseOperation, reasonSchema, rejectIssues } from './input-schema';
 import type { RotationPolicy } from './model';
 import { ROTATION_ID_PATTERN } from './rotation-request';
@@ -20,6 +21,8 @@ export interface OnboardRequest {
   readonly clientId: string;
   readonly scopes: readonly string[];
   readonly policy: RotationPolicy;
+  /** Groups for fleet rotations. */
+  readonly tags?: readonly string[];
   readonly requestedBy: string;
   readonly reason: string;
 }
@@ -55,7 +58,7 @@ const scopesSchema = v.pipe(
   v.maxLength(MAX_SCOPES, `must have at most ${MAX_SCOPES} scopes`),
 );
 
-const ONBOARD_FIELDS = ['clientId', 'scopes', 'policy', 'requestedBy', 'reason'] as const;
+const ONBOARD_FIELDS = ['clientId', 'scopes', 'policy', 'tags', 'requestedBy', 'reason'] as const;
 const OFFBOARD_FIELDS = ['clientId', 'requestedBy', 'reason'] as const;
 const REVOKE_FIELDS = ['clientId', 'keyId', 'requestedBy', 'reason', 'force'] as const;
 const ROLLBACK_FIELDS = ['clientId', 'rotationId', 'requestedBy', 'reason'] as const;
@@ -66,7 +69,7 @@ const ROLLBACK_FIELDS = ['clientId', 'rotationId', 'requestedBy', 'reason'] as c
  */
 export function parseOnboardRequest(raw: unknown, bounds: PolicyBounds): OnboardRequest {
   const schema = v.strictObject(
-    { clientId: clientIdSchema, scopes: scopesSchema, policy: rotationPolicySchema(bounds), requestedBy: actorSchema, reason: reasonSchema },
+    { clientId: clientIdSchema, scopes: scopesSchema, policy: rotationPolicySchema(bounds), tags: v.optional(tagsSchema), requestedBy: actorSchema, reason: reasonSchema },
     objectIssueMessage(ONBOARD_FIELDS),
   );
   const request = parseOperation('onboarding request', schema, raw);

@@ -45,14 +45,23 @@ export interface RotationRequest {
    * the new key; use it when the old keys must stop working now, not in a minute.
    */
   readonly revokeImmediately?: boolean;
+  /**
+   * Set by a fleet rotation: the Step Functions task token of the fleet's item, which this
+   * rotation completes once its new key is current (or it failed). Not key material, but a
+   * capability to answer the fleet's task: it is never logged, audited or notified.
+   */
+  readonly callbackToken?: string;
 }
+
+/** Step Functions task tokens: 1-2048 characters; we accept printable ASCII without spaces. */
+export const CALLBACK_TOKEN_PATTERN = /^[\x21-\x7e]{1,2048}$/;
 
 // Printable text, so audit entries and notifications stay one honest line: no control
 // characters (Cc), no format characters such as bidi overrides (Cf), no line or paragraph
 // separators (Zl, Zp).
 const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
 
-const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds', 'revokeImmediately'] as const;
+const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds', 'revokeImmediately', 'callbackToken'] as const;
 
 function requestSchema(bounds: OverlapBounds) {
   // Every check carries its own message: valibot's defaults echo the received value, and
@@ -71,6 +80,7 @@ function requestSchema(bounds: OverlapBounds) {
       ),
     ),
     revokeImmediately: v.optional(v.boolean('must be true or false')),
+    callbackToken: v.optional(v.pipe(v.string('must be a string'), v.regex(CALLBACK_TOKEN_PATTERN, 'must be a Step Functions task token'))),
   }, objectIssueMessage);
 }
 

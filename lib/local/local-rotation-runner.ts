@@ -50,16 +50,46 @@ function installRejectionFilter(): void {
   });
 }
 
+/** An execution event of the local interpreter, as the observers see it. */
+export type LocalExecutionEvent = { readonly type: string; readonly state?: { readonly name?: string } } & Record<string, unknown>;
+
+/** How a runner behaves beyond the defaults. */
+export interface LocalRunnerOptions {
+  /** Service integrations to use (e.g. one that answers a local fleet's task tokens). */
+  readonly integrations?: ServiceIntegrations;
+  /**
+   * Keep the definition's retry intervals (backoff with full jitter) in real time instead of
+   * skipping them: needed when retries wait out throttling, as in the fleet rehearsal.
+   */
+  readonly realRetryIntervals?: boolean;
+  /** Sees every execution event (state entered, retried, ...), e.g. to count transitions. */
+  readonly onEvent?: (event: LocalExecutionEvent) => void;
+  /** Sees every Lambda-backed task invocation (attempts included), by step. */
+  readonly onInvoke?: (step: string) => void;
+}
+
+/** Installs the filter for the interpreter's handled-but-rejected task promises (see above). */
+export function ignoreHandledTaskErrors(): void {
+  installRejectionFilter();
+}
+
+/** Marks an error thrown by a local task handler as handled by the interpreter (Retry/Catch). */
+export function markHandledTaskError(error: unknown): void {
+  if (typeof error === 'object' && error !== null) handledTaskErrors.add(error);
+}
+
 /** Runs rotation executions against emulated AWS with the given dependencies. */
 export class LocalRotationRunner {
   private readonly machine: StateMachine;
-  private readonly integrations = new ServiceIntegrations();
+  private readonly integrations: ServiceIntegrations;
 
   constructor(
     private readonly workflow: SynthesizedWorkflow,
     private readonly deps: RotationDeps,
+    private readonly options: LocalRunnerOptions = {},
   ) {
     this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    this.integrations = options.integrations ?? new ServiceIntegrations();
     installRejectionFilter();
   }
 
@@ -74,6 +104,7 @@ export class LocalRotationRunner {
         if (target) await waitUntil(Date.parse(target));
         const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
         const step = this.workflow.functionArnToStep.get(resource);
+        if (step) this.options.onInvoke?.(step);
         let output: unknown;
         try {
           output = step ? await (await loadStepHandler(step)).handler(input) : await this.integrations.call(resource, input as Record<string, unknown>);
@@ -85,15 +116,20 @@ export class LocalRotationRunner {
         return JSON.parse(JSON.stringify(output ?? null)) as unknown;
       };
     }
-    // Waits and retries happen in simulated time: no real sleeps.
+    // Waits happen in simulated time: no real sleeps. Retries too, unless they must pace real throttling.
     const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: zeroForEveryState(this.workflow), retryIntervalOverrides: zeroForEveryState(this.workflow) },
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        waitTimeOverrides: zeroForEveryState(this.workflow),
+        ...(this.options.realRetryIntervals ? {} : { retryIntervalOverrides: zeroForEveryState(this.workflow) }),
+      },
       context: executionContext(rotationId, input, this.deps.clock.nowMs()),
     });
     // The interpreter's event stream rejects with the execution's error if nobody reads it.
     const drained = (async () => {
-      for await (const _event of execution.eventLogs) {
-        // Events are not needed here; reading them keeps the stream from rejecting unhandled.
+      for await (const event of execution.eventLogs) {
+        // Reading the events also keeps the stream from rejecting unhandled.
+        this.options.onEvent?.(event as unknown as LocalExecutionEvent);
       }
     })().catch(() => undefined);
     const decisions = () => usageDecisions.map(({ decision, notAfter, deadlineReached }) => ({ decision, notAfter, deadlineReached }));

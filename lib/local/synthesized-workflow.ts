@@ -24,6 +24,7 @@ const HANDLER_MODULES: Record<string, () => Promise<{ handler: StepHandler }>> =
   checkUsage: () => import('../../lambdas/handlers/check-usage') as Promise<{ handler: StepHandler }>,
   retireOldKey: () => import('../../lambdas/handlers/retire-old-key') as Promise<{ handler: StepHandler }>,
   rollbackRotation: () => import('../../lambdas/handlers/rollback-rotation') as Promise<{ handler: StepHandler }>,
+  fleetPage: () => import('../../lambdas/handlers/fleet-page') as Promise<{ handler: StepHandler }>,
 };
 
 /** The real handler module of a step (beginRotation, createSecret, ...). */
@@ -64,29 +65,10 @@ export function tableDefinition(synth: SynthesizedKeyRoll, tableName: string): R
   return { TableName: tableName, KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, BillingMode };
 }
 
-/**
- * Resolves the state machine's DefinitionString: function ARNs become fake ARNs that map
- * to the steps, topic and table references become the given (emulated) resources.
- */
-export function resolveWorkflow(synth: SynthesizedKeyRoll, resources: { tableName: string; clientTopicArn: string; opsTopicArn: string }): SynthesizedWorkflow {
-  const rotation = synth.stack.rotation;
-  const functionArnToStep = new Map<string, string>();
-  const references = new Map<string, string>();
-  for (const [step, fn] of Object.entries(rotation.functions)) {
-    const arn = `arn:aws:lambda:us-east-1:123456789012:function:keyroll-${step}`;
-    functionArnToStep.set(arn, step);
-    references.set(`GetAtt:${synth.logicalId(fn)}.Arn`, arn);
-  }
-  references.set(`Ref:${synth.logicalId(rotation.clientTopic)}`, resources.clientTopicArn);
-  references.set(`Ref:${synth.logicalId(rotation.opsTopic)}`, resources.opsTopicArn);
-  references.set(`Ref:${synth.logicalId(rotation.table)}`, resources.tableName);
-  references.set('Ref:AWS::Partition', 'aws');
-  references.set('Ref:AWS::Region', 'us-east-1');
-  references.set('Ref:AWS::AccountId', '123456789012');
-  references.set('Ref:AWS::URLSuffix', 'amazonaws.com');
-
-  const machine = Object.values(synth.resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (!machine) throw new Error('The synthesized template has no state machine.');
+/** Resolves a synthesized DefinitionString's `Fn::Join` with `references` (`Ref:<id>` / `GetAtt:<id>.<attr>`). */
+function resolveDefinition(synth: SynthesizedKeyRoll, machineLogicalId: string, references: ReadonlyMap<string, string>): Record<string, unknown> {
+  const machine = synth.resources[machineLogicalId];
+  if (!machine || machine.Type !== 'AWS::StepFunctions::StateMachine') throw new Error(`The synthesized template has no state machine ${machineLogicalId}.`);
   const definitionString = machine.Properties['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
   const text =
     typeof definitionString === 'string'
@@ -106,18 +88,78 @@ export function resolveWorkflow(synth: SynthesizedKeyRoll, resources: { tableNam
   // hold (2^31-1 ms): the interpreter's timer would overflow and fire at once. Time is
   // simulated locally anyway; the infra tests assert the real value.
   delete definition['TimeoutSeconds'];
-  return { definition, functionArnToStep };
+  return definition;
+}
+
+/** The emulated resources a local run uses in place of the stack's. */
+export interface LocalResources {
+  readonly tableName: string;
+  readonly clientTopicArn: string;
+  readonly opsTopicArn: string;
+}
+
+/** Local ARN of the rotation state machine (the fleet's items start it). */
+export const LOCAL_ROTATION_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:KeyRollRotation';
+
+function commonReferences(synth: SynthesizedKeyRoll, resources: LocalResources): Map<string, string> {
+  const rotation = synth.stack.rotation;
+  const references = new Map<string, string>();
+  references.set(`Ref:${synth.logicalId(rotation.clientTopic)}`, resources.clientTopicArn);
+  references.set(`Ref:${synth.logicalId(rotation.opsTopic)}`, resources.opsTopicArn);
+  references.set(`Ref:${synth.logicalId(rotation.table)}`, resources.tableName);
+  references.set(`Ref:${synth.logicalId(rotation.stateMachine)}`, LOCAL_ROTATION_STATE_MACHINE_ARN);
+  references.set('Ref:AWS::Partition', 'aws');
+  references.set('Ref:AWS::Region', 'us-east-1');
+  references.set('Ref:AWS::AccountId', '123456789012');
+  references.set('Ref:AWS::URLSuffix', 'amazonaws.com');
+  return references;
+}
+
+/**
+ * Resolves the rotation state machine's DefinitionString: function ARNs become fake ARNs
+ * that map to the steps, topic and table references become the given (emulated) resources.
+ */
+export function resolveWorkflow(synth: SynthesizedKeyRoll, resources: LocalResources): SynthesizedWorkflow {
+  const rotation = synth.stack.rotation;
+  const functionArnToStep = new Map<string, string>();
+  const references = commonReferences(synth, resources);
+  for (const [step, fn] of Object.entries(rotation.functions)) {
+    const arn = `arn:aws:lambda:us-east-1:123456789012:function:keyroll-${step}`;
+    functionArnToStep.set(arn, step);
+    references.set(`GetAtt:${synth.logicalId(fn)}.Arn`, arn);
+  }
+  return { definition: resolveDefinition(synth, synth.logicalId(rotation.stateMachine), references), functionArnToStep };
+}
+
+/** Resolves the fleet state machine's definition the same way (its one function is `fleetPage`). */
+export function resolveFleetWorkflow(synth: SynthesizedKeyRoll, resources: LocalResources): SynthesizedWorkflow {
+  const references = commonReferences(synth, resources);
+  const functionArnToStep = new Map<string, string>();
+  const fleetPageFn = synth.stack.fleet.node.findChild('FleetPageFunction') as unknown as { node: { defaultChild?: unknown } };
+  const arn = 'arn:aws:lambda:us-east-1:123456789012:function:keyroll-fleetPage';
+  functionArnToStep.set(arn, 'fleetPage');
+  references.set(`GetAtt:${synth.logicalId(fleetPageFn)}.Arn`, arn);
+  return { definition: resolveDefinition(synth, synth.logicalId(synth.stack.fleet.stateMachine), references), functionArnToStep };
 }
 
 /** Synthesizes the stack and resolves its workflow against the given resources. */
-export function synthesizeWorkflow(resources: { tableName: string; clientTopicArn: string; opsTopicArn: string }): SynthesizedWorkflow {
+export function synthesizeWorkflow(resources: LocalResources): SynthesizedWorkflow {
   return resolveWorkflow(synthesizeKeyRoll(), resources);
+}
+
+/** Where a local rotation's sfn:sendTaskSuccess/Failure go (a local fleet's waiting items). */
+export interface TaskTokenSink {
+  succeed(token: string, output: string): void;
+  fail(token: string, error: string, cause: string): void;
 }
 
 /** The direct service integrations of the definition, called through the SDK (against moto locally). */
 export class ServiceIntegrations {
   private readonly sns = new SNSClient({});
   private readonly dynamo = new DynamoDBClient({});
+
+  /** @param tokens answers task tokens; without it, a report to a fleet fails as Step Functions would for an unknown token. */
+  constructor(private readonly tokens?: TaskTokenSink) {}
 
   /** Calls `resource` with `parameters`; errors are named `SNS.<Error>` / `DynamoDB.<Error>` as Step Functions names them. */
   async call(resource: string, parameters: Record<string, unknown>): Promise<unknown> {
@@ -140,6 +182,15 @@ export class ServiceIntegrations {
         return withPrefix('DynamoDB', async () => {
           const { $metadata: _m, ...out } = await this.dynamo.send(new UpdateItemCommand(parameters as never));
           return out;
+        });
+      case 'arn:aws:states:::aws-sdk:sfn:sendTaskSuccess':
+      case 'arn:aws:states:::aws-sdk:sfn:sendTaskFailure':
+        return withPrefix('Sfn', async () => {
+          const token = String(parameters['TaskToken']);
+          if (!this.tokens) throw Object.assign(new Error('Invalid token'), { name: 'InvalidTokenException' });
+          if (resource.endsWith('sendTaskSuccess')) this.tokens.succeed(token, String(parameters['Output']));
+          else this.tokens.fail(token, String(parameters['Error']), String(parameters['Cause'] ?? ''));
+          return {};
         });
       default:
         throw new Error(`No local integration for ${resource}.`);

@@ -60,6 +60,7 @@ async function register(deps: OpsDeps, request: OnboardRequest): Promise<ClientR
       scopes: request.scopes,
       overlapSeconds: request.policy.overlapSeconds,
       policy: request.policy,
+      ...(request.tags ? { tags: request.tags } : {}),
       requestedBy: request.requestedBy,
       reason: request.reason,
     },
@@ -98,6 +99,7 @@ function assertSame(client: ClientRecord, request: OnboardRequest): void {
   const differing: string[] = [];
   if (JSON.stringify([...client.scopes].sort()) !== JSON.stringify([...request.scopes].sort())) differing.push('scopes');
   if (client.policy && canonical(client.policy) !== canonical(request.policy)) differing.push('policy');
+  if (JSON.stringify([...new Set(client.tags ?? [])].sort()) !== JSON.stringify([...new Set(request.tags ?? [])].sort())) differing.push('tags');
   if (differing.length) throw new RegistrationConflictError(client.clientId, differing);
 }
 

@@ -55,6 +55,7 @@ export async function beginRotation(deps: RotationDeps, input: BeginRotationInpu
     requestedBy: request.requestedBy,
     overlapSeconds: effectiveOverlapSeconds(request, client.overlapSeconds, deps.settings.defaultOverlapSeconds, bounds),
     ...(request.revokeImmediately ? { revokeImmediately: true } : {}),
+    ...(request.callbackToken ? { callbackToken: request.callbackToken } : {}),
   };
 }
 

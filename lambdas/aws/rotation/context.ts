@@ -58,6 +58,8 @@ export interface RotationContext {
   readonly overlapSeconds: number;
   /** Emergency only: every existing key of the client is revoked at createSecret. */
   readonly revokeImmediately?: boolean;
+  /** A fleet rotation's task token: the workflow reports the outcome to it (see RotationRequest). */
+  readonly callbackToken?: string;
 }
 
 /** Fields of the client record that point at the key being created by a rotation (and what it revoked early). */

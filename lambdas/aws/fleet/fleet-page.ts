@@ -1,0 +1,73 @@
+/**
+ * The fleet rotation's one Lambda step, run before each page and once after the last: it
+ * validates the request (first call), adds the previous page's outcomes to the totals and
+ * lists the next page of client ids. Idempotent: its output depends only on its input and
+ * the table, so a retried call lists the same page.
+ */
+import type { Clock } from '../../core/clock';
+import { isoNow } from '../../core/clock';
+import { fleetNotice, fleetRequestInput, NO_TOTALS, parseFleetRequest, tallyFleetPage, type FleetItemResult, type FleetNotice, type FleetRequest, type FleetRequestInput, type FleetTotals } from '../../core/fleet';
+import type { KeyRepository } from '../key-repository';
+
+/** Where a fleet rotation is between pages. Empty before the first page. */
+export interface FleetProgress {
+  /** The last client id of the previous page; null when no page is left. */
+  readonly cursor?: string | null;
+  readonly totals?: FleetTotals;
+  /** The previous page's Map results (the Map writes them here). */
+  readonly results?: readonly FleetItemResult[];
+}
+
+/** What the state machine passes in. */
+export interface FleetPageInput {
+  readonly request: unknown;
+  readonly fleetId: string;
+  readonly state: FleetProgress;
+}
+
+/** The fleet's state between pages (what the Map and the next call read). */
+export interface FleetPageOutput {
+  /** Validated and normalized: the next call and the Map's items read it. */
+  readonly request: FleetRequestInput;
+  readonly fleetId: string;
+  readonly state: { readonly cursor: string | null; readonly totals: FleetTotals };
+  /** The clients of this page; empty when the fleet is done. */
+  readonly clientIds: readonly string[];
+  /** Set when the fleet is done: the ops notice, and whether every client was rotated. */
+  readonly done?: { readonly notice: FleetNotice; readonly allRotated: boolean; readonly finishedAt: string };
+}
+
+/** Dependencies of the fleet page step. */
+export interface FleetPageDeps {
+  readonly keys: KeyRepository;
+  readonly clock: Clock;
+  /** Clients per Map run (the Map's items and results must fit the 256 KB state limit). */
+  readonly pageSize: number;
+}
+
+/** Lists the next page of a fleet rotation; see the module comment. */
+export async function fleetPage(deps: FleetPageDeps, input: FleetPageInput): Promise<FleetPageOutput> {
+  const request = parseFleetRequest(input.request);
+  const progress = input.state ?? {};
+  const first = progress.totals === undefined;
+  const totals = progress.totals === undefined ? NO_TOTALS : tallyFleetPage(progress.totals, progress.results ?? []);
+  const more = first || typeof progress.cursor === 'string';
+  const { clientIds, cursor } = more ? await listPage(deps, request, first ? undefined : (progress.cursor ?? undefined)) : { clientIds: [], cursor: null };
+  const base = { request: fleetRequestInput(request), fleetId: input.fleetId, state: { cursor, totals }, clientIds };
+  if (clientIds.length > 0) return base;
+  const notice = fleetNotice(input.fleetId, request, totals);
+  return { ...base, done: { notice, allRotated: totals.failed === 0, finishedAt: isoNow(deps.clock) } };
+}
+
+async function listPage(deps: FleetPageDeps, request: FleetRequest, after: string | undefined): Promise<{ clientIds: string[]; cursor: string | null }> {
+  const { selector } = request;
+  if ('clientIds' in selector) {
+    // An explicit list is paged by position; the cursor is the last id of the previous page.
+    const start = after === undefined ? 0 : selector.clientIds.indexOf(after) + 1;
+    const clientIds = selector.clientIds.slice(start, start + deps.pageSize);
+    const end = start + clientIds.length;
+    return { clientIds, cursor: end < selector.clientIds.length ? clientIds.at(-1)! : null };
+  }
+  const page = await deps.keys.listClientIds({ ...('tag' in selector ? { tag: selector.tag } : {}), limit: deps.pageSize, ...(after ? { after } : {}) });
+  return { clientIds: page.clientIds, cursor: page.last ?? null };
+}

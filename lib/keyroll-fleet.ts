@@ -1,0 +1,109 @@
+/**
+ * Fleet rotation: one execution rotates every client, a tagged group or a list, paced to
+ * the Secrets Manager write quota. See lib/fleet-definition.ts for the workflow and
+ * docs/runbook.md for when to use it.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { buildFleetDefinition } from './fleet-definition';
+import { keyRollFunction } from './keyroll-function';
+import { BY_CLIENT_INDEX, type KeyRollRotation } from './keyroll-rotation';
+import { acknowledgeTracing } from './nag-acknowledgements';
+import { opsAlarm } from './ops-alarm';
+
+/** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
+export const SECRETS_MANAGER_WRITES_PER_SECOND = 50;
+
+/** How a fleet rotation is paced. */
+export interface KeyRollFleetProps {
+  readonly rotation: KeyRollRotation;
+  /**
+   * Rotations in flight at once. A rotation holds its slot from its start until its new key
+   * is current (a few seconds), so throughput ≈ maxConcurrency / that time; size it so the
+   * fleet runs just above the write quota and throttling (retried with jitter inside each
+   * rotation) paces the rest.
+   * @default 40
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * How long an item waits for its rotation's report before counting the client as not rotated.
+   * @default 15 minutes
+   */
+  readonly itemTimeout?: Duration;
+  /**
+   * Clients per Map run (items and results must fit the 256 KB state limit).
+   * @default 1000
+   */
+  readonly pageSize?: number;
+}
+
+/** The fleet rotation state machine and its page function. */
+export class KeyRollFleet extends Construct {
+  /** Start an execution with `{ mode, reason, requestedBy, all | tag | clientIds, revokeImmediately? }`. */
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: KeyRollFleetProps) {
+    super(scope, id);
+    const { rotation } = props;
+    const maxConcurrency = props.maxConcurrency ?? 40;
+    const pageSize = props.pageSize ?? 1000;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 1000) throw new Error(`maxConcurrency must be 1-1000; got ${maxConcurrency}.`);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new Error(`pageSize must be 1-1000 (the 256 KB state limit); got ${pageSize}.`);
+    const stack = Stack.of(this);
+
+    const { fn: fleetPage, role } = keyRollFunction(this, 'FleetPage', {
+      handlerFile: 'fleet-page.ts',
+      description: 'KeyRoll fleet rotation: lists the next page of clients and tallies the last',
+      environment: { ...rotation.functionEnvironment, FLEET_PAGE_SIZE: String(pageSize) },
+      encryptionKey: rotation.encryptionKey,
+      logRetention: rotation.logRetention,
+      removalPolicy: rotation.removalPolicy,
+    });
+    acknowledgeTracing(role);
+    // Reads client ids from the byClient index; nothing else.
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${rotation.table.tableArn}/index/${BY_CLIENT_INDEX}`] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:DescribeKey'],
+        resources: [rotation.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+      }),
+    );
+
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: rotation.logRetention, encryptionKey: rotation.encryptionKey, removalPolicy: rotation.removalPolicy });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: rotation.fleetStateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildFleetDefinition(this, {
+          fleetPage,
+          rotationStateMachine: rotation.stateMachine,
+          opsTopic: rotation.opsTopic,
+          maxConcurrency,
+          itemTimeout: props.itemTimeout ?? Duration.minutes(15),
+        }),
+      ),
+      timeout: Duration.days(7),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    // The ops topic is encrypted: publishing needs the key, through SNS only.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [rotation.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    opsAlarm(this, 'FailedFleetRotationsAlarm', rotation.opsTopic, this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 'A KeyRoll fleet rotation ended with clients not rotated; see the fleet.finished ops notice.');
+  }
+
+  /** Lets `grantee` start fleet rotations and read their status. */
+  grantStartFleetRotation(grantee: iam.IGrantable): iam.Grant {
+    this.stateMachine.grantRead(grantee);
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+}
