@@ -356,6 +356,9 @@ async function externalEndpoint(endpoint: string): Promise<MotoHandle> {
   return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: async () => {} };
 }
 
+/** Python patches applied to moto at start (see the file's docstring). */
+const MOTO_PATCHES_DIR = path.join(PROJECT_ROOT, 'lib', 'local', 'moto-patches');
+
 export async function startMoto(): Promise<MotoHandle> {
   const env = process.env;
   if (env.KEYROLL_EXTERNAL_ENDPOINT === '1') {
@@ -381,7 +384,9 @@ export async function startMoto(): Promise<MotoHandle> {
     try {
       child = spawn(cmd.command, [...cmd.args, '-H', '127.0.0.1', '-p', String(port)], {
         cwd: PROJECT_ROOT,
-        env: { ...env, PYTHONUNBUFFERED: '1' },
+        // lib/local/moto-patches/sitecustomize.py makes DynamoDB writes atomic under moto's
+        // threaded server and its transactions O(items) instead of O(table).
+        env: { ...env, PYTHONUNBUFFERED: '1', PYTHONPATH: [MOTO_PATCHES_DIR, env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
         // Same process group as jest, so a Ctrl-C in the terminal also reaches moto.
         stdio: ['ignore', logFd, logFd],
       });
