@@ -3,7 +3,7 @@
  * the Secrets Manager write quota. See lib/fleet-definition.ts for the workflow and
  * docs/runbook.md for when to use it.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { buildFleetDefinition } from './fleet-definition';
 import { keyRollFunction } from './keyroll-function';
 import { BY_CLIENT_INDEX, type KeyRollRotation } from './keyroll-rotation';
-import { acknowledgeTracing } from './nag-acknowledgements';
+import { acknowledgeFleetFindings, acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
 
 /** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
@@ -98,6 +98,12 @@ export class KeyRollFleet extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
       }),
     );
+    acknowledgeFleetFindings({
+      stateMachine: this.stateMachine as sfn.StateMachine & { role: iam.IRole },
+      stateMachineLogicalId: stack.getLogicalId(this.stateMachine.node.defaultChild as CfnElement),
+      fleetPageLogicalId: stack.getLogicalId(fleetPage.node.defaultChild as CfnElement),
+      distributedMapPolicy: this.stateMachine.node.tryFindChild('DistributedMapPolicy'),
+    });
     opsAlarm(this, 'FailedFleetRotationsAlarm', rotation.opsTopic, this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 'A KeyRoll fleet rotation ended with clients not rotated; see the fleet.finished ops notice.');
   }
 

@@ -63,3 +63,18 @@ export function acknowledgeNagFindings(scope: IConstruct, subjects: NagSubjects)
     });
   }
 }
+
+/** The fleet rotation's findings: its state machine role and the Distributed Map's own policy. */
+export function acknowledgeFleetFindings(subjects: { stateMachine: IConstruct & { role: IConstruct }; stateMachineLogicalId: string; fleetPageLogicalId: string; distributedMapPolicy?: IConstruct }): void {
+  const stack = Stack.of(subjects.stateMachine);
+  const region = arnPart(stack.region, '<AWS::Region>');
+  const account = arnPart(stack.account, '<AWS::AccountId>');
+  Validations.of(subjects.stateMachine.role).acknowledge(
+    { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions.' },
+    { id: `AwsSolutions-IAM5[Resource::<${subjects.fleetPageLogicalId}.Arn>:*]`, reason: 'The fleet may invoke any version of its own page function; the wildcard only covers version/alias qualifiers.' },
+  );
+  if (!subjects.distributedMapPolicy) return;
+  const executions = `arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${subjects.stateMachineLogicalId}"}]}]}`;
+  const reason = 'The Distributed Map runs each item as a child execution of this state machine, named at run time; the wildcard covers this state machine\'s executions only (CDK\'s DistributedMapPolicy).';
+  Validations.of(subjects.distributedMapPolicy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${executions}:*]`, reason }, { id: `AwsSolutions-IAM5[Resource::${executions}/*:*]`, reason });
+}

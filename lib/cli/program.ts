@@ -8,6 +8,7 @@ import type { Clock } from '../../lambdas/core/clock';
 import { registerClientCommands } from './commands/clients';
 import { registerIncidentCommands } from './commands/incident';
 import { registerRotateCommand } from './commands/rotate';
+import { registerFleetCommand } from './commands/fleet';
 import { registerStatusCommands } from './commands/status';
 import { RunState } from './context';
 import { ExitCode, reportOf } from './errors';
@@ -50,6 +51,7 @@ export function buildProgram(state: RunState, io: CliIo): Command {
     .addHelpText('after', ROOT_HELP);
   registerClientCommands(program, state);
   registerRotateCommand(program, state);
+  registerFleetCommand(program, state);
   registerStatusCommands(program, state);
   registerIncidentCommands(program, state);
   return program;

@@ -26,6 +26,8 @@ export const REQUIRED_OUTPUTS = [
 
 /** What the CLI reads from the outputs: the operator API's, plus a few it uses itself when present. */
 export interface CliStackOutputs extends KeyRollStackOutputs {
+  /** The fleet rotation state machine (`rotate-fleet`); absent from stacks older than it. */
+  readonly FleetStateMachineArn?: string;
   /** Needed by `rotate --local` (the ops topic of the failure path). */
   readonly OpsTopicArn?: string;
   /** The construct's defaultOverlap in seconds; `rotate --local` uses it (else 24 h). */

@@ -261,7 +261,8 @@ describe('Lambda functions', () => {
 
 describe('state machine', () => {
   test('Standard, X-Ray tracing on, logs at level ALL without execution data', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    // The rotation state machine and the fleet's (test/infra/keyroll-fleet.test.ts); both are built alike.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
@@ -495,16 +496,20 @@ describe('state machine definition', () => {
     expect(state.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: RotationStates.ROLLBACK, ResultPath: '$.error' })]);
   });
 
-  test('ValidateAndLock catches into RotationRejected (a Fail state)', () => {
+  test('ValidateAndLock catches into RotationRejected (a Fail state), telling a waiting fleet first', () => {
     const states = allStates(definition().json);
+    const toRejected = RotationStates.FLEET_CALLBACK_ON_REJECTION;
     expect(states.get('ValidateAndLock')!.Catch).toEqual([
-      { ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress'], ResultPath: '$.error', Next: RotationStates.REJECTED },
+      { ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress'], ResultPath: '$.error', Next: toRejected },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RotationStates.RELEASE_LOCK_AFTER_REJECTION },
     ]);
     expect(states.get(RotationStates.REJECTED)!.Type).toBe('Fail');
+    // A fleet item's token (in the raw input) gets the failure; without one, straight to the Fail state.
+    expect(states.get(toRejected)).toMatchObject({ Type: 'Choice', Default: RotationStates.REJECTED, Choices: [{ Variable: '$.callbackToken', IsPresent: true, Next: RotationStates.REPORT_REJECTION_TO_FLEET }] });
+    expect(states.get(RotationStates.REPORT_REJECTION_TO_FLEET)).toMatchObject({ Next: RotationStates.REJECTED, Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: RotationStates.REJECTED }] });
     // Any other failure releases the lock if this execution (by name) holds it, then fails the same way.
     const release = states.get(RotationStates.RELEASE_LOCK_AFTER_REJECTION)!;
-    expect(release).toMatchObject({ Next: RotationStates.REJECTED, Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: RotationStates.REJECTED }] });
+    expect(release).toMatchObject({ Next: toRejected, Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: toRejected }] });
     expect(JSON.stringify(release.Parameters)).toContain('"$$.Execution.Name"');
   });
 

@@ -8,6 +8,7 @@ import { checkClientId, checkText, formatDuration, parseDurationSeconds, parseIn
 import type { RunState } from '../context';
 import { UsageError } from '../errors';
 import { fields, relative, table, timestamp } from '../output';
+import { MAX_TAGS, TAG_PATTERN } from '../../../lambdas/core/fleet';
 import { auditTable, clientView, keysTable, keyViews, policyText, scheduleText, scheduleView } from '../views';
 
 interface AddOptions {
@@ -17,6 +18,7 @@ interface AddOptions {
   maxOverlap?: string;
   timezone: string;
   window: string;
+  tags?: string;
   reason: string;
 }
 
@@ -42,6 +44,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
     .option('--max-overlap <duration>', "hard deadline of the previous key while it is still used, e.g. 7d (default: the deployment maximum)")
     .requiredOption('--timezone <iana>', 'time zone of the window, e.g. Europe/Paris')
     .requiredOption('--window <HH:MM-HH:MM>', 'local window in which scheduled rotations start, e.g. 02:00-04:00')
+    .option('--tags <list>', 'comma-separated tags that group clients for rotate-fleet, e.g. tier-1,region:eu')
     .option('--reason <text>', 'why (audit trail)', 'onboarding')
     .addHelpText('after', '\nExample:\n  keyroll clients add acme-payments --scopes orders:read,orders:write --interval-days 30 \\\n    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"')
     .action(async (rawId: string, options: AddOptions, command: Command) => {
@@ -54,6 +57,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
       const timeZone = parseTimeZone(options.timezone);
       const window = parseWindow(options.window);
       const reason = checkText(options.reason, '--reason', 512);
+      const tags = options.tags === undefined ? undefined : parseTags(options.tags);
       if (overlapSeconds !== undefined && maxOverlapSeconds !== undefined && overlapSeconds > maxOverlapSeconds) {
         throw new UsageError('--overlap must not be longer than --max-overlap.', ['overlap: longer than max-overlap']);
       }
@@ -68,7 +72,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
       const deps = await session.opsDeps();
       checkPolicyAgainstDeployment(deps, policy);
       const actor = await session.actor();
-      const result = await onboardClient(deps, { clientId, scopes, policy, requestedBy: actor, reason });
+      const result = await onboardClient(deps, { clientId, scopes, policy, ...(tags ? { tags } : {}), requestedBy: actor, reason });
       const data = {
         clientId: result.client.clientId,
         registered: result.registered,
@@ -219,4 +223,13 @@ async function scanClients(doc: import('@aws-sdk/lib-dynamodb').DynamoDBDocument
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return records;
+}
+
+/** `--tags a,b`: each a tag of 1-64 characters of [A-Za-z0-9._:/-], at most 20. */
+function parseTags(text: string): string[] {
+  const tags = text.split(',').map((tag) => tag.trim());
+  if (tags.length > MAX_TAGS || tags.some((tag) => !TAG_PATTERN.test(tag))) {
+    throw new UsageError(`--tags must be a comma-separated list of at most ${MAX_TAGS} tags of 1-64 characters of [A-Za-z0-9._:/-].`, ['tags: invalid']);
+  }
+  return [...new Set(tags)];
 }

@@ -1,0 +1,125 @@
+/**
+ * The fleet rotation as synthesized: a Distributed Map paced by MaxConcurrency whose items
+ * start ordinary rotations and wait for their task token; least privilege for the fleet's
+ * page function and both state machines' task-token permissions.
+ */
+import { App, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { FleetStates } from '../../lib/fleet-definition';
+import { KeyRollFleet } from '../../lib/keyroll-fleet';
+import { KeyRollRotation } from '../../lib/keyroll-rotation';
+import { KeyRollStack } from '../../lib/keyroll-stack';
+import { asArray, newTestApp, removeTempDirs, TEST_ENV } from './infra-app';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+let stack: KeyRollStack;
+let template: Template;
+
+afterAll(removeTempDirs);
+
+beforeAll(() => {
+  stack = new KeyRollStack(newTestApp(), 'Test', { env: TEST_ENV, fleet: { maxConcurrency: 25 } });
+  template = Template.fromStack(stack);
+});
+
+const logicalId = (construct: IConstruct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+
+function fleetDefinition(): { States: Record<string, Record<string, any>> } {
+  const machine = template.toJSON().Resources[logicalId(stack.fleet.stateMachine)];
+  const parts = machine.Properties.DefinitionString['Fn::Join'][1] as unknown[];
+  // References sit inside JSON strings (ARNs): a placeholder keeps the text parseable.
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : '__TOKEN__')).join(''));
+}
+
+function statementsOf(roleConstruct: IConstruct): Statement[] {
+  const roleId = logicalId(roleConstruct);
+  return Object.values(template.toJSON().Resources as Record<string, any>)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === roleId))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+describe('the fleet state machine', () => {
+  test('is Standard, traced, logs without execution data, under the name the rotation answers', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: stack.rotation.fleetStateMachineName,
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
+    });
+    expect(stack.rotation.fleetStateMachineName).toMatch(/-Fleet$/);
+  });
+
+  test('pages through the clients and rotates each page with a Distributed Map at the configured concurrency', () => {
+    const states = fleetDefinition().States;
+    expect(states[FleetStates.LIST_CLIENTS]).toMatchObject({ Type: 'Task', Next: FleetStates.HAS_CLIENTS });
+    const map = states[FleetStates.ROTATE_CLIENTS]!;
+    expect(map).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 25,
+      ToleratedFailurePercentage: 100,
+      ItemsPath: '$.clientIds',
+      ResultPath: '$.state.results',
+      Next: FleetStates.LIST_CLIENTS,
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    const item = map.ItemProcessor.States[FleetStates.ROTATE_CLIENT];
+    // Start a rotation and wait for its report; a rotation's own failure is caught, never retried.
+    expect(item.Resource).toContain('states:startExecution.waitForTaskToken');
+    expect(item.Parameters.Input).toEqual({
+      'clientId.$': '$.clientId',
+      'mode.$': '$.request.mode',
+      'reason.$': '$.request.reason',
+      'requestedBy.$': '$.request.requestedBy',
+      'revokeImmediately.$': '$.request.revokeImmediately',
+      'callbackToken.$': '$$.Task.Token',
+    });
+    expect(item.TimeoutSeconds).toBe(900);
+    expect(item.Retry.flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals)).not.toContain('States.ALL');
+    expect(item.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FleetStates.CLIENT_NOT_ROTATED }]);
+    expect(states[FleetStates.ALL_ROTATED]).toMatchObject({ Type: 'Choice', Default: FleetStates.FLEET_INCOMPLETE });
+    expect(states[FleetStates.FLEET_INCOMPLETE]).toMatchObject({ Type: 'Fail', Error: 'FleetRotationIncomplete' });
+  });
+
+  test('its role may start the rotation state machine and nothing of Secrets Manager', () => {
+    const statements = statementsOf(stack.fleet.stateMachine.role);
+    const actions = statements.flatMap((s) => asArray(s.Action));
+    expect(actions).toContain('states:StartExecution');
+    expect(actions.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    const start = statements.filter((s) => asArray(s.Action).includes('states:StartExecution'));
+    expect(JSON.stringify(start)).toContain(logicalId(stack.rotation.stateMachine));
+  });
+});
+
+describe('the rotation answering the fleet', () => {
+  test('may send task success/failure to the fleet state machine only', () => {
+    const statements = statementsOf(stack.rotation.stateMachine.role).filter((s) => asArray(s.Action).some((a) => a.startsWith('states:SendTask')));
+    expect(statements.flatMap((s) => asArray(s.Action)).sort()).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    for (const s of statements) expect(JSON.stringify(s.Resource)).toContain(`:stateMachine:${stack.rotation.fleetStateMachineName}`);
+  });
+});
+
+describe('the fleet page function', () => {
+  test('may only query the byClient index (through KMS via DynamoDB) and write its logs', () => {
+    const fn = stack.fleet.node.findChild('FleetPageFunction') as IConstruct & { role?: IConstruct };
+    const statements = statementsOf(stack.fleet.node.findChild('FleetPageRole'));
+    const actions = statements.flatMap((s) => asArray(s.Action)).sort();
+    expect(actions).toEqual(['dynamodb:Query', 'kms:Decrypt', 'kms:DescribeKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
+    const query = statements.find((s) => asArray(s.Action).includes('dynamodb:Query'))!;
+    expect(JSON.stringify(query.Resource)).toContain('/index/byClient');
+    expect(fn).toBeDefined();
+  });
+});
+
+describe('props', () => {
+  test.each([0, 1001, 2.5])('rejects maxConcurrency %p', (maxConcurrency) => {
+    const stack = new Stack(new App(), 'S', { env: TEST_ENV });
+    const rotation = new KeyRollRotation(stack, 'Rotation', {});
+    expect(() => new KeyRollFleet(stack, 'Fleet', { rotation, maxConcurrency })).toThrow(/maxConcurrency must be 1-1000/);
+  });
+});
