@@ -4,13 +4,15 @@
  * and runbooks refer to them.
  *
  *   ValidateAndLock → CreateSecret → SetSecret → TestSecret → FinishSecret → NotifyRotated
- *     → IsEmergency? ─ yes → ReleaseLock
+ *     → IsEmergency? ─ started by a fleet → ReportRotatedToFleet → AfterFleetReport (the same choice below)
+ *                    ├ yes → ReleaseLock
  *                    └ no  → CheckPreviousKeyUsage → PreviousKeyDecision?
  *                              ├ wait   → WaitForUsageCheck → CheckPreviousKeyUsage
  *                              ├ remind → NotifyExpiring (deadline extended) → WaitForUsageCheck → CheckPreviousKeyUsage
  *                              └ retire → WaitOverlap (until the not-after) → RetireOldKey → NotifyRetired → ReleaseLock
  *   Each reminder cycle costs 4 state transitions (check, choice, notify, wait).
  *   a failure in Create/Set/Test/Finish → Rollback → NotifyOpsFailure → ReleaseLockAfterFailure → RotationFailed
+ *   Every failed end first tells a waiting fleet (FleetCallbackOn* → Report*ToFleet) when the input carries its token.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -73,7 +75,7 @@ export const RotationStates = {
   NOTIFY_ROLLBACK_FAILED: 'NotifyRollbackFailed',
   ROLLBACK_FAILED: 'RollbackFailed',
   DESCRIBE_LATE_FAILURE: 'DescribeLateFailure',
-  HAS_FLEET_CALLBACK: 'HasFleetCallback',
+  AFTER_FLEET_REPORT: 'AfterFleetReport',
   REPORT_ROTATED_TO_FLEET: 'ReportRotatedToFleet',
   FLEET_CALLBACK_ON_FAILURE: 'FleetCallbackOnFailure',
   REPORT_FAILURE_TO_FLEET: 'ReportFailureToFleet',
@@ -380,13 +382,14 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     .otherwise(waitOverlap);
   checkUsage.next(decision);
 
-  const isEmergency = new sfn.Choice(scope, S.IS_EMERGENCY, { stateName: S.IS_EMERGENCY })
-    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
-    .otherwise(checkUsage);
   release.next(rotated);
 
   // A fleet rotation's item waits for this report: it frees the fleet's slot as soon as the
-  // new key is current, while this execution goes on to the overlap and retirement.
+  // new key is current, while this execution goes on to the overlap and retirement. The
+  // check rides on IsEmergency, so a rotation outside a fleet pays no extra transition.
+  const afterFleetReport = new sfn.Choice(scope, S.AFTER_FLEET_REPORT, { stateName: S.AFTER_FLEET_REPORT })
+    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
+    .otherwise(checkUsage);
   const reportRotated = callFleet(
     scope,
     S.REPORT_ROTATED_TO_FLEET,
@@ -394,11 +397,12 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     { TaskToken: sfn.JsonPath.stringAt('$.rotation.callbackToken'), Output: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.finish.notice')) },
     fleetStateMachineArn,
   );
-  reportRotated.addCatch(isEmergency, { resultPath: sfn.JsonPath.DISCARD });
-  reportRotated.next(isEmergency);
-  const hasFleetCallback = new sfn.Choice(scope, S.HAS_FLEET_CALLBACK, { stateName: S.HAS_FLEET_CALLBACK })
+  reportRotated.addCatch(afterFleetReport, { resultPath: sfn.JsonPath.DISCARD });
+  reportRotated.next(afterFleetReport);
+  const isEmergency = new sfn.Choice(scope, S.IS_EMERGENCY, { stateName: S.IS_EMERGENCY })
     .when(sfn.Condition.isPresent('$.rotation.callbackToken'), reportRotated)
-    .otherwise(isEmergency);
+    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
+    .otherwise(checkUsage);
 
   return validateAndLock
     .next(createSecret)
@@ -406,5 +410,5 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     .next(testSecret)
     .next(finishSecret)
     .next(notifyRotated)
-    .next(hasFleetCallback);
+    .next(isEmergency);
 }

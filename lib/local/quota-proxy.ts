@@ -76,6 +76,8 @@ export interface ProxyStats {
   readonly throttled: ReadonlyMap<OperationKey, number>;
   /** Times (ms, performance.now) of every forwarded call under a quota rule. */
   readonly quotaCallTimes: readonly number[];
+  /** Items written by forwarded TransactWriteItems calls (DynamoDB bills 2 write units per item). */
+  readonly transactWriteItems: number;
 }
 
 /** The running proxy. */
@@ -83,6 +85,7 @@ export class QuotaProxy {
   private forwarded = new Map<OperationKey, number>();
   private throttled = new Map<OperationKey, number>();
   private quotaCallTimes: number[] = [];
+  private transactWriteItems = 0;
   private buckets: { rule: QuotaRule; bucket: SlidingWindowLimiter }[];
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
@@ -116,7 +119,7 @@ export class QuotaProxy {
 
   /** A copy of the counts so far. */
   stats(): ProxyStats {
-    return { forwarded: new Map(this.forwarded), throttled: new Map(this.throttled), quotaCallTimes: [...this.quotaCallTimes] };
+    return { forwarded: new Map(this.forwarded), throttled: new Map(this.throttled), quotaCallTimes: [...this.quotaCallTimes], transactWriteItems: this.transactWriteItems };
   }
 
   /** Forgets the counts (the quotas keep their state). */
@@ -124,6 +127,7 @@ export class QuotaProxy {
     this.forwarded = new Map();
     this.throttled = new Map();
     this.quotaCallTimes = [];
+    this.transactWriteItems = 0;
   }
 
   async close(): Promise<void> {
@@ -149,6 +153,7 @@ export class QuotaProxy {
       }
       this.forwarded.set(key, (this.forwarded.get(key) ?? 0) + 1);
       if (limited) this.quotaCallTimes.push(performance.now());
+      if (key === 'dynamodb:TransactWriteItems') this.transactWriteItems += transactItemCount(body);
       const upstream = http.request(
         { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
         (answer) => {
@@ -174,4 +179,13 @@ export function peakRate(times: readonly number[], windowMs = 1000): number {
     peak = Math.max(peak, end - start + 1);
   }
   return peak;
+}
+
+function transactItemCount(body: Buffer): number {
+  try {
+    const items = (JSON.parse(body.toString('utf8')) as { TransactItems?: unknown[] }).TransactItems;
+    return Array.isArray(items) ? items.length : 0;
+  } catch {
+    return 0;
+  }
 }
