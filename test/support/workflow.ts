@@ -25,20 +25,12 @@ import {
   type UsageWaitTargets,
 } from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
+import { SecretTap } from './secret-tap';
 
 export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
-/** Everything a workflow run produced, for the plaintext-leak checks. */
-export class Tap {
-  readonly records: { source: string; text: string }[] = [];
-  add(source: string, value: unknown): void {
-    this.records.push({ source, text: typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined' });
-  }
-  /** The sources whose text contains any of `secrets`. */
-  leaks(secrets: readonly string[]): string[] {
-    return this.records.filter((r) => secrets.some((s) => s.length > 0 && r.text.includes(s))).map((r) => r.source);
-  }
-}
+/** Everything a workflow run produced, for the plaintext-leak checks (see secret-tap.ts). */
+export class Tap extends SecretTap {}
 
 /** A crash injected right after the n-th AWS call (1-based) of a state's first attempt. */
 export interface CrashPoint {
