@@ -7,8 +7,9 @@ import * as v from 'valibot';
 import { InvalidOperationInputError } from './errors';
 import { CLIENT_ID_PATTERN } from './rotation-request';
 
-// No control (Cc), format (Cf, e.g. bidi overrides), line or paragraph separator characters.
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u;
+// No control (Cc), format (Cf, e.g. bidi overrides), line or paragraph separator characters,
+// and no lone surrogates (Cs: not valid UTF-8, DynamoDB refuses them).
+const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]*$/u;
 
 /** Printable text of 1..`max` characters after trimming (audit entries stay one honest line). */
 export function printableText(max: number) {

@@ -49,8 +49,8 @@ export interface RotationRequest {
 
 // Printable text, so audit entries and notifications stay one honest line: no control
 // characters (Cc), no format characters such as bidi overrides (Cf), no line or paragraph
-// separators (Zl, Zp).
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+// separators (Zl, Zp), no lone surrogates (Cs: not valid UTF-8, DynamoDB refuses them).
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u;
 
 const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds', 'revokeImmediately'] as const;
 

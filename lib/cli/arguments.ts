@@ -8,8 +8,8 @@ import { canonicalTimeZone, MAX_INTERVAL_DAYS } from '../../lambdas/core/rotatio
 import { CLIENT_ID_PATTERN, ROTATION_ID_PATTERN } from '../../lambdas/core/rotation-request';
 import { UsageError } from './errors';
 
-/** One line of printable text, as the audit trail requires (no control, format or separator characters). */
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+/** One line of printable text, as the audit trail requires (no control, format or separator characters, no lone surrogates). */
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 const DURATION = /^(?:(\d{1,7})(w|d|h|m|s))+$/;
