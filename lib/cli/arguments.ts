@@ -5,6 +5,7 @@
  */
 import { KEY_ID_PATTERN, SCOPE_PATTERN, MAX_SCOPES } from '../../lambdas/core/ops-requests';
 import { canonicalTimeZone, MAX_INTERVAL_DAYS } from '../../lambdas/core/rotation-policy';
+import { containsApiKey } from '../../lambdas/core/key-material';
 import { CLIENT_ID_PATTERN, ROTATION_ID_PATTERN } from '../../lambdas/core/rotation-request';
 import { UsageError } from './errors';
 
@@ -56,6 +57,7 @@ export function checkClientId(text: string): string {
   if (!CLIENT_ID_PATTERN.test(text)) {
     throw new UsageError('<clientId> must be 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit.', ['clientId: invalid']);
   }
+  if (containsApiKey(text)) throw new UsageError('<clientId> is an API key, not a client id; nothing was looked up.', ['clientId: an API key']);
   return text;
 }
 
@@ -70,6 +72,7 @@ export function checkKeyId(text: string): string {
 /** A rotation id (the execution name and ClientRequestToken). */
 export function checkRotationId(text: string): string {
   if (!ROTATION_ID_PATTERN.test(text)) throw new UsageError('--rotation-id must be 32-64 characters of [A-Za-z0-9_-].', ['rotationId: invalid']);
+  if (containsApiKey(text)) throw new UsageError('--rotation-id is an API key, not a rotation id.', ['rotationId: an API key']);
   return text;
 }
 
@@ -79,6 +82,8 @@ export function checkText(text: string, option: string, max: number): string {
   if (trimmed.length === 0) throw new UsageError(`${option} must not be empty.`, [`${option}: empty`]);
   if (trimmed.length > max) throw new UsageError(`${option} must be at most ${max} characters.`, [`${option}: too long`]);
   if (!PRINTABLE.test(trimmed)) throw new UsageError(`${option} must be one line of printable text.`, [`${option}: control characters`]);
+  // Audit entries are stored and shown: a key pasted here would leak (invariant 5).
+  if (containsApiKey(trimmed)) throw new UsageError(`${option} must not contain an API key (name it by its key id).`, [`${option}: an API key`]);
   return trimmed;
 }
 
