@@ -4,6 +4,7 @@
  * alignment, hex, inside JSON), an EMF line printed by the real Powertools Metrics; and
  * it stays quiet on what is allowed (the hash, the key id, a short hint, other keys).
  */
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { generateApiKey, hashApiKey, keyIdOf } from '../../lambdas/core/api-key';
@@ -53,6 +54,17 @@ describe('a planted leak', () => {
     // A key whose encoding has + or / differs in base64url; the check knows both alphabets.
     const encoded = Buffer.from(`{"apiKey":"${key}"}`).toString('base64url');
     expect(formOf(encoded)).toEqual([expect.stringMatching(/^base64/)]);
+  });
+
+  it('is caught deep inside a long run of encoding characters, among many keys (the rolling hash moves correctly)', () => {
+    const tap = new SecretTap();
+    const others = Array.from({ length: 50 }, () => generateApiKey('krt'));
+    tap.addKeys([...others, key]);
+    const noise = (n: number) => randomBytes(n).toString('hex');
+    tap.add('hex', `${noise(300)}${Buffer.from(key).toString('hex')}${noise(300)}`);
+    tap.add('base62', `${noise(500)}${secret.slice(20, 37)}${noise(500)}`);
+    tap.add('clean', `${noise(2000)} ${others.map(hashApiKey).join(' ')}`);
+    expect(tap.leaks().map((l) => `${l.source}:${l.form}`)).toEqual(['hex:hex', 'base62:secret-part']);
   });
 
   it('is caught in an EMF line printed by Powertools Metrics, and in a Logger line', () => {

@@ -127,8 +127,10 @@ function textOf(value: unknown): string {
 export class SecretTap {
   readonly records: TapRecord[] = [];
   private readonly keys = new Set<string>();
-  /** Fragment → [key, form], one map per fragment length. */
-  private readonly fragments = new Map<number, Map<string, { key: string; form: LeakForm }>>();
+  /** Fragment length → rolling hash of a fragment → the fragments with that hash. */
+  private readonly fragments = new Map<number, Map<number, Fragment[]>>();
+  /** One bit per hash (low 24 bits), set for every fragment: most positions end at this test. */
+  private readonly seen = new Uint8Array(1 << 21);
 
   /**
    * Records `value` (a string, bytes, an Error, or anything JSON). Without a kind, it is
@@ -156,7 +158,13 @@ export class SecretTap {
       const add = (size: number, fragments: string[], form: LeakForm) => {
         let map = this.fragments.get(size);
         if (!map) this.fragments.set(size, (map = new Map()));
-        for (const fragment of fragments) if (!map.has(fragment)) map.set(fragment, { key, form });
+        for (const fragment of fragments) {
+          const hash = rollingHash(fragment, 0, size) & SMI_MASK;
+          this.seen[(hash & 0xffffff) >> 3]! |= 1 << (hash & 7);
+          const bucket = map.get(hash) ?? [];
+          if (!bucket.some((f) => f.text === fragment)) bucket.push({ text: fragment, key, form });
+          map.set(hash, bucket);
+        }
       };
       add(RAW_WINDOW, windows(secret, RAW_WINDOW), 'secret-part');
       for (const encoded of alignedBase64(bytes)) {
@@ -229,24 +237,55 @@ export class SecretTap {
   }
 
   /**
-   * One pass over the runs of encoding characters, looking up fixed-size fragments in a
-   * map: linear in the text whatever the number of keys (an indexOf per key would not be).
+   * One pass over the runs of encoding characters with a rolling hash per fragment length,
+   * comparing strings only on a hash hit: linear in the text, whatever the number of keys.
    */
   private scan(text: string): Omit<Leak, 'kind' | 'source'> | undefined {
     for (const match of text.matchAll(ENCODED_RUN)) {
       const run = match[0];
       for (const [size, map] of this.fragments) {
-        for (let i = 0; i + size <= run.length; i++) {
-          const hit = map.get(run.slice(i, i + size));
-          if (!hit) continue;
-          const whole = text.indexOf(hit.key);
-          if (hit.form === 'secret-part' && whole >= 0) return { form: 'plaintext', excerpt: mask(text, whole, hit.key.length) };
-          return { form: hit.form, excerpt: mask(text, match.index + i, size) };
+        if (run.length < size) continue;
+        const drop = power(size - 1);
+        let hash = rollingHash(run, 0, size);
+        for (let i = 0; ; i++) {
+          const hit = this.seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7)) ? map.get(hash & SMI_MASK)?.find((f) => run.startsWith(f.text, i)) : undefined;
+          if (hit) {
+            const whole = text.indexOf(hit.key);
+            if (hit.form === 'secret-part' && whole >= 0) return { form: 'plaintext', excerpt: mask(text, whole, hit.key.length) };
+            return { form: hit.form, excerpt: mask(text, match.index + i, size) };
+          }
+          if (i + size >= run.length) break;
+          hash = (Math.imul(hash - Math.imul(run.charCodeAt(i), drop), HASH_BASE) + run.charCodeAt(i + size)) | 0;
         }
       }
     }
     return undefined;
   }
+}
+
+/** A fragment of a key's encoded form that is a leak wherever it appears. */
+interface Fragment {
+  readonly text: string;
+  readonly key: string;
+  readonly form: LeakForm;
+}
+
+const HASH_BASE = 131;
+/** Map keys stay small integers (V8 Smis): a heap-number key makes every lookup slow. */
+const SMI_MASK = 0x3fffffff;
+
+/** Polynomial hash (int32, mod 2^32) of `text[from, from + size)`. */
+function rollingHash(text: string, from: number, size: number): number {
+  let hash = 0;
+  for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text.charCodeAt(i)) | 0;
+  return hash;
+}
+
+/** HASH_BASE^n mod 2^32. */
+function power(n: number): number {
+  let result = 1;
+  for (let i = 0; i < n; i++) result = Math.imul(result, HASH_BASE);
+  return result;
 }
 
 /** Up to 40 characters either side of a match, the match itself replaced. */
