@@ -115,6 +115,38 @@ export function parseTimeZone(text: string): string {
   return zone;
 }
 
+/** CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+/** AWS region names such as us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The global options as given (before any is used). */
+export interface GlobalOptionValues {
+  readonly stack?: string;
+  readonly outputsFile?: string;
+  readonly region?: string;
+  readonly profile?: string;
+  readonly actor?: string;
+}
+
+/**
+ * Checks the global options before the session uses them: an empty value is refused rather
+ * than silently ignored, and a value that would reach an SDK error or a message is checked.
+ */
+export function checkGlobalOptions(options: GlobalOptionValues): void {
+  if (options.stack !== undefined && !STACK_NAME.test(options.stack)) {
+    throw new UsageError('--stack must be a CloudFormation stack name: a letter, then letters, digits or hyphens (at most 128).', ['stack: invalid']);
+  }
+  if (options.region !== undefined && !REGION.test(options.region)) throw new UsageError('--region must be an AWS region name such as us-east-1.', ['region: invalid']);
+  // Used as given (not trimmed), so checked as given: it may reach a message.
+  for (const [value, option, max] of [[options.profile, '--profile', 128], [options.outputsFile, '--outputs-file', 4096]] as const) {
+    if (value === undefined) continue;
+    checkText(value, option, max);
+    if (!PRINTABLE.test(value)) throw new UsageError(`${option} must be one line of printable text.`, [`${option}: control characters`]);
+  }
+  if (options.actor !== undefined) checkText(options.actor, '--actor', 128);
+}
+
 /** The interval of scheduled rotations. */
 export function parseIntervalDays(text: string): number {
   return parseWholeNumber(text, '--interval-days', 1, MAX_INTERVAL_DAYS);
