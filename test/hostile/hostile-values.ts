@@ -28,6 +28,8 @@ export interface HostileValue {
   readonly rotationIdShaped?: boolean;
   /** A well-formed API key (valid checksum): never acceptable outside Secrets Manager and the client. */
   readonly apiKey?: boolean;
+  /** A letter, then letters, digits or hyphens, at most 128: a valid CloudFormation stack name. */
+  readonly stackName?: boolean;
 }
 
 import { generateApiKey } from '../../lambdas/core/api-key';
@@ -81,7 +83,7 @@ export const HOSTILE_STRINGS: readonly HostileValue[] = [
   { name: 'option-looking', category: 'injection', value: '--emergency', printable: true },
   { name: 'option with value', category: 'injection', value: '--reason=x', printable: true },
   { name: '__proto__', category: 'injection', value: '__proto__', printable: true },
-  { name: 'constructor', category: 'injection', value: 'constructor', printable: true, plainId: true },
+  { name: 'constructor', category: 'injection', value: 'constructor', printable: true, plainId: true, stackName: true },
   { name: 'key look-alike', category: 'injection', value: KEY_LOOK_ALIKE, printable: true, plainId: true, rotationIdShaped: true },
   { name: 'pasted API key', category: 'injection', value: PASTED_KEY, printable: true, plainId: true, rotationIdShaped: true, apiKey: true },
   { name: 'pasted API key in prose', category: 'injection', value: `leaked ${PASTED_KEY} in a gist`, printable: true, apiKey: true },
