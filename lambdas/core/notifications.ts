@@ -103,7 +103,9 @@ export function rotatedNotice(args: {
     eventType: ClientEventType.ROTATED,
     previousKeyNotAfter: args.previousKeyNotAfter,
     severity: 'info',
-    summary: `Key ${args.currentKeyId} is now current. The previous key ${args.previousKeyId} stays valid until ${args.previousKeyNotAfter}; switch to the current key from your secret before then.`,
+    summary: args.previousKeyNotAfter
+      ? `Key ${args.currentKeyId} is now current. The previous key ${args.previousKeyId} stays valid until ${args.previousKeyNotAfter}; switch to the current key from your secret before then.`
+      : `Key ${args.currentKeyId} is now current. The previous key ${args.previousKeyId} had already been revoked and is not accepted; use the current key from your secret now.`,
   };
 }
 

@@ -120,7 +120,8 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
   const oldKey = await deps.keys.getKey(client.currentKeyHash);
   if (!oldKey) throw new RotationStateConflictError(`finishSecret: current key ${client.currentKeyId} is missing from the table.`);
   const newKeyHash = client.pendingKeyHash!;
-  const notAfter = emergency ? undefined : new Date(nowMs + context.overlapSeconds * 1000).toISOString();
+  // No overlap to promise for an old key the kill switch already revoked (it stays revoked).
+  const notAfter = emergency || oldKey.state !== KeyState.ACTIVE ? undefined : new Date(nowMs + context.overlapSeconds * 1000).toISOString();
 
   const transitions: KeyTransition[] = [];
   if (emergency) {
