@@ -77,6 +77,7 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
       emergency: last.emergency,
       revokedImmediately: last.revokedImmediately,
       preemptedRotationId: last.preemptedRotationId,
+      preemptedRotationFinished: last.preemptedRotationFinished,
     }),
   };
 }
@@ -152,6 +153,8 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
     revokedKeyIds: [...new Set([...revokedEarlier, ...revokedNow])],
     ...(context.revokeImmediately ? { revokedImmediately: true } : {}),
     ...(preemptedRotationId ? { preemptedRotationId } : {}),
+    // The emergency holds the lock since the takeover: the version it replaces is the preempted one's only if that had finished.
+    ...(preemptedRotationId && client.currentVersionId === preemptedRotationId ? { preemptedRotationFinished: true } : {}),
   };
   const audit = (action: string, keyId?: string) => ({
     clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId,
