@@ -3,17 +3,25 @@
  * init time, printed as tables and written as JSON to bench/results/.
  *
  * Knobs (environment): BENCH_OPS (timed ops per verifier row, default 200000),
- * BENCH_INIT_RUNS (fresh processes per init series, default 10).
+ * BENCH_INIT_RUNS (fresh processes per init series, default 10), BENCH_RATIO_ROUNDS
+ * (interleaved rounds of the floor-ratio series, default 30).
  */
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
-import { bundleAuthorizer } from './lib/bundle';
-import { REQUIRED_SCOPES } from './lib/fixtures';
+import { bundleAuthorizer, SDK_BUNDLED_BUILD_OPTIONS } from './lib/bundle';
+import { buildKeySet, REQUIRED_SCOPES } from './lib/fixtures';
 import { timerOverheadNs, type PassSizes } from './lib/harness';
 import { measureInitTime } from './lib/init-time';
-import { renderReport, writeReport, type BenchReport } from './lib/report';
-import { runVerifierBench } from './lib/verifier-bench';
+import { metricsOf } from './lib/metrics';
+import { renderReport, writeReport, type BenchCommit, type BenchReport } from './lib/report';
+import { runFloorRatio, runVerifierBench } from './lib/verifier-bench';
+
+/** The issue's goals (issue 6, item 3). KB read as KiB, the stricter reading of the two. */
+const BUNDLE_LIMIT_BYTES = 150 * 1024;
+const INIT_LIMIT_MS = 50;
+const RATIO_BLOCK_OPS = 10_000;
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -21,6 +29,16 @@ function positiveInt(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer; got '${raw}'.`);
   return value;
+}
+
+/** HEAD and whether the tree has changes; "unknown" outside a git checkout. */
+function currentCommit(): BenchCommit {
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: path.join(__dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return { sha: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no') !== '' };
+  } catch {
+    return { sha: 'unknown', dirty: true };
+  }
 }
 
 const progress = (message: string): void => {
@@ -36,19 +54,28 @@ async function main(): Promise<void> {
   const sizes: PassSizes = { warmupOps: Math.max(20_000, Math.round(sampleOps / 10)), sampleOps, throughputOps: sampleOps };
   const keyPoolSize = 1024;
   const initRuns = positiveInt('BENCH_INIT_RUNS', 10);
+  const ratioRounds = positiveInt('BENCH_RATIO_ROUNDS', 30);
+  const commit = currentCommit();
 
   progress('verifier cases…');
   const timer = timerOverheadNs();
   const verifier = await runVerifierBench(sizes, keyPoolSize);
-  progress('bundling the authorizer…');
-  const { code, ...bundle } = await bundleAuthorizer();
-  progress(`timing module init in ${2 * (initRuns + 1)} fresh processes…`);
-  const initTime = measureInitTime(code, bundle.externals, initRuns);
+  progress('warm path against the hash floor, interleaved…');
+  const floorRatio = await runFloorRatio(buildKeySet(keyPoolSize), ratioRounds, RATIO_BLOCK_OPS);
+  progress('bundling the authorizer (as deployed, and with the SDK bundled)…');
+  const { code, ...bundled } = await bundleAuthorizer();
+  const { code: sdkBundledCode, ...sdkBundled } = await bundleAuthorizer(SDK_BUNDLED_BUILD_OPTIONS);
+  const bundle = { ...bundled, limitBytes: BUNDLE_LIMIT_BYTES, pass: bundled.bytes <= BUNDLE_LIMIT_BYTES };
+  progress(`timing module init in ${3 * (initRuns + 1)} fresh processes…`);
+  const init = measureInitTime(code, bundle.externals, initRuns, [{ id: 'sdkBundled', code: sdkBundledCode }]);
+  const initTime = { ...init, limitMs: INIT_LIMIT_MS, pass: init.bundle.medianMs <= INIT_LIMIT_MS };
 
   const cpus = os.cpus();
   const report: BenchReport = {
-    schemaVersion: 1,
+    schemaVersion: 2,
+    commit,
     date,
+    metrics: metricsOf({ verifier, floorRatio, bundle, sdkBundled, initTime }),
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
     environment: {
       node: process.version,
@@ -62,6 +89,8 @@ async function main(): Promise<void> {
       gcBetweenCases: typeof (globalThis as { gc?: unknown }).gc === 'function',
     },
     config: {
+      ratioRounds,
+      ratioBlockOps: RATIO_BLOCK_OPS,
       ...sizes,
       keyPoolSize,
       initRuns,
@@ -71,7 +100,9 @@ async function main(): Promise<void> {
     },
     timerOverheadNs: timer,
     verifier,
+    floorRatio,
     bundle,
+    sdkBundled,
     initTime,
   };
   process.stdout.write(`${renderReport(report)}\n`);

@@ -383,9 +383,14 @@ export class KeyRollRotation extends Construct {
     const secretActions = SECRET_ACTIONS[step];
     if (secretActions.length > 0) {
       role.addToPolicy(new iam.PolicyStatement({ actions: [...secretActions], resources: [secretArns] }));
+    }
+    // The key only for steps that read or write a value: moving labels (UpdateSecretVersionStage)
+    // and DescribeSecret never touch the ciphertext.
+    const writes = secretActions.includes('secretsmanager:PutSecretValue');
+    if (writes || secretActions.includes('secretsmanager:GetSecretValue')) {
       role.addToPolicy(
         new iam.PolicyStatement({
-          actions: secretActions.includes('secretsmanager:PutSecretValue') ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+          actions: writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
           resources: [this.encryptionKey.keyArn],
           conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
         }),

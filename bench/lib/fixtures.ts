@@ -1,5 +1,6 @@
 /** Keys and an in-memory key store for the verifier benchmark. */
 import { generateApiKey, hashApiKey, keyIdOf, parseApiKey } from '../../lambdas/core/api-key';
+import { RouteScopes } from '../../lambdas/aws/auth/route-scopes';
 import { MalformedKeyError } from '../../lambdas/core/errors';
 import { KeyState } from '../../lambdas/core/key-state';
 import type { KeyRecord } from '../../lambdas/core/model';
@@ -9,7 +10,9 @@ import type { KeyLookup } from '../../lambdas/core/verification';
 export const KEY_PREFIX = 'kr';
 /** What every stored key grants, and what every benchmarked request asks for: exercises the scope rule like a real route. */
 export const GRANTED_SCOPES: readonly string[] = ['orders:*'];
-export const REQUIRED_SCOPES: readonly string[] = ['orders:read'];
+/** Taken from RouteScopes as the authorizer takes it (one frozen array per route, which the verifier's scope memo relies on). */
+export const BENCH_ROUTE = 'GET /orders';
+export const REQUIRED_SCOPES: readonly string[] = RouteScopes.parse(JSON.stringify({ [BENCH_ROUTE]: ['orders:read'] })).required(BENCH_ROUTE);
 
 /** The presented keys of each kind, plus the store that knows the valid ones. */
 export interface KeySet {

@@ -34,8 +34,16 @@ export interface InitTimeResult {
     /** require() of the bundle once the SDK is loaded: own code plus client/logger/metrics construction. */
     readonly bundleAfterSdk: InitSeries;
   };
+  /** Other bundles timed the same way, interleaved with the deployed one (e.g. the SDK bundled in). */
+  readonly alternatives: readonly { readonly id: string; readonly series: InitSeries }[];
   readonly env: Readonly<Record<string, string>>;
   readonly nodeVersion: string;
+}
+
+/** A bundle to time besides the deployed one. */
+export interface AlternativeBundle {
+  readonly id: string;
+  readonly code: Uint8Array;
 }
 
 /** The environment the stack would set, plus the region the SDK clients need at construction. */
@@ -76,21 +84,31 @@ function series(samples: number[]): InitSeries {
 }
 
 /** Times `runs` fresh requires of the bundle, interleaved with `runs` split runs so machine drift hits both alike. */
-export function measureInitTime(code: Uint8Array, externals: readonly string[], runs: number): InitTimeResult {
+export function measureInitTime(code: Uint8Array, externals: readonly string[], runs: number, alternatives: readonly AlternativeBundle[] = []): InitTimeResult {
   // Outside the project, so only NODE_PATH can resolve the externals (as on Lambda).
   const dir = mkdtempSync(path.join(os.tmpdir(), 'keyroll-bench-'));
   try {
     const bundlePath = path.join(dir, 'index.js');
     writeFileSync(bundlePath, code);
     const split = [...externals, bundlePath];
+    const altPaths = alternatives.map((alt) => {
+      // Each in its own directory, named index.js like the deployed one.
+      const altDir = mkdtempSync(path.join(dir, `${alt.id}-`));
+      const file = path.join(altDir, 'index.js');
+      writeFileSync(file, alt.code);
+      return file;
+    });
     // One discarded run of each, so the first sample does not pay for a cold OS file cache.
     runChild([bundlePath], dir);
     runChild(split, dir);
+    for (const file of altPaths) runChild([file], dir);
     const whole: number[] = [];
     const parts: number[][] = split.map(() => []);
+    const alt: number[][] = altPaths.map(() => []);
     for (let i = 0; i < runs; i++) {
       whole.push(...runChild([bundlePath], dir));
       runChild(split, dir).forEach((ms, k) => parts[k]?.push(ms));
+      altPaths.forEach((file, k) => alt[k]?.push(...runChild([file], dir)));
     }
     const externalParts = parts.slice(0, externals.length);
     const sdkTotals = Array.from({ length: runs }, (_, i) => externalParts.reduce((sum, p) => sum + (p[i] ?? 0), 0));
@@ -101,6 +119,7 @@ export function measureInitTime(code: Uint8Array, externals: readonly string[], 
         sdkTotal: series(sdkTotals),
         bundleAfterSdk: series(parts[externals.length] ?? []),
       },
+      alternatives: alternatives.map((a, k) => ({ id: a.id, series: series(alt[k] ?? []) })),
       env: LAMBDA_ENV,
       nodeVersion: process.version,
     };

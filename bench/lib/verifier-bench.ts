@@ -1,13 +1,17 @@
 /**
- * The verifier cases: the synchronous floor (parse, hash), the warm path for the three kinds
- * of presented key, and the cold path against a microtask lookup.
+ * The verifier cases: the synchronous floor (SHA-256 of the key in each way Node offers,
+ * parse), the warm path for the three kinds of presented key (through the promise API and
+ * the synchronous cache API), the cold path against a microtask lookup, and the warm path's
+ * ratio to the fastest hash, measured interleaved.
  */
+import * as crypto from 'node:crypto';
 import { hashApiKey, parseApiKey } from '../../lambdas/core/api-key';
 import { systemClock } from '../../lambdas/core/clock';
 import { MalformedKeyError } from '../../lambdas/core/errors';
-import { KeyVerifier, type KeyVerdict } from '../../lambdas/core/key-verifier';
+import { KeyVerifier, MAX_CACHE_TTL_MS, type KeyVerdict } from '../../lambdas/core/key-verifier';
 import { RejectionReason } from '../../lambdas/core/verification';
 import { buildKeySet, KEY_PREFIX, microtaskLookup, REQUIRED_SCOPES, type KeySet } from './fixtures';
+import { measureFloorRatio, type FloorRatioResult, type RatioCase } from './floor-ratio';
 import { measureAsync, measureSync, settle, type CaseFigures, type PassSizes } from './harness';
 
 /** One row of the verifier table. */
@@ -32,6 +36,60 @@ function newVerifier(keys: KeySet): KeyVerifier {
   return new KeyVerifier({ lookup: microtaskLookup(keys.records), clock: systemClock, keyPrefix: KEY_PREFIX });
 }
 
+/**
+ * SHA-256 of a key, every way Node offers it. The floor is the fastest of these in each run,
+ * whichever the verifier uses: `crypto.hash` (Node >= 20.12) skips the Hash object, and the
+ * output encoding changes the cost of building the string.
+ */
+const HASH_FLOORS: readonly { readonly id: string; readonly label: string; readonly hash: (key: string) => string; readonly length: number }[] = [
+  { id: 'sha256-createhash-hex', label: 'SHA-256 createHash().digest(hex)', hash: (k) => crypto.createHash('sha256').update(k, 'utf8').digest('hex'), length: 64 },
+  { id: 'sha256-hash-hex', label: 'SHA-256 hashApiKey (crypto.hash hex)', hash: hashApiKey, length: 64 },
+  { id: 'sha256-hash-base64', label: 'SHA-256 crypto.hash base64', hash: (k) => crypto.hash('sha256', k, 'base64'), length: 44 },
+  { id: 'sha256-hash-binary', label: 'SHA-256 crypto.hash binary (latin1)', hash: (k) => crypto.hash('sha256', k, 'binary'), length: 32 },
+];
+
+/** The verifier's warm paths against the fastest hash, interleaved (see floor-ratio.ts). */
+export async function runFloorRatio(keys: KeySet, rounds: number, blockOps: number): Promise<FloorRatioResult & { readonly storeLookups: number }> {
+  const verifier = newVerifier(keys);
+  const valid = keys.valid;
+  const n = valid.length;
+  const refill = async (): Promise<void> => {
+    for (const key of valid) await verifier.verify(key, REQUIRED_SCOPES);
+  };
+  // Reads outside the refills (warm-up and timed blocks): 0 unless a warm op missed the cache.
+  await refill();
+  let refillLookups = verifier.lookups;
+  let refilledAtMs = Date.now();
+  const beforeWarmBlock = async (): Promise<void> => {
+    // Refill only once the entries are half their TTL old, so no block can outlive them, and
+    // most blocks start on a cache in its steady state rather than right after 1024 reads.
+    if (Date.now() - refilledAtMs < MAX_CACHE_TTL_MS / 2) return;
+    const before = verifier.lookups;
+    verifier.clear();
+    await refill();
+    refillLookups += verifier.lookups - before;
+    refilledAtMs = Date.now();
+  };
+  const cases: RatioCase[] = [
+    ...HASH_FLOORS.map(({ id, label, hash, length }): RatioCase => ({ id, label, kind: 'floor', sync: (i) => hash(valid[i % n]!).length === length })),
+    {
+      id: 'verify-cached-warm-valid',
+      label: 'verifyCached() valid, warm (synchronous)',
+      kind: 'warm',
+      sync: (i) => verifier.verifyCached(valid[i % n], REQUIRED_SCOPES)?.accepted === true,
+    },
+    {
+      id: 'verify-warm-valid',
+      label: 'await verify() valid, warm',
+      kind: 'warm',
+      async: (i) => verifier.verify(valid[i % n], REQUIRED_SCOPES),
+      expect: (v) => (v as KeyVerdict).accepted,
+    },
+  ];
+  const result = await measureFloorRatio(cases, { rounds, blockOps, beforeWarmBlock });
+  return { ...result, storeLookups: verifier.lookups - refillLookups };
+}
+
 async function warmCase(id: string, label: string, keys: KeySet, presented: readonly string[], expect: Expectation, sizes: PassSizes): Promise<VerifierCase> {
   const verifier = newVerifier(keys);
   const n = presented.length;
@@ -44,6 +102,18 @@ async function warmCase(id: string, label: string, keys: KeySet, presented: read
     },
   });
   return { id, label, group: 'warm', ...figures, storeLookups: verifier.lookups - lookupsBefore };
+}
+
+/** The synchronous cache API on warm valid keys: what verify() does on a hit, without the promise. */
+async function cachedCase(keys: KeySet, sizes: PassSizes): Promise<VerifierCase> {
+  const verifier = newVerifier(keys);
+  const valid = keys.valid;
+  const n = valid.length;
+  for (const key of valid) await verifier.verify(key, REQUIRED_SCOPES);
+  const lookupsBefore = verifier.lookups;
+  // A miss (the 10 s TTL ran out on a slow machine) answers undefined and fails the row rather than reading.
+  const figures = measureSync((i) => verifier.verifyCached(valid[i % n], REQUIRED_SCOPES)?.accepted === true, sizes);
+  return { id: 'verify-cached-warm-valid', label: 'verifyCached() valid, warm (sync)', group: 'warm', ...figures, storeLookups: verifier.lookups - lookupsBefore };
 }
 
 /** Every verify() starts from an empty cache, so each one awaits the lookup. */
@@ -77,7 +147,6 @@ export async function runVerifierBench(sizes: PassSizes, poolSize: number): Prom
   };
   settle();
 
-  add({ id: 'hash', label: 'hashApiKey (SHA-256 hex)', group: 'floor', ...measureSync((i) => hashApiKey(keys.valid[i % n]).length === 64, sizes) });
   add({
     id: 'parse',
     label: 'parseApiKey (shape + CRC-32)',
@@ -100,6 +169,10 @@ export async function runVerifierBench(sizes: PassSizes, poolSize: number): Prom
       }
     }, sizes),
   });
+  for (const floor of HASH_FLOORS) {
+    add({ id: floor.id, label: floor.label, group: 'floor', ...measureSync((i) => floor.hash(keys.valid[i % n]!).length === floor.length, sizes) });
+  }
+  add(await cachedCase(keys, sizes));
   add(await warmCase('verify-warm-valid', 'verify() valid, warm cache', keys, keys.valid, isAccepted, sizes));
   add(await warmCase('verify-warm-bad-checksum', 'verify() bad checksum (malformed)', keys, keys.badChecksum, rejectedAs(RejectionReason.MALFORMED), sizes));
   add(await warmCase('verify-warm-unknown', 'verify() unknown, negative cache', keys, keys.unknown, rejectedAs(RejectionReason.UNKNOWN), sizes));

@@ -43,6 +43,12 @@ export interface KeyTransition {
   readonly remove?: readonly ('notAfter' | 'revokedAt')[];
 }
 
+/** A key that must still be in `state` for a change to apply (a guard, nothing is written to it). */
+export interface KeyStateCheck {
+  readonly keyHash: string;
+  readonly state: KeyState;
+}
+
 /** Moves a RETIRING key's not-after later, applied only if it is still RETIRING with `fromNotAfter`. */
 export interface KeyDeadlineExtension {
   readonly keyHash: string;
@@ -332,6 +338,8 @@ export class KeyRepository {
    * @throws ConditionFailedError when any guarded item is not in the expected state.
    */
   async applyChange(change: {
+    /** Keys that must be in the given state for the change to apply (nothing written to them). */
+    readonly checks?: readonly KeyStateCheck[];
     readonly insertKeys?: readonly KeyRecord[];
     readonly transitions?: readonly KeyTransition[];
     readonly extensions?: readonly KeyDeadlineExtension[];
@@ -339,6 +347,7 @@ export class KeyRepository {
     readonly audit?: readonly AuditEvent[];
   }): Promise<void> {
     const items: TransactItem[] = [
+      ...(change.checks ?? []).map((check) => this.keyCheck(check)),
       ...(change.insertKeys ?? []).map((key) => this.keyPut(key)),
       ...(change.transitions ?? []).map((transition) => this.keyTransition(transition)),
       ...(change.extensions ?? []).map((extension) => this.keyExtension(extension)),
@@ -354,6 +363,18 @@ export class KeyRepository {
         TableName: this.tableName,
         Item: { ...keyItemKey(key.keyHash), ...keyIndexKey(key.clientId, key.createdAt, key.keyId), ...key },
         ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  private keyCheck(check: KeyStateCheck): TransactItem {
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: keyItemKey(check.keyHash),
+        ConditionExpression: '#state = :state',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':state': check.state },
       },
     };
   }

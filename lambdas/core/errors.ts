@@ -87,10 +87,17 @@ export class RotationStateConflictError extends KeyRollError {
 /** The rotation id (execution name) cannot serve as a Secrets Manager ClientRequestToken. */
 export class InvalidRotationIdError extends KeyRollError {
   override readonly name = 'InvalidRotationId';
-  constructor(readonly rotationId: string) {
+  constructor(
+    readonly rotationId: string,
+    /** The id is a well-formed API key: it is not kept on the error, and the message says so. */
+    isApiKey = false,
+  ) {
     super(
-      `Rotation id must be 32-64 characters of [A-Za-z0-9_-] (it is the execution name and the ClientRequestToken); got ${rotationId.length} characters.`,
+      isApiKey
+        ? 'Rotation id must not be an API key (it is the execution name and the ClientRequestToken, and appears in logs).'
+        : `Rotation id must be 32-64 characters of [A-Za-z0-9_-] (it is the execution name and the ClientRequestToken); got ${rotationId.length} characters.`,
     );
+    if (isApiKey) this.rotationId = '';
   }
 }
 

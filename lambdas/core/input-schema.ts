@@ -5,10 +5,12 @@
  */
 import * as v from 'valibot';
 import { InvalidOperationInputError } from './errors';
+import { containsApiKey } from './key-material';
 import { CLIENT_ID_PATTERN } from './rotation-request';
 
-// No control (Cc), format (Cf, e.g. bidi overrides), line or paragraph separator characters.
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u;
+// No control (Cc), format (Cf, e.g. bidi overrides), line or paragraph separator characters,
+// and no lone surrogates (Cs: not valid UTF-8, DynamoDB refuses them).
+const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]*$/u;
 
 /** Printable text of 1..`max` characters after trimming (audit entries stay one honest line). */
 export function printableText(max: number) {
@@ -18,11 +20,17 @@ export function printableText(max: number) {
     v.minLength(1, 'must not be empty'),
     v.maxLength(max, `must be at most ${max} characters`),
     v.regex(NO_CONTROL_CHARACTERS, 'must not contain control characters'),
+    // Stored in the audit trail and shown: a key pasted here would leak (invariant 5).
+    v.check((text) => !containsApiKey(text), 'must not contain an API key'),
   );
 }
 
 /** A client id: 1-64 characters of [A-Za-z0-9._-]. */
-export const clientIdSchema = v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'));
+export const clientIdSchema = v.pipe(
+  v.string('must be a string'),
+  v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'),
+  v.check((text) => !containsApiKey(text), 'must not be an API key'),
+);
 
 /** Who asked (kept in the audit trail). */
 export const actorSchema = printableText(128);

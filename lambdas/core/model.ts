@@ -100,4 +100,6 @@ export interface LastRotation {
   readonly revokedImmediately?: boolean;
   /** The in-flight rotation this (emergency) rotation stopped to take the lock. */
   readonly preemptedRotationId?: string;
+  /** The preempted rotation had finished (its key had been current, so clients may hold it). */
+  readonly preemptedRotationFinished?: boolean;
 }

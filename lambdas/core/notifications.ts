@@ -72,6 +72,7 @@ export function rotatedNotice(args: {
   emergency: boolean;
   revokedImmediately?: boolean;
   preemptedRotationId?: string;
+  preemptedRotationFinished?: boolean;
 }): ClientNotice {
   const base = {
     clientId: args.clientId,
@@ -85,7 +86,12 @@ export function rotatedNotice(args: {
     const what = args.revokedImmediately
       ? `every other key (${revoked}) was revoked immediately, before the new key was issued, so requests with them have been failing since`
       : `every other key (${revoked}) is revoked now, with no overlap`;
-    const preempted = args.preemptedRotationId ? ` The rotation ${args.preemptedRotationId} that was in progress was stopped; its new key was never valid for you.` : '';
+    // A preempted rotation that had finished made its key current: clients may hold it, and are told it is revoked.
+    const preempted = !args.preemptedRotationId
+      ? ''
+      : args.preemptedRotationFinished
+        ? ` The rotation ${args.preemptedRotationId} that was in progress was stopped; the key it had made current (${args.previousKeyId}) is revoked with the others.`
+        : ` The rotation ${args.preemptedRotationId} that was in progress was stopped; its new key was never valid for you.`;
     return {
       ...base,
       eventId: `${args.rotationId}:${ClientEventType.EMERGENCY}`,
@@ -103,7 +109,9 @@ export function rotatedNotice(args: {
     eventType: ClientEventType.ROTATED,
     previousKeyNotAfter: args.previousKeyNotAfter,
     severity: 'info',
-    summary: `Key ${args.currentKeyId} is now current. The previous key ${args.previousKeyId} stays valid until ${args.previousKeyNotAfter}; switch to the current key from your secret before then.`,
+    summary: args.previousKeyNotAfter
+      ? `Key ${args.currentKeyId} is now current. The previous key ${args.previousKeyId} stays valid until ${args.previousKeyNotAfter}; switch to the current key from your secret before then.`
+      : `Key ${args.currentKeyId} is now current. The previous key ${args.previousKeyId} had already been revoked and is not accepted; use the current key from your secret now.`,
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { InvalidRotationIdError, InvalidRotationInputError } from './errors';
+import { containsApiKey } from './key-material';
 
 /** Why a rotation runs. */
 export const RotationMode = {
@@ -58,8 +59,11 @@ export const CALLBACK_TOKEN_PATTERN = /^[\x21-\x7e]{1,2048}$/;
 
 // Printable text, so audit entries and notifications stay one honest line: no control
 // characters (Cc), no format characters such as bidi overrides (Cf), no line or paragraph
-// separators (Zl, Zp).
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+// separators (Zl, Zp), no lone surrogates (Cs: not valid UTF-8, DynamoDB refuses them).
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u;
+
+// Ids and free text are stored, logged and shown: a key pasted into them would leak (invariant 5).
+const noKey = (text: string): boolean => !containsApiKey(text);
 
 const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds', 'revokeImmediately', 'callbackToken'] as const;
 
@@ -67,10 +71,10 @@ function requestSchema(bounds: OverlapBounds) {
   // Every check carries its own message: valibot's defaults echo the received value, and
   // the input may hold key material pasted by mistake.
   return v.strictObject({
-    clientId: v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]')),
+    clientId: v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'), v.check(noKey, 'must not be an API key')),
     mode: v.picklist(Object.values(RotationMode), 'must be one of scheduled, manual, emergency'),
-    reason: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(512, 'must be at most 512 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
-    requestedBy: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(PRINTABLE, 'must not contain control characters')),
+    reason: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(512, 'must be at most 512 characters'), v.regex(PRINTABLE, 'must not contain control characters'), v.check(noKey, 'must not contain an API key')),
+    requestedBy: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(PRINTABLE, 'must not contain control characters'), v.check(noKey, 'must not contain an API key')),
     overlapSeconds: v.optional(
       v.pipe(
         v.number('must be a number'),
@@ -138,6 +142,7 @@ export function assertValidRotationId(rotationId: unknown): asserts rotationId i
   if (typeof rotationId !== 'string' || !ROTATION_ID_PATTERN.test(rotationId)) {
     throw new InvalidRotationIdError(typeof rotationId === 'string' ? rotationId : '');
   }
+  if (containsApiKey(rotationId)) throw new InvalidRotationIdError('', true);
 }
 
 /**

@@ -68,11 +68,20 @@ export function overrideRuntime(overrides: Partial<RotationDeps> | undefined): v
   deps = complete ? (overrides as RotationDeps) : { ...runtime(), ...overrides };
 }
 
+// What a valid id looks like (client ids, rotation ids, modes); execution names are at most 80.
+const LOGGABLE_ID = /^[A-Za-z0-9._-]{1,80}$/;
+
+/** An id as it may be logged: the first step logs its input before validating it. */
+function loggable(id: unknown): unknown {
+  if (id === undefined) return undefined;
+  return typeof id === 'string' && LOGGABLE_ID.test(id) ? id : '(invalid)';
+}
+
 /** Ids worth a log line; the payloads are built to contain nothing else. */
 function idsOf(value: unknown): Record<string, unknown> {
-  const source = (value ?? {}) as Record<string, unknown>;
-  const rotation = (source['rotation'] ?? source) as Record<string, unknown>;
-  return { rotationId: rotation['rotationId'], clientId: rotation['clientId'], mode: rotation['mode'] };
+  const source = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const rotation = (typeof source['rotation'] === 'object' && source['rotation'] !== null ? source['rotation'] : source) as Record<string, unknown>;
+  return { rotationId: loggable(rotation['rotationId']), clientId: loggable(rotation['clientId']), mode: loggable(rotation['mode']) };
 }
 
 /** Wraps a step: structured start/finish/failure log lines with the rotation's ids, errors re-thrown with their names. */

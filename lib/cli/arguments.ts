@@ -5,11 +5,12 @@
  */
 import { KEY_ID_PATTERN, SCOPE_PATTERN, MAX_SCOPES } from '../../lambdas/core/ops-requests';
 import { canonicalTimeZone, MAX_INTERVAL_DAYS } from '../../lambdas/core/rotation-policy';
+import { containsApiKey } from '../../lambdas/core/key-material';
 import { CLIENT_ID_PATTERN, ROTATION_ID_PATTERN } from '../../lambdas/core/rotation-request';
 import { UsageError } from './errors';
 
-/** One line of printable text, as the audit trail requires (no control, format or separator characters). */
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
+/** One line of printable text, as the audit trail requires (no control, format or separator characters, no lone surrogates). */
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+$/u;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 const DURATION = /^(?:(\d{1,7})(w|d|h|m|s))+$/;
@@ -56,6 +57,7 @@ export function checkClientId(text: string): string {
   if (!CLIENT_ID_PATTERN.test(text)) {
     throw new UsageError('<clientId> must be 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit.', ['clientId: invalid']);
   }
+  if (containsApiKey(text)) throw new UsageError('<clientId> is an API key, not a client id; nothing was looked up.', ['clientId: an API key']);
   return text;
 }
 
@@ -70,6 +72,7 @@ export function checkKeyId(text: string): string {
 /** A rotation id (the execution name and ClientRequestToken). */
 export function checkRotationId(text: string): string {
   if (!ROTATION_ID_PATTERN.test(text)) throw new UsageError('--rotation-id must be 32-64 characters of [A-Za-z0-9_-].', ['rotationId: invalid']);
+  if (containsApiKey(text)) throw new UsageError('--rotation-id is an API key, not a rotation id.', ['rotationId: an API key']);
   return text;
 }
 
@@ -79,6 +82,8 @@ export function checkText(text: string, option: string, max: number): string {
   if (trimmed.length === 0) throw new UsageError(`${option} must not be empty.`, [`${option}: empty`]);
   if (trimmed.length > max) throw new UsageError(`${option} must be at most ${max} characters.`, [`${option}: too long`]);
   if (!PRINTABLE.test(trimmed)) throw new UsageError(`${option} must be one line of printable text.`, [`${option}: control characters`]);
+  // Audit entries are stored and shown: a key pasted here would leak (invariant 5).
+  if (containsApiKey(trimmed)) throw new UsageError(`${option} must not contain an API key (name it by its key id).`, [`${option}: an API key`]);
   return trimmed;
 }
 
@@ -108,6 +113,38 @@ export function parseTimeZone(text: string): string {
   const zone = canonicalTimeZone(text.trim());
   if (!zone) throw new UsageError('--timezone must be an IANA time zone name, e.g. Europe/Paris or UTC.', ['timezone: unknown']);
   return zone;
+}
+
+/** CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+/** AWS region names such as us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The global options as given (before any is used). */
+export interface GlobalOptionValues {
+  readonly stack?: string;
+  readonly outputsFile?: string;
+  readonly region?: string;
+  readonly profile?: string;
+  readonly actor?: string;
+}
+
+/**
+ * Checks the global options before the session uses them: an empty value is refused rather
+ * than silently ignored, and a value that would reach an SDK error or a message is checked.
+ */
+export function checkGlobalOptions(options: GlobalOptionValues): void {
+  if (options.stack !== undefined && !STACK_NAME.test(options.stack)) {
+    throw new UsageError('--stack must be a CloudFormation stack name: a letter, then letters, digits or hyphens (at most 128).', ['stack: invalid']);
+  }
+  if (options.region !== undefined && !REGION.test(options.region)) throw new UsageError('--region must be an AWS region name such as us-east-1.', ['region: invalid']);
+  // Used as given (not trimmed), so checked as given: it may reach a message.
+  for (const [value, option, max] of [[options.profile, '--profile', 128], [options.outputsFile, '--outputs-file', 4096]] as const) {
+    if (value === undefined) continue;
+    checkText(value, option, max);
+    if (!PRINTABLE.test(value)) throw new UsageError(`${option} must be one line of printable text.`, [`${option}: control characters`]);
+  }
+  if (options.actor !== undefined) checkText(options.actor, '--actor', 128);
 }
 
 /** The interval of scheduled rotations. */

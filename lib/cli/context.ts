@@ -1,6 +1,7 @@
 /** What every command's action gets: the output, the session to the deployment, the clock. */
 import type { Command } from 'commander';
 import type { Clock } from '../../lambdas/core/clock';
+import { checkGlobalOptions } from './arguments';
 import { ExitCode } from './errors';
 import { Output, type CliIo } from './output';
 import { Session, type GlobalOptions } from './session';
@@ -22,6 +23,7 @@ export class RunState {
   context(command: Command): CommandContext {
     const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
     this.output ??= new Output(this.io, Boolean(options.json));
+    checkGlobalOptions(options);
     this.session ??= new Session(
       { json: options.json, stack: options.stack, outputsFile: options.outputsFile, region: options.region, profile: options.profile, actor: options.actor },
       this.env,

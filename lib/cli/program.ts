@@ -32,6 +32,22 @@ Audit actor: --actor, else $KEYROLL_ACTOR, else your AWS identity (sts:GetCaller
 
 Incident playbook: docs/runbook.md. Local rehearsal: npm run keyroll:local-env.`;
 
+// Commander quotes the token it refuses ('--wait=...'): inside a quote even a line break is
+// the operator's input, not a line of ours. Outside, every control character but \n goes.
+const QUOTED = /'[^'\n]*(?:\n[^'\n]*)*'/g;
+const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const CONTROL_EXCEPT_NEWLINE = /(?![\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const MAX_QUOTED = 80;
+
+/** Commander's usage messages as they may be printed: echoed tokens neutralised and bounded, keys redacted. */
+export function safeUsageText(text: string): string {
+  const quoted = text.replace(QUOTED, (token) => {
+    const inner = token.slice(1, -1).replace(CONTROL, '\uFFFD');
+    return `'${inner.length > MAX_QUOTED ? `${inner.slice(0, MAX_QUOTED)}…(${inner.length} characters)` : inner}'`;
+  });
+  return redactKeys(quoted.replace(CONTROL_EXCEPT_NEWLINE, '\uFFFD'));
+}
+
 /** Builds the command tree for one run. */
 export function buildProgram(state: RunState, io: CliIo): Command {
   const program = new Command('keyroll')
@@ -46,7 +62,7 @@ export function buildProgram(state: RunState, io: CliIo): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout(text),
-      writeErr: (text) => io.stderr(redactKeys(text)),
+      writeErr: (text) => io.stderr(safeUsageText(text)),
     })
     .addHelpText('after', ROOT_HELP);
   registerClientCommands(program, state);

@@ -97,7 +97,8 @@ export class Session {
    * (STS GetCallerIdentity), else the local user name.
    */
   async actor(): Promise<string> {
-    if (this.options.actor) return checkText(this.options.actor, '--actor', MAX_ACTOR);
+    // `--actor ""` is refused, not skipped in favour of the environment.
+    if (this.options.actor !== undefined) return checkText(this.options.actor, '--actor', MAX_ACTOR);
     const fromEnv = this.env['KEYROLL_ACTOR'];
     if (fromEnv) return checkText(fromEnv, 'KEYROLL_ACTOR', MAX_ACTOR);
     const sts = new STSClient({ ...this.clientConfig, maxAttempts: 1 });

@@ -13,11 +13,16 @@
  *
  * With KEYROLL_EXTERNAL_ENDPOINT=1 and AWS_ENDPOINT_URL set, nothing is started: the
  * harness uses that endpoint (LocalStack or an already-running moto).
+ *
+ * The endpoint handed out is a proxy that passes one request at a time to moto
+ * (./serializing-proxy.ts): moto's conditional writes are not atomic under concurrent
+ * requests, AWS's are. KEYROLL_MOTO_CONCURRENT=1 hands out moto itself (to show the race).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { startSerializingProxy } from './serializing-proxy';
 
 export const MOTO_REQUIREMENT = 'moto[server]>=5.2,<6';
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -31,6 +36,7 @@ const KEEP_LOG_FILES = 10;
 const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface MotoHandle {
+  /** Where SDK clients go: the serialising proxy in front of moto (or moto itself, or the external endpoint). */
   endpoint: string;
   stop(): Promise<void>;
   /** Informational extras. */
@@ -39,6 +45,8 @@ export interface MotoHandle {
   readonly pid?: number;
   readonly logFile?: string;
   readonly startupMs?: number;
+  /** moto's own address, behind the proxy. */
+  readonly motoEndpoint?: string;
 }
 
 export interface MotoCommand {
@@ -446,7 +454,22 @@ export async function startMoto(): Promise<MotoHandle> {
         `moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`,
       );
     }
-    return { endpoint, stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0 };
+    const base = { stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0, motoEndpoint: endpoint };
+    if (env.KEYROLL_MOTO_CONCURRENT === '1') return { ...base, endpoint };
+    let proxy;
+    try {
+      proxy = await startSerializingProxy(endpoint);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    let stoppedBoth: Promise<void> | undefined;
+    const stopBoth = (): Promise<void> =>
+      (stoppedBoth ??= (async () => {
+        await proxy.close();
+        await stop();
+      })());
+    return { ...base, endpoint: proxy.endpoint, stop: stopBoth };
   }
   throw new MotoUnavailableError(`moto did not come up: ${lastFailure}`);
 }

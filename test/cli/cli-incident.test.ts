@@ -10,23 +10,28 @@ import { KeyRepository } from '../../lambdas/aws/key-repository';
 import { generateApiKey } from '../../lambdas/core/api-key';
 import { ManualClock } from '../../lambdas/core/clock';
 import { KeyVerifier } from '../../lambdas/core/key-verifier';
+import { SecretTap, SourceKind, tapTopic } from '../support/secret-tap';
 import { CliWorld, json, KEY_SHAPE, secretsManager, subscribeQueue } from './cli-harness';
 
 let world: CliWorld;
 let keys: KeyRepository;
 let notices: Awaited<ReturnType<typeof subscribeQueue>>;
+/** Every notice the incident commands caused, and at the end the CLI's output and the table. */
+const tap = new SecretTap();
 
 beforeAll(async () => {
   world = await CliWorld.create();
   keys = new KeyRepository(dynamoDbClient(), world.outputs.TableName);
-  notices = await subscribeQueue(world.outputs.ClientTopicArn!);
+  notices = tapTopic(tap, await subscribeQueue(world.outputs.ClientTopicArn!), 'client');
 });
 
 afterAll(async () => {
-  const plaintext = await world.allPlaintextKeys();
-  const everything = world.transcript.join('\n');
-  for (const key of plaintext) expect(everything).not.toContain(key);
-  expect(everything).not.toMatch(KEY_SHAPE);
+  await notices.drain();
+  tap.addKeys(await world.allPlaintextKeys());
+  for (const [i, text] of world.transcript.entries()) tap.add(`cli run ${i >> 1} ${i % 2 ? 'stderr' : 'stdout'}`, text, SourceKind.CLI_OUTPUT);
+  await tap.addStore({ tableName: world.outputs.TableName, secretNamePrefix: world.outputs.SecretNamePrefix });
+  tap.expectNoPlaintext({ kinds: [SourceKind.CLI_OUTPUT, SourceKind.SNS_MESSAGE, SourceKind.DYNAMODB_ITEM] });
+  expect(world.transcript.join('\n')).not.toMatch(KEY_SHAPE);
 });
 
 /** A verifier as the auth layer runs it (10 s cache), on a manual clock at the real time. */

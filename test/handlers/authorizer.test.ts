@@ -27,6 +27,7 @@ import { InvalidRouteScopesError, RouteScopes } from '../../lambdas/aws/auth/rou
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { makeTestDeps, registerTestClient } from '../support/fixtures';
+import { SecretTap, SourceKind } from '../support/secret-tap';
 
 const START = Date.parse('2026-11-28T10:00:00Z');
 const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders';
@@ -122,9 +123,14 @@ const emfWith = (metric: string) => emf().filter((e) => e.metrics.includes(metri
 
 beforeEach(captureOutput);
 
+/** Everything printed (log and EMF lines) and returned in this file, for the secret tap at the end. */
+const tap = new SecretTap();
+
 afterEach(() => {
   const printed = output.join('');
   releaseOutput();
+  tap.add('stdout', printed, SourceKind.LOG);
+  tap.add('authorizer responses', responses, SourceKind.OTHER);
   // Invariant 5, over everything printed and returned in the test that just ran.
   const returned = JSON.stringify(responses);
   responses.length = 0;
@@ -138,6 +144,12 @@ afterEach(() => {
     expect(dimensions).not.toContain('clientId');
     expect(dimensions).not.toContain('keyId');
   }
+});
+
+afterAll(() => {
+  // Invariant 5 with the shared tap: also catches a key in encoded or truncated form.
+  tap.addKeys(plaintextKeys);
+  tap.expectNoPlaintext({ minRecords: 50, kinds: [SourceKind.METRIC, SourceKind.LOG] });
 });
 
 // ---------------------------------------------------------------------------------------

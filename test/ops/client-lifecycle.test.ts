@@ -21,8 +21,10 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { newRotationId, registerTestClient, scanTable } from '../support/fixtures';
 import { labels, rotationRequest } from '../support/step-helpers';
 import { failure, makeOpsWorld, onboarding, scheduler, START, WEEKLY_BERLIN, type OpsWorld } from './ops-fixtures';
+import { checkNoPlaintextInOpsWorlds } from './ops-tap';
 
 let w: OpsWorld;
+checkNoPlaintextInOpsWorlds(() => w);
 
 beforeEach(async () => {
   w = await makeOpsWorld();

@@ -21,8 +21,10 @@ import { newRotationId, scanTable } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
 import { labels, rotationRequest, snapshot } from '../support/step-helpers';
 import { failure, makeOpsWorld, onboarding, type OpsWorld } from './ops-fixtures';
+import { checkNoPlaintextInOpsWorlds } from './ops-tap';
 
 let w: OpsWorld;
+checkNoPlaintextInOpsWorlds(() => w);
 
 beforeEach(async () => {
   w = await makeOpsWorld();

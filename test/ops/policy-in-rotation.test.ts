@@ -14,8 +14,10 @@ import { testSecret } from '../../lambdas/aws/rotation/test-secret';
 import { newRotationId } from '../support/fixtures';
 import { rotationRequest } from '../support/step-helpers';
 import { makeOpsWorld, onboarding, WEEKLY_BERLIN, type OpsWorld } from './ops-fixtures';
+import { checkNoPlaintextInOpsWorlds } from './ops-tap';
 
 let w: OpsWorld;
+checkNoPlaintextInOpsWorlds(() => w);
 
 beforeEach(async () => {
   w = await makeOpsWorld();

@@ -6,15 +6,35 @@
 import { resolveRehearsalOptions, InvalidRehearsalOptionsError } from '../../lib/rehearsal/options';
 import { renderSummary, renderSvg, sparkline, type RehearsalReport } from '../../lib/rehearsal/report';
 import { planCallers, runRehearsal } from '../../lib/rehearsal/rehearsal';
+import { captureStdio, SecretTap, SourceKind } from '../support/secret-tap';
+import { tapRehearsalTraffic, tapRehearsalStore } from './rehearsal-tap';
 
 jest.setTimeout(240_000);
 
 let report: RehearsalReport;
 const progress: number[] = [];
+const tap = new SecretTap();
 
 beforeAll(async () => {
   const options = resolveRehearsalOptions({ clients: 2, callers: 5, rotations: 2, emergency: true, seed: 7 });
-  report = await runRehearsal(options, (p) => progress.push(p.simulatedMinutes));
+  const untapTraffic = tapRehearsalTraffic(tap);
+  const releaseStdio = captureStdio(tap, { passThrough: true });
+  try {
+    report = await runRehearsal(options, (p) => progress.push(p.simulatedMinutes));
+  } finally {
+    releaseStdio();
+    untapTraffic();
+  }
+});
+
+test('no plaintext key in what the rehearsal printed, published, answered, reported or stored (invariant 5)', async () => {
+  tap.add('report.json', report, SourceKind.REPORT);
+  tap.add('summary', renderSummary(report, 'out/timeline.svg'), SourceKind.REPORT);
+  tap.add('timeline.svg', renderSvg(report), SourceKind.REPORT);
+  await tapRehearsalStore(tap);
+  const stats = tap.expectNoPlaintext({ minRecords: 1000, kinds: [SourceKind.SNS_MESSAGE, SourceKind.HTTP_BODY, SourceKind.DYNAMODB_ITEM, SourceKind.REPORT] });
+  // Both clients' first keys and one new key per rotation, at least.
+  expect(stats.keys).toBeGreaterThanOrEqual(2 + report.rotations.length);
 });
 
 test('every rotation succeeds, the last of the first client in emergency mode', () => {

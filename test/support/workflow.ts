@@ -3,7 +3,9 @@
  * definition from the CDK template, Lambda tasks calling the real handlers in-process,
  * and the direct service integrations (sns:publish, dynamodb:updateItem) sent to moto
  * through the SDK. Everything the workflow produces (state I/O, events, log lines,
- * service-integration parameters) goes to a tap that the plaintext checks read.
+ * service-integration parameters) goes to a tap that the plaintext checks read. Every AWS
+ * call of a Task state is recorded per run (call-recorder.ts), and a crash can be injected
+ * right after any of them (the crash matrix, test/workflow/crash-matrix.test.ts).
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 
@@ -11,7 +13,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 export type EventLog = { readonly type: string } & Record<string, unknown>;
 import type { Clock } from '../../lambdas/core/clock';
 import { ManualClock } from '../../lambdas/core/clock';
-import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
+import { dynamoDbClient, secretsManagerClient, snsClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
 import {
@@ -25,25 +27,42 @@ import {
   type UsageWaitTargets,
 } from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
+import { SecretTap } from './secret-tap';
+import { observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
 
 export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
-/** Everything a workflow run produced, for the plaintext-leak checks. */
-export class Tap {
-  readonly records: { source: string; text: string }[] = [];
-  add(source: string, value: unknown): void {
-    this.records.push({ source, text: typeof value === 'string' ? value : JSON.stringify(value) ?? 'undefined' });
-  }
-  /** The sources whose text contains any of `secrets`. */
-  leaks(secrets: readonly string[]): string[] {
-    return this.records.filter((r) => secrets.some((s) => s.length > 0 && r.text.includes(s))).map((r) => r.source);
-  }
-}
+/** Everything a workflow run produced, for the plaintext-leak checks (see secret-tap.ts). */
+export class Tap extends SecretTap {}
 
-/** A crash injected right after the n-th AWS call (1-based) of a state's first attempt. */
+/**
+ * A crash injected right after the n-th successful AWS call (1-based) that a state makes in
+ * the execution (counted over its visits and attempts): the call took effect, the caller dies.
+ * For a Lambda task the handler fails with `Lambda.Unknown` (what Step Functions reports for a
+ * crashed function); for a direct service integration the response is lost after the effect
+ * (the integration's retryable `<Service>.SdkClientException`, taken from the state's Retry).
+ */
 export interface CrashPoint {
   readonly state: string;
   readonly afterCall: number;
+  /** The error the crash surfaces as; a name no Retry matches models a retry that never happens. */
+  readonly error?: string;
+}
+
+/** One AWS call of a state, in execution order. */
+export interface StateCall extends AwsCall {
+  readonly state: string;
+  /** Which run of the state's task (1-based, over all its visits and retries). */
+  readonly attempt: number;
+}
+
+/** Where an armed crash fired. */
+export interface FiredCrash extends CrashPoint {
+  readonly call: AwsCall;
+  /** The attempt of the state that crashed (1-based, over all its visits and retries). */
+  readonly attempt: number;
+  /** False when the handler caught the crash instead of failing with it (a faithless crash). */
+  readonly surfaced: boolean;
 }
 
 /** Options of one execution. */
@@ -68,16 +87,36 @@ export interface RunResult {
   readonly attempts: Map<string, number>;
   /** State name → number of AWS SDK calls its handler made (all attempts). */
   readonly awsCalls: Map<string, number>;
+  /** Every AWS call of every Task state (handlers' SDK calls and direct integrations), in order. */
+  readonly calls: StateCall[];
+  /** The crash asked for in {@link RunOptions.crash}, if it fired. */
+  readonly crashed?: FiredCrash;
+}
+
+/** What one execution observes while it runs (kept per run, so concurrent runs stay apart). */
+interface RunRecord {
+  readonly calls: StateCall[];
+  readonly counts: Map<string, number>;
+  crash: CrashPoint | undefined;
+  crashCount: number;
+  crashed: (Omit<FiredCrash, 'surfaced'> & { surfaced: boolean; thrown: Error }) | undefined;
+}
+
+/** Step Functions' name for a direct integration's service (`sns` → `SNS`). */
+const INTEGRATION_SERVICES: Record<string, string> = { sns: 'SNS', dynamodb: 'DynamoDB' };
+
+/** `arn:aws:states:::sns:publish` → SNS Publish; undefined for a Lambda function ARN. */
+function integrationCall(resource: string): { service: string; command: string } | undefined {
+  const match = /^arn:aws:states:::([a-z0-9]+):([A-Za-z]+)$/.exec(resource);
+  if (!match) return undefined;
+  const [, service, action] = match as unknown as [string, string, string];
+  return { service: INTEGRATION_SERVICES[service] ?? service, command: action.charAt(0).toUpperCase() + action.slice(1) };
 }
 
 /** Runs rotations through the synthesized definition against moto. */
 export class WorkflowRunner {
   private readonly machine: StateMachine;
   private readonly integrations = new ServiceIntegrations();
-  private currentState: string | undefined;
-  private readonly callCounts = new Map<string, number>();
-  private crashArmed: CrashPoint | undefined;
-  private crashCalls = 0;
 
   constructor(
     private readonly workflow: SynthesizedWorkflow,
@@ -88,7 +127,7 @@ export class WorkflowRunner {
     process.env.TABLE_NAME = deps.tableName;
     process.env.KEY_PREFIX = deps.settings.keyPrefix;
     overrideRuntime(deps);
-    this.installCallCounter();
+    recordCallsOf(secretsManagerClient(), dynamoDbClient(), snsClient());
   }
 
   /** The clock the handlers use. */
@@ -100,9 +139,7 @@ export class WorkflowRunner {
   async run(options: RunOptions): Promise<RunResult> {
     const attempts = new Map<string, number>();
     overrideRuntime(this.deps); // several runners (with other settings) may share the process
-    this.callCounts.clear();
-    this.crashArmed = options.crash;
-    this.crashCalls = 0;
+    const record: RunRecord = { calls: [], counts: new Map(), crash: options.crash, crashCount: 0, crashed: undefined };
     // The Wait states' targets, from the last usage check: the local interpreter skips the
     // waits, and the manual clock jumps to where each Wait would have ended.
     let waitTarget: UsageWaitTargets | undefined;
@@ -118,17 +155,18 @@ export class WorkflowRunner {
           if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
         }
         await options.beforeTask?.(name, input);
-        this.currentState = name;
+        const attempt = attempts.get(name)!;
         try {
-          const output = await this.invoke(resource, name, input, options);
+          const output = await observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt));
+          if (record.crashed?.state === name && record.crashed.attempt === attempt) record.crashed.surfaced = false;
           this.tap.add(`${name} output`, output);
           if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
           return JSON.parse(JSON.stringify(output ?? null)) as unknown;
         } catch (error) {
+          const crashed = record.crashed;
+          if (crashed?.state === name && crashed.attempt === attempt && error !== crashed.thrown) crashed.surfaced = false;
           this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
           throw error;
-        } finally {
-          this.currentState = undefined;
         }
       };
     }
@@ -149,50 +187,70 @@ export class WorkflowRunner {
       const output = (await execution.result) as Record<string, unknown>;
       await collecting;
       this.tap.add('execution output', output);
-      return { status: 'SUCCEEDED', output, events, attempts, awsCalls: new Map(this.callCounts) };
+      return { status: 'SUCCEEDED', output, events, attempts, ...this.observed(record) };
     } catch (error) {
       await collecting.catch(() => undefined);
       const caught = (error as { cause?: Error }).cause ?? (error as Error);
       this.tap.add('execution error', `${caught.name}: ${caught.message}`);
-      return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, awsCalls: new Map(this.callCounts) };
+      return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, ...this.observed(record) };
     } finally {
       restoreOutput();
-      this.crashArmed = undefined;
     }
   }
 
-  private async invoke(resource: string, name: string, input: unknown, options: RunOptions): Promise<unknown> {
+  private observed(record: RunRecord): Pick<RunResult, 'awsCalls' | 'calls' | 'crashed'> {
+    const crashed = record.crashed ? (({ thrown: _thrown, ...fired }) => fired)(record.crashed) : undefined;
+    return { awsCalls: new Map(record.counts), calls: [...record.calls], ...(crashed ? { crashed } : {}) };
+  }
+
+  private async invoke(resource: string, name: string, input: unknown, options: RunOptions, record: RunRecord, attempt: number): Promise<unknown> {
     const step = this.workflow.functionArnToStep.get(resource);
     if (step) {
       if (options.failStep?.state === name) throw options.failStep.error;
       const { handler } = await loadStepHandler(step);
       return handler(input);
     }
-    return this.integrations.call(resource, input as Record<string, unknown>);
+    // A direct integration: Step Functions makes the call, not a handler; record it the same way.
+    const call = integrationCall(resource) ?? { service: 'Unknown', command: resource };
+    const observe = this.observer(record, name, attempt);
+    let output: unknown;
+    try {
+      output = await this.integrations.call(resource, input as Record<string, unknown>);
+    } catch (error) {
+      observe({ ...call, ok: false });
+      throw error;
+    }
+    observe({ ...call, ok: true });
+    return output;
   }
 
-  /** Counts the handlers' SDK calls per state, and throws a simulated crash where asked. */
-  private installCallCounter(): void {
-    const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-      const result = await next(args);
-      const state = this.currentState;
-      if (state) {
-        this.callCounts.set(state, (this.callCounts.get(state) ?? 0) + 1);
-        const crash = this.crashArmed;
-        if (crash && crash.state === state && ++this.crashCalls === crash.afterCall) {
-          this.crashArmed = undefined;
-          const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall}`);
-          error.name = 'Lambda.Unknown';
-          throw error;
-        }
-      }
-      return result;
+  /** Records a state's calls, counts its successful ones, and throws the armed crash after the n-th. */
+  private observer(record: RunRecord, state: string, attempt: number): CallObserver {
+    // The crashed attempt's process is gone: code that caught the crash cannot call AWS again.
+    const admit = () => {
+      if (record.crashed?.state === state && record.crashed.attempt === attempt) throw record.crashed.thrown;
     };
-    for (const client of [secretsManagerClient(), dynamoDbClient()]) {
-      const stack = client.middlewareStack as unknown as { remove(name: string): boolean; add(m: unknown, o: unknown): void };
-      stack.remove('keyrollTestCallCounter');
-      stack.add(middleware, { step: 'initialize', name: 'keyrollTestCallCounter', priority: 'high' });
-    }
+    return Object.assign((call: AwsCall) => {
+      record.calls.push({ state, attempt, ...call });
+      if (!call.ok) return;
+      record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
+      const crash = record.crash;
+      if (!crash || crash.state !== state || ++record.crashCount !== crash.afterCall) return;
+      record.crash = undefined;
+      const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command})`);
+      error.name = crash.error ?? this.crashErrorName(state);
+      record.crashed = { ...crash, call: { service: call.service, command: call.command, ok: true }, attempt, surfaced: true, thrown: error };
+      throw error;
+    }, { admit });
+  }
+
+  /** Lambda tasks crash as `Lambda.Unknown`; a direct integration loses its response as its retryable client error. */
+  private crashErrorName(state: string): string {
+    const definition = (this.workflow.definition['States'] as Record<string, { Resource?: string; Retry?: { ErrorEquals: string[] }[] }>)[state];
+    const integration = definition?.Resource ? integrationCall(definition.Resource) : undefined;
+    if (!integration) return 'Lambda.Unknown';
+    const retried = (definition?.Retry ?? []).flatMap((r) => r.ErrorEquals).find((e) => e.endsWith('.SdkClientException'));
+    return retried ?? `${integration.service}.SdkClientException`;
   }
 }
 

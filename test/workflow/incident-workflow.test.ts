@@ -10,7 +10,8 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent, snapshot } from '../support/invariants';
-import { synthesizeWorkflow, WorkflowRunner } from '../support/workflow';
+import { SourceKind, tapTopic } from '../support/secret-tap';
+import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
 
 jest.setTimeout(120_000);
 
@@ -18,11 +19,12 @@ let deps: Awaited<ReturnType<typeof makeTestDeps>>;
 let clientTopic: RecordedTopic;
 let opsTopic: RecordedTopic;
 let runner: WorkflowRunner;
+const tap = new Tap();
 
 beforeAll(async () => {
   deps = await makeTestDeps();
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps);
+  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
+  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
 });
 
 const verdict = (apiKey: string) => verifyApiKey(apiKey, (hash) => deps.keys.getKey(hash), deps.clock, deps.settings.keyPrefix);
@@ -63,5 +65,13 @@ describe('an emergency rotation with revokeImmediately', () => {
     expect(published.map((m) => m.attributes)).toEqual([{ clientId: client.clientId, eventType: 'key.emergency' }]);
     expect(JSON.parse(published[0]!.message)).toMatchObject({ severity: 'high', revokedImmediately: true, revokedKeyIds: [client.currentKeyId], rotationId });
     expect(await opsTopic.drain()).toEqual([]);
+  });
+});
+
+describe('plaintext keys (invariant 5)', () => {
+  it('appear nowhere in what the incident rotations produced, nor in what they left in the table', async () => {
+    await Promise.all([clientTopic.drain(), opsTopic.drain()]);
+    await tap.addStore(deps);
+    tap.expectNoPlaintext({ kinds: [SourceKind.LOG, SourceKind.STATE_INPUT, SourceKind.STATE_OUTPUT, SourceKind.EXECUTION_EVENT, SourceKind.SNS_MESSAGE, SourceKind.DYNAMODB_ITEM, SourceKind.ERROR] });
   });
 });

@@ -10,6 +10,7 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, TEST_SETTINGS, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
+import { SourceKind, tapTopic } from '../support/secret-tap';
 import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
 
 jest.setTimeout(120_000);
@@ -23,12 +24,13 @@ let clientTopic: RecordedTopic;
 let runner: WorkflowRunner;
 let verifier: KeyVerifier;
 let usage: UsageRecorder;
+let opsTopic: RecordedTopic;
+const tap = new Tap();
 
 beforeAll(async () => {
   deps = { ...(await makeTestDeps()), settings: SETTINGS };
-  let opsTopic: RecordedTopic;
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, new Tap());
+  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
+  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
   // No cache: each simulated call sees the table as it is at that instant of the test clock.
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock: deps.clock, keyPrefix: SETTINGS.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, deps.clock, 60_000);
@@ -124,5 +126,13 @@ describe('usage-aware retirement', () => {
     });
     expect(result.status).toBe('SUCCEEDED');
     expect((await clientTopic.drain()).map((m) => m.attributes['eventType'])).toEqual(['key.rotated', 'key.retired']);
+  });
+});
+
+describe('plaintext keys (invariant 5)', () => {
+  it('appear nowhere in the reminders, state I/O, logs, usage records or audit entries', async () => {
+    await Promise.all([clientTopic.drain(), opsTopic.drain()]);
+    await tap.addStore(deps);
+    tap.expectNoPlaintext({ kinds: [SourceKind.LOG, SourceKind.STATE_INPUT, SourceKind.STATE_OUTPUT, SourceKind.EXECUTION_EVENT, SourceKind.SNS_MESSAGE, SourceKind.DYNAMODB_ITEM] });
   });
 });

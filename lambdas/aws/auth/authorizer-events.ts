@@ -46,19 +46,23 @@ export class UnauthorizedError extends Error {
   }
 }
 
-/** The header KeyRoll clients send: `Authorization: Bearer <key>`; `x-api-key: <key>` is accepted too. */
-export function credentialFrom(authorization: string | undefined, apiKeyHeader?: string): string | undefined {
-  if (authorization !== undefined && authorization.trim() !== '') {
+/**
+ * The header KeyRoll clients send: `Authorization: Bearer <key>`; `x-api-key: <key>` is accepted too.
+ * A value that is not a string (a malformed or hand-built event) counts as absent: it must
+ * end in a refusal, not a TypeError (a 500 instead of a 401).
+ */
+export function credentialFrom(authorization: unknown, apiKeyHeader?: unknown): string | undefined {
+  if (typeof authorization === 'string' && authorization.trim() !== '') {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     return match ? match[1] : authorization.trim();
   }
-  return apiKeyHeader?.trim() || undefined;
+  return (typeof apiKeyHeader === 'string' && apiKeyHeader.trim()) || undefined;
 }
 
-function headerOf(headers: Record<string, string | undefined> | null | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined;
   const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return typeof value === 'string' ? value : undefined;
   return undefined;
 }
 

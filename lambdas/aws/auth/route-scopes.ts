@@ -29,7 +29,8 @@ export class RouteScopes {
   private readonly fallback: readonly string[];
 
   private constructor(config: Record<string, string[]>) {
-    this.fallback = config['*'] ?? [];
+    // Frozen: the verifier remembers its scope check per frozen array, and nothing may change one under it.
+    this.fallback = Object.freeze([...(config['*'] ?? [])]);
     this.routes = Object.entries(config)
       .filter(([route]) => route !== '*')
       .map(([route, scopes]) => {
@@ -38,7 +39,7 @@ export class RouteScopes {
           .split('/')
           .map((segment) => (/^\{[^}]+\+\}$/.test(segment) ? '.+' : /^\{[^}]+\}$/.test(segment) ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
           .join('/');
-        return { method, pattern: new RegExp(`^${source}$`), scopes };
+        return { method, pattern: new RegExp(`^${source}$`), scopes: Object.freeze([...scopes]) };
       });
   }
 

@@ -43,7 +43,10 @@ export async function revokeKey(deps: OpsDeps, raw: unknown): Promise<RevokeKeyR
     const key = await findKey(deps, client, request.keyId);
     const wasCurrent = key.keyHash === client.currentKeyHash;
     const base = { clientId: client.clientId, keyId: key.keyId, wasCurrent, previousState: key.state };
-    if (key.state === KeyState.REVOKED) return { ...base, outcome: 'already-revoked' };
+    if (key.state === KeyState.REVOKED) {
+      await renotifyKillSwitch(deps, client, key);
+      return { ...base, outcome: 'already-revoked' };
+    }
     if (wasCurrent && !request.force) throw new CurrentKeyRevocationRefusedError(client.clientId, key.keyId);
     const now = isoNow(deps.clock);
     try {
@@ -61,6 +64,23 @@ export async function revokeKey(deps: OpsDeps, raw: unknown): Promise<RevokeKeyR
     await deps.notifier?.publish(keyRevokedNotice({ clientId: client.clientId, occurredAt: now, revokedKeyId: key.keyId, currentKeyId: client.currentKeyId, wasCurrent }));
     return { ...base, outcome: 'revoked' };
   }
+}
+
+/**
+ * A re-run that finds the key revoked by the kill switch sends its notice again: a run that
+ * crashed between the revocation and the publish never told the client, and nothing records
+ * whether it did. The eventId is the same, so it is at worst a duplicate consumers can drop.
+ * A key revoked otherwise (retired, offboarded, an emergency rotation) gets no kill-switch notice.
+ */
+async function renotifyKillSwitch(deps: OpsDeps, client: ClientWithPending, key: KeyRecord): Promise<void> {
+  if (!deps.notifier) return;
+  const entry = (await deps.keys.listAudit(client.clientId)).find(
+    (e) => e.keyId === key.keyId && !e.rotationId && (e.action === 'key.revoked' || e.action === 'key.revoked.forced') && e.detail?.startsWith('kill switch'),
+  );
+  if (!entry) return;
+  await deps.notifier.publish(
+    keyRevokedNotice({ clientId: client.clientId, occurredAt: entry.at, revokedKeyId: key.keyId, currentKeyId: client.currentKeyId, wasCurrent: entry.action === 'key.revoked.forced' }),
+  );
 }
 
 /** The key with `keyId` among the client's keys (pointers first, then the byClient index), read strongly consistent. */

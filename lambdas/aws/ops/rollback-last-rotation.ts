@@ -7,7 +7,8 @@
  * Possible only while the previous key is still there and more than a minute from its
  * not-after (so retirement cannot race the rollback), and never for an emergency rotation
  * (its previous keys are revoked). Idempotent: a re-run of a finished rollback only makes sure
- * the execution is stopped and the lock released.
+ * the execution is stopped and the lock released, and sends the client notice again (a crashed
+ * run may have stopped before it).
  */
 import { isoNow } from '../../core/clock';
 import { ClientOffboardedError, RollbackNotPossibleError, RotationInProgressError } from '../../core/errors';
@@ -75,10 +76,11 @@ export async function rollbackLastRotation(deps: OpsDeps, raw: unknown): Promise
   await deps.keys.releaseLock(client.clientId, operationLock);
 
   const after = await deps.keys.requireClient(client.clientId);
-  if (!done) {
-    await deps.notifier?.publish(
-      rolledBackNotice({ clientId: client.clientId, rotationId, occurredAt: isoNow(deps.clock), currentKeyId: after.currentKeyId, revokedKeyId: client.currentKeyId }),
-    );
+  // A re-run sends the notice again: a run that crashed after the undo never told the client,
+  // which may still hold the revoked key. Same eventId, so at worst a duplicate consumers can drop.
+  const revokedKeyId = done ? (await deps.keys.listClientKeys(client.clientId)).find((k) => k.rotationId === rotationId)?.keyId : client.currentKeyId;
+  if (revokedKeyId) {
+    await deps.notifier?.publish(rolledBackNotice({ clientId: client.clientId, rotationId, occurredAt: isoNow(deps.clock), currentKeyId: after.currentKeyId, revokedKeyId }));
   }
   return { clientId: client.clientId, rotationId, outcome: done ? 'already-rolled-back' : 'rolled-back', execution, currentKeyId: after.currentKeyId };
 }

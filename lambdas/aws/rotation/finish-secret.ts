@@ -32,6 +32,7 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
     if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash || !client.pendingKeyId) {
       throw new RotationStateConflictError(`finishSecret: rotation ${context.rotationId} has no pending key.`);
     }
+    await requireActivePendingKey(deps, client);
     const stages = await deps.secrets.versionStages(context.secretId);
     const labelledCurrent = requireCurrentVersion(context.secretId, stages);
     if (labelledCurrent !== context.rotationId) {
@@ -44,7 +45,7 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
     }
     await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
     if (emergency) await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, client.currentVersionId);
-    await commitFinish(deps, context, client, emergency);
+    await commitDecidingAgain(deps, context, client, emergency);
     client = await clientLockedBy(deps, context);
   } else {
     // Retried after the table was updated: finish tidying the labels.
@@ -76,18 +77,52 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
       emergency: last.emergency,
       revokedImmediately: last.revokedImmediately,
       preemptedRotationId: last.preemptedRotationId,
+      preemptedRotationFinished: last.preemptedRotationFinished,
     }),
   };
 }
 
-/** The DynamoDB half of finishSecret, as one transaction. */
+/** How often the commit re-reads and tries again when a key changed under it. */
+const MAX_COMMIT_ATTEMPTS = 3;
+
+/**
+ * The kill switch may revoke the new key after testSecret proved it: it must not become
+ * current (the client would be handed a key that is refused). The failure rolls back.
+ */
+async function requireActivePendingKey(deps: RotationDeps, client: ClientWithPending): Promise<void> {
+  const key = await deps.keys.getKey(client.pendingKeyHash!);
+  if (key?.state !== KeyState.ACTIVE) {
+    throw new RotationStateConflictError(`finishSecret: the new key ${client.pendingKeyId} is ${key?.state ?? 'missing'}, not ACTIVE; it is not made current.`);
+  }
+}
+
+/**
+ * Commits; when a guard fails because a key changed between the reads and the write (the kill
+ * switch revoked one), reads again and decides on what is there now.
+ */
+async function commitDecidingAgain(deps: RotationDeps, context: RotationContext, client: ClientWithPending, emergency: boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await commitFinish(deps, context, client, emergency);
+      return;
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionFailed' || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      client = await clientLockedBy(deps, context);
+      if (client.currentVersionId === context.rotationId) return;
+      await requireActivePendingKey(deps, client);
+    }
+  }
+}
+
+/** The DynamoDB half of finishSecret, as one transaction (applied only while the new key is ACTIVE). */
 async function commitFinish(deps: RotationDeps, context: RotationContext, client: ClientWithPending, emergency: boolean): Promise<void> {
   const nowMs = deps.clock.nowMs();
   const now = isoNow(deps.clock);
   const oldKey = await deps.keys.getKey(client.currentKeyHash);
   if (!oldKey) throw new RotationStateConflictError(`finishSecret: current key ${client.currentKeyId} is missing from the table.`);
   const newKeyHash = client.pendingKeyHash!;
-  const notAfter = emergency ? undefined : new Date(nowMs + context.overlapSeconds * 1000).toISOString();
+  // No overlap to promise for an old key the kill switch already revoked (it stays revoked).
+  const notAfter = emergency || oldKey.state !== KeyState.ACTIVE ? undefined : new Date(nowMs + context.overlapSeconds * 1000).toISOString();
 
   const transitions: KeyTransition[] = [];
   if (emergency) {
@@ -118,6 +153,8 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
     revokedKeyIds: [...new Set([...revokedEarlier, ...revokedNow])],
     ...(context.revokeImmediately ? { revokedImmediately: true } : {}),
     ...(preemptedRotationId ? { preemptedRotationId } : {}),
+    // The emergency holds the lock since the takeover: the version it replaces is the preempted one's only if that had finished.
+    ...(preemptedRotationId && client.currentVersionId === preemptedRotationId ? { preemptedRotationFinished: true } : {}),
   };
   const audit = (action: string, keyId?: string) => ({
     clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId,
@@ -125,6 +162,7 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
   await convergent(
     () =>
       deps.keys.applyChange({
+        checks: [{ keyHash: newKeyHash, state: KeyState.ACTIVE }],
         transitions,
         client: {
           clientId: context.clientId,

@@ -1,0 +1,203 @@
+/**
+ * Hostile execution input: every field of the rotation request (and the execution name, the
+ * rotation id) set to every hostile value, through the real beginRotation Lambda handler
+ * against moto. Each one is refused with a named error whose message is one printable line
+ * that does not echo the value; no SDK write is sent and the table and secret labels are
+ * unchanged. A representative subset also runs through the synthesized state machine (no
+ * SNS message either). Values that are legitimate free text are accepted and stored verbatim.
+ */
+import { handler as beginRotationHandler } from '../../lambdas/handlers/begin-rotation';
+import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
+import type { RotationContext } from '../../lambdas/aws/rotation/context';
+import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { snapshot } from '../support/invariants';
+import { synthesizeWorkflow, WorkflowRunner } from '../support/workflow';
+import { describeValue, HOSTILE_FIELD_NAMES, HOSTILE_VALUES, unsafeMessage, withField, type HostileValue } from './hostile-values';
+import { captureStdout } from './stdout-capture';
+import { SdkCalls } from './sdk-calls';
+
+jest.setTimeout(120_000);
+
+type Deps = Awaited<ReturnType<typeof makeTestDeps>>;
+let deps: Deps;
+let client: Awaited<ReturnType<typeof registerTestClient>>;
+let before: Awaited<ReturnType<typeof snapshot>>;
+let calls: SdkCalls;
+
+beforeAll(async () => {
+  deps = await makeTestDeps();
+  client = await registerTestClient(deps);
+  before = await snapshot(deps, client.secretId);
+  calls = new SdkCalls(secretsManagerClient(), dynamoDbClient());
+});
+
+afterAll(() => overrideRuntime(undefined));
+
+const valid = (clientId: string): Record<string, unknown> => ({ clientId, mode: 'manual', reason: 'quarterly rotation', requestedBy: 'alice@example.com' });
+
+/** The request fields and, per field, what a hostile value must give (the oracle: hand-written facts, not the schema). */
+type Expected = 'accepted' | 'InvalidRotationInput' | 'UnknownClient';
+const freeText = (max: number) => (h: HostileValue): Expected =>
+  h.printable && !h.apiKey && typeof h.value === 'string' && h.value.trim().length <= max ? 'accepted' : 'InvalidRotationInput';
+const FIELDS: Record<string, (h: HostileValue) => Expected> = {
+  clientId: (h) => (h.plainId && !h.apiKey ? 'UnknownClient' : 'InvalidRotationInput'),
+  mode: () => 'InvalidRotationInput',
+  reason: freeText(512),
+  requestedBy: freeText(128),
+  // Optional: absent is fine; `false` is "not immediately", allowed in any mode.
+  overlapSeconds: (h) => (h.value === undefined ? 'accepted' : 'InvalidRotationInput'),
+  revokeImmediately: (h) => (h.value === undefined || h.value === false ? 'accepted' : 'InvalidRotationInput'),
+};
+
+interface Outcome {
+  readonly error?: { name: string; message: string };
+  readonly output?: RotationContext;
+  readonly logs: string;
+}
+
+/** Runs the real Lambda handler (its step wrapper and logger included) with complete deps over moto. */
+async function invoke(request: unknown, rotationId: unknown, on: Deps = deps): Promise<Outcome> {
+  overrideRuntime(on);
+  const stdout = captureStdout();
+  try {
+    const output = await beginRotationHandler({ request, rotationId });
+    return { output, logs: stdout.text() };
+  } catch (error) {
+    return { error: { name: (error as Error).name, message: (error as Error).message }, logs: stdout.text() };
+  } finally {
+    stdout.restore();
+  }
+}
+
+/**
+ * Refused with `name`, a safe message, safe logs, and no SDK write sent. (The table and the
+ * labels are compared with the snapshot after every group: a scan per value costs minutes.)
+ */
+function expectRefused(outcome: Outcome, name: string, hostile: unknown): void {
+  expect(outcome.error?.name).toBe(name);
+  expect(unsafeMessage(outcome.error!.message, hostile)).toBeUndefined();
+  expect(logProblem(outcome.logs, hostile)).toBeUndefined();
+  expect(calls.writes).toEqual([]);
+}
+
+/** Powertools prints JSON lines: each must parse, and none may carry the hostile value. */
+function logProblem(logs: string, hostile: unknown): string | undefined {
+  for (const line of logs.split('\n').filter((l) => l.trim())) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return `a log line is not JSON: ${line.slice(0, 80)}`;
+    }
+    const problem = unsafeMessage(JSON.stringify(parsed), hostile);
+    if (problem && problem !== 'contains a control/format/separator character') return `a log line ${problem}`;
+    if (line.length > 4000) return `a log line is ${line.length} characters long`;
+  }
+  return undefined;
+}
+
+const rows = Object.entries(FIELDS).flatMap(([field, expected]) => HOSTILE_VALUES.map((h) => ({ field, h, expected: expected(h), title: `${field} = ${h.name}` })));
+const refusedRows = rows.filter((r) => r.expected !== 'accepted');
+const acceptedRows = rows.filter((r) => r.expected === 'accepted');
+
+describe('each request field × each hostile value, through the beginRotation handler', () => {
+  beforeEach(() => calls.reset());
+  afterAll(async () => {
+    // Nothing changed in moto, whatever the counter may have missed.
+    expect(await snapshot(deps, client.secretId)).toEqual(before);
+  });
+
+  it.each(refusedRows)('$title → $expected, nothing written', async ({ field, h, expected }) => {
+    const outcome = await invoke(withField(valid(client.clientId), field, h.value), newRotationId());
+    if (expected === 'UnknownClient') expect(calls.commands.length).toBeGreaterThan(0);
+    else expect(calls.commands).toEqual([]); // validation comes before any read
+    expectRefused(outcome, expected, h.value);
+  });
+
+  // A look-alike of a key is a valid rotation id (it is not a key); it starts a rotation below.
+  const badRotationIds = HOSTILE_VALUES.filter((h) => !h.rotationIdShaped || h.apiKey);
+  it.each(badRotationIds.map((h) => ({ h, title: h.name })))('rotation id (execution name) = $title → InvalidRotationId, nothing read', async ({ h }) => {
+    const outcome = await invoke(valid(client.clientId), h.value);
+    expect(calls.commands).toEqual([]);
+    expectRefused(outcome, 'InvalidRotationId', h.value);
+  });
+
+  it.each(HOSTILE_VALUES.map((h) => ({ h, title: h.name })))('the whole request = $title → InvalidRotationInput', async ({ h }) => {
+    // A plain object with no field is still refused: every required field is missing.
+    const outcome = await invoke(h.value, newRotationId());
+    expect(calls.commands).toEqual([]);
+    expectRefused(outcome, 'InvalidRotationInput', h.value);
+  });
+
+  const extraRows = HOSTILE_FIELD_NAMES.flatMap((name) => [{ name, value: 'x' }, { name, value: { polluted: true } }]).map((r) => ({ ...r, title: `${describeValue(r.name)}: ${describeValue(r.value)}` }));
+  it.each(extraRows)('an extra field $title → InvalidRotationInput, no prototype polluted', async ({ name, value }) => {
+    const outcome = await invoke(withField(valid(client.clientId), name, value), newRotationId());
+    expect(calls.commands).toEqual([]);
+    expectRefused(outcome, 'InvalidRotationInput', name);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('hostile values that are legitimate (free text, absent optional fields) are accepted and stored as given', () => {
+  // A table of its own: these rotations start. Each releases the lock for the next.
+  let own: Deps;
+  let target: Awaited<ReturnType<typeof registerTestClient>>;
+  beforeAll(async () => {
+    own = await makeTestDeps();
+    target = await registerTestClient(own);
+  });
+
+  it.each(acceptedRows)('$title is accepted', async ({ field, h }) => {
+    const rotationId = newRotationId();
+    const outcome = await invoke(withField(valid(target.clientId), field, h.value), rotationId, own);
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.output).toMatchObject({ rotationId, clientId: target.clientId });
+    expect(await own.keys.releaseLock(target.clientId, rotationId)).toBe(true);
+    const started = (await own.keys.listAudit(target.clientId)).find((e) => e.rotationId === rotationId && e.action === 'rotation.started.manual');
+    expect(started).toBeDefined();
+    if (field === 'reason' || field === 'requestedBy') {
+      // Stored verbatim (trimmed), as data: one line, nothing interpreted.
+      expect(started?.[field === 'reason' ? 'reason' : 'actor']).toBe((h.value as string).trim());
+      expect(outcome.output?.[field]).toBe((h.value as string).trim());
+    }
+  });
+});
+
+describe('a representative subset through the synthesized state machine', () => {
+  let runner: WorkflowRunner;
+  let topics: RecordedTopic[];
+
+  beforeAll(async () => {
+    topics = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
+    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn }), deps);
+  });
+
+  // Per field, the first refused value of each category; JSON has no undefined, NaN or Infinity.
+  const jsonSafe = (h: HostileValue) => h.value !== undefined && !(typeof h.value === 'number' && !Number.isFinite(h.value));
+  const subset = refusedRows.filter((r, i, all) => jsonSafe(r.h) && all.findIndex((o) => o.field === r.field && o.h.category === r.h.category && jsonSafe(o.h)) === i);
+
+  it('covers every field and every category', () => {
+    expect(new Set(subset.map((r) => r.field))).toEqual(new Set(Object.keys(FIELDS)));
+    expect(subset.length).toBeGreaterThanOrEqual(Object.keys(FIELDS).length * 4);
+  });
+
+  it.each(subset)('$title → FAILED with $expected, no change, no SNS message', async ({ field, h, expected }) => {
+    const result = await runner.run({ input: withField(valid(client.clientId), field, h.value), rotationId: newRotationId() });
+    expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: expected });
+    expect(unsafeMessage(result.cause ?? '', h.value)).toBeUndefined();
+    expect(await snapshot(deps, client.secretId)).toEqual(before);
+    const published = (await Promise.all(topics.map((t) => t.drain()))).flat();
+    expect(published).toEqual([]);
+  });
+});
+
+describe('the checks can fail', () => {
+  it('unsafeMessage catches an echo, a forged line and a huge message; logProblem catches an echoed value', () => {
+    expect(unsafeMessage('got $(rm -rf /)', '$(rm -rf /)')).toBe('echoes the hostile value');
+    expect(unsafeMessage('ok\n[ERROR] x', 'y')).toMatch(/control/);
+    expect(unsafeMessage('a'.repeat(3000), 'y')).toMatch(/long/);
+    expect(unsafeMessage('No client constructor', 'constructor')).toBeUndefined();
+    expect(logProblem('{"rotationId":"../../etc/passwd"}\n', '../../etc/passwd')).toMatch(/echoes/);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * Records the AWS SDK calls made inside a scope (service + command, in order) and lets the
+ * scope's observer turn a call into a crash after it reached the server. The scope travels
+ * with the async context (AsyncLocalStorage), so concurrent runs each see only their own
+ * calls, and calls made outside any scope (test set-up, invariant checks) are not seen.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** One SDK call as the recorder saw it. */
+export interface AwsCall {
+  /** Client name without `Client`, e.g. `SecretsManager`, `DynamoDB`, `SNS`. */
+  readonly service: string;
+  /** Command name without `Command`, e.g. `PutSecretValue`, `TransactWriteItems`. */
+  readonly command: string;
+  /** False when the call returned an error (e.g. a failed condition). */
+  readonly ok: boolean;
+}
+
+/**
+ * Sees every call of its scope after the service answered; throwing replaces the call's
+ * outcome (a crash). `admit`, if set, runs before a call is sent and may throw to keep it
+ * from the server (a process that crashed makes no more calls, even if the code caught the crash).
+ */
+export interface CallObserver {
+  (call: AwsCall): void;
+  admit?: (call: Omit<AwsCall, 'ok'>) => void;
+}
+
+const scope = new AsyncLocalStorage<CallObserver>();
+
+/** Runs `body` with `observer` seeing the SDK calls it makes (on clients passed to {@link recordCallsOf}). */
+export function observeCalls<T>(observer: CallObserver, body: () => Promise<T>): Promise<T> {
+  return scope.run(observer, body);
+}
+
+/** Commands that only read: a crash after them has no effect to repeat. */
+export function isReadOnly(command: string): boolean {
+  return /^(Get|Describe|List|Query|Scan|BatchGet)/.test(command);
+}
+
+/** `service:command` of a call, as the crash matrix names it. */
+export const callName = (call: Pick<AwsCall, 'service' | 'command'>): string => `${call.service}:${call.command}`;
+
+interface MiddlewareStackLike {
+  add(middleware: unknown, options: { step: string; name: string; priority?: string }): void;
+  remove(name: string): boolean;
+}
+
+const MIDDLEWARE_NAME = 'keyrollTestCallRecorder';
+const instrumented = new WeakSet<object>();
+
+/**
+ * Installs the recording middleware on each client's stack (once per stack; a document
+ * client shares its base client's stack). Outside an {@link observeCalls} scope it does nothing.
+ */
+export function recordCallsOf(...clients: { middlewareStack: unknown }[]): void {
+  for (const client of clients) {
+    const stack = client.middlewareStack as MiddlewareStackLike;
+    if (instrumented.has(stack)) continue;
+    instrumented.add(stack);
+    stack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: unknown) => {
+        const observer = scope.getStore();
+        if (!observer) return next(args);
+        const call = {
+          service: (context.clientName ?? 'Unknown').replace(/Client$/, ''),
+          command: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
+        };
+        observer.admit?.(call);
+        let result: unknown;
+        try {
+          result = await next(args);
+        } catch (error) {
+          observer({ ...call, ok: false });
+          throw error;
+        }
+        observer({ ...call, ok: true });
+        return result;
+      },
+      // initialize: outside the SDK's own retries, so one logical call is one record.
+      { step: 'initialize', name: MIDDLEWARE_NAME, priority: 'high' },
+    );
+  }
+}

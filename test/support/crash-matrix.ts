@@ -1,0 +1,123 @@
+/**
+ * The crash matrix's bookkeeping: crash points generated from the AWS calls a clean run
+ * recorded (one point right after each successful call, so a call added to a handler adds a
+ * point by itself), the outcome of each point, the per-handler summary and the JSON report.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { callName, isReadOnly } from './call-recorder';
+import type { CrashPoint, StateCall } from './workflow';
+
+/** One crash point: a scenario, a state, and the call after which that state crashes. */
+export interface MatrixPoint extends CrashPoint {
+  readonly scenario: string;
+  /** `Service:Command` of the call after which the crash happens. */
+  readonly call: string;
+  readonly mutating: boolean;
+  /**
+   * For a point after a read-only call that is not the first call of its attempt: the
+   * `afterCall` of the point it is equivalent to (the previous call of the same attempt). A
+   * read changes nothing, so crashing after it leaves the world exactly as crashing after
+   * that previous call did, and Step Functions retries the state from the same input.
+   */
+  readonly sameWorldAs?: number;
+}
+
+/** What happened at one point. */
+export interface PointOutcome {
+  readonly point: MatrixPoint;
+  /** The crash fired, surfaced as the state's failure, and the state ran again (or, for an equivalent point, its representative did). */
+  readonly covered: boolean;
+  /** False for a point covered by the run of the point it is equivalent to ({@link MatrixPoint.sameWorldAs}). */
+  readonly executed: boolean;
+  readonly status: string;
+  /** Broken invariants (empty: the point passes). */
+  readonly violations: readonly string[];
+  /** Tolerated deviations worth knowing (e.g. an at-least-once duplicate notice). */
+  readonly notes: readonly string[];
+  readonly durationMs: number;
+}
+
+/**
+ * One point after every successful call of the states `include` accepts, numbered per state
+ * in execution order (the runner's {@link CrashPoint.afterCall} counts the same way).
+ */
+export function generatePoints(scenario: string, calls: readonly StateCall[], include: (state: string) => boolean = () => true): MatrixPoint[] {
+  const perState = new Map<string, number>();
+  const points: MatrixPoint[] = [];
+  let previous: { state: string; attempt: number; afterCall: number } | undefined;
+  for (const call of calls) {
+    if (!call.ok) continue;
+    const afterCall = (perState.get(call.state) ?? 0) + 1;
+    perState.set(call.state, afterCall);
+    const mutating = !isReadOnly(call.command);
+    const sameAttempt = previous?.state === call.state && previous.attempt === call.attempt;
+    // Equivalent to the point before (same attempt, nothing changed since), which itself may be equivalent further back.
+    const sameWorldAs = !mutating && sameAttempt ? (points.at(-1)?.sameWorldAs ?? previous!.afterCall) : undefined;
+    if (include(call.state)) points.push({ scenario, state: call.state, afterCall, call: callName(call), mutating, ...(sameWorldAs !== undefined ? { sameWorldAs } : {}) });
+    previous = { state: call.state, attempt: call.attempt, afterCall };
+  }
+  return points;
+}
+
+/** Points and covered points per key. */
+export type Tally = Record<string, { points: number; covered: number; failing: number }>;
+
+function tally(outcomes: readonly PointOutcome[], key: (o: PointOutcome) => string): Tally {
+  const out: Tally = {};
+  for (const o of outcomes) {
+    const entry = (out[key(o)] ??= { points: 0, covered: 0, failing: 0 });
+    entry.points += 1;
+    if (o.covered) entry.covered += 1;
+    if (o.violations.length > 0) entry.failing += 1;
+  }
+  return out;
+}
+
+/** The machine-readable report of a matrix run. */
+export interface MatrixReport {
+  readonly total: number;
+  readonly covered: number;
+  /** Points that ran their own crashed execution (the rest are read-only points covered by equivalence). */
+  readonly executed: number;
+  readonly mutating: number;
+  readonly failing: number;
+  readonly byHandler: Tally;
+  readonly byScenario: Tally;
+  readonly byCall: Tally;
+  readonly runtimeMs: number;
+  readonly outcomes: readonly PointOutcome[];
+}
+
+/** Summarizes outcomes. */
+export function buildReport(outcomes: readonly PointOutcome[], runtimeMs: number): MatrixReport {
+  return {
+    total: outcomes.length,
+    covered: outcomes.filter((o) => o.covered).length,
+    executed: outcomes.filter((o) => o.executed).length,
+    mutating: outcomes.filter((o) => o.point.mutating).length,
+    failing: outcomes.filter((o) => o.violations.length > 0).length,
+    byHandler: tally(outcomes, (o) => o.point.state),
+    byScenario: tally(outcomes, (o) => o.point.scenario),
+    byCall: tally(outcomes, (o) => o.point.call),
+    runtimeMs,
+    outcomes,
+  };
+}
+
+/** The one-line summary the test logs. */
+export function summaryLine(report: MatrixReport): string {
+  const handlers = Object.entries(report.byHandler)
+    .map(([state, t]) => `${state} ${t.covered}/${t.points}`)
+    .join(', ');
+  return (
+    `crash matrix: ${report.covered} points covered / ${report.total} total (${report.mutating} after a mutating call; ${report.executed} executed, ` +
+    `${report.total - report.executed} read-only ones covered by the run they are equivalent to), ${report.failing} breaking an invariant (by handler: ${handlers})`
+  );
+}
+
+/** Writes the report as JSON (creating its directory). */
+export function writeReport(path: string, report: MatrixReport): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+}
