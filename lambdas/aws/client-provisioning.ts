@@ -53,7 +53,7 @@ export async function registerClient(
     issues.push('scopes: at most 50 scopes of 1-64 characters [A-Za-z0-9:._*/-]');
   }
   if (registration.tags && (registration.tags.length > MAX_TAGS || registration.tags.some((tag) => !TAG_PATTERN.test(tag)))) {
-    issues.push(`tags: at most ${MAX_TAGS} tags of 1-64 characters [A-Za-z0-9._:/-]`);
+    issues.push(`tags: at most ${MAX_TAGS} tags of 1-64 characters [A-Za-z0-9._-]`);
   }
   if (issues.length) throw new InvalidRotationInputError(`Invalid client registration: ${issues.join('; ')}`, issues);
 

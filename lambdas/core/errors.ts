@@ -35,6 +35,14 @@ export class UnknownClientError extends KeyRollError {
 }
 
 /** Another rotation holds the client's lock. */
+/** A fleet rotation whose selection (a tag, or all) names no live client: nothing to start. */
+export class NoClientsSelectedError extends KeyRollError {
+  override readonly name = 'NoClientsSelected';
+  constructor(selection: string) {
+    super(`No live client is selected by ${selection}; nothing was started.`);
+  }
+}
+
 export class RotationInProgressError extends KeyRollError {
   override readonly name = 'RotationInProgress';
   constructor(

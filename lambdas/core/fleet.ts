@@ -6,10 +6,11 @@
  */
 import * as v from 'valibot';
 import { actorSchema, clientIdSchema, objectIssueMessage, parseOperation, reasonSchema, rejectIssues } from './input-schema';
+import { containsApiKey } from './key-material';
 import { RotationMode } from './rotation-request';
 
-/** Tags group clients for fleet rotations: 1-64 characters of [A-Za-z0-9._:/-]. */
-export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$/;
+/** Tags group clients for fleet rotations: 1-64 characters of [A-Za-z0-9._-] (the client id alphabet), e.g. tier-1, region.eu. */
+export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Most tags a client may carry. */
 export const MAX_TAGS = 20;
 /** Most clients an explicit fleet list may name (larger fleets: use a tag or all). */
@@ -46,9 +47,15 @@ export function fleetRequestInput(request: FleetRequest): FleetRequestInput {
   return { ...rest, ...selector };
 }
 
+const tagSchema = v.pipe(
+  v.string('must be a string'),
+  v.regex(TAG_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'),
+  v.check((text) => !containsApiKey(text), 'must not be an API key'),
+);
+
 /** The schema of a client's tags (also used at onboarding). */
 export const tagsSchema = v.pipe(
-  v.array(v.pipe(v.string('must be a string'), v.regex(TAG_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._:/-]')), 'must be a list of tags'),
+  v.array(tagSchema, 'must be a list of tags'),
   v.maxLength(MAX_TAGS, `must have at most ${MAX_TAGS} tags`),
 );
 
@@ -61,7 +68,7 @@ const fleetSchema = v.strictObject(
     requestedBy: actorSchema,
     revokeImmediately: v.optional(v.boolean('must be true or false')),
     all: v.optional(v.literal(true, 'must be true')),
-    tag: v.optional(v.pipe(v.string('must be a string'), v.regex(TAG_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._:/-]'))),
+    tag: v.optional(tagSchema),
     clientIds: v.optional(
       v.pipe(
         v.array(clientIdSchema, 'must be a list of client ids'),

@@ -54,8 +54,8 @@ export interface RotationRequest {
   readonly callbackToken?: string;
 }
 
-/** Step Functions task tokens: 1-2048 characters; we accept printable ASCII without spaces. */
-export const CALLBACK_TOKEN_PATTERN = /^[\x21-\x7e]{1,2048}$/;
+/** Step Functions task tokens (opaque, base64-like, up to 2048 characters); anything else is refused before any write. */
+export const CALLBACK_TOKEN_PATTERN = /^[A-Za-z0-9+/=_-]{16,2048}$/;
 
 // Printable text, so audit entries and notifications stay one honest line: no control
 // characters (Cc), no format characters such as bidi overrides (Cf), no line or paragraph

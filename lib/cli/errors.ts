@@ -57,6 +57,7 @@ const USAGE_ERRORS = new Set(['UsageError', 'InvalidOperationInput', 'InvalidRot
 /** Named refusals of the operator API: the request was understood and refused. */
 const REFUSALS = new Set([
   'RotationInProgress',
+  'NoClientsSelected',
   'UnknownClient',
   'UnknownKey',
   'ClientOffboarded',

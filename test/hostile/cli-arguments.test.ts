@@ -61,10 +61,19 @@ const BASELINE: Record<string, string> = {
   '--window': '02:00-04:00',
 };
 
+/** Commands that need one of several options (none of them required on its own): the valid one they get, unless the parameter under test is one of them. */
+const ONE_OF_BASELINE: Record<string, { readonly names: readonly string[]; readonly argv: readonly string[] }> = {
+  'rotate-fleet': { names: ['--all', '--tag', '--clients'], argv: ['--clients', UNKNOWN_CLIENT] },
+};
+
 /** The argv of `command` with every required parameter valid, and `name` set to `value`. */
 function argvWith(command: Command, path: string[], name: string, value: string, kind: Parameter['kind']): string[] {
   const args = command.registeredArguments.map((argument) => (`<${argument.name()}>` === name ? value : BASELINE[`<${argument.name()}>`]!));
-  const options = command.options.filter((option) => option.mandatory && option.long !== name).flatMap((option) => [option.long!, BASELINE[option.long!]!]);
+  const oneOf = ONE_OF_BASELINE[path.join(' ')];
+  const options = [
+    ...command.options.filter((option) => option.mandatory && option.long !== name).flatMap((option) => [option.long!, BASELINE[option.long!]!]),
+    ...(oneOf && !oneOf.names.includes(name) ? oneOf.argv : []),
+  ];
   // `--opt=value` keeps a value that starts with `-` a value; a flag given a value must be refused.
   const hostile = kind === 'argument' ? [] : [`${name}=${value}`];
   const root = globals.some((g) => g.name === name) ? hostile : [];
@@ -89,7 +98,8 @@ function expectedExit(parameter: Parameter, h: HostileValue): 'usage' | 'accepte
   // Used as given, not trimmed: a BOM that trim() would drop still counts.
   if (location !== undefined) return printable(location) && text === text.trim() ? 'environment' : 'usage';
   if (parameter.name === '--stack') return h.stackName ? 'environment' : 'usage';
-  if (parameter.name === '<clientId>') return h.plainId && !h.apiKey ? 'accepted' : 'usage';
+  // A client id, a list of one, or a tag (the same alphabet): accepted, then nothing found.
+  if (parameter.name === '<clientId>' || parameter.name === '--clients' || parameter.name === '--tag') return h.plainId && !h.apiKey ? 'accepted' : 'usage';
   if (parameter.name === '--rotation-id') return h.rotationIdShaped && !h.apiKey ? 'accepted' : 'usage';
   return 'usage';
 }
@@ -161,12 +171,12 @@ describe('each parameter × each hostile string', () => {
 describe('legitimate hostile-looking values are accepted and handled safely', () => {
   const acceptedRows = rows.filter((r) => r.expected === 'accepted' && r.parameter.command.join(' ') !== 'clients add');
 
-  it.each(acceptedRows)('$title → accepted, then UnknownClient (exit 1), nothing changed', async ({ parameter, h }) => {
+  it.each(acceptedRows)('$title → accepted, then UnknownClient or NoClientsSelected (exit 1), nothing changed', async ({ parameter, h }) => {
     const leaf = leaves.find((l) => l.path.join(' ') === parameter.command.join(' '))!;
     const result = await world.cli(...argvWith(leaf.command, leaf.path, parameter.name, h.value as string, parameter.kind));
     expect(result.code).toBe(1);
     // The CLI redacts anything key-shaped, look-alikes too.
-    expect(result.stderr).toMatch(/^error: UnknownClient: No client is registered with id '([A-Za-z0-9._-]+|\[REDACTED\])'\.$/m);
+    expect(result.stderr).toMatch(/^error: (UnknownClient: No client is registered with id|NoClientsSelected: No live client is selected by tag) '([A-Za-z0-9._-]+|\[REDACTED\])'/m);
     expectSafeStderr(result, h.value as string);
   });
 

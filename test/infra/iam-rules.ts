@@ -272,6 +272,25 @@ export function checkKmsViaSecrets(template: CfnTemplate): Finding[] {
 /** Actions the state machine's role may have besides its invoke/publish/update grants, all on "*". */
 const STATE_MACHINE_DELIVERY = /^(logs:(CreateLogDelivery|DeleteLogDelivery|DescribeLogGroups|DescribeResourcePolicies|GetLogDelivery|ListLogDeliveries|PutResourcePolicy|UpdateLogDelivery)|xray:(GetSamplingRules|GetSamplingTargets|PutTelemetryRecords|PutTraceSegments))$/;
 
+/**
+ * Step Functions calling Step Functions, within this stack only: the fleet starts rotations
+ * and runs its Distributed Map's child executions (start/describe/stop/redrive executions of
+ * a state machine of this template), and a rotation answers the fleet's task token
+ * (SendTaskSuccess/Failure on a state machine of this template, by its fixed name).
+ */
+function stepFunctionsOrchestration(template: CfnTemplate, action: string, resource: unknown, refs: readonly string[]): boolean {
+  const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
+  const machineIds = new Set(machines.map(([id]) => id));
+  const text = JSON.stringify(resource);
+  if (action === 'states:StartExecution') return refs.length > 0 && refs.every((r) => machineIds.has(r)) && asList(resource).length === refs.length;
+  if (/^states:(DescribeExecution|StopExecution|RedriveExecution)$/.test(action)) return text.includes(':execution:') && refs.some((r) => machineIds.has(r)) && refs.every((r) => machineIds.has(r));
+  if (/^states:SendTask(Success|Failure)$/.test(action)) {
+    const names = machines.map(([, r]) => r.Properties?.['StateMachineName']).filter((n): n is string => typeof n === 'string');
+    return names.some((name) => text.includes(`:stateMachine:${name}"`)) && refs.every((r) => r === 'AWS::Partition');
+  }
+  return false;
+}
+
 /** The state machine's role: invoke its own pipeline functions, publish to this stack's topics, update this stack's table. */
 export function checkStateMachineRole(template: CfnTemplate): Finding[] {
   const findings: Finding[] = [];
@@ -290,7 +309,8 @@ export function checkStateMachineRole(template: CfnTemplate): Finding[] {
           (action === 'sns:Publish' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::SNS::Topic')) ||
           (action === 'dynamodb:UpdateItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table')) ||
           (/^kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey)$/.test(action) && /"kms:ViaService":"(sns|dynamodb)\./.test(JSON.stringify(statement.Condition ?? {})) && refs.every((r) => typeOf(r) === 'AWS::KMS::Key')) ||
-          (STATE_MACHINE_DELIVERY.test(action) && resources.every((r) => r === '*'));
+          (STATE_MACHINE_DELIVERY.test(action) && resources.every((r) => r === '*')) ||
+          stepFunctionsOrchestration(template, action, statement.Resource, refs);
         if (!ok) findings.push({ rule: IamRule.STATE_MACHINE_ROLE, where, detail: `${action} on ${JSON.stringify(statement.Resource)}` });
       }
       if (statement.NotAction !== undefined) findings.push({ rule: IamRule.STATE_MACHINE_ROLE, where, detail: 'NotAction' });

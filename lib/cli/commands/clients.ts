@@ -9,6 +9,7 @@ import type { RunState } from '../context';
 import { UsageError } from '../errors';
 import { fields, relative, table, timestamp } from '../output';
 import { MAX_TAGS, TAG_PATTERN } from '../../../lambdas/core/fleet';
+import { containsApiKey } from '../../../lambdas/core/key-material';
 import { auditTable, clientView, keysTable, keyViews, policyText, scheduleText, scheduleView } from '../views';
 
 interface AddOptions {
@@ -227,9 +228,9 @@ async function scanClients(doc: import('@aws-sdk/lib-dynamodb').DynamoDBDocument
 
 /** `--tags a,b`: each a tag of 1-64 characters of [A-Za-z0-9._:/-], at most 20. */
 function parseTags(text: string): string[] {
-  const tags = text.split(',').map((tag) => tag.trim());
-  if (tags.length > MAX_TAGS || tags.some((tag) => !TAG_PATTERN.test(tag))) {
-    throw new UsageError(`--tags must be a comma-separated list of at most ${MAX_TAGS} tags of 1-64 characters of [A-Za-z0-9._:/-].`, ['tags: invalid']);
+  const tags = text.split(',');
+  if (tags.length > MAX_TAGS || tags.some((tag) => !TAG_PATTERN.test(tag) || containsApiKey(tag))) {
+    throw new UsageError(`--tags must be a comma-separated list of at most ${MAX_TAGS} tags of 1-64 characters of [A-Za-z0-9._-].`, ['tags: invalid']);
   }
   return [...new Set(tags)];
 }

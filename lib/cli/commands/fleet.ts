@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
+import { ClientOffboardedError, NoClientsSelectedError } from '../../../lambdas/core/errors';
 import { parseFleetRequest, type FleetNotice } from '../../../lambdas/core/fleet';
 import { RotationMode } from '../../../lambdas/core/rotation-request';
 import { checkClientId, checkText, formatDuration, parseDurationSeconds } from '../arguments';
@@ -55,7 +56,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       const selectors = [options.all, options.tag, options.clients].filter((s) => s !== undefined);
       if (selectors.length !== 1) throw new UsageError('Give exactly one of --all, --tag <tag>, --clients <ids>.', ['selector: exactly one of all, tag, clients']);
       if (options.revokeImmediately && !options.emergency) throw new UsageError('--revoke-immediately needs --emergency.', ['revoke-immediately: without --emergency']);
-      const clientIds = options.clients?.split(',').map((id) => checkClientId(id.trim()));
+      const clientIds = options.clients?.split(',').map((id) => checkClientId(id));
       const waitTimeoutSeconds = parseDurationSeconds(options.waitTimeout, '--wait-timeout');
       const context = state.context(command);
       const { output, session } = context;
@@ -68,10 +69,23 @@ export function registerFleetCommand(program: Command, state: RunState): void {
         ...(options.revokeImmediately ? { revokeImmediately: true } : {}),
         ...(options.all ? { all: true } : options.tag !== undefined ? { tag: options.tag } : { clientIds }),
       });
+      // Refuse a selection that names nothing before starting anything: an unknown or offboarded
+      // client in a list, or a tag (or a fleet) with no live client.
+      const deps = await session.opsDeps();
+      const { selector } = request;
+      if ('clientIds' in selector) {
+        for (const clientId of selector.clientIds) {
+          const client = await deps.keys.requireClient(clientId);
+          if (client.offboardedAt) throw new ClientOffboardedError(client.clientId, client.offboardedAt);
+        }
+      } else {
+        const found = await deps.keys.listClientIds({ ...('tag' in selector ? { tag: selector.tag } : {}), limit: 1 });
+        if (found.clientIds.length === 0) throw new NoClientsSelectedError('tag' in selector ? `tag '${selector.tag}'` : 'all');
+      }
       const { outputs, source } = await session.discover();
       const fleetArn = (outputs as { FleetStateMachineArn?: string }).FleetStateMachineArn;
       if (!fleetArn) throw new EnvironmentError(`The stack outputs from ${source} have no FleetStateMachineArn: deploy a KeyRoll version with fleet rotation.`);
-      const { mode, reason: why, requestedBy, revokeImmediately, selector } = request;
+      const { mode, reason: why, requestedBy, revokeImmediately } = request;
       const input = { mode, reason: why, requestedBy, ...(revokeImmediately ? { revokeImmediately } : {}), ...selector };
       const name = `fleet-${randomUUID()}`;
       const sfn = session.clients().stepFunctions;
