@@ -14,6 +14,7 @@ import { pointSdkAtEmulator, startMoto } from '../lib/local/moto';
 import { resolveRehearsalOptions, type RehearsalOptions } from '../lib/rehearsal/options';
 import { renderSummary, renderSvg } from '../lib/rehearsal/report';
 import { runRehearsal, type RehearsalProgress } from '../lib/rehearsal/rehearsal';
+import { renderFleetSummary, runFleetRehearsal } from '../lib/rehearsal/fleet-rehearsal';
 
 const int = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number.`);
@@ -30,11 +31,16 @@ const program = new Command('rehearse')
   .option('--seed <n>', 'seed for the callers\u2019 propagation delays', int('seed'))
   .option('--out <dir>', 'where the report files go', 'rehearsal-report')
   .option('--json', 'print the report as JSON instead of the summary')
+  .option('--fleet <clients>', 'instead: register this many clients and rotate them all with one fleet rotation behind the Secrets Manager write quota', int('fleet'))
+  .option('--quota <writes>', 'fleet: Secrets Manager writes per second the emulated quota allows', int('quota'), 50)
+  .option('--concurrency <n>', 'fleet: the Map\u2019s MaxConcurrency (default: the stack\u2019s)', int('concurrency'))
+  .option('--fleet-mode <mode>', 'fleet: emergency or scheduled', 'emergency')
   .showHelpAfterError();
 
 async function main(): Promise<number> {
   program.parse();
-  const flags = program.opts<{ clients?: number; callers?: number; rotations?: number; emergency: boolean; duration?: number; seed?: number; out: string; json?: boolean }>();
+  const flags = program.opts<{ clients?: number; callers?: number; rotations?: number; emergency: boolean; duration?: number; seed?: number; out: string; json?: boolean; fleet?: number; quota: number; concurrency?: number; fleetMode: string }>();
+  if (flags.fleet !== undefined) return rehearseFleet(flags);
   let options: RehearsalOptions;
   try {
     options = resolveRehearsalOptions({ clients: flags.clients, callers: flags.callers, rotations: flags.rotations, emergency: flags.emergency, durationMinutes: flags.duration, seed: flags.seed });
@@ -82,6 +88,48 @@ async function main(): Promise<number> {
     bar?.stop();
     await moto.stop();
   }
+}
+
+/** `--fleet N`: one fleet rotation of N clients behind the emulated write quota. */
+async function rehearseFleet(flags: { fleet?: number; quota: number; concurrency?: number; fleetMode: string; out: string; json?: boolean }): Promise<number> {
+  const clients = flags.fleet!;
+  if (clients < 1 || clients > 20_000) return usage('--fleet must be 1-20000 clients.');
+  if (flags.quota < 1 || flags.quota > 10_000) return usage('--quota must be 1-10000 writes per second.');
+  if (flags.concurrency !== undefined && (flags.concurrency < 1 || flags.concurrency > 1000)) return usage('--concurrency must be 1-1000.');
+  if (flags.fleetMode !== 'emergency' && flags.fleetMode !== 'scheduled') return usage('--fleet-mode must be emergency or scheduled.');
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.stderr.write('Starting the emulated AWS (moto)...\n');
+  const moto = await startMoto();
+  pointSdkAtEmulator(moto.endpoint);
+  const bar = new SingleBar({ format: ' {phase} {bar} {value}/{total} | throttled writes {throttled}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
+  let phase = '';
+  try {
+    const report = await runFleetRehearsal(
+      { clients, writesPerSecond: flags.quota, mode: flags.fleetMode as 'emergency' | 'scheduled', ...(flags.concurrency !== undefined ? { maxConcurrency: flags.concurrency } : {}) },
+      (p) => {
+        const label = p.phase === 'register' ? 'registering' : 'rotating   ';
+        if (label !== phase) {
+          if (phase) bar.stop();
+          phase = label;
+          bar.start(p.total, p.done, { phase: label, throttled: p.throttled });
+        }
+        bar.update(p.done, { phase: label, throttled: p.throttled });
+      },
+    );
+    bar.stop();
+    fs.mkdirSync(flags.out, { recursive: true });
+    fs.writeFileSync(path.join(flags.out, 'fleet.json'), `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderFleetSummary(report)}\n  (figures in ${path.join(flags.out, 'fleet.json')})\n`);
+    return report.fleetStatus === 'SUCCEEDED' && report.failed === 0 ? 0 : 1;
+  } finally {
+    bar.stop();
+    await moto.stop();
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`InvalidRehearsalOptions: ${message}\n`);
+  return 2;
 }
 
 main().then(
