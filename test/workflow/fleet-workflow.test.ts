@@ -25,6 +25,9 @@ let opsTopic: RecordedTopic;
 let resources: LocalResources;
 let synth: ReturnType<typeof synthesizeKeyRoll>;
 
+// jest workers run test files one after another in one process: what this file changes in the environment, it puts back.
+const savedEnv = { endpoint: process.env.AWS_ENDPOINT_URL, pageSize: process.env.FLEET_PAGE_SIZE };
+
 beforeAll(async () => {
   // Every SDK client of this test file (created lazily) goes through the proxy.
   proxy = await QuotaProxy.start(process.env.AWS_ENDPOINT_URL!, []);
@@ -37,6 +40,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  process.env.AWS_ENDPOINT_URL = savedEnv.endpoint;
+  if (savedEnv.pageSize === undefined) delete process.env.FLEET_PAGE_SIZE;
+  else process.env.FLEET_PAGE_SIZE = savedEnv.pageSize;
   await proxy.close();
 });
 

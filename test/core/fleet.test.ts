@@ -1,0 +1,72 @@
+/** The fleet rotation's pure part: the request schema, the tally of outcomes and the ops notice. */
+import { fleetNotice, fleetRequestInput, MAX_REPORTED_FAILURES, NO_TOTALS, parseFleetRequest, tallyFleetPage, type FleetItemResult } from '../../lambdas/core/fleet';
+import { generateApiKey } from '../../lambdas/core/api-key';
+
+const base = { mode: 'emergency', reason: 'INC-1', requestedBy: 'oncall' };
+
+describe('parseFleetRequest', () => {
+  it('takes exactly one selector and normalizes revokeImmediately', () => {
+    expect(parseFleetRequest({ ...base, all: true })).toEqual({ mode: 'emergency', reason: 'INC-1', requestedBy: 'oncall', revokeImmediately: false, selector: { all: true } });
+    expect(parseFleetRequest({ ...base, tag: 'tier-1', revokeImmediately: true }).selector).toEqual({ tag: 'tier-1' });
+    expect(parseFleetRequest({ ...base, clientIds: ['a', 'b'] }).selector).toEqual({ clientIds: ['a', 'b'] });
+  });
+
+  it('round-trips through the form the fleet state carries', () => {
+    const request = parseFleetRequest({ ...base, tag: 'eu' });
+    expect(parseFleetRequest(fleetRequestInput(request))).toEqual(request);
+  });
+
+  it.each([
+    { name: 'no selector', input: base, issue: 'exactly one of all, tag, clientIds' },
+    { name: 'two selectors', input: { ...base, all: true, tag: 'x' }, issue: 'exactly one of all, tag, clientIds' },
+    { name: 'revokeImmediately outside an emergency', input: { ...base, mode: 'manual', all: true, revokeImmediately: true }, issue: 'revokeImmediately' },
+    { name: 'a repeated client', input: { ...base, clientIds: ['a', 'a'] }, issue: 'must not repeat' },
+    { name: 'an empty list', input: { ...base, clientIds: [] }, issue: 'clientIds' },
+    { name: 'all: false', input: { ...base, all: false }, issue: 'all' },
+    { name: 'a tag with a slash', input: { ...base, tag: 'a/b' }, issue: 'tag' },
+    { name: 'an unknown field', input: { ...base, all: true, overlapSeconds: 60 }, issue: 'is not allowed' },
+    { name: 'not an object', input: 'all', issue: '(input)' },
+  ])('refuses $name with InvalidOperationInput', ({ input, issue }) => {
+    expect(() => parseFleetRequest(input)).toThrow(expect.objectContaining({ name: 'InvalidOperationInput', message: expect.stringContaining(issue) }));
+  });
+
+  it('refuses a pasted API key as a tag or a client id, without echoing it', () => {
+    const key = generateApiKey('kr');
+    for (const input of [{ ...base, tag: key }, { ...base, clientIds: [key] }]) {
+      let error: Error | undefined;
+      try {
+        parseFleetRequest(input);
+      } catch (caught) {
+        error = caught as Error;
+      }
+      expect(error?.name).toBe('InvalidOperationInput');
+      expect(error?.message).not.toContain(key);
+    }
+  });
+});
+
+describe('tallyFleetPage', () => {
+  it('adds pages, counts failures by error and names the first failed clients only', () => {
+    const failures: FleetItemResult[] = Array.from({ length: MAX_REPORTED_FAILURES + 5 }, (_, i) => ({ ok: false, clientId: `c${i}`, error: i % 2 ? 'RotationInProgress' : 'UnknownClient' }));
+    const once = tallyFleetPage(NO_TOTALS, [{ ok: true }, { ok: true }, ...failures.slice(0, 10)]);
+    const twice = tallyFleetPage(once, [{ ok: true }, ...failures.slice(10)]);
+    expect(twice).toMatchObject({ rotated: 3, failed: failures.length, pages: 2, failuresByError: { UnknownClient: 28, RotationInProgress: 27 } });
+    expect(twice.failedClients).toHaveLength(MAX_REPORTED_FAILURES);
+    expect(twice.failedClients[0]).toEqual({ clientId: 'c0', error: 'UnknownClient' });
+  });
+
+  it('does not let an odd error text into the summary', () => {
+    const totals = tallyFleetPage(NO_TOTALS, [{ ok: false, clientId: 'a', error: 'x\n[ERROR] forged' }]);
+    expect(totals.failuresByError).toEqual({ UnnamedError: 1 });
+  });
+});
+
+describe('fleetNotice', () => {
+  it('says how many were rotated and, when some were not, why', () => {
+    const request = parseFleetRequest({ ...base, all: true });
+    expect(fleetNotice('f1', request, tallyFleetPage(NO_TOTALS, [{ ok: true }])).summary).toBe('Fleet rotation f1: 1 clients rotated.');
+    const partial = fleetNotice('f2', request, tallyFleetPage(NO_TOTALS, [{ ok: true }, { ok: false, clientId: 'b', error: 'RotationInProgress' }]));
+    expect(partial).toMatchObject({ eventType: 'fleet.finished', rotated: 1, failed: 1, failedClients: [{ clientId: 'b', error: 'RotationInProgress' }] });
+    expect(partial.summary).toContain('1 NOT rotated (RotationInProgress 1)');
+  });
+});
