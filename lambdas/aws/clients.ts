@@ -9,9 +9,14 @@ import { SNSClient } from '@aws-sdk/client-sns';
 let secretsManager: SecretsManagerClient | undefined;
 let sns: SNSClient | undefined;
 
-/** The shared Secrets Manager client. */
+/**
+ * The shared Secrets Manager client. Its write quota (50/s per account and Region) is shared
+ * by every rotation, so a fleet rotation expects throttling: adaptive retries add a
+ * client-side rate limiter that slows this container down on throttling, and more attempts
+ * keep a throttled write from failing the step (which Step Functions would run again whole).
+ */
 export function secretsManagerClient(): SecretsManagerClient {
-  return (secretsManager ??= new SecretsManagerClient({}));
+  return (secretsManager ??= new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 6 }));
 }
 
 export { dynamoDbClient } from './dynamodb-client';

@@ -53,7 +53,7 @@ export interface FleetRehearsalReport {
   readonly writesPerRotation: number;
   /** Rotations/s the quota allows at that many writes per rotation. */
   readonly boundRotationsPerSecond: number;
-  /** From the fleet's first item start to the last report. */
+  /** From the fleet's first item start to the last successful report. */
   readonly wallSeconds: number;
   readonly rotationsPerSecond: number;
   /** The middle 80 % of reports (no ramp-up or tail). */
@@ -118,6 +118,7 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
     let rotationTransitions = 0;
     const invocations: Record<string, number> = {};
     const reports: number[] = [];
+    const failures: Record<string, number> = {};
     let firstStart: number | undefined;
     const runner = new LocalFleetRunner(fleetWorkflow, resolveWorkflow(synth, resources), deps, {
       // Scheduled rotations go on to their overlap: simulated time jumps to each Wait's end.
@@ -132,8 +133,9 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
         if (machine === 'fleet' && event.state?.name === FleetStates.ROTATE_CLIENT) firstStart ??= performance.now();
       },
       onInvoke: (step) => (invocations[step] = (invocations[step] ?? 0) + 1),
-      onReport: ({ atMs }) => {
-        reports.push(atMs);
+      onReport: ({ atMs, ok, error }) => {
+        if (!ok) failures[error ?? 'UnnamedError'] = (failures[error ?? 'UnnamedError'] ?? 0) + 1;
+        else reports.push(atMs);
         if (reports.length % 25 === 0) onProgress?.({ phase: 'rotate', done: reports.length, total: clientIds.length, throttled: sum(proxy.stats().throttled) });
       },
     });
@@ -143,7 +145,7 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
     const result = await runner.run({ mode: options.mode, reason: 'fleet rehearsal', requestedBy: 'rehearsal', all: true }, `fleet-${runId}`);
     const duringFleet = proxy.stats();
     await Promise.all(result.rotations);
-    return buildFleetReport(options, maxConcurrency, result, duringFleet, reports, firstStart ?? performance.now(), { fleetTransitions, rotationTransitions, invocations, registerSeconds });
+    return buildFleetReport(options, maxConcurrency, result, duringFleet, reports, failures, firstStart ?? performance.now(), { fleetTransitions, rotationTransitions, invocations, registerSeconds });
   } finally {
     process.env.AWS_ENDPOINT_URL = emulator;
     await proxy.close();
@@ -162,11 +164,13 @@ function buildFleetReport(
   result: Awaited<ReturnType<LocalFleetRunner['run']>>,
   stats: ProxyStats,
   reports: number[],
+  failures: Record<string, number>,
   firstStart: number,
   counters: { fleetTransitions: number; rotationTransitions: number; invocations: Record<string, number>; registerSeconds: number },
 ): FleetRehearsalReport {
-  const output = (result.output ?? {}) as { rotated?: number; failed?: number; failuresByError?: Record<string, number> };
-  const rotated = output.rotated ?? reports.length;
+  // Counted from the items' reports: a fleet that failed has no output to read them from.
+  const rotated = reports.length;
+  const failed = Object.values(failures).reduce((a, b) => a + b, 0);
   const writes = SECRETS_MANAGER_WRITE_QUOTA.operations.reduce((total, op) => total + (stats.forwarded.get(`secretsmanager:${op}`) ?? 0), 0);
   const writesPerRotation = rotated > 0 ? writes / rotated : 0;
   const bound = writesPerRotation > 0 ? options.writesPerSecond / writesPerRotation : 0;
@@ -185,8 +189,8 @@ function buildFleetReport(
     fleetStatus: result.status,
     ...(result.error ? { fleetError: result.error } : {}),
     rotated,
-    failed: output.failed ?? 0,
-    failuresByError: output.failuresByError ?? {},
+    failed,
+    failuresByError: failures,
     writesPerRotation: round(writesPerRotation, 3),
     boundRotationsPerSecond: round(bound),
     wallSeconds: round(wallSeconds, 1),
