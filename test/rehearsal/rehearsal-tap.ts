@@ -59,9 +59,16 @@ export function tapRehearsalTraffic(tap: SecretTap): () => void {
 /** Records every item of the rehearsal tables and learns every key of the rehearsal secrets. */
 export async function tapRehearsalStore(tap: SecretTap): Promise<void> {
   const dynamo = new DynamoDBClient({});
-  const { TableNames } = await dynamo.send(new ListTablesCommand({}));
+  // ListTables answers 100 names a page, and the suite's moto holds more tables than that.
+  const names: string[] = [];
+  let start: string | undefined;
+  do {
+    const page = await dynamo.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+    names.push(...(page.TableNames ?? []));
+    start = page.LastEvaluatedTableName;
+  } while (start);
   dynamo.destroy();
-  const tables = (TableNames ?? []).filter((name) => name.startsWith(TABLE_PREFIX));
+  const tables = names.filter((name) => name.startsWith(TABLE_PREFIX));
   if (tables.length === 0) throw new Error(`No table named ${TABLE_PREFIX}*: did the rehearsal run on this moto?`);
   for (const table of tables) tap.addItems(table, await scanTable(table));
   await tap.addKeysUnderPrefix(SECRET_PREFIX);
