@@ -7,7 +7,8 @@
  *                 └──────────────────────────   → catch: ClientNotRotated
  *                              └ no → NotifyFleetDone → AllRotated? → FleetRotated | FleetRotationIncomplete
  *
- * Pacing: an item holds its Map slot from StartExecution until the rotation reports that
+ * Pacing: ListClients gives each item a start time, spaced so that starts come at the write
+ * quota ÷ the writes of one rotation (PaceStart waits for it); and an item holds its Map slot from StartExecution until the rotation reports that
  * its new key is current (ReportRotatedToFleet, after finishSecret), so the Map runs at
  * most N rotations' secret writes at once. Throttling inside a rotation is retried there
  * (full jitter), which slows the items down and with them the Map: back-pressure, not
@@ -27,6 +28,7 @@ export const FleetStates = {
   LIST_CLIENTS: 'ListClients',
   HAS_CLIENTS: 'HasClients',
   ROTATE_CLIENTS: 'RotateClients',
+  PACE_START: 'PaceStart',
   ROTATE_CLIENT: 'RotateClient',
   CLIENT_NOT_ROTATED: 'ClientNotRotated',
   NOTIFY_FLEET_DONE: 'NotifyFleetDone',
@@ -94,15 +96,17 @@ export function buildFleetDefinition(scope: Construct, props: FleetDefinitionPro
 
   const rotateClients = new sfn.DistributedMap(scope, F.ROTATE_CLIENTS, {
     stateName: F.ROTATE_CLIENTS,
-    itemsPath: '$.clientIds',
-    itemSelector: { 'clientId.$': '$$.Map.Item.Value', 'request.$': '$.request' },
+    itemsPath: '$.items',
+    itemSelector: { 'clientId.$': '$$.Map.Item.Value.clientId', 'startAt.$': '$$.Map.Item.Value.startAt', 'request.$': '$.request' },
     maxConcurrency: props.maxConcurrency,
     mapExecutionType: sfn.StateMachineType.STANDARD,
     // Every item catches its own failure; a failed item never fails the fleet.
     toleratedFailurePercentage: 100,
     resultPath: '$.state.results',
   });
-  rotateClients.itemProcessor(rotateClient);
+  // Starts come at the quota's pace (ListClients set each item's start time); MaxConcurrency caps what is in flight.
+  const paceStart = new sfn.Wait(scope, F.PACE_START, { stateName: F.PACE_START, time: sfn.WaitTime.timestampPath('$.startAt') });
+  rotateClients.itemProcessor(paceStart.next(rotateClient));
   rotateClients.next(listClients);
 
   const notifyDone = new tasks.SnsPublish(scope, F.NOTIFY_FLEET_DONE, {

@@ -38,6 +38,12 @@ export interface KeyRollFleetProps {
    * @default 1000
    */
   readonly pageSize?: number;
+  /**
+   * Secrets Manager writes per second a fleet paces its starts to (the account has 50, shared
+   * by PutSecretValue, UpdateSecretVersionStage and UpdateSecret, not adjustable).
+   * @default 48, leaving a little for onboarding and scheduled rotations running meanwhile
+   */
+  readonly writesPerSecond?: number;
 }
 
 /** The fleet rotation state machine and its page function. */
@@ -50,6 +56,8 @@ export class KeyRollFleet extends Construct {
     const { rotation } = props;
     const maxConcurrency = props.maxConcurrency ?? 40;
     const pageSize = props.pageSize ?? 1000;
+    const writesPerSecond = props.writesPerSecond ?? 48;
+    if (!(writesPerSecond > 0 && writesPerSecond <= SECRETS_MANAGER_WRITES_PER_SECOND)) throw new Error(`writesPerSecond must be more than 0 and at most ${SECRETS_MANAGER_WRITES_PER_SECOND}; got ${writesPerSecond}.`);
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 1000) throw new Error(`maxConcurrency must be 1-1000; got ${maxConcurrency}.`);
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new Error(`pageSize must be 1-1000 (the 256 KB state limit); got ${pageSize}.`);
     const stack = Stack.of(this);
@@ -57,7 +65,7 @@ export class KeyRollFleet extends Construct {
     const { fn: fleetPage, role } = keyRollFunction(this, 'FleetPage', {
       handlerFile: 'fleet-page.ts',
       description: 'KeyRoll fleet rotation: lists the next page of clients and tallies the last',
-      environment: { ...rotation.functionEnvironment, FLEET_PAGE_SIZE: String(pageSize) },
+      environment: { ...rotation.functionEnvironment, FLEET_PAGE_SIZE: String(pageSize), FLEET_WRITES_PER_SECOND: String(writesPerSecond) },
       encryptionKey: rotation.encryptionKey,
       logRetention: rotation.logRetention,
       removalPolicy: rotation.removalPolicy,

@@ -97,6 +97,22 @@ export function parseFleetRequest(raw: unknown): FleetRequest {
   return { mode, reason, requestedBy, revokeImmediately: revokeImmediately ?? false, selector };
 }
 
+/** Secrets Manager writes one rotation makes before it reports to the fleet: put, move AWSCURRENT, remove AWSPENDING, and in emergency mode remove AWSPREVIOUS from the revoked key. */
+export function writesPerRotation(mode: RotationMode): number {
+  return mode === RotationMode.EMERGENCY ? 4 : 3;
+}
+
+/**
+ * When each client of a page may start, so that starts come at `writesPerSecond` ÷ the
+ * writes of one rotation: the i-th at `pageStartMs + i / rate`. A rotation's writes follow
+ * its start within seconds, so paced starts keep the account's write rate at the quota
+ * instead of bursting past it and waiting out throttling.
+ */
+export function startTimes(clientIds: readonly string[], mode: RotationMode, writesPerSecond: number, pageStartMs: number): { clientId: string; startAt: string }[] {
+  const intervalMs = (1000 * writesPerRotation(mode)) / writesPerSecond;
+  return clientIds.map((clientId, i) => ({ clientId, startAt: new Date(pageStartMs + Math.round(i * intervalMs)).toISOString() }));
+}
+
 /** What one Map item reported: rotated, or not (with the rotation's error name). */
 export type FleetItemResult = { readonly ok: true } | { readonly ok: false; readonly clientId: string; readonly error: string };
 

@@ -1,5 +1,5 @@
 /** The fleet rotation's pure part: the request schema, the tally of outcomes and the ops notice. */
-import { fleetNotice, fleetRequestInput, MAX_REPORTED_FAILURES, NO_TOTALS, parseFleetRequest, tallyFleetPage, type FleetItemResult } from '../../lambdas/core/fleet';
+import { fleetNotice, fleetRequestInput, MAX_REPORTED_FAILURES, NO_TOTALS, parseFleetRequest, startTimes, tallyFleetPage, writesPerRotation, type FleetItemResult } from '../../lambdas/core/fleet';
 import { generateApiKey } from '../../lambdas/core/api-key';
 
 const base = { mode: 'emergency', reason: 'INC-1', requestedBy: 'oncall' };
@@ -42,6 +42,20 @@ describe('parseFleetRequest', () => {
       expect(error?.name).toBe('InvalidOperationInput');
       expect(error?.message).not.toContain(key);
     }
+  });
+});
+
+describe('startTimes', () => {
+  it('spaces starts so they come at the write quota divided by the writes of one rotation', () => {
+    const start = Date.parse('2026-12-01T00:00:00Z');
+    // Emergency: 4 writes each, 48 writes/s → 12 starts/s → one every 83 ms.
+    expect(startTimes(['a', 'b', 'c', 'd'], 'emergency', 48, start).map((t) => Date.parse(t.startAt) - start)).toEqual([0, 83, 167, 250]);
+    // Scheduled: 3 writes each, 48 writes/s → 16 starts/s.
+    expect(startTimes(['a', 'b'], 'scheduled', 48, start)).toEqual([
+      { clientId: 'a', startAt: '2026-12-01T00:00:00.000Z' },
+      { clientId: 'b', startAt: '2026-12-01T00:00:00.063Z' },
+    ]);
+    expect(writesPerRotation('manual')).toBe(3);
   });
 });
 

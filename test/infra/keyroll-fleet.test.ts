@@ -63,11 +63,13 @@ describe('the fleet state machine', () => {
       Type: 'Map',
       MaxConcurrency: 25,
       ToleratedFailurePercentage: 100,
-      ItemsPath: '$.clientIds',
+      ItemsPath: '$.items',
       ResultPath: '$.state.results',
       Next: FleetStates.LIST_CLIENTS,
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
+    expect(map.ItemProcessor.StartAt).toBe(FleetStates.PACE_START);
+    expect(map.ItemProcessor.States[FleetStates.PACE_START]).toEqual({ Type: 'Wait', TimestampPath: '$.startAt', Next: FleetStates.ROTATE_CLIENT });
     const item = map.ItemProcessor.States[FleetStates.ROTATE_CLIENT];
     // Start a rotation and wait for its report; a rotation's own failure is caught, never retried.
     expect(item.Resource).toContain('states:startExecution.waitForTaskToken');

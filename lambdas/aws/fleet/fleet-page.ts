@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../../core/clock';
 import { isoNow } from '../../core/clock';
-import { fleetNotice, fleetRequestInput, NO_TOTALS, parseFleetRequest, tallyFleetPage, type FleetItemResult, type FleetNotice, type FleetRequest, type FleetRequestInput, type FleetTotals } from '../../core/fleet';
+import { fleetNotice, fleetRequestInput, startTimes, NO_TOTALS, parseFleetRequest, tallyFleetPage, type FleetItemResult, type FleetNotice, type FleetRequest, type FleetRequestInput, type FleetTotals } from '../../core/fleet';
 import type { KeyRepository } from '../key-repository';
 
 /** Where a fleet rotation is between pages. Empty before the first page. */
@@ -31,8 +31,8 @@ export interface FleetPageOutput {
   readonly request: FleetRequestInput;
   readonly fleetId: string;
   readonly state: { readonly cursor: string | null; readonly totals: FleetTotals };
-  /** The clients of this page; empty when the fleet is done. */
-  readonly clientIds: readonly string[];
+  /** The clients of this page with when each may start (paced to the write quota); empty when the fleet is done. */
+  readonly items: readonly { readonly clientId: string; readonly startAt: string }[];
   /** Set when the fleet is done: the ops notice, and whether every client was rotated. */
   readonly done?: { readonly notice: FleetNotice; readonly allRotated: boolean; readonly finishedAt: string };
 }
@@ -43,6 +43,10 @@ export interface FleetPageDeps {
   readonly clock: Clock;
   /** Clients per Map run (the Map's items and results must fit the 256 KB state limit). */
   readonly pageSize: number;
+  /** Secrets Manager writes per second the fleet may use (of the account's 50). */
+  readonly writesPerSecond: number;
+  /** Real time, for the start times the Map's Wait states read (the rotation clock may be simulated locally). */
+  readonly pacingClock: Clock;
 }
 
 /** Lists the next page of a fleet rotation; see the module comment. */
@@ -53,8 +57,9 @@ export async function fleetPage(deps: FleetPageDeps, input: FleetPageInput): Pro
   const totals = progress.totals === undefined ? NO_TOTALS : tallyFleetPage(progress.totals, progress.results ?? []);
   const more = first || typeof progress.cursor === 'string';
   const { clientIds, cursor } = more ? await listPage(deps, request, first ? undefined : (progress.cursor ?? undefined)) : { clientIds: [], cursor: null };
-  const base = { request: fleetRequestInput(request), fleetId: input.fleetId, state: { cursor, totals }, clientIds };
-  if (clientIds.length > 0) return base;
+  const items = startTimes(clientIds, request.mode, deps.writesPerSecond, deps.pacingClock.nowMs());
+  const base = { request: fleetRequestInput(request), fleetId: input.fleetId, state: { cursor, totals }, items };
+  if (items.length > 0) return base;
   const notice = fleetNotice(input.fleetId, request, totals);
   return { ...base, done: { notice, allRotated: totals.failed === 0, finishedAt: isoNow(deps.clock) } };
 }
