@@ -31,7 +31,7 @@ export interface FleetRehearsalOptions {
 }
 
 /** Progress for a display. */
-export interface FleetProgress {
+export interface FleetRehearsalProgress {
   readonly phase: 'register' | 'rotate';
   readonly done: number;
   readonly total: number;
@@ -72,7 +72,7 @@ export interface FleetRehearsalReport {
 }
 
 /** Runs the fleet rehearsal (see the module comment). */
-export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgress?: (progress: FleetProgress) => void): Promise<FleetRehearsalReport> {
+export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgress?: (progress: FleetRehearsalProgress) => void): Promise<FleetRehearsalReport> {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
   logger.setLogLevel('SILENT');
   const emulator = process.env.AWS_ENDPOINT_URL;

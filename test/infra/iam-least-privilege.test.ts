@@ -208,6 +208,24 @@ describe('each rule reports a planted violation', () => {
     // The checkIam entry point reports the secret read twice: as a reader and as the state machine role.
     expect(checkIam(t, EXPECTED).filter((f) => f.rule === IamRule.SECRET_READERS)).toEqual([expect.objectContaining({ where: 'RotationStateMachineRole' })]);
   });
+
+  test('Step Functions reaching outside the stack: a foreign state machine started, answered or stopped', () => {
+    const foreign = 'arn:aws:states:us-east-1:123456789012:stateMachine:SomeoneElses';
+    const t = planted((c) => {
+      const { role } = stateMachines(c).find((m) => nameOf(m.machine) === 'FleetStateMachine')!;
+      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
+      policy.Properties!['PolicyDocument'].Statement.push(
+        allow('states:StartExecution', foreign),
+        allow('states:SendTaskSuccess', foreign),
+        allow('states:StopExecution', 'arn:aws:states:us-east-1:123456789012:execution:SomeoneElses:*'),
+      );
+    });
+    expect(checkStateMachineRole(t).map((f) => f.detail)).toEqual([
+      expect.stringMatching(/^states:StartExecution on "arn:aws:states:.*SomeoneElses"/),
+      expect.stringMatching(/^states:SendTaskSuccess on /),
+      expect.stringMatching(/^states:StopExecution on /),
+    ]);
+  });
 });
 
 function asActions(statement: Statement): string[] {
