@@ -5,18 +5,21 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { QuotaRetryStrategy, SECRETS_MANAGER_RETRY } from './quota-retry-strategy';
 
 let secretsManager: SecretsManagerClient | undefined;
 let sns: SNSClient | undefined;
 
 /**
  * The shared Secrets Manager client. Its write quota (50/s per account and Region) is shared
- * by every rotation, so a fleet rotation expects throttling: adaptive retries add a
- * client-side rate limiter that slows this container down on throttling, and more attempts
- * keep a throttled write from failing the step (which Step Functions would run again whole).
+ * by every rotation, so a fleet rotation expects throttling: throttled calls are retried
+ * with full jitter and enough attempts that a throttled write does not fail the step (which
+ * Step Functions would run again whole), without the SDK modes' retry quota or rate
+ * limiter (see {@link QuotaRetryStrategy} for why).
  */
 export function secretsManagerClient(): SecretsManagerClient {
-  return (secretsManager ??= new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 6 }));
+  const retryStrategy = new QuotaRetryStrategy(SECRETS_MANAGER_RETRY);
+  return (secretsManager ??= new SecretsManagerClient({ retryStrategy, maxAttempts: retryStrategy.maxAttempts() }));
 }
 
 export { dynamoDbClient } from './dynamodb-client';

@@ -1,0 +1,92 @@
+/**
+ * An SDK retry strategy for a client that shares a hard, account-wide request quota with
+ * many concurrent callers: Secrets Manager's 50 writes/s (PutSecretValue,
+ * UpdateSecretVersionStage, UpdateSecret; not adjustable), which a fleet rotation runs at.
+ *
+ * Why not the SDK's own modes:
+ * - `standard` charges every retry against a per-client retry quota (500 tokens) that is
+ *   meant to stop retry storms during an outage. Throttling at a known quota is not an
+ *   outage: it is how a paced fleet learns the quota is full, and once the tokens run out
+ *   the SDK stops retrying and the step fails though the next attempt would have passed.
+ * - `adaptive` adds a client-side rate limiter that every throttle slows down, for every
+ *   operation of the client, reads included, although reads have their own (much larger)
+ *   quota. A write throttled now and then slows the whole step.
+ *
+ * So: throttling is retried with full jitter (delay uniform in [0, min(cap, base·2^n)]), up
+ * to its own attempt limit, without a retry quota and without slowing other calls; other
+ * transient faults (timeouts, 5xx) get the SDK standard mode's small number of attempts.
+ * Client errors are never retried. The step's own retry in the state machine (also full
+ * jitter) stays the outer layer. Pure apart from the injected random source.
+ */
+import type { RetryErrorInfo, RetryStrategyV2, RetryToken } from '@smithy/types';
+
+/** How a {@link QuotaRetryStrategy} retries. */
+export interface QuotaRetryOptions {
+  /** Attempts in all (the first included) for a throttled call. */
+  readonly throttledAttempts: number;
+  /** Attempts in all for other transient faults. */
+  readonly transientAttempts: number;
+  /** The first retry's maximum delay; each further retry doubles it, up to `maxDelayMs`. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A number in [0, 1); `Math.random` by default. */
+  readonly random?: () => number;
+}
+
+/** Secrets Manager writes: one second's window is the quota's unit, so retries start well inside it and spread over a few. */
+export const SECRETS_MANAGER_RETRY: QuotaRetryOptions = { throttledAttempts: 12, transientAttempts: 3, baseDelayMs: 250, maxDelayMs: 4_000 };
+
+class QuotaRetryToken implements RetryToken {
+  constructor(
+    private readonly retries: number,
+    private readonly delayMs: number,
+  ) {}
+
+  getRetryCount(): number {
+    return this.retries;
+  }
+
+  getRetryDelay(): number {
+    return this.delayMs;
+  }
+}
+
+/** See the module comment. The SDK sleeps for the delay the returned token carries. */
+export class QuotaRetryStrategy implements RetryStrategyV2 {
+  readonly mode = 'standard';
+  private readonly random: () => number;
+
+  constructor(private readonly options: QuotaRetryOptions) {
+    if (!(options.throttledAttempts >= 1 && options.transientAttempts >= 1 && options.baseDelayMs > 0 && options.maxDelayMs >= options.baseDelayMs)) {
+      throw new RangeError('QuotaRetryStrategy: attempts must be ≥ 1 and 0 < baseDelayMs ≤ maxDelayMs.');
+    }
+    this.random = options.random ?? Math.random;
+  }
+
+  /** The SDK's `maxAttempts` for its request header: the larger of the two limits. */
+  maxAttempts(): number {
+    return Math.max(this.options.throttledAttempts, this.options.transientAttempts);
+  }
+
+  acquireInitialRetryToken(): Promise<RetryToken> {
+    return Promise.resolve(new QuotaRetryToken(0, 0));
+  }
+
+  refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
+    const attempts = token.getRetryCount() + 1;
+    const limit = errorInfo.errorType === 'THROTTLING' ? this.options.throttledAttempts : errorInfo.errorType === 'TRANSIENT' ? this.options.transientAttempts : 0;
+    // Rejecting makes the SDK throw the call's own error, as its own strategies do.
+    if (attempts >= limit) return Promise.reject(new Error('No retry token available'));
+    const ceiling = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** token.getRetryCount());
+    let delayMs = Math.floor(this.random() * ceiling);
+    // A Retry-After the service sent is a floor (bounded, so a bad hint cannot stall the step).
+    if (errorInfo.retryAfterHint instanceof Date) {
+      delayMs = Math.max(delayMs, Math.min(errorInfo.retryAfterHint.getTime() - Date.now(), this.options.maxDelayMs));
+    }
+    return Promise.resolve(new QuotaRetryToken(attempts, delayMs));
+  }
+
+  recordSuccess(): void {
+    // No retry quota to refill: see the module comment.
+  }
+}
