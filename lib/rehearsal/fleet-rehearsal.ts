@@ -144,6 +144,9 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
     process.env.FLEET_WRITES_PER_SECOND = String((options.writesPerSecond * 48) / 50);
     proxy.setQuotas([{ ...SECRETS_MANAGER_WRITE_QUOTA, perSecond: options.writesPerSecond }]);
     proxy.resetStats();
+    // The fleet's start times come from this clock and its PaceStart waits run in real time:
+    // catch up with the registration's seconds, or the first items all start at once.
+    if (clock.nowMs() < Date.now()) clock.advance(Date.now() - clock.nowMs());
     const result = await runner.run({ mode: options.mode, reason: 'fleet rehearsal', requestedBy: 'rehearsal', all: true }, `fleet-${runId}`);
     const duringFleet = proxy.stats();
     await Promise.all(result.rotations);

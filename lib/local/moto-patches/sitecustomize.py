@@ -9,6 +9,15 @@ moto launcher puts this directory on PYTHONPATH, so Python imports it as sitecus
    transaction touches, once per operation, which makes each transaction O(table size)
    (seconds per rotation once a table holds a few thousand clients). Here only the items the
    transaction names are copied, and restored if it fails.
+3. Query without sorting the whole table first: moto's Query starts from `all_items()`,
+   which sorts every item of the table by its key (comparisons of moto's typed values, about
+   a quarter of a second per Query on a 300-client table), then keeps the matches and sorts
+   those again by the index's own key. Inside Query the first sort is skipped and items whose
+   partition key cannot match are dropped by a plain comparison of type and value before
+   moto's own checks. The result, its order and its paging are moto's.
+4. The server looks each request's service up in the list of moto's modules, which it
+   rebuilds from a directory listing (a stat per module) on every request; the list is
+   read once.
 
 Nothing else changes: every request still runs moto's own code.
 """
@@ -91,3 +100,62 @@ if _models is not None and not getattr(_models, "_keyroll_patched", False):
                 raise
 
     _Backend.transact_write_items = transact_write_items
+
+
+# 3. Query without the whole-table sort (see the module comment).
+try:
+    from moto.dynamodb.models import table as _table_module
+except Exception:  # noqa: BLE001
+    _table_module = None
+
+if _table_module is not None and not getattr(_table_module, "_keyroll_query_patched", False):
+    _table_module._keyroll_query_patched = True
+    _TableClass = _table_module.Table
+    _original_all_items = _TableClass.all_items
+    _original_query = _TableClass.query
+    _query_state = _threading.local()
+
+    def _plain(value):
+        # Strings only: numbers compare by numeric value ("1" = "1.0"), which is moto's to judge.
+        return value.value if getattr(value, "type", None) == "S" and isinstance(value.value, str) else None
+
+    def all_items(self):
+        wanted = getattr(_query_state, "wanted", None)
+        if wanted is None or wanted[0] is not self:
+            return _original_all_items(self)
+        _, conditions = wanted
+        items = []
+        for hash_set in self.items.values():
+            for item in (hash_set.values() if self.range_key_attr else (hash_set,)):
+                attrs = item.attrs
+                if all(name in attrs and attrs[name].type == "S" and attrs[name].value == expected for name, expected in conditions):
+                    items.append(item)
+        return items
+
+    def query(self, hash_key, *args, **kwargs):
+        # Only the partition-key equalities Query requires; moto re-checks every item it is given.
+        conditions = [(name, _plain(value)) for name, value in (kwargs.get("hash_key_conditions") or [])]
+        if not conditions and hash_key is not None and not kwargs.get("index_name") and (len(args) < 7 or not args[6]):
+            conditions = [(self.hash_key_attr, _plain(hash_key))]
+        if any(expected is None for _, expected in conditions):
+            conditions = []  # not a plain string key: no prefilter, moto checks every item
+        previous = getattr(_query_state, "wanted", None)
+        _query_state.wanted = (self, conditions)
+        try:
+            return _original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_state.wanted = previous
+
+    _TableClass.all_items = all_items
+    _TableClass.query = query
+
+# 4. The module list, read once (see the module comment).
+try:
+    from moto import backends as _backends
+except Exception:  # noqa: BLE001
+    _backends = None
+
+if _backends is not None and not getattr(_backends, "_keyroll_modules_cached", False):
+    _backends._keyroll_modules_cached = True
+    _modules = frozenset(_backends.list_of_moto_modules())
+    _backends.list_of_moto_modules = lambda: _modules
