@@ -39,9 +39,8 @@ export class SlidingWindowLimiter {
     if (!(perSecond > 0) || !Number.isInteger(perSecond)) throw new RangeError(`perSecond must be a positive integer; got ${perSecond}.`);
   }
 
-  /** Records a call if the window has room; false means throttle. */
-  tryTake(): boolean {
-    const now = this.nowMs();
+  /** Records a call at `now` if the window has room; false means throttle. */
+  tryTake(now: number = this.nowMs()): boolean {
     while (this.head < this.times.length && now - this.times[this.head]! >= 1000) this.head++;
     if (this.head > 4096) {
       this.times.splice(0, this.head);
@@ -144,7 +143,9 @@ export class QuotaProxy {
       const { service, operation } = operationOf(req.headers, body.toString('utf8'));
       const key = `${service}:${operation}`;
       const limited = this.buckets.find(({ rule }) => rule.service === service && rule.operations.includes(operation));
-      if (limited && !limited.bucket.tryTake()) {
+      // One clock reading for the decision and the record, so the recorded peak is the limiter's own.
+      const now = performance.now();
+      if (limited && !limited.bucket.tryTake(now)) {
         this.throttled.set(key, (this.throttled.get(key) ?? 0) + 1);
         const payload = JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' });
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ThrottlingException', 'content-length': Buffer.byteLength(payload) });
@@ -152,7 +153,7 @@ export class QuotaProxy {
         return;
       }
       this.forwarded.set(key, (this.forwarded.get(key) ?? 0) + 1);
-      if (limited) this.quotaCallTimes.push(performance.now());
+      if (limited) this.quotaCallTimes.push(now);
       if (key === 'dynamodb:TransactWriteItems') this.transactWriteItems += transactItemCount(body);
       const upstream = http.request(
         { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },

@@ -1,5 +1,6 @@
 /** The quota proxy's parts: the sliding-window limiter, operation detection, the peak rate; and the proxy in front of moto. */
 import { ListSecretsCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import fc from 'fast-check';
 import { operationOf, peakRate, QuotaProxy, SlidingWindowLimiter } from '../../lib/local/quota-proxy';
 
 describe('SlidingWindowLimiter', () => {
@@ -11,6 +12,21 @@ describe('SlidingWindowLimiter', () => {
     expect(limiter.tryTake()).toBe(false);
     now = 1000;
     expect(limiter.tryTake()).toBe(true);
+  });
+
+  it('never lets through more calls in a window than peakRate, reading the same times, reports as allowed', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), fc.array(fc.double({ min: 0, max: 5, noNaN: true }), { minLength: 1, maxLength: 300 }), (perSecond, gaps) => {
+        const limiter = new SlidingWindowLimiter(perSecond);
+        const accepted: number[] = [];
+        let now = 0;
+        for (const gap of gaps) {
+          now += gap * 100;
+          if (limiter.tryTake(now)) accepted.push(now);
+        }
+        expect(peakRate(accepted)).toBeLessThanOrEqual(perSecond);
+      }),
+    );
   });
 
   it('refuses a rate that is not a positive integer', () => {
