@@ -11,10 +11,12 @@
  *   AWS_ENDPOINT_URL (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else the regional
  *   endpoint, as the SDK resolves them;
  * - one http(s) Agent with keep-alive (50 sockets, the SDK's default), a timeout per attempt;
- * - the SDK's standard retry mode: up to 3 attempts on throttling, 5xx and network errors and
- *   timeouts, full-jitter exponential backoff (100 ms base, 500 ms for throttling, 20 s cap),
- *   and a retry quota (500 tokens, 5 per retry, 10 per retried timeout, refunded on success)
- *   so a dependency outage does not triple the load on it;
+ * - the SDK's standard retry mode with the defaults its DynamoDB client has in the version the
+ *   project uses (@aws-sdk/client-dynamodb 3.11xx over @smithy/core's retry strategy): up to 4
+ *   attempts (AWS_MAX_ATTEMPTS overrides) on throttling, 5xx, network errors and timeouts,
+ *   full-jitter exponential backoff (random × min(20 s, base × 2^retry), base 25 ms, 1 s for
+ *   throttling), and a retry quota (500 tokens; a retry costs 14, 5 after throttling; a success
+ *   refunds its retries' cost, or 1) so a dependency outage does not multiply the load on it;
  * - errors named after DynamoDB's error code (`ConditionalCheckFailedException`,
  *   `ValidationException`, …), with `$metadata.httpStatusCode`, `$metadata.requestId` and
  *   `$metadata.attempts` as the SDK's have, so `isTransient()` reads them the same way.
@@ -48,7 +50,7 @@ export interface DynamoDbHttpClientOptions {
   readonly endpoint?: string;
   /** Called before every attempt. @default the environment's credentials, read per request */
   readonly credentials?: () => AwsCredentials;
-  /** Attempts per call, the first included (1 = no retries). @default 3 */
+  /** Attempts per call, the first included (1 = no retries). @default AWS_MAX_ATTEMPTS, else 4 (the SDK's DynamoDB default) */
   readonly maxAttempts?: number;
   /** Time one attempt may take, connecting included, before it is abandoned (and retried). @default 2000 */
   readonly attemptTimeoutMs?: number;
@@ -101,7 +103,7 @@ export function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
-type RetryKind = 'throttling' | 'transient' | 'timeout';
+type RetryKind = 'throttling' | 'transient';
 
 // The SDK's lists (@smithy/service-error-classification), for the codes DynamoDB can answer.
 const THROTTLING_CODES = new Set([
@@ -122,14 +124,15 @@ const THROTTLING_CODES = new Set([
 const TRANSIENT_CODES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'InternalServerError', 'InternalFailure', 'ServiceUnavailable']);
 const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
 
-const DEFAULT_MAX_ATTEMPTS = 3;
+// The SDK's figures (see the module comment): DynamoDB's client defaults and the standard strategy's.
+const DEFAULT_MAX_ATTEMPTS = 4;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2000;
-const BASE_DELAY_MS = 100;
-const THROTTLING_BASE_DELAY_MS = 500;
+const BASE_DELAY_MS = 25;
+const THROTTLING_BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 20_000;
 const RETRY_QUOTA = 500;
-const RETRY_COST = 5;
-const TIMEOUT_RETRY_COST = 10;
+const RETRY_COST = 14;
+const THROTTLING_RETRY_COST = 5;
 const API_VERSION_TARGET = 'DynamoDB_20120810';
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
@@ -226,7 +229,8 @@ export class DynamoDbHttpClient {
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 50 }) : new http.Agent({ keepAlive: true, maxSockets: 50 });
     this.transport = secure ? https.request : http.request;
     this.credentials = options.credentials ?? (() => environmentCredentials(env));
-    this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS));
+    const fromEnv = Number(env['AWS_MAX_ATTEMPTS']);
+    this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? (Number.isFinite(fromEnv) && fromEnv >= 1 ? fromEnv : DEFAULT_MAX_ATTEMPTS)));
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -264,7 +268,7 @@ export class DynamoDbHttpClient {
           ? networkError(response.failure, operation, { attempts: attempt, totalRetryDelay })
           : serviceError(response, operation, { httpStatusCode: response.status, requestId: response.requestId, attempts: attempt, totalRetryDelay });
       const kind = retryKind(error);
-      const cost = kind === 'timeout' ? TIMEOUT_RETRY_COST : RETRY_COST;
+      const cost = kind === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
       if (!kind || attempt >= this.maxAttempts || !this.quota.take(cost)) throw error;
       spent += cost;
       const delay = Math.floor(this.random() * Math.min(MAX_DELAY_MS, (kind === 'throttling' ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS) * 2 ** (attempt - 1)));
@@ -412,13 +416,13 @@ function networkError(cause: unknown, operation: DynamoDbOperation, metadata: Re
     message: timeout ? `DynamoDB ${operation}: ${(cause as Error).message}.` : `DynamoDB ${operation}: the request failed before an answer (${name}).`,
     metadata,
     fault: 'client',
-    retry: timeout ? 'timeout' : 'transient',
+    retry: 'transient',
     cause,
   });
 }
 
 function retryKind(error: DynamoDbError): RetryKind | undefined {
-  if (error.$retryable) return error.name === 'TimeoutError' ? 'timeout' : error.$retryable.throttling ? 'throttling' : 'transient';
+  if (error.$retryable) return error.$retryable.throttling ? 'throttling' : 'transient';
   const status = error.$metadata.httpStatusCode;
   if (THROTTLING_CODES.has(error.name) || status === 429) return 'throttling';
   if (TRANSIENT_CODES.has(error.name) || (status !== undefined && TRANSIENT_STATUS.has(status))) return 'transient';
