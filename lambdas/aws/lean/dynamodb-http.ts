@@ -16,7 +16,7 @@
  *   attempts (AWS_MAX_ATTEMPTS overrides) on throttling, 5xx, network errors and timeouts,
  *   full-jitter exponential backoff (random × min(20 s, base × 2^retry), base 25 ms, 1 s for
  *   throttling), and a retry quota (500 tokens; a retry costs 14, 5 after throttling; a success
- *   refunds its retries' cost, or 1) so a dependency outage does not multiply the load on it;
+ *   refunds its last retry's cost, or 1) so a dependency outage does not multiply the load on it;
  * - errors named after DynamoDB's error code (`ConditionalCheckFailedException`,
  *   `ValidationException`, …), with `$metadata.httpStatusCode`, `$metadata.requestId` and
  *   `$metadata.attempts` as the SDK's have, so `isTransient()` reads them the same way.
@@ -249,7 +249,7 @@ export class DynamoDbHttpClient {
   async send<T>(operation: DynamoDbOperation, input: object): Promise<T> {
     const body = JSON.stringify(input);
     let totalRetryDelay = 0;
-    let spent = 0;
+    let lastRetryCost = 0;
     for (let attempt = 1; ; attempt++) {
       let response: RawResponse;
       try {
@@ -259,8 +259,8 @@ export class DynamoDbHttpClient {
         response = { status: 0, requestId: undefined, errorType: undefined, text: '', failure: caught };
       }
       if (response.status >= 200 && response.status < 300) {
-        // A success refunds what its retries cost, or one token when it needed none.
-        this.quota.refund(spent || 1);
+        // As the SDK: a success refunds what its last retry cost, or one token when it needed none.
+        this.quota.refund(lastRetryCost || 1);
         return parseBody(response, operation, { attempts: attempt, totalRetryDelay }) as T;
       }
       const error =
@@ -270,7 +270,7 @@ export class DynamoDbHttpClient {
       const kind = retryKind(error);
       const cost = kind === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
       if (!kind || attempt >= this.maxAttempts || !this.quota.take(cost)) throw error;
-      spent += cost;
+      lastRetryCost = cost;
       const delay = Math.floor(this.random() * Math.min(MAX_DELAY_MS, (kind === 'throttling' ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS) * 2 ** (attempt - 1)));
       totalRetryDelay += delay;
       await this.sleep(delay);
