@@ -5,12 +5,19 @@
  * through; NodejsFunction adds --bundle --platform=node and defaults to CommonJS output.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, version as esbuildVersion, type BuildOptions, type Metafile } from 'esbuild';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const AUTHORIZER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'handlers', 'authorizer.ts');
+/**
+ * The alternative measured beside the deployed bundle: the authorizer as it was before the lean
+ * DynamoDB client, on the AWS SDK's document client (bench/entries/authorizer-sdk-path.ts),
+ * bundled with the same options, so its @aws-sdk imports load from the runtime as they did.
+ */
+export const SDK_PATH_ENTRY = path.join(PROJECT_ROOT, 'bench', 'entries', 'authorizer-sdk-path.ts');
 const FUNCTION_BUILDER = path.join(PROJECT_ROOT, 'lib', 'keyroll-function.ts');
 
 /** The esbuild options of the project's functions (Node.js 24 on arm64; arm64 does not change the JS output). */
@@ -25,17 +32,6 @@ export const LAMBDA_BUILD_OPTIONS = {
   external: ['@aws-sdk/*'],
 } as const satisfies BuildOptions;
 
-/**
- * The alternative measured beside the deployed bundle: the AWS SDK bundled too, from its ES
- * module builds so esbuild can drop what the authorizer does not use. Node then compiles one
- * file instead of the runtime's SDK packages; the price is the size.
- */
-export const SDK_BUNDLED_BUILD_OPTIONS = {
-  ...LAMBDA_BUILD_OPTIONS,
-  external: [],
-  mainFields: ['module', 'main'],
-} as const satisfies BuildOptions;
-
 /** The bundle and what it is made of. */
 export interface BundleResult {
   readonly code: Uint8Array;
@@ -43,8 +39,10 @@ export interface BundleResult {
   readonly gzipBytes: number;
   /** Bytes in the output per source package (node_modules package or lambdas/<dir>), largest first. */
   readonly composition: readonly { readonly source: string; readonly bytes: number }[];
-  /** Modules left to the runtime, in the order the bundle first requires them. */
+  /** Packages left to the runtime (Node's built-in modules aside), in the order the bundle first requires them. */
   readonly externals: readonly string[];
+  /** Node's built-in modules the bundle requires (as `node:<name>`), in the order it first requires them. */
+  readonly builtins: readonly string[];
   readonly esbuildVersion: string;
   readonly options: BuildOptions;
   /** Set when lib/keyroll-function.ts no longer shows the options mirrored here. */
@@ -70,10 +68,14 @@ function composition(meta: Metafile): BundleResult['composition'] {
   return [...bySource].map(([source, bytes]) => ({ source, bytes })).sort((a, b) => b.bytes - a.bytes);
 }
 
-function externals(meta: Metafile): string[] {
+/** The bundle's external imports: packages (`builtin` false) or Node's own modules (`builtin` true, whether written `node:crypto` or `crypto`). */
+function externals(meta: Metafile, builtin: boolean): string[] {
   const seen = new Set<string>();
   for (const output of Object.values(meta.outputs)) {
-    for (const imported of output.imports) if (imported.external && !imported.path.startsWith('node:')) seen.add(imported.path);
+    for (const imported of output.imports) {
+      if (!imported.external || isBuiltin(imported.path) !== builtin) continue;
+      seen.add(builtin && !imported.path.startsWith('node:') ? `node:${imported.path}` : imported.path);
+    }
   }
   return [...seen];
 }
@@ -88,11 +90,11 @@ function checkDrift(): string | undefined {
   return missing.length ? `${where} no longer contains ${missing.join(', ')}; update bench/lib/bundle.ts.` : undefined;
 }
 
-/** Bundles the authorizer in memory, by default as the stack does. */
-export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTIONS): Promise<BundleResult> {
+/** Bundles the authorizer (or another `entry`) in memory, by default as the stack does. */
+export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTIONS, entry: string = AUTHORIZER_ENTRY): Promise<BundleResult> {
   const result = await build({
     ...options,
-    entryPoints: [AUTHORIZER_ENTRY],
+    entryPoints: [entry],
     outfile: 'index.js',
     absWorkingDir: PROJECT_ROOT,
     write: false,
@@ -109,7 +111,8 @@ export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTI
     // level approximates the function's share of the deployment zip (headers aside).
     gzipBytes: gzipSync(file.contents, { level: 6 }).byteLength,
     composition: composition(result.metafile),
-    externals: externals(result.metafile),
+    externals: externals(result.metafile, false),
+    builtins: externals(result.metafile, true),
     esbuildVersion,
     options,
     ...(driftWarning ? { driftWarning } : {}),

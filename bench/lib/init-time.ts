@@ -3,10 +3,12 @@
  * that times `require()` of the bundle, which is what a Lambda cold start pays for the
  * module on top of starting the runtime.
  *
- * A second, interleaved series splits that cost in one process: it requires the bundle's
- * @aws-sdk externals one by one (each figure is the marginal cost of that package, since
- * shared SDK internals load with the first), then the bundle, which then pays only for its
- * own code and for building its clients, logger and metrics.
+ * A second, interleaved series splits that cost in one process: it requires the packages the
+ * bundle leaves to the runtime (the @aws-sdk ones, when it has any) one by one (each figure is
+ * the marginal cost of that package, since shared internals load with the first), then the
+ * Node built-ins it requires (node:https, node:crypto, …; those the SDK already loaded cost ≈ 0),
+ * then the bundle, which then pays only for its own code and for building its clients, logger
+ * and metrics.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,8 +32,12 @@ export interface InitTimeResult {
   /** The split series: each external's marginal require time, in the bundle's order. */
   readonly split: {
     readonly externals: readonly { readonly module: string; readonly series: InitSeries }[];
+    /** The @aws-sdk packages among the externals, summed per run (0 when the bundle needs none). */
     readonly sdkTotal: InitSeries;
-    /** require() of the bundle once the SDK is loaded: own code plus client/logger/metrics construction. */
+    /** Each Node built-in's marginal require time, after the externals. */
+    readonly builtins: readonly { readonly module: string; readonly series: InitSeries }[];
+    readonly builtinsTotal: InitSeries;
+    /** require() of the bundle once the externals and built-ins are loaded: own code plus client/logger/metrics construction. */
     readonly bundleAfterSdk: InitSeries;
   };
   /** Other bundles timed the same way, interleaved with the deployed one (e.g. the SDK bundled in). */
@@ -84,13 +90,19 @@ function series(samples: number[]): InitSeries {
 }
 
 /** Times `runs` fresh requires of the bundle, interleaved with `runs` split runs so machine drift hits both alike. */
-export function measureInitTime(code: Uint8Array, externals: readonly string[], runs: number, alternatives: readonly AlternativeBundle[] = []): InitTimeResult {
+export function measureInitTime(
+  code: Uint8Array,
+  externals: readonly string[],
+  runs: number,
+  alternatives: readonly AlternativeBundle[] = [],
+  builtins: readonly string[] = [],
+): InitTimeResult {
   // Outside the project, so only NODE_PATH can resolve the externals (as on Lambda).
   const dir = mkdtempSync(path.join(os.tmpdir(), 'keyroll-bench-'));
   try {
     const bundlePath = path.join(dir, 'index.js');
     writeFileSync(bundlePath, code);
-    const split = [...externals, bundlePath];
+    const split = [...externals, ...builtins, bundlePath];
     const altPaths = alternatives.map((alt) => {
       // Each in its own directory, named index.js like the deployed one.
       const altDir = mkdtempSync(path.join(dir, `${alt.id}-`));
@@ -110,14 +122,17 @@ export function measureInitTime(code: Uint8Array, externals: readonly string[], 
       runChild(split, dir).forEach((ms, k) => parts[k]?.push(ms));
       altPaths.forEach((file, k) => alt[k]?.push(...runChild([file], dir)));
     }
-    const externalParts = parts.slice(0, externals.length);
-    const sdkTotals = Array.from({ length: runs }, (_, i) => externalParts.reduce((sum, p) => sum + (p[i] ?? 0), 0));
+    const sum = (series: number[][]) => Array.from({ length: runs }, (_, i) => series.reduce((total, p) => total + (p[i] ?? 0), 0));
+    const sdkTotals = sum(parts.slice(0, externals.length).filter((_, k) => externals[k]!.startsWith('@aws-sdk/')));
+    const builtinParts = parts.slice(externals.length, externals.length + builtins.length);
     return {
       bundle: series(whole),
       split: {
         externals: externals.map((module, k) => ({ module, series: series(parts[k] ?? []) })),
         sdkTotal: series(sdkTotals),
-        bundleAfterSdk: series(parts[externals.length] ?? []),
+        builtins: builtins.map((module, k) => ({ module, series: series(builtinParts[k] ?? []) })),
+        builtinsTotal: series(sum(builtinParts)),
+        bundleAfterSdk: series(parts[externals.length + builtins.length] ?? []),
       },
       alternatives: alternatives.map((a, k) => ({ id: a.id, series: series(alt[k] ?? []) })),
       env: LAMBDA_ENV,

@@ -18,6 +18,8 @@ import {
 import { ClientOffboardedError, KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
 import { assertTransition, type KeyState } from '../core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
+import type { KeyRecordReader, UsageWriter } from './key-access';
+import { getKeyInput, keyRecordOf, recordUseInput } from './key-item-requests';
 import { auditItemKey, BY_CLIENT_INDEX, CLIENT_LIST_PARTITION, clientItemKey, clientListKey, keyIndexKey, keyItemKey } from './table-keys';
 import { classifyTransient, TransientAwsError } from './transient';
 
@@ -67,7 +69,7 @@ export interface ClientUpdate {
 }
 
 /** Key metadata, client records and audit, in one table. */
-export class KeyRepository {
+export class KeyRepository implements KeyRecordReader, UsageWriter {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -75,10 +77,8 @@ export class KeyRepository {
 
   /** The key with this hash, read strongly consistent unless `consistent` is false. */
   async getKey(keyHash: string, consistent = true): Promise<KeyRecord | undefined> {
-    const result = await classifyTransient(() =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: keyItemKey(keyHash), ConsistentRead: consistent })),
-    );
-    return result.Item ? toKeyRecord(result.Item) : undefined;
+    const result = await classifyTransient(() => this.doc.send(new GetCommand(getKeyInput(this.tableName, keyHash, consistent))));
+    return result.Item ? keyRecordOf(result.Item) : undefined;
   }
 
   /** The client record (strongly consistent). */
@@ -143,7 +143,7 @@ export class KeyRepository {
           }),
         ),
       );
-      keys.push(...(page.Items ?? []).map(toKeyRecord));
+      keys.push(...(page.Items ?? []).map(keyRecordOf));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return keys;
@@ -313,17 +313,7 @@ export class KeyRepository {
    */
   async recordUse(keyHash: string, at: string, staleBefore: string): Promise<boolean> {
     try {
-      await classifyTransient(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keyItemKey(keyHash),
-            UpdateExpression: 'SET lastUsedAt = :at',
-            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR (lastUsedAt < :stale AND lastUsedAt < :at))',
-            ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
-          }),
-        ),
-      );
+      await classifyTransient(() => this.doc.send(new UpdateCommand(recordUseInput(this.tableName, keyHash, at, staleBefore))));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -507,11 +497,6 @@ export class KeyRepository {
       throw error;
     }
   }
-}
-
-function toKeyRecord(item: Record<string, unknown>): KeyRecord {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...record } = item;
-  return record as unknown as KeyRecord;
 }
 
 function toClientRecord(item: Record<string, unknown>): ClientRecord {

@@ -2,6 +2,11 @@
  * Lambda entry point of the API Gateway authorizer (REST TOKEN/REQUEST and HTTP API simple
  * responses). Configuration comes from the environment the stack sets:
  * TABLE_NAME, KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES.
+ *
+ * DynamoDB is reached through the lean client (lambdas/aws/lean/), not the AWS SDK: the two
+ * operations the authorizer makes, signed with the role's credentials from the environment,
+ * for a module init without the SDK's ≈ 80 ms load (bench/README.md, "Module init time").
+ * Nothing here may import the SDK: test/handlers/authorizer-bundle.test.ts checks the bundle.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -9,10 +14,10 @@ import { systemClock } from '../core/clock';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE } from '../aws/auth/auth-metrics';
 import { createAuthorizer } from '../aws/auth/authorizer';
 import { RouteScopes } from '../aws/auth/route-scopes';
+import { createTableKeyVerifier } from '../aws/auth/table-verifier';
 import { UsageRecorder } from '../aws/auth/usage-recorder';
-import { createDynamoKeyVerifier } from '../aws/auth/verifier';
-import { dynamoDbClient } from '../aws/dynamodb-client';
-import { KeyRepository } from '../aws/key-repository';
+import { DynamoDbHttpClient } from '../aws/lean/dynamodb-http';
+import { LeanKeyStore } from '../aws/lean/lean-key-store';
 
 function env(name: string, fallback?: string): string {
   const value = process.env[name] ?? fallback;
@@ -41,17 +46,19 @@ function positiveEnv(name: string, fallback: number): number {
 const tableName = env('TABLE_NAME');
 const logger = new Logger({ serviceName: AUTH_METRICS_SERVICE });
 const metrics = new Metrics({ namespace: AUTH_METRICS_NAMESPACE, serviceName: AUTH_METRICS_SERVICE });
+// Built at init with its keep-alive agent, like the SDK client it replaces: nothing is deferred to the first request.
+const keys = new LeanKeyStore(new DynamoDbHttpClient(), tableName);
 
 export const handler = createAuthorizer({
-  verifier: createDynamoKeyVerifier({
-    tableName,
+  verifier: createTableKeyVerifier({
+    reader: keys,
     keyPrefix: env('KEY_PREFIX'),
     cacheTtlMs: numberEnv('CACHE_TTL_MS', 10_000),
     // Unset means the verifier's default (2 s, capped at the cache TTL), so CACHE_TTL_MS=0 alone disables caching.
     negativeCacheTtlMs: optionalNumberEnv('NEGATIVE_CACHE_TTL_MS'),
   }),
   routeScopes: RouteScopes.parse(process.env['ROUTE_SCOPES']),
-  usage: new UsageRecorder(new KeyRepository(dynamoDbClient(), tableName), systemClock, positiveEnv('USAGE_INTERVAL_SECONDS', 300) * 1000),
+  usage: new UsageRecorder(keys, systemClock, positiveEnv('USAGE_INTERVAL_SECONDS', 300) * 1000),
   metrics,
   logger,
 });

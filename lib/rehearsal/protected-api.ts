@@ -1,7 +1,9 @@
 /**
  * The protected endpoint of the rehearsal: a loopback HTTP server that runs the real
  * authorizer (HTTP API payload 2.0, simple responses) on every request, then answers like
- * the example API's GET /whoami. What API Gateway does in AWS, on one port.
+ * the example API's GET /whoami. What API Gateway does in AWS, on one port. The table is
+ * reached as the deployed authorizer reaches it: the lean DynamoDB client (signed requests
+ * to AWS_ENDPOINT_URL), not the SDK.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,10 +13,10 @@ import type { Clock } from '../../lambdas/core/clock';
 import { createAuthorizer } from '../../lambdas/aws/auth/authorizer';
 import type { AuthorizerEvent } from '../../lambdas/aws/auth/authorizer-events';
 import { RouteScopes } from '../../lambdas/aws/auth/route-scopes';
+import { createTableKeyVerifier } from '../../lambdas/aws/auth/table-verifier';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
-import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
-import { KeyRepository } from '../../lambdas/aws/key-repository';
-import { dynamoDbClient } from '../../lambdas/aws/dynamodb-client';
+import { DynamoDbHttpClient } from '../../lambdas/aws/lean/dynamodb-http';
+import { LeanKeyStore } from '../../lambdas/aws/lean/lean-key-store';
 
 /** A running protected API. */
 export interface ProtectedApi {
@@ -24,10 +26,12 @@ export interface ProtectedApi {
 
 /** Starts the API on a free loopback port; verification and usage use the simulated clock. */
 export async function startProtectedApi(options: { tableName: string; keyPrefix: string; clock: Clock; usageIntervalMs: number }): Promise<ProtectedApi> {
+  const dynamo = new DynamoDbHttpClient();
+  const keys = new LeanKeyStore(dynamo, options.tableName);
   const authorize = createAuthorizer({
-    verifier: createDynamoKeyVerifier({ tableName: options.tableName, keyPrefix: options.keyPrefix, clock: options.clock }),
+    verifier: createTableKeyVerifier({ reader: keys, keyPrefix: options.keyPrefix, clock: options.clock }),
     routeScopes: RouteScopes.parse('{}'),
-    usage: new UsageRecorder(new KeyRepository(dynamoDbClient(), options.tableName), options.clock, options.usageIntervalMs),
+    usage: new UsageRecorder(keys, options.clock, options.usageIntervalMs),
     // The rehearsal reports its own figures; EMF output is switched off (POWERTOOLS_METRICS_DISABLED).
     metrics: new Metrics({ namespace: 'KeyRollRehearsal', serviceName: 'rehearsal' }),
     logger: new Logger({ serviceName: 'rehearsal', logLevel: 'SILENT' }),
@@ -56,6 +60,12 @@ export async function startProtectedApi(options: { tableName: string; keyPrefix:
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) =>
+        server.close(() => {
+          dynamo.destroy();
+          resolve();
+        }),
+      ),
   };
 }

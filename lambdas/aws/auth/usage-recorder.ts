@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../../core/clock';
 import { UsageThrottle } from '../../core/usage-throttle';
-import type { KeyRepository } from '../key-repository';
+import type { UsageWriter } from '../key-access';
 
 /** What happened to one use: written, skipped by the throttle, already recorded by another writer, or failed. */
 export type UsageOutcome = 'written' | 'throttled' | 'recent' | 'failed';
@@ -14,7 +14,7 @@ export class UsageRecorder {
   private readonly throttle: UsageThrottle;
 
   constructor(
-    private readonly keys: Pick<KeyRepository, 'recordUse'>,
+    private readonly keys: UsageWriter,
     private readonly clock: Clock,
     intervalMs: number,
   ) {

@@ -3,10 +3,10 @@
  * to check presented keys against KeyRoll's table.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { systemClock } from '../../core/clock';
-import { KeyVerifier, type KeyVerifierOptions } from '../../core/key-verifier';
+import type { KeyVerifier, KeyVerifierOptions } from '../../core/key-verifier';
 import { dynamoDbClient } from '../dynamodb-client';
 import { KeyRepository } from '../key-repository';
+import { createTableKeyVerifier } from './table-verifier';
 
 /** Where the keys live and how to cache them. */
 export interface DynamoKeyVerifierOptions extends Partial<Omit<KeyVerifierOptions, 'lookup'>> {
@@ -17,11 +17,11 @@ export interface DynamoKeyVerifierOptions extends Partial<Omit<KeyVerifierOption
 }
 
 /**
- * A {@link KeyVerifier} that reads key records strongly consistent from the KeyRoll table.
- * Create one per process and reuse it: the cache lives in it.
+ * A {@link KeyVerifier} that reads key records strongly consistent from the KeyRoll table
+ * through the AWS SDK. Create one per process and reuse it: the cache lives in it. (The
+ * Lambda authorizer uses the same verifier over a lean client instead: `table-verifier.ts`.)
  */
 export function createDynamoKeyVerifier(options: DynamoKeyVerifierOptions): KeyVerifier {
-  const { tableName, client, clock = systemClock, ...tuning } = options;
-  const repository = new KeyRepository(client ?? dynamoDbClient(), tableName);
-  return new KeyVerifier({ ...tuning, clock, lookup: (keyHash) => repository.getKey(keyHash, true) });
+  const { tableName, client, ...tuning } = options;
+  return createTableKeyVerifier({ ...tuning, reader: new KeyRepository(client ?? dynamoDbClient(), tableName) });
 }
