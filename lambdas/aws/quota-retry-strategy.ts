@@ -74,7 +74,8 @@ export class QuotaRetryStrategy implements RetryStrategyV2 {
     return Math.max(this.options.throttledAttempts, this.options.transientAttempts);
   }
 
-  acquireInitialRetryToken(): Promise<RetryToken> {
+  /** The scope (partition, long poll) does not matter: no state is kept per scope. */
+  acquireInitialRetryToken(_retryTokenScope?: string): Promise<RetryToken> {
     return Promise.resolve(new QuotaRetryToken(0, 0));
   }
 
