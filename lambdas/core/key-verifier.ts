@@ -91,6 +91,13 @@ class CacheEntry {
   /** The last frozen `requiredScopes` checked against `granted`, and the answer: routes reuse one frozen array each. */
   private memoRequired: readonly string[] | undefined = undefined;
   private memoCovered = false;
+  /**
+   * A frozen `requiredScopes` that an ACTIVE record's grants cover: a hit with this very array
+   * returns `accepted` after one comparison. Sound because ACTIVE has no time rule (only the
+   * entry's own expiry, checked first on every hit) and a frozen array cannot change; a RETIRING
+   * record never gets one, so its not-after is judged at the clock on every hit.
+   */
+  fastRequired: readonly string[] | undefined = undefined;
 
   constructor(
     readonly record: KeyRecord | undefined,
@@ -139,6 +146,7 @@ export class KeyVerifier {
    */
   private readonly cache = new Map<number, CacheEntry>();
   private readonly slotShift: number;
+  private readonly clock: Clock;
   /** Reads in progress, by hex hash. */
   private readonly inFlight = new Map<string, Promise<CacheEntry>>();
   private readonly cacheTtlMs: number;
@@ -148,6 +156,7 @@ export class KeyVerifier {
   lookups = 0;
 
   constructor(private readonly options: KeyVerifierOptions) {
+    this.clock = options.clock;
     this.cacheTtlMs = options.cacheTtlMs ?? MAX_CACHE_TTL_MS;
     // The default must not make a valid cacheTtlMs (e.g. 0: no caching) fail validation.
     this.negativeCacheTtlMs = options.negativeCacheTtlMs ?? Math.min(2_000, this.cacheTtlMs);
@@ -180,7 +189,7 @@ export class KeyVerifier {
       // Non-strings and oversized values are malformed before any hashing.
       if (!isPlausibleKey(presented)) return Promise.resolve(MALFORMED);
       const digest = digestOf(presented);
-      const nowMs = this.options.clock.nowMs();
+      const nowMs = this.clock.nowMs();
       const cached = this.fromCache(digest, nowMs, requiredScopes);
       return cached !== undefined ? Promise.resolve(cached) : this.verifyUncached(presented, digest, nowMs, requiredScopes);
     } catch (error) {
@@ -196,7 +205,7 @@ export class KeyVerifier {
    */
   verifyCached(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES): KeyVerdict | undefined {
     if (!isPlausibleKey(presented)) return MALFORMED;
-    return this.fromCache(digestOf(presented), this.options.clock.nowMs(), requiredScopes);
+    return this.fromCache(digestOf(presented), this.clock.nowMs(), requiredScopes);
   }
 
   /** Forgets every cached record (e.g. after a local revocation). */
@@ -207,22 +216,29 @@ export class KeyVerifier {
   /** The verdict from a fresh cache entry, or undefined. A cached digest proves the key was well-formed when first seen. */
   private fromCache(digest: string, nowMs: number, requiredScopes: readonly string[]): KeyVerdict | undefined {
     const entry = this.cache.get(slotOf(digest) >>> this.slotShift);
-    return entry !== undefined && entry.digest === digest && entry.expiresAtMs > nowMs ? this.judge(entry, nowMs, requiredScopes) : undefined;
+    if (entry === undefined || entry.digest !== digest || entry.expiresAtMs <= nowMs) return undefined;
+    // The common hit: an ACTIVE key asked for a route it was already found to cover.
+    if (requiredScopes === entry.fastRequired && entry.accepted !== undefined) return entry.accepted;
+    return this.judge(entry, nowMs, requiredScopes);
   }
 
   /** A cache miss: the offline format check (a malformed key never reaches the store), then a read. */
   private async verifyUncached(presented: string, digest: string, nowMs: number, requiredScopes: readonly string[]): Promise<KeyVerdict> {
     if (apiKeyProblem(presented, this.options.keyPrefix) !== undefined) return MALFORMED;
     const entry = await this.read(digest, nowMs);
-    return this.judge(entry, this.options.clock.nowMs(), requiredScopes);
+    return this.judge(entry, this.clock.nowMs(), requiredScopes);
   }
 
   /** The state rule at `nowMs` (every time: a RETIRING key's not-after is not cached away), then the scope rule. */
   private judge(entry: CacheEntry, nowMs: number, requiredScopes: readonly string[]): KeyVerdict {
     const record = entry.record;
     if (record === undefined || entry.accepted === undefined) return UNKNOWN;
-    // The common hit: an ACTIVE key has no time rule, so skip building a verdict to throw away.
-    if (record.state === KeyState.ACTIVE && entry.covers(requiredScopes)) return entry.accepted;
+    // An ACTIVE key has no time rule, so skip building a verdict to throw away; and remember a
+    // frozen route array it covers, so that the next hit with it is one comparison (fromCache).
+    if (record.state === KeyState.ACTIVE && entry.covers(requiredScopes)) {
+      if (Object.isFrozen(requiredScopes)) entry.fastRequired = requiredScopes;
+      return entry.accepted;
+    }
     const verdict = judgeRecord(record, nowMs);
     if (!verdict.accepted) return { accepted: false, reason: verdict.reason, keyId: record.keyId, clientId: record.clientId };
     if (!entry.covers(requiredScopes)) {

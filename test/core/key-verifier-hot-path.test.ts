@@ -93,6 +93,36 @@ describe('a cache hit applies every rule', () => {
     expect(lookup).toHaveBeenCalledTimes(1);
   });
 
+  it('a frozen route array repeated on hits (the one-comparison fast path) still gets the RETIRING not-after at the clock', async () => {
+    const { lookup } = store(recordFor(KEY, KeyState.RETIRING, { notAfter: iso(T0 + 5_000), scopes: ['orders:*'] }));
+    const verifier = verifierWith(lookup);
+    const route = Object.freeze(['orders:read']);
+    expect((await verifier.verify(KEY, route)).accepted).toBe(true);
+    for (let i = 0; i < 3; i++) expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    clock.advance(5_000);
+    expect(verifier.verifyCached(KEY, route)).toMatchObject({ accepted: false, reason: 'expired' });
+    expect(await verifier.verify(KEY, route)).toMatchObject({ accepted: false, reason: 'expired' });
+    expect(lookup).toHaveBeenCalledTimes(1);
+  });
+
+  it('an ACTIVE key on the fast path still leaves the cache at the TTL, and a frozen route it does not cover is refused every time', async () => {
+    const s = store(recordFor(KEY, KeyState.ACTIVE, { scopes: ['orders:*'] }));
+    const verifier = verifierWith(s.lookup, { cacheTtlMs: 1_000 });
+    const route = Object.freeze(['orders:read']);
+    const admin = Object.freeze(['admin:write']);
+    expect((await verifier.verify(KEY, route)).accepted).toBe(true);
+    expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    for (let i = 0; i < 3; i++) expect(verifier.verifyCached(KEY, admin)).toMatchObject({ accepted: false, reason: 'insufficient_scope' });
+    expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    s.put(recordFor(KEY, KeyState.REVOKED));
+    clock.advance(999);
+    expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    clock.advance(1);
+    expect(verifier.verifyCached(KEY, route)).toBeUndefined();
+    expect(await verifier.verify(KEY, route)).toMatchObject({ accepted: false, reason: 'revoked' });
+    expect(verifier.verifyCached(KEY, route)).toMatchObject({ accepted: false, reason: 'revoked' });
+  });
+
   it('a revocation read after the TTL replaces the cached verdict', async () => {
     const s = store(recordFor(KEY, KeyState.ACTIVE));
     const verifier = verifierWith(s.lookup, { cacheTtlMs: 1_000 });
