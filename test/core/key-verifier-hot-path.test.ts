@@ -198,6 +198,55 @@ describe('cache slots', () => {
     expect(lookup).toHaveBeenCalledTimes(3);
   });
 
+  it('matches a model (a Map by slot, in insertion order) under slot collisions, expiry, eviction and clear() (property)', async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => keyFor(200 + i));
+    const known = new Set(keys.filter((_, i) => i % 3 !== 0));
+    const TTL = 1_000;
+    const NEGATIVE_TTL = 500;
+    const step = fc.record({ key: fc.integer({ min: 0, max: keys.length - 1 }), advance: fc.integer({ min: 0, max: 8 }).map((n) => n * 50), clear: fc.integer({ min: 0, max: 30 }).map((n) => n === 0) });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 4, max: 8 }), fc.integer({ min: 1, max: 40 }), fc.array(step, { minLength: 1, maxLength: 150 }), async (slotBits, maxEntries, steps) => {
+        const local = new ManualClock(T0);
+        const { lookup } = store(...keys.filter((k) => known.has(k)).map((k) => recordFor(k, KeyState.ACTIVE)));
+        const verifier = new KeyVerifier({ lookup, clock: local, keyPrefix: PREFIX, slotBits, maxEntries, cacheTtlMs: TTL, negativeCacheTtlMs: NEGATIVE_TTL });
+        // The verifier's slot: the first 28 bits of the digest, shifted down to slotBits.
+        const slotOfBits = (key: string) => {
+          const d = digestApiKey(key);
+          const slot28 = (d.charCodeAt(0) << 20) | (d.charCodeAt(1) << 12) | (d.charCodeAt(2) << 4) | (d.charCodeAt(3) >>> 4);
+          return slot28 >>> (28 - slotBits);
+        };
+        const model = new Map<number, { key: string; expiresAt: number }>();
+        let reads = 0;
+        for (const { key: index, advance, clear } of steps) {
+          local.advance(advance);
+          if (clear) {
+            verifier.clear();
+            model.clear();
+          }
+          const key = keys[index]!;
+          const slot = slotOfBits(key);
+          const now = local.nowMs();
+          const held = model.get(slot);
+          const hit = held !== undefined && held.key === key && held.expiresAt > now;
+          // verifyCached agrees with the model on hit or miss, and a hit never reads.
+          const cached = verifier.verifyCached(key);
+          expect(cached === undefined).toBe(!hit);
+          if (!hit) {
+            if (held !== undefined) model.delete(slot);
+            reads += 1;
+            if (model.size >= maxEntries) model.delete(model.keys().next().value!);
+            model.set(slot, { key, expiresAt: now + (known.has(key) ? TTL : NEGATIVE_TTL) });
+          }
+          const verdict = await verifier.verify(key);
+          expect(verdict.accepted).toBe(known.has(key));
+          if (verdict.accepted) expect(verdict.keyHash).toBe(hashApiKey(key));
+          expect(lookup).toHaveBeenCalledTimes(reads);
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('slotBits outside 4-28 is refused', () => {
     const { lookup } = store();
     for (const slotBits of [3, 29, 1.5]) expect(thrownBy(() => verifierWith(lookup, { slotBits }))).toBeInstanceOf(InvalidVerifierOptionsError);
