@@ -98,6 +98,13 @@ class CacheEntry {
    * record never gets one, so its not-after is judged at the clock on every hit.
    */
   fastRequired: readonly string[] | undefined = undefined;
+  /**
+   * `accepted` as a settled promise, set with `fastRequired`: verify() returns it on the fast
+   * path instead of a new promise per call (the promise, not the await, was most of what the
+   * awaited path paid over verifyCached). Sharing one is safe: a settled promise cannot change,
+   * and it is frozen, so no caller can give it an own `then` that the next caller would run.
+   */
+  fastSettled: Promise<KeyVerdict> | undefined = undefined;
 
   constructor(
     readonly record: KeyRecord | undefined,
@@ -190,8 +197,11 @@ export class KeyVerifier {
       if (!isPlausibleKey(presented)) return Promise.resolve(MALFORMED);
       const digest = digestOf(presented);
       const nowMs = this.clock.nowMs();
-      const cached = this.fromCache(digest, nowMs, requiredScopes);
-      return cached !== undefined ? Promise.resolve(cached) : this.verifyUncached(presented, digest, nowMs, requiredScopes);
+      const entry = this.freshEntry(digest, nowMs);
+      if (entry === undefined) return this.verifyUncached(presented, digest, nowMs, requiredScopes);
+      // verifyCached's fast path, answered with the entry's settled promise (see CacheEntry.fastSettled).
+      if (requiredScopes === entry.fastRequired && entry.fastSettled !== undefined) return entry.fastSettled;
+      return Promise.resolve(this.judge(entry, nowMs, requiredScopes));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -205,7 +215,12 @@ export class KeyVerifier {
    */
   verifyCached(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES): KeyVerdict | undefined {
     if (!isPlausibleKey(presented)) return MALFORMED;
-    return this.fromCache(digestOf(presented), this.clock.nowMs(), requiredScopes);
+    const nowMs = this.clock.nowMs();
+    const entry = this.freshEntry(digestOf(presented), nowMs);
+    if (entry === undefined) return undefined;
+    // The common hit: an ACTIVE key asked for a route it was already found to cover.
+    if (requiredScopes === entry.fastRequired && entry.accepted !== undefined) return entry.accepted;
+    return this.judge(entry, nowMs, requiredScopes);
   }
 
   /** Forgets every cached record (e.g. after a local revocation). */
@@ -213,13 +228,21 @@ export class KeyVerifier {
     this.cache.clear();
   }
 
-  /** The verdict from a fresh cache entry, or undefined. A cached digest proves the key was well-formed when first seen. */
-  private fromCache(digest: string, nowMs: number, requiredScopes: readonly string[]): KeyVerdict | undefined {
+  /**
+   * The cache entry for `digest` when it is there and fresh at `nowMs`, else undefined. A
+   * cached digest proves the key was well-formed when first seen.
+   *
+   * The digest is compared with `!==`, which stops at the first differing character, not in
+   * constant time, on purpose: what it compares is SHA-256 of the presented key with SHA-256
+   * of a key seen before, never the key itself. Timing could at most tell an attacker how many
+   * leading bytes of the digest of a key they chose match a cached digest (which they cannot
+   * steer without inverting SHA-256), and even a whole digest is worth nothing to them: the
+   * store holds the same hash, and a request needs the key, its preimage. The slot lookup
+   * itself is no more secret: a hit and a miss (a store read) differ by milliseconds.
+   */
+  private freshEntry(digest: string, nowMs: number): CacheEntry | undefined {
     const entry = this.cache.get(slotOf(digest) >>> this.slotShift);
-    if (entry === undefined || entry.digest !== digest || entry.expiresAtMs <= nowMs) return undefined;
-    // The common hit: an ACTIVE key asked for a route it was already found to cover.
-    if (requiredScopes === entry.fastRequired && entry.accepted !== undefined) return entry.accepted;
-    return this.judge(entry, nowMs, requiredScopes);
+    return entry !== undefined && entry.digest === digest && entry.expiresAtMs > nowMs ? entry : undefined;
   }
 
   /** A cache miss: the offline format check (a malformed key never reaches the store), then a read. */
@@ -234,9 +257,12 @@ export class KeyVerifier {
     const record = entry.record;
     if (record === undefined || entry.accepted === undefined) return UNKNOWN;
     // An ACTIVE key has no time rule, so skip building a verdict to throw away; and remember a
-    // frozen route array it covers, so that the next hit with it is one comparison (fromCache).
+    // frozen route array it covers, so that the next hit with it is one comparison.
     if (record.state === KeyState.ACTIVE && entry.covers(requiredScopes)) {
-      if (Object.isFrozen(requiredScopes)) entry.fastRequired = requiredScopes;
+      if (Object.isFrozen(requiredScopes)) {
+        entry.fastRequired = requiredScopes;
+        entry.fastSettled ??= Object.freeze(Promise.resolve<KeyVerdict>(entry.accepted));
+      }
       return entry.accepted;
     }
     const verdict = judgeRecord(record, nowMs);

@@ -123,6 +123,26 @@ describe('a cache hit applies every rule', () => {
     expect(verifier.verifyCached(KEY, route)).toMatchObject({ accepted: false, reason: 'revoked' });
   });
 
+  it('verify() on the fast path shares one frozen settled promise per entry, and not past the TTL or to another route', async () => {
+    const { lookup } = store(recordFor(KEY, KeyState.ACTIVE, { scopes: ['orders:*'] }));
+    const verifier = verifierWith(lookup, { cacheTtlMs: 1_000 });
+    const route = Object.freeze(['orders:read']);
+    expect((await verifier.verify(KEY, route)).accepted).toBe(true);
+    const shared = verifier.verify(KEY, route);
+    expect(verifier.verify(KEY, route)).toBe(shared);
+    expect(Object.isFrozen(shared)).toBe(true);
+    expect(() => Object.defineProperty(shared, 'then', { value: () => undefined })).toThrow(TypeError);
+    expect((await shared).accepted).toBe(true);
+    // A mutable array or another route is judged again, in a promise of its own.
+    expect(verifier.verify(KEY, ['orders:read'])).not.toBe(shared);
+    expect(await verifier.verify(KEY, Object.freeze(['admin']))).toMatchObject({ accepted: false, reason: 'insufficient_scope' });
+    clock.advance(1_000);
+    const reread = verifier.verify(KEY, route);
+    expect(reread).not.toBe(shared);
+    expect((await reread).accepted).toBe(true);
+    expect(lookup).toHaveBeenCalledTimes(2);
+  });
+
   it('a revocation read after the TTL replaces the cached verdict', async () => {
     const s = store(recordFor(KEY, KeyState.ACTIVE));
     const verifier = verifierWith(s.lookup, { cacheTtlMs: 1_000 });
