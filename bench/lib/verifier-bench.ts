@@ -75,6 +75,13 @@ export async function runFloorRatio(keys: KeySet, rounds: number, blockOps: numb
   const cases: RatioCase[] = [
     ...HASH_FLOORS.map(({ id, label, hash, length }): RatioCase => ({ id, label, kind: 'floor', sync: (i) => hash(valid[i % n]!).length === length })),
     {
+      // The method's own check: a floor variant run as a case reads ≈ 1.00 when the ratio is unbiased.
+      id: 'control-sha256-hash-binary',
+      label: 'control: crypto.hash binary again (≈ 1.00)',
+      kind: 'control',
+      sync: (i) => hash('sha256', valid[i % n]!, 'binary').length === 32,
+    },
+    {
       id: 'verify-cached-warm-valid',
       label: 'verifyCached() valid, warm (synchronous)',
       kind: 'warm',
