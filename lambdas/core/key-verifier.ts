@@ -95,7 +95,9 @@ class CacheEntry {
    * A frozen `requiredScopes` that an ACTIVE record's grants cover: a hit with this very array
    * returns `accepted` after one comparison. Sound because ACTIVE has no time rule (only the
    * entry's own expiry, checked first on every hit) and a frozen array cannot change; a RETIRING
-   * record never gets one, so its not-after is judged at the clock on every hit.
+   * record never gets one, so its not-after is judged at the clock on every hit. Like
+   * `accepted`, it stands for the record as it was read: a change reaches the cache through a
+   * new read once the TTL has run out, never by editing a record object in place.
    */
   fastRequired: readonly string[] | undefined = undefined;
   /**
