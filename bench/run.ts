@@ -4,7 +4,10 @@
  *
  * Knobs (environment): BENCH_OPS (timed ops per verifier row, default 200000),
  * BENCH_INIT_RUNS (fresh processes per init series, default 10), BENCH_RATIO_ROUNDS
- * (interleaved rounds of the floor-ratio series, default 30).
+ * (interleaved rounds of the floor-ratio series, default 30), BENCH_RATIO_BLOCK_OPS (ops per
+ * block of that series, default 10000), BENCH_PARTS (a comma list of
+ * verifier, ratio, bundle, init: the parts to run, default all; `init` bundles too, since it
+ * times the bundle).
  */
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -15,13 +18,12 @@ import { buildKeySet, REQUIRED_SCOPES } from './lib/fixtures';
 import { timerOverheadNs, type PassSizes } from './lib/harness';
 import { measureInitTime } from './lib/init-time';
 import { metricsOf } from './lib/metrics';
-import { renderReport, writeReport, type BenchCommit, type BenchReport } from './lib/report';
+import { BENCH_PARTS, renderReport, writeReport, type BenchCommit, type BenchPart, type BenchReport } from './lib/report';
 import { runFloorRatio, runVerifierBench } from './lib/verifier-bench';
 
 /** The issue's goals (issue 6, item 3). KB read as KiB, the stricter reading of the two. */
 const BUNDLE_LIMIT_BYTES = 150 * 1024;
 const INIT_LIMIT_MS = 50;
-const RATIO_BLOCK_OPS = 10_000;
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -29,6 +31,16 @@ function positiveInt(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer; got '${raw}'.`);
   return value;
+}
+
+/** BENCH_PARTS: which parts to run (default all), in the order of {@link BENCH_PARTS}. */
+function benchParts(): readonly BenchPart[] {
+  const raw = process.env.BENCH_PARTS;
+  if (raw === undefined || raw.trim() === '') return BENCH_PARTS;
+  const asked = raw.split(',').map((p) => p.trim());
+  const unknown = asked.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`BENCH_PARTS takes a comma list of ${BENCH_PARTS.join(', ')}; got '${raw}'.`);
+  return BENCH_PARTS.filter((p) => asked.includes(p));
 }
 
 /** HEAD and whether the tree has changes; "unknown" outside a git checkout. */
@@ -55,20 +67,38 @@ async function main(): Promise<void> {
   const keyPoolSize = 1024;
   const initRuns = positiveInt('BENCH_INIT_RUNS', 10);
   const ratioRounds = positiveInt('BENCH_RATIO_ROUNDS', 30);
+  const ratioBlockOps = positiveInt('BENCH_RATIO_BLOCK_OPS', 10_000);
   const commit = currentCommit();
 
-  progress('verifier cases…');
+  const parts = benchParts();
+  const runs = (part: BenchPart): boolean => parts.includes(part);
+
   const timer = timerOverheadNs();
-  const verifier = await runVerifierBench(sizes, keyPoolSize);
-  progress('warm path against the hash floor, interleaved…');
-  const floorRatio = await runFloorRatio(buildKeySet(keyPoolSize), ratioRounds, RATIO_BLOCK_OPS);
-  progress('bundling the authorizer (as deployed, and on the SDK as before the lean client)…');
-  const { code, ...bundled } = await bundleAuthorizer();
-  const { code: sdkPathCode, ...sdkPath } = await bundleAuthorizer(LAMBDA_BUILD_OPTIONS, SDK_PATH_ENTRY);
-  const bundle = { ...bundled, limitBytes: BUNDLE_LIMIT_BYTES, pass: bundled.bytes <= BUNDLE_LIMIT_BYTES };
-  progress(`timing module init in ${3 * (initRuns + 1)} fresh processes…`);
-  const init = measureInitTime(code, bundle.externals, initRuns, [{ id: 'sdkPath', code: sdkPathCode }], bundle.builtins);
-  const initTime = { ...init, limitMs: INIT_LIMIT_MS, pass: init.bundle.medianMs <= INIT_LIMIT_MS };
+  let verifier: BenchReport['verifier'];
+  if (runs('verifier')) {
+    progress('verifier cases…');
+    verifier = await runVerifierBench(sizes, keyPoolSize);
+  }
+  let floorRatio: BenchReport['floorRatio'];
+  if (runs('ratio')) {
+    progress('warm path against the hash floor, interleaved…');
+    floorRatio = await runFloorRatio(buildKeySet(keyPoolSize), ratioRounds, ratioBlockOps);
+  }
+  let bundle: BenchReport['bundle'];
+  let sdkPath: BenchReport['sdkPath'];
+  let initTime: BenchReport['initTime'];
+  if (runs('bundle') || runs('init')) {
+    progress('bundling the authorizer (as deployed, and on the SDK as before the lean client)…');
+    const { code, ...bundled } = await bundleAuthorizer();
+    const { code: sdkPathCode, ...sdkPathRest } = await bundleAuthorizer(LAMBDA_BUILD_OPTIONS, SDK_PATH_ENTRY);
+    bundle = { ...bundled, limitBytes: BUNDLE_LIMIT_BYTES, pass: bundled.bytes <= BUNDLE_LIMIT_BYTES };
+    sdkPath = sdkPathRest;
+    if (runs('init')) {
+      progress(`timing module init in ${3 * (initRuns + 1)} fresh processes…`);
+      const init = measureInitTime(code, bundle.externals, initRuns, [{ id: 'sdkPath', code: sdkPathCode }], bundle.builtins);
+      initTime = { ...init, limitMs: INIT_LIMIT_MS, pass: init.bundle.medianMs <= INIT_LIMIT_MS };
+    }
+  }
 
   const cpus = os.cpus();
   const report: BenchReport = {
@@ -89,8 +119,9 @@ async function main(): Promise<void> {
       gcBetweenCases: typeof (globalThis as { gc?: unknown }).gc === 'function',
     },
     config: {
+      parts,
       ratioRounds,
-      ratioBlockOps: RATIO_BLOCK_OPS,
+      ratioBlockOps,
       ...sizes,
       keyPoolSize,
       initRuns,

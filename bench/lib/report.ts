@@ -29,7 +29,13 @@ export interface BenchCommit {
   readonly dirty: boolean;
 }
 
+/** The parts of `npm run bench`; BENCH_PARTS picks some (default: all). */
+export const BENCH_PARTS = ['verifier', 'ratio', 'bundle', 'init'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
+
 export interface BenchConfig {
+  /** The parts this run measured (BENCH_PARTS); the report's fields for the others are absent. */
+  readonly parts: readonly BenchPart[];
   readonly ratioRounds: number;
   readonly ratioBlockOps: number;
   readonly warmupOps: number;
@@ -56,12 +62,13 @@ export interface BenchReport {
   readonly environment: BenchEnvironment;
   readonly config: BenchConfig;
   readonly timerOverheadNs: LatencySummary;
-  readonly verifier: readonly VerifierCase[];
-  readonly floorRatio: FloorRatioResult & { readonly storeLookups: number };
-  readonly bundle: Omit<BundleResult, 'code'> & { readonly limitBytes: number; readonly pass: boolean };
+  /** The parts below are absent when BENCH_PARTS skipped them (`init` needs the bundle, so it brings `bundle` along). */
+  readonly verifier?: readonly VerifierCase[];
+  readonly floorRatio?: FloorRatioResult & { readonly storeLookups: number };
+  readonly bundle?: Omit<BundleResult, 'code'> & { readonly limitBytes: number; readonly pass: boolean };
   /** The authorizer on the AWS SDK, as before the lean DynamoDB client (measured, not deployed). */
-  readonly sdkPath: Omit<BundleResult, 'code'>;
-  readonly initTime: InitTimeResult & { readonly limitMs: number; readonly pass: boolean };
+  readonly sdkPath?: Omit<BundleResult, 'code'>;
+  readonly initTime?: InitTimeResult & { readonly limitMs: number; readonly pass: boolean };
 }
 
 function verifierTable(cases: readonly VerifierCase[]): string {
@@ -83,60 +90,84 @@ function ratioTable(f: FloorRatioResult): string {
     opsPerSec(c.opsPerSec),
     c.floorRatio === undefined ? '-' : c.floorRatio.toFixed(2),
     c.pass === undefined ? '' : c.pass ? 'PASS' : 'FAIL',
+    c.floorRatioVsRoundMax === undefined ? '-' : c.floorRatioVsRoundMax.toFixed(2),
   ]);
-  return renderTable(['warm path vs the hash floor (interleaved)', 'ops/s', 'ratio', `≥ ${f.target}`], rows);
+  return renderTable(['warm path vs the hash floor (interleaved)', 'ops/s', 'ratio', `≥ ${f.target}`, 'vs round max (old)'], rows);
 }
 
-/** The human-readable report. */
+/** The human-readable report: a section per part the run measured. */
 export function renderReport(r: BenchReport): string {
   const e = r.environment;
   const c = r.config;
-  const b = r.bundle;
-  const i = r.initTime;
-  return [
+  const lines: string[] = [
     `KeyRoll bench — ${r.date}, commit ${r.commit.sha.slice(0, 12)}${r.commit.dirty ? ' (dirty tree)' : ''}`,
     `node ${e.node} (v8 ${e.v8}) ${e.platform}/${e.arch}, ${e.cpuCount} × ${e.cpuModel}, GC between cases: ${e.gcBetweenCases ? 'yes' : 'no'}, load average at start ${e.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+    ...(c.parts.length < BENCH_PARTS.length ? [`parts: ${c.parts.join(', ')} (BENCH_PARTS)`] : []),
     '',
-    `1. KeyVerifier (in-memory store; ${c.sampleOps.toLocaleString('en-US')} timed ops per row after ${c.warmupOps.toLocaleString('en-US')} warm-up; ` +
-      `ops/s from a separate untimed loop of ${c.throughputOps.toLocaleString('en-US')}; pool of ${c.keyPoolSize} keys per kind)`,
-    verifierTable(r.verifier),
-    `   timer overhead (hrtime.bigint pair): p50 ${us(r.timerOverheadNs.p50Ns)} µs — included in every per-op figure above.`,
-    `   the COLD row clears the cache before every op and its lookup resolves after one microtask: async overhead only, no I/O.`,
-    '',
-    ratioTable(r.floorRatio),
-    `   ${r.floorRatio.rounds} interleaved rounds of ${r.floorRatio.blockOps.toLocaleString('en-US')} ops per case; ratio = warm ops/s over the round's fastest SHA-256, median over rounds; ` +
-      `goal ≥ ${r.floorRatio.target}. Store reads outside the cache refills: ${r.floorRatio.storeLookups}.`,
-    '',
-    '2. Authorizer bundle (esbuild ' +
-      `${b.esbuildVersion}: platform ${b.options.platform}, target ${b.options.target}, ${b.options.format}, minify ${b.options.minify}, external ${(b.options.external ?? []).join(' ')})`,
-    `   size ${kib(b.bytes)}, gzip ${kib(b.gzipBytes)} — limit ${kib(b.limitBytes)}: ${b.pass ? 'PASS' : 'FAIL'}`,
-    `   largest parts: ${b.composition
-      .slice(0, 6)
-      .map((p) => `${p.source} ${(p.bytes / 1024).toFixed(1)} KiB`)
-      .join(', ')}`,
-    `   packages required from the runtime at load: ${b.externals.join(', ') || 'none (Node built-ins only)'}`,
-    ...(b.driftWarning ? [`   WARNING: ${b.driftWarning}`] : []),
-    `   alternative, not deployed — sdkPath, the authorizer on the AWS SDK as before the lean client: size ${kib(r.sdkPath.bytes)}, gzip ${kib(r.sdkPath.gzipBytes)}, ` +
-      `requires ${r.sdkPath.externals.join(', ')} from the runtime`,
-    '',
-    `3. Authorizer module init (fresh node ${i.nodeVersion} process per run, require() of the bundle, ${i.bundle.runs} runs)`,
-    renderTable(
-      ['series', 'median ms', 'min ms', 'max ms'],
-      [
-        ['require(bundle)', ms(i.bundle.medianMs), ms(i.bundle.minMs), ms(i.bundle.maxMs)],
-        ['  split: @aws-sdk packages, total', ms(i.split.sdkTotal.medianMs), ms(i.split.sdkTotal.minMs), ms(i.split.sdkTotal.maxMs)],
-        ...i.split.externals.map((x) => [`    ${x.module}`, ms(x.series.medianMs), ms(x.series.minMs), ms(x.series.maxMs)]),
-        ['  split: Node built-ins, total', ms(i.split.builtinsTotal.medianMs), ms(i.split.builtinsTotal.minMs), ms(i.split.builtinsTotal.maxMs)],
-        ...i.split.builtins.map((x) => [`    ${x.module}`, ms(x.series.medianMs), ms(x.series.minMs), ms(x.series.maxMs)]),
-        ['  split: bundle after those', ms(i.split.bundleAfterSdk.medianMs), ms(i.split.bundleAfterSdk.minMs), ms(i.split.bundleAfterSdk.maxMs)],
-        ...i.alternatives.map((a) => [`alternative: ${a.id}`, ms(a.series.medianMs), ms(a.series.minMs), ms(a.series.maxMs)]),
-      ],
-    ),
-    '   split rows come from a separate series that loads the runtime packages, then the Node built-ins, one by one (marginal cost each), then the bundle.',
-    `   goal: require(bundle) median ≤ ${i.limitMs} ms: ${i.pass ? 'PASS' : 'FAIL'}. Nothing is deferred to the first request: the clients are built at init.`,
-    '',
-    `total ${(r.durationMs / 1000).toFixed(1)} s`,
-  ].join('\n');
+  ];
+  if (r.verifier) {
+    lines.push(
+      `1. KeyVerifier (in-memory store; ${c.sampleOps.toLocaleString('en-US')} timed ops per row after ${c.warmupOps.toLocaleString('en-US')} warm-up; ` +
+        `ops/s from a separate untimed loop of ${c.throughputOps.toLocaleString('en-US')}; pool of ${c.keyPoolSize} keys per kind)`,
+      verifierTable(r.verifier),
+      `   timer overhead (hrtime.bigint pair): p50 ${us(r.timerOverheadNs.p50Ns)} µs — included in every per-op figure above.`,
+      `   the COLD row clears the cache before every op and its lookup resolves after one microtask: async overhead only, no I/O.`,
+      '',
+    );
+  }
+  if (r.floorRatio) {
+    lines.push(
+      ratioTable(r.floorRatio),
+      `   ${r.floorRatio.rounds} interleaved rounds of ${r.floorRatio.blockOps.toLocaleString('en-US')} ops per case; ratio = a case's ops/s over the floor variant's (the fastest SHA-256 by median) in the same round, median over rounds; ` +
+        `goal ≥ ${r.floorRatio.target}. Store reads outside the cache refills: ${r.floorRatio.storeLookups}.`,
+      `   "vs round max": the estimate used before, against each round's fastest variant (the maximum of noisy near-equal blocks, biased up: compare the control).`,
+      '',
+    );
+  }
+  const b = r.bundle;
+  if (b) {
+    lines.push(
+      '2. Authorizer bundle (esbuild ' +
+        `${b.esbuildVersion}: platform ${b.options.platform}, target ${b.options.target}, ${b.options.format}, minify ${b.options.minify}, external ${(b.options.external ?? []).join(' ')})`,
+      `   size ${kib(b.bytes)}, gzip ${kib(b.gzipBytes)} — limit ${kib(b.limitBytes)}: ${b.pass ? 'PASS' : 'FAIL'}`,
+      `   largest parts: ${b.composition
+        .slice(0, 6)
+        .map((p) => `${p.source} ${(p.bytes / 1024).toFixed(1)} KiB`)
+        .join(', ')}`,
+      `   packages required from the runtime at load: ${b.externals.join(', ') || 'none (Node built-ins only)'}`,
+      ...(b.driftWarning ? [`   WARNING: ${b.driftWarning}`] : []),
+      ...(r.sdkPath
+        ? [
+            `   alternative, not deployed — sdkPath, the authorizer on the AWS SDK as before the lean client: size ${kib(r.sdkPath.bytes)}, gzip ${kib(r.sdkPath.gzipBytes)}, ` +
+              `requires ${r.sdkPath.externals.join(', ')} from the runtime`,
+          ]
+        : []),
+      '',
+    );
+  }
+  const i = r.initTime;
+  if (i) {
+    lines.push(
+      `3. Authorizer module init (fresh node ${i.nodeVersion} process per run, require() of the bundle, ${i.bundle.runs} runs)`,
+      renderTable(
+        ['series', 'median ms', 'min ms', 'max ms'],
+        [
+          ['require(bundle)', ms(i.bundle.medianMs), ms(i.bundle.minMs), ms(i.bundle.maxMs)],
+          ['  split: @aws-sdk packages, total', ms(i.split.sdkTotal.medianMs), ms(i.split.sdkTotal.minMs), ms(i.split.sdkTotal.maxMs)],
+          ...i.split.externals.map((x) => [`    ${x.module}`, ms(x.series.medianMs), ms(x.series.minMs), ms(x.series.maxMs)]),
+          ['  split: Node built-ins, total', ms(i.split.builtinsTotal.medianMs), ms(i.split.builtinsTotal.minMs), ms(i.split.builtinsTotal.maxMs)],
+          ...i.split.builtins.map((x) => [`    ${x.module}`, ms(x.series.medianMs), ms(x.series.minMs), ms(x.series.maxMs)]),
+          ['  split: bundle after those', ms(i.split.bundleAfterSdk.medianMs), ms(i.split.bundleAfterSdk.minMs), ms(i.split.bundleAfterSdk.maxMs)],
+          ...i.alternatives.map((a) => [`alternative: ${a.id}`, ms(a.series.medianMs), ms(a.series.minMs), ms(a.series.maxMs)]),
+        ],
+      ),
+      '   split rows come from a separate series that loads the runtime packages, then the Node built-ins, one by one (marginal cost each), then the bundle.',
+      `   goal: require(bundle) median ≤ ${i.limitMs} ms: ${i.pass ? 'PASS' : 'FAIL'}. Nothing is deferred to the first request: the clients are built at init.`,
+      '',
+    );
+  }
+  lines.push(`total ${(r.durationMs / 1000).toFixed(1)} s`);
+  return lines.join('\n');
 }
 
 /** Writes the report as bench/results/bench-<timestamp>.json and bench/results/latest.json; returns both paths. */

@@ -93,6 +93,56 @@ describe('a cache hit applies every rule', () => {
     expect(lookup).toHaveBeenCalledTimes(1);
   });
 
+  it('a frozen route array repeated on hits (the one-comparison fast path) still gets the RETIRING not-after at the clock', async () => {
+    const { lookup } = store(recordFor(KEY, KeyState.RETIRING, { notAfter: iso(T0 + 5_000), scopes: ['orders:*'] }));
+    const verifier = verifierWith(lookup);
+    const route = Object.freeze(['orders:read']);
+    expect((await verifier.verify(KEY, route)).accepted).toBe(true);
+    for (let i = 0; i < 3; i++) expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    clock.advance(5_000);
+    expect(verifier.verifyCached(KEY, route)).toMatchObject({ accepted: false, reason: 'expired' });
+    expect(await verifier.verify(KEY, route)).toMatchObject({ accepted: false, reason: 'expired' });
+    expect(lookup).toHaveBeenCalledTimes(1);
+  });
+
+  it('an ACTIVE key on the fast path still leaves the cache at the TTL, and a frozen route it does not cover is refused every time', async () => {
+    const s = store(recordFor(KEY, KeyState.ACTIVE, { scopes: ['orders:*'] }));
+    const verifier = verifierWith(s.lookup, { cacheTtlMs: 1_000 });
+    const route = Object.freeze(['orders:read']);
+    const admin = Object.freeze(['admin:write']);
+    expect((await verifier.verify(KEY, route)).accepted).toBe(true);
+    expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    for (let i = 0; i < 3; i++) expect(verifier.verifyCached(KEY, admin)).toMatchObject({ accepted: false, reason: 'insufficient_scope' });
+    expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    s.put(recordFor(KEY, KeyState.REVOKED));
+    clock.advance(999);
+    expect(verifier.verifyCached(KEY, route)?.accepted).toBe(true);
+    clock.advance(1);
+    expect(verifier.verifyCached(KEY, route)).toBeUndefined();
+    expect(await verifier.verify(KEY, route)).toMatchObject({ accepted: false, reason: 'revoked' });
+    expect(verifier.verifyCached(KEY, route)).toMatchObject({ accepted: false, reason: 'revoked' });
+  });
+
+  it('verify() on the fast path shares one frozen settled promise per entry, and not past the TTL or to another route', async () => {
+    const { lookup } = store(recordFor(KEY, KeyState.ACTIVE, { scopes: ['orders:*'] }));
+    const verifier = verifierWith(lookup, { cacheTtlMs: 1_000 });
+    const route = Object.freeze(['orders:read']);
+    expect((await verifier.verify(KEY, route)).accepted).toBe(true);
+    const shared = verifier.verify(KEY, route);
+    expect(verifier.verify(KEY, route)).toBe(shared);
+    expect(Object.isFrozen(shared)).toBe(true);
+    expect(() => Object.defineProperty(shared, 'then', { value: () => undefined })).toThrow(TypeError);
+    expect((await shared).accepted).toBe(true);
+    // A mutable array or another route is judged again, in a promise of its own.
+    expect(verifier.verify(KEY, ['orders:read'])).not.toBe(shared);
+    expect(await verifier.verify(KEY, Object.freeze(['admin']))).toMatchObject({ accepted: false, reason: 'insufficient_scope' });
+    clock.advance(1_000);
+    const reread = verifier.verify(KEY, route);
+    expect(reread).not.toBe(shared);
+    expect((await reread).accepted).toBe(true);
+    expect(lookup).toHaveBeenCalledTimes(2);
+  });
+
   it('a revocation read after the TTL replaces the cached verdict', async () => {
     const s = store(recordFor(KEY, KeyState.ACTIVE));
     const verifier = verifierWith(s.lookup, { cacheTtlMs: 1_000 });
@@ -166,6 +216,55 @@ describe('cache slots', () => {
     expect(verifier.verifyCached(a)).toBeUndefined();
     expect(await verifier.verify(a)).toMatchObject({ accepted: true, keyHash: hashApiKey(a) });
     expect(lookup).toHaveBeenCalledTimes(3);
+  });
+
+  it('matches a model (a Map by slot, in insertion order) under slot collisions, expiry, eviction and clear() (property)', async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => keyFor(200 + i));
+    const known = new Set(keys.filter((_, i) => i % 3 !== 0));
+    const TTL = 1_000;
+    const NEGATIVE_TTL = 500;
+    const step = fc.record({ key: fc.integer({ min: 0, max: keys.length - 1 }), advance: fc.integer({ min: 0, max: 8 }).map((n) => n * 50), clear: fc.integer({ min: 0, max: 30 }).map((n) => n === 0) });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 4, max: 8 }), fc.integer({ min: 1, max: 40 }), fc.array(step, { minLength: 1, maxLength: 150 }), async (slotBits, maxEntries, steps) => {
+        const local = new ManualClock(T0);
+        const { lookup } = store(...keys.filter((k) => known.has(k)).map((k) => recordFor(k, KeyState.ACTIVE)));
+        const verifier = new KeyVerifier({ lookup, clock: local, keyPrefix: PREFIX, slotBits, maxEntries, cacheTtlMs: TTL, negativeCacheTtlMs: NEGATIVE_TTL });
+        // The verifier's slot: the first 28 bits of the digest, shifted down to slotBits.
+        const slotOfBits = (key: string) => {
+          const d = digestApiKey(key);
+          const slot28 = (d.charCodeAt(0) << 20) | (d.charCodeAt(1) << 12) | (d.charCodeAt(2) << 4) | (d.charCodeAt(3) >>> 4);
+          return slot28 >>> (28 - slotBits);
+        };
+        const model = new Map<number, { key: string; expiresAt: number }>();
+        let reads = 0;
+        for (const { key: index, advance, clear } of steps) {
+          local.advance(advance);
+          if (clear) {
+            verifier.clear();
+            model.clear();
+          }
+          const key = keys[index]!;
+          const slot = slotOfBits(key);
+          const now = local.nowMs();
+          const held = model.get(slot);
+          const hit = held !== undefined && held.key === key && held.expiresAt > now;
+          // verifyCached agrees with the model on hit or miss, and a hit never reads.
+          const cached = verifier.verifyCached(key);
+          expect(cached === undefined).toBe(!hit);
+          if (!hit) {
+            if (held !== undefined) model.delete(slot);
+            reads += 1;
+            if (model.size >= maxEntries) model.delete(model.keys().next().value!);
+            model.set(slot, { key, expiresAt: now + (known.has(key) ? TTL : NEGATIVE_TTL) });
+          }
+          const verdict = await verifier.verify(key);
+          expect(verdict.accepted).toBe(known.has(key));
+          if (verdict.accepted) expect(verdict.keyHash).toBe(hashApiKey(key));
+          expect(lookup).toHaveBeenCalledTimes(reads);
+        }
+      }),
+      RUNS,
+    );
   });
 
   it('slotBits outside 4-28 is refused', () => {
