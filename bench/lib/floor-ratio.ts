@@ -14,6 +14,7 @@
  * (`ratioVsRoundMax`), and so is the control.
  */
 import { median } from './stats';
+import { seededRandom } from '../../lib/local/seeded-random';
 
 /** The goal: a warm verification at least this fraction of the fastest SHA-256 of the key. */
 export const FLOOR_RATIO_TARGET = 0.8;
@@ -115,18 +116,6 @@ export async function measureFloorRatio(cases: readonly RatioCase[], options: Ra
     }
   }
   return summarizeRounds(cases, rates, options);
-}
-
-/** A small seeded PRNG (mulberry32), so that every run uses the same sequence of orders. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** A Fisher-Yates shuffle of a copy of `items`. */

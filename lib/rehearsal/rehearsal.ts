@@ -21,6 +21,7 @@ import { startProtectedApi } from './protected-api';
 import { provisionClient, provisionStack, subscribeQueue } from './provision';
 import { buildReport, type RehearsalReport, type RotationRecord } from './report';
 import { SimulatedTime } from './simulated-time';
+import { seededRandom } from '../local/seeded-random';
 
 const MINUTE = 60_000;
 const KEY_PREFIX = 'kr';
@@ -44,18 +45,6 @@ export interface RehearsalProgress {
   readonly wellBehavedFailures: number;
   readonly rotationsDone: number;
   readonly rotationsTotal: number;
-}
-
-/** A tiny seeded PRNG (mulberry32): the same seed gives the same callers. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Who calls as whom: one caller never updates; the others alternate prompt and lagging. */
