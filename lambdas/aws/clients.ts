@@ -18,8 +18,9 @@ let sns: SNSClient | undefined;
  * limiter (see {@link QuotaRetryStrategy} for why).
  */
 export function secretsManagerClient(): SecretsManagerClient {
+  if (secretsManager) return secretsManager;
   const retryStrategy = new QuotaRetryStrategy(SECRETS_MANAGER_RETRY);
-  return (secretsManager ??= new SecretsManagerClient({ retryStrategy, maxAttempts: retryStrategy.maxAttempts() }));
+  return (secretsManager = new SecretsManagerClient({ retryStrategy, maxAttempts: retryStrategy.maxAttempts() }));
 }
 
 export { dynamoDbClient } from './dynamodb-client';

@@ -37,8 +37,10 @@ export interface QuotaRetryOptions {
  * Secrets Manager: the quota is counted per second, so a throttled write retries within it
  * (ceilings 100, 200, 400, 800 ms, then 1 s): with many rotations waiting, short ceilings
  * take a freed slot sooner than long ones (1,000 clients against a quota of 8/s held 88.5% of
- * the bound in the steady middle with 4 s ceilings, 94.9% with 1 s). 20 attempts wait about 8 s in all before the step fails
- * and Step Functions retries it, so a step with three writes ends inside its 30 s timeout.
+ * the bound in the steady middle with 4 s ceilings, 94.9% with 1 s). 20 attempts wait about
+ * 8 s in all on average (at most 16.5 s) before the step fails and Step Functions retries it,
+ * so a step with three throttled writes usually ends well inside its 30 s timeout; one that
+ * does not is timed out and retried whole, which every step survives (it is idempotent).
  */
 export const SECRETS_MANAGER_RETRY: QuotaRetryOptions = { throttledAttempts: 20, transientAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 };
 
@@ -46,6 +48,9 @@ class QuotaRetryToken implements RetryToken {
   constructor(
     private readonly retries: number,
     private readonly delayMs: number,
+    /** Retries of each kind so far: a throttled write's retries do not use up a transient fault's few. */
+    readonly throttledRetries: number,
+    readonly transientRetries: number,
   ) {}
 
   getRetryCount(): number {
@@ -69,28 +74,36 @@ export class QuotaRetryStrategy implements RetryStrategyV2 {
     this.random = options.random ?? Math.random;
   }
 
-  /** The SDK's `maxAttempts` for its request header: the larger of the two limits. */
+  /** The SDK's `maxAttempts` for its request header: the most attempts one call can make. */
   maxAttempts(): number {
-    return Math.max(this.options.throttledAttempts, this.options.transientAttempts);
+    return this.options.throttledAttempts + this.options.transientAttempts - 1;
   }
 
   /** The scope (partition, long poll) does not matter: no state is kept per scope. */
   acquireInitialRetryToken(_retryTokenScope?: string): Promise<RetryToken> {
-    return Promise.resolve(new QuotaRetryToken(0, 0));
+    return Promise.resolve(new QuotaRetryToken(0, 0, 0, 0));
   }
 
   refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
-    const attempts = token.getRetryCount() + 1;
-    const limit = errorInfo.errorType === 'THROTTLING' ? this.options.throttledAttempts : errorInfo.errorType === 'TRANSIENT' ? this.options.transientAttempts : 0;
+    const previous = token instanceof QuotaRetryToken ? token : new QuotaRetryToken(token.getRetryCount(), 0, token.getRetryCount(), token.getRetryCount());
+    const throttled = errorInfo.errorType === 'THROTTLING';
+    // Attempts of this kind so far, the first call included; each kind has its own limit.
+    const attempts = 1 + (throttled ? previous.throttledRetries : previous.transientRetries);
+    const limit = throttled ? this.options.throttledAttempts : errorInfo.errorType === 'TRANSIENT' ? this.options.transientAttempts : 0;
     // Rejecting makes the SDK throw the call's own error, as its own strategies do.
     if (attempts >= limit) return Promise.reject(new Error('No retry token available'));
-    const ceiling = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** token.getRetryCount());
+    const ceiling = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (attempts - 1));
     let delayMs = Math.floor(this.random() * ceiling);
     // A Retry-After the service sent is a floor (bounded, so a bad hint cannot stall the step).
     if (errorInfo.retryAfterHint instanceof Date) {
       delayMs = Math.max(delayMs, Math.min(errorInfo.retryAfterHint.getTime() - Date.now(), this.options.maxDelayMs));
     }
-    return Promise.resolve(new QuotaRetryToken(attempts, delayMs));
+    const retries = previous.getRetryCount() + 1;
+    return Promise.resolve(
+      throttled
+        ? new QuotaRetryToken(retries, delayMs, previous.throttledRetries + 1, previous.transientRetries)
+        : new QuotaRetryToken(retries, delayMs, previous.throttledRetries, previous.transientRetries + 1),
+    );
   }
 
   recordSuccess(): void {

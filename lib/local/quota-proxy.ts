@@ -39,6 +39,11 @@ export class SlidingWindowLimiter {
     if (!(perSecond > 0) || !Number.isInteger(perSecond)) throw new RangeError(`perSecond must be a positive integer; got ${perSecond}.`);
   }
 
+  /** The limiter's clock. */
+  now(): number {
+    return this.nowMs();
+  }
+
   /** Records a call at `now` if the window has room; false means throttle. */
   tryTake(now: number = this.nowMs()): boolean {
     while (this.head < this.times.length && now - this.times[this.head]! >= 1000) this.head++;
@@ -144,7 +149,7 @@ export class QuotaProxy {
       const key = `${service}:${operation}`;
       const limited = this.buckets.find(({ rule }) => rule.service === service && rule.operations.includes(operation));
       // One clock reading for the decision and the record, so the recorded peak is the limiter's own.
-      const now = performance.now();
+      const now = limited ? limited.bucket.now() : 0;
       if (limited && !limited.bucket.tryTake(now)) {
         this.throttled.set(key, (this.throttled.get(key) ?? 0) + 1);
         const payload = JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' });

@@ -337,6 +337,33 @@ describe('retries (the SDK DynamoDB client\'s standard mode: 4 attempts, full ji
     expect(isTransient(error)).toBe(true);
   });
 
+  it('does not retry a failure of its own making: a header it cannot send, an answer over its size cap', async () => {
+    const server = await scripted([ok()]);
+    const badToken = clientOf(server, { credentials: () => ({ ...CREDENTIALS, sessionToken: 'line\nbreak' }) }).client;
+    const refused = await failureOf(badToken.send('GetItem', GET_ITEM));
+    expect(refused).toMatchObject({ name: 'ERR_INVALID_CHAR', $metadata: { attempts: 1 } });
+    expect(refused.$retryable).toBeUndefined();
+    expect(isTransient(refused)).toBe(false);
+    expect(server.captured).toHaveLength(0);
+    expect(badToken.retryTokens).toBe(500);
+    const huge = await scripted([{ status: 200, body: `{"Item":{"pad":{"S":"${'x'.repeat(17 * 1024 * 1024)}"}}}` }]);
+    const capped = await failureOf(clientOf(huge).client.send('GetItem', GET_ITEM));
+    expect(capped).toMatchObject({ name: 'EMSGSIZE', $metadata: { attempts: 1 } });
+    expect(huge.captured).toHaveLength(1);
+  });
+
+  it('keeps none of an authentication answer that echoes the canonical request (token included)', async () => {
+    const echo = `The request signature we calculated does not match.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:${CREDENTIALS.sessionToken}'`;
+    const server = await scripted([awsError(400, 'InvalidSignatureException', echo)]);
+    const error = await failureOf(clientOf(server).client.send('GetItem', GET_ITEM));
+    expect(error.name).toBe('InvalidSignatureException');
+    expect(everythingIn(error)).not.toContain(CREDENTIALS.sessionToken);
+    expect(everythingIn(error)).not.toContain('Canonical String');
+    const other = await scripted([awsError(400, 'ValidationException', `one\n\nThe Canonical String ${CREDENTIALS.sessionToken}`)]);
+    const validation = await failureOf(clientOf(other).client.send('GetItem', GET_ITEM));
+    expect(validation.message).toBe('one');
+  });
+
   it('stops retrying when the retry quota is spent (500 tokens, 14 a retry, 5 after throttling), and refunds on success', async () => {
     const server = await scripted([awsError(503, 'ServiceUnavailable')]);
     const { client } = clientOf(server, { maxAttempts: 1000, random: () => 0 });

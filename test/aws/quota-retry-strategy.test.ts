@@ -41,6 +41,20 @@ describe('QuotaRetryStrategy', () => {
     expect(await retriesUntilRefused(new QuotaRetryStrategy(options), { errorType: 'SERVER_ERROR' })).toHaveLength(0);
   });
 
+  it('counts each kind against its own limit: throttles do not use up the retries of a later 5xx', async () => {
+    const strategy = new QuotaRetryStrategy({ ...options, random: () => 0 });
+    let token: RetryToken = await strategy.acquireInitialRetryToken('');
+    for (let i = 0; i < 4; i++) token = await strategy.refreshRetryTokenForRetry(token, throttled);
+    // Two transient retries still, then refused; and the remaining throttling retry is still there.
+    token = await strategy.refreshRetryTokenForRetry(token, transient);
+    token = await strategy.refreshRetryTokenForRetry(token, transient);
+    await expect(strategy.refreshRetryTokenForRetry(token, transient)).rejects.toThrow();
+    token = await strategy.refreshRetryTokenForRetry(token, throttled);
+    await expect(strategy.refreshRetryTokenForRetry(token, throttled)).rejects.toThrow();
+    expect(token.getRetryCount()).toBe(7);
+    expect(strategy.maxAttempts()).toBe(8);
+  });
+
   it('has no retry quota: a thousand throttled calls in a row are each still retried', async () => {
     const strategy = new QuotaRetryStrategy({ ...options, random: () => 0 });
     for (let call = 0; call < 1_000; call++) {

@@ -24,8 +24,9 @@
  * What it leaves out: every other operation, the container and SSO credential providers
  * (a Lambda function has its credentials in the environment), FIPS and dual-stack endpoint
  * resolution (refused with a named error: set AWS_ENDPOINT_URL_DYNAMODB instead), clock-skew
- * correction, response CRC32 checks (the SDK v3 does not check them either) and endpoint
- * discovery. Nothing here logs; no error carries a credential, a signature or a request body.
+ * correction, response CRC32 checks (the SDK v3 does not check them either), endpoint
+ * discovery, Retry-After hints, and retrying ReplicatedWriteConflictException (multi-Region
+ * strongly consistent tables; only the usage write could meet it, and its failure is dropped). Nothing here logs; no error carries a credential, a signature or a request body.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -381,6 +382,8 @@ function parseBody(response: RawResponse, operation: DynamoDbOperation, metadata
   }
 }
 
+const AUTH_ERROR_CODES = new Set(['InvalidSignatureException', 'IncompleteSignature', 'IncompleteSignatureException', 'UnrecognizedClientException', 'MissingAuthenticationTokenException', 'ExpiredTokenException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
+
 /** `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` or `Code:http://…` → `ConditionalCheckFailedException`. */
 function errorCode(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
@@ -397,15 +400,23 @@ function serviceError(response: RawResponse, operation: DynamoDbOperation, metad
   }
   const code = errorCode(response.errorType) ?? errorCode(typeof body.__type === 'string' ? body.__type : undefined) ?? 'UnknownError';
   const text = typeof body.message === 'string' ? body.message : typeof body.Message === 'string' ? body.Message : undefined;
+  // An authentication answer may echo the canonical request (security token included) after
+  // its first line, in the form many AWS-compatible endpoints use: keep none of it.
+  const safeText = AUTH_ERROR_CODES.has(code) ? `DynamoDB refused the request's signature or credentials (${code}).` : text?.split('\n\nThe Canonical String')[0]!.slice(0, 500);
   const error = new DynamoDbError({
     name: code,
-    message: text ? text.slice(0, 500) : `DynamoDB ${operation} failed with HTTP ${response.status}.`,
+    message: safeText ? safeText : `DynamoDB ${operation} failed with HTTP ${response.status}.`,
     metadata,
     fault: response.status >= 500 ? 'server' : 'client',
   });
   const kind = retryKind(error);
   return kind ? new DynamoDbError({ name: code, message: error.message, metadata, fault: error.$fault, retry: kind }) : error;
 }
+
+// The network failures the SDK retries (@smithy/service-error-classification, node-http-handler).
+// Anything else failed here, not on the way (a bad header character, a TLS name mismatch, the
+// response-size cap): it would fail again, so it is not retried.
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 function networkError(cause: unknown, operation: DynamoDbOperation, metadata: ResponseMetadata): DynamoDbError {
   const timeout = cause instanceof AttemptTimeout;
@@ -416,7 +427,7 @@ function networkError(cause: unknown, operation: DynamoDbOperation, metadata: Re
     message: timeout ? `DynamoDB ${operation}: ${(cause as Error).message}.` : `DynamoDB ${operation}: the request failed before an answer (${name}).`,
     metadata,
     fault: 'client',
-    retry: 'transient',
+    ...(timeout || RETRYABLE_NETWORK_CODES.has(name) ? { retry: 'transient' as const } : {}),
     cause,
   });
 }
