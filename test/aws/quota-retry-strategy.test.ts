@@ -99,7 +99,7 @@ describe('QuotaRetryStrategy', () => {
       // The quota was hit (so retries were exercised) and never exceeded.
       expect(stats.throttled.get('secretsmanager:UpdateSecret') ?? 0).toBeGreaterThan(0);
       expect(peakRate(stats.quotaCallTimes)).toBeLessThanOrEqual(10);
-      // Reads are not slowed by the throttled writes (no shared rate limiter): one attempt, at once.
+      // A read right after the throttled writes is answered in one attempt: no retry budget or shared limiter carries over.
       const read = await client.send(new DescribeSecretCommand({ SecretId: name }));
       expect(read.$metadata.attempts).toBe(1);
     } finally {
