@@ -7,6 +7,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  InvalidParameterException,
   PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
@@ -15,15 +16,25 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { RotationStateConflictError } from '../core/errors';
 import { parseSecretValue, serializeSecretValue, type SecretValue } from '../core/secret-value';
+import { nextLabelChange, Stage, versionWithStage, type LabelTarget } from './label-projection';
 import { classifyTransient } from './transient';
 
-/** The staging labels of the Secrets Manager rotation protocol. */
-export const Stage = {
-  PENDING: 'AWSPENDING',
-  CURRENT: 'AWSCURRENT',
-  PREVIOUS: 'AWSPREVIOUS',
-} as const;
-export type Stage = (typeof Stage)[keyof typeof Stage];
+export { Stage, versionWithStage, type LabelTarget } from './label-projection';
+
+/**
+ * The label a fence version carries. PutSecretValue without VersionStages would make the new
+ * version AWSCURRENT ("If you don't include VersionStages, then Secrets Manager automatically
+ * moves the staging label AWSCURRENT to this version",
+ * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html), so
+ * a fence carries a label of its own; the label moves to the newest fence.
+ */
+export const FENCE_LABEL = 'KEYROLL_FENCE';
+
+/** What a fence version holds: no key, and it says why. */
+const FENCE_VALUE = JSON.stringify({ keyroll: 'fence', note: 'a rotation that was taken over; never a key' });
+
+/** Label changes one projection may need (three labels) plus races lost to late writes. */
+const MAX_LABEL_CHANGES = 12;
 
 /** Version id → staging labels, as DescribeSecret reports them. */
 export type VersionStages = Readonly<Record<string, readonly string[]>>;
@@ -72,17 +83,27 @@ export class SecretStore {
     return described.VersionIdsToStages ?? {};
   }
 
-  /** The value of one version, or undefined if that version does not exist. */
+  /**
+   * The value of one version, or undefined if that version does not exist. Reads by VersionId,
+   * which also finds a version without staging labels (DescribeSecret does not list those).
+   *
+   * @throws RotationStateConflictError when the version is a fence (see {@link fenceVersion}).
+   */
   async readVersion(secretId: string, versionId: string): Promise<SecretValue | undefined> {
+    let secretString: string | undefined;
     try {
       const result = await classifyTransient(() =>
         this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId })),
       );
-      return parseSecretValue(result.SecretString);
+      secretString = result.SecretString;
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return undefined;
       throw error;
     }
+    if (secretString === FENCE_VALUE) {
+      throw new RotationStateConflictError(`Version ${versionId} of ${secretId} is fenced: its rotation was taken over and may not write it.`);
+    }
+    return parseSecretValue(secretString);
   }
 
   /** The value that carries `stage`, with its version id, or undefined when no version has it. */
@@ -98,18 +119,78 @@ export class SecretStore {
     }
   }
 
-  /** Stores a new version labelled AWSPENDING whose version id is `rotationId`. */
-  async putPending(secretId: string, rotationId: string, value: SecretValue): Promise<void> {
-    await classifyTransient(() =>
-      this.client.send(
-        new PutSecretValueCommand({
-          SecretId: secretId,
-          ClientRequestToken: rotationId,
-          SecretString: serializeSecretValue(value),
-          VersionStages: [Stage.PENDING],
-        }),
-      ),
-    );
+  /**
+   * Stores a new version labelled AWSPENDING whose version id is `rotationId`, and returns the
+   * value that version holds. When the version already exists (a retry whose first attempt
+   * landed, or a concurrent writer), Secrets Manager refuses different data with
+   * ResourceExistsException: the existing version is read back and its value returned.
+   *
+   * @throws RotationStateConflictError when the existing version is a fence.
+   */
+  async putPending(secretId: string, rotationId: string, value: SecretValue): Promise<SecretValue> {
+    try {
+      await classifyTransient(() =>
+        this.client.send(
+          new PutSecretValueCommand({
+            SecretId: secretId,
+            ClientRequestToken: rotationId,
+            SecretString: serializeSecretValue(value),
+            VersionStages: [Stage.PENDING],
+          }),
+        ),
+      );
+      return value;
+    } catch (error) {
+      if (!(error instanceof ResourceExistsException)) throw error;
+      const existing = await this.readVersion(secretId, rotationId);
+      if (!existing) throw error;
+      return existing;
+    }
+  }
+
+  /**
+   * Makes sure version `versionId` exists, so that a late PutSecretValue of the rotation that
+   * owned that id (a stopped execution's step still running) can no longer create it: Secrets
+   * Manager refuses different data under an existing ClientRequestToken, and a repeat with the
+   * same data "succeeds but does nothing" (API_PutSecretValue). An existing version (real or
+   * fence) is left as it is. A fence is never read as a key ({@link readVersion}).
+   */
+  async fenceVersion(secretId: string, versionId: string): Promise<void> {
+    try {
+      await classifyTransient(() =>
+        this.client.send(
+          new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: versionId, SecretString: FENCE_VALUE, VersionStages: [FENCE_LABEL] }),
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceExistsException)) throw error;
+    }
+  }
+
+  /**
+   * Moves the staging labels until they are where `target` says (the table's versions), one
+   * compare-and-set at a time, reading again after each change or lost race. A late write that
+   * lands in between is undone by the next round; one that lands after the end fails its own
+   * compare-and-set, because the label it names as `RemoveFromVersionId` has moved.
+   */
+  async projectLabels(secretId: string, target: LabelTarget): Promise<void> {
+    for (let change = 1; ; change++) {
+      const next = nextLabelChange(await this.versionStages(secretId), target);
+      if (!next) return;
+      if (change > MAX_LABEL_CHANGES) {
+        throw new RotationStateConflictError(`The labels of ${secretId} keep changing under KeyRoll (${next.stage}); giving up after ${MAX_LABEL_CHANGES} changes.`);
+      }
+      try {
+        await classifyTransient(() =>
+          this.client.send(
+            new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: next.stage, MoveToVersionId: next.to, RemoveFromVersionId: next.from }),
+          ),
+        );
+      } catch (error) {
+        // The label moved since the read (its compare-and-set failed): read again.
+        if (!(error instanceof InvalidParameterException)) throw error;
+      }
+    }
   }
 
   /**
@@ -129,21 +210,21 @@ export class SecretStore {
     );
   }
 
-  /** Removes `stage` from `fromVersionId`; a no-op when that version no longer carries it. */
+  /** Removes `stage` from `fromVersionId`; a no-op when that version does not carry it (or no longer does). */
   async removeStage(secretId: string, stage: Stage, fromVersionId: string): Promise<void> {
     const stages = await this.versionStages(secretId);
     if (!stages[fromVersionId]?.includes(stage)) return;
-    await classifyTransient(() =>
-      this.client.send(
-        new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: stage, RemoveFromVersionId: fromVersionId }),
-      ),
-    );
+    try {
+      await classifyTransient(() =>
+        this.client.send(
+          new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: stage, RemoveFromVersionId: fromVersionId }),
+        ),
+      );
+    } catch (error) {
+      // Refused because the label moved away in between: what was asked is already true.
+      if (!(error instanceof InvalidParameterException) || (await this.versionStages(secretId))[fromVersionId]?.includes(stage)) throw error;
+    }
   }
-}
-
-/** The version that carries `stage`, if any. */
-export function versionWithStage(stages: VersionStages, stage: Stage): string | undefined {
-  return Object.entries(stages).find(([, labels]) => labels.includes(stage))?.[0];
 }
 
 /** The AWSCURRENT version; a secret without one violates invariant 1. */

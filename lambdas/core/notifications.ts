@@ -57,6 +57,8 @@ export interface OpsNotice {
   readonly error: string;
   readonly cause: string;
   readonly rolledBack: boolean;
+  /** The rotation had finished before a later step failed (nothing undone). */
+  readonly finished?: boolean;
   readonly summary: string;
 }
 
@@ -170,11 +172,15 @@ export function rotationFailedNotice(args: {
   error: string;
   cause: string;
   rolledBack: boolean;
+  /** The rotation had finished (its key is current) before a later step failed: nothing was undone. */
+  finished?: boolean;
 }): OpsNotice {
   return {
     eventType: 'rotation.failed',
     ...args,
-    summary: args.rolledBack
+    summary: args.finished
+      ? `Rotation ${args.rotationId} of client ${args.clientId} had finished (its new key is current) when it failed with ${args.error}; it was not undone and the previous key's retirement did not run.`
+      : args.rolledBack
       ? `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and was rolled back; the client's current key is unchanged.`
       : `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and could NOT be rolled back; the client's lock is kept until a human looks.`,
   };

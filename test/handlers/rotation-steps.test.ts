@@ -288,35 +288,31 @@ describe('emergency rotation', () => {
 });
 
 describe('rollback', () => {
-  it('after a finished scheduled rotation (finishSecret failed after its commit): the old key is current again', async () => {
+  it('after a finished scheduled rotation (a later step failed): nothing is undone, the labels follow the table', async () => {
     const r = await prepare(RotationMode.SCHEDULED);
     const { context, newKeyHash } = await throughSet(r);
     await testSecret(deps, context);
     await finishSecret(deps, context);
     clock.advance(1000);
+    const before = await snapshot(deps.tableName, r.secretId);
 
-    await r.twice(() => rollbackRotation(deps, context, { Error: 'TransientError' }));
-    expect(await labels(r.secretId)).toEqual({ [r.oldVersion]: [Stage.CURRENT] });
-    expect(await deps.secrets.readStage(r.secretId, Stage.CURRENT)).toEqual({ versionId: r.oldVersion, value: r.oldValue });
-    const oldKey = await getKey(r.oldKeyHash);
-    expect(oldKey.state).toBe(KeyState.ACTIVE);
-    expect(oldKey.notAfter).toBeUndefined();
-    // Clients may already hold the new key: it gets the rotation's overlap as grace, not a revocation.
-    expect(await getKey(newKeyHash)).toMatchObject({ state: KeyState.RETIRING, notAfter: new Date(clock.nowMs() + context.overlapSeconds * 1000).toISOString() });
-    expect(await verifyApiKey((await deps.secrets.readVersion(r.secretId, r.rotationId))!.apiKey, (h) => deps.keys.getKey(h), clock, deps.settings.keyPrefix)).toMatchObject({ accepted: true });
-    const client = await getClient(r.client.clientId);
-    expect(client).toMatchObject({ currentKeyHash: r.oldKeyHash, currentKeyId: r.oldKeyId, currentVersionId: r.oldVersion });
-    expect(client.previousKeyHash).toBeUndefined();
-    expect(client.pendingKeyHash).toBeUndefined();
+    // Going back would hand clients the previous key, which the kill switch may have revoked
+    // since: the rollback step never undoes a finished rotation (the operator's rollback does).
+    const result = await r.twice(() => rollbackRotation(deps, context, { Error: 'TransientError' }));
+    expect(result.notice).toMatchObject({ rolledBack: false, finished: true });
+    expect(await snapshot(deps.tableName, r.secretId)).toEqual(before);
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT], [r.oldVersion]: [Stage.PREVIOUS] });
+    expect(await getKey(newKeyHash)).toMatchObject({ state: KeyState.ACTIVE });
+    expect(await getKey(r.oldKeyHash)).toMatchObject({ state: KeyState.RETIRING });
   });
 
-  it('after a finished emergency rotation: refuses with RotationStateConflict (the old key is already revoked)', async () => {
+  it('after a finished emergency rotation: nothing is undone and nothing changes', async () => {
     const r = await prepare(RotationMode.EMERGENCY);
     const { context } = await throughSet(r);
     await testSecret(deps, context);
     await finishSecret(deps, context);
     const before = await snapshot(deps.tableName, r.secretId);
-    expect((await failure(rollbackRotation(deps, context))).name).toBe('RotationStateConflict');
+    expect((await rollbackRotation(deps, context)).notice).toMatchObject({ rolledBack: false, finished: true });
     expect(await snapshot(deps.tableName, r.secretId)).toEqual(before);
   });
 
@@ -529,7 +525,7 @@ describe('taking over the lock of an abandoned rotation', () => {
   // finishSecret moved AWSCURRENT onto A's version but before its DynamoDB commit. Once A's
   // lock expires, rotation B must not treat A's key as a stray and revoke it: AWSCURRENT
   // carries it, so clients may hold it (invariants 1 and 2). createSecret refuses instead.
-  it('never revokes the key that AWSCURRENT carries: createSecret refuses with RotationStateConflict', async () => {
+  it('repairs instead of refusing: the key AWSCURRENT carried gets the overlap as grace, the labels go back to the table', async () => {
     const r = await prepare(RotationMode.SCHEDULED);
     const a = await throughSet(r);
     await testSecret(deps, a.context);
@@ -544,13 +540,15 @@ describe('taking over the lock of an abandoned rotation', () => {
 
     clock.advance((deps.settings.lockTtlSeconds + 1) * 1000);
     const b = await beginRotation(deps, { request: r.input.request, rotationId: newRotationId() });
-    const refused = await failure(createSecret(deps, b));
-    expect(refused.name).toBe('RotationStateConflict');
-    expect(refused.message).toContain(r.rotationId);
-
-    const current = (await deps.secrets.readStage(r.secretId, Stage.CURRENT))!;
-    const record = await getKey(hashApiKey(current.value.apiKey));
-    expect(judgeRecord(record, clock.nowMs())).toMatchObject({ accepted: true });
+    await createSecret(deps, b);
+    // Clients may hold the abandoned rotation's key (it was AWSCURRENT): still accepted for the overlap.
+    expect(await getKey(a.newKeyHash)).toMatchObject({ state: KeyState.RETIRING, notAfter: new Date(clock.nowMs() + b.overlapSeconds * 1000).toISOString() });
+    expect(judgeRecord(await getKey(a.newKeyHash), clock.nowMs())).toMatchObject({ accepted: true });
+    const stages = await labels(r.secretId);
+    expect(versionCarrying(stages, Stage.CURRENT)).toBe(r.oldVersion);
+    expect(versionCarrying(stages, Stage.PENDING)).toBe(b.rotationId);
+    // The abandoned rotation's version is fenced: a late write of its step cannot create or relabel it.
+    await expect(deps.secrets.putPending(r.secretId, r.rotationId, { apiKey: 'x', keyId: 'y' })).resolves.toBeDefined();
   });
 });
 

@@ -56,22 +56,16 @@ export async function rollbackLastRotation(deps: OpsDeps, raw: unknown): Promise
   const operationLock = `${rotationId}.rollback`;
   if (!done) {
     await assertUndoable(deps, client);
-    if (client.lock && client.lock.rotationId !== rotationId && client.lock.rotationId !== operationLock) {
-      throw new RotationInProgressError(client.clientId, client.lock.rotationId);
-    }
-    if (!client.lock) {
-      // The rotation's execution already let go of the lock (e.g. a late step failed): hold it ourselves.
-      const now = isoNow(deps.clock);
-      await deps.keys.acquireLock(
-        client.clientId,
-        { rotationId: operationLock, acquiredAt: now, expiresAt: new Date(deps.clock.nowMs() + 3600_000).toISOString() },
-        { clientId: client.clientId, at: now, action: 'rollback.locked', actor: request.requestedBy, reason: request.reason, rotationId },
-      );
-    }
+    await holdLock(deps, client, rotationId, operationLock, request);
   }
   // Stop first: the execution must not retire the previous key while it becomes current again.
   const execution = await deps.executions.stop(rotationId, { error: 'KeyRoll.RolledBack', cause: `Rolled back by ${request.requestedBy}.` });
-  if (!done) await undoFinishedRotation(deps, contextOf(client, rotationId, request), client, 'revoke');
+  if (!done) {
+    // Every table write of the undo is conditioned on our lock: an emergency that takes it
+    // from us in between wins, and this rollback changes nothing in the table.
+    const locked = (await deps.keys.requireClient(client.clientId)) as ClientWithPending;
+    await undoFinishedRotation(deps, contextOf(locked, rotationId, request), locked, 'revoke', operationLock);
+  }
   await deps.keys.releaseLock(client.clientId, rotationId);
   await deps.keys.releaseLock(client.clientId, operationLock);
 
@@ -83,6 +77,24 @@ export async function rollbackLastRotation(deps: OpsDeps, raw: unknown): Promise
     await deps.notifier?.publish(rolledBackNotice({ clientId: client.clientId, rotationId, occurredAt: isoNow(deps.clock), currentKeyId: after.currentKeyId, revokedKeyId }));
   }
   return { clientId: client.clientId, rotationId, outcome: done ? 'already-rolled-back' : 'rolled-back', execution, currentKeyId: after.currentKeyId };
+}
+
+/**
+ * Takes the client's lock for the rollback: from the rotation's execution (conditional on it
+ * still holding it: an emergency that took it first wins), or a free one. A re-run that
+ * already holds it keeps it.
+ *
+ * @throws RotationInProgressError when another rotation holds the lock.
+ */
+async function holdLock(deps: OpsDeps, client: ClientWithPending, rotationId: string, operationLock: string, request: RollbackRequest): Promise<void> {
+  const holder = client.lock?.rotationId;
+  if (holder === operationLock) return;
+  if (holder !== undefined && holder !== rotationId) throw new RotationInProgressError(client.clientId, holder);
+  const now = isoNow(deps.clock);
+  const lock = { rotationId: operationLock, acquiredAt: now, expiresAt: new Date(deps.clock.nowMs() + 3600_000).toISOString() };
+  const audit = { clientId: client.clientId, at: now, action: 'rollback.locked', actor: request.requestedBy, reason: request.reason, rotationId };
+  if (holder === rotationId) await deps.keys.takeOverLock(client.clientId, rotationId, lock, audit);
+  else await deps.keys.acquireLock(client.clientId, lock, audit);
 }
 
 /** The rotation is in its overlap: normal mode, previous key still RETIRING and not about to expire. */

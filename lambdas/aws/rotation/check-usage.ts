@@ -63,6 +63,7 @@ export async function checkUsage(deps: RotationDeps, context: RotationContext): 
     () =>
       deps.keys.applyChange({
         extensions: [{ keyHash: key.keyHash, keyId: key.keyId, fromNotAfter, toNotAfter }],
+        client: { clientId: context.clientId, expect: { 'lock.rotationId': context.rotationId }, set: { updatedAt: now } },
         audit: [
           {
             clientId: context.clientId,

@@ -87,6 +87,11 @@ export async function clientLockedBy(deps: RotationDeps, context: RotationContex
   return client;
 }
 
+/** A rotation whose finishSecret committed (resumed, or run again with the same id): its steps before finish change nothing. */
+export function hasFinished(client: ClientWithPending, context: Pick<RotationContext, 'rotationId'>): boolean {
+  return client.currentVersionId === context.rotationId || client.lastRotation?.rotationId === context.rotationId;
+}
+
 /** Runs a guarded write; if its condition fails, re-reads and accepts the outcome when `isDone` says the change is already there. */
 export async function convergent<T>(write: () => Promise<T>, isDone: () => Promise<boolean>): Promise<T | undefined> {
   try {

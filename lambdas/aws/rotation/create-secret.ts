@@ -1,7 +1,10 @@
 /**
  * createSecret: a new key as the AWSPENDING version (version id = rotation id) and its
  * hash in DynamoDB as PENDING. Converges after a crash between the two writes: the
- * retry finds the version, re-reads it and records the hash.
+ * retry finds the version (read by version id), re-reads it and records the hash.
+ *
+ * First it repairs: an abandoned rotation's leftovers are undone and the labels are put where
+ * the table says (docs/design.md, invariant 7), instead of refusing to rotate.
  *
  * revokeImmediately (emergency only): in the same transaction that records the new key,
  * every existing key of the client is revoked. From that moment until the client reads the
@@ -13,11 +16,12 @@ import { isoNow } from '../../core/clock';
 import { KeyState } from '../../core/key-state';
 import type { KeyRecord } from '../../core/model';
 import type { SecretValue } from '../../core/secret-value';
-import { RotationStateConflictError } from '../../core/errors';
-import { requireCurrentVersion, Stage, versionWithStage } from '../secret-store';
+import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
 import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from './client-keys';
-import { clientLockedBy, convergent, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+import { clientLockedBy, convergent, hasFinished, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+import { labelsOfTable } from './table-labels';
+import { undoUnfinishedRotation } from './undo-rotation';
 
 /** Result of createSecret: the new key's id (never the key). */
 export interface CreateSecretResult {
@@ -29,32 +33,34 @@ export async function createSecret(
   context: RotationContext,
   random?: RandomBytes,
 ): Promise<CreateSecretResult> {
-  const client = await clientLockedBy(deps, context);
+  let client = await clientLockedBy(deps, context);
+  // A resumed rotation that already finished changes nothing (its key is current).
+  if (hasFinished(client, context)) return { pendingKeyId: client.currentKeyId };
   if (client.pendingRotationId === context.rotationId && client.pendingKeyId) {
+    await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
     return { pendingKeyId: client.pendingKeyId };
   }
-  const stages = await deps.secrets.versionStages(context.secretId);
-  // An abandoned rotation may have moved AWSCURRENT before recording it (finishSecret cut
-  // off between its two halves). Clients may already hold that key, so it must not be
-  // revoked as a stray; only an operator can tell whether to finish or roll it back.
-  const labelledCurrent = requireCurrentVersion(context.secretId, stages);
-  if (labelledCurrent !== client.currentVersionId) {
-    throw new RotationStateConflictError(
-      `createSecret: AWSCURRENT of ${context.secretId} is on version ${labelledCurrent} but the table says ${client.currentVersionId}; ` +
-        'an earlier rotation stopped inside finishSecret. Finish or roll it back before rotating again.',
+  if (client.pendingRotationId && client.pendingRotationId !== context.rotationId) {
+    // An abandoned rotation's leftovers (its lock expired or was taken over without a clean-up):
+    // fenced and undone like a preempted one; a key that was AWSCURRENT gets the overlap as grace.
+    const stale = client.pendingRotationId;
+    await deps.secrets.fenceVersion(context.secretId, stale);
+    const emergency = context.mode === RotationMode.EMERGENCY;
+    await undoUnfinishedRotation(
+      deps,
+      { ...context, rotationId: stale, overlapSeconds: emergency ? 0 : context.overlapSeconds },
+      client,
+      emergency ? 'revoke' : 'grace',
     );
+    client = await clientLockedBy(deps, context);
   }
-  let value: SecretValue | undefined = stages[context.rotationId]
-    ? await deps.secrets.readVersion(context.secretId, context.rotationId)
-    : undefined;
-  if (!value) {
-    // An abandoned rotation may have left its version labelled AWSPENDING; the label belongs to us now.
-    const stale = versionWithStage(stages, Stage.PENDING);
-    if (stale && stale !== context.rotationId) await deps.secrets.removeStage(context.secretId, Stage.PENDING, stale);
-    const apiKey = generateApiKey(deps.settings.keyPrefix, random);
-    value = { apiKey, keyId: keyIdOf(apiKey) };
-    await deps.secrets.putPending(context.secretId, context.rotationId, value);
-  }
+  // The table is the truth: labels that a stopped rotation's late write (or an abandoned finish)
+  // moved are put back where the table says before anything new is labelled.
+  await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
+
+  // Read by version id: a version without labels exists too (DescribeSecret does not list it).
+  const value = (await deps.secrets.readVersion(context.secretId, context.rotationId)) ?? (await putNewKey(deps, context, random));
+  await deps.secrets.projectLabels(context.secretId, { ...labelsOfTable(client), pending: context.rotationId });
   const keyHash = hashApiKey(value.apiKey);
   const now = isoNow(deps.clock);
   const record: KeyRecord = {
@@ -67,19 +73,13 @@ export async function createSecret(
     scopes: client.scopes,
     createdAt: now,
   };
-  const staleKey = client.pendingKeyHash ? await deps.keys.getKey(client.pendingKeyHash) : undefined;
-  // A key left by an abandoned rotation is never handed to the client: revoke it.
-  const staleRevocation: KeyTransition[] =
-    staleKey && staleKey.state !== KeyState.REVOKED && staleKey.state !== KeyState.RETIRING
-      ? [{ keyHash: staleKey.keyHash, keyId: staleKey.keyId, from: staleKey.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
-      : [];
-  const immediate = context.revokeImmediately ? await revokeAllButOverflow(deps, context, client, now, staleKey?.keyHash) : [];
+  const immediate = context.revokeImmediately ? await revokeAllButOverflow(deps, context, client, now) : [];
   const audit = (action: string, keyId: string) => ({ clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId });
   await convergent(
     () =>
       deps.keys.applyChange({
         insertKeys: [record],
-        transitions: [...staleRevocation, ...immediate],
+        transitions: immediate,
         client: {
           clientId: context.clientId,
           expect: { 'lock.rotationId': context.rotationId },
@@ -98,25 +98,25 @@ export async function createSecret(
   return { pendingKeyId: value.keyId };
 }
 
+/** A fresh key as the rotation's version; if that version appeared meanwhile, its value instead. */
+async function putNewKey(deps: RotationDeps, context: RotationContext, random?: RandomBytes): Promise<SecretValue> {
+  const apiKey = generateApiKey(deps.settings.keyPrefix, random);
+  return deps.secrets.putPending(context.secretId, context.rotationId, { apiKey, keyId: keyIdOf(apiKey) });
+}
+
 
 /**
- * revokeImmediately: the transitions that revoke every existing key of the client (the stale
- * key of an abandoned rotation has its own). A client has a handful of keys; should it have
- * more than one transaction carries, the excess is revoked first in transactions of its own.
+ * revokeImmediately: the transitions that revoke every existing key of the client. A client has
+ * a handful of keys; should it have more than one transaction carries, the excess is revoked
+ * first in transactions of its own (each conditioned on the lock).
  */
-async function revokeAllButOverflow(
-  deps: RotationDeps,
-  context: RotationContext,
-  client: ClientWithPending,
-  now: string,
-  staleKeyHash: string | undefined,
-): Promise<KeyTransition[]> {
-  const keys = (await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== staleKeyHash);
-  const transitions = revocationsOf(keys, now);
+async function revokeAllButOverflow(deps: RotationDeps, context: RotationContext, client: ClientWithPending, now: string): Promise<KeyTransition[]> {
+  const transitions = revocationsOf(await unrevokedKeysOf(deps.keys, client), now);
   while (transitions.length > REVOCATIONS_PER_TRANSACTION) {
     const chunk = transitions.splice(0, REVOCATIONS_PER_TRANSACTION);
     await deps.keys.applyChange({
       transitions: chunk,
+      client: { clientId: context.clientId, expect: { 'lock.rotationId': context.rotationId }, set: { updatedAt: now } },
       audit: chunk.map((t) => ({ clientId: context.clientId, at: now, action: 'key.revoked', actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId: t.keyId })),
     });
   }

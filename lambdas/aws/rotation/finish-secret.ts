@@ -3,6 +3,10 @@
  * the old one), AWSPENDING is removed, and in one transaction DynamoDB makes the new key
  * current and the old one RETIRING until its not-after — or, in emergency mode, revokes
  * every other key of the client. A retry after a crash at any point converges.
+ *
+ * Label moves are compare-and-sets from the version that holds the label when read, and end
+ * with the labels where the table says: a stopped rotation's late label move that landed
+ * before is overwritten, one that lands after fails (docs/design.md, invariants 7 and 8).
  */
 import { isoNow } from '../../core/clock';
 import { RotationStateConflictError } from '../../core/errors';
@@ -11,9 +15,9 @@ import type { LastRotation } from '../../core/model';
 import { rotatedNotice, type ClientNotice } from '../../core/notifications';
 import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
-import { requireCurrentVersion, Stage } from '../secret-store';
-import { revocationsOf, unrevokedKeysOf } from './client-keys';
+import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from './client-keys';
 import { clientLockedBy, convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+import { labelsOfTable } from './table-labels';
 
 /** Result of finishSecret: ids, the previous key's deadline and the notice to publish. */
 export interface FinishSecretResult {
@@ -33,30 +37,17 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
       throw new RotationStateConflictError(`finishSecret: rotation ${context.rotationId} has no pending key.`);
     }
     await requireActivePendingKey(deps, client);
-    const stages = await deps.secrets.versionStages(context.secretId);
-    const labelledCurrent = requireCurrentVersion(context.secretId, stages);
-    if (labelledCurrent !== context.rotationId) {
-      if (labelledCurrent !== client.currentVersionId) {
-        throw new RotationStateConflictError(
-          `finishSecret: AWSCURRENT is on ${labelledCurrent} but the table says ${client.currentVersionId}; refusing to guess.`,
-        );
-      }
-      await deps.secrets.moveStage(context.secretId, Stage.CURRENT, context.rotationId, labelledCurrent);
-    }
-    await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
-    if (emergency) await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, client.currentVersionId);
+    // AWSCURRENT to the new version, taken from whichever version has it: the table's current
+    // one, or one a stopped rotation's late write put there (the table is the truth).
+    // AWSPREVIOUS goes where the commit will point (Secrets Manager puts it on the version that lost AWSCURRENT).
+    const previous = emergency ? {} : { previous: client.currentVersionId };
+    await deps.secrets.projectLabels(context.secretId, { current: context.rotationId, pending: context.rotationId, ...previous });
     await commitDecidingAgain(deps, context, client, emergency);
     client = await clientLockedBy(deps, context);
-  } else {
-    // Retried after the table was updated: finish tidying the labels.
-    await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
-    if (emergency && client.lastRotation) {
-      const stages = await deps.secrets.versionStages(context.secretId);
-      for (const [versionId, labels] of Object.entries(stages)) {
-        if (labels.includes(Stage.PREVIOUS)) await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, versionId);
-      }
-    }
   }
+  // Now (and on a retry after the commit) the labels follow the table: AWSPENDING removed,
+  // AWSPREVIOUS on the previous version (none after an emergency).
+  await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
   const last = client.lastRotation;
   if (!last || last.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`finishSecret: the client record does not show rotation ${context.rotationId} as finished.`);
@@ -114,6 +105,30 @@ async function commitDecidingAgain(deps: RotationDeps, context: RotationContext,
   }
 }
 
+/**
+ * An emergency may have more keys to revoke than one transaction carries (100 items: each
+ * revocation is a key and its audit entry). The excess is revoked first, in transactions of
+ * its own conditioned on the lock; the current key stays for the final commit, so the client
+ * keeps a working key until the new one is current. Removes what it revoked from `revocations`.
+ *
+ * @returns the ids of the keys revoked here.
+ */
+async function revokeOverflowFirst(deps: RotationDeps, context: RotationContext, revocations: KeyTransition[], currentKeyHash: string, now: string): Promise<string[]> {
+  const revoked: string[] = [];
+  const movable = revocations.filter((t) => t.keyHash !== currentKeyHash);
+  while (revocations.length > REVOCATIONS_PER_TRANSACTION) {
+    const chunk = movable.splice(0, Math.min(REVOCATIONS_PER_TRANSACTION, revocations.length - REVOCATIONS_PER_TRANSACTION));
+    await deps.keys.applyChange({
+      transitions: chunk,
+      client: { clientId: context.clientId, expect: { 'lock.rotationId': context.rotationId }, set: { updatedAt: now } },
+      audit: chunk.map((t) => ({ clientId: context.clientId, at: now, action: 'key.revoked', actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId: t.keyId })),
+    });
+    for (const t of chunk) revocations.splice(revocations.indexOf(t), 1);
+    revoked.push(...chunk.map((t) => t.keyId));
+  }
+  return revoked;
+}
+
 /** The DynamoDB half of finishSecret, as one transaction (applied only while the new key is ACTIVE). */
 async function commitFinish(deps: RotationDeps, context: RotationContext, client: ClientWithPending, emergency: boolean): Promise<void> {
   const nowMs = deps.clock.nowMs();
@@ -125,9 +140,12 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
   const notAfter = emergency || oldKey.state !== KeyState.ACTIVE ? undefined : new Date(nowMs + context.overlapSeconds * 1000).toISOString();
 
   const transitions: KeyTransition[] = [];
+  const revokedEarlier: string[] = [];
   if (emergency) {
     // Every key of the client but the new one (revokeImmediately: createSecret already revoked them).
-    transitions.push(...revocationsOf((await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== newKeyHash), now));
+    const others = revocationsOf((await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== newKeyHash), now);
+    revokedEarlier.push(...(await revokeOverflowFirst(deps, context, others, oldKey.keyHash, now)));
+    transitions.push(...others);
   } else {
     if (oldKey.state === KeyState.ACTIVE) {
       transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter } });
@@ -142,7 +160,7 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
     }
   }
   const revokedNow = transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId);
-  const revokedEarlier = client.pendingRotationId === context.rotationId ? (client.immediatelyRevokedKeyIds ?? []) : [];
+  if (client.pendingRotationId === context.rotationId) revokedEarlier.push(...(client.immediatelyRevokedKeyIds ?? []));
   const preemptedRotationId = client.lock?.preemptedRotationId;
   const lastRotation: LastRotation = {
     rotationId: context.rotationId,

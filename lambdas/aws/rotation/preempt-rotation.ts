@@ -7,11 +7,22 @@
  *   A key that had been AWSCURRENT gets no grace: this is an incident.
  * - After (in its overlap): the execution is only stopped. The new key is current and stays;
  *   the previous key is the emergency rotation's (or offboarding's) to revoke.
+ *
+ * Stopping an execution does not stop a step invocation that is already running (a zombie):
+ * its DynamoDB writes fail their lock condition, its label moves fail Secrets Manager's
+ * compare-and-set once the labels have moved on, and the one write that neither guards — the
+ * PutSecretValue that creates its version and takes AWSPENDING — is fenced here by creating
+ * that version first (docs/design.md, invariant 7).
  */
 import { RotationMode } from '../../core/rotation-request';
 import type { RotationExecutions } from '../rotation-executions';
 import type { ClientWithPending } from './context';
 import { undoUnfinishedRotation, type UndoDeps } from './undo-rotation';
+
+/** Locks that operator operations hold, `<rotation id>.rollback`: no execution, no version of their own. */
+export function isOperationLock(lockId: string): boolean {
+  return lockId.endsWith('.rollback');
+}
 
 /** Who stops the rotation, and why (for the execution history and the audit trail). */
 export interface Preemption {
@@ -19,6 +30,11 @@ export interface Preemption {
   readonly by: string;
   readonly actor: string;
   readonly reason: string;
+  /**
+   * A key of the stopped rotation that had been AWSCURRENT (clients may hold it) stays valid
+   * this long (RETIRING); 0 or absent revokes it at once, as an incident needs.
+   */
+  readonly graceSeconds?: number;
 }
 
 /** What was done to the stopped rotation. */
@@ -39,25 +55,29 @@ export async function stopAndCleanUp(
   heldRotationId: string,
   preemption: Preemption,
 ): Promise<PreemptionResult> {
+  // An operator's operation has no execution and no version; its writes are lock-conditioned.
+  if (isOperationLock(heldRotationId)) return { stoppedRotationId: heldRotationId, execution: 'not-found', undone: false };
   const execution = await deps.executions.stop(heldRotationId, {
     error: 'KeyRoll.Preempted',
     cause: `Stopped by ${preemption.by} (${preemption.actor}).`,
   });
   const finished = client.lastRotation?.rotationId === heldRotationId || client.currentVersionId === heldRotationId;
   if (finished) return { stoppedRotationId: heldRotationId, execution, undone: false };
+  await deps.secrets.fenceVersion(client.secretId, heldRotationId);
+  const grace = preemption.graceSeconds ?? 0;
   await undoUnfinishedRotation(
     deps,
     {
       rotationId: heldRotationId,
       clientId: client.clientId,
       secretId: client.secretId,
-      mode: RotationMode.EMERGENCY,
+      mode: grace > 0 ? RotationMode.MANUAL : RotationMode.EMERGENCY,
       reason: preemption.reason,
       requestedBy: preemption.actor,
-      overlapSeconds: 0,
+      overlapSeconds: grace,
     },
     client,
-    'revoke',
+    grace > 0 ? 'grace' : 'revoke',
   );
   return { stoppedRotationId: heldRotationId, execution, undone: true };
 }

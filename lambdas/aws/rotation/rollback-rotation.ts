@@ -2,8 +2,12 @@
  * rollback: undo a rotation that failed before it finished (the undo itself lives in
  * undo-rotation.ts, shared with emergency preemption and the operator's rollback). The pending key is revoked,
  * AWSPENDING removed and, if finishSecret had already moved AWSCURRENT, the label goes
- * back to the old version. The old key is left as it was (or restored to ACTIVE if a
- * finished normal rotation is rolled back). Idempotent: every action checks first.
+ * back to the old version. The old key is left as it was. Idempotent: every action checks first.
+ *
+ * A rotation whose finishSecret committed is never undone here: its key is current and its
+ * previous key may since have been revoked (the kill switch) or retired, so going back could
+ * make a dead key current. Only the labels are put where the table says; the operator's
+ * rollback (during the overlap, with its own checks) is the way back.
  *
  * Once AWSCURRENT has been on the new version, a client may already hold the new key, so
  * it is not revoked: it becomes RETIRING for the rotation's overlap (a grace period while
@@ -12,8 +16,9 @@
 import { isoNow } from '../../core/clock';
 import { RotationStateConflictError } from '../../core/errors';
 import { rotationFailedNotice, type OpsNotice } from '../../core/notifications';
-import type { ClientWithPending, RotationContext, RotationDeps } from './context';
-import { undoFinishedRotation, undoUnfinishedRotation } from './undo-rotation';
+import { hasFinished, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+import { labelsOfTable } from './table-labels';
+import { undoUnfinishedRotation } from './undo-rotation';
 
 /** The error that the state machine caught, as Step Functions reports it. */
 export interface CaughtError {
@@ -36,10 +41,15 @@ export async function rollbackRotation(deps: RotationDeps, context: RotationCont
   if (client.lock && client.lock.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`rollback: client ${context.clientId} is locked by ${client.lock.rotationId}, not ${context.rotationId}.`);
   }
-  if (client.currentVersionId === context.rotationId) await undoFinishedRotation(deps, context, client);
+  const finished = hasFinished(client, context);
+  if (finished) await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
   else await undoUnfinishedRotation(deps, context, client);
 
   const error = caught.Error ?? 'RotationFailed';
   const cause = (caught.Cause ?? '').slice(0, MAX_CAUSE_LENGTH);
-  return { error, cause, notice: rotationFailedNotice({ clientId: context.clientId, rotationId: context.rotationId, occurredAt: now, error, cause, rolledBack: true }) };
+  return {
+    error,
+    cause,
+    notice: rotationFailedNotice({ clientId: context.clientId, rotationId: context.rotationId, occurredAt: now, error, cause, rolledBack: !finished, ...(finished ? { finished: true } : {}) }),
+  };
 }

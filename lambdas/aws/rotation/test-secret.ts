@@ -11,9 +11,8 @@ import { KeyVerificationFailedError, RotationStateConflictError } from '../../co
 import type { KeyRecord } from '../../core/model';
 import { verifyApiKey } from '../../core/verification';
 import { RotationMode } from '../../core/rotation-request';
-import { Stage } from '../secret-store';
 import { proveAgainstEndpoint } from './endpoint-probe';
-import { clientLockedBy, type RotationContext, type RotationDeps } from './context';
+import { clientLockedBy, hasFinished, type RotationContext, type RotationDeps } from './context';
 
 /** Result of testSecret: the key ids that were proven. */
 export interface TestSecretResult {
@@ -23,13 +22,14 @@ export interface TestSecretResult {
 
 export async function testSecret(deps: RotationDeps, context: RotationContext): Promise<TestSecretResult> {
   const client = await clientLockedBy(deps, context);
+  if (hasFinished(client, context)) return { pendingKeyId: client.currentKeyId, currentKeyId: client.currentKeyId };
   if (client.pendingRotationId !== context.rotationId) {
     throw new RotationStateConflictError(`testSecret: rotation ${context.rotationId} has no pending key.`);
   }
-  const pending = await deps.secrets.readStage(context.secretId, Stage.PENDING);
-  if (!pending || pending.versionId !== context.rotationId) {
-    throw new KeyVerificationFailedError('pending', 'the AWSPENDING version is not the one this rotation created');
-  }
+  // The versions the table names, read by version id (the labels are a projection of the table).
+  const pendingValue = await deps.secrets.readVersion(context.secretId, context.rotationId);
+  if (!pendingValue) throw new KeyVerificationFailedError('pending', 'the version this rotation created is missing');
+  const pending = { versionId: context.rotationId, value: pendingValue };
   const lookup = (keyHash: string) => deps.keys.getKey(keyHash);
   const prove = async (which: 'pending' | 'current', apiKey: string): Promise<KeyRecord> => {
     const verdict = await verifyApiKey(apiKey, lookup, deps.clock, deps.settings.keyPrefix);
@@ -43,8 +43,8 @@ export async function testSecret(deps: RotationDeps, context: RotationContext): 
     await proveAgainstEndpoint(deps.settings.verifyEndpointUrl, pending.value.apiKey, context.clientId, deps.fetch);
   }
   if (context.mode === RotationMode.EMERGENCY) return { pendingKeyId: pendingRecord.keyId, currentKeyId: client.currentKeyId };
-  const current = await deps.secrets.readStage(context.secretId, Stage.CURRENT);
-  if (!current) throw new KeyVerificationFailedError('current', 'the secret has no AWSCURRENT version');
-  const currentRecord = await prove('current', current.value.apiKey);
+  const current = await deps.secrets.readVersion(context.secretId, client.currentVersionId);
+  if (!current) throw new KeyVerificationFailedError('current', `the current version ${client.currentVersionId} is missing`);
+  const currentRecord = await prove('current', current.apiKey);
   return { pendingKeyId: pendingRecord.keyId, currentKeyId: currentRecord.keyId };
 }

@@ -7,6 +7,11 @@
  *   and AWSCURRENT moved back if finishSecret had moved it.
  * - Finished (in its overlap): AWSCURRENT back on the previous version, the previous key ACTIVE
  *   again without a not-after, the rotation's key revoked or given a grace period.
+ *
+ * The labels are put where the table says (after the undo, for a finished rotation), whoever
+ * moved them; the DynamoDB half is conditioned on the lock as the caller read it
+ * (`lockedBy`), so an undo that lost the lock in between changes nothing in the table
+ * (docs/design.md, invariant 7).
  */
 import { isoNow } from '../../core/clock';
 import { RotationStateConflictError } from '../../core/errors';
@@ -16,6 +21,7 @@ import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
 import { Stage, versionWithStage } from '../secret-store';
 import { convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
+import { labelsOfTable } from './table-labels';
 
 /** What undoing needs: the stores and the clock. */
 export type UndoDeps = Pick<RotationDeps, 'secrets' | 'keys' | 'clock'>;
@@ -27,22 +33,31 @@ export type UndoDeps = Pick<RotationDeps, 'secrets' | 'keys' | 'clock'>;
  */
 export type ExposedKeyDisposition = 'grace' | 'revoke';
 
+/** The lock as the caller read it: the undo's table write applies only while it is unchanged. */
+export function lockHolderOf(client: ClientWithPending): string | null {
+  return client.lock?.rotationId ?? null;
+}
+
+/** `expect` entries of a client update that hold while the lock is as `lockedBy` says. */
+export function lockExpectation(lockedBy: string | null): Record<string, string | null> {
+  return lockedBy === null ? { lock: null } : { 'lock.rotationId': lockedBy };
+}
+
 /** Undoes a rotation that has not committed finishSecret. */
 export async function undoUnfinishedRotation(
   deps: UndoDeps,
   context: RotationContext,
   client: ClientWithPending,
   exposedKey: ExposedKeyDisposition = 'grace',
+  lockedBy: string | null = lockHolderOf(client),
 ): Promise<void> {
   const now = isoNow(deps.clock);
   const stages = await deps.secrets.versionStages(context.secretId);
   const wasCurrent = versionWithStage(stages, Stage.CURRENT) === context.rotationId;
-  if (wasCurrent) {
-    // finishSecret moved the label but not the table: the table's current version is the truth.
-    await deps.secrets.moveStage(context.secretId, Stage.CURRENT, client.currentVersionId, context.rotationId);
-  }
-  await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, context.rotationId);
-  await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
+  // The table's versions are the truth: AWSCURRENT back on its current version (if finishSecret
+  // or a late write moved it), no AWSPENDING.
+  const { pending: _pending, ...target } = labelsOfTable(client);
+  await deps.secrets.projectLabels(context.secretId, target);
 
   if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash) {
     // createSecret never recorded a key (or an earlier undo already cleaned up).
@@ -60,7 +75,12 @@ export async function undoUnfinishedRotation(
     () =>
       deps.keys.applyChange({
         transitions,
-        client: { clientId: context.clientId, expect: { pendingRotationId: context.rotationId }, set: { updatedAt: now }, remove: [...PENDING_FIELDS] },
+        client: {
+          clientId: context.clientId,
+          expect: { pendingRotationId: context.rotationId, ...lockExpectation(lockedBy) },
+          set: { updatedAt: now },
+          remove: [...PENDING_FIELDS],
+        },
         audit: undoAuditEvents(context, now, revokedIds(transitions)),
       }),
     async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
@@ -78,6 +98,7 @@ export async function undoFinishedRotation(
   context: RotationContext,
   client: ClientWithPending,
   exposedKey: ExposedKeyDisposition = 'grace',
+  lockedBy: string | null = lockHolderOf(client),
 ): Promise<void> {
   if (context.mode === RotationMode.EMERGENCY || !client.previousKeyHash || !client.previousVersionId || !client.previousKeyId) {
     throw new RotationStateConflictError(
@@ -86,13 +107,15 @@ export async function undoFinishedRotation(
   }
   const now = isoNow(deps.clock);
   const previousVersionId = client.previousVersionId;
-  const stages = await deps.secrets.versionStages(context.secretId);
-  if (versionWithStage(stages, Stage.CURRENT) === context.rotationId) {
-    await deps.secrets.moveStage(context.secretId, Stage.CURRENT, previousVersionId, context.rotationId);
-  }
-  await deps.secrets.removeStage(context.secretId, Stage.PREVIOUS, context.rotationId);
-  await deps.secrets.removeStage(context.secretId, Stage.PENDING, context.rotationId);
   const [newKey, oldKey] = await Promise.all([deps.keys.getKey(client.currentKeyHash), deps.keys.getKey(client.previousKeyHash)]);
+  // Going back makes the previous key current: never a key that is no longer RETIRING (the
+  // kill switch revoked it, or its retirement ran), or the client would be handed a dead key.
+  if (client.currentVersionId === context.rotationId && oldKey?.state !== KeyState.RETIRING) {
+    throw new RotationStateConflictError(
+      `rollback: the previous key ${client.previousKeyId} of rotation ${context.rotationId} is ${oldKey?.state ?? 'missing'}, not RETIRING; it cannot be made current again.`,
+    );
+  }
+  await deps.secrets.projectLabels(context.secretId, { current: previousVersionId });
   const transitions: KeyTransition[] = [];
   if (newKey && newKey.state !== KeyState.REVOKED && newKey.state !== KeyState.RETIRING) {
     // The new key was current: clients may hold it.
@@ -109,7 +132,7 @@ export async function undoFinishedRotation(
         transitions,
         client: {
           clientId: context.clientId,
-          expect: { currentVersionId: context.rotationId },
+          expect: { currentVersionId: context.rotationId, ...lockExpectation(lockedBy) },
           set: { currentKeyHash: client.previousKeyHash, currentKeyId: client.previousKeyId, currentVersionId: previousVersionId, updatedAt: now },
           remove: [...PREVIOUS_FIELDS, ...PENDING_FIELDS],
         },
