@@ -58,3 +58,15 @@ export function nextLabelChange(stages: VersionStages, target: LabelTarget): Lab
   }
   return undefined;
 }
+
+/** Each label that is not where `target` says, in words (empty when the labels match). */
+export function labelDisagreements(stages: VersionStages, target: LabelTarget): string[] {
+  const wanted: [Stage, string | undefined][] = [
+    [Stage.CURRENT, target.current],
+    [Stage.PENDING, target.pending],
+    [Stage.PREVIOUS, target.previous],
+  ];
+  return wanted
+    .filter(([stage, version]) => versionWithStage(stages, stage) !== version)
+    .map(([stage, version]) => `${stage} is on ${versionWithStage(stages, stage) ?? 'no version'}; the table says ${version ?? 'no version'}`);
+}

@@ -22,16 +22,23 @@ import { classifyTransient } from './transient';
 export { Stage, versionWithStage, type LabelTarget } from './label-projection';
 
 /**
- * The label a fence version carries. PutSecretValue without VersionStages would make the new
- * version AWSCURRENT ("If you don't include VersionStages, then Secrets Manager automatically
- * moves the staging label AWSCURRENT to this version",
+ * The label a fence version is created with. PutSecretValue without VersionStages would make
+ * the new version AWSCURRENT ("If you don't include VersionStages, then Secrets Manager
+ * automatically moves the staging label AWSCURRENT to this version",
  * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html), so
- * a fence carries a label of its own; the label moves to the newest fence.
+ * a fence gets a label of its own, removed right after: an unlabelled version is not listed,
+ * and Secrets Manager "does not remove versions created less than 24 hours ago", far longer
+ * than a stopped step can still write (docs/design.md, "Fencing").
  */
 export const FENCE_LABEL = 'KEYROLL_FENCE';
 
 /** What a fence version holds: no key, and it says why. */
 const FENCE_VALUE = JSON.stringify({ keyroll: 'fence', note: 'a rotation that was taken over; never a key' });
+
+/** True for the value of a fence version (never a key). */
+export function isFenceValue(secretString: string | undefined): boolean {
+  return secretString === FENCE_VALUE;
+}
 
 /** Label changes one projection may need (three labels) plus races lost to late writes. */
 const MAX_LABEL_CHANGES = 12;
@@ -100,7 +107,7 @@ export class SecretStore {
       if (error instanceof ResourceNotFoundException) return undefined;
       throw error;
     }
-    if (secretString === FENCE_VALUE) {
+    if (isFenceValue(secretString)) {
       throw new RotationStateConflictError(`Version ${versionId} of ${secretId} is fenced: its rotation was taken over and may not write it.`);
     }
     return parseSecretValue(secretString);
@@ -165,6 +172,7 @@ export class SecretStore {
     } catch (error) {
       if (!(error instanceof ResourceExistsException)) throw error;
     }
+    await this.removeStage(secretId, FENCE_LABEL, versionId);
   }
 
   /**
@@ -211,7 +219,7 @@ export class SecretStore {
   }
 
   /** Removes `stage` from `fromVersionId`; a no-op when that version does not carry it (or no longer does). */
-  async removeStage(secretId: string, stage: Stage, fromVersionId: string): Promise<void> {
+  async removeStage(secretId: string, stage: Stage | typeof FENCE_LABEL, fromVersionId: string): Promise<void> {
     const stages = await this.versionStages(secretId);
     if (!stages[fromVersionId]?.includes(stage)) return;
     try {

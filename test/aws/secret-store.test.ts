@@ -157,3 +157,58 @@ describe('versionWithStage / requireCurrentVersion', () => {
     expect(requireCurrentVersion(name, await store.versionStages(name))).toBe(initialVersion);
   });
 });
+
+/**
+ * Fencing (docs/design.md, "Fencing"): the writes a stopped rotation's step may still send.
+ * Relies on Secrets Manager as documented (the test emulator is patched to answer so):
+ * UpdateSecretVersionStage fails when RemoveFromVersionId does not name the label's holder
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html),
+ * PutSecretValue refuses different data under an existing ClientRequestToken
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+ */
+describe('SecretStore fencing and label projection', () => {
+  it('a fenced version id cannot be created or relabelled by a late putPending, and is never read as a key', async () => {
+    const { name, initialVersion } = await freshSecret();
+    const preempted = newRotationId();
+    await store.fenceVersion(name, preempted);
+    await store.fenceVersion(name, preempted); // idempotent
+    expect(await labels(name)).toEqual({ [initialVersion]: [Stage.CURRENT] });
+    await expect(store.putPending(name, preempted, newValue())).rejects.toThrow(RotationStateConflictError);
+    await expect(store.readVersion(name, preempted)).rejects.toThrow(RotationStateConflictError);
+    expect(await labels(name)).toEqual({ [initialVersion]: [Stage.CURRENT] });
+  });
+
+  it('fencing an existing version leaves it as it is', async () => {
+    const { name, initialVersion } = await freshSecret();
+    const rotationId = newRotationId();
+    const value = newValue();
+    await store.putPending(name, rotationId, value);
+    await store.fenceVersion(name, rotationId);
+    expect(await store.readVersion(name, rotationId)).toEqual(value);
+    expect(await labels(name)).toEqual({ [initialVersion]: [Stage.CURRENT], [rotationId]: [Stage.PENDING] });
+  });
+
+  it('putPending after its first attempt landed returns the stored value (a retry converges)', async () => {
+    const { name } = await freshSecret();
+    const rotationId = newRotationId();
+    const first = newValue();
+    await store.putPending(name, rotationId, first);
+    expect(await store.putPending(name, rotationId, newValue())).toEqual(first);
+  });
+
+  it('projectLabels brings scrambled labels to the target, and a stale move sent afterwards fails', async () => {
+    const { name, initialVersion } = await freshSecret();
+    const [a, b] = [newRotationId(), newRotationId()];
+    await store.putPending(name, a, newValue());
+    await store.putPending(name, b, newValue());
+    // A late finishSecret moved AWSCURRENT to b (AWSPREVIOUS went to the initial version).
+    await store.moveStage(name, Stage.CURRENT, b, initialVersion);
+    await store.projectLabels(name, { current: a, previous: initialVersion });
+    expect(await labels(name)).toEqual({ [a]: [Stage.CURRENT], [initialVersion]: [Stage.PREVIOUS] });
+    // The same late move, sent again from its stale read: the compare-and-set refuses it.
+    await expect(store.moveStage(name, Stage.CURRENT, b, initialVersion)).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    expect(versionWithStage(await store.versionStages(name), Stage.CURRENT)).toBe(a);
+    await store.projectLabels(name, { current: a, previous: initialVersion }); // nothing left to do
+    expect(await labels(name)).toEqual({ [a]: [Stage.CURRENT], [initialVersion]: [Stage.PREVIOUS] });
+  });
+});

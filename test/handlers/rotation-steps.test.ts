@@ -547,8 +547,11 @@ describe('taking over the lock of an abandoned rotation', () => {
     const stages = await labels(r.secretId);
     expect(versionCarrying(stages, Stage.CURRENT)).toBe(r.oldVersion);
     expect(versionCarrying(stages, Stage.PENDING)).toBe(b.rotationId);
-    // The abandoned rotation's version is fenced: a late write of its step cannot create or relabel it.
-    await expect(deps.secrets.putPending(r.secretId, r.rotationId, { apiKey: 'x', keyId: 'y' })).resolves.toBeDefined();
+    // A late PutSecretValue of the abandoned rotation cannot replace its version or take AWSPENDING
+    // (Secrets Manager refuses other data under an existing ClientRequestToken, API_PutSecretValue).
+    const abandoned = await deps.secrets.readVersion(r.secretId, r.rotationId);
+    await expect(deps.secrets.putPending(r.secretId, r.rotationId, { apiKey: 'x', keyId: 'y' })).resolves.toEqual(abandoned);
+    expect(versionCarrying(await labels(r.secretId), Stage.PENDING)).toBe(b.rotationId);
   });
 });
 

@@ -4,7 +4,7 @@ import { hashApiKey } from '../../lambdas/core/api-key';
 import { KeyState } from '../../lambdas/core/key-state';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
-import { Stage } from '../../lambdas/aws/secret-store';
+import { isFenceValue, Stage } from '../../lambdas/aws/secret-store';
 import { parseSecretValue } from '../../lambdas/core/secret-value';
 import { scanTable } from './fixtures';
 
@@ -15,6 +15,7 @@ export async function allPlaintextKeys(secretId: string): Promise<string[]> {
   const keys: string[] = [];
   for (const version of Versions ?? []) {
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: version.VersionId }));
+    if (isFenceValue(SecretString)) continue; // a fence holds no key
     keys.push(parseSecretValue(SecretString).apiKey);
   }
   return keys;

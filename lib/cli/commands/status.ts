@@ -6,6 +6,8 @@ import type { RunState } from '../context';
 import { describeRotation, runningExecutionsOf, type ExecutionView } from '../executions';
 import { fields, relative, table, timestamp } from '../output';
 import { auditTable, clientView, keysTable, keyViews } from '../views';
+import { labelDisagreements } from '../../../lambdas/aws/label-projection';
+import { labelsOfTable } from '../../../lambdas/aws/rotation/table-labels';
 import { parseLimit } from './clients';
 
 export function registerStatusCommands(program: Command, state: RunState): void {
@@ -21,9 +23,11 @@ export function registerStatusCommands(program: Command, state: RunState): void 
       const client = await deps.keys.requireClient(clientId);
       const keys = keyViews(client, await deps.keys.listClientKeys(clientId));
       const executions = await executionsOf(session.clients().stepFunctions, deps.executions.stateMachineArn, client);
+      // The table is the truth; the labels are its projection (docs/design.md, invariant 7).
+      const labels = labelDisagreements(await deps.secrets.versionStages(client.secretId), labelsOfTable(client));
       const now = nowMs();
       const view = clientView(client);
-      output.result({ client: view, keys, executions }, () => {
+      output.result({ client: view, keys, executions, labels: { agree: labels.length === 0, disagreements: labels } }, () => {
         const lock = client.lock;
         const last = client.lastRotation;
         const lines = [
@@ -31,6 +35,7 @@ export function registerStatusCommands(program: Command, state: RunState): void 
           fields([
             ['current key', `${client.currentKeyId} (secret ${client.secretId}, AWSCURRENT)`],
             ['previous key', client.previousKeyId ? `${client.previousKeyId} (AWSPREVIOUS, in its overlap)` : undefined],
+            ['labels', labels.length === 0 ? 'agree with the table' : `DISAGREE with the table: ${labels.join('; ')} (fix: keyroll repair ${clientId} --reason <why>)`],
             ['rotation lock', lock ? `held by ${lock.rotationId} since ${timestamp(lock.acquiredAt)} (expires ${timestamp(lock.expiresAt)})` : 'free'],
             [
               'last rotation',
