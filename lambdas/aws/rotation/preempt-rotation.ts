@@ -58,6 +58,8 @@ export async function stopAndCleanUp(
     },
     client,
     'revoke',
+    // Its own entries: the rotation's rollback may have written `rotation.rolled_back` already.
+    preemption.by,
   );
   return { stoppedRotationId: heldRotationId, execution, undone: true };
 }

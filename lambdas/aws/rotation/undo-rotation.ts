@@ -27,12 +27,18 @@ export type UndoDeps = Pick<RotationDeps, 'secrets' | 'keys' | 'clock'>;
  */
 export type ExposedKeyDisposition = 'grace' | 'revoke';
 
-/** Undoes a rotation that has not committed finishSecret. */
+/**
+ * Undoes a rotation that has not committed finishSecret. `undoneBy` names whoever undoes it
+ * when that is not the rotation itself (a preempting rotation, offboarding): its audit entries
+ * get their own keys, since audit entries are append-only and the rotation's own rollback may
+ * have written its entries with another actor and reason.
+ */
 export async function undoUnfinishedRotation(
   deps: UndoDeps,
   context: RotationContext,
   client: ClientWithPending,
   exposedKey: ExposedKeyDisposition = 'grace',
+  undoneBy?: string,
 ): Promise<void> {
   const now = isoNow(deps.clock);
   const stages = await deps.secrets.versionStages(context.secretId);
@@ -46,7 +52,12 @@ export async function undoUnfinishedRotation(
 
   if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash) {
     // createSecret never recorded a key (or an earlier undo already cleaned up).
-    await deps.keys.applyChange({ audit: undoAuditEvents(context, now, []) });
+    await convergent(
+      () => deps.keys.applyChange({ audit: undoAuditEvents(context, now, [], undoneBy) }),
+      // Audit-only, so only its entries can fail: an earlier run with another actor (a re-run
+      // of offboarding by someone else) recorded this undo already. Entries are append-only.
+      async () => true,
+    );
     return;
   }
   const pending = await deps.keys.getKey(client.pendingKeyHash);
@@ -61,7 +72,7 @@ export async function undoUnfinishedRotation(
       deps.keys.applyChange({
         transitions,
         client: { clientId: context.clientId, expect: { pendingRotationId: context.rotationId }, set: { updatedAt: now }, remove: [...PENDING_FIELDS] },
-        audit: undoAuditEvents(context, now, revokedIds(transitions)),
+        audit: undoAuditEvents(context, now, revokedIds(transitions), undoneBy),
       }),
     async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
   );
@@ -134,8 +145,13 @@ function revokedIds(transitions: readonly KeyTransition[]): string[] {
   return transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId);
 }
 
-/** `rotation.rolled_back` plus one `key.revoked` per revoked key, keyed by the rotation so a retry rewrites them. */
-export function undoAuditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[]) {
-  const base = { clientId: context.clientId, at: now, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId };
+/**
+ * `rotation.rolled_back` plus one `key.revoked` per revoked key, keyed by the rotation (and
+ * `undoneBy`, as their sequence): a retry writes the same entries, which count as already written.
+ */
+export function undoAuditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[], undoneBy?: string) {
+  const base = {
+    clientId: context.clientId, at: now, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, ...(undoneBy ? { sequence: undoneBy } : {}),
+  };
   return [{ ...base, action: 'rotation.rolled_back' }, ...revokedKeyIds.map((keyId) => ({ ...base, action: 'key.revoked', keyId }))];
 }
