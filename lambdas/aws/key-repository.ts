@@ -5,7 +5,8 @@
  * every multi-item change is one TransactWriteItems, so a crash never leaves half a
  * change. A failed condition becomes {@link ConditionFailedError}; callers re-read and
  * decide whether the change had in fact already been applied (idempotent retry) or a
- * real conflict occurred.
+ * real conflict occurred. Audit entries are append-only: written once, never replaced; a
+ * retried step's identical entry counts as already written (see `transact`).
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -20,13 +21,12 @@ import { assertTransition, type KeyState } from '../core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
 import type { KeyRecordReader, UsageWriter } from './key-access';
 import { getKeyInput, keyRecordOf, recordUseInput } from './key-item-requests';
-import { auditItemKey, BY_CLIENT_INDEX, CLIENT_LIST_PARTITION, clientItemKey, clientListKey, keyIndexKey, keyItemKey } from './table-keys';
+import { auditPut, isAuditPut, isAuditReplay, type TransactItem } from './audit-items';
+import { BY_CLIENT_INDEX, CLIENT_LIST_PARTITION, clientItemKey, clientListKey, keyIndexKey, keyItemKey } from './table-keys';
 import { classifyTransient, TransientAwsError } from './transient';
 
 // Cancellation codes that a retry can clear (another transaction touched the item, or throttling).
 const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
-
-type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
 /** A conditional write found the item in another state than expected. */
 export class ConditionFailedError extends KeyRollError {
@@ -176,7 +176,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
     await this.transact([
       { Put: { TableName: this.tableName, Item: { ...clientItemKey(client.clientId), ...clientListKey(client.clientId), ...client }, ConditionExpression: 'attribute_not_exists(pk)' } },
       this.keyPut(firstKey),
-      this.auditPut(audit),
+      auditPut(this.tableName, audit),
     ]);
   }
 
@@ -195,7 +195,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
       'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)',
       { ':rid': lock.rotationId, ':now': lock.acquiredAt },
     );
-    await this.transact([this.auditPut(audit)]);
+    await this.transact([auditPut(this.tableName, audit)]);
   }
 
   /**
@@ -218,7 +218,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
             ExpressionAttributeValues: { ':lock': lock, ':from': fromRotationId, ':now': lock.acquiredAt },
           },
         },
-        this.auditPut(audit),
+        auditPut(this.tableName, audit),
       ]);
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error;
@@ -323,9 +323,11 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
 
   /**
    * Applies key inserts, key transitions, a client update and audit events as one
-   * transaction: all or nothing.
+   * transaction: all or nothing. An audit event already written with the same content (`at`
+   * aside) is a replay: the rest applies and the stored entry stays as it was.
    *
-   * @throws ConditionFailedError when any guarded item is not in the expected state.
+   * @throws ConditionFailedError when any guarded item is not in the expected state, or an
+   *   audit entry with other content (actor, reason, detail…) exists under the same key.
    */
   async applyChange(change: {
     /** Keys that must be in the given state for the change to apply (nothing written to them). */
@@ -342,7 +344,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
       ...(change.transitions ?? []).map((transition) => this.keyTransition(transition)),
       ...(change.extensions ?? []).map((extension) => this.keyExtension(extension)),
       ...(change.client ? [this.clientUpdate(change.client)] : []),
-      ...(change.audit ?? []).map((event) => this.auditPut(event)),
+      ...(change.audit ?? []).map((event) => auditPut(this.tableName, event)),
     ];
     if (items.length > 0) await this.transact(items);
   }
@@ -455,46 +457,43 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
     };
   }
 
-  /** Audit events are upserts that keep the first timestamp, so a retried step writes one entry. */
-  private auditPut(event: AuditEvent): TransactItem {
-    const discriminator = event.rotationId ?? event.at;
-    const { at, ...rest } = event;
-    const names: Record<string, string> = { '#at': 'at' };
-    const values: Record<string, unknown> = { ':at': at };
-    const sets = ['#at = if_not_exists(#at, :at)'];
-    for (const [attribute, value] of Object.entries(rest)) {
-      if (value === undefined) continue;
-      names[`#${attribute}`] = attribute;
-      values[`:${attribute}`] = value;
-      sets.push(`#${attribute} = :${attribute}`);
-    }
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: auditItemKey(event.clientId, discriminator, [event.action, event.keyId, event.sequence].filter(Boolean).join('#')),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      },
-    };
-  }
-
-  private async transact(items: TransactItem[]): Promise<void> {
-    try {
-      await classifyTransient(() => this.doc.send(new TransactWriteCommand({ TransactItems: items })));
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        const reasons = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
-        if (reasons.some((code) => TRANSIENT_CANCELLATIONS.has(code))) {
-          throw new TransientAwsError(`Transaction cancelled by a transient condition (${reasons.join(', ')}).`, { cause: error });
+  /**
+   * Sends `items` as one TransactWriteItems (all or nothing). Audit entries are append-only:
+   * an audit Put that finds its entry already written with the same content (`at` aside) is
+   * a replay of a retried step, not a conflict; such Puts are left out and the rest is sent
+   * again (nothing left: done), so the first entry and its time stay. An entry with other
+   * content under the same key is a conflict like any failed guard.
+   *
+   * CancellationReasons are ordered like TransactItems, and carry the stored item of a failed
+   * Put that asked for ALL_OLD:
+   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html
+   * (moto 5.2 returns it too: measured, and asserted in test/aws/key-repository.test.ts).
+   */
+  private async transact(items: readonly TransactItem[]): Promise<void> {
+    let pending = [...items];
+    // Each round drops at least one item, so this ends.
+    while (pending.length > 0) {
+      try {
+        const request = pending;
+        await classifyTransient(() => this.doc.send(new TransactWriteCommand({ TransactItems: request })));
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        const codes = reasons.map((reason) => reason.Code ?? 'None');
+        if (codes.some((code) => TRANSIENT_CANCELLATIONS.has(code))) {
+          throw new TransientAwsError(`Transaction cancelled by a transient condition (${codes.join(', ')}).`, { cause: error });
         }
-        if (reasons.includes('ConditionalCheckFailed')) {
-          throw new ConditionFailedError(`A guarded write found an item in an unexpected state (${reasons.join(', ')}).`, {
-            cause: error,
-          });
+        if (!codes.includes('ConditionalCheckFailed')) throw error;
+        const failed = codes.flatMap((code, i) => (code === 'ConditionalCheckFailed' ? [i] : []));
+        const replays = new Set(failed.filter((i) => isAuditPut(pending[i]!) && isAuditReplay(pending[i]!, reasons[i]?.Item)));
+        if (replays.size < failed.length) {
+          const conflicts = failed.filter((i) => !replays.has(i) && isAuditPut(pending[i]!)).length;
+          const note = conflicts ? `; ${conflicts} audit entr${conflicts === 1 ? 'y' : 'ies'} already written with other content` : '';
+          throw new ConditionFailedError(`A guarded write found an item in an unexpected state (${codes.join(', ')})${note}.`, { cause: error });
         }
+        pending = pending.filter((_, i) => !replays.has(i));
       }
-      throw error;
     }
   }
 }

@@ -5,7 +5,7 @@
  * |-------------|---------------------|-----------------------------|---------------------|---------------------|
  * | key         | `KEY#<keyHash>`     | `KEY`                       | `CLIENT#<clientId>` | `KEY#<createdAt>#<keyId>` |
  * | client      | `CLIENT#<clientId>` | `CLIENT`                    | `CLIENTS`           | `CLIENT#<clientId>` |
- * | audit event | `CLIENT#<clientId>` | `AUDIT#<rotationId>#<action>` or `AUDIT#<at>#<action>` |  |         |
+ * | audit event | `CLIENT#<clientId>` | `AUDIT#<rotationId or at>#<action>[#<keyId>][#<sequence>]` (append-only) |  |         |
  *
  * The auth hot path is one GetItem on `KEY#<hash>`. Every client record also sits in the
  * byClient partition `CLIENTS`, so a fleet rotation pages through the clients with a Query
@@ -24,7 +24,10 @@ export const keyIndexKey = (clientId: string, createdAt: string, keyId: string) 
 /** The byClient partition that lists every client record. */
 export const CLIENT_LIST_PARTITION = 'CLIENTS';
 export const clientListKey = (clientId: string) => ({ gsi1pk: CLIENT_LIST_PARTITION, gsi1sk: `CLIENT#${clientId}` });
-/** Audit events of a rotation are keyed by rotation and action, so a retried step rewrites rather than duplicates. */
+/**
+ * Audit events of a rotation are keyed by rotation and action (plus key id and sequence), so a
+ * retried step's entry has the same key: written once, its replay recognised (audit-items.ts).
+ */
 export const auditItemKey = (clientId: string, discriminator: string, action: string) => ({
   pk: `CLIENT#${clientId}`,
   sk: `AUDIT#${discriminator}#${action}`,

@@ -1,13 +1,16 @@
 /**
- * KeyRepository over moto: records, the per-client lock, and guarded transactional changes
- * (all or nothing, named errors, no write on an illegal transition).
+ * KeyRepository over moto: records, the per-client lock, guarded transactional changes
+ * (all or nothing, named errors, no write on an illegal transition) and the append-only audit.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { IllegalKeyTransitionError, RotationInProgressError, UnknownClientError } from '../../lambdas/core/errors';
 import { KeyState } from '../../lambdas/core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord } from '../../lambdas/core/model';
 import { dynamoDbClient } from '../../lambdas/aws/clients';
 import { ConditionFailedError, KeyRepository } from '../../lambdas/aws/key-repository';
+import { clientItemKey } from '../../lambdas/aws/table-keys';
 import { createKeyRollTable, newRotationId } from '../support/fixtures';
 import { sortedItems } from '../support/step-helpers';
 
@@ -309,19 +312,131 @@ describe('applyChange', () => {
     expect(await itemsOf(clientId)).toEqual(before);
   });
 
-  it('an audit event re-written by a retried step keeps its first `at` (one entry, not two)', async () => {
+});
+
+/**
+ * Audit entries are append-only: a Put conditioned on attribute_not_exists(pk), which asks for
+ * the stored item when the condition fails (ReturnValuesOnConditionCheckFailure ALL_OLD,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Put.html). The item comes
+ * back in CancellationReasons, ordered like the request's TransactItems
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html).
+ */
+describe('append-only audit', () => {
+  const auditKey = (clientId: string, sk: string) => ({ pk: `CLIENT#${clientId}`, sk });
+  const storedAudit = async (clientId: string, sk: string) =>
+    (await dynamoDbClient().send(new GetCommand({ TableName: tableName, Key: auditKey(clientId, sk), ConsistentRead: true }))).Item;
+
+  it('moto returns the stored item of a failed ALL_OLD Put in CancellationReasons (what replay detection relies on)', async () => {
+    const { clientId } = await seedClient();
+    const sk = 'AUDIT#measure#x';
+    await dynamoDbClient().send(new PutCommand({ TableName: tableName, Item: { ...auditKey(clientId, sk), actor: 'first' } }));
+    const error = await caught(
+      dynamoDbClient().send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { ConditionCheck: { TableName: tableName, Key: clientItemKey(clientId), ConditionExpression: 'attribute_exists(pk)' } },
+            { Put: { TableName: tableName, Item: { ...auditKey(clientId, sk), actor: 'second' }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+          ],
+        }),
+      ),
+    );
+    expect(error).toBeInstanceOf(TransactionCanceledException);
+    const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
+    // In attribute-value form: the document client does not unmarshall errors.
+    expect(reasons[1]).toMatchObject({ Code: 'ConditionalCheckFailed', Item: { pk: { S: `CLIENT#${clientId}` }, sk: { S: sk }, actor: { S: 'first' } } });
+    expect(reasons[0]?.Code ?? 'None').toBe('None');
+  });
+
+  it('a replayed entry inside a transaction: the other items apply, the entry stays as first written (first `at`)', async () => {
+    const { clientId, key } = await seedClient();
+    const rotationId = newRotationId();
+    const activated = auditEvent(clientId, { at: T1, action: 'key.activated', rotationId, keyId: key.keyId, reason: 'rotation' });
+    await repo.applyChange({ audit: [activated] });
+    const sk = `AUDIT#${rotationId}#key.activated#${key.keyId}`;
+    const first = await storedAudit(clientId, sk);
+    expect(first).toMatchObject({ at: T1, actor: 'test', reason: 'rotation' });
+
+    // A retried step: the same entry with a new time, with the change it records and a new entry.
+    await repo.applyChange({
+      transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter: T2 } }],
+      client: { clientId, expect: { currentVersionId: key.secretVersionId }, set: { updatedAt: T2 } },
+      audit: [{ ...activated, at: T2 }, auditEvent(clientId, { at: T2, action: 'key.retiring', rotationId, keyId: key.keyId })],
+    });
+    expect(await repo.getKey(key.keyHash)).toEqual({ ...key, state: KeyState.RETIRING, notAfter: T2 });
+    expect(await repo.getClient(clientId)).toMatchObject({ updatedAt: T2 });
+    expect(await storedAudit(clientId, sk)).toEqual(first);
+    const entries = (await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId);
+    expect(entries.map((e) => [e.action, e.at])).toEqual([
+      ['key.activated', T1],
+      ['key.retiring', T2],
+    ]);
+  });
+
+  it('another write under the same key (other actor, reason or detail) fails with ConditionFailed and changes nothing', async () => {
+    const { clientId, key } = await seedClient();
+    const rotationId = newRotationId();
+    const started = auditEvent(clientId, { at: T1, action: 'rotation.started.manual', rotationId, actor: 'alice', reason: 'quarterly' });
+    await repo.applyChange({ audit: [started] });
+    const before = await itemsOf(clientId);
+
+    for (const other of [{ actor: 'mallory' }, { reason: 'something else' }, { detail: 'added later' }]) {
+      const error = await caught(
+        repo.applyChange({
+          transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter: T2 } }],
+          audit: [{ ...started, at: T2, ...other }, auditEvent(clientId, { at: T2, action: 'should.not.exist', rotationId })],
+        }),
+      );
+      expect(error).toBeInstanceOf(ConditionFailedError);
+      expect(error.message).toContain('1 audit entry already written with other content');
+      // Audit-only: the same.
+      expect((await caught(repo.applyChange({ audit: [{ ...started, at: T2, ...other }] }))).name).toBe('ConditionFailed');
+    }
+    expect(await itemsOf(clientId)).toEqual(before);
+  });
+
+  it('an audit-only replay is accepted and writes nothing; a new entry beside it is written', async () => {
     const { clientId } = await seedClient();
     const rotationId = newRotationId();
-    const first = auditEvent(clientId, { at: T1, action: 'key.created', rotationId, keyId: 'krt_kid_0000000000000001', reason: 'first try' });
+    const first = auditEvent(clientId, { at: T1, action: 'key.created', rotationId, keyId: 'krt_kid_0000000000000001', detail: 'd' });
     await repo.applyChange({ audit: [first] });
-    await repo.applyChange({ audit: [{ ...first, at: T2, reason: 'retry' }] });
+    const before = await itemsOf(clientId);
+    await repo.applyChange({ audit: [{ ...first, at: T2 }] });
+    expect(await itemsOf(clientId)).toEqual(before);
 
-    const entries = (await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId);
-    expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ at: T1, action: 'key.created', keyId: first.keyId });
+    // The same action for another key of the same rotation is a separate entry, also next to a replay.
+    await repo.applyChange({ audit: [{ ...first, at: T2 }, { ...first, at: T2, keyId: 'krt_kid_0000000000000002' }] });
+    expect((await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId).map((e) => [e.keyId, e.at])).toEqual([
+      ['krt_kid_0000000000000001', T1],
+      ['krt_kid_0000000000000002', T2],
+    ]);
+  });
 
-    // The same action for another key of the same rotation is a separate entry.
-    await repo.applyChange({ audit: [{ ...first, at: T2, keyId: 'krt_kid_0000000000000002' }] });
-    expect((await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId)).toHaveLength(2);
+  it('a replayed entry does not excuse a failed guard: ConditionFailed, nothing written', async () => {
+    const { clientId, key } = await seedClient();
+    const rotationId = newRotationId();
+    const first = auditEvent(clientId, { at: T1, action: 'key.revoked', rotationId, keyId: key.keyId });
+    await repo.applyChange({ audit: [first] });
+    const before = await itemsOf(clientId);
+    const error = await caught(
+      repo.applyChange({
+        transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: KeyState.RETIRING, to: KeyState.REVOKED, set: { revokedAt: T2 } }],
+        audit: [{ ...first, at: T2 }, auditEvent(clientId, { at: T2, action: 'should.not.exist', rotationId })],
+      }),
+    );
+    expect(error.name).toBe('ConditionFailed');
+    expect(error.message).not.toContain('audit entr');
+    expect(await itemsOf(clientId)).toEqual(before);
+  });
+
+  it('the lock audit follows the same rule: a retried acquire is one entry, another request under the same rotation id is refused', async () => {
+    const { clientId } = await seedClient();
+    const rotationId = newRotationId();
+    const lock = { rotationId, acquiredAt: T1, expiresAt: T2 };
+    const started = auditEvent(clientId, { at: T1, action: 'rotation.started.manual', rotationId });
+    await repo.acquireLock(clientId, lock, started);
+    await repo.acquireLock(clientId, lock, { ...started, at: T2 });
+    expect((await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId)).toEqual([started]);
+    expect((await caught(repo.acquireLock(clientId, lock, { ...started, reason: 'another reason' }))).name).toBe('ConditionFailed');
+    expect((await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId)).toEqual([started]);
   });
 });

@@ -255,6 +255,45 @@ describe('offboardClient', () => {
     expect(changed.map((item) => item['sk'])).toEqual(['CLIENT']);
   });
 
+  it('a re-run by another operator keeps the first entry (append-only audit) and records its own', async () => {
+    const { client } = await onboardClient(w.ops, onboarding());
+    const first = await offboardClient(w.ops, { clientId: client.clientId, requestedBy: 'bob', reason: 'contract ended' });
+    w.clock.advance(60_000);
+    const again = await offboardClient(w.ops, { clientId: client.clientId, requestedBy: 'carol', reason: 'make sure' });
+    expect(again).toMatchObject({ offboardedAt: first.offboardedAt, revokedKeyIds: [] });
+    const audit = await w.ops.keys.listAudit(client.clientId);
+    expect(audit.filter((e) => e.action.startsWith('client.offboard'))).toEqual([
+      { clientId: client.clientId, at: first.offboardedAt, action: 'client.offboarded', actor: 'bob', reason: 'contract ended' },
+      {
+        clientId: client.clientId,
+        at: new Date(Date.parse(first.offboardedAt) + 60_000).toISOString(),
+        action: 'client.offboarding_resumed',
+        actor: 'carol',
+        reason: 'make sure',
+        detail: `offboarding began ${first.offboardedAt}`,
+      },
+    ]);
+  });
+
+  it('a re-run by another operator after a crash before the lock was released converges; the undo stays on record once', async () => {
+    const { client } = await onboardClient(w.ops, onboarding());
+    const rotationId = newRotationId();
+    await w.startExecution(rotationId, client.clientId);
+    const context = await beginRotation(w.steps, { request: rotationRequest(client.clientId, RotationMode.SCHEDULED), rotationId });
+    await createSecret(w.steps, context);
+    const crash = jest.spyOn(w.ops.keys, 'releaseLock').mockRejectedValueOnce(new Error('crashed before releasing the lock'));
+    expect((await failure(offboardClient(w.ops, { clientId: client.clientId, requestedBy: 'bob', reason: 'fraud' }))).message).toContain('crashed');
+    crash.mockRestore();
+    expect((await w.ops.keys.requireClient(client.clientId)).lock?.rotationId).toBe(rotationId);
+
+    w.clock.advance(60_000);
+    const again = await offboardClient(w.ops, { clientId: client.clientId, requestedBy: 'carol', reason: 'finish it' });
+    expect(again).toMatchObject({ stoppedRotationId: rotationId, revokedKeyIds: [client.currentKeyId] });
+    expect((await w.ops.keys.requireClient(client.clientId)).lock).toBeUndefined();
+    const rolledBack = (await w.ops.keys.listAudit(client.clientId)).filter((e) => e.action === 'rotation.rolled_back');
+    expect(rolledBack).toEqual([expect.objectContaining({ rotationId, actor: 'bob', reason: 'fraud', sequence: `offboarding of ${client.clientId}` })]);
+  });
+
   it('refuses an unknown client and bad input without changing anything', async () => {
     expect((await failure(offboardClient(w.ops, { clientId: 'nobody-here', requestedBy: 'bob', reason: 'x' }))).name).toBe('UnknownClient');
     const bad = await failure(offboardClient(w.ops, { clientId: 'x', requestedBy: '', reason: 'x', extra: true }));

@@ -12,6 +12,7 @@ import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
 import { createSecret } from '../../lambdas/aws/rotation/create-secret';
 import { finishSecret } from '../../lambdas/aws/rotation/finish-secret';
+import { rollbackRotation } from '../../lambdas/aws/rotation/rollback-rotation';
 import { setSecret } from '../../lambdas/aws/rotation/set-secret';
 import { testSecret } from '../../lambdas/aws/rotation/test-secret';
 import { Stage } from '../../lambdas/aws/secret-store';
@@ -109,6 +110,25 @@ describe('emergency preemption of a rotation before its finishSecret', () => {
     const second = await beginRotation(w.steps, input);
     expect(second).toEqual(first);
     expect(await snapshot(w.outputs.TableName, registered.secretId)).toEqual(after);
+  });
+
+  it('wins over a rotation whose own rollback already ran (lock not yet released): both undo entries stay, each as written', async () => {
+    const { registered, held } = await rotationInFlight('set');
+    // The held rotation failed and its rollback step undid it; the lock is released by a later state.
+    await rollbackRotation(w.steps, held, { Error: 'TransientError' });
+    expect((await client(registered.clientId)).lock?.rotationId).toBe(held.rotationId);
+    w.clock.advance(1000);
+
+    // Audit entries are append-only: the emergency's clean-up writes its own entries, under its own key.
+    const input = emergencyInput(registered.clientId);
+    const context = await beginRotation(w.steps, input);
+    const undone = (await w.ops.keys.listAudit(registered.clientId)).filter((e) => e.rotationId === held.rotationId && e.action === 'rotation.rolled_back');
+    expect(undone).toEqual([
+      expect.objectContaining({ actor: held.requestedBy, reason: held.reason }),
+      expect.objectContaining({ actor: 'sec-oncall', reason: 'key leaked in a public repo', sequence: input.rotationId }),
+    ]);
+    await finishEmergency(context);
+    await expectConsistent(w.steps, registered.clientId, { rotationInFlight: true });
   });
 
   it('restores AWSCURRENT when the held rotation had moved it but not the table (stopped inside finishSecret)', async () => {

@@ -38,9 +38,8 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
   const request = parseOffboardRequest(raw);
   await deps.keys.requireClient(request.clientId);
   const offboardedAt = await deps.keys.markOffboarded(request.clientId, isoNow(deps.clock));
-  // Keyed by the first offboarding time: a re-run rewrites this entry instead of adding one.
   const actor = { actor: request.requestedBy, reason: request.reason };
-  await deps.keys.applyChange({ audit: [{ clientId: request.clientId, at: offboardedAt, action: 'client.offboarded', ...actor }] });
+  await recordOffboarding(deps, request.clientId, offboardedAt, actor);
   const scheduleDeleted = await deps.schedules.delete(request.clientId);
 
   let client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
@@ -73,4 +72,19 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
     client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
   }
   return { clientId: request.clientId, offboardedAt, revokedKeyIds, scheduleDeleted, ...(held ? { stoppedRotationId: held } : {}) };
+}
+
+/**
+ * `client.offboarded`, keyed by the first offboarding time: a re-run with the same actor and
+ * reason writes the same entry (already written). Audit entries are append-only, so a re-run
+ * by someone else (or for another reason) is recorded as its own `client.offboarding_resumed`.
+ */
+async function recordOffboarding(deps: OpsDeps, clientId: string, offboardedAt: string, actor: { actor: string; reason: string }): Promise<void> {
+  try {
+    await deps.keys.applyChange({ audit: [{ clientId, at: offboardedAt, action: 'client.offboarded', ...actor }] });
+  } catch (error) {
+    // Audit-only: the one guard that can fail is the entry's own (another actor or reason).
+    if ((error as Error).name !== 'ConditionFailed') throw error;
+    await deps.keys.applyChange({ audit: [{ clientId, at: isoNow(deps.clock), action: 'client.offboarding_resumed', ...actor, detail: `offboarding began ${offboardedAt}` }] });
+  }
 }

@@ -50,7 +50,7 @@ export async function createSecret(
       deps,
       { ...context, rotationId: stale, overlapSeconds: emergency ? 0 : context.overlapSeconds },
       client,
-      emergency ? 'revoke' : 'grace',
+      { exposedKey: emergency ? 'revoke' : 'grace', undoneBy: context.rotationId },
     );
     client = await clientLockedBy(deps, context);
   }

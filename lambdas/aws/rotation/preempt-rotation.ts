@@ -77,7 +77,8 @@ export async function stopAndCleanUp(
       overlapSeconds: grace,
     },
     client,
-    grace > 0 ? 'grace' : 'revoke',
+    // Its own audit entries: the rotation's rollback may have written `rotation.rolled_back` already.
+    { exposedKey: grace > 0 ? 'grace' : 'revoke', undoneBy: preemption.by },
   );
   return { stoppedRotationId: heldRotationId, execution, undone: true };
 }

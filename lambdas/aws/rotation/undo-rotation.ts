@@ -43,14 +43,28 @@ export function lockExpectation(lockedBy: string | null): Record<string, string 
   return lockedBy === null ? { lock: null } : { 'lock.rotationId': lockedBy };
 }
 
+/** How an undo behaves; every field has a default. */
+export interface UndoOptions {
+  /** What happens to a key of the rotation that was AWSCURRENT. @default 'grace' */
+  readonly exposedKey?: ExposedKeyDisposition;
+  /** The lock holder the table write requires. @default the lock as `client` shows it */
+  readonly lockedBy?: string | null;
+  /**
+   * Who undoes it when that is not the rotation itself (a preempting rotation, offboarding): its
+   * audit entries get their own keys (`sequence`), since entries are append-only and the
+   * rotation's own rollback may have written its entries with another actor and reason.
+   */
+  readonly undoneBy?: string;
+}
+
 /** Undoes a rotation that has not committed finishSecret. */
 export async function undoUnfinishedRotation(
   deps: UndoDeps,
   context: RotationContext,
   client: ClientWithPending,
-  exposedKey: ExposedKeyDisposition = 'grace',
-  lockedBy: string | null = lockHolderOf(client),
+  options: UndoOptions = {},
 ): Promise<void> {
+  const { exposedKey = 'grace', lockedBy = lockHolderOf(client), undoneBy } = options;
   const now = isoNow(deps.clock);
   const stages = await deps.secrets.versionStages(context.secretId);
   const wasCurrent = versionWithStage(stages, Stage.CURRENT) === context.rotationId;
@@ -61,7 +75,12 @@ export async function undoUnfinishedRotation(
 
   if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash) {
     // createSecret never recorded a key (or an earlier undo already cleaned up).
-    await deps.keys.applyChange({ audit: undoAuditEvents(context, now, []) });
+    await convergent(
+      () => deps.keys.applyChange({ audit: undoAuditEvents(context, now, [], undoneBy) }),
+      // Audit-only, so only its entries can fail: an earlier run with another actor (a re-run
+      // of offboarding by someone else) recorded this undo already. Entries are append-only.
+      async () => true,
+    );
     return;
   }
   const pending = await deps.keys.getKey(client.pendingKeyHash);
@@ -81,7 +100,7 @@ export async function undoUnfinishedRotation(
           set: { updatedAt: now },
           remove: [...PENDING_FIELDS],
         },
-        audit: undoAuditEvents(context, now, revokedIds(transitions)),
+        audit: undoAuditEvents(context, now, revokedIds(transitions), undoneBy),
       }),
     async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
   );
@@ -157,8 +176,13 @@ function revokedIds(transitions: readonly KeyTransition[]): string[] {
   return transitions.filter((t) => t.to === KeyState.REVOKED).map((t) => t.keyId);
 }
 
-/** `rotation.rolled_back` plus one `key.revoked` per revoked key, keyed by the rotation so a retry rewrites them. */
-export function undoAuditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[]) {
-  const base = { clientId: context.clientId, at: now, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId };
+/**
+ * `rotation.rolled_back` plus one `key.revoked` per revoked key, keyed by the rotation (and
+ * `undoneBy`, as their sequence): a retry writes the same entries, which count as already written.
+ */
+export function undoAuditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[], undoneBy?: string) {
+  const base = {
+    clientId: context.clientId, at: now, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, ...(undoneBy ? { sequence: undoneBy } : {}),
+  };
   return [{ ...base, action: 'rotation.rolled_back' }, ...revokedKeyIds.map((keyId) => ({ ...base, action: 'key.revoked', keyId }))];
 }
