@@ -111,3 +111,18 @@ export function parseRollbackRequest(raw: unknown): RollbackRequest {
   );
   return parseOperation('rollback request', schema, raw);
 }
+
+/** Put a client's staging labels where its record says (`keyroll repair`). */
+export interface RepairLabelsRequest {
+  readonly clientId: string;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+const REPAIR_FIELDS = ['clientId', 'requestedBy', 'reason'] as const;
+
+/** @throws InvalidOperationInputError listing every offending field. */
+export function parseRepairLabelsRequest(raw: unknown): RepairLabelsRequest {
+  const schema = v.strictObject({ clientId: clientIdSchema, requestedBy: actorSchema, reason: reasonSchema }, objectIssueMessage(REPAIR_FIELDS));
+  return parseOperation('repair request', schema, raw);
+}

@@ -10,6 +10,7 @@ import { registerIncidentCommands } from './commands/incident';
 import { registerRotateCommand } from './commands/rotate';
 import { registerFleetCommand } from './commands/fleet';
 import { registerStatusCommands } from './commands/status';
+import { registerRepairCommand } from './commands/repair';
 import { RunState } from './context';
 import { ExitCode, reportOf } from './errors';
 import { redactKeys, type CliIo } from './output';
@@ -70,6 +71,7 @@ export function buildProgram(state: RunState, io: CliIo): Command {
   registerFleetCommand(program, state);
   registerStatusCommands(program, state);
   registerIncidentCommands(program, state);
+  registerRepairCommand(program, state);
   return program;
 }
 

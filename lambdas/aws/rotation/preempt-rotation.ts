@@ -19,9 +19,9 @@ import type { RotationExecutions } from '../rotation-executions';
 import type { ClientWithPending } from './context';
 import { undoUnfinishedRotation, type UndoDeps } from './undo-rotation';
 
-/** Locks that operator operations hold, `<rotation id>.rollback`: no execution, no version of their own. */
+/** Locks that operator operations hold (`<rotation id>.rollback`, `<uuid>.repair`): no execution, no version of their own. */
 export function isOperationLock(lockId: string): boolean {
-  return lockId.endsWith('.rollback');
+  return lockId.endsWith('.rollback') || lockId.endsWith('.repair');
 }
 
 /** Who stops the rotation, and why (for the execution history and the audit trail). */
