@@ -1,5 +1,7 @@
-"""KeyRoll's patches to moto's DynamoDB emulation, loaded at interpreter start (the local
-moto launcher puts this directory on PYTHONPATH, so Python imports it as sitecustomize).
+"""KeyRoll's patches to moto, loaded at interpreter start (the local moto launcher puts this
+directory on PYTHONPATH, so Python imports it as sitecustomize).
+
+DynamoDB (speed and atomicity; answers stay moto's):
 
 1. One lock around the DynamoDB backend's calls. moto's server answers requests on threads,
    and its TransactWriteItems rolls back by putting back a snapshot of the whole table taken
@@ -19,7 +21,33 @@ moto launcher puts this directory on PYTHONPATH, so Python imports it as sitecus
    rebuilds from a directory listing (a stat per module) on every request; the list is
    read once.
 
-Nothing else changes: every request still runs moto's own code.
+Secrets Manager (moto 5.2 is more lenient than AWS documents; here it answers as documented,
+so a test cannot pass on behaviour AWS does not have; test/aws/moto-secrets-strict.test.ts
+cites the API reference for each):
+
+5. UpdateSecretVersionStage is a compare-and-set on the label. A label attached to any version
+   moves only when RemoveFromVersionId names that version (moto attached it a second time
+   when RemoveFromVersionId was left out, except for AWSCURRENT); a move to the version that
+   already carries it changes nothing (moto dropped AWSPREVIOUS); a request that fails
+   changes nothing (moto removed the label, then failed on an unknown MoveToVersionId).
+   Where the API reference is silent the strict reading is taken: a call naming neither
+   version, and removing AWSCURRENT without moving it, are refused.
+6. Versions without labels are deprecated: DescribeSecret's VersionIdsToStages (and
+   ListSecrets' SecretVersionsToStages) leave them out, and ListSecretVersionIds lists them
+   only with IncludeDeprecated (moto listed them with [] everywhere). GetSecretValue by
+   VersionId still reads them, as AWS does for versions less than 24 hours old.
+7. PutSecretValue / CreateSecret / UpdateSecret with a ClientRequestToken that names a version
+   holding a value: same data succeeds and changes nothing, different data is
+   ResourceExistsException. moto rewrote the version (value and labels) whenever it carried
+   AWSPENDING. moto's own RotateSecret placeholder (a version without a value) is still filled.
+8. AWSCURRENT is wherever the label is: moto kept a separate "default version" that
+   UpdateSecretVersionStage never moved, so GetSecretValue without VersionId/VersionStage read
+   a stale version and a later PutSecretValue made a second AWSCURRENT. Moving AWSCURRENT by
+   PutSecretValue keeps the old version's other labels (moto replaced them all with
+   AWSPREVIOUS) and moves every label the request names. One lock makes each of these
+   requests atomic, as the DynamoDB lock does.
+
+Nothing else changes: every other request runs moto's own code.
 """
 import copy as _copy
 import functools as _functools
@@ -159,3 +187,161 @@ if _backends is not None and not getattr(_backends, "_keyroll_modules_cached", F
     _backends._keyroll_modules_cached = True
     _modules = frozenset(_backends.list_of_moto_modules())
     _backends.list_of_moto_modules = lambda: _modules
+
+# 5-8. Secrets Manager as the API reference documents it (see the module comment).
+try:
+    import json as _json
+
+    from moto.secretsmanager import exceptions as _sm_exceptions
+    from moto.secretsmanager import models as _sm_models
+    from moto.secretsmanager import responses as _sm_responses
+except Exception:  # noqa: BLE001
+    _sm_models = None
+
+if _sm_models is not None and not getattr(_sm_models, "_keyroll_strict", False):
+    _sm_models._keyroll_strict = True
+    _sm_lock = _threading.RLock()
+    _SmBackend = _sm_models.SecretsManagerBackend
+    _FakeSecret = _sm_models.FakeSecret
+    _InvalidParameter = _sm_exceptions.InvalidParameterException
+    _CURRENT, _PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
+
+    def _sm_locked(method):
+        @_functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            with _sm_lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    def _carrier(secret, label):
+        """The version that carries `label`, if any."""
+        for version_id, version in secret.versions.items():
+            if label in version["version_stages"]:
+                return version_id
+        return None
+
+    def _drop(stages, label):
+        while label in stages:
+            stages.remove(label)
+
+    # 8. The default version is the AWSCURRENT version; the stored id only serves a secret without one.
+    def _get_default_version_id(self):
+        current = _carrier(self, _CURRENT) if "versions" in self.__dict__ else None
+        return current if current is not None else self.__dict__.get("_keyroll_default_version_id")
+
+    def _set_default_version_id(self, version_id):
+        self.__dict__["_keyroll_default_version_id"] = version_id
+
+    _FakeSecret.default_version_id = property(_get_default_version_id, _set_default_version_id)
+
+    def reset_default_version(self, secret_version, version_id):
+        # moto calls this to make `version_id` AWSCURRENT (PutSecretValue with AWSCURRENT,
+        # RotateSecret without a Lambda). The labels the request names move to the new
+        # version; AWSPREVIOUS goes to the version AWSCURRENT left, whose other labels stay
+        # (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+        with _sm_lock:
+            wanted = secret_version["version_stages"]
+            if _CURRENT not in wanted:
+                wanted.append(_CURRENT)
+            old_current = _carrier(self, _CURRENT)
+            for other_id, other in self.versions.items():
+                if other_id != version_id:
+                    for label in wanted:
+                        _drop(other["version_stages"], label)
+            if old_current is not None and old_current != version_id:
+                for other in self.versions.values():
+                    _drop(other["version_stages"], _PREVIOUS)
+                _drop(wanted, _PREVIOUS)
+                self.versions[old_current]["version_stages"].append(_PREVIOUS)
+            self.versions[version_id] = secret_version
+            self.default_version_id = version_id
+
+    _FakeSecret.reset_default_version = reset_default_version
+
+    # 6. Unlabelled (deprecated) versions are not listed by DescribeSecret / ListSecrets.
+    def _form_version_ids_to_stages(self):
+        return {version_id: version["version_stages"] for version_id, version in self.versions.items() if version["version_stages"]}
+
+    _FakeSecret._form_version_ids_to_stages = _form_version_ids_to_stages
+    _FakeSecret.to_dict = _sm_locked(_FakeSecret.to_dict)
+
+    _original_list_versions = _sm_responses.SecretsManagerResponse.list_secret_version_ids
+
+    def list_secret_version_ids(self):
+        listed = _json.loads(_original_list_versions(self))
+        if not self._get_bool_param("IncludeDeprecated", False):
+            listed["Versions"] = [v for v in listed.get("Versions", []) if v.get("VersionStages")]
+        return _json.dumps(listed)
+
+    _sm_responses.SecretsManagerResponse.list_secret_version_ids = list_secret_version_ids
+
+    # 7. A ClientRequestToken that names a version with a value: same data is a no-op, other data fails.
+    _original_check = _SmBackend._check_with_existing_secrets_and_versions
+
+    def _check_with_existing_secrets_and_versions(self, secret_name, client_request_token, secret_string, secret_binary, on_create=False):
+        existing = self.secrets.get(secret_name) if client_request_token and secret_name in self.secrets else None
+        if isinstance(existing, _FakeSecret):
+            version = existing.versions.get(client_request_token)
+            if version is not None and ("secret_string" in version or "secret_binary" in version):
+                if version.get("secret_string") == secret_string and version.get("secret_binary") == secret_binary:
+                    return existing  # moto then answers with the version as it is: nothing changes
+                raise _sm_exceptions.ResourceExistsException(
+                    f"You can't use ClientRequestToken {client_request_token} because that value is already in use for a version of secret {existing.arn}."
+                )
+        return _original_check(self, secret_name, client_request_token, secret_string, secret_binary, on_create=on_create)
+
+    _SmBackend._check_with_existing_secrets_and_versions = _check_with_existing_secrets_and_versions
+
+    # 5. UpdateSecretVersionStage as a compare-and-set, checked in full before anything changes.
+    _original_update_stage = _SmBackend.update_secret_version_stage
+
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+        with _sm_lock:
+            if secret_id not in self.secrets:
+                raise _sm_exceptions.SecretNotFoundException()
+            secret = self.secrets[secret_id]
+            if not isinstance(secret, _FakeSecret):  # replicas: moto's to refuse
+                return _original_update_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+            label, move_to, remove_from = version_stage, move_to_version_id or None, remove_from_version_id or None
+            for version_id in (move_to, remove_from):
+                if version_id is not None and version_id not in secret.versions:
+                    raise _InvalidParameter(f"Not a valid version: {version_id}")
+            if move_to is None and remove_from is None:
+                # Docs silent; strict reading: a request that names no version is invalid.
+                raise _InvalidParameter("You must specify MoveToVersionId, RemoveFromVersionId or both.")
+            carrier = _carrier(secret, label)
+            if move_to is not None and carrier is not None and remove_from is None:
+                raise _InvalidParameter(
+                    f"The parameter RemoveFromVersionId can't be empty. Staging label {label} is currently attached to version {carrier}, "
+                    "so you must explicitly reference that version in RemoveFromVersionId."
+                )
+            if remove_from is not None and remove_from != carrier:
+                raise _InvalidParameter(
+                    f"Staging label {label} is not attached to version {remove_from} (it is attached to {carrier or 'no version'}), "
+                    "so RemoveFromVersionId does not match."
+                )
+            if move_to is None:
+                if label == _CURRENT:
+                    # Docs silent; strict reading: AWSCURRENT only moves, a secret is never left without it.
+                    raise _InvalidParameter(f"Staging label {_CURRENT} can only be moved to another version, not removed.")
+                _drop(secret.versions[remove_from]["version_stages"], label)
+            elif carrier != move_to:  # already there: nothing moves, AWSPREVIOUS stays
+                if carrier is not None:
+                    _drop(secret.versions[carrier]["version_stages"], label)
+                secret.versions[move_to]["version_stages"].append(label)
+                if label == _CURRENT and carrier is not None:
+                    for other in secret.versions.values():
+                        _drop(other["version_stages"], _PREVIOUS)
+                    secret.versions[carrier]["version_stages"].append(_PREVIOUS)
+            return secret.arn, secret.name
+
+    _SmBackend.update_secret_version_stage = update_secret_version_stage
+
+    # Rotations run in a Lambda that may call back into this server: RotateSecret is not locked.
+    for _name in (
+        "create_secret", "put_secret_value", "update_secret", "get_secret_value", "batch_get_secret_value",
+        "describe_secret", "list_secret_version_ids", "list_secrets", "delete_secret", "restore_secret",
+    ):
+        if callable(getattr(_SmBackend, _name, None)):
+            setattr(_SmBackend, _name, _sm_locked(getattr(_SmBackend, _name)))
