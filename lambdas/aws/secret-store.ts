@@ -177,13 +177,16 @@ export class SecretStore {
 
   /**
    * Moves the staging labels until they are where `target` says (the table's versions), one
-   * compare-and-set at a time, reading again after each change or lost race. A late write that
-   * lands in between is undone by the next round; one that lands after the end fails its own
-   * compare-and-set, because the label it names as `RemoveFromVersionId` has moved.
+   * compare-and-set at a time. Each round reads the labels first and only then asks `target`,
+   * which reads the table again and throws once the caller no longer holds the client's lock
+   * (see targetUnderLock in rotation/table-labels.ts): a move is authorised after the read it
+   * is computed from. A late move that lands before the new lock holder's next change is undone
+   * by it; one that lands after fails its own compare-and-set.
    */
-  async projectLabels(secretId: string, target: LabelTarget): Promise<void> {
+  async projectLabels(secretId: string, target: () => Promise<LabelTarget>): Promise<void> {
     for (let change = 1; ; change++) {
-      const next = nextLabelChange(await this.versionStages(secretId), target);
+      const stages = await this.versionStages(secretId);
+      const next = nextLabelChange(stages, await target());
       if (!next) return;
       if (change > MAX_LABEL_CHANGES) {
         throw new RotationStateConflictError(`The labels of ${secretId} keep changing under KeyRoll (${next.stage}); giving up after ${MAX_LABEL_CHANGES} changes.`);

@@ -203,12 +203,12 @@ describe('SecretStore fencing and label projection', () => {
     await store.putPending(name, b, newValue());
     // A late finishSecret moved AWSCURRENT to b (AWSPREVIOUS went to the initial version).
     await store.moveStage(name, Stage.CURRENT, b, initialVersion);
-    await store.projectLabels(name, { current: a, previous: initialVersion });
+    await store.projectLabels(name, async () => ({ current: a, previous: initialVersion }));
     expect(await labels(name)).toEqual({ [a]: [Stage.CURRENT], [initialVersion]: [Stage.PREVIOUS] });
     // The same late move, sent again from its stale read: the compare-and-set refuses it.
     await expect(store.moveStage(name, Stage.CURRENT, b, initialVersion)).rejects.toMatchObject({ name: 'InvalidParameterException' });
     expect(versionWithStage(await store.versionStages(name), Stage.CURRENT)).toBe(a);
-    await store.projectLabels(name, { current: a, previous: initialVersion }); // nothing left to do
+    await store.projectLabels(name, async () => ({ current: a, previous: initialVersion })); // nothing left to do
     expect(await labels(name)).toEqual({ [a]: [Stage.CURRENT], [initialVersion]: [Stage.PREVIOUS] });
   });
 });

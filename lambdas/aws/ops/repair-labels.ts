@@ -14,7 +14,7 @@ import { ClientOffboardedError, RotationInProgressError } from '../../core/error
 import { parseRepairLabelsRequest } from '../../core/ops-requests';
 import { labelDisagreements } from '../label-projection';
 import type { ClientWithPending } from '../rotation/context';
-import { labelsOfTable } from '../rotation/table-labels';
+import { labelsOfTable, targetUnderLock } from '../rotation/table-labels';
 import type { OpsDeps } from './ops-deps';
 
 /** What the repair found and did. */
@@ -48,7 +48,7 @@ export async function repairLabels(deps: OpsDeps, raw: unknown): Promise<RepairL
     const locked = (await deps.keys.requireClient(client.clientId)) as ClientWithPending;
     const target = labelsOfTable(locked);
     const repaired = labelDisagreements(await deps.secrets.versionStages(locked.secretId), target);
-    if (repaired.length > 0) await deps.secrets.projectLabels(locked.secretId, target);
+    if (repaired.length > 0) await deps.secrets.projectLabels(locked.secretId, targetUnderLock(deps.keys, locked.clientId, lockId));
     await deps.keys.applyChange({ audit: [{ ...audit, action: 'labels.repaired', detail: repaired.length ? repaired.join('; ') : 'nothing to repair' }] });
     return { clientId: client.clientId, repaired };
   } finally {

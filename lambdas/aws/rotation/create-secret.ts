@@ -20,7 +20,8 @@ import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
 import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from './client-keys';
 import { clientLockedBy, convergent, hasFinished, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
-import { labelsOfTable } from './table-labels';
+import type { LabelTarget } from '../secret-store';
+import { labelsOfTable, targetUnderLock } from './table-labels';
 import { undoUnfinishedRotation } from './undo-rotation';
 
 /** Result of createSecret: the new key's id (never the key). */
@@ -36,8 +37,9 @@ export async function createSecret(
   let client = await clientLockedBy(deps, context);
   // A resumed rotation that already finished changes nothing (its key is current).
   if (hasFinished(client, context)) return { pendingKeyId: client.currentKeyId };
+  const underOurLock = (shape?: (c: ClientWithPending) => LabelTarget) => targetUnderLock(deps.keys, context.clientId, context.rotationId, shape);
   if (client.pendingRotationId === context.rotationId && client.pendingKeyId) {
-    await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
+    await deps.secrets.projectLabels(context.secretId, underOurLock());
     return { pendingKeyId: client.pendingKeyId };
   }
   if (client.pendingRotationId && client.pendingRotationId !== context.rotationId) {
@@ -56,11 +58,11 @@ export async function createSecret(
   }
   // The table is the truth: labels that a stopped rotation's late write (or an abandoned finish)
   // moved are put back where the table says before anything new is labelled.
-  await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
+  await deps.secrets.projectLabels(context.secretId, underOurLock());
 
   // Read by version id: a version without labels exists too (DescribeSecret does not list it).
   const value = (await deps.secrets.readVersion(context.secretId, context.rotationId)) ?? (await putNewKey(deps, context, random));
-  await deps.secrets.projectLabels(context.secretId, { ...labelsOfTable(client), pending: context.rotationId });
+  await deps.secrets.projectLabels(context.secretId, underOurLock((c) => ({ ...labelsOfTable(c), pending: context.rotationId })));
   const keyHash = hashApiKey(value.apiKey);
   const now = isoNow(deps.clock);
   const record: KeyRecord = {

@@ -17,7 +17,7 @@ import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
 import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from './client-keys';
 import { clientLockedBy, convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
-import { labelsOfTable } from './table-labels';
+import { targetUnderLock } from './table-labels';
 
 /** Result of finishSecret: ids, the previous key's deadline and the notice to publish. */
 export interface FinishSecretResult {
@@ -40,14 +40,14 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
     // AWSCURRENT to the new version, taken from whichever version has it: the table's current
     // one, or one a stopped rotation's late write put there (the table is the truth).
     // AWSPREVIOUS goes where the commit will point (Secrets Manager puts it on the version that lost AWSCURRENT).
-    const previous = emergency ? {} : { previous: client.currentVersionId };
-    await deps.secrets.projectLabels(context.secretId, { current: context.rotationId, pending: context.rotationId, ...previous });
+    const toNewVersion = (c: ClientWithPending) => ({ current: context.rotationId, pending: context.rotationId, ...(emergency ? {} : { previous: c.currentVersionId }) });
+    await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, context.rotationId, toNewVersion));
     await commitDecidingAgain(deps, context, client, emergency);
     client = await clientLockedBy(deps, context);
   }
   // Now (and on a retry after the commit) the labels follow the table: AWSPENDING removed,
   // AWSPREVIOUS on the previous version (none after an emergency).
-  await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
+  await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, context.rotationId));
   const last = client.lastRotation;
   if (!last || last.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`finishSecret: the client record does not show rotation ${context.rotationId} as finished.`);

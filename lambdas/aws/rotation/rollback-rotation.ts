@@ -17,8 +17,8 @@ import { isoNow } from '../../core/clock';
 import { RotationStateConflictError } from '../../core/errors';
 import { rotationFailedNotice, type OpsNotice } from '../../core/notifications';
 import { hasFinished, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
-import { labelsOfTable } from './table-labels';
-import { undoUnfinishedRotation } from './undo-rotation';
+import { targetUnderLock } from './table-labels';
+import { lockHolderOf, undoUnfinishedRotation } from './undo-rotation';
 
 /** The error that the state machine caught, as Step Functions reports it. */
 export interface CaughtError {
@@ -42,7 +42,7 @@ export async function rollbackRotation(deps: RotationDeps, context: RotationCont
     throw new RotationStateConflictError(`rollback: client ${context.clientId} is locked by ${client.lock.rotationId}, not ${context.rotationId}.`);
   }
   const finished = hasFinished(client, context);
-  if (finished) await deps.secrets.projectLabels(context.secretId, labelsOfTable(client));
+  if (finished) await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, lockHolderOf(client)));
   else await undoUnfinishedRotation(deps, context, client);
 
   const error = caught.Error ?? 'RotationFailed';

@@ -21,7 +21,7 @@ import { RotationMode } from '../../core/rotation-request';
 import type { KeyTransition } from '../key-repository';
 import { Stage, versionWithStage } from '../secret-store';
 import { convergent, PENDING_FIELDS, PREVIOUS_FIELDS, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
-import { labelsOfTable } from './table-labels';
+import { labelsOfTable, targetUnderLock } from './table-labels';
 
 /** What undoing needs: the stores and the clock. */
 export type UndoDeps = Pick<RotationDeps, 'secrets' | 'keys' | 'clock'>;
@@ -70,8 +70,8 @@ export async function undoUnfinishedRotation(
   const wasCurrent = versionWithStage(stages, Stage.CURRENT) === context.rotationId;
   // The table's versions are the truth: AWSCURRENT back on its current version (if finishSecret
   // or a late write moved it), no AWSPENDING.
-  const { pending: _pending, ...target } = labelsOfTable(client);
-  await deps.secrets.projectLabels(context.secretId, target);
+  const withoutPending = (c: ClientWithPending) => ({ current: c.currentVersionId, ...(c.previousVersionId ? { previous: c.previousVersionId } : {}) });
+  await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, lockedBy, withoutPending));
 
   if (client.pendingRotationId !== context.rotationId || !client.pendingKeyHash) {
     // createSecret never recorded a key (or an earlier undo already cleaned up).
@@ -134,7 +134,9 @@ export async function undoFinishedRotation(
       `rollback: the previous key ${client.previousKeyId} of rotation ${context.rotationId} is ${oldKey?.state ?? 'missing'}, not RETIRING; it cannot be made current again.`,
     );
   }
-  await deps.secrets.projectLabels(context.secretId, { current: previousVersionId });
+  // Back to the previous version while the table still shows this rotation current; after the commit, the table's labels.
+  const backToPrevious = (c: ClientWithPending) => (c.currentVersionId === context.rotationId ? { current: previousVersionId } : labelsOfTable(c));
+  await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, lockedBy, backToPrevious));
   const transitions: KeyTransition[] = [];
   if (newKey && newKey.state !== KeyState.REVOKED && newKey.state !== KeyState.RETIRING) {
     // The new key was current: clients may hold it.
