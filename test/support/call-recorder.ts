@@ -19,11 +19,13 @@ export interface AwsCall {
 /**
  * Sees every call of its scope after the service answered; throwing replaces the call's
  * outcome (a crash). `admit`, if set, runs before a call is sent and may throw to keep it
- * from the server (a process that crashed makes no more calls, even if the code caught the crash).
+ * from the server (a process that crashed makes no more calls, even if the code caught the
+ * crash), or return a promise: the call is held until it settles and sent then (a write
+ * that lands late, the zombie matrix); a rejection keeps it from the server like a throw.
  */
 export interface CallObserver {
   (call: AwsCall): void;
-  admit?: (call: Omit<AwsCall, 'ok'>) => void;
+  admit?: (call: Omit<AwsCall, 'ok'>) => void | Promise<void>;
 }
 
 const scope = new AsyncLocalStorage<CallObserver>();
@@ -36,6 +38,11 @@ export function observeCalls<T>(observer: CallObserver, body: () => Promise<T>):
 /** Commands that only read: a crash after them has no effect to repeat. */
 export function isReadOnly(command: string): boolean {
   return /^(Get|Describe|List|Query|Scan|BatchGet)/.test(command);
+}
+
+/** The writes that change KeyRoll's stores (Secrets Manager, DynamoDB): what the zombie matrix holds back. */
+export function isStoreWrite(call: Pick<AwsCall, 'service' | 'command'>): boolean {
+  return (call.service === 'SecretsManager' || call.service === 'DynamoDB') && !isReadOnly(call.command);
 }
 
 /** `service:command` of a call, as the crash matrix names it. */
@@ -66,7 +73,9 @@ export function recordCallsOf(...clients: { middlewareStack: unknown }[]): void 
           service: (context.clientName ?? 'Unknown').replace(/Client$/, ''),
           command: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
         };
-        observer.admit?.(call);
+        const held = observer.admit?.(call);
+        // Only a returned promise is awaited: a synchronous admit adds no tick before the call.
+        if (held) await held;
         let result: unknown;
         try {
           result = await next(args);

@@ -63,7 +63,8 @@ export function generatePoints(scenario: string, calls: readonly StateCall[], in
 /** Points and covered points per key. */
 export type Tally = Record<string, { points: number; covered: number; failing: number }>;
 
-function tally(outcomes: readonly PointOutcome[], key: (o: PointOutcome) => string): Tally {
+/** Counts outcomes (points, covered, failing) by `key`; shared by the crash and zombie matrices. */
+export function tally<O extends { readonly covered: boolean; readonly violations: readonly string[] }>(outcomes: readonly O[], key: (o: O) => string): Tally {
   const out: Tally = {};
   for (const o of outcomes) {
     const entry = (out[key(o)] ??= { points: 0, covered: 0, failing: 0 });
@@ -116,8 +117,22 @@ export function summaryLine(report: MatrixReport): string {
   );
 }
 
-/** Writes the report as JSON (creating its directory). */
-export function writeReport(path: string, report: MatrixReport): void {
+/** Writes a matrix report as JSON (creating its directory). */
+export function writeReport(path: string, report: object): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** Runs `work` over `items`, at most `size` at a time, keeping the order of `items` in the result. */
+export async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return results;
 }

@@ -4,8 +4,14 @@
  * and the direct service integrations (sns:publish, dynamodb:updateItem) sent to moto
  * through the SDK. Everything the workflow produces (state I/O, events, log lines,
  * service-integration parameters) goes to a tap that the plaintext checks read. Every AWS
- * call of a Task state is recorded per run (call-recorder.ts), and a crash can be injected
- * right after any of them (the crash matrix, test/workflow/crash-matrix.test.ts).
+ * call of a Task state is recorded per run (call-recorder.ts), a crash can be injected
+ * right after any of them (the crash matrix, test/workflow/crash-matrix.test.ts), and a write
+ * can be held back before it is sent and released later (the zombie matrix,
+ * test/workflow/zombie-matrix.test.ts).
+ *
+ * An execution stopped while a task runs (StopExecution, here `abort`) behaves as on AWS: the
+ * running handler goes on (a zombie, awaited with {@link WorkflowRunner.settled}), and no
+ * state of the execution starts or is retried after the stop.
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 
@@ -28,7 +34,7 @@ import {
 } from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
 import { SecretTap } from './secret-tap';
-import { observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
+import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
 
 export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
@@ -47,6 +53,18 @@ export interface CrashPoint {
   readonly afterCall: number;
   /** The error the crash surfaces as; a name no Retry matches models a retry that never happens. */
   readonly error?: string;
+}
+
+/**
+ * A write held back: right before the state sends its `beforeWrite`-th Secrets Manager or
+ * DynamoDB write (1-based, counted over its visits and attempts in the execution, failed
+ * writes included: a write is counted when it is about to be sent), `onHold` is called and the
+ * write is sent only when the promise it returns resolves (kept from the server if it rejects).
+ */
+export interface HoldPoint {
+  readonly state: string;
+  readonly beforeWrite: number;
+  readonly onHold: (call: Omit<StateCall, 'ok'>) => Promise<void>;
 }
 
 /** One AWS call of a state, in execution order. */
@@ -74,6 +92,7 @@ export interface RunOptions {
   /** Makes a step's handler fail with this error (every attempt) instead of running. */
   readonly failStep?: { state: string; error: Error };
   readonly crash?: CrashPoint;
+  readonly hold?: HoldPoint;
 }
 
 /** How an execution ended. */
@@ -91,7 +110,12 @@ export interface RunResult {
   readonly calls: StateCall[];
   /** The crash asked for in {@link RunOptions.crash}, if it fired. */
   readonly crashed?: FiredCrash;
+  /** Stopped (aborted) before it ended; a handler may still be running (see {@link WorkflowRunner.settled}). */
+  readonly aborted?: true;
 }
+
+/** The error a task of a stopped execution fails with if the interpreter tries to start it (a Retry of the zombie's failure). */
+export const EXECUTION_STOPPED_ERROR = 'KeyRollTest.ExecutionStopped';
 
 /** What one execution observes while it runs (kept per run, so concurrent runs stay apart). */
 interface RunRecord {
@@ -100,6 +124,12 @@ interface RunRecord {
   crash: CrashPoint | undefined;
   crashCount: number;
   crashed: (Omit<FiredCrash, 'surfaced'> & { surfaced: boolean; thrown: Error }) | undefined;
+  hold: HoldPoint | undefined;
+  /** Writes counted towards {@link HoldPoint.beforeWrite}. */
+  holdCount: number;
+  aborted: boolean;
+  /** Handlers running now (after a stop: the zombies). */
+  readonly inFlight: Set<Promise<unknown>>;
 }
 
 /** Step Functions' name for a direct integration's service (`sns` → `SNS`). */
@@ -117,6 +147,8 @@ function integrationCall(resource: string): { service: string; command: string }
 export class WorkflowRunner {
   private readonly machine: StateMachine;
   private readonly integrations = new ServiceIntegrations();
+  /** Executions (by rotation id) that were stopped with handlers still running, until {@link settled}. */
+  private readonly stoppedRuns = new Map<string, RunRecord>();
 
   constructor(
     private readonly workflow: SynthesizedWorkflow,
@@ -139,41 +171,56 @@ export class WorkflowRunner {
   async run(options: RunOptions): Promise<RunResult> {
     const attempts = new Map<string, number>();
     overrideRuntime(this.deps); // several runners (with other settings) may share the process
-    const record: RunRecord = { calls: [], counts: new Map(), crash: options.crash, crashCount: 0, crashed: undefined };
+    const record: RunRecord = { calls: [], counts: new Map(), crash: options.crash, crashCount: 0, crashed: undefined, hold: options.hold, holdCount: 0, aborted: false, inFlight: new Set() };
     // The Wait states' targets, from the last usage check: the local interpreter skips the
     // waits, and the manual clock jumps to where each Wait would have ended.
     let waitTarget: UsageWaitTargets | undefined;
+    const runTask = async (name: string, resource: string, rawInput: unknown): Promise<unknown> => {
+      const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
+      attempts.set(name, (attempts.get(name) ?? 0) + 1);
+      this.tap.add(`${name} input`, input);
+      const waitedFor = waitTargetBefore(name, waitTarget);
+      if (waitedFor && this.deps.clock instanceof ManualClock) {
+        const target = Date.parse(waitedFor);
+        if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
+      }
+      await options.beforeTask?.(name, input);
+      const attempt = attempts.get(name)!;
+      try {
+        const output = await observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt));
+        if (record.crashed?.state === name && record.crashed.attempt === attempt) record.crashed.surfaced = false;
+        this.tap.add(`${name} output`, output);
+        if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
+        return JSON.parse(JSON.stringify(output ?? null)) as unknown;
+      } catch (error) {
+        const crashed = record.crashed;
+        if (crashed?.state === name && crashed.attempt === attempt && error !== crashed.thrown) crashed.surfaced = false;
+        this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
+        throw error;
+      }
+    };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, resource] of taskStates(this.workflow)) {
-      handlers[name] = async (rawInput: unknown) => {
-        const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
-        attempts.set(name, (attempts.get(name) ?? 0) + 1);
-        this.tap.add(`${name} input`, input);
-        const waitedFor = waitTargetBefore(name, waitTarget);
-        if (waitedFor && this.deps.clock instanceof ManualClock) {
-          const target = Date.parse(waitedFor);
-          if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
-        }
-        await options.beforeTask?.(name, input);
-        const attempt = attempts.get(name)!;
-        try {
-          const output = await observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt));
-          if (record.crashed?.state === name && record.crashed.attempt === attempt) record.crashed.surfaced = false;
-          this.tap.add(`${name} output`, output);
-          if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
-          return JSON.parse(JSON.stringify(output ?? null)) as unknown;
-        } catch (error) {
-          const crashed = record.crashed;
-          if (crashed?.state === name && crashed.attempt === attempt && error !== crashed.thrown) crashed.surfaced = false;
-          this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
-          throw error;
-        }
+      handlers[name] = (rawInput: unknown) => {
+        // Step Functions starts nothing of a stopped execution; the interpreter would still retry a zombie's failure.
+        if (record.aborted) return Promise.reject(Object.assign(new Error(`${name}: the execution was stopped`), { name: EXECUTION_STOPPED_ERROR }));
+        const running = runTask(name, resource, rawInput);
+        record.inFlight.add(running);
+        const forget = () => record.inFlight.delete(running);
+        running.then(forget, forget);
+        return running;
       };
     }
     const execution = this.machine.run(options.input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: zeroForEveryState(this.workflow), retryIntervalOverrides: zeroForEveryState(this.workflow) },
       context: executionContext(options.rotationId, options.input, this.deps.clock.nowMs()),
     });
+    // StopExecution (LocalRotationExecutions calls `abort`) marks the run at once, before any zombie can finish.
+    const abort = execution.abort;
+    execution.abort = () => {
+      record.aborted = true;
+      abort();
+    };
     const events: EventLog[] = [];
     const collecting = (async () => {
       for await (const raw of execution.eventLogs) {
@@ -192,10 +239,27 @@ export class WorkflowRunner {
       await collecting.catch(() => undefined);
       const caught = (error as { cause?: Error }).cause ?? (error as Error);
       this.tap.add('execution error', `${caught.name}: ${caught.message}`);
-      return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, ...this.observed(record) };
+      return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, ...this.observed(record), ...(record.aborted ? { aborted: true as const } : {}) };
     } finally {
-      restoreOutput();
+      // A zombie's log lines still belong to the tap: keep capturing until it ends.
+      if (record.inFlight.size > 0) {
+        this.stoppedRuns.set(options.rotationId, record);
+        void settle(record).then(restoreOutput);
+      } else restoreOutput();
     }
+  }
+
+  /**
+   * Waits until every handler of the (stopped) execution `rotationId` that was still running
+   * when it ended has finished, and returns every call the execution made, the zombies' late
+   * ones included. For an execution that ended with nothing running, returns at once.
+   */
+  async settled(rotationId: string): Promise<{ calls: StateCall[] } | undefined> {
+    const record = this.stoppedRuns.get(rotationId);
+    if (!record) return undefined;
+    await settle(record);
+    this.stoppedRuns.delete(rotationId);
+    return { calls: [...record.calls] };
   }
 
   private observed(record: RunRecord): Pick<RunResult, 'awsCalls' | 'calls' | 'crashed'> {
@@ -227,8 +291,12 @@ export class WorkflowRunner {
   /** Records a state's calls, counts its successful ones, and throws the armed crash after the n-th. */
   private observer(record: RunRecord, state: string, attempt: number): CallObserver {
     // The crashed attempt's process is gone: code that caught the crash cannot call AWS again.
-    const admit = () => {
+    const admit = (call: Omit<AwsCall, 'ok'>): void | Promise<void> => {
       if (record.crashed?.state === state && record.crashed.attempt === attempt) throw record.crashed.thrown;
+      const hold = record.hold;
+      if (!hold || hold.state !== state || !isStoreWrite(call) || ++record.holdCount !== hold.beforeWrite) return;
+      record.hold = undefined;
+      return hold.onHold({ state, attempt, ...call });
     };
     return Object.assign((call: AwsCall) => {
       record.calls.push({ state, attempt, ...call });
@@ -252,6 +320,11 @@ export class WorkflowRunner {
     const retried = (definition?.Retry ?? []).flatMap((r) => r.ErrorEquals).find((e) => e.endsWith('.SdkClientException'));
     return retried ?? `${integration.service}.SdkClientException`;
   }
+}
+
+/** Resolves when no handler of the run is running any more (a settling handler may not start another: the run is over). */
+async function settle(record: RunRecord): Promise<void> {
+  while (record.inFlight.size > 0) await Promise.allSettled([...record.inFlight]);
 }
 
 /** Tap → number of runs capturing into it (runs of one runner share its tap). */
