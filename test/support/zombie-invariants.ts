@@ -15,7 +15,8 @@
  * - `orphan-key`: every ACTIVE, PENDING or RETIRING key is the table's current or previous key;
  * - `lock`, `pending-pointer`: the lock is free and no pending pointer is left;
  * - where an emergency ran, `emergency-current`: the last emergency's key is ACTIVE and
- *   current, and `pre-incident-revoked`: every key that existed before the first emergency
+ *   current (or, if the victim's lock request landed only after the emergencies had released
+ *   the lock, the victim's: a rotation after the incident), and `pre-incident-revoked`: every key that existed before the first emergency
  *   started is REVOKED.
  */
 import { hashApiKey } from '../../lambdas/core/api-key';
@@ -54,6 +55,12 @@ export interface Incident {
   readonly lastEmergencyRotationId: string;
   /** Key hashes of every key the client had when the first emergency started (all must be REVOKED). */
   readonly preIncidentKeyHashes: readonly string[];
+  /**
+   * A rotation that took the lock only after the emergencies had released it (its lock request
+   * landed late, so nothing preempted it): a rotation after the incident, which is allowed.
+   * Its key, not the emergency's, must then be current.
+   */
+  readonly supersededBy?: string;
 }
 
 /** Everything broken in the client's end state (empty: it holds). */
@@ -87,8 +94,9 @@ export async function zombieEndStateViolations(deps: Pick<RotationDeps, 'keys' |
   if (client.pendingRotationId || client.pendingKeyHash) v.push(`pending-pointer: ${client.pendingRotationId ?? client.pendingKeyId} left`);
 
   if (incident) {
-    const emergencyKey = keys.find((k) => k.rotationId === incident.lastEmergencyRotationId);
-    if (!emergencyKey) v.push(`emergency-current: the last emergency ${incident.lastEmergencyRotationId} has no key`);
+    const lastMaker = incident.supersededBy ?? incident.lastEmergencyRotationId;
+    const emergencyKey = keys.find((k) => k.rotationId === lastMaker);
+    if (!emergencyKey) v.push(`emergency-current: the last emergency ${lastMaker} has no key`);
     else if (emergencyKey.keyHash !== client.currentKeyHash || emergencyKey.state !== KeyState.ACTIVE) {
       v.push(`emergency-current: the last emergency's key ${emergencyKey.keyId} is ${emergencyKey.state}${emergencyKey.keyHash === client.currentKeyHash ? '' : `, the current key is ${client.currentKeyId} (${currentKey?.rotationId ?? 'initial'})`}`);
     }

@@ -239,6 +239,9 @@ function runPoint(victim: Victim, point: ZombiePoint): Promise<ZombieOutcome> {
     let incident: Incident | undefined;
     if (first === 'held') incident = await interfere(point.interferer as Interferer, client.clientId, log, violations, preIncident, land);
     const { result, calls } = await land();
+    // Not stopped and finished: its lock request landed after the emergencies had released the lock,
+    // so it rotated after the incident (allowed); its key is the one that must be current.
+    if (incident && !result.aborted && result.status === 'SUCCEEDED') incident = { ...incident, supersededBy: victimId };
     const heldCall = calls.filter((c) => c.state === point.state && isStoreWrite(c))[point.beforeWrite - 1];
     const covered = first === 'held' && heldCall !== undefined;
     if (first !== 'held') violations.push(`coverage: the victim ended ${result.status} before write ${point.beforeWrite} of ${point.state} (the run diverged from the clean run)`);
