@@ -164,7 +164,8 @@ async function trial(op: Operation, afterCall?: number) {
   const observer: CallObserver = Object.assign(
     (call: AwsCall) => {
       calls.push({ state: op.name, attempt: 1, ...call });
-      if (call.ok && ++count === afterCall) {
+      // Failed calls count too (generatePoints numbers them): a crash after one replaces the error the operation would have handled.
+      if (++count === afterCall) {
         fired = call;
         throw (crash = new SimulatedCrash(`crash of ${op.name} after ${call.service}:${call.command}`));
       }

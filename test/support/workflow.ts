@@ -42,8 +42,9 @@ export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/sy
 export class Tap extends SecretTap {}
 
 /**
- * A crash injected right after the n-th successful AWS call (1-based) that a state makes in
- * the execution (counted over its visits and attempts): the call took effect, the caller dies.
+ * A crash injected right after the n-th AWS call (1-based) that a state makes in the
+ * execution (counted over its visits and attempts, failed calls included): the call took
+ * effect (or failed: then the caller dies instead of handling the error), the caller dies.
  * For a Lambda task the handler fails with `Lambda.Unknown` (what Step Functions reports for a
  * crashed function); for a direct service integration the response is lost after the effect
  * (the integration's retryable `<Service>.SdkClientException`, taken from the state's Retry).
@@ -92,6 +93,8 @@ export interface RunOptions {
   /** Makes a step's handler fail with this error (every attempt) instead of running. */
   readonly failStep?: { state: string; error: Error };
   readonly crash?: CrashPoint;
+  /** A second crash, armed once `crash` has fired (its `afterCall` counts from the execution's start too). */
+  readonly thenCrash?: CrashPoint;
   readonly hold?: HoldPoint;
 }
 
@@ -110,6 +113,8 @@ export interface RunResult {
   readonly calls: StateCall[];
   /** The crash asked for in {@link RunOptions.crash}, if it fired. */
   readonly crashed?: FiredCrash;
+  /** The crash asked for in {@link RunOptions.thenCrash}, if it fired. */
+  readonly crashedAgain?: FiredCrash;
   /** Stopped (aborted) before it ended; a handler may still be running (see {@link WorkflowRunner.settled}). */
   readonly aborted?: true;
 }
@@ -121,9 +126,12 @@ export const EXECUTION_STOPPED_ERROR = 'KeyRollTest.ExecutionStopped';
 interface RunRecord {
   readonly calls: StateCall[];
   readonly counts: Map<string, number>;
-  crash: CrashPoint | undefined;
-  crashCount: number;
-  crashed: (Omit<FiredCrash, 'surfaced'> & { surfaced: boolean; thrown: Error }) | undefined;
+  /** Crashes still to fire, in order. */
+  readonly armed: CrashPoint[];
+  /** State → AWS calls it made so far, failed ones included (what {@link CrashPoint.afterCall} counts). */
+  readonly callCounts: Map<string, number>;
+  /** Crashes that fired, in order. */
+  readonly fired: (Omit<FiredCrash, 'surfaced'> & { surfaced: boolean; thrown: Error })[];
   hold: HoldPoint | undefined;
   /** Writes counted towards {@link HoldPoint.beforeWrite}. */
   holdCount: number;
@@ -171,7 +179,8 @@ export class WorkflowRunner {
   async run(options: RunOptions): Promise<RunResult> {
     const attempts = new Map<string, number>();
     overrideRuntime(this.deps); // several runners (with other settings) may share the process
-    const record: RunRecord = { calls: [], counts: new Map(), crash: options.crash, crashCount: 0, crashed: undefined, hold: options.hold, holdCount: 0, aborted: false, inFlight: new Set() };
+    const armed = [options.crash, options.thenCrash].filter((c): c is CrashPoint => c !== undefined);
+    const record: RunRecord = { calls: [], counts: new Map(), armed, callCounts: new Map(), fired: [], hold: options.hold, holdCount: 0, aborted: false, inFlight: new Set() };
     // The Wait states' targets, from the last usage check: the local interpreter skips the
     // waits, and the manual clock jumps to where each Wait would have ended.
     let waitTarget: UsageWaitTargets | undefined;
@@ -188,13 +197,14 @@ export class WorkflowRunner {
       const attempt = attempts.get(name)!;
       try {
         const output = await observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt));
-        if (record.crashed?.state === name && record.crashed.attempt === attempt) record.crashed.surfaced = false;
+        const crashed = firedIn(record, name, attempt);
+        if (crashed) crashed.surfaced = false;
         this.tap.add(`${name} output`, output);
         if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
         return JSON.parse(JSON.stringify(output ?? null)) as unknown;
       } catch (error) {
-        const crashed = record.crashed;
-        if (crashed?.state === name && crashed.attempt === attempt && error !== crashed.thrown) crashed.surfaced = false;
+        const crashed = firedIn(record, name, attempt);
+        if (crashed && error !== crashed.thrown) crashed.surfaced = false;
         this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
         throw error;
       }
@@ -262,9 +272,9 @@ export class WorkflowRunner {
     return { calls: [...record.calls] };
   }
 
-  private observed(record: RunRecord): Pick<RunResult, 'awsCalls' | 'calls' | 'crashed'> {
-    const crashed = record.crashed ? (({ thrown: _thrown, ...fired }) => fired)(record.crashed) : undefined;
-    return { awsCalls: new Map(record.counts), calls: [...record.calls], ...(crashed ? { crashed } : {}) };
+  private observed(record: RunRecord): Pick<RunResult, 'awsCalls' | 'calls' | 'crashed' | 'crashedAgain'> {
+    const [crashed, crashedAgain] = record.fired.map(({ thrown: _thrown, ...fired }) => fired);
+    return { awsCalls: new Map(record.counts), calls: [...record.calls], ...(crashed ? { crashed } : {}), ...(crashedAgain ? { crashedAgain } : {}) };
   }
 
   private async invoke(resource: string, name: string, input: unknown, options: RunOptions, record: RunRecord, attempt: number): Promise<unknown> {
@@ -288,11 +298,12 @@ export class WorkflowRunner {
     return output;
   }
 
-  /** Records a state's calls, counts its successful ones, and throws the armed crash after the n-th. */
+  /** Records a state's calls, counts them, and throws the next armed crash after the n-th. */
   private observer(record: RunRecord, state: string, attempt: number): CallObserver {
     // The crashed attempt's process is gone: code that caught the crash cannot call AWS again.
     const admit = (call: Omit<AwsCall, 'ok'>): void | Promise<void> => {
-      if (record.crashed?.state === state && record.crashed.attempt === attempt) throw record.crashed.thrown;
+      const crashed = firedIn(record, state, attempt);
+      if (crashed) throw crashed.thrown;
       const hold = record.hold;
       if (!hold || hold.state !== state || !isStoreWrite(call) || ++record.holdCount !== hold.beforeWrite) return;
       record.hold = undefined;
@@ -300,14 +311,14 @@ export class WorkflowRunner {
     };
     return Object.assign((call: AwsCall) => {
       record.calls.push({ state, attempt, ...call });
-      if (!call.ok) return;
-      record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
-      const crash = record.crash;
-      if (!crash || crash.state !== state || ++record.crashCount !== crash.afterCall) return;
-      record.crash = undefined;
-      const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command})`);
+      record.callCounts.set(state, (record.callCounts.get(state) ?? 0) + 1);
+      if (call.ok) record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
+      const crash = record.armed[0];
+      if (!crash || crash.state !== state || record.callCounts.get(state) !== crash.afterCall) return;
+      record.armed.shift();
+      const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command}${call.ok ? '' : ', failed'})`);
       error.name = crash.error ?? this.crashErrorName(state);
-      record.crashed = { ...crash, call: { service: call.service, command: call.command, ok: true }, attempt, surfaced: true, thrown: error };
+      record.fired.push({ ...crash, call: { service: call.service, command: call.command, ok: call.ok }, attempt, surfaced: true, thrown: error });
       throw error;
     }, { admit });
   }
@@ -320,6 +331,11 @@ export class WorkflowRunner {
     const retried = (definition?.Retry ?? []).flatMap((r) => r.ErrorEquals).find((e) => e.endsWith('.SdkClientException'));
     return retried ?? `${integration.service}.SdkClientException`;
   }
+}
+
+/** The crash that fired in this attempt of the state, if one did. */
+function firedIn(record: RunRecord, state: string, attempt: number): RunRecord['fired'][number] | undefined {
+  return record.fired.find((f) => f.state === state && f.attempt === attempt);
 }
 
 /** Resolves when no handler of the run is running any more (a settling handler may not start another: the run is over). */

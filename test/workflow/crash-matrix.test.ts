@@ -1,10 +1,14 @@
 /**
  * Crash matrix (invariant 3): for every AWS call that a state of the synthesized state machine
  * makes — the Lambda handlers' Secrets Manager and DynamoDB calls and the direct SNS/DynamoDB
- * integrations — a run that crashes right after that call (the effect happened, the caller
- * died), lets Step Functions retry the state, and then checks the invariants of DESIGN.md.
- * The points are generated from a clean run of each scenario, so a call added to a handler
- * adds its point without touching this file. Writes .cache/crash-matrix/crash-matrix-report.json.
+ * integrations — a run that crashes right after that call (the effect happened, or the call
+ * failed; the caller died), lets Step Functions retry the state, and then checks the
+ * invariants of docs/design.md. The points are generated from a clean run of each scenario,
+ * so a call added to a handler adds its point without touching this file. Then a second
+ * crash in the retry: for every point after a mutating call, the retry attempt crashes again
+ * right after its first mutating call and right after each of its calls that failed (points
+ * generated from the calls the crashed run recorded). Writes
+ * .cache/crash-matrix/crash-matrix-report.json (the retry points under `retry`).
  */
 import { join } from 'node:path';
 import { KeyVerificationFailedError } from '../../lambdas/core/errors';
@@ -15,18 +19,24 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { isReadOnly } from '../support/call-recorder';
-import { buildReport, generatePoints, summaryLine, writeReport, type MatrixPoint, type PointOutcome } from '../support/crash-matrix';
+import { buildReport, generatePoints, generateRetryPoints, inPool, retrySummaryLine, summaryLine, writeReport, type MatrixPoint, type MatrixReport, type PointOutcome } from '../support/crash-matrix';
 import { earlyRejections, endStateViolations, noticeFindings, oldKeyViolations, opsFindings, type Before, type Expected, type Published } from '../support/crash-invariants';
+import { ScopedClock } from '../support/scoped-clock';
 import { SourceKind, tapTopic } from '../support/secret-tap';
-import { synthesizeWorkflow, Tap, WorkflowRunner, type CrashPoint, type RunResult } from '../support/workflow';
+import { synthesizeWorkflow, Tap, WorkflowRunner, type CrashPoint, type RunResult, type StateCall } from '../support/workflow';
 
 jest.setTimeout(180_000);
 
 const HOUR = 3600;
 const REPORT_PATH = join(__dirname, '..', '..', '.cache', 'crash-matrix', 'crash-matrix-report.json');
-/** Fewer points than these means the generator lost calls (today: 82 points, 31 after a mutating call). */
-const MIN_POINTS = 60;
-const MIN_MUTATING_POINTS = 25;
+/**
+ * Fewer points than these means the generator lost calls (today: 85 points, 31 after a
+ * mutating call, none after a failed call in the clean runs; 23 retry points: 20 after the
+ * retry's first mutating call, 3 after a failed call of the retry).
+ */
+const MIN_POINTS = 78;
+const MIN_MUTATING_POINTS = 28;
+const MIN_RETRY_POINTS = 20;
 const S = RotationStates;
 
 /** A scenario: a request, how it should end, and which states get crash points. */
@@ -39,14 +49,9 @@ interface Scenario {
   readonly laggingClient?: boolean;
   /** States whose calls get points; default every Task state of the run. */
   readonly include?: (state: string) => boolean;
-  /**
-   * The run moves the shared manual clock (its Waits): its points run one at a time. The
-   * others only read the clock, so their points run a few at a time (each on its own client).
-   */
-  readonly usesClock?: boolean;
 }
 
-/** Points of a clock-free scenario run this many at a time (moto answers concurrently). */
+/** Points run this many at a time, each on its own client and its own timeline of the clock (moto answers concurrently). */
 const PARALLEL_RUNS = 4;
 
 const request = (clientId: string, extra: Record<string, unknown>) => ({ clientId, reason: 'crash matrix', requestedBy: 'crash-matrix', ...extra });
@@ -58,7 +63,7 @@ const REVOKE_IMMEDIATELY_PATH = new Set<string>([S.CREATE_SECRET, S.FINISH_SECRE
 const SCENARIOS: readonly Scenario[] = [
   // Scheduled, 2 h overlap, a client still on the old key near the not-after: rotated, one
   // reminder with an extension, then retirement. Covers every state of the normal path.
-  { name: 'scheduled', input: (id) => request(id, { mode: 'scheduled', overlapSeconds: 2 * HOUR }), expected: 'rotated', laggingClient: true, usesClock: true },
+  { name: 'scheduled', input: (id) => request(id, { mode: 'scheduled', overlapSeconds: 2 * HOUR }), expected: 'rotated', laggingClient: true },
   // Emergency, and emergency with revokeImmediately: points in the states whose code path differs from the normal one.
   { name: 'emergency', input: (id) => request(id, { mode: 'emergency' }), expected: 'emergency', include: (s) => EMERGENCY_PATH.has(s) },
   { name: 'emergency-revoke-immediately', input: (id) => request(id, { mode: 'emergency', revokeImmediately: true }), expected: 'emergency', include: (s) => REVOKE_IMMEDIATELY_PATH.has(s) },
@@ -72,6 +77,8 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** Each trial runs on its own timeline: the scheduled scenario jumps the clock over its Waits. */
+const clock = new ScopedClock(Date.parse('2026-11-28T10:00:00Z'));
 let deps: Awaited<ReturnType<typeof makeTestDeps>>;
 let clientTopic: RecordedTopic;
 let opsTopic: RecordedTopic;
@@ -82,7 +89,7 @@ let usage: UsageRecorder;
 const tap = new Tap();
 
 beforeAll(async () => {
-  deps = await makeTestDeps();
+  deps = await makeTestDeps(clock);
   [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
   runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock: deps.clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
@@ -126,21 +133,8 @@ class Inbox {
 }
 const inbox = new Inbox();
 
-/** Runs `work` over `items`, at most `size` at a time, keeping the order of `items` in the result. */
-async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
-}
-
-async function runTrial(scenario: Scenario, crash?: CrashPoint): Promise<Trial> {
+/** One run; call it inside `clock.run`, with the checks of its outcome, so that they see the run's timeline. */
+async function runTrial(scenario: Scenario, crash?: CrashPoint, thenCrash?: CrashPoint): Promise<Trial> {
   const registered = await registerTestClient(deps);
   const apiKey = (await deps.secrets.readStage(registered.secretId, Stage.CURRENT))!.value.apiKey;
   const before: Before = { clientId: registered.clientId, secretId: registered.secretId, versionId: registered.currentVersionId, keyId: registered.currentKeyId, apiKey };
@@ -151,6 +145,7 @@ async function runTrial(scenario: Scenario, crash?: CrashPoint): Promise<Trial> 
     rotationId,
     failStep: scenario.failStep,
     crash,
+    thenCrash,
     // Outside the state's call scope: these reads and writes are the world, not the handler.
     beforeTask: async (state) => {
       if (scenario.laggingClient && state === S.CHECK_USAGE) {
@@ -196,39 +191,63 @@ async function judge(scenario: Scenario, trial: Trial, reference: Reference): Pr
   return { violations, notes: [...notices.notes, ...ops.notes] };
 }
 
-/** Runs one point and judges it. */
-async function runPoint(scenario: Scenario, point: MatrixPoint, reference: Reference, crash: CrashPoint = point): Promise<PointOutcome> {
+/** Point key → the calls its crashed run recorded and the attempt that crashed (for the retry points). */
+const crashedRuns = new Map<string, { calls: StateCall[]; attempt: number }>();
+const keyOf = (point: MatrixPoint) => `${point.scenario} ${point.state}#${point.afterCall}`;
+
+/** Why a fired crash does not count: never fired, swallowed, not retried, or after another call. */
+function crashProblem(fired: RunResult['crashed'], attempts: number, call: string, what: string): string | undefined {
+  if (!fired) return `${what} never fired (the run diverged from the clean run)`;
+  if (!fired.surfaced) return `the handler swallowed ${what} after ${call}`;
+  if (attempts <= fired.attempt) return `the state was not run again after ${what}`;
+  if (fired.call.command !== call.split(':')[1]) return `${what} hit ${fired.call.service}:${fired.call.command}, not ${call}`;
+  return undefined;
+}
+
+/** Runs one point (with its second crash in the retry, if it has one) and judges it, on a timeline of its own. */
+function runPoint(scenario: Scenario, point: MatrixPoint, reference: Reference, crash: CrashPoint = point): Promise<PointOutcome> {
+  return clock.run(() => runPointNow(scenario, point, reference, crash));
+}
+
+async function runPointNow(scenario: Scenario, point: MatrixPoint, reference: Reference, crash: CrashPoint): Promise<PointOutcome> {
   const started = Date.now();
-  const trial = await runTrial(scenario, crash);
+  const again = point.again ? { state: point.state, afterCall: point.again.afterCall } : undefined;
+  const trial = await runTrial(scenario, crash, again);
   const { violations, notes } = await judge(scenario, trial, reference);
-  const fired = trial.result.crashed;
-  const retried = fired !== undefined && (trial.result.attempts.get(point.state) ?? 0) > fired.attempt;
-  const covered = fired !== undefined && fired.surfaced && retried && fired.call.command === point.call.split(':')[1];
-  if (!fired) violations.push('the crash never fired (the run diverged from the clean run)');
-  else if (!fired.surfaced) violations.push(`the handler swallowed the crash after ${point.call}`);
-  else if (!retried) violations.push('the crashed state was not run again');
-  else if (!covered) violations.push(`the crash hit ${fired.call.service}:${fired.call.command}, not ${point.call}`);
-  return { point, covered, executed: true, status: `${trial.result.status}${trial.result.error ? `:${trial.result.error}` : ''}`, violations, notes, durationMs: Date.now() - started };
+  const attempts = trial.result.attempts.get(point.state) ?? 0;
+  const problems = [crashProblem(trial.result.crashed, attempts, point.call, 'the crash')];
+  if (point.again) {
+    const second = trial.result.crashedAgain;
+    problems.push(crashProblem(second, attempts, point.again.call, 'the second crash'));
+    if (second && trial.result.crashed && second.attempt !== trial.result.crashed.attempt + 1) problems.push(`the second crash hit attempt ${second.attempt}, not the retry of attempt ${trial.result.crashed.attempt}`);
+  } else if (trial.result.crashed) crashedRuns.set(keyOf(point), { calls: trial.result.calls, attempt: trial.result.crashed.attempt });
+  const found = problems.filter((p): p is string => p !== undefined);
+  violations.push(...found);
+  return { point, covered: found.length === 0, executed: true, status: `${trial.result.status}${trial.result.error ? `:${trial.result.error}` : ''}`, violations, notes, durationMs: Date.now() - started };
 }
 
 const references = new Map<string, Reference>();
+/** The single-crash report, which the retry points' report is written beside. */
+let singleReport: MatrixReport | undefined;
 const pointsByScenario = new Map<string, MatrixPoint[]>();
 
 describe('the crash matrix', () => {
   beforeAll(async () => {
     for (const scenario of SCENARIOS) {
-      const clean = await runTrial(scenario);
-      const reference: Reference = {
-        status: clean.result.status,
-        ...(clean.result.error ? { error: clean.result.error } : {}),
-        clientTypes: noticeFindings(clean.client, [], '', clean.before.keyId).distinctTypes,
-        opsNotices: opsFindings(clean.ops, []).distinct,
-      };
-      // The clean run itself must pass the checks it sets for the others.
-      const cleanJudgement = await judge(scenario, clean, reference);
-      if (cleanJudgement.violations.length > 0) throw new Error(`clean ${scenario.name} run breaks invariants: ${cleanJudgement.violations.join('; ')}`);
-      references.set(scenario.name, reference);
-      pointsByScenario.set(scenario.name, generatePoints(scenario.name, clean.result.calls, scenario.include));
+      await clock.run(async () => {
+        const clean = await runTrial(scenario);
+        const reference: Reference = {
+          status: clean.result.status,
+          ...(clean.result.error ? { error: clean.result.error } : {}),
+          clientTypes: noticeFindings(clean.client, [], '', clean.before.keyId).distinctTypes,
+          opsNotices: opsFindings(clean.ops, []).distinct,
+        };
+        // The clean run itself must pass the checks it sets for the others.
+        const cleanJudgement = await judge(scenario, clean, reference);
+        if (cleanJudgement.violations.length > 0) throw new Error(`clean ${scenario.name} run breaks invariants: ${cleanJudgement.violations.join('; ')}`);
+        references.set(scenario.name, reference);
+        pointsByScenario.set(scenario.name, generatePoints(scenario.name, clean.result.calls, scenario.include));
+      });
     }
   });
 
@@ -256,7 +275,7 @@ describe('the crash matrix', () => {
     for (const scenario of SCENARIOS) {
       const points = pointsByScenario.get(scenario.name)!;
       const reference = references.get(scenario.name)!;
-      const ran = await inPool(points.filter((p) => p.sameWorldAs === undefined), scenario.usesClock ? 1 : PARALLEL_RUNS, (p) => runPoint(scenario, p, reference));
+      const ran = await inPool(points.filter((p) => p.sameWorldAs === undefined), PARALLEL_RUNS, (p) => runPoint(scenario, p, reference));
       const byCall = new Map(ran.map((o) => [`${o.point.state}#${o.point.afterCall}`, o]));
       for (const point of points) {
         const own = byCall.get(`${point.state}#${point.afterCall}`);
@@ -275,6 +294,7 @@ describe('the crash matrix', () => {
       }
     }
     const report = buildReport(outcomes, Date.now() - started);
+    singleReport = report;
     writeReport(REPORT_PATH, report);
     process.stdout.write(`${summaryLine(report)}\n`);
     const problems = outcomes.filter((o) => !o.covered || o.violations.length > 0).map((o) => `${o.point.scenario} ${o.point.state}#${o.point.afterCall} ${o.point.call}: ${o.violations.join('; ')}`);
@@ -283,6 +303,31 @@ describe('the crash matrix', () => {
     // Every mutating point ran its own crashed execution.
     expect(outcomes.filter((o) => o.point.mutating && !o.executed)).toEqual([]);
   }, 600_000); // ~45 executions: about a minute on an idle 2-core machine, much longer on a loaded one
+
+  it('converges after a second crash in the retry of a crashed state, with every invariant held', async () => {
+    const started = Date.now();
+    // Every point after a mutating call: its retry repairs something, and may die doing it.
+    const retryPoints = SCENARIOS.flatMap((scenario) =>
+      pointsByScenario
+        .get(scenario.name)!
+        .filter((p) => p.mutating)
+        .flatMap((p) => {
+          const crashed = crashedRuns.get(keyOf(p));
+          return crashed ? generateRetryPoints(p, crashed.calls, crashed.attempt).map((point) => ({ scenario, point })) : [];
+        }),
+    );
+    expect(retryPoints.length).toBeGreaterThanOrEqual(MIN_RETRY_POINTS);
+    for (const why of ['first-mutating', 'failed']) expect(retryPoints.some(({ point }) => point.again?.why === why)).toBe(true);
+    const outcomes = await inPool(retryPoints, PARALLEL_RUNS, ({ scenario, point }) => runPoint(scenario, point, references.get(scenario.name)!));
+    const report = buildReport(outcomes, Date.now() - started);
+    writeReport(REPORT_PATH, { ...(singleReport ?? {}), retry: report });
+    process.stdout.write(`${retrySummaryLine(report)}\n`);
+    const problems = outcomes
+      .filter((o) => !o.covered || o.violations.length > 0)
+      .map((o) => `${o.point.scenario} ${o.point.state}#${o.point.afterCall} ${o.point.call} then #${o.point.again!.afterCall} ${o.point.again!.call} (${o.point.again!.why}): ${o.violations.join('; ')}`);
+    expect(problems).toEqual([]);
+    expect(report.covered).toBe(report.total);
+  }, 600_000);
 
   it('leaks no plaintext key under crashes: state I/O, events, logs, crash errors, notices, table', async () => {
     await tap.addStore(deps);
