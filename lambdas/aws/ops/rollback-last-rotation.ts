@@ -17,6 +17,7 @@ import { rolledBackNotice } from '../../core/notifications';
 import { parseRollbackRequest, type RollbackRequest } from '../../core/ops-requests';
 import { RotationMode } from '../../core/rotation-request';
 import type { ClientWithPending, RotationContext } from '../rotation/context';
+import { targetUnderLock } from '../rotation/table-labels';
 import { undoFinishedRotation } from '../rotation/undo-rotation';
 import type { OpsDeps } from './ops-deps';
 
@@ -64,7 +65,16 @@ export async function rollbackLastRotation(deps: OpsDeps, raw: unknown): Promise
     // Every table write of the undo is conditioned on our lock: an emergency that takes it
     // from us in between wins, and this rollback changes nothing in the table.
     const locked = (await deps.keys.requireClient(client.clientId)) as ClientWithPending;
-    await undoFinishedRotation(deps, contextOf(locked, rotationId, request), locked, 'revoke', operationLock);
+    try {
+      await undoFinishedRotation(deps, contextOf(locked, rotationId, request), locked, 'revoke', operationLock);
+    } catch (error) {
+      // Not undone (the kill switch revoked the previous key since the check, or an emergency
+      // took the lock): while the lock is still ours, the labels go back to what the table says,
+      // and the lock is released rather than held for an hour.
+      await deps.secrets.projectLabels(locked.secretId, targetUnderLock(deps.keys, locked.clientId, operationLock)).catch(() => undefined);
+      await deps.keys.releaseLock(client.clientId, operationLock);
+      throw error;
+    }
   }
   await deps.keys.releaseLock(client.clientId, rotationId);
   await deps.keys.releaseLock(client.clientId, operationLock);

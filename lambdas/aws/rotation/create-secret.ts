@@ -56,13 +56,17 @@ export async function createSecret(
     );
     client = await clientLockedBy(deps, context);
   }
-  // The table is the truth: labels that a stopped rotation's late write (or an abandoned finish)
-  // moved are put back where the table says before anything new is labelled.
-  await deps.secrets.projectLabels(context.secretId, underOurLock());
-
   // Read by version id: a version without labels exists too (DescribeSecret does not list it).
-  const value = (await deps.secrets.readVersion(context.secretId, context.rotationId)) ?? (await putNewKey(deps, context, random));
-  await deps.secrets.projectLabels(context.secretId, underOurLock((c) => ({ ...labelsOfTable(c), pending: context.rotationId })));
+  const existing = await deps.secrets.readVersion(context.secretId, context.rotationId);
+  // The table is the truth: labels that a stopped rotation's late write (or an abandoned finish)
+  // moved are put back where the table says. A version of ours that exists (an earlier attempt)
+  // keeps or gets AWSPENDING in the same pass: removing it and adding it back would need a move
+  // onto an unlabelled version, which no compare-and-set guards.
+  const ours = (c: ClientWithPending): LabelTarget => ({ ...labelsOfTable(c), pending: context.rotationId });
+  await deps.secrets.projectLabels(context.secretId, existing ? underOurLock(ours) : underOurLock());
+  const value = existing ?? (await putNewKey(deps, context, random));
+  // Normally a no-op: PutSecretValue attached AWSPENDING (a version that appeared meanwhile may lack it).
+  await deps.secrets.projectLabels(context.secretId, underOurLock(ours));
   const keyHash = hashApiKey(value.apiKey);
   const now = isoNow(deps.clock);
   const record: KeyRecord = {
