@@ -10,6 +10,7 @@ import { registerIncidentCommands } from './commands/incident';
 import { registerRotateCommand } from './commands/rotate';
 import { registerFleetCommand } from './commands/fleet';
 import { registerStatusCommands } from './commands/status';
+import { registerUnlockCommand } from './commands/unlock';
 import { RunState } from './context';
 import { ExitCode, reportOf } from './errors';
 import { redactKeys, type CliIo } from './output';
@@ -19,7 +20,8 @@ const ROOT_HELP = `
 Exit codes:
   0  done
   1  refused or failed (RotationInProgress, UnknownClient, UnknownKey, ClientOffboarded,
-     RegistrationConflict, CurrentKeyRevocationRefused, RollbackNotPossible, a rotation that FAILED)
+     RegistrationConflict, CurrentKeyRevocationRefused, RollbackNotPossible, RotationAlreadyRan,
+     RotationIdCollision, NativeRotationEnabled, a rotation that FAILED)
   2  bad arguments or usage: nothing was changed
   3  environment: stack or outputs not found, no credentials, endpoint or emulator unreachable
 
@@ -70,6 +72,7 @@ export function buildProgram(state: RunState, io: CliIo): Command {
   registerFleetCommand(program, state);
   registerStatusCommands(program, state);
   registerIncidentCommands(program, state);
+  registerUnlockCommand(program, state);
   return program;
 }
 

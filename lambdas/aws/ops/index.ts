@@ -10,6 +10,7 @@
  * await revokeKey(deps, { clientId, keyId, requestedBy, reason });
  * await rollbackLastRotation(deps, { clientId, requestedBy, reason });
  * await offboardClient(deps, { clientId, requestedBy, reason });
+ * await unlockClient(deps, { clientId, requestedBy, reason }); // only once the lock's holder cannot write any more
  * ```
  */
 export { createOpsDeps, policyBounds, type CreateOpsDepsOptions, type KeyRollStackOutputs, type OpsClients, type OpsDeps, type OpsSettings } from './ops-deps';
@@ -19,6 +20,7 @@ export { revokeKey, type RevokeKeyResult } from './revoke-key';
 export { rollbackLastRotation, ROLLBACK_MIN_REMAINING_MS, type RollbackLastRotationResult } from './rollback-last-rotation';
 export { startRotation, type StartRotationRequest } from './start-rotation';
 export { describeClient, type ClientDescription } from './describe-client';
+export { unlockClient, parseUnlockRequest, type UnlockRequest, type UnlockResult } from './unlock-client';
 export type { OffboardRequest, OnboardRequest, RevokeKeyRequest, RollbackRequest } from '../../core/ops-requests';
 export { parseRotationPolicy, type PolicyBounds } from '../../core/rotation-policy';
 export type { RotationPolicy } from '../../core/model';
