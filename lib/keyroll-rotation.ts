@@ -18,6 +18,7 @@ import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { keyRollFunction } from './keyroll-function';
 import { opsAlarm } from './ops-alarm';
 import { buildRotationDefinition, type RotationFunctions } from './rotation-definition';
+import { REQUEST_SLACK_SECONDS } from '../lambdas/core/zombie-window';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
 export interface KeyRollRotationProps {
@@ -98,8 +99,11 @@ export const USAGE_CHECK_LEAD = Duration.minutes(5);
 
 /** Which Secrets Manager actions a step needs. Only the steps that move labels get UpdateSecretVersionStage. */
 const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
-  // Emergency preemption undoes the stopped rotation: AWSPENDING removed, AWSCURRENT restored.
-  beginRotation: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
+  // Emergency preemption and orphan takeover undo the stopped rotation: AWSPENDING removed,
+  // AWSCURRENT restored (its version is fenced by createSecret, the one step that writes values).
+  // DescribeSecret also reads RotationEnabled; ListSecretVersionIds finds a version the rotation id
+  // would collide with (ids and labels only: beginRotation never reads or writes a value).
+  beginRotation: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds', 'secretsmanager:UpdateSecretVersionStage'],
   createSecret: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
   setSecret: [],
   testSecret: ['secretsmanager:GetSecretValue'],
@@ -109,18 +113,30 @@ const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
   rollbackRotation: ['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage'],
 };
 
-/** Which DynamoDB actions a step needs. */
+/**
+ * Which DynamoDB actions a step needs. Every writer needs PutItem: audit entries are append-only
+ * Puts inside its transactions ("Permissions for Put, Update, Delete, and Get actions are governed
+ * by the permissions used for the underlying PutItem, UpdateItem, DeleteItem, and GetItem",
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+ */
 const TABLE_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {
-  beginRotation: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  // Query: whether the rotation id already ran (its audit entries, on the table itself).
+  beginRotation: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
   // Query: revokeImmediately lists the client's keys (byClient index).
   createSecret: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
-  setSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  setSecret: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
   testSecret: ['dynamodb:GetItem'],
-  finishSecret: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
-  checkUsage: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  retireOldKey: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
-  rollbackRotation: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  finishSecret: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
+  checkUsage: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  retireOldKey: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+  rollbackRotation: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
 };
+
+/** The steps that Query the byClient index (the others that Query read the table only). */
+const INDEX_QUERIES: ReadonlySet<keyof RotationFunctions> = new Set(['createSecret', 'finishSecret']);
+
+/** Slack for a request a step sent just before its function timed out (lambdas/core/zombie-window.ts). */
+const REQUEST_SLACK = Duration.seconds(REQUEST_SLACK_SECONDS);
 
 /** Source file of each step's handler. */
 const HANDLER_FILES: Record<keyof RotationFunctions, string> = {
@@ -164,6 +180,12 @@ export class KeyRollRotation extends Construct {
   readonly fleetStateMachineArn: string;
   /** Settings every rotation and fleet function reads from its environment. */
   readonly functionEnvironment: Readonly<Record<string, string>>;
+  /**
+   * How long after a rotation's execution ended one of its steps may still write: the longest
+   * step function timeout + 30 s for a request already sent. A lock whose holder ended longer
+   * ago than this (or is gone) is taken over by the next rotation or released by `keyroll unlock`.
+   */
+  readonly zombieWindow: Duration;
   /** Log retention and removal policy, for companion constructs (KeyRollFleet). */
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -264,12 +286,18 @@ export class KeyRollRotation extends Construct {
       functions[step] = this.stepFunction(step, file, environment, logRetention, removalPolicy);
     }
     this.functions = functions;
-    // beginRotation stops the execution that holds a client's lock (emergency preemption). The
-    // ARN is built from the fixed name: a reference would be a cycle (the definition refers to the function).
+    // A Lambda invocation cannot outlive its function timeout, and the SDK retries inside it: a
+    // stopped execution's step can send a request until the longest timeout, plus slack for one in flight.
+    const longestStep = Math.max(...Object.values(functions).map((fn) => (fn as lambda.Function).timeout?.toSeconds() ?? 3));
+    this.zombieWindow = Duration.seconds(longestStep).plus(REQUEST_SLACK);
+    for (const fn of Object.values(functions)) (fn as lambda.Function).addEnvironment('ZOMBIE_WINDOW_SECONDS', String(this.zombieWindow.toSeconds()));
+    // beginRotation asks how the execution that holds a client's lock stands and stops it
+    // (orphan takeover, emergency preemption). The ARN is built from the fixed name: a reference
+    // would be a cycle (the definition refers to the function).
     const stateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     (functions.beginRotation as lambda.Function).addEnvironment('STATE_MACHINE_ARN', stateMachineArn);
-    functions.beginRotation.role!.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArns] }));
+    functions.beginRotation.role!.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executionArns] }));
 
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       retention: logRetention,
@@ -400,7 +428,7 @@ export class KeyRollRotation extends Construct {
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...tableActions],
-        resources: tableActions.includes('dynamodb:Query') ? [this.table.tableArn, `${this.table.tableArn}/index/${BY_CLIENT_INDEX}`] : [this.table.tableArn],
+        resources: INDEX_QUERIES.has(step) ? [this.table.tableArn, `${this.table.tableArn}/index/${BY_CLIENT_INDEX}`] : [this.table.tableArn],
       }),
     );
     role.addToPolicy(

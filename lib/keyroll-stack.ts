@@ -82,6 +82,7 @@ export class KeyRollStack extends Stack {
     new CfnOutput(this, 'SecretNamePrefix', { value: this.rotation.secretNamePrefix });
     new CfnOutput(this, 'KeyPrefix', { value: this.rotation.keyPrefix });
     new CfnOutput(this, 'MinOverlapSeconds', { value: String(this.rotation.minOverlap.toSeconds()), description: 'Smallest overlap a request or client policy may ask for' });
+    new CfnOutput(this, 'ZombieWindowSeconds', { value: String(this.rotation.zombieWindow.toSeconds()), description: 'How long after a lock holder ended it may still write; keyroll unlock waits this long' });
     new CfnOutput(this, 'MaxOverlapSeconds', { value: String(this.rotation.maxOverlap.toSeconds()), description: 'Largest overlap (hard deadline of a previous key)' });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.scheduleGroup.scheduleGroupName, description: 'Client schedules are created here at onboarding' });
     new CfnOutput(this, 'SchedulerRoleArn', { value: this.schedules.schedulerRole.roleArn, description: 'Execution role of every client schedule' });

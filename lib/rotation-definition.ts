@@ -99,8 +99,21 @@ export const TRANSIENT_STEP_ERRORS = [
   'TransientError',
 ];
 
-/** beginRotation's refusals: the request is wrong or the client busy; the lock was not taken by this execution. */
-export const BEGIN_ROTATION_REFUSALS = ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress'] as const;
+/**
+ * beginRotation's refusals: the request is wrong, the rotation id used, native rotation on, or
+ * the client busy; the lock was not taken by this execution (RotationAlreadyRan may be raised
+ * while an earlier run of the same id holds it: that lock must stay, so nothing is released).
+ */
+export const BEGIN_ROTATION_REFUSALS = [
+  'InvalidRotationInput',
+  'InvalidRotationId',
+  'UnknownClient',
+  'ClientOffboarded',
+  'RotationInProgress',
+  'RotationAlreadyRan',
+  'RotationIdCollision',
+  'NativeRotationEnabled',
+] as const;
 
 const S = RotationStates;
 

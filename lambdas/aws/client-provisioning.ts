@@ -1,6 +1,7 @@
 /**
- * Registers a client: its secret with a first key as AWSCURRENT, and the client record
- * with that key ACTIVE. Idempotent: registering the same client again converges to the
+ * Registers a client: its secret with a first key as AWSCURRENT (and a resource policy that
+ * denies secretsmanager:RotateSecret to everyone: KeyRoll's state machine is its only
+ * rotator), and the client record with that key ACTIVE. Idempotent: registering the same client again converges to the
  * same state (the secret's current key is adopted, not replaced).
  */
 import { createHash } from 'node:crypto';
@@ -72,6 +73,8 @@ export async function registerClient(
     description: `KeyRoll API key of client ${registration.clientId}`,
     tags: { 'keyroll:client-id': registration.clientId },
   });
+  // Before the client record: a retry after a crash attaches it again (registration returns early once the record exists).
+  await deps.secrets.denyNativeRotation(secretId);
   const current = created ? undefined : await deps.secrets.readStage(secretId, Stage.CURRENT);
   const value = current?.value ?? { apiKey, keyId: keyIdOf(apiKey) };
   const versionId = current?.versionId ?? initialVersionId;

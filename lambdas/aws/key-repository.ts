@@ -171,6 +171,32 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
     return events.sort((a, b) => a.at.localeCompare(b.at));
   }
 
+  /**
+   * The audit entries of one rotation of a client (`AUDIT#<rotationId>#...`, strongly
+   * consistent), in the order they happened. Empty when that rotation id never ran for the client.
+   */
+  async auditOfRotation(clientId: string, rotationId: string): Promise<AuditEvent[]> {
+    const events: AuditEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await classifyTransient(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            // Rotation ids never contain '#', so the prefix matches this rotation's entries only.
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}`, ':prefix': `AUDIT#${rotationId}#` },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      events.push(...(page.Items ?? []).map(toAuditEvent));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return events.sort((a, b) => a.at.localeCompare(b.at));
+  }
+
   /** Writes a new client record with its first (ACTIVE) key. Fails with ConditionFailedError if either exists. */
   async createClient(client: ClientRecord, firstKey: KeyRecord, audit: AuditEvent): Promise<void> {
     await this.transact([
@@ -301,6 +327,33 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Releases the lock if `lock` (same rotation id and acquiredAt) still holds it, with `audit`
+   * in the same transaction (an operator's unlock). False when the lock is no longer that one:
+   * nothing was written.
+   */
+  async releaseLockAudited(clientId: string, lock: Pick<RotationLock, 'rotationId' | 'acquiredAt'>, audit: AuditEvent): Promise<boolean> {
+    try {
+      await this.transact([
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: clientItemKey(clientId),
+            UpdateExpression: 'SET updatedAt = :now REMOVE #lock',
+            ConditionExpression: '#lock.rotationId = :rid AND #lock.acquiredAt = :acquired',
+            ExpressionAttributeNames: { '#lock': 'lock' },
+            ExpressionAttributeValues: { ':rid': lock.rotationId, ':acquired': lock.acquiredAt, ':now': audit.at },
+          },
+        },
+        auditPut(this.tableName, audit),
+      ]);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false;
       throw error;
     }
   }

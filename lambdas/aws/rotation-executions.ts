@@ -1,9 +1,9 @@
 /**
- * Step Functions adapter: start a rotation (the execution name is the rotation id) and stop
- * one. Both are idempotent: starting a name that exists is "already started", stopping an
- * execution that does not exist (or has ended) is "nothing to stop".
+ * Step Functions adapter: start a rotation (the execution name is the rotation id), stop one,
+ * and ask how one stands. Start and stop are idempotent: starting a name that exists is
+ * "already started", stopping an execution that does not exist (or has ended) is "nothing to stop".
  */
-import { ExecutionAlreadyExists, ExecutionDoesNotExist, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { executionArnFor, isStateMachineArn } from '../core/execution-arn';
 import type { RotationRequest } from '../core/rotation-request';
 import { classifyTransient } from './transient';
@@ -27,7 +27,17 @@ export interface StopReason {
   readonly cause: string;
 }
 
-/** Starts and stops executions of the rotation state machine. */
+/** An execution's status as DescribeExecution reports it, or `not-found`. */
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE' | 'not-found';
+
+/** How a rotation's execution stands (see {@link RotationExecutions.describe}). */
+export interface ExecutionDescription {
+  readonly status: ExecutionStatus;
+  /** When it ended (ISO-8601); absent while it runs and when it was not found. */
+  readonly stopDate?: string;
+}
+
+/** Starts, stops and describes executions of the rotation state machine. */
 export class RotationExecutions {
   constructor(
     private readonly sfn: SFNClient,
@@ -59,6 +69,25 @@ export class RotationExecutions {
     }
   }
 
+  /**
+   * How rotation `rotationId`'s execution stands. `not-found` when this state machine has no
+   * execution of that name: it ran on a state machine since replaced or renamed (which ends
+   * its executions), its history expired (90 days after it closed), or it never ran in Step
+   * Functions (a local run). An unknown future status is reported as RUNNING, the safe reading
+   * for lock decisions.
+   * https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html
+   */
+  async describe(rotationId: string): Promise<ExecutionDescription> {
+    try {
+      const out = await classifyTransient(() => this.sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(rotationId) })));
+      const status = KNOWN_STATUSES.has(out.status as ExecutionStatus) ? (out.status as ExecutionStatus) : 'RUNNING';
+      return { status, ...(status !== 'RUNNING' && out.stopDate ? { stopDate: new Date(out.stopDate).toISOString() } : {}) };
+    } catch (error) {
+      if (error instanceof ExecutionDoesNotExist || (error as Error).name === 'ExecutionDoesNotExist') return { status: 'not-found' };
+      throw error;
+    }
+  }
+
   /** Stops rotation `rotationId`'s execution; 'not-found' when there is none (stale lock, other state machine). */
   async stop(rotationId: string, reason: StopReason): Promise<'stopped' | 'not-found'> {
     try {
@@ -72,3 +101,5 @@ export class RotationExecutions {
     }
   }
 }
+
+const KNOWN_STATUSES: ReadonlySet<ExecutionStatus> = new Set(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']);

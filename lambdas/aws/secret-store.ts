@@ -17,6 +17,7 @@ import {
 import { RotationStateConflictError } from '../core/errors';
 import { parseSecretValue, serializeSecretValue, type SecretValue } from '../core/secret-value';
 import { nextLabelChange, Stage, versionWithStage, type LabelTarget } from './label-projection';
+import { denyNativeRotation, nativeRotationEnabled, secretVersionExists } from './secret-rotation-guard';
 import { classifyTransient } from './transient';
 
 export { Stage, versionWithStage, type LabelTarget } from './label-projection';
@@ -82,6 +83,21 @@ export class SecretStore {
       if (error instanceof ResourceExistsException) return false;
       throw error;
     }
+  }
+
+  /** True when the secret has a version `versionId`, labelled or not (metadata only, no value read). */
+  versionExists(secretId: string, versionId: string): Promise<boolean> {
+    return secretVersionExists(this.client, secretId, versionId);
+  }
+
+  /** True when Secrets Manager's own rotation is turned on for the secret. */
+  nativeRotationEnabled(secretId: string): Promise<boolean> {
+    return nativeRotationEnabled(this.client, secretId);
+  }
+
+  /** Attaches the resource policy that denies secretsmanager:RotateSecret to everyone. */
+  denyNativeRotation(secretId: string): Promise<void> {
+    return denyNativeRotation(this.client, secretId);
   }
 
   /** The version ids of the secret with their staging labels. */

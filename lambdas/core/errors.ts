@@ -34,7 +34,6 @@ export class UnknownClientError extends KeyRollError {
   }
 }
 
-/** Another rotation holds the client's lock. */
 /** A fleet rotation whose selection (a tag, or all) names no live client: nothing to start. */
 export class NoClientsSelectedError extends KeyRollError {
   override readonly name = 'NoClientsSelected';
@@ -43,13 +42,19 @@ export class NoClientsSelectedError extends KeyRollError {
   }
 }
 
+/** Another rotation holds the client's lock (or held it until moments ago: see `retryAfter`). */
 export class RotationInProgressError extends KeyRollError {
   override readonly name = 'RotationInProgress';
   constructor(
     readonly clientId: string,
     readonly heldBy: string,
+    /** Why the lock cannot be taken yet, and when to try again (ids and timestamps only). */
+    readonly detail?: { readonly why: string; readonly retryAfter?: string },
   ) {
-    super(`Client '${clientId}' is already being rotated by '${heldBy}'; one rotation per client at a time.`);
+    super(
+      `Client '${clientId}' is already being rotated by '${heldBy}'; one rotation per client at a time.` +
+        (detail ? ` ${detail.why.charAt(0).toUpperCase()}${detail.why.slice(1)}${detail.retryAfter ? `; retry after ${detail.retryAfter}, when nothing of it can still write` : ''}.` : ''),
+    );
   }
 }
 
@@ -197,5 +202,62 @@ export class RollbackNotPossibleError extends KeyRollError {
     readonly why: string,
   ) {
     super(`The last rotation of client '${clientId}' cannot be rolled back: ${why}.`);
+  }
+}
+
+/**
+ * The rotation id names a version the client's secret already has (its current or previous
+ * version, or an older one such as the computable `initial-...` version). The rotation id
+ * becomes the new version's id (ClientRequestToken), so it must be new: refused, nothing changed.
+ */
+export class RotationIdCollisionError extends KeyRollError {
+  override readonly name = 'RotationIdCollision';
+  constructor(
+    readonly clientId: string,
+    readonly rotationId: string,
+    /** Which version it collides with, e.g. `it is the client's current version`. */
+    readonly why: string,
+  ) {
+    super(`Rotation id '${rotationId}' cannot be used for client '${clientId}': ${why}. A rotation id becomes the new secret version's id and must be new; nothing was changed.`);
+  }
+}
+
+/** How a rotation that already ran ended, as {@link RotationAlreadyRanError} reports it. */
+export type RotationOutcome = 'in-overlap' | 'finished' | 'rolled-back' | 'failed';
+
+/**
+ * The rotation id already ran for this client and does not hold its lock now (or finished
+ * while holding it): it is reported, never run again, and nothing is changed. Start a new
+ * rotation with a fresh id.
+ */
+export class RotationAlreadyRanError extends KeyRollError {
+  override readonly name = 'RotationAlreadyRan';
+  constructor(
+    readonly clientId: string,
+    readonly rotationId: string,
+    readonly outcome: RotationOutcome,
+    /** The outcome in words, with its timestamps and key ids (never key material). */
+    readonly summary: string,
+  ) {
+    super(`Rotation '${rotationId}' of client '${clientId}' already ran: ${summary}. A rotation id runs once; nothing was changed (start a new rotation for a new key).`);
+  }
+}
+
+/**
+ * Secrets Manager's own rotation is turned on for the client's secret (DescribeSecret
+ * `RotationEnabled`). It would make a key current that has no hash in the table, and KeyRoll
+ * would strip its AWSPENDING: refused until it is turned off (CancelRotateSecret). KeyRoll's
+ * state machine is the only rotator.
+ */
+export class NativeRotationEnabledError extends KeyRollError {
+  override readonly name = 'NativeRotationEnabled';
+  constructor(
+    readonly clientId: string,
+    readonly secretId: string,
+  ) {
+    super(
+      `Secrets Manager rotation is turned on for secret '${secretId}' of client '${clientId}'; KeyRoll is the only rotator of its clients' secrets. ` +
+        'Turn it off (aws secretsmanager cancel-rotate-secret) and rotate again; nothing was changed.',
+    );
   }
 }

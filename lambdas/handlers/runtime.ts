@@ -6,6 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { systemClock } from '../core/clock';
 import { describeError } from '../core/errors';
+import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../core/zombie-window';
 import { dynamoDbClient, secretsManagerClient } from '../aws/clients';
 import { KeyRepository } from '../aws/key-repository';
 import type { RotationDeps, RotationSettings } from '../aws/rotation/context';
@@ -39,6 +40,7 @@ export function settingsFromEnv(): RotationSettings {
     reminderIntervalSeconds: numberEnv('REMINDER_INTERVAL_SECONDS', 6 * 3600),
     usageCheckLeadSeconds: numberEnv('USAGE_CHECK_LEAD_SECONDS', 300),
     verifyEndpointUrl: process.env.VERIFY_ENDPOINT_URL || undefined,
+    zombieWindowSeconds: numberEnv('ZOMBIE_WINDOW_SECONDS', DEFAULT_ZOMBIE_WINDOW_SECONDS),
   };
 }
 

@@ -57,6 +57,9 @@ const USAGE_ERRORS = new Set(['UsageError', 'InvalidOperationInput', 'InvalidRot
 /** Named refusals of the operator API: the request was understood and refused. */
 const REFUSALS = new Set([
   'RotationInProgress',
+  'RotationAlreadyRan',
+  'RotationIdCollision',
+  'NativeRotationEnabled',
   'NoClientsSelected',
   'UnknownClient',
   'UnknownKey',

@@ -76,6 +76,7 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
       KeyPrefix: rotation.keyPrefix,
       MinOverlapSeconds: String(rotation.minOverlap.toSeconds()),
       MaxOverlapSeconds: String(rotation.maxOverlap.toSeconds()),
+      ZombieWindowSeconds: String(rotation.zombieWindow.toSeconds()),
       ScheduleGroupName: scheduleGroupName,
       SchedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/${base}-scheduler`,
       ScheduleDeadLetterQueueArn: Attributes!['QueueArn']!,

@@ -130,6 +130,7 @@ export async function runLocalRotation(
     usageWindowSeconds: DEFAULTS.usageWindowSeconds,
     reminderIntervalSeconds: DEFAULTS.reminderIntervalSeconds,
     usageCheckLeadSeconds: DEFAULTS.usageCheckLeadSeconds,
+    ...(deps.settings.zombieWindowSeconds !== undefined ? { zombieWindowSeconds: deps.settings.zombieWindowSeconds } : {}),
   };
   const startMs = Date.now();
   const clock = new CompressedClock();

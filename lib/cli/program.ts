@@ -11,6 +11,7 @@ import { registerRotateCommand } from './commands/rotate';
 import { registerFleetCommand } from './commands/fleet';
 import { registerStatusCommands } from './commands/status';
 import { registerRepairCommand } from './commands/repair';
+import { registerUnlockCommand } from './commands/unlock';
 import { RunState } from './context';
 import { ExitCode, reportOf } from './errors';
 import { redactKeys, type CliIo } from './output';
@@ -20,7 +21,8 @@ const ROOT_HELP = `
 Exit codes:
   0  done
   1  refused or failed (RotationInProgress, UnknownClient, UnknownKey, ClientOffboarded,
-     RegistrationConflict, CurrentKeyRevocationRefused, RollbackNotPossible, a rotation that FAILED)
+     RegistrationConflict, CurrentKeyRevocationRefused, RollbackNotPossible, RotationAlreadyRan,
+     RotationIdCollision, NativeRotationEnabled, a rotation that FAILED)
   2  bad arguments or usage: nothing was changed
   3  environment: stack or outputs not found, no credentials, endpoint or emulator unreachable
 
@@ -72,6 +74,7 @@ export function buildProgram(state: RunState, io: CliIo): Command {
   registerStatusCommands(program, state);
   registerIncidentCommands(program, state);
   registerRepairCommand(program, state);
+  registerUnlockCommand(program, state);
   return program;
 }
 

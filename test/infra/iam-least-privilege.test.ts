@@ -34,7 +34,7 @@ const EXPECTED: IamExpectations = {
     RotationTestSecretFunction: 'proves the pending key authenticates against the configured endpoint: it must send the key itself',
   },
   labelMovers: {
-    RotationBeginRotationFunction: 'emergency preemption undoes the stopped rotation (AWSPENDING removed, AWSCURRENT restored)',
+    RotationBeginRotationFunction: 'emergency preemption and orphaned-lock takeover undo the stopped rotation (AWSPENDING removed, AWSCURRENT restored)',
     RotationCreateSecretFunction: 'PutSecretValue with AWSPENDING (ClientRequestToken = rotation id)',
     RotationFinishSecretFunction: 'moves AWSCURRENT to the new version (AWSPREVIOUS follows)',
     RotationRetireOldKeyFunction: 'removes AWSPREVIOUS from the retired version',

@@ -321,12 +321,13 @@ describe('least privilege', () => {
     expect(viaSecrets).toEqual([]);
   });
 
-  test('beginRotation may read labels and move them (undoing a preempted rotation) but never read or write a secret value', () => {
+  test('beginRotation may read labels and version ids and move labels (undoing a preempted rotation) but never read or write a secret value', () => {
     const actions = roleStatements(roleId('beginRotation')).flatMap((s) => asArray(s.Action)).filter((a) => /^secretsmanager:/i.test(a));
-    expect(actions.sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecretVersionStage']);
+    // ListSecretVersionIds: a rotation id colliding with a version (ids and labels only).
+    expect(actions.sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds', 'secretsmanager:UpdateSecretVersionStage']);
   });
 
-  test('beginRotation knows the state machine by its fixed name and may stop only its executions (emergency preemption)', () => {
+  test('beginRotation knows the state machine by its fixed name and may describe and stop only its executions (orphan takeover, emergency preemption)', () => {
     const [[machineId, machine]] = ofType('AWS::StepFunctions::StateMachine');
     const name = machine.Properties!.StateMachineName as string;
     expect(name).toMatch(/^Test-?Rotation-?[A-Za-z0-9-]*$/);
@@ -340,10 +341,18 @@ describe('least privilege', () => {
     }
     const stops = roleStatements(roleId('beginRotation')).filter((s) => asArray(s.Action).includes('states:StopExecution'));
     expect(stops).toHaveLength(1);
-    expect(asArray(stops[0].Action)).toEqual(['states:StopExecution']);
+    expect(asArray(stops[0].Action)).toEqual(['states:DescribeExecution', 'states:StopExecution']);
     expect(asArray(stops[0].Resource).map(renderCfn)).toEqual([`arn:aws:states:us-east-1:123456789012:execution:${name}:*`]);
     expect(STEPS.filter((step) => allows(roleStatements(roleId(step)), 'states:StopExecution'))).toEqual(['beginRotation']);
     expect(STEPS.filter((step) => allows(roleStatements(roleId(step)), 'states:StartExecution'))).toEqual([]);
+  });
+
+  test('every step knows the zombie window: its longest step function timeout (30 s) + 30 s of slack, also a stack output', () => {
+    const timeouts = STEPS.map((step) => resources[fnId(step)].Properties!.Timeout as number);
+    expect(Math.max(...timeouts)).toBe(30);
+    expect(stack.rotation.zombieWindow.toSeconds()).toBe(60);
+    for (const step of STEPS) expect(resources[fnId(step)].Properties!.Environment.Variables.ZOMBIE_WINDOW_SECONDS).toBe('60');
+    expect(template.toJSON().Outputs.ZombieWindowSeconds).toMatchObject({ Value: '60' });
   });
 
   test('no identity policy uses a wildcard action for secretsmanager or kms (or a bare *, or NotAction)', () => {
@@ -381,7 +390,7 @@ describe('least privilege', () => {
     }
   });
 
-  test('each step may use the table, and only createSecret (revokeImmediately) and finishSecret may Query (the byClient index)', () => {
+  test('each step may use the table; beginRotation may Query the table (a rotation id\'s audit entries), and only createSecret (revokeImmediately) and finishSecret the byClient index', () => {
     const tableArn = `{GetAtt:${logicalId(stack.rotation.table)}.Arn}`;
     for (const step of STEPS) {
       const ddb = roleStatements(roleId(step)).filter((s) => asArray(s.Action).some((a) => /^dynamodb:/i.test(a)));
@@ -392,7 +401,11 @@ describe('least privilege', () => {
         expect(asArray(s.Action).some((a) => /^dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)$/i.test(a))).toBe(false);
       }
     }
-    expect(stepsAllowed('dynamodb:Query')).toEqual(['createSecret', 'finishSecret']);
+    expect(stepsAllowed('dynamodb:Query')).toEqual(['beginRotation', 'createSecret', 'finishSecret']);
+    const indexQueries = STEPS.filter((step) =>
+      roleStatements(roleId(step)).some((s) => asArray(s.Action).includes('dynamodb:Query') && asArray(s.Resource).map(renderCfn).includes(`${tableArn}/index/byClient`)),
+    );
+    expect(indexQueries).toEqual(['createSecret', 'finishSecret']);
   });
 
   test('the state machine role publishes only to the two topics, UpdateItems only the table, and invokes only the 8 steps', () => {
@@ -500,7 +513,12 @@ describe('state machine definition', () => {
     const states = allStates(definition().json);
     const toRejected = RotationStates.FLEET_CALLBACK_ON_REJECTION;
     expect(states.get('ValidateAndLock')!.Catch).toEqual([
-      { ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress'], ResultPath: '$.error', Next: toRejected },
+      // RotationAlreadyRan is a refusal too: the lock may be the earlier run's of the same id (in its overlap), and must stay.
+      {
+        ErrorEquals: ['InvalidRotationInput', 'InvalidRotationId', 'UnknownClient', 'ClientOffboarded', 'RotationInProgress', 'RotationAlreadyRan', 'RotationIdCollision', 'NativeRotationEnabled'],
+        ResultPath: '$.error',
+        Next: toRejected,
+      },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RotationStates.RELEASE_LOCK_AFTER_REJECTION },
     ]);
     expect(states.get(RotationStates.REJECTED)!.Type).toBe('Fail');

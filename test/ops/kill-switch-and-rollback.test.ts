@@ -5,6 +5,7 @@
  */
 import { hashApiKey } from '../../lambdas/core/api-key';
 import { KeyState } from '../../lambdas/core/key-state';
+import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { KeyVerifier } from '../../lambdas/core/key-verifier';
 import { rollbackLastRotation, onboardClient, revokeKey } from '../../lambdas/aws/ops';
@@ -31,6 +32,7 @@ beforeEach(async () => {
 });
 
 const OVERLAP_SECONDS = 3600;
+const ZOMBIE_WINDOW_MS = (DEFAULT_ZOMBIE_WINDOW_SECONDS + 1) * 1000;
 const actor = { requestedBy: 'sec-oncall', reason: 'INC-4711 key seen in a paste' };
 
 /** A client whose rotation has finished and waits in its overlap (its execution RUNNING in moto). */
@@ -49,6 +51,8 @@ async function inOverlap(mode: RotationMode = RotationMode.MANUAL) {
   const firstKey = (await w.ops.secrets.readVersion(registered.secretId, registered.currentVersionId))!.apiKey;
   const secondKey = (await w.ops.secrets.readVersion(registered.secretId, rotationId))!.apiKey;
   const after = (await w.ops.keys.requireClient(registered.clientId)) as ClientWithPending;
+  // A rollback waits out the zombie window after the finish (a duplicate finishSecret may still run).
+  w.clock.advance(ZOMBIE_WINDOW_MS);
   return { registered, context, firstKey, secondKey, first: registered.currentKeyId, second: after.currentKeyId };
 }
 

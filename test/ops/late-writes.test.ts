@@ -11,6 +11,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KeyState } from '../../lambdas/core/key-state';
+import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { onboardClient, repairLabels, rollbackLastRotation } from '../../lambdas/aws/ops';
 import { KeyRepository } from '../../lambdas/aws/key-repository';
@@ -136,6 +137,7 @@ describe('an operator rollback racing an emergency (issue 15, item 2)', () => {
     const rotationId = newRotationId();
     await w.startExecution(rotationId, client.clientId);
     await finishSecret(w.steps, await rotateThroughTest(w.steps, client.clientId, rotationId, RotationMode.MANUAL));
+    w.clock.advance((DEFAULT_ZOMBIE_WINDOW_SECONDS + 1) * 1000); // a rollback waits out the zombie window after the finish
     return { clientId: client.clientId, rotationId };
   }
 
@@ -172,6 +174,23 @@ describe('an operator rollback racing an emergency (issue 15, item 2)', () => {
     gate.release();
     expect((await rollback).name).toBe('RotationStateConflict');
     await expectEmergencyWon(clientId, emergencyId);
+  });
+});
+
+describe('an operator rollback right after the finish (a duplicate finishSecret may still be in flight)', () => {
+  it('is refused by name until the zombie window has passed, and changes nothing', async () => {
+    const { client } = await onboardClient(w.ops, onboarding());
+    const rotationId = newRotationId();
+    await w.startExecution(rotationId, client.clientId);
+    await finishSecret(w.steps, await rotateThroughTest(w.steps, client.clientId, rotationId, RotationMode.MANUAL));
+    const before = await labels(client.secretId);
+    const refused = await failure(rollbackLastRotation(w.ops, { clientId: client.clientId, requestedBy: 'ops', reason: 'bad deploy' }));
+    expect(refused.name).toBe('RollbackNotPossible');
+    expect(refused.message).toContain('zombie window');
+    expect(await labels(client.secretId)).toEqual(before);
+    expect(await w.executionStatus(rotationId)).toBe('RUNNING');
+    w.clock.advance((DEFAULT_ZOMBIE_WINDOW_SECONDS + 1) * 1000);
+    await expect(rollbackLastRotation(w.ops, { clientId: client.clientId, requestedBy: 'ops', reason: 'bad deploy' })).resolves.toMatchObject({ outcome: 'rolled-back' });
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { RotationExecutions, type StopReason } from '../../lambdas/aws/rotation-executions';
+import { RotationExecutions, type ExecutionDescription, type StopReason } from '../../lambdas/aws/rotation-executions';
 
 type Execution = ReturnType<StateMachine['run']>;
 
@@ -52,6 +52,16 @@ export class LocalRotationExecutions extends RotationExecutions {
 
   override async start(): Promise<never> {
     throw new Error('LocalRotationExecutions cannot start executions: run them with the WorkflowRunner.');
+  }
+
+  /**
+   * RUNNING while the local execution runs, ABORTED once stopped here, else not-found (like an
+   * execution of another state machine). No stopDate: the interpreter's time is not the tests'
+   * clock, so lock decisions fall back to the lock's age.
+   */
+  override async describe(rotationId: string): Promise<ExecutionDescription> {
+    if (this.running.has(rotationId)) return { status: 'RUNNING' };
+    return { status: this.stopped.has(rotationId) ? 'ABORTED' : 'not-found' };
   }
 
   /** Aborts the running local execution named `rotationId`; 'not-found' when none runs. */

@@ -10,6 +10,7 @@
  * await revokeKey(deps, { clientId, keyId, requestedBy, reason });
  * await rollbackLastRotation(deps, { clientId, requestedBy, reason });
  * await offboardClient(deps, { clientId, requestedBy, reason });
+ * await unlockClient(deps, { clientId, requestedBy, reason }); // only once the lock's holder cannot write any more
  * ```
  */
 export { createOpsDeps, policyBounds, type CreateOpsDepsOptions, type KeyRollStackOutputs, type OpsClients, type OpsDeps, type OpsSettings } from './ops-deps';
@@ -20,6 +21,7 @@ export { rollbackLastRotation, ROLLBACK_MIN_REMAINING_MS, type RollbackLastRotat
 export { startRotation, type StartRotationRequest } from './start-rotation';
 export { describeClient, type ClientDescription } from './describe-client';
 export { repairLabels, type RepairLabelsResult } from './repair-labels';
+export { unlockClient, parseUnlockRequest, type UnlockRequest, type UnlockResult } from './unlock-client';
 export type { OffboardRequest, OnboardRequest, RepairLabelsRequest, RevokeKeyRequest, RollbackRequest } from '../../core/ops-requests';
 export { parseRotationPolicy, type PolicyBounds } from '../../core/rotation-policy';
 export type { RotationPolicy } from '../../core/model';

@@ -9,6 +9,7 @@ import { isoNow } from '../../core/clock';
 import { parseOffboardRequest } from '../../core/ops-requests';
 import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from '../rotation/client-keys';
 import type { ClientWithPending } from '../rotation/context';
+import { isOperationLock } from '../rotation/lock-holder';
 import { stopAndCleanUp } from '../rotation/preempt-rotation';
 import type { OpsDeps } from './ops-deps';
 
@@ -45,6 +46,8 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
   let client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
   const held = client.lock?.rotationId;
   if (held) {
+    // A step of the stopped rotation may still be running: its version is created first so that its late PutSecretValue fails.
+    if (!isOperationLock({ rotationId: held })) await deps.secrets.fenceVersion(client.secretId, held);
     await stopAndCleanUp(deps, client, held, { by: `offboarding of ${request.clientId}`, ...actor });
     // With the lock gone, any step of the stopped rotation still running fails its guarded write.
     await deps.keys.releaseLock(request.clientId, held);

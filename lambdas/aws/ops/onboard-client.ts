@@ -1,6 +1,6 @@
 /**
- * Onboarding: register a client (its secret with a first key, the client record with its
- * policy) and create its schedule. Every input is validated before anything is read or
+ * Onboarding: register a client (its secret with a first key and a resource policy that denies
+ * secretsmanager:RotateSecret, the client record with its policy) and create its schedule. Every input is validated before anything is read or
  * written. Idempotent: re-running it converges (the existing key is kept, a missing policy is
  * added, the schedule created or brought up to date); asking for other scopes or another
  * policy than the registered ones is a RegistrationConflict, and an offboarded client id
@@ -35,6 +35,8 @@ export async function onboardClient(deps: OpsDeps, raw: unknown): Promise<Onboar
   const existing = await deps.keys.getClient(request.clientId);
   if (existing?.offboardedAt) throw new ClientOffboardedError(existing.clientId, existing.offboardedAt);
   const client = existing ? await adoptExisting(deps, existing, request) : await register(deps, request);
+  // Registration attaches it to a new secret; a client registered before KeyRoll did gets it on a re-run.
+  if (existing) await deps.secrets.denyNativeRotation(client.secretId);
 
   const plan = planSchedule(request.policy, deps.clock);
   const schedule = await deps.schedules.put(client.clientId, plan);

@@ -22,6 +22,11 @@ import { SecretStore } from '../secret-store';
 export interface OpsSettings extends ProvisioningSettings {
   /** The construct's minOverlap/maxOverlap (stack outputs MinOverlapSeconds/MaxOverlapSeconds). */
   readonly overlapBounds: OverlapBounds;
+  /**
+   * How long after a lock holder's execution ended it may still write (stack output
+   * ZombieWindowSeconds; lambdas/core/zombie-window.ts). @default DEFAULT_ZOMBIE_WINDOW_SECONDS
+   */
+  readonly zombieWindowSeconds?: number;
 }
 
 /** Everything an operation may use, injected. */
@@ -51,6 +56,8 @@ export interface KeyRollStackOutputs {
   readonly SchedulerRoleArn: string;
   readonly ScheduleDeadLetterQueueArn: string;
   readonly ScheduledStartFunctionArn: string;
+  /** Absent on stacks deployed before it existed: the default window applies. */
+  readonly ZombieWindowSeconds?: string;
 }
 
 /** The SDK clients an operator session uses (built once by the caller, with its credentials and region). */
@@ -78,7 +85,7 @@ export interface CreateOpsDepsOptions {
  * @throws RangeError when an output is missing or malformed (e.g. a non-numeric overlap bound).
  */
 export function createOpsDeps(clients: OpsClients, outputs: KeyRollStackOutputs, options: CreateOpsDepsOptions = {}): OpsDeps {
-  const seconds = (name: 'MinOverlapSeconds' | 'MaxOverlapSeconds') => {
+  const seconds = (name: 'MinOverlapSeconds' | 'MaxOverlapSeconds' | 'ZombieWindowSeconds') => {
     const value = Number(outputs[name]);
     if (!Number.isInteger(value) || value <= 0) throw new RangeError(`Stack output ${name} must be a positive whole number of seconds.`);
     return value;
@@ -101,6 +108,7 @@ export function createOpsDeps(clients: OpsClients, outputs: KeyRollStackOutputs,
       secretNamePrefix: outputs.SecretNamePrefix,
       kmsKeyId: outputs.KeyArn,
       overlapBounds: { minSeconds: seconds('MinOverlapSeconds'), maxSeconds: seconds('MaxOverlapSeconds') },
+      ...(outputs.ZombieWindowSeconds !== undefined ? { zombieWindowSeconds: seconds('ZombieWindowSeconds') } : {}),
     },
   };
 }

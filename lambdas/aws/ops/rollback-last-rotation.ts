@@ -11,6 +11,7 @@
  * run may have stopped before it).
  */
 import { isoNow } from '../../core/clock';
+import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../core/zombie-window';
 import { ClientOffboardedError, RollbackNotPossibleError, RotationInProgressError } from '../../core/errors';
 import { KeyState } from '../../core/key-state';
 import { rolledBackNotice } from '../../core/notifications';
@@ -117,6 +118,13 @@ async function assertUndoable(deps: OpsDeps, client: ClientWithPending): Promise
   const previous = await deps.keys.getKey(client.previousKeyHash);
   if (!previous || previous.state !== KeyState.RETIRING) {
     throw new RollbackNotPossibleError(client.clientId, `the previous key ${client.previousKeyId} is ${previous?.state ?? 'missing'}`);
+  }
+  // A finishSecret invocation of this rotation (a duplicate of a retried step) may still be running
+  // for the zombie window after the finish: its label move names the old version, and once the
+  // rollback has put AWSCURRENT back there, that compare-and-set would pass (docs/design.md, "Fencing").
+  const quietAtMs = Date.parse(last.finishedAt) + (deps.settings.zombieWindowSeconds ?? DEFAULT_ZOMBIE_WINDOW_SECONDS) * 1000;
+  if (deps.clock.nowMs() < quietAtMs) {
+    throw new RollbackNotPossibleError(client.clientId, `it finished less than the zombie window ago; try again after ${new Date(quietAtMs).toISOString()}`);
   }
   const notAfterMs = previous.notAfter ? Date.parse(previous.notAfter) : Number.NaN;
   if (!(notAfterMs - deps.clock.nowMs() >= ROLLBACK_MIN_REMAINING_MS)) {

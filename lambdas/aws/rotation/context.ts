@@ -25,6 +25,12 @@ export interface RotationSettings {
   readonly usageCheckLeadSeconds: number;
   /** An endpoint behind the KeyRoll authorizer that testSecret also proves the new key against. */
   readonly verifyEndpointUrl?: string;
+  /**
+   * How long after a lock holder's execution ended its steps may still write (the longest step
+   * function timeout + 30 s; lambdas/core/zombie-window.ts). Its lock is taken over only after
+   * that. @default DEFAULT_ZOMBIE_WINDOW_SECONDS (60)
+   */
+  readonly zombieWindowSeconds?: number;
 }
 
 /** Everything a step needs, injected (adapters, clock, settings). */

@@ -21,6 +21,7 @@ import type { KeyTransition } from '../key-repository';
 import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from './client-keys';
 import { clientLockedBy, convergent, hasFinished, type ClientWithPending, type RotationContext, type RotationDeps } from './context';
 import type { LabelTarget } from '../secret-store';
+import { isOperationLock } from './lock-holder';
 import { labelsOfTable, targetUnderLock } from './table-labels';
 import { undoUnfinishedRotation } from './undo-rotation';
 
@@ -42,6 +43,10 @@ export async function createSecret(
     await deps.secrets.projectLabels(context.secretId, underOurLock());
     return { pendingKeyId: client.pendingKeyId };
   }
+  // The rotation this one took the lock from may still be running a step (a zombie): its version
+  // is created now, so that its late PutSecretValue can neither create it nor take AWSPENDING.
+  const preempted = client.lock?.preemptedRotationId;
+  if (preempted && !isOperationLock({ rotationId: preempted })) await deps.secrets.fenceVersion(context.secretId, preempted);
   if (client.pendingRotationId && client.pendingRotationId !== context.rotationId) {
     // An abandoned rotation's leftovers (its lock expired or was taken over without a clean-up):
     // fenced and undone like a preempted one; a key that was AWSCURRENT gets the overlap as grace.

@@ -11,18 +11,17 @@
  * Stopping an execution does not stop a step invocation that is already running (a zombie):
  * its DynamoDB writes fail their lock condition, its label moves fail Secrets Manager's
  * compare-and-set once the labels have moved on, and the one write that neither guards — the
- * PutSecretValue that creates its version and takes AWSPENDING — is fenced here by creating
- * that version first (docs/design.md, invariant 7).
+ * PutSecretValue that creates its version and takes AWSPENDING — is fenced by creating that
+ * version first: by the preempting rotation's createSecret (the one step allowed to write a
+ * value), or by offboarding (docs/design.md, invariant 7).
  */
 import { RotationMode } from '../../core/rotation-request';
 import type { RotationExecutions } from '../rotation-executions';
 import type { ClientWithPending } from './context';
+import { isOperationLock } from './lock-holder';
 import { undoUnfinishedRotation, type UndoDeps } from './undo-rotation';
 
-/** Locks that operator operations hold (`<rotation id>.rollback`, `<uuid>.repair`): no execution, no version of their own. */
-export function isOperationLock(lockId: string): boolean {
-  return lockId.endsWith('.rollback') || lockId.endsWith('.repair');
-}
+
 
 /** Who stops the rotation, and why (for the execution history and the audit trail). */
 export interface Preemption {
@@ -55,15 +54,14 @@ export async function stopAndCleanUp(
   heldRotationId: string,
   preemption: Preemption,
 ): Promise<PreemptionResult> {
-  // An operator's operation has no execution and no version; its writes are lock-conditioned.
-  if (isOperationLock(heldRotationId)) return { stoppedRotationId: heldRotationId, execution: 'not-found', undone: false };
+  // An operator's operation (`<id>.rollback`, `<uuid>.repair`) has no execution and no version; its writes are lock-conditioned.
+  if (isOperationLock({ rotationId: heldRotationId })) return { stoppedRotationId: heldRotationId, execution: 'not-found', undone: false };
   const execution = await deps.executions.stop(heldRotationId, {
     error: 'KeyRoll.Preempted',
     cause: `Stopped by ${preemption.by} (${preemption.actor}).`,
   });
   const finished = client.lastRotation?.rotationId === heldRotationId || client.currentVersionId === heldRotationId;
   if (finished) return { stoppedRotationId: heldRotationId, execution, undone: false };
-  await deps.secrets.fenceVersion(client.secretId, heldRotationId);
   const grace = preemption.graceSeconds ?? 0;
   await undoUnfinishedRotation(
     deps,

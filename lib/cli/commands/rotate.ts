@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { startRotation, type OpsDeps } from '../../../lambdas/aws/ops';
+import { assertRotationIdUsable } from '../../../lambdas/aws/rotation/rotation-id-guard';
 import { ClientOffboardedError, RotationInProgressError } from '../../../lambdas/core/errors';
 import type { ClientRecord } from '../../../lambdas/core/model';
 import { parseRotationRequest, RotationMode, type RotationRequest } from '../../../lambdas/core/rotation-request';
@@ -47,7 +48,10 @@ export function registerRotateCommand(program: Command, state: RunState): void {
     .option('--emergency', 'incident mode: no overlap; every other key of the client is revoked once the new key is current; a rotation in flight is preempted')
     .option('--revoke-immediately', 'with --emergency: revoke every existing key before the new key is even created (the client fails until it re-reads its secret)')
     .option('--overlap <duration>', 'how long the previous key keeps working, e.g. 90m, 24h, 7d (not with --emergency; default: the client\'s policy, else the deployment default)')
-    .option('--rotation-id <id>', 'rotation id to use (32-64 of [A-Za-z0-9_-]); reusing one resumes that rotation instead of starting another (default: a fresh one)')
+    .option(
+      '--rotation-id <id>',
+      "rotation id to use (32-64 of [A-Za-z0-9_-]; default: a fresh one). Reusing one never runs it twice: a rotation that still holds the client's lock and has not finished is resumed; one that finished, is in its overlap, was rolled back or failed is reported (RotationAlreadyRan) and nothing changes; an id of an existing version of the client's secret is refused (RotationIdCollision). Deployed, an execution that exists under the id is reported, not started again",
+    )
     .option('--wait', 'wait until the new key is current (and, for an emergency, the execution has ended), showing progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long (the rotation goes on)', '15m')
     .option('--local', 'EMULATOR DEMOS ONLY: run the execution in this process (the synthesized state machine and the real handlers against AWS_ENDPOINT_URL) instead of Step Functions; waits are compressed on a simulated clock. Also KEYROLL_LOCAL=1')
@@ -62,7 +66,8 @@ export function registerRotateCommand(program: Command, state: RunState): void {
         '  keyroll rotate acme-payments --emergency --revoke-immediately --reason "INC-4711 active abuse"',
         '',
         'Exit codes: 0 started (or, with --wait, current/succeeded); 1 refused (RotationInProgress, UnknownClient,',
-        'ClientOffboarded) or the rotation failed; 2 bad arguments (nothing started); 3 stack/credentials/emulator problem.',
+        'ClientOffboarded, RotationAlreadyRan, RotationIdCollision, NativeRotationEnabled) or the rotation failed;',
+        '2 bad arguments (nothing started); 3 stack/credentials/emulator problem.',
       ].join('\n'),
     )
     .action(async (rawId: string, options: RotateOptions, command: Command) => {
@@ -96,6 +101,9 @@ export function registerRotateCommand(program: Command, state: RunState): void {
       checkLock(context, client, rotationId, emergency);
 
       if (local) {
+        // The state machine's first step makes the same check; made here too, the run is reported
+        // before anything runs (no stand-in execution, no failed run in the output).
+        if (rotationIdGiven) await assertRotationIdUsable(deps, client, rotationId);
         output.note(`Running rotation ${rotationId} locally against ${state.env['AWS_ENDPOINT_URL']} (emulator; waits compressed)...`);
         const outcome = await runLocalRotation(session, deps, rotationId, request, { leaveInOverlap: Boolean(options.leaveInOverlap) });
         await report(context, deps, request, rotationId, {
@@ -116,6 +124,8 @@ export function registerRotateCommand(program: Command, state: RunState): void {
           await report(context, deps, request, rotationId, { status: 'ALREADY_STARTED', executionArn: existing.executionArn, local: false, cause: `its execution is ${existing.status}` });
           return;
         }
+        // No execution under it (a local run, or history expired): an id that ran is reported, not started.
+        await assertRotationIdUsable(deps, client, rotationId);
       }
       const started = await startRotation(deps, { ...request, rotationId });
       if (!options.wait) {
