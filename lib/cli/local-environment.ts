@@ -76,7 +76,9 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
       KeyPrefix: rotation.keyPrefix,
       MinOverlapSeconds: String(rotation.minOverlap.toSeconds()),
       MaxOverlapSeconds: String(rotation.maxOverlap.toSeconds()),
-      ZombieWindowSeconds: String(rotation.zombieWindow.toSeconds()),
+      // Locally every step runs inside the CLI process that started the rotation: once that process
+      // has exited, nothing of it can still write, so there is no window to wait out.
+      ZombieWindowSeconds: '0',
       ScheduleGroupName: scheduleGroupName,
       SchedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/${base}-scheduler`,
       ScheduleDeadLetterQueueArn: Attributes!['QueueArn']!,

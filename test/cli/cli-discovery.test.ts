@@ -76,7 +76,7 @@ describe('stack discovery', () => {
       [path.join(ROOT, '.cache', 'no-such-outputs.json'), /Cannot read the outputs file .*ENOENT/],
       [outputsFileWith('{not json'), /is not JSON; expected what `cdk deploy --outputs-file` writes/],
       [outputsFileWith('[]'), /must be a JSON object/],
-      [outputsFileWith(JSON.stringify({ KeyRoll: { ...outputs, MaxOverlapSeconds: 'thirty days' } })), /not usable: Stack output MaxOverlapSeconds must be a positive whole number of seconds/],
+      [outputsFileWith(JSON.stringify({ KeyRoll: { ...outputs, MaxOverlapSeconds: 'thirty days' } })), /not usable: Stack output MaxOverlapSeconds must be a whole number of seconds, at least 1/],
       [outputsFileWith(JSON.stringify({ KeyRoll: { ...outputs, StateMachineArn: 'not-an-arn' } })), /not usable: RotationExecutions needs the rotation state machine ARN/],
     ];
     for (const [file, message] of cases) {

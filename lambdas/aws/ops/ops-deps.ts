@@ -85,9 +85,11 @@ export interface CreateOpsDepsOptions {
  * @throws RangeError when an output is missing or malformed (e.g. a non-numeric overlap bound).
  */
 export function createOpsDeps(clients: OpsClients, outputs: KeyRollStackOutputs, options: CreateOpsDepsOptions = {}): OpsDeps {
+  // The zombie window may be 0 (a local environment, where no step outlives the CLI process that ran it).
   const seconds = (name: 'MinOverlapSeconds' | 'MaxOverlapSeconds' | 'ZombieWindowSeconds') => {
     const value = Number(outputs[name]);
-    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`Stack output ${name} must be a positive whole number of seconds.`);
+    const least = name === 'ZombieWindowSeconds' ? 0 : 1;
+    if (!Number.isInteger(value) || value < least) throw new RangeError(`Stack output ${name} must be a whole number of seconds, at least ${least}.`);
     return value;
   };
   return {

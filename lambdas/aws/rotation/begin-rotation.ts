@@ -67,7 +67,15 @@ export async function beginRotation(deps: RotationDeps, input: BeginRotationInpu
       // An orphan's key that was AWSCURRENT may be in clients' hands: only an emergency cuts it
       // off (invariant 2); otherwise it keeps working for this rotation's overlap.
       const graceSeconds = request.mode === RotationMode.EMERGENCY ? 0 : overlapSeconds;
-      await stopAndCleanUp({ ...deps, executions: deps.executions }, locked, preempted, { by: rotationId, actor: request.requestedBy, reason: request.reason, graceSeconds });
+      try {
+        await stopAndCleanUp({ ...deps, executions: deps.executions }, locked, preempted, { by: rotationId, actor: request.requestedBy, reason: request.reason, graceSeconds });
+      } catch (error) {
+        // Another emergency took the lock from this one during the clean-up: refused like any
+        // start that finds the lock held (the clean-up is the new holder's now).
+        const holder = (await deps.keys.requireClient(client.clientId)).lock?.rotationId;
+        if (holder !== rotationId) throw new RotationInProgressError(client.clientId, holder ?? 'nobody');
+        throw error;
+      }
     }
   }
   return {
