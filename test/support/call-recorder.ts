@@ -14,6 +14,10 @@ export interface AwsCall {
   readonly command: string;
   /** False when the call returned an error (e.g. a failed condition). */
   readonly ok: boolean;
+  /** The IAM actions the call needs (see {@link iamActionsOf}); set by the recorder, absent on hand-made calls. */
+  readonly actions?: readonly string[];
+  /** The DynamoDB index the call reads (its `IndexName`), if any: IAM governs it as `<table>/index/<name>`. */
+  readonly index?: string;
 }
 
 /**
@@ -48,6 +52,68 @@ export function isStoreWrite(call: Pick<AwsCall, 'service' | 'command'>): boolea
 /** `service:command` of a call, as the crash matrix names it. */
 export const callName = (call: Pick<AwsCall, 'service' | 'command'>): string => `${call.service}:${call.command}`;
 
+/** IAM action prefix of each client (the recorder's `service`). */
+const IAM_PREFIXES: Record<string, string> = {
+  SecretsManager: 'secretsmanager',
+  DynamoDB: 'dynamodb',
+  DynamoDBDocument: 'dynamodb',
+  SNS: 'sns',
+  SQS: 'sqs',
+  SFN: 'states',
+  KMS: 'kms',
+  Lambda: 'lambda',
+  CloudWatch: 'cloudwatch',
+};
+
+/** The document client's command names (lib-dynamodb) → the DynamoDB API they send. */
+const DOCUMENT_COMMANDS: Record<string, string> = {
+  Get: 'GetItem',
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  BatchGet: 'BatchGetItem',
+  BatchWrite: 'BatchWriteItem',
+  TransactGet: 'TransactGetItems',
+  TransactWrite: 'TransactWriteItems',
+  BatchExecuteStatement: 'BatchExecuteStatement',
+  ExecuteStatement: 'ExecuteStatement',
+  ExecuteTransaction: 'ExecuteTransaction',
+};
+
+/** A transaction item's kind → the action IAM checks for it. */
+const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
+  Put: 'dynamodb:PutItem',
+  Update: 'dynamodb:UpdateItem',
+  Delete: 'dynamodb:DeleteItem',
+  ConditionCheck: 'dynamodb:ConditionCheckItem',
+  Get: 'dynamodb:GetItem',
+};
+
+/**
+ * The IAM actions a call needs: `<prefix>:<Command>`, except DynamoDB transactions, which IAM
+ * governs item by item ("Permissions for Put, Update, Delete, and Get actions are governed by
+ * the permissions used for the underlying PutItem, UpdateItem, DeleteItem, and GetItem
+ * operations. For the ConditionCheck action, you can use the dynamodb:ConditionCheckItem
+ * permission", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+ */
+export function iamActionsOf(service: string, command: string, input: unknown): string[] {
+  const prefix = IAM_PREFIXES[service] ?? service.toLowerCase();
+  const api = prefix === 'dynamodb' ? (DOCUMENT_COMMANDS[command] ?? command) : command;
+  if (prefix === 'dynamodb' && (api === 'TransactWriteItems' || api === 'TransactGetItems')) {
+    const items = ((input as { TransactItems?: Record<string, unknown>[] } | undefined)?.TransactItems ?? []).flatMap((item) => Object.keys(item));
+    return [...new Set(items.map((kind) => TRANSACT_ITEM_ACTIONS[kind] ?? `dynamodb:${kind}`))].sort();
+  }
+  return [`${prefix}:${api}`];
+}
+
+/**
+ * Records a call made without the SDK (a local stand-in for an AWS client, e.g. the local
+ * executions' StopExecution) in the current scope, as the middleware would. Outside a scope, nothing.
+ */
+export function noteCall(call: AwsCall): void {
+  scope.getStore()?.(call);
+}
+
 interface MiddlewareStackLike {
   add(middleware: unknown, options: { step: string; name: string; priority?: string }): void;
   remove(name: string): boolean;
@@ -69,10 +135,11 @@ export function recordCallsOf(...clients: { middlewareStack: unknown }[]): void 
       (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: unknown) => {
         const observer = scope.getStore();
         if (!observer) return next(args);
-        const call = {
-          service: (context.clientName ?? 'Unknown').replace(/Client$/, ''),
-          command: (context.commandName ?? 'Unknown').replace(/Command$/, ''),
-        };
+        const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
+        const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+        const input = (args as { input?: Record<string, unknown> }).input;
+        const index = typeof input?.['IndexName'] === 'string' ? { index: input['IndexName'] } : {};
+        const call = { service, command, actions: iamActionsOf(service, command, input), ...index };
         const held = observer.admit?.(call);
         // Only a returned promise is awaited: a synchronous admit adds no tick before the call.
         if (held) await held;
