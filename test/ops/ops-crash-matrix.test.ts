@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { KeyState } from '../../lambdas/core/key-state';
 import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
+import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
 import { createOpsDeps, offboardClient, onboardClient, revokeKey, rollbackLastRotation, type OpsDeps } from '../../lambdas/aws/ops';
 import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
 import { createSecret } from '../../lambdas/aws/rotation/create-secret';
@@ -70,6 +71,7 @@ async function inOverlap(): Promise<Subject> {
   await setSecret(w.steps, context);
   await testSecret(w.steps, context);
   await finishSecret(w.steps, context);
+  w.clock.advance((DEFAULT_ZOMBIE_WINDOW_SECONDS + 1) * 1000); // a rollback waits out the zombie window after the finish
   const after = await ops.keys.requireClient(client.clientId);
   return { clientId: client.clientId, firstKeyId: client.currentKeyId, firstVersionId: client.currentVersionId, rotationId, secondKeyId: after.currentKeyId };
 }

@@ -114,7 +114,7 @@ beforeAll(async () => {
   workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn });
   runner = new WorkflowRunner(workflow, deps, tap);
   // The kill switch and the operator rollback need the table, the secrets, the clock, the executions and the client topic.
-  ops = { keys: deps.keys, secrets: deps.secrets, clock, executions, notifier: new ClientNotifier(new SNSClient({}), topics[0]!.topicArn) } as unknown as OpsDeps;
+  ops = { keys: deps.keys, secrets: deps.secrets, clock, executions, settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds }, notifier: new ClientNotifier(new SNSClient({}), topics[0]!.topicArn) } as unknown as OpsDeps;
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, clock, 60_000);
 });
