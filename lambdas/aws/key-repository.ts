@@ -11,6 +11,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
+  paginateQuery,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -150,51 +151,35 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
   }
 
   /** The audit trail of a client, in the order the events happened. */
-  async listAudit(clientId: string): Promise<AuditEvent[]> {
-    const events: AuditEvent[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await classifyTransient(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
-            ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}`, ':audit': 'AUDIT#' },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      events.push(...(page.Items ?? []).map(toAuditEvent));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return events.sort((a, b) => a.at.localeCompare(b.at));
+  listAudit(clientId: string): Promise<AuditEvent[]> {
+    return this.auditUnder(clientId, 'AUDIT#');
   }
 
   /**
    * The audit entries of one rotation of a client (`AUDIT#<rotationId>#...`, strongly
    * consistent), in the order they happened. Empty when that rotation id never ran for the client.
+   * Rotation ids never contain '#', so the prefix matches this rotation's entries only.
    */
-  async auditOfRotation(clientId: string, rotationId: string): Promise<AuditEvent[]> {
+  auditOfRotation(clientId: string, rotationId: string): Promise<AuditEvent[]> {
+    return this.auditUnder(clientId, `AUDIT#${rotationId}#`);
+  }
+
+  /** Every audit entry of the client whose sort key starts with `prefix` (strongly consistent), oldest first. */
+  private async auditUnder(clientId: string, prefix: string): Promise<AuditEvent[]> {
     const events: AuditEvent[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await classifyTransient(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            // Rotation ids never contain '#', so the prefix matches this rotation's entries only.
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}`, ':prefix': `AUDIT#${rotationId}#` },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
+    await classifyTransient(async () => {
+      const pages = paginateQuery(
+        { client: this.doc },
+        {
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}`, ':prefix': prefix },
+          ConsistentRead: true,
+        },
       );
-      events.push(...(page.Items ?? []).map(toAuditEvent));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return events.sort((a, b) => a.at.localeCompare(b.at));
+      for await (const page of pages) events.push(...(page.Items ?? []).map(toAuditEvent));
+    });
+    return events.sort((x, y) => x.at.localeCompare(y.at));
   }
 
   /** Writes a new client record with its first (ACTIVE) key. Fails with ConditionFailedError if either exists. */
