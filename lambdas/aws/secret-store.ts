@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { RotationStateConflictError } from '../core/errors';
 import { parseSecretValue, serializeSecretValue, type SecretValue } from '../core/secret-value';
-import { nextLabelChange, Stage, versionWithStage, type LabelTarget } from './label-projection';
+import { nextLabelChange, Stage, type LabelTarget } from './label-projection';
 import { denyNativeRotation, nativeRotationEnabled, secretVersionExists } from './secret-rotation-guard';
 import { classifyTransient } from './transient';
 
@@ -252,11 +252,4 @@ export class SecretStore {
       if (!(error instanceof InvalidParameterException) || (await this.versionStages(secretId))[fromVersionId]?.includes(stage)) throw error;
     }
   }
-}
-
-/** The AWSCURRENT version; a secret without one violates invariant 1. */
-export function requireCurrentVersion(secretId: string, stages: VersionStages): string {
-  const current = versionWithStage(stages, Stage.CURRENT);
-  if (!current) throw new RotationStateConflictError(`Secret ${secretId} has no AWSCURRENT version.`);
-  return current;
 }

@@ -7,7 +7,7 @@ import { generateApiKey, keyIdOf } from '../../lambdas/core/api-key';
 import { RotationStateConflictError } from '../../lambdas/core/errors';
 import type { SecretValue } from '../../lambdas/core/secret-value';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
-import { requireCurrentVersion, SecretStore, Stage, versionWithStage } from '../../lambdas/aws/secret-store';
+import { SecretStore, Stage, versionWithStage } from '../../lambdas/aws/secret-store';
 import { newRotationId, uniqueName } from '../support/fixtures';
 import { allVersionIds, labels } from '../support/step-helpers';
 
@@ -128,7 +128,7 @@ describe('SecretStore versions and labels', () => {
   });
 });
 
-describe('versionWithStage / requireCurrentVersion', () => {
+describe('versionWithStage', () => {
   const stages = { v1: [Stage.PREVIOUS], v2: [Stage.CURRENT, Stage.PENDING], v3: [] };
 
   it('finds the version that carries a label', () => {
@@ -137,24 +137,6 @@ describe('versionWithStage / requireCurrentVersion', () => {
     expect(versionWithStage(stages, Stage.PREVIOUS)).toBe('v1');
     expect(versionWithStage({ v1: [Stage.CURRENT] }, Stage.PENDING)).toBeUndefined();
     expect(versionWithStage({}, Stage.CURRENT)).toBeUndefined();
-  });
-
-  it('requireCurrentVersion returns AWSCURRENT, or a RotationStateConflict naming the secret', () => {
-    expect(requireCurrentVersion('s', stages)).toBe('v2');
-    let thrown: unknown;
-    try {
-      requireCurrentVersion('my-secret', { v1: [Stage.PREVIOUS] });
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(RotationStateConflictError);
-    expect((thrown as Error).name).toBe('RotationStateConflict');
-    expect((thrown as Error).message).toContain('my-secret');
-  });
-
-  it('requireCurrentVersion agrees with a real secret', async () => {
-    const { name, initialVersion } = await freshSecret();
-    expect(requireCurrentVersion(name, await store.versionStages(name))).toBe(initialVersion);
   });
 });
 
