@@ -1,5 +1,5 @@
 /**
- * The invariants of shared/DESIGN.md as checks that return what is broken (instead of
+ * The invariants of docs/design.md as checks that return what is broken (instead of
  * failing at the first), so the crash matrix can report every point and a planted fault
  * can be shown to be caught. Reads moto state through the rotation dependencies.
  */
