@@ -19,6 +19,7 @@ import { keyRollFunction } from './keyroll-function';
 import { opsAlarm } from './ops-alarm';
 import { buildRotationDefinition, type RotationFunctions } from './rotation-definition';
 import { REQUEST_SLACK_SECONDS } from '../lambdas/core/zombie-window';
+import { parseVerifyEndpointUrl } from '../lambdas/core/verify-endpoint';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
 export interface KeyRollRotationProps {
@@ -348,9 +349,14 @@ export class KeyRollRotation extends Construct {
 
   /**
    * Makes testSecret also call `url` (an endpoint behind the KeyRoll authorizer) with the new
-   * key and require a 2xx, proving the key end to end before it becomes current.
+   * key and require a 2xx, proving the key end to end before it becomes current. Redirects are
+   * refused, never followed.
+   *
+   * @throws InvalidVerifyEndpointError when `url` is not an https URL or carries userinfo
+   * (a URL that starts with a token is checked when testSecret runs instead).
    */
   proveKeysAgainst(url: string): void {
+    checkVerifyEndpointUrl(url);
     (this.functions.testSecret as lambda.Function).addEnvironment('VERIFY_ENDPOINT_URL', url);
   }
 
@@ -459,4 +465,14 @@ function validateProps(keyPrefix: string, secretNamePrefix: string, defaultOverl
   if (!(min <= def && def <= max)) {
     throw new Error(`Expected minOverlap <= defaultOverlap <= maxOverlap; got ${min} s, ${def} s, ${max} s.`);
   }
+}
+
+/**
+ * Synth-time check of a verification endpoint. Tokens inside the URL (the example API's id,
+ * the region, the URL suffix) stand in as a plain label; a URL that starts with a token (a
+ * parameter) has no scheme to check yet, and the probe checks it before sending anything.
+ */
+function checkVerifyEndpointUrl(url: string): void {
+  if (/^\$\{Token\[/.test(url)) return;
+  parseVerifyEndpointUrl(url.replace(/\$\{Token\[[^\]]+\]\}/g, 'token'));
 }

@@ -261,3 +261,15 @@ export class NativeRotationEnabledError extends KeyRollError {
     );
   }
 }
+
+/**
+ * testSecret's verification endpoint is unusable: not a URL, not `https:`, or it carries
+ * credentials (userinfo). Refused at synth by the construct and again before the probe sends
+ * the new key anywhere (docs/design.md invariant 5: the key goes only to the authorizer).
+ */
+export class InvalidVerifyEndpointError extends KeyRollError {
+  override readonly name = 'InvalidVerifyEndpoint';
+  constructor(reason: string) {
+    super(`The verification endpoint ${reason}.`);
+  }
+}

@@ -1,6 +1,8 @@
 /**
  * testSecret's end-to-end proof: the new key is sent to a real HTTP endpoint guarded by the
  * real authorizer (HTTP API event shape, verifier over moto), as API Gateway would run it.
+ * The loopback server speaks plain HTTP, which only the test-only `allowLoopbackHttpProbe`
+ * admits; production endpoints must be https (checked at synth and before every probe).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +29,8 @@ let deps: Awaited<ReturnType<typeof makeTestDeps>>;
 let server: http.Server;
 let url: string;
 let served: { status: number; authorization?: string }[] = [];
+/** Requests that reached the static page a redirect points at. */
+let staticHits: { authorization?: string }[] = [];
 let forcedStatus: number | undefined;
 
 beforeAll(async () => {
@@ -41,6 +45,18 @@ beforeAll(async () => {
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
   });
   server = http.createServer((req, res) => {
+    // A same-origin redirect to a static page that answers 200 to anyone.
+    if (req.url === '/moved') {
+      res.writeHead(302, { location: '/static' });
+      res.end();
+      return;
+    }
+    if (req.url === '/static') {
+      staticHits.push({ authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>static</html>');
+      return;
+    }
     void (async () => {
       const event = { version: '2.0', type: 'REQUEST', routeKey: `${req.method} ${req.url}`, routeArn: 'arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/whoami', headers: req.headers, identitySource: [] } as unknown as AuthorizerEvent;
       const answer = (await authorize(event)) as { isAuthorized: boolean; context: Record<string, string> };
@@ -60,6 +76,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   served = [];
+  staticHits = [];
   forcedStatus = undefined;
 });
 
@@ -73,7 +90,9 @@ async function rotationThroughSet(scopes = ['orders:read']) {
   return { client, context, pendingKey };
 }
 
-const withEndpoint = (endpoint: string) => ({ ...deps, settings: { ...deps.settings, verifyEndpointUrl: endpoint } });
+/** The loopback test server is plain HTTP: admitted through the test-only switch alone. */
+const withEndpoint = (endpoint: string) => ({ ...deps, allowLoopbackHttpProbe: true, settings: { ...deps.settings, verifyEndpointUrl: endpoint } });
+const origin = () => new URL(url).origin;
 
 describe('testSecret with a verification endpoint', () => {
   it('sends the pending key as a Bearer token through the real authorizer and passes on 200', async () => {
@@ -99,6 +118,22 @@ describe('testSecret with a verification endpoint', () => {
     for (const error of [unavailable, unreachable]) expect(JSON.stringify({ m: (error as Error).message })).not.toContain(pendingKey);
   });
 
+  it('refuses a redirect without following it: the static page it points at never sees the key (issue 16 item 9)', async () => {
+    const { context, pendingKey } = await rotationThroughSet();
+    const error = await testSecret(withEndpoint(`${origin()}/moved`), context).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'KeyVerificationFailed', message: 'The pending key does not authenticate: the verification endpoint answered 302, a redirect, which is not followed.' });
+    expect(staticHits).toEqual([]);
+    expect(JSON.stringify({ m: (error as Error).message })).not.toContain(pendingKey);
+  });
+
+  it('refuses a plain-HTTP endpoint before sending the key, unless the test-only switch is set', async () => {
+    const { context } = await rotationThroughSet();
+    const production = { ...deps, settings: { ...deps.settings, verifyEndpointUrl: url } };
+    const error = await testSecret(production, context).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'InvalidVerifyEndpoint', message: 'The verification endpoint must be an https:// URL; got a http: URL.' });
+    expect(served).toEqual([]);
+  });
+
   it('without an endpoint keeps the in-process proof only', async () => {
     const { context } = await rotationThroughSet();
     await expect(testSecret(deps, context)).resolves.toBeDefined();
@@ -119,16 +154,46 @@ describe('proveAgainstEndpoint', () => {
   const answer = (status: number, body: string) => async () => ({ status, text: async () => body });
 
   it('rejects a 2xx that reports another client', async () => {
-    await expect(proveAgainstEndpoint('https://x/whoami', 'k', 'alice', answer(200, '{"clientId":"bob"}'))).rejects.toMatchObject({ name: 'KeyVerificationFailed' });
+    await expect(proveAgainstEndpoint('https://x/whoami', 'k', 'alice', { fetch: answer(200, '{"clientId":"bob"}') })).rejects.toMatchObject({ name: 'KeyVerificationFailed' });
   });
 
   it('accepts a 2xx without a JSON body', async () => {
-    await expect(proveAgainstEndpoint('https://x/whoami', 'k', 'alice', answer(204, ''))).resolves.toBeUndefined();
+    await expect(proveAgainstEndpoint('https://x/whoami', 'k', 'alice', { fetch: answer(204, '') })).resolves.toBeUndefined();
   });
 
   it('treats a redirect or other 4xx as a refusal', async () => {
-    for (const status of [302, 401, 404]) {
-      await expect(proveAgainstEndpoint('https://x/whoami', 'k', 'alice', answer(status, ''))).rejects.toMatchObject({ name: 'KeyVerificationFailed' });
+    for (const status of [301, 302, 303, 307, 308, 401, 404]) {
+      await expect(proveAgainstEndpoint('https://x/whoami', 'k', 'alice', { fetch: answer(status, '') })).rejects.toMatchObject({ name: 'KeyVerificationFailed' });
     }
+  });
+
+  it('asks fetch not to follow redirects', async () => {
+    const seen: unknown[] = [];
+    await proveAgainstEndpoint('https://x/whoami', 'k', 'alice', { fetch: async (_url, init) => (seen.push(init.redirect), { status: 200, text: async () => '' }) });
+    expect(seen).toEqual(['manual']);
+  });
+
+  it.each([
+    ['http://api.example.com/whoami', 'must be an https:// URL; got a http: URL'],
+    ['ftp://api.example.com/whoami', 'must be an https:// URL; got a ftp: URL'],
+    ['https://user:secret@api.example.com/whoami', 'must not carry credentials (user:password@)'],
+    ['https://:secret@api.example.com/whoami', 'must not carry credentials (user:password@)'],
+    ['/whoami', 'is not an absolute URL'],
+    ['not a url', 'is not an absolute URL'],
+  ])('refuses %s by name before anything is sent', async (endpoint, reason) => {
+    let calls = 0;
+    const counting = async () => (calls++, { status: 200, text: async () => '' });
+    const error = await proveAgainstEndpoint(endpoint, 'k', 'alice', { fetch: counting }).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'InvalidVerifyEndpoint', message: `The verification endpoint ${reason}.` });
+    expect(JSON.stringify({ m: (error as Error).message })).not.toContain('secret');
+    expect(calls).toBe(0);
+  });
+
+  it('admits plain HTTP through the test-only switch on loopback hosts only', async () => {
+    const ok = async () => ({ status: 200, text: async () => '' });
+    for (const endpoint of ['http://127.0.0.1:8080/whoami', 'http://localhost/whoami', 'http://[::1]:1/whoami']) {
+      await expect(proveAgainstEndpoint(endpoint, 'k', 'alice', { fetch: ok, allowLoopbackHttp: true })).resolves.toBeUndefined();
+    }
+    await expect(proveAgainstEndpoint('http://api.example.com/whoami', 'k', 'alice', { fetch: ok, allowLoopbackHttp: true })).rejects.toMatchObject({ name: 'InvalidVerifyEndpoint' });
   });
 });

@@ -3,7 +3,7 @@
  * least-privilege IAM per step, and the shape of the state machine definition.
  * One synth for the whole file (bundling skipped); constructor validation needs no synth.
  */
-import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
+import { App, Aws, CfnParameter, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
@@ -622,6 +622,41 @@ describe('constructor validation', () => {
 
   test('rejects a maxOverlap that would take the state machine past its 1-year limit', () => {
     expect(build({ maxOverlap: Duration.days(365) })).toThrow(/maxOverlap.*got 31536000 seconds/);
+  });
+
+  describe('proveKeysAgainst (testSecret sends the new key there: https only, issue 16 item 9)', () => {
+    const prove = (url: string) => () => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      new KeyRollRotation(new Stack(app, 'V', { env: TEST_ENV }), 'Rotation').proveKeysAgainst(url);
+    };
+
+    test.each([
+      ['http://api.example.com/whoami', 'The verification endpoint must be an https:// URL; got a http: URL.'],
+      ['http://127.0.0.1:8080/whoami', 'The verification endpoint must be an https:// URL; got a http: URL.'],
+      ['https://user:pass@api.example.com/whoami', 'The verification endpoint must not carry credentials (user:password@).'],
+      ['api.example.com/whoami', 'The verification endpoint is not an absolute URL.'],
+    ])('refuses %p by name at synth', (url, message) => {
+      let error: unknown;
+      try {
+        prove(url)();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ name: 'InvalidVerifyEndpoint', message });
+    });
+
+    test('accepts https, with tokens inside (as the example API URL has); a URL that starts with a token is left to the probe', () => {
+      expect(prove('https://api.example.com/health/key')).not.toThrow();
+      expect(prove(`https://api.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/whoami`)).not.toThrow();
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new Stack(app, 'P', { env: TEST_ENV });
+      expect(() => new KeyRollRotation(stack, 'Rotation').proveKeysAgainst(new CfnParameter(stack, 'Url').valueAsString)).not.toThrow();
+    });
+
+    test('the stack refuses a plain-HTTP verifyEndpointUrl', () => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      expect(() => new KeyRollStack(app, 'WithHttp', { env: TEST_ENV, verifyEndpointUrl: 'http://api.example.com/whoami' })).toThrow('The verification endpoint must be an https:// URL; got a http: URL.');
+    });
   });
 
   test('accepts the boundaries: a 2- and a 16-character prefix, min = default = max', () => {

@@ -42,6 +42,11 @@ export interface RotationDeps {
   /** HTTP for the endpoint proof (injected in tests). @default the global fetch */
   readonly fetch?: Fetch;
   /**
+   * Tests only: let the endpoint proof use `http://` on a loopback host (a local test server).
+   * The deployed runtime never sets it, so a production endpoint must be https.
+   */
+  readonly allowLoopbackHttpProbe?: boolean;
+  /**
    * The state machine's executions, for emergency preemption (beginRotation stops the
    * execution that holds the lock). Absent: an emergency rotation gets RotationInProgress
    * like any other.

@@ -40,7 +40,7 @@ export async function testSecret(deps: RotationDeps, context: RotationContext): 
   const pendingRecord = await prove('pending', pending.value.apiKey);
   if (pendingRecord.keyId !== client.pendingKeyId) throw new KeyVerificationFailedError('pending', 'its key id differs from the recorded one');
   if (deps.settings.verifyEndpointUrl) {
-    await proveAgainstEndpoint(deps.settings.verifyEndpointUrl, pending.value.apiKey, context.clientId, deps.fetch);
+    await proveAgainstEndpoint(deps.settings.verifyEndpointUrl, pending.value.apiKey, context.clientId, { fetch: deps.fetch, allowLoopbackHttp: deps.allowLoopbackHttpProbe });
   }
   if (context.mode === RotationMode.EMERGENCY) return { pendingKeyId: pendingRecord.keyId, currentKeyId: client.currentKeyId };
   const current = await deps.secrets.readVersion(context.secretId, client.currentVersionId);
