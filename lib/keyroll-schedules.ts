@@ -3,7 +3,12 @@
  * created at onboarding through the SDK (lambdas/aws/ops/onboard-client.ts), one per client, so
  * nothing ever scans the client table; this construct deploys what they point at:
  *
- * - a schedule group that holds every client's schedule;
+ * - a schedule group that holds every client's schedule. It is deleted with the stack, and
+ *   deleting a schedule group deletes its schedules (DeleteScheduleGroup,
+ *   https://docs.aws.amazon.com/scheduler/latest/APIReference/API_DeleteScheduleGroup.html):
+ *   no client schedule outlives the stack to fire at a deleted function. Its name is unique
+ *   per stack instance (it ends with the CloudFormation stack id's UUID), so a stack re-created
+ *   under the same name never meets a group still being deleted;
  * - the scheduled-start function, which turns a delivery into a rotation whose id depends only
  *   on the client and the scheduled time, and starts it (duplicates find the same execution);
  * - the role Scheduler assumes: invoke that one function, send to the DLQ, nothing else;
@@ -13,7 +18,7 @@
  * Why not aws-scheduler-targets: its targets bind to schedules defined in CDK; these schedules
  * are created at run time, so the role and DLQ wiring a target would add is written out here.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -37,11 +42,6 @@ export interface KeyRollSchedulesProps {
   /** Alarms (failed scheduled starts) go here. */
   readonly opsTopic: sns.ITopic;
   /**
-   * Name of the schedule group.
-   * @default a name CloudFormation generates
-   */
-  readonly scheduleGroupName?: string;
-  /**
    * How long failed deliveries stay in the dead-letter queue (1 minute to 14 days).
    * @default Duration.days(14)
    */
@@ -52,7 +52,9 @@ export interface KeyRollSchedulesProps {
    */
   readonly startRetryAttempts?: number;
   /**
-   * What happens to the group and the log group when the stack is deleted.
+   * What happens to the dead-letter queue and the log group when the stack is deleted. The
+   * schedule group is always deleted with the stack (its schedules would otherwise keep firing
+   * at the deleted scheduled-start function).
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -85,7 +87,13 @@ export class KeyRollSchedules extends Construct {
     if (!Number.isInteger(retries) || retries < 0 || retries > 2) throw new Error(`startRetryAttempts must be 0, 1 or 2; got ${retries}.`);
     const stack = Stack.of(this);
 
-    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Group', { scheduleGroupName: props.scheduleGroupName, removalPolicy });
+    // The construct's unique name (27 characters at most) + '-' + the stack id's UUID (36) fits
+    // Scheduler's 64 characters of [0-9a-zA-Z-_.]. The UUID changes when the stack is re-created.
+    const scheduleGroupName = Fn.join('-', [Names.uniqueResourceName(this, { maxLength: 27, separator: '-' }), Fn.select(2, Fn.split('/', Aws.STACK_ID))]);
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Group', { scheduleGroupName, removalPolicy: RemovalPolicy.DESTROY });
+    // Formatted from the name, not read from the group: the role may then exist before the group
+    // and be deleted after it (see the dependency below).
+    const scheduleGroupArn = Arn.format({ service: 'scheduler', resource: 'schedule-group', resourceName: scheduleGroupName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, stack);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -112,12 +120,17 @@ export class KeyRollSchedules extends Construct {
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
       description: 'KeyRoll client schedules: invoke the scheduled-start function, dead-letter to the queue',
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': this.scheduleGroup.scheduleGroupArn } },
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': scheduleGroupArn } },
       }),
     });
     // The unqualified ARN only: schedules target it, and no version or alias is needed.
     this.schedulerRole.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
     this.schedulerRole.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+
+    // CloudFormation deletes a resource before what it depends on: the group (and with it every
+    // client schedule) goes first, while the function, its role and the DLQ still exist for
+    // any schedule that fires during the deletion (the API reference above says it may).
+    this.scheduleGroup.node.addDependency(fn, role, this.schedulerRole, this.deadLetterQueue);
 
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => opsAlarm(this, alarmId, props.opsTopic, metric, description);
     alarm(

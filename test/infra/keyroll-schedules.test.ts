@@ -4,7 +4,7 @@
  * role, the role schedules run as, the alarms, the stack outputs the CLI reads, and
  * grantManageSchedules.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { KeyRollRotation } from '../../lib/keyroll-rotation';
@@ -46,11 +46,39 @@ function roleStatements(roleId: string): Statement[] {
 const actionsOf = (statements: Statement[]) => statements.flatMap((s) => asArray(s.Action)).sort();
 
 describe('the shared scheduling resources', () => {
-  test('one schedule group, retained with the stack', () => {
+  // Issue 16 item 4: a retained group with a fixed name blocked a redeploy after `cdk destroy`
+  // (the name was taken) and its schedules kept firing at the deleted function.
+  // Deleting a group deletes its schedules:
+  // https://docs.aws.amazon.com/scheduler/latest/APIReference/API_DeleteScheduleGroup.html
+  test('one schedule group, deleted with the stack (never retained, on delete or replacement)', () => {
     const groups = ofType('AWS::Scheduler::ScheduleGroup');
     expect(groups).toHaveLength(1);
     expect(groups[0]![0]).toBe(id(stack.schedules.scheduleGroup));
-    expect(groups[0]![1].UpdateReplacePolicy).toBe('Retain');
+    const group = groups[0]![1] as { DeletionPolicy?: string; UpdateReplacePolicy?: string };
+    expect(group.DeletionPolicy).toBe('Delete');
+    expect(group.UpdateReplacePolicy).toBe('Delete');
+  });
+
+  test('even when the stack retains its other resources', () => {
+    const retaining = new KeyRollStack(newTestApp(), 'Retaining', { env: TEST_ENV, rotation: { removalPolicy: RemovalPolicy.RETAIN }, schedules: { removalPolicy: RemovalPolicy.RETAIN } });
+    const groups = Object.values(Template.fromStack(retaining).findResources('AWS::Scheduler::ScheduleGroup'));
+    expect(groups.map((g) => [g.DeletionPolicy, g.UpdateReplacePolicy])).toEqual([['Delete', 'Delete']]);
+  });
+
+  test('its name is no fixed string: unique per stack instance (ends with the UUID of the CloudFormation stack id)', () => {
+    const name = resources[id(stack.schedules.scheduleGroup)]!.Properties.Name;
+    expect(typeof name).not.toBe('string');
+    expect(name).toEqual({ 'Fn::Join': ['-', [expect.stringMatching(/^Test-Schedules-[0-9A-F]{8}$/), { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]] });
+    // Scheduler allows 64 characters of [0-9a-zA-Z-_.]: the prefix, '-', and a 36-character UUID.
+    const rendered = renderCfn(name).replace('{Select:2:{Split:/:{Ref:AWS::StackId}}}', '0123abcd-0123-4567-89ab-0123456789ab');
+    expect(rendered).toMatch(/^[0-9a-zA-Z\-_.]{1,64}$/);
+  });
+
+  test('is deleted before the function, roles and queue its schedules use (CloudFormation deletes dependents first)', () => {
+    const dependsOn = (resources[id(stack.schedules.scheduleGroup)] as { DependsOn?: string[] }).DependsOn ?? [];
+    const needed = [stack.schedules.scheduledStartFunction, stack.schedules.scheduledStartFunction.role!, stack.schedules.schedulerRole, stack.schedules.deadLetterQueue].map((c) => id(c));
+    const schedulerPolicy = ofType('AWS::IAM::Policy').find(([, p]) => asArray<any>(p.Properties.Roles).some((r) => r.Ref === id(stack.schedules.schedulerRole)))![0];
+    expect(dependsOn).toEqual(expect.arrayContaining([...needed, schedulerPolicy]));
   });
 
   test('one dead-letter queue: SQS-managed encryption, 14 days, TLS only', () => {
@@ -97,9 +125,12 @@ describe('the role client schedules run as', () => {
         Action: 'sts:AssumeRole',
         Effect: 'Allow',
         Principal: { Service: 'scheduler.amazonaws.com' },
-        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012', 'aws:SourceArn': { 'Fn::GetAtt': [id(stack.schedules.scheduleGroup), 'Arn'] } } },
+        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012', 'aws:SourceArn': expect.anything() } },
       },
     ]);
+    // The group's ARN, formatted from its name (so the role need not wait for the group).
+    const sourceArn = trust[0].Condition.StringEquals['aws:SourceArn'];
+    expect(renderCfn(sourceArn)).toBe(`arn:aws:scheduler:us-east-1:123456789012:schedule-group/${renderCfn(resources[id(stack.schedules.scheduleGroup)]!.Properties.Name)}`);
     expect(resources[roleId()]!.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
@@ -128,9 +159,7 @@ describe('alarms and outputs', () => {
   });
 
   test('the stack outputs what the operator CLI needs', () => {
-    const groupName = resources[id(stack.schedules.scheduleGroup)]!.Properties.Name as string;
-    expect(groupName).toMatch(/^Test-Schedules-Group-[0-9A-F]{8}$/);
-    expect(outputs['ScheduleGroupName']!.Value).toBe(groupName);
+    expect(outputs['ScheduleGroupName']!.Value).toEqual(resources[id(stack.schedules.scheduleGroup)]!.Properties.Name);
     expect(outputs['SchedulerRoleArn']!.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.schedulerRole), 'Arn'] });
     expect(outputs['ScheduleDeadLetterQueueArn']!.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.deadLetterQueue), 'Arn'] });
     expect(outputs['ScheduledStartFunctionArn']!.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.scheduledStartFunction), 'Arn'] });
@@ -146,7 +175,7 @@ describe('grantManageSchedules', () => {
     expect(statements).toHaveLength(2);
     const crud = statements.find((s) => asArray(s.Action).includes('scheduler:CreateSchedule'))!;
     expect(asArray(crud.Action).sort()).toEqual(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule']);
-    const groupName = resources[id(stack.schedules.scheduleGroup)]!.Properties.Name as string;
+    const groupName = renderCfn(resources[id(stack.schedules.scheduleGroup)]!.Properties.Name);
     expect(renderCfn(crud.Resource)).toBe(`arn:aws:scheduler:us-east-1:123456789012:schedule/${groupName}/*`);
     const pass = statements.find((s) => asArray(s.Action).includes('iam:PassRole'))!;
     expect(pass).toMatchObject({ Resource: { 'Fn::GetAtt': [id(stack.schedules.schedulerRole), 'Arn'] }, Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } });
