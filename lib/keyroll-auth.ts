@@ -21,6 +21,7 @@ import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
+import { regionalServiceHost, urlSuffixOf } from './service-endpoints';
 
 /** Where the auth layer reads keys and sends alarms, and how it behaves. */
 export interface KeyRollAuthProps {
@@ -100,6 +101,9 @@ export class KeyRollAuth extends Construct {
         CACHE_TTL_MS: String(cacheTtl.toMilliseconds()),
         USAGE_INTERVAL_SECONDS: String(usageRecordInterval.toSeconds()),
         ROUTE_SCOPES: JSON.stringify(props.routeScopes ?? {}),
+        // The lean DynamoDB client builds dynamodb.<region>.<suffix> from it: the suffix is the
+        // partition's (amazonaws.com.cn in aws-cn, c2s.ic.gov in aws-iso, …), not a guess.
+        AWS_URL_SUFFIX: urlSuffixOf(stack),
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
       encryptionKey: props.encryptionKey,
@@ -113,7 +117,7 @@ export class KeyRollAuth extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
         resources: [props.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(stack, 'dynamodb') } },
       }),
     );
     this.authorizerFunction = fn;

@@ -13,6 +13,7 @@ import { keyRollFunction } from './keyroll-function';
 import { BY_CLIENT_INDEX, type KeyRollRotation } from './keyroll-rotation';
 import { acknowledgeFleetFindings, acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
+import { regionalServiceHost } from './service-endpoints';
 
 /** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
 export const SECRETS_MANAGER_WRITES_PER_SECOND = 50;
@@ -78,7 +79,7 @@ export class KeyRollFleet extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:DescribeKey'],
         resources: [rotation.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'dynamodb') } },
       }),
     );
 
@@ -104,7 +105,7 @@ export class KeyRollFleet extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: [rotation.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'sns') } },
       }),
     );
     acknowledgeFleetFindings({

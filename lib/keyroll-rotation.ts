@@ -20,6 +20,7 @@ import { opsAlarm } from './ops-alarm';
 import { buildRotationDefinition, type RotationFunctions } from './rotation-definition';
 import { REQUEST_SLACK_SECONDS } from '../lambdas/core/zombie-window';
 import { parseVerifyEndpointUrl } from '../lambdas/core/verify-endpoint';
+import { regionalServiceHost } from './service-endpoints';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
 export interface KeyRollRotationProps {
@@ -240,7 +241,7 @@ export class KeyRollRotation extends Construct {
       );
       this.encryptionKey.addToResourcePolicy(
         new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+          principals: [new iam.ServicePrincipal(regionalServiceHost(this, 'logs'))],
           actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
           resources: ['*'],
           conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*` } },
@@ -324,14 +325,14 @@ export class KeyRollRotation extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: [this.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'sns') } },
       }),
     );
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
         resources: [this.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'dynamodb') } },
       }),
     );
     this.createAlarms();
@@ -426,7 +427,7 @@ export class KeyRollRotation extends Construct {
         new iam.PolicyStatement({
           actions: writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
           resources: [this.encryptionKey.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
+          conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'secretsmanager') } },
         }),
       );
     }
@@ -441,7 +442,7 @@ export class KeyRollRotation extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
         resources: [this.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'dynamodb') } },
       }),
     );
     return fn;

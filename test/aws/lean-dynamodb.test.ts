@@ -8,6 +8,8 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
+import { partition } from '@aws-sdk/core/client';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { SignatureV4 } from '@smithy/signature-v4';
 import * as aws4 from 'aws4';
@@ -183,9 +185,47 @@ describe('configuration from the environment', () => {
   it('resolves the endpoint as the SDK does: AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL, then the regional endpoint', () => {
     expect(resolveEndpoint('us-east-1', { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }).href).toBe('http://127.0.0.1:4566/');
     expect(resolveEndpoint('us-east-1', { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }).href).toBe('http://127.0.0.1:5000/');
-    expect(resolveEndpoint('eu-central-1', { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }).href).toBe('https://dynamodb.eu-central-1.amazonaws.com/');
-    expect(resolveEndpoint('eu-central-1', {}).href).toBe('https://dynamodb.eu-central-1.amazonaws.com/');
-    expect(resolveEndpoint('cn-north-1', {}).href).toBe('https://dynamodb.cn-north-1.amazonaws.com.cn/');
+    expect(resolveEndpoint('eu-central-1', { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true', AWS_URL_SUFFIX: 'amazonaws.com' }).href).toBe(
+      'https://dynamodb.eu-central-1.amazonaws.com/',
+    );
+    expect(resolveEndpoint('eu-central-1', { AWS_URL_SUFFIX: 'amazonaws.com' }).href).toBe('https://dynamodb.eu-central-1.amazonaws.com/');
+    expect(resolveEndpoint('cn-north-1', { AWS_URL_SUFFIX: 'amazonaws.com.cn' }).href).toBe('https://dynamodb.cn-north-1.amazonaws.com.cn/');
+  });
+
+  // Issue 16 item 5: the host was guessed from the region (amazonaws.com, or .com.cn for cn-*),
+  // wrong in every ISO partition and in aws-eusc. The stack passes AWS::URLSuffix as
+  // AWS_URL_SUFFIX; here each partition's DNS suffix comes from the SDK's partition table, and
+  // the host must be the one the SDK's own DynamoDB endpoint rules resolve for the region.
+  it.each([
+    ['aws', 'us-east-1'],
+    ['aws-cn', 'cn-north-1'],
+    ['aws-us-gov', 'us-gov-west-1'],
+    ['aws-iso', 'us-iso-east-1'],
+    ['aws-iso-b', 'us-isob-east-1'],
+    ['aws-iso-e', 'eu-isoe-west-1'],
+    ['aws-iso-f', 'us-isof-south-1'],
+    ['aws-eusc', 'eusc-de-east-1'],
+  ])('in %s (%s) builds the host the SDK\'s endpoint rules resolve, from the configured URL suffix', (partitionName, region) => {
+    const { name, dnsSuffix } = partition(region);
+    expect(name).toBe(partitionName);
+    const sdk = new DynamoDBClient({ region });
+    const expected = sdk.config.endpointProvider({ Region: region, UseFIPS: false, UseDualStack: false }).url.href;
+    sdk.destroy();
+    const client = new DynamoDbHttpClient({ region, urlSuffix: dnsSuffix, credentials: () => CREDENTIALS, env: {} });
+    clients.push(client);
+    expect(client.endpoint.href).toBe(expected);
+    expect(resolveEndpoint(region, { AWS_URL_SUFFIX: dnsSuffix }).href).toBe(expected);
+    expect(client.signedRequest('GetItem', '{}').headers['Host']).toBe(new URL(expected).host);
+  });
+
+  it('never guesses the suffix from the region: without AWS_URL_SUFFIX or an endpoint it refuses by name', () => {
+    for (const region of ['us-east-1', 'cn-north-1', 'us-iso-east-1']) {
+      expect(() => resolveEndpoint(region, {})).toThrow(DynamoDbConfigError);
+      expect(() => new DynamoDbHttpClient({ env: { AWS_REGION: region } })).toThrow(/AWS_URL_SUFFIX is not set/);
+    }
+    expect(() => resolveEndpoint('us-east-1', { AWS_URL_SUFFIX: 'evil.example/path' })).toThrow(/AWS_URL_SUFFIX must be a DNS suffix/);
+    expect(() => resolveEndpoint('us-east-1', { AWS_URL_SUFFIX: 'com' })).toThrow(DynamoDbConfigError);
+    expect(new DynamoDbHttpClient({ env: { AWS_REGION: 'us-west-2', AWS_URL_SUFFIX: 'amazonaws.com' } }).endpoint.href).toBe('https://dynamodb.us-west-2.amazonaws.com/');
   });
 
   it('refuses what it does not resolve or cannot use, with a named error', () => {

@@ -40,6 +40,8 @@ describe('the authorizer function', () => {
       CACHE_TTL_MS: '10000',
       USAGE_INTERVAL_SECONDS: '300',
       ROUTE_SCOPES: '{}',
+      // The partition's DNS suffix, from which the lean DynamoDB client builds its host.
+      AWS_URL_SUFFIX: 'amazonaws.com',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     });
   });

@@ -8,8 +8,11 @@
  * - credentials from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  *   AWS_SESSION_TOKEN: what Lambda passes the function's role), read per request;
  * - the region from AWS_REGION; the endpoint from AWS_ENDPOINT_URL_DYNAMODB, then
- *   AWS_ENDPOINT_URL (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else the regional
- *   endpoint, as the SDK resolves them;
+ *   AWS_ENDPOINT_URL (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), as the SDK resolves
+ *   them, else the regional endpoint `https://dynamodb.<region>.<AWS_URL_SUFFIX>`. The stack sets
+ *   AWS_URL_SUFFIX to the AWS::URLSuffix pseudo parameter, which is the partition's DNS suffix
+ *   (amazonaws.com, amazonaws.com.cn, c2s.ic.gov, sc2s.sgov.gov, cloud.adc-e.uk,
+ *   csp.hci.ic.gov, amazonaws.eu, …): the suffix is never guessed from the region name;
  * - one http(s) Agent with keep-alive (50 sockets, the SDK's default), a timeout per attempt;
  * - the SDK's standard retry mode with the defaults its DynamoDB client has in the version the
  *   project uses (@aws-sdk/client-dynamodb 3.11xx over @smithy/core's retry strategy): up to 4
@@ -47,8 +50,10 @@ export interface AwsCredentials {
 export interface DynamoDbHttpClientOptions {
   /** @default process.env.AWS_REGION */
   readonly region?: string;
-  /** Base URL of DynamoDB. @default AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL or `https://dynamodb.<region>.amazonaws.com` */
+  /** Base URL of DynamoDB. @default AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL or `https://dynamodb.<region>.<urlSuffix>` */
   readonly endpoint?: string;
+  /** The partition's DNS suffix (`amazonaws.com`, `amazonaws.com.cn`, …). @default AWS_URL_SUFFIX */
+  readonly urlSuffix?: string;
   /** Called before every attempt. @default the environment's credentials, read per request */
   readonly credentials?: () => AwsCredentials;
   /** Attempts per call, the first included (1 = no retries). @default AWS_MAX_ATTEMPTS, else 4 (the SDK's DynamoDB default) */
@@ -141,8 +146,16 @@ function truthy(value: string | undefined): boolean {
   return value !== undefined && value.toLowerCase() === 'true';
 }
 
-/** The DynamoDB base URL, resolved as the SDK resolves it from the environment. */
-export function resolveEndpoint(region: string, env: NodeJS.ProcessEnv = process.env): URL {
+// DNS labels of letters, digits and hyphens, at least two of them: `amazonaws.com`, `c2s.ic.gov`.
+const URL_SUFFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/**
+ * The DynamoDB base URL: a configured endpoint as the SDK reads it from the environment, else
+ * the regional endpoint in the partition whose DNS suffix is `urlSuffix` (default
+ * AWS_URL_SUFFIX, which the stack sets to AWS::URLSuffix).
+ * @throws DynamoDbConfigError when neither is given, or the suffix is not a DNS name.
+ */
+export function resolveEndpoint(region: string, env: NodeJS.ProcessEnv = process.env, urlSuffix: string | undefined = env['AWS_URL_SUFFIX']): URL {
   const configured = truthy(env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS']) ? undefined : env['AWS_ENDPOINT_URL_DYNAMODB'] || env['AWS_ENDPOINT_URL'];
   if (configured) return parseEndpoint(configured);
   if (truthy(env['AWS_USE_FIPS_ENDPOINT']) || truthy(env['AWS_USE_DUALSTACK_ENDPOINT'])) {
@@ -150,7 +163,13 @@ export function resolveEndpoint(region: string, env: NodeJS.ProcessEnv = process
       'AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT are not resolved by the authorizer\'s DynamoDB client; set AWS_ENDPOINT_URL_DYNAMODB to the endpoint to use.',
     );
   }
-  return new URL(`https://dynamodb.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`);
+  if (!urlSuffix) {
+    throw new DynamoDbConfigError(
+      'AWS_URL_SUFFIX is not set (the stack sets it to the partition\'s DNS suffix, e.g. amazonaws.com or amazonaws.com.cn); set it, or AWS_ENDPOINT_URL_DYNAMODB.',
+    );
+  }
+  if (!URL_SUFFIX.test(urlSuffix)) throw new DynamoDbConfigError(`AWS_URL_SUFFIX must be a DNS suffix like amazonaws.com; got '${urlSuffix.slice(0, 100)}'.`);
+  return new URL(`https://dynamodb.${region}.${urlSuffix}`);
 }
 
 function parseEndpoint(raw: string): URL {
@@ -225,7 +244,7 @@ export class DynamoDbHttpClient {
       throw new DynamoDbConfigError(region ? `AWS_REGION must be a region name like us-east-1; got '${region}'.` : 'AWS_REGION is not set (Lambda sets it).');
     }
     this.region = region;
-    this.endpoint = options.endpoint ? parseEndpoint(options.endpoint) : resolveEndpoint(region, env);
+    this.endpoint = options.endpoint ? parseEndpoint(options.endpoint) : resolveEndpoint(region, env, options.urlSuffix ?? env['AWS_URL_SUFFIX']);
     const secure = this.endpoint.protocol === 'https:';
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 50 }) : new http.Agent({ keepAlive: true, maxSockets: 50 });
     this.transport = secure ? https.request : http.request;
