@@ -53,7 +53,7 @@ export interface AlternativeBundle {
 }
 
 /** The environment the stack would set, plus the region the SDK clients need at construction. */
-const LAMBDA_ENV = { TABLE_NAME: 'bench-table', KEY_PREFIX: 'kr', AWS_REGION: 'us-east-1' } as const;
+const LAMBDA_ENV = { TABLE_NAME: 'bench-table', KEY_PREFIX: 'kr', AWS_REGION: 'us-east-1', AWS_URL_SUFFIX: 'amazonaws.com' } as const;
 
 // Runs in the child: requires each target in turn, timing each; checks the last one (the
 // bundle) exported a handler; prints the times in ms as a JSON array.

@@ -3,6 +3,8 @@
  * KeyRoll's schedule group, invoking the scheduled-start function with the client id and
  * `<aws.scheduler.scheduled-time>`. Writes converge: putting a schedule that exists compares
  * it with the wanted one and updates it only if it differs; deleting a missing one is done.
+ * The group belongs to the stack (output ScheduleGroupName, unique per stack instance): deleting
+ * the stack deletes the group and every schedule in it, so none outlives its target.
  */
 import {
   ConflictException,
