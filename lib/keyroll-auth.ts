@@ -17,6 +17,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
+import { RouteScopes } from '../lambdas/aws/auth/route-scopes';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
@@ -46,10 +47,23 @@ export interface KeyRollAuthProps {
   readonly usageRecordInterval?: Duration;
   /**
    * Scopes each route needs, `"METHOD /path"` (API Gateway path syntax) or `"*"` as the
-   * default, to a list of scopes.
-   * @default {} (any valid key may call any route)
+   * default, to a list of scopes. The most specific route decides, as API Gateway routes: the
+   * exact route key of the request first, then literal segments before `{param}` before
+   * `{proxy+}`, and a named method before `ANY`; configuration order never matters. Malformed
+   * routes, or two routes matching the same requests (`GET /a/{x}` and `GET /a/{y}`), fail
+   * the synth with `InvalidRouteScopes`.
+   * @default {} (scopes not in use: any valid key may call any route)
    */
   readonly routeScopes?: Record<string, string[]>;
+  /**
+   * Refuse routes that `routeScopes` does not list (a valid key gets 403 / `isAuthorized:
+   * false`, `insufficient_scope`). Cannot be combined with a `"*"` entry, which gives unlisted
+   * routes their scopes instead.
+   * @default true when `routeScopes` lists a route and has no `"*"` (an allow-list is closed:
+   *   a route it forgot is not open to every key); false otherwise, so `{}` keeps every route
+   *   open to any valid key.
+   */
+  readonly denyUnlistedRoutes?: boolean;
   /**
    * Deploy the example protected HTTP API (`GET /whoami`) behind the authorizer.
    * @default true
@@ -91,6 +105,9 @@ export class KeyRollAuth extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
+    const routeScopesJson = JSON.stringify(props.routeScopes ?? {});
+    // Parsed here so a bad configuration fails the synth (InvalidRouteScopes), not every request.
+    const routeScopes = RouteScopes.parse(routeScopesJson, props.denyUnlistedRoutes === undefined ? undefined : props.denyUnlistedRoutes ? 'deny' : 'allow');
 
     const { fn, role } = keyRollFunction(this, 'Authorizer', {
       handlerFile: 'authorizer.ts',
@@ -100,7 +117,8 @@ export class KeyRollAuth extends Construct {
         KEY_PREFIX: props.keyPrefix,
         CACHE_TTL_MS: String(cacheTtl.toMilliseconds()),
         USAGE_INTERVAL_SECONDS: String(usageRecordInterval.toSeconds()),
-        ROUTE_SCOPES: JSON.stringify(props.routeScopes ?? {}),
+        ROUTE_SCOPES: routeScopesJson,
+        UNLISTED_ROUTES: routeScopes.unlisted,
         // The lean DynamoDB client builds dynamodb.<region>.<suffix> from it: the suffix is the
         // partition's (amazonaws.com.cn in aws-cn, c2s.ic.gov in aws-iso, …), not a guess.
         AWS_URL_SUFFIX: urlSuffixOf(stack),

@@ -28,7 +28,7 @@ export const handler = createAuthorizer({
     cacheTtlMs: config.cacheTtlMs,
     negativeCacheTtlMs: config.negativeCacheTtlMs,
   }),
-  routeScopes: RouteScopes.parse(config.routeScopes),
+  routeScopes: RouteScopes.parse(config.routeScopes, config.unlistedRoutes),
   usage: new UsageRecorder(new KeyRepository(dynamoDbClient(), config.tableName), systemClock, config.usageIntervalMs),
   metrics,
   logger,

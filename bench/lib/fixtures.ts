@@ -12,7 +12,7 @@ export const KEY_PREFIX = 'kr';
 export const GRANTED_SCOPES: readonly string[] = ['orders:*'];
 /** Taken from RouteScopes as the authorizer takes it (one frozen array per route, which the verifier's scope memo relies on). */
 export const BENCH_ROUTE = 'GET /orders';
-export const REQUIRED_SCOPES: readonly string[] = RouteScopes.parse(JSON.stringify({ [BENCH_ROUTE]: ['orders:read'] })).required(BENCH_ROUTE);
+export const REQUIRED_SCOPES: readonly string[] = RouteScopes.parse(JSON.stringify({ [BENCH_ROUTE]: ['orders:read'] })).required(BENCH_ROUTE)!;
 
 /** The presented keys of each kind, plus the store that knows the valid ones. */
 export interface KeySet {

@@ -1,7 +1,9 @@
 /**
  * Lambda entry point of the API Gateway authorizer (REST TOKEN/REQUEST and HTTP API simple
  * responses). Configuration comes from the environment the stack sets:
- * TABLE_NAME, KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES.
+ * TABLE_NAME, KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES,
+ * UNLISTED_ROUTES. Lambda passes the context as the second argument: table calls end by its
+ * remaining time (createAuthorizer).
  *
  * DynamoDB is reached through the lean client (lambdas/aws/lean/), not the AWS SDK: the two
  * operations the authorizer makes, signed with the role's credentials from the environment,
@@ -33,7 +35,7 @@ export const handler = createAuthorizer({
     cacheTtlMs: config.cacheTtlMs,
     negativeCacheTtlMs: config.negativeCacheTtlMs,
   }),
-  routeScopes: RouteScopes.parse(config.routeScopes),
+  routeScopes: RouteScopes.parse(config.routeScopes, config.unlistedRoutes),
   usage: new UsageRecorder(keys, systemClock, config.usageIntervalMs),
   metrics,
   logger,

@@ -5,12 +5,12 @@ const base = { TABLE_NAME: 'keys', KEY_PREFIX: 'kr' };
 
 describe('readAuthorizerEnvironment', () => {
   it('fills the defaults: 10 s cache, the verifier default negative cache, usage every 300 s', () => {
-    expect(readAuthorizerEnvironment(base)).toEqual({ tableName: 'keys', keyPrefix: 'kr', cacheTtlMs: 10_000, negativeCacheTtlMs: undefined, usageIntervalMs: 300_000, routeScopes: undefined });
+    expect(readAuthorizerEnvironment(base)).toEqual({ tableName: 'keys', keyPrefix: 'kr', cacheTtlMs: 10_000, negativeCacheTtlMs: undefined, usageIntervalMs: 300_000, routeScopes: undefined, unlistedRoutes: undefined });
   });
 
   it('reads every setting', () => {
-    const env = { ...base, CACHE_TTL_MS: '0', NEGATIVE_CACHE_TTL_MS: '500', USAGE_INTERVAL_SECONDS: '60', ROUTE_SCOPES: '{"GET /orders":["orders:read"]}' };
-    expect(readAuthorizerEnvironment(env)).toEqual({ tableName: 'keys', keyPrefix: 'kr', cacheTtlMs: 0, negativeCacheTtlMs: 500, usageIntervalMs: 60_000, routeScopes: env.ROUTE_SCOPES });
+    const env = { ...base, CACHE_TTL_MS: '0', NEGATIVE_CACHE_TTL_MS: '500', USAGE_INTERVAL_SECONDS: '60', ROUTE_SCOPES: '{"GET /orders":["orders:read"]}', UNLISTED_ROUTES: 'allow' };
+    expect(readAuthorizerEnvironment(env)).toEqual({ tableName: 'keys', keyPrefix: 'kr', cacheTtlMs: 0, negativeCacheTtlMs: 500, usageIntervalMs: 60_000, routeScopes: env.ROUTE_SCOPES, unlistedRoutes: 'allow' });
   });
 
   it.each([
@@ -20,6 +20,7 @@ describe('readAuthorizerEnvironment', () => {
     [{ ...base, CACHE_TTL_MS: 'ten' }, /CACHE_TTL_MS must be a non-negative number/],
     [{ ...base, NEGATIVE_CACHE_TTL_MS: 'Infinity' }, /NEGATIVE_CACHE_TTL_MS must be a non-negative number/],
     [{ ...base, USAGE_INTERVAL_SECONDS: '0' }, /USAGE_INTERVAL_SECONDS must be greater than 0/],
+    [{ ...base, UNLISTED_ROUTES: 'open' }, /UNLISTED_ROUTES must be 'allow' or 'deny'/],
   ])('refuses %p by name', (env, message) => {
     expect(() => readAuthorizerEnvironment(env)).toThrow(message);
   });

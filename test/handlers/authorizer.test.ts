@@ -290,10 +290,14 @@ describe('REST API, TOKEN authorizer', () => {
     expect((await deps.keys.getKey(c.currentKeyHash))?.lastUsedAt).toBeUndefined();
   });
 
-  it('a route that no pattern names needs no scope', async () => {
+  it('a route that no pattern names is refused by default (403, even for a "*" key), and needs no scope when unlisted routes are allowed', async () => {
     const { client: c, key } = await client(['billing:read']);
+    const { key: superKey } = await client(['*']);
     const arn = 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/invoices/42';
-    expect(await authorizer()(tokenEvent(`Bearer ${key}`, arn))).toEqual(allowFor(c, 'billing:read', arn));
+    const deny = { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: arn }] };
+    expect(await authorizer()(tokenEvent(`Bearer ${key}`, arn))).toEqual({ principalId: c.clientId, policyDocument: deny, context: { reason: 'insufficient_scope' } });
+    expect(await authorizer()(tokenEvent(`Bearer ${superKey}`, arn))).toMatchObject({ policyDocument: deny });
+    expect(await authorizer(RouteScopes.parse(ROUTE_SCOPES, 'allow'))(tokenEvent(`Bearer ${key}`, arn))).toEqual(allowFor(c, 'billing:read', arn));
   });
 
   it('the raw key without "Bearer" is accepted too', async () => {
@@ -409,8 +413,9 @@ describe('RouteScopes', () => {
     expect(scopes.required(route)).toEqual(expected);
   });
 
-  it('without "*", unmatched routes need nothing; empty or absent configuration needs nothing anywhere', () => {
-    expect(RouteScopes.parse('{"GET /orders":["orders:read"]}').required('GET /other')).toEqual([]);
+  it('without "*", unmatched routes are denied (undefined) unless allowed; empty or absent configuration needs nothing anywhere', () => {
+    expect(RouteScopes.parse('{"GET /orders":["orders:read"]}').required('GET /other')).toBeUndefined();
+    expect(RouteScopes.parse('{"GET /orders":["orders:read"]}', 'allow').required('GET /other')).toEqual([]);
     for (const config of [undefined, '', '   ', '{}']) expect(RouteScopes.parse(config).required('GET /orders')).toEqual([]);
   });
 
@@ -473,8 +478,8 @@ describe('credentialFrom', () => {
 describe('readAuthorizerEvent and the responses', () => {
   it('reads kind, credential, route and method ARN from each shape', () => {
     expect(readAuthorizerEvent(tokenEvent('Bearer k1'))).toEqual({ kind: 'rest', presented: 'k1', route: 'GET /orders', methodArn: METHOD_ARN });
-    expect(readAuthorizerEvent(restRequestEvent({ 'x-api-key': 'k2' }))).toEqual({ kind: 'rest', presented: 'k2', route: 'GET /orders', methodArn: METHOD_ARN });
-    expect(readAuthorizerEvent(httpEvent({ authorization: 'Bearer k3' }, 'PUT /orders/{id}'))).toEqual({ kind: 'http', presented: 'k3', route: 'PUT /orders/{id}' });
+    expect(readAuthorizerEvent(restRequestEvent({ 'x-api-key': 'k2' }))).toEqual({ kind: 'rest', presented: 'k2', route: 'GET /orders', routeKey: 'GET /orders', methodArn: METHOD_ARN });
+    expect(readAuthorizerEvent(httpEvent({ authorization: 'Bearer k3' }, 'PUT /orders/{id}'))).toEqual({ kind: 'http', presented: 'k3', route: 'PUT /orders/{id}', routeKey: 'PUT /orders/{id}' });
   });
 
   it('restApiResponse: insufficient_scope without a client is still a 401; every other reason throws UnauthorizedError', () => {

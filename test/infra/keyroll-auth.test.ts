@@ -40,6 +40,7 @@ describe('the authorizer function', () => {
       CACHE_TTL_MS: '10000',
       USAGE_INTERVAL_SECONDS: '300',
       ROUTE_SCOPES: '{}',
+      UNLISTED_ROUTES: 'allow',
       // The partition's DNS suffix, from which the lean DynamoDB client builds its host.
       AWS_URL_SUFFIX: 'amazonaws.com',
       POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -165,6 +166,40 @@ describe('validation', () => {
       new KeyRollAuth(stack, 'A', { table: rotation.table, encryptionKey: rotation.encryptionKey, opsTopic: rotation.opsTopic, keyPrefix: 'kr', cacheTtl: Duration.seconds(11) });
     };
     expect(build).toThrow('cacheTtl must be at most 10 seconds; got 11000 ms.');
+  });
+
+  describe('route scopes', () => {
+    const build = (auth: { routeScopes?: Record<string, string[]>; denyUnlistedRoutes?: boolean }) => {
+      const stack = new Stack(newTestApp(), 'V', { env: TEST_ENV });
+      const rotation = new KeyRollRotation(stack, 'R');
+      const construct = new KeyRollAuth(stack, 'A', { table: rotation.table, encryptionKey: rotation.encryptionKey, opsTopic: rotation.opsTopic, keyPrefix: 'kr', exampleApi: false, ...auth });
+      const fn = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(construct.authorizerFunction.node.defaultChild as never)];
+      return fn.Properties.Environment.Variables as Record<string, string>;
+    };
+
+    test('unlisted routes are denied by default once routes are listed without "*", allowed with "*", with none listed, or when asked', () => {
+      expect(build({ routeScopes: { 'GET /orders': ['orders:read'] } }).UNLISTED_ROUTES).toBe('deny');
+      expect(build({ routeScopes: { 'GET /orders': ['orders:read'], '*': [] } }).UNLISTED_ROUTES).toBe('allow');
+      expect(build({}).UNLISTED_ROUTES).toBe('allow');
+      expect(build({ routeScopes: { 'GET /orders': ['orders:read'] }, denyUnlistedRoutes: false }).UNLISTED_ROUTES).toBe('allow');
+      expect(build({ denyUnlistedRoutes: true }).UNLISTED_ROUTES).toBe('deny');
+    });
+
+    test.each([
+      ['duplicate routes', { routeScopes: { 'GET /a/{x}': [], 'GET /a/{y}': [] } }, /match the same requests/],
+      ['a malformed path', { routeScopes: { 'GET /a/{x': [] } }, /neither a literal nor a \{variable\}/],
+      ['a malformed route', { routeScopes: { 'FETCH /a': [] } }, /routes are "METHOD \/path" or "\*"/],
+      ['"*" with denyUnlistedRoutes', { routeScopes: { 'GET /a': [], '*': [] }, denyUnlistedRoutes: true }, /unlisted routes are denied/],
+    ])('%s fails the synth with InvalidRouteScopes', (_what, auth, message) => {
+      let error: unknown;
+      try {
+        build(auth);
+      } catch (caught) {
+        error = caught;
+      }
+      expect((error as Error | undefined)?.name).toBe('InvalidRouteScopes');
+      expect((error as Error).message).toMatch(message);
+    });
   });
 
   test('a usage window shorter than twice the usage-record interval is refused', () => {

@@ -1,9 +1,11 @@
 /**
  * The authorizer's configuration, read from the environment the stack sets: TABLE_NAME,
- * KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES. One
+ * KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES, UNLISTED_ROUTES. One
  * reading for the deployed handler and the bench's SDK-path twin, so they cannot drift.
  * A missing or malformed value fails the init with the variable's name.
  */
+
+import type { UnlistedRoutes } from './route-scopes';
 
 /** What the authorizer is configured with. */
 export interface AuthorizerEnvironment {
@@ -15,6 +17,8 @@ export interface AuthorizerEnvironment {
   readonly usageIntervalMs: number;
   /** ROUTE_SCOPES as set, for RouteScopes.parse. */
   readonly routeScopes: string | undefined;
+  /** UNLISTED_ROUTES (`allow` or `deny`); undefined: RouteScopes' default. */
+  readonly unlistedRoutes: UnlistedRoutes | undefined;
 }
 
 /** Reads and checks the authorizer's environment (see the module comment). */
@@ -45,5 +49,12 @@ export function readAuthorizerEnvironment(environment: NodeJS.ProcessEnv = proce
     negativeCacheTtlMs: optionalNumberEnv('NEGATIVE_CACHE_TTL_MS'),
     usageIntervalMs: positiveEnv('USAGE_INTERVAL_SECONDS', 300) * 1000,
     routeScopes: environment['ROUTE_SCOPES'],
+    unlistedRoutes: unlistedRoutesEnv(environment['UNLISTED_ROUTES']),
   };
+}
+
+function unlistedRoutesEnv(raw: string | undefined): UnlistedRoutes | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== 'allow' && raw !== 'deny') throw new Error("Environment variable UNLISTED_ROUTES must be 'allow' or 'deny'.");
+  return raw;
 }

@@ -33,6 +33,11 @@ export interface AuthorizationRequest {
   readonly presented: string | undefined;
   /** `METHOD /path` of the called route, to look up the scopes it needs. */
   readonly route: string | undefined;
+  /**
+   * The route API Gateway matched, when the event names it: an HTTP API's `routeKey`, a REST
+   * REQUEST event's `METHOD resource` (the resource template). Looked up exactly first.
+   */
+  readonly routeKey?: string;
   /** REST only: the method ARN the policy must name. */
   readonly methodArn?: string;
 }
@@ -66,30 +71,50 @@ function headerOf(headers: unknown, name: string): string | undefined {
   return undefined;
 }
 
-/** `METHOD /path` from a REST method ARN (`arn:…:apiId/stage/METHOD/path…`). */
+/**
+ * `METHOD /path` from a REST method ARN, `arn:partition:execute-api:region:account:apiId/stage/METHOD/path`.
+ * Only the first five colons separate ARN fields: the path may hold more (`/files/a:b/admin`),
+ * and splitting on every colon would judge that call as `GET /files/a`.
+ */
 export function routeFromMethodArn(methodArn: string): string | undefined {
-  const resource = methodArn.split(':')[5];
-  const parts = resource?.split('/') ?? [];
-  if (parts.length < 3) return undefined;
+  let at = -1;
+  for (let field = 0; field < 5; field++) {
+    at = methodArn.indexOf(':', at + 1);
+    if (at < 0) return undefined;
+  }
+  if (!methodArn.startsWith('arn:') || methodArn.split(':', 3)[2] !== 'execute-api') return undefined;
+  const parts = methodArn.slice(at + 1).split('/');
+  if (parts.length < 3 || parts[2] === '') return undefined;
   return `${parts[2]} /${parts.slice(3).join('/')}`;
+}
+
+/** `METHOD /resource` of a REST REQUEST event: the resource template API Gateway matched. */
+function restRouteKey(event: APIGatewayRequestAuthorizerEvent): string | undefined {
+  const { httpMethod, resource } = event as { httpMethod?: unknown; resource?: unknown };
+  return typeof httpMethod === 'string' && /^[A-Z]+$/.test(httpMethod) && typeof resource === 'string' && resource.startsWith('/') ? `${httpMethod} ${resource}` : undefined;
 }
 
 /** Reads the credential and the route out of any supported event. */
 export function readAuthorizerEvent(event: AuthorizerEvent): AuthorizationRequest {
   if ('version' in event && event.version === '2.0') {
+    // The routeKey names the exact route API Gateway chose (`$default` names none).
+    const routeKey = typeof event.routeKey === 'string' ? event.routeKey : undefined;
     return {
       kind: 'http',
       presented: credentialFrom(headerOf(event.headers, 'authorization'), headerOf(event.headers, 'x-api-key')),
-      route: event.routeKey,
+      route: routeKey,
+      ...(routeKey ? { routeKey } : {}),
     };
   }
   const rest = event as APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent;
-  const route = routeFromMethodArn(rest.methodArn);
+  const route = typeof rest.methodArn === 'string' ? routeFromMethodArn(rest.methodArn) : undefined;
   if (rest.type === 'TOKEN') return { kind: 'rest', presented: credentialFrom(rest.authorizationToken), route, methodArn: rest.methodArn };
+  const routeKey = restRouteKey(rest);
   return {
     kind: 'rest',
     presented: credentialFrom(headerOf(rest.headers, 'authorization'), headerOf(rest.headers, 'x-api-key')),
     route,
+    ...(routeKey ? { routeKey } : {}),
     methodArn: rest.methodArn,
   };
 }

@@ -6,7 +6,8 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayAuthorizerResult, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
-import type { KeyVerifier } from '../../core/key-verifier';
+import type { KeyVerdict, KeyVerifier } from '../../core/key-verifier';
+import { RejectionReason } from '../../core/verification';
 import { recordVerdict } from './auth-metrics';
 import { httpApiResponse, readAuthorizerEvent, restApiResponse, type AuthorizerEvent } from './authorizer-events';
 import type { RouteScopes } from './route-scopes';
@@ -24,18 +25,38 @@ export interface AuthorizerParts {
 /** The authorizer's answer: an IAM policy (REST) or a simple response (HTTP API). */
 export type AuthorizerResponse = APIGatewayAuthorizerResult | APIGatewaySimpleAuthorizerWithContextResult<Record<string, string>>;
 
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+
+/**
+ * A route that unlisted-route denial refuses: a valid key gets the insufficient-scope answer
+ * (403 on REST), whatever its scopes (`*` included); an invalid key keeps its own reason (401).
+ */
+function refusedRoute(verdict: KeyVerdict): KeyVerdict {
+  if (!verdict.accepted) return verdict;
+  const { clientId, keyId } = verdict.principal;
+  return { accepted: false, reason: RejectionReason.INSUFFICIENT_SCOPE, clientId, keyId };
+}
+
 /** Builds the authorizer function. REST rejections throw `Unauthorized` (401), as API Gateway expects. */
 export function createAuthorizer(parts: AuthorizerParts): (event: AuthorizerEvent) => Promise<AuthorizerResponse> {
   return async (event) => {
     const request = readAuthorizerEvent(event);
     try {
-      const verdict = await parts.verifier.verify(request.presented, parts.routeScopes.required(request.route));
+      const required = parts.routeScopes.required(request);
+      const checked = await parts.verifier.verify(request.presented, required ?? NO_SCOPES);
+      const verdict = required === undefined ? refusedRoute(checked) : checked;
       recordVerdict(parts.metrics, verdict);
       if (verdict.accepted) {
         await parts.usage.record(verdict.keyHash);
       } else {
         // Ids and the reason only: the presented value may be a real key sent to the wrong place.
-        parts.logger.info('key rejected', { reason: verdict.reason, keyId: verdict.keyId, clientId: verdict.clientId, route: request.route });
+        parts.logger.info('key rejected', {
+          reason: verdict.reason,
+          keyId: verdict.keyId,
+          clientId: verdict.clientId,
+          route: request.route,
+          ...(required === undefined ? { unlistedRoute: true } : {}),
+        });
       }
       return request.kind === 'http' ? httpApiResponse(verdict) : restApiResponse(verdict, request.methodArn!);
     } finally {
