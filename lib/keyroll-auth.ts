@@ -18,6 +18,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
 import { RouteScopes } from '../lambdas/aws/auth/route-scopes';
+import { KEY_ITEM_ATTRIBUTES, KEY_ITEM_PK_PATTERN, USAGE_ATTRIBUTE } from '../lambdas/aws/table-keys';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
@@ -129,8 +130,33 @@ export class KeyRollAuth extends Construct {
       removalPolicy,
       timeout: Duration.seconds(10),
     });
-    // Reads key items by hash and writes their lastUsedAt; nothing else in the table.
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [props.table.tableArn] }));
+    // The internet-facing function may read key items and set their lastUsedAt, nothing else:
+    // not a client item (the rotation lock), not an audit event, not a key's state. DynamoDB's
+    // fine-grained access control enforces it per request
+    // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html):
+    // dynamodb:LeadingKeys is the request's partition key (ForAllValues is required with it;
+    // Null=false so a request without one is not vacuously allowed); dynamodb:Attributes lists
+    // every attribute an UpdateItem names, which must include the table's key attributes;
+    // dynamodb:ReturnValues always has a value on UpdateItem (NONE unless asked), hence
+    // StringEquals, and NONE so the write reads nothing back. GetItem gets no Attributes list:
+    // the verifier reads the whole key record, so a list would only add a way to break it.
+    const onKeyItems = {
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [KEY_ITEM_PK_PATTERN] },
+      Null: { 'dynamodb:LeadingKeys': 'false' },
+    };
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadKeyItems', actions: ['dynamodb:GetItem'], resources: [props.table.tableArn], conditions: onKeyItems }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RecordKeyUse',
+        actions: ['dynamodb:UpdateItem'],
+        resources: [props.table.tableArn],
+        conditions: {
+          ...onKeyItems,
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...KEY_ITEM_ATTRIBUTES, USAGE_ATTRIBUTE] },
+          StringEquals: { 'dynamodb:ReturnValues': 'NONE' },
+        },
+      }),
+    );
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],

@@ -16,7 +16,9 @@ export function getKeyInput(tableName: string, keyHash: string, consistent: bool
 
 /**
  * UpdateItem setting lastUsedAt to `at`, unless a use at or after `staleBefore` is recorded or
- * `at` would move it backwards; never creates an item (`attribute_exists(pk)`).
+ * `at` would move it backwards; never creates an item (`attribute_exists(pk)`) and reads
+ * nothing back (`ReturnValues: NONE`). The authorizer's IAM policy allows exactly this shape:
+ * a key item, the attributes pk, sk and lastUsedAt, no return values (lib/keyroll-auth.ts).
  */
 export function recordUseInput(tableName: string, keyHash: string, at: string, staleBefore: string) {
   return {
@@ -25,6 +27,7 @@ export function recordUseInput(tableName: string, keyHash: string, at: string, s
     UpdateExpression: 'SET lastUsedAt = :at',
     ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR (lastUsedAt < :stale AND lastUsedAt < :at))',
     ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
+    ReturnValues: 'NONE' as const,
   };
 }
 

@@ -16,6 +16,12 @@
 export const BY_CLIENT_INDEX = 'byClient';
 
 export const keyItemKey = (keyHash: string) => ({ pk: `KEY#${keyHash}`, sk: 'KEY' });
+/** Every key item's partition key matches this IAM pattern (`dynamodb:LeadingKeys`); no other item's does. */
+export const KEY_ITEM_PK_PATTERN = 'KEY#*';
+/** The table's key attributes, which IAM's `dynamodb:Attributes` must list for any request to pass. */
+export const KEY_ITEM_ATTRIBUTES = ['pk', 'sk'] as const;
+/** The one attribute the authorizer writes on a key item. */
+export const USAGE_ATTRIBUTE = 'lastUsedAt';
 export const clientItemKey = (clientId: string) => ({ pk: `CLIENT#${clientId}`, sk: 'CLIENT' });
 export const keyIndexKey = (clientId: string, createdAt: string, keyId: string) => ({
   gsi1pk: `CLIENT#${clientId}`,
