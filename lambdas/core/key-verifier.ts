@@ -17,6 +17,7 @@
 import { apiKeyProblem, digestApiKey, digestToHex, MAX_KEY_LENGTH } from './api-key';
 import type { Clock } from './clock';
 import { KeyState } from './key-state';
+import type { Deadline } from './deadline';
 import type { KeyRecord } from './model';
 import { judgeRecord, principalOf, RejectionReason, scopesCover, type KeyLookup, type Principal } from './verification';
 
@@ -192,15 +193,18 @@ export class KeyVerifier {
    *
    * Not `async`: a cache hit settles the promise at once, with no await inside. Like an
    * async function, it never throws: a failure rejects the promise.
+   *
+   * `deadline` bounds a store read this call starts (a caller joining a read already in
+   * flight shares that read and its deadline).
    */
-  verify(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES): Promise<KeyVerdict> {
+  verify(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES, deadline?: Deadline): Promise<KeyVerdict> {
     try {
       // Non-strings and oversized values are malformed before any hashing.
       if (!isPlausibleKey(presented)) return Promise.resolve(MALFORMED);
       const digest = digestOf(presented);
       const nowMs = this.clock.nowMs();
       const entry = this.freshEntry(digest, nowMs);
-      if (entry === undefined) return this.verifyUncached(presented, digest, nowMs, requiredScopes);
+      if (entry === undefined) return this.verifyUncached(presented, digest, nowMs, requiredScopes, deadline);
       // verifyCached's fast path, answered with the entry's settled promise (see CacheEntry.fastSettled).
       if (requiredScopes === entry.fastRequired && entry.fastSettled !== undefined) return entry.fastSettled;
       return Promise.resolve(this.judge(entry, nowMs, requiredScopes));
@@ -248,9 +252,9 @@ export class KeyVerifier {
   }
 
   /** A cache miss: the offline format check (a malformed key never reaches the store), then a read. */
-  private async verifyUncached(presented: string, digest: string, nowMs: number, requiredScopes: readonly string[]): Promise<KeyVerdict> {
+  private async verifyUncached(presented: string, digest: string, nowMs: number, requiredScopes: readonly string[], deadline: Deadline | undefined): Promise<KeyVerdict> {
     if (apiKeyProblem(presented, this.options.keyPrefix) !== undefined) return MALFORMED;
-    const entry = await this.read(digest, nowMs);
+    const entry = await this.read(digest, nowMs, deadline);
     return this.judge(entry, this.clock.nowMs(), requiredScopes);
   }
 
@@ -275,7 +279,7 @@ export class KeyVerifier {
     return entry.accepted;
   }
 
-  private read(digest: string, nowMs: number): Promise<CacheEntry> {
+  private read(digest: string, nowMs: number, deadline: Deadline | undefined): Promise<CacheEntry> {
     const slot = slotOf(digest) >>> this.slotShift;
     // An expired entry (or another key's, in a shared slot) goes now, so the new one is inserted last: eviction is oldest first.
     const stale = this.cache.get(slot);
@@ -289,7 +293,7 @@ export class KeyVerifier {
       this.lookups += 1;
       const startedAtMs = nowMs;
       pending = this.options
-        .lookup(keyHash)
+        .lookup(keyHash, deadline)
         .then((record) => this.remember(slot, digest, keyHash, record, startedAtMs))
         .finally(() => this.inFlight.delete(keyHash));
       this.inFlight.set(keyHash, pending);

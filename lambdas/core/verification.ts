@@ -6,6 +6,7 @@ import type { Clock } from './clock';
 import { parseApiKey, hashApiKey } from './api-key';
 import { MalformedKeyError } from './errors';
 import { KeyState } from './key-state';
+import type { Deadline } from './deadline';
 import type { KeyRecord } from './model';
 
 /** Why a key was rejected. */
@@ -19,8 +20,8 @@ export const RejectionReason = {
 } as const;
 export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
 
-/** Looks a key record up by the key's hash. */
-export type KeyLookup = (keyHash: string) => Promise<KeyRecord | undefined>;
+/** Looks a key record up by the key's hash, giving up by `deadline` when one is given. */
+export type KeyLookup = (keyHash: string, deadline?: Deadline) => Promise<KeyRecord | undefined>;
 
 /** The outcome of a verification: who the caller is, or why not. Never carries the key. */
 export type Verification =

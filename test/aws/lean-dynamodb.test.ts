@@ -25,6 +25,7 @@ import {
   type DynamoDbHttpClientOptions,
 } from '../../lambdas/aws/lean/dynamodb-http';
 import { isTransient } from '../../lambdas/aws/transient';
+import { Deadline } from '../../lambdas/core/deadline';
 import { awsError, ok, scriptedDynamoDb, type Reply, type ScriptedDynamoDb } from '../support/scripted-dynamodb';
 
 // AWS's example credentials (from the SigV4 documentation), plus a session token as Lambda's role has.
@@ -421,6 +422,70 @@ describe('retries (the SDK DynamoDB client\'s standard mode: 4 attempts, full ji
     const recovering = clientOf(healthy).client;
     await recovering.send('GetItem', GET_ITEM);
     expect(recovering.retryTokens).toBe(500);
+  });
+});
+
+describe('a deadline (the authorizer\'s remaining invocation time)', () => {
+  /** A client whose backoff sleeps advance a virtual clock, and a deadline on that clock. */
+  function virtual(server: ScriptedDynamoDb, deadlineMs: number, options: DynamoDbHttpClientOptions = {}) {
+    let nowMs = 0;
+    const delays: number[] = [];
+    const client = new DynamoDbHttpClient({
+      region: 'us-east-1',
+      endpoint: server.endpoint,
+      credentials: () => CREDENTIALS,
+      random: () => 0.999,
+      sleep: async (ms) => {
+        delays.push(ms);
+        nowMs += ms;
+      },
+      ...options,
+    });
+    clients.push(client);
+    return { client, delays, deadline: new Deadline(deadlineMs, () => nowMs) };
+  }
+
+  it('takes no backoff that would leave less than minAttemptMs, and throws the last error instead', async () => {
+    const server = await scripted([awsError(400, 'ThrottlingException')]);
+    const { client, delays, deadline } = virtual(server, 3_000);
+    const error = await failureOf(client.send('GetItem', GET_ITEM, deadline));
+    // Without a deadline: 4 attempts and 999 + 1998 + 3996 ms of backoff. With 3 s: after the
+    // first retry (999 ms) the next backoff (1998 ms) would leave 3 ms.
+    expect(delays).toEqual([999]);
+    expect(server.captured).toHaveLength(2);
+    expect(error).toMatchObject({ name: 'ThrottlingException', $metadata: { attempts: 2, totalRetryDelay: 999 } });
+    expect(isTransient(error)).toBe(true);
+    // The retry not taken was not paid for: one throttled retry (5 tokens), refunded by nothing.
+    expect(client.retryTokens).toBe(495);
+  });
+
+  it('cuts an attempt short at the deadline', async () => {
+    const server = await scripted(['hang']);
+    const { client } = clientOf(server, { attemptTimeoutMs: 5_000, minAttemptMs: 50 });
+    // A real-time deadline 300 ms away: the hanging attempt is abandoned then, not after 5 s,
+    // and no retry follows (less than 50 ms is left).
+    const started = Date.now();
+    const error = await failureOf(client.send('GetItem', GET_ITEM, new Deadline(Date.now() + 300)));
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(error).toMatchObject({ name: 'TimeoutError', $metadata: { attempts: 1 } });
+    expect(server.captured).toHaveLength(1);
+  });
+
+  it('starts nothing when less than minAttemptMs is left: TimeoutError, transient, no request', async () => {
+    const server = await scripted([ok()]);
+    const { client, deadline } = virtual(server, 150);
+    const error = await failureOf(client.send('GetItem', GET_ITEM, deadline));
+    expect(error).toMatchObject({ name: 'TimeoutError', $retryable: { throttling: false }, $metadata: { attempts: 0 } });
+    expect(error.message).toMatch(/150 ms left before the deadline/);
+    expect(isTransient(error)).toBe(true);
+    expect(server.captured).toHaveLength(0);
+  });
+
+  it('without a deadline, retries as before', async () => {
+    const server = await scripted([awsError(400, 'ThrottlingException')]);
+    const { client, delays } = virtual(server, 0);
+    await failureOf(client.send('GetItem', GET_ITEM));
+    expect(delays).toEqual([999, 1998, 3996]);
   });
 });
 

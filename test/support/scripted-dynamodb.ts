@@ -14,8 +14,8 @@ export interface Captured {
   readonly body: string;
 }
 
-/** An answer, or `hang` (never answer) or `drop` (destroy the connection). */
-export type Reply = { status: number; body?: string; headers?: Record<string, string> } | 'hang' | 'drop';
+/** An answer (after `delayMs`, if given: a slow DynamoDB), or `hang` (never answer) or `drop` (destroy the connection). */
+export type Reply = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | 'hang' | 'drop';
 
 export interface ScriptedDynamoDb {
   readonly endpoint: string;
@@ -59,8 +59,13 @@ export async function scriptedDynamoDb(replies: Reply[]): Promise<ScriptedDynamo
         req.socket.destroy();
         return;
       }
-      res.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `req-${next}`, ...reply.headers });
-      res.end(reply.body ?? '');
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `req-${next}`, ...reply.headers });
+        res.end(reply.body ?? '');
+      };
+      if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
+      else answer();
     });
   });
   server.on('connection', (socket) => {

@@ -2,10 +2,16 @@
  * The Lambda authorizer's logic: read the event, verify the key (cached), check the
  * route's scopes, record use and metrics, answer in the event's own response shape.
  * Built from injected parts so tests run it against moto with a manual clock.
+ *
+ * Time: given the Lambda context, every table call is bounded by the invocation's remaining
+ * time less {@link ANSWER_RESERVE_MS}, so a slow or throttling DynamoDB ends in an answer
+ * (or a 500 from a thrown error, metrics flushed) rather than a Lambda timeout, and a usage
+ * write never costs a verified request its answer.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayAuthorizerResult, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
+import { Deadline, type InvocationTimer } from '../../core/deadline';
 import type { KeyVerdict, KeyVerifier } from '../../core/key-verifier';
 import { RejectionReason } from '../../core/verification';
 import { recordVerdict } from './auth-metrics';
@@ -25,6 +31,9 @@ export interface AuthorizerParts {
 /** The authorizer's answer: an IAM policy (REST) or a simple response (HTTP API). */
 export type AuthorizerResponse = APIGatewayAuthorizerResult | APIGatewaySimpleAuthorizerWithContextResult<Record<string, string>>;
 
+/** Time kept, after the last table call, to answer and flush metrics before the Lambda timeout. */
+export const ANSWER_RESERVE_MS = 500;
+
 const NO_SCOPES: readonly string[] = Object.freeze([]);
 
 /**
@@ -37,17 +46,21 @@ function refusedRoute(verdict: KeyVerdict): KeyVerdict {
   return { accepted: false, reason: RejectionReason.INSUFFICIENT_SCOPE, clientId, keyId };
 }
 
-/** Builds the authorizer function. REST rejections throw `Unauthorized` (401), as API Gateway expects. */
-export function createAuthorizer(parts: AuthorizerParts): (event: AuthorizerEvent) => Promise<AuthorizerResponse> {
-  return async (event) => {
+/**
+ * Builds the authorizer function. REST rejections throw `Unauthorized` (401), as API Gateway
+ * expects. With `context` (the Lambda context), table calls end by its remaining time.
+ */
+export function createAuthorizer(parts: AuthorizerParts): (event: AuthorizerEvent, context?: InvocationTimer) => Promise<AuthorizerResponse> {
+  return async (event, context) => {
     const request = readAuthorizerEvent(event);
+    const deadline = context && typeof context.getRemainingTimeInMillis === 'function' ? Deadline.ofInvocation(context, ANSWER_RESERVE_MS) : undefined;
     try {
       const required = parts.routeScopes.required(request);
-      const checked = await parts.verifier.verify(request.presented, required ?? NO_SCOPES);
+      const checked = await parts.verifier.verify(request.presented, required ?? NO_SCOPES, deadline);
       const verdict = required === undefined ? refusedRoute(checked) : checked;
       recordVerdict(parts.metrics, verdict);
       if (verdict.accepted) {
-        await parts.usage.record(verdict.keyHash);
+        await parts.usage.record(verdict.keyHash, deadline);
       } else {
         // Ids and the reason only: the presented value may be a real key sent to the wrong place.
         parts.logger.info('key rejected', {

@@ -18,5 +18,5 @@ export interface TableKeyVerifierOptions extends Partial<Omit<KeyVerifierOptions
  */
 export function createTableKeyVerifier(options: TableKeyVerifierOptions): KeyVerifier {
   const { reader, clock = systemClock, ...tuning } = options;
-  return new KeyVerifier({ ...tuning, clock, lookup: (keyHash) => reader.getKey(keyHash, true) });
+  return new KeyVerifier({ ...tuning, clock, lookup: (keyHash, deadline) => reader.getKey(keyHash, true, deadline) });
 }

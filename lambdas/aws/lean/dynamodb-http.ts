@@ -20,6 +20,11 @@
  *   full-jitter exponential backoff (random × min(20 s, base × 2^retry), base 25 ms, 1 s for
  *   throttling), and a retry quota (500 tokens; a retry costs 14, 5 after throttling; a success
  *   refunds its last retry's cost, or 1) so a dependency outage does not multiply the load on it;
+ * - a deadline per call (the invocation's remaining time, given by the authorizer): no attempt
+ *   starts with less than `minAttemptMs` left, none runs past it, and no backoff is slept that
+ *   would leave less than that; the last error is thrown instead. The SDK's 4 attempts of up
+ *   to 2 s each with throttling backoff of up to 1 + 2 + 4 s take ≈ 15 s in the worst case,
+ *   more than the authorizer's 10 s timeout;
  * - errors named after DynamoDB's error code (`ConditionalCheckFailedException`,
  *   `ValidationException`, …), with `$metadata.httpStatusCode`, `$metadata.requestId` and
  *   `$metadata.attempts` as the SDK's have, so `isTransient()` reads them the same way.
@@ -34,6 +39,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { sign } from 'aws4';
+import type { Deadline } from '../../core/deadline';
 import { KeyRollError } from '../../core/errors';
 
 /** The DynamoDB operations the lean client is used for. */
@@ -60,6 +66,8 @@ export interface DynamoDbHttpClientOptions {
   readonly maxAttempts?: number;
   /** Time one attempt may take, connecting included, before it is abandoned (and retried). @default 2000 */
   readonly attemptTimeoutMs?: number;
+  /** With a deadline: the least time left for which an attempt is still started. @default 200 */
+  readonly minAttemptMs?: number;
   /** The environment to read; for tests. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   /** Uniform in [0, 1): the jitter. For tests. @default Math.random */
@@ -133,6 +141,9 @@ const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
 // The SDK's figures (see the module comment): DynamoDB's client defaults and the standard strategy's.
 const DEFAULT_MAX_ATTEMPTS = 4;
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 2000;
+// DynamoDB answers a GetItem in a region in milliseconds, a new TLS connection in tens: an
+// attempt with less left than this would mostly be abandoned unanswered.
+const DEFAULT_MIN_ATTEMPT_MS = 200;
 const BASE_DELAY_MS = 25;
 const THROTTLING_BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 20_000;
@@ -232,6 +243,7 @@ export class DynamoDbHttpClient {
   private readonly credentials: () => AwsCredentials;
   private readonly maxAttempts: number;
   private readonly attemptTimeoutMs: number;
+  private readonly minAttemptMs: number;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
@@ -252,6 +264,7 @@ export class DynamoDbHttpClient {
     const fromEnv = Number(env['AWS_MAX_ATTEMPTS']);
     this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? (Number.isFinite(fromEnv) && fromEnv >= 1 ? fromEnv : DEFAULT_MAX_ATTEMPTS)));
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+    this.minAttemptMs = options.minAttemptMs ?? DEFAULT_MIN_ATTEMPT_MS;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? (() => new Date());
@@ -264,16 +277,21 @@ export class DynamoDbHttpClient {
 
   /**
    * Calls `operation` with `input` (DynamoDB's JSON request shape) and returns its JSON answer.
+   * With a `deadline`, every attempt ends by it and none starts with less than `minAttemptMs`
+   * left: the call fails with its last error (or `TimeoutError` before any attempt) instead.
    * @throws DynamoDbError when DynamoDB answers with an error or cannot be reached, after the retries.
    */
-  async send<T>(operation: DynamoDbOperation, input: object): Promise<T> {
+  async send<T>(operation: DynamoDbOperation, input: object, deadline?: Deadline): Promise<T> {
     const body = JSON.stringify(input);
     let totalRetryDelay = 0;
     let lastRetryCost = 0;
+    let lastError: DynamoDbError | undefined;
     for (let attempt = 1; ; attempt++) {
+      const left = deadline ? deadline.remainingMs() : Number.POSITIVE_INFINITY;
+      if (left < this.minAttemptMs) throw lastError ?? noTimeLeft(operation, left, { attempts: 0, totalRetryDelay });
       let response: RawResponse;
       try {
-        response = await this.attempt(operation, body);
+        response = await this.attempt(operation, body, Math.min(this.attemptTimeoutMs, left));
       } catch (caught) {
         if (caught instanceof DynamoDbConfigError) throw caught;
         response = { status: 0, requestId: undefined, errorType: undefined, text: '', failure: caught };
@@ -287,11 +305,15 @@ export class DynamoDbHttpClient {
         response.status === 0
           ? networkError(response.failure, operation, { attempts: attempt, totalRetryDelay })
           : serviceError(response, operation, { httpStatusCode: response.status, requestId: response.requestId, attempts: attempt, totalRetryDelay });
+      lastError = error;
       const kind = retryKind(error);
-      const cost = kind === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
-      if (!kind || attempt >= this.maxAttempts || !this.quota.take(cost)) throw error;
-      lastRetryCost = cost;
+      if (!kind || attempt >= this.maxAttempts) throw error;
       const delay = Math.floor(this.random() * Math.min(MAX_DELAY_MS, (kind === 'throttling' ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS) * 2 ** (attempt - 1)));
+      // A retry that could not start in time after its backoff is not taken (nor paid for).
+      if (deadline && deadline.remainingMs() - delay < this.minAttemptMs) throw error;
+      const cost = kind === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
+      if (!this.quota.take(cost)) throw error;
+      lastRetryCost = cost;
       totalRetryDelay += delay;
       await this.sleep(delay);
     }
@@ -329,7 +351,7 @@ export class DynamoDbHttpClient {
     ) as http.RequestOptions & { headers: Record<string, string | number> };
   }
 
-  private attempt(operation: DynamoDbOperation, body: string): Promise<RawResponse> {
+  private attempt(operation: DynamoDbOperation, body: string, timeoutMs: number): Promise<RawResponse> {
     const options = this.signedRequest(operation, body);
     return new Promise<RawResponse>((resolve, reject) => {
       let settled = false;
@@ -360,10 +382,10 @@ export class DynamoDbHttpClient {
         );
       });
       const timer = setTimeout(() => {
-        const timeout = new AttemptTimeout(this.attemptTimeoutMs);
+        const timeout = new AttemptTimeout(timeoutMs);
         finish(timeout);
         request.destroy(timeout);
-      }, this.attemptTimeoutMs);
+      }, timeoutMs);
       request.on('error', (error) => finish(error));
       request.end(body);
     });
@@ -375,6 +397,17 @@ class AttemptTimeout extends Error {
   constructor(ms: number) {
     super(`no answer within ${ms} ms`);
   }
+}
+
+/** The call cannot start (another) attempt before its deadline: a timeout, retryable by a caller with more time. */
+function noTimeLeft(operation: DynamoDbOperation, leftMs: number, metadata: ResponseMetadata): DynamoDbError {
+  return new DynamoDbError({
+    name: 'TimeoutError',
+    message: `DynamoDB ${operation}: ${Math.max(0, Math.floor(leftMs))} ms left before the deadline, too little to start an attempt.`,
+    metadata,
+    fault: 'client',
+    retry: 'transient',
+  });
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
