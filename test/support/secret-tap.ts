@@ -4,21 +4,35 @@
  * error messages, HTTP bodies, CLI output, report files), knows every plaintext key the run
  * could have leaked, and fails, naming the kind and source, if any key appears in it.
  *
- * What counts as a leak (a decision, see SECURITY.md):
- * - the key itself, or any 16 consecutive characters of its secret part (the 49 base62
- *   characters after `<prefix>_`): a truncated or prefix-stripped key still hands out
- *   at least 95 bits of it. Shorter fragments (a "kr_AbCd…" hint) are allowed.
- * - base64 and base64url of the secret part, at any byte alignment (so the key inside a
- *   larger encoded blob, e.g. a `Bearer` header or a JSON document, is found too): any
- *   16 characters of the encoding (12 bytes of key material);
- * - lowercase hex of the secret part (a Buffer dump): any 32 hex characters (16 bytes).
- * JSON escaping, URL encoding and double-JSON encoding leave base62 and `_` unchanged, so
- * the plain match covers them. Not covered: a key split across two records (stdout
- * chunks), encryption or compression, `\uXXXX` escapes of plain ASCII. The SHA-256 hash
- * and the key id are one-way derivations and are meant to be stored and shown.
+ * What counts as a leak (a decision, see SECURITY.md). Every record is first normalised:
+ * JSON/JS escapes (`\n`, `\uXXXX`, at any depth of escaping) and URL escapes (`%XX`, `%25XX`)
+ * are decoded, then every character that is not a letter or a digit is dropped. What is left
+ * is searched for fragments of each key, so a key broken by newlines, spaces, `-`, JSON
+ * escaping or `<Buffer 6b 72 …>` byte separators is found as if it were whole:
+ * - the key, or any 16 consecutive characters of its secret part (the 49 base62 characters
+ *   after `<prefix>_`): a truncated or prefix-stripped key still hands out at least 95 bits
+ *   of it. Shorter fragments (a "kr_AbCd…" hint) are allowed.
+ * - base64 or base64url of the secret part, at any byte alignment (so the key inside a
+ *   larger encoded blob, e.g. a `Bearer` header or a JSON document, is found too): any 16
+ *   letters and digits of the encoding (at least 11 bytes of key material);
+ * - hex of the secret part, either case (a Buffer dump, `util.inspect` of a Buffer): any 32
+ *   hex digits (16 bytes); decimal bytes (`JSON.stringify` of a Buffer, `util.inspect` of a
+ *   Uint8Array): any 40 digits;
+ * - the same encodings of the key's 32 random bytes (the base62 entropy decoded, see
+ *   lambdas/core/api-key.ts): they are the key, the base62 text is only their spelling.
+ * Errors are recorded as `util.inspect` prints them: stack, own extra properties (`detail`,
+ * `$response`…), `cause` and `errors`, as a logger or the Lambda runtime would print them.
+ * A log stream (stdout, stderr) is also searched across consecutive lines, so a key printed
+ * in pieces on several lines is found. Not covered: encryption, compression, other
+ * encodings of the bytes (base32, latin1 text), or fragments shorter than the windows above.
+ * The SHA-256 hash and the key id (`<prefix>_kid_<16 hex>`, a domain-separated SHA-256) are
+ * one-way derivations and are meant to be stored and shown: they never match.
  */
+import { isUtf8 } from 'node:buffer';
+import { inspect, types } from 'node:util';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
+import { KEY_ENTROPY_BYTES, KEY_ENTROPY_CHARS } from '../../lambdas/core/api-key';
 import { scanTable } from './fixtures';
 import { allPlaintextKeys } from './invariants';
 
@@ -46,14 +60,20 @@ export interface TapRecord {
   readonly text: string;
 }
 
-/** How a key appeared. */
-export type LeakForm = 'plaintext' | 'secret-part' | 'base64' | 'base64url' | 'hex';
+/**
+ * How a key appeared: the key's text (`plaintext`, `secret-part`), an encoding of its text
+ * (`base64` either alphabet, `hex` either case, `decimal` bytes), or an encoding of its 32
+ * random bytes (`raw-…`).
+ */
+export type LeakForm = 'plaintext' | 'secret-part' | 'base64' | 'hex' | 'decimal' | 'raw-base64' | 'raw-hex' | 'raw-decimal';
 
 /** One key found in one record; `excerpt` has the match masked, so a failure never prints a key. */
 export interface Leak {
   readonly kind: SourceKind;
   readonly source: string;
   readonly form: LeakForm;
+  /** True when separators (spaces, newlines, escapes, record breaks) ran through the match. */
+  readonly split: boolean;
   readonly excerpt: string;
 }
 
@@ -65,17 +85,37 @@ export interface TapStats {
   readonly byKind: Partial<Record<SourceKind, number>>;
 }
 
-/** Characters of the secret part (or of its base64) that make a fragment a leak. */
-const RAW_WINDOW = 16;
-/** Hex characters (16 bytes of the secret part) that make a hex fragment a leak. */
+/** Letters and digits of the secret part (or of its base64) that make a fragment a leak. */
+const TEXT_WINDOW = 16;
+/** Hex digits (16 bytes) that make a hex fragment a leak. */
 const HEX_WINDOW = 32;
-/** Characters any encoded form is made of: runs of anything else can be skipped. */
-const ENCODED_RUN = /[0-9A-Za-z+/_=-]+/g;
+/** Decimal digits (at least 13 bytes, about 16) that make a decimal byte list a leak. */
+const DECIMAL_WINDOW = 40;
+/** The longest window: a log stream carries this many characters minus one across lines. */
+const MAX_WINDOW = Math.max(TEXT_WINDOW, HEX_WINDOW, DECIMAL_WINDOW);
+/** util.inspect as a logger prints an error, without its truncation of long values. */
+const INSPECT = { depth: 8, maxArrayLength: Infinity, maxStringLength: Infinity, breakLength: Infinity } as const;
 
 /** The part of a key that is secret: everything after the first `_` (or the whole string). */
 export function secretPartOf(key: string): string {
   const separator = key.indexOf('_');
   return separator >= 0 ? key.slice(separator + 1) : key;
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * The random bytes a key was made from (generateApiKey encodes 32 CSPRNG bytes, big-endian,
+ * as the first 43 base62 characters of the secret part), or undefined for a value that does
+ * not have that shape (a test's own made-up key).
+ */
+export function entropyBytesOf(key: string): Buffer | undefined {
+  const entropy = secretPartOf(key).slice(0, KEY_ENTROPY_CHARS);
+  if (!new RegExp(`^[0-9A-Za-z]{${KEY_ENTROPY_CHARS}}$`).test(entropy)) return undefined;
+  let value = 0n;
+  for (const char of entropy) value = value * 62n + BigInt(BASE62.indexOf(char));
+  if (value >> BigInt(8 * KEY_ENTROPY_BYTES) !== 0n) return undefined;
+  return Buffer.from(value.toString(16).padStart(2 * KEY_ENTROPY_BYTES, '0'), 'hex');
 }
 
 /** The base64 characters that depend only on `bytes`, whatever precedes them (alignments 0, 1, 2). */
@@ -90,10 +130,24 @@ function alignedBase64(bytes: Buffer): string[] {
   return out;
 }
 
+/** What normalisation keeps of an encoding: its letters and digits. */
+const alphanumeric = (text: string) => text.replace(/[^0-9A-Za-z]/g, '');
+
 function windows(text: string, size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i + size <= text.length; i++) out.push(text.slice(i, i + size));
   return out;
+}
+
+/** Every fragment of `bytes` in each encoding, as normalised text (letters and digits). */
+function encodedFragments(bytes: Buffer, forms: { base64: LeakForm; hex: LeakForm; decimal: LeakForm }): [number, string[], LeakForm][] {
+  const hex = bytes.toString('hex');
+  return [
+    // base64 and base64url differ only in `+/` vs `-_`, which normalisation drops.
+    [TEXT_WINDOW, alignedBase64(bytes).flatMap((encoded) => windows(alphanumeric(encoded), TEXT_WINDOW)), forms.base64],
+    [HEX_WINDOW, [...windows(hex, HEX_WINDOW), ...windows(hex.toUpperCase(), HEX_WINDOW)], forms.hex],
+    [DECIMAL_WINDOW, windows([...bytes].join(''), DECIMAL_WINDOW), forms.decimal],
+  ];
 }
 
 /** Splits a stdout/stderr chunk into lines, EMF (Powertools Metrics) lines as metrics. */
@@ -116,11 +170,112 @@ export function inferKind(source: string): SourceKind {
   return SourceKind.OTHER;
 }
 
+const isError = (value: unknown): value is Error => value instanceof Error || types.isNativeError(value);
+
+/**
+ * The text a value stands for. Errors as util.inspect prints them (own extra properties and
+ * `cause` included: `JSON.stringify(error)` is `{}` and a template string drops both), also
+ * inside objects; bytes as text, or as their hex dump when they are not UTF-8.
+ */
 function textOf(value: unknown): string {
   if (typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (value instanceof Error) return `${value.name}: ${value.message}${value.cause === undefined ? '' : ` (cause: ${textOf(value.cause)})`}`;
-  return JSON.stringify(value) ?? 'undefined';
+  if (value instanceof Uint8Array) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return isUtf8(bytes) ? bytes.toString('utf8') : inspect(bytes, INSPECT);
+  }
+  if (isError(value)) return inspect(value, INSPECT);
+  try {
+    const json = JSON.stringify(value, (_key, v: unknown) => (isError(v) ? inspect(v, INSPECT) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+    if (json !== undefined) return json;
+  } catch {
+    // BigInt or a cycle: util.inspect prints both
+  }
+  return inspect(value, INSPECT);
+}
+
+/** A record's letters and digits, escapes decoded, with where each came from in the text. */
+interface Normalised {
+  readonly codes: Uint16Array;
+  readonly length: number;
+  /** `from[i]`..`to[i]`: the span of the text that produced `codes[i]`. */
+  readonly from: Int32Array;
+  readonly to: Int32Array;
+}
+
+const isAlphanumeric = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const hexValue = (c: number) => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+const BACKSLASH = 92;
+const PERCENT = 37;
+/** Letters that follow a backslash in a separator escape (`\n`, `\t`...): dropped with it. */
+const ESCAPE_LETTERS = new Set([...'nrtbfv0'].map((c) => c.charCodeAt(0)));
+const U = 117;
+
+/** Normalises `text` (see the module comment). */
+function normalise(text: string): Normalised {
+  const n = text.length;
+  const codes = new Uint16Array(n);
+  const from = new Int32Array(n);
+  const to = new Int32Array(n);
+  let length = 0;
+  const keep = (code: number, start: number, end: number) => {
+    if (!isAlphanumeric(code)) return;
+    codes[length] = code;
+    from[length] = start;
+    to[length++] = end;
+  };
+  for (let i = 0; i < n; ) {
+    const c = text.charCodeAt(i);
+    if (isAlphanumeric(c)) {
+      keep(c, i, i + 1);
+      i++;
+    } else if (c === BACKSLASH) {
+      // Any depth of escaping: `\n`, `\\n`, `\\\\u0041`...
+      let j = i;
+      while (j < n && text.charCodeAt(j) === BACKSLASH) j++;
+      const next = j < n ? text.charCodeAt(j) : -1;
+      if (next === U && j + 4 < n) {
+        const h = [1, 2, 3, 4].map((k) => hexValue(text.charCodeAt(j + k)));
+        if (h.every((v) => v >= 0)) {
+          keep(((h[0]! * 16 + h[1]!) * 16 + h[2]!) * 16 + h[3]!, i, j + 5);
+          i = j + 5;
+          continue;
+        }
+      }
+      i = ESCAPE_LETTERS.has(next) ? j + 1 : j;
+    } else if (c === PERCENT) {
+      // `%41`, and `%2541` (encoded twice): a decoded `%` starts the next escape.
+      let j = i;
+      let code = -1;
+      while (j + 2 < n && hexValue(text.charCodeAt(j + 1)) >= 0 && hexValue(text.charCodeAt(j + 2)) >= 0) {
+        code = hexValue(text.charCodeAt(j + 1)) * 16 + hexValue(text.charCodeAt(j + 2));
+        if (code !== PERCENT) {
+          j += 3;
+          break;
+        }
+        j += 2;
+        code = -1;
+      }
+      if (code >= 0) {
+        keep(code, i, j);
+        i = j;
+      } else i++;
+    } else i++;
+  }
+  return { codes, length, from, to };
+}
+
+/** A fragment of a key's normalised encoded form that is a leak wherever it appears. */
+interface Fragment {
+  readonly text: string;
+  readonly key: string;
+  readonly form: LeakForm;
+}
+
+/** A fragment found at `at` in a normalised record, and the end of the run of fragments from there. */
+interface Hit {
+  readonly fragment: Fragment;
+  readonly at: number;
+  readonly end: number;
 }
 
 /** Collects what a run produced and fails on any plaintext key in it. */
@@ -154,24 +309,21 @@ export class SecretTap {
       if (!key || this.keys.has(key)) continue;
       this.keys.add(key);
       const secret = secretPartOf(key);
-      const bytes = Buffer.from(secret, 'utf8');
       const add = (size: number, fragments: string[], form: LeakForm) => {
         let map = this.fragments.get(size);
         if (!map) this.fragments.set(size, (map = new Map()));
         for (const fragment of fragments) {
-          const hash = rollingHash(fragment, 0, size) & SMI_MASK;
+          const hash = rollingHash(fragment, size) & SMI_MASK;
           this.seen[(hash & 0xffffff) >> 3]! |= 1 << (hash & 7);
           const bucket = map.get(hash) ?? [];
           if (!bucket.some((f) => f.text === fragment)) bucket.push({ text: fragment, key, form });
           map.set(hash, bucket);
         }
       };
-      add(RAW_WINDOW, windows(secret, RAW_WINDOW), 'secret-part');
-      for (const encoded of alignedBase64(bytes)) {
-        add(RAW_WINDOW, windows(encoded, RAW_WINDOW), 'base64');
-        add(RAW_WINDOW, windows(encoded.replace(/\+/g, '-').replace(/\//g, '_'), RAW_WINDOW), 'base64url');
-      }
-      add(HEX_WINDOW, windows(bytes.toString('hex'), HEX_WINDOW), 'hex');
+      add(TEXT_WINDOW, windows(alphanumeric(secret), TEXT_WINDOW), 'secret-part');
+      for (const [size, fragments, form] of encodedFragments(Buffer.from(secret, 'utf8'), { base64: 'base64', hex: 'hex', decimal: 'decimal' })) add(size, fragments, form);
+      const raw = entropyBytesOf(key);
+      if (raw) for (const [size, fragments, form] of encodedFragments(raw, { base64: 'raw-base64', hex: 'raw-hex', decimal: 'raw-decimal' })) add(size, fragments, form);
     }
   }
 
@@ -199,12 +351,32 @@ export class SecretTap {
     return this.keys.size;
   }
 
-  /** Every leak in the records (each record reported once, with its first match). */
+  /**
+   * Every leak in the records (each record reported once, with its first match), then every
+   * key split across consecutive lines of one log stream (stdout, stderr).
+   */
   leaks(): Leak[] {
     const found: Leak[] = [];
+    /** Per log stream: the last MAX_WINDOW - 1 normalised characters so far. */
+    const tails = new Map<string, string>();
+    const splitKeys = new Map<string, string | undefined>();
     for (const record of this.records) {
-      const leak = this.scan(record.text);
-      if (leak) found.push({ kind: record.kind, source: record.source, ...leak });
+      const normalised = normalise(record.text);
+      const hit = this.scan(normalised, 0);
+      if (hit) found.push({ kind: record.kind, source: record.source, ...this.describe(record.text, normalised, hit) });
+      if (record.kind !== SourceKind.LOG && record.kind !== SourceKind.METRIC) continue;
+      const text = String.fromCharCode(...normalised.codes.subarray(0, Math.min(normalised.length, MAX_WINDOW - 1)));
+      const tail = tails.get(record.source) ?? '';
+      const joined = tail + text;
+      // Only a window that starts in an earlier line and ends in this one: the rest was seen.
+      const across = tail.length > 0 && !hit ? this.scan(normaliseAlphanumeric(joined), 0, tail.length) : undefined;
+      // One leak per run of lines that carry the same key across their breaks.
+      if (across && splitKeys.get(record.source) !== across.fragment.key) {
+        found.push({ kind: record.kind, source: `${record.source} (across lines)`, form: across.fragment.form, split: true, excerpt: '<KEY MATERIAL split across lines>' });
+      }
+      splitKeys.set(record.source, across?.fragment.key);
+      const whole = tail + String.fromCharCode(...normalised.codes.subarray(Math.max(0, normalised.length - (MAX_WINDOW - 1)), normalised.length));
+      tails.set(record.source, whole.slice(-(MAX_WINDOW - 1)));
     }
     return found;
   }
@@ -230,54 +402,101 @@ export class SecretTap {
     if (missing.length > 0) throw new Error(`Secret tap: no record of kind ${missing.join(', ')} was collected (have ${Object.keys(stats.byKind).join(', ')}).`);
     const leaks = this.leaks();
     if (leaks.length > 0) {
-      const lines = leaks.slice(0, 20).map((l) => `  [${l.kind}] ${l.source} (${l.form}): ${l.excerpt}`);
+      const lines = leaks.slice(0, 20).map((l) => `  [${l.kind}] ${l.source} (${l.form}${l.split ? ', split' : ''}): ${l.excerpt}`);
       throw new Error(`Plaintext key material in ${leaks.length} of ${stats.records} records:\n${lines.join('\n')}`);
     }
     return stats;
   }
 
-  /**
-   * One pass over the runs of encoding characters with a rolling hash per fragment length,
-   * comparing strings only on a hash hit: linear in the text, whatever the number of keys.
-   */
-  private scan(text: string): Omit<Leak, 'kind' | 'source'> | undefined {
-    for (const match of text.matchAll(ENCODED_RUN)) {
-      const run = match[0];
-      for (const [size, map] of this.fragments) {
-        if (run.length < size) continue;
-        const drop = power(size - 1);
-        let hash = rollingHash(run, 0, size);
-        for (let i = 0; ; i++) {
-          const hit = this.seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7)) ? map.get(hash & SMI_MASK)?.find((f) => run.startsWith(f.text, i)) : undefined;
-          if (hit) {
-            const whole = text.indexOf(hit.key);
-            if (hit.form === 'secret-part' && whole >= 0) return { form: 'plaintext', excerpt: mask(text, whole, hit.key.length) };
-            return { form: hit.form, excerpt: mask(text, match.index + i, size) };
-          }
-          if (i + size >= run.length) break;
-          hash = (Math.imul(hash - Math.imul(run.charCodeAt(i), drop), HASH_BASE) + run.charCodeAt(i + size)) | 0;
-        }
-      }
+  /** The form and masked excerpt of a hit; the whole run of key material is masked. */
+  private describe(text: string, normalised: Normalised, hit: Hit): Pick<Leak, 'form' | 'split' | 'excerpt'> {
+    const start = normalised.from[hit.at]!;
+    const end = normalised.to[hit.end - 1]!;
+    const split = end - start !== hit.end - hit.at;
+    if (hit.fragment.form === 'secret-part') {
+      const whole = text.indexOf(hit.fragment.key);
+      const [first, last] = [Math.min(start, whole), Math.max(end, whole + hit.fragment.key.length)];
+      if (whole >= 0) return { form: 'plaintext', split: false, excerpt: mask(text, first, last - first) };
+    }
+    return { form: hit.fragment.form, split, excerpt: mask(text, start, end - start) };
+  }
+
+  /** The fragment that starts at `i` in `codes`, if any. */
+  private fragmentAt(normalised: Normalised, i: number): Fragment | undefined {
+    for (const [size, map] of this.fragments) {
+      if (i + size > normalised.length) continue;
+      const hash = rollingHash(normalised.codes, size, i) & SMI_MASK;
+      const found = map.get(hash)?.find((f) => matches(normalised.codes, i, f.text));
+      if (found) return found;
     }
     return undefined;
   }
+
+  /**
+   * One pass per fragment length over the normalised record with a rolling hash, comparing
+   * strings only on a hash hit: linear in the text, whatever the number of keys. With
+   * `crossing`, only a window that starts before it and ends after it counts.
+   */
+  private scan(normalised: Normalised, from: number, crossing?: number): Hit | undefined {
+    const { codes, length } = normalised;
+    let best: { fragment: Fragment; at: number; size: number } | undefined;
+    for (const [size, map] of this.fragments) {
+      const first = crossing === undefined ? from : Math.max(from, crossing - size + 1);
+      const last = crossing === undefined ? length - size : Math.min(length - size, crossing - 1);
+      if (last < first) continue;
+      const drop = power(size - 1);
+      let hash = rollingHash(codes, size, first);
+      for (let i = first; ; i++) {
+        if (best && i >= best.at) break;
+        if (this.seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7))) {
+          const fragment = map.get(hash & SMI_MASK)?.find((f) => matches(codes, i, f.text));
+          if (fragment) {
+            best = { fragment, at: i, size };
+            break;
+          }
+        }
+        if (i >= last) break;
+        hash = (Math.imul(hash - Math.imul(codes[i]!, drop), HASH_BASE) + codes[i + size]!) | 0;
+      }
+    }
+    if (!best) return undefined;
+    // Mask the whole run of key material, not only the first window of it.
+    let end = best.at + best.size;
+    for (let i = best.at + 1; i < length && i < end; i++) {
+      const next = this.fragmentAt(normalised, i);
+      if (next?.key === best.fragment.key) end = Math.max(end, i + next.text.length);
+    }
+    return { fragment: best.fragment, at: best.at, end };
+  }
 }
 
-/** A fragment of a key's encoded form that is a leak wherever it appears. */
-interface Fragment {
-  readonly text: string;
-  readonly key: string;
-  readonly form: LeakForm;
+/** A string that is already letters and digits, as a Normalised (for joined log lines). */
+function normaliseAlphanumeric(text: string): Normalised {
+  const codes = new Uint16Array(text.length);
+  const from = new Int32Array(text.length);
+  const to = new Int32Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    codes[i] = text.charCodeAt(i);
+    from[i] = i;
+    to[i] = i + 1;
+  }
+  return { codes, length: text.length, from, to };
+}
+
+function matches(codes: Uint16Array, at: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (codes[at + k] !== text.charCodeAt(k)) return false;
+  return true;
 }
 
 const HASH_BASE = 131;
 /** Map keys stay small integers (V8 Smis): a heap-number key makes every lookup slow. */
 const SMI_MASK = 0x3fffffff;
 
-/** Polynomial hash (int32, mod 2^32) of `text[from, from + size)`. */
-function rollingHash(text: string, from: number, size: number): number {
+/** Polynomial hash (int32, mod 2^32) of `size` characters of `text` from `from`. */
+function rollingHash(text: string | Uint16Array, size: number, from = 0): number {
   let hash = 0;
-  for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text.charCodeAt(i)) | 0;
+  if (typeof text === 'string') for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text.charCodeAt(i)) | 0;
+  else for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text[i]!) | 0;
   return hash;
 }
 
