@@ -93,6 +93,8 @@ const HEX_WINDOW = 32;
 const DECIMAL_WINDOW = 40;
 /** The longest window: a log stream carries this many characters minus one across lines. */
 const MAX_WINDOW = Math.max(TEXT_WINDOW, HEX_WINDOW, DECIMAL_WINDOW);
+/** Every fragment is found by its first PREFIX characters (the shortest window). */
+const PREFIX = TEXT_WINDOW;
 /** util.inspect as a logger prints an error, without its truncation of long values. */
 const INSPECT = { depth: 8, maxArrayLength: Infinity, maxStringLength: Infinity, breakLength: Infinity } as const;
 
@@ -193,75 +195,79 @@ function textOf(value: unknown): string {
   return inspect(value, INSPECT);
 }
 
-/** A record's letters and digits, escapes decoded, with where each came from in the text. */
+/** A record's letters and digits, escapes decoded. */
 interface Normalised {
   readonly codes: Uint16Array;
   readonly length: number;
-  /** `from[i]`..`to[i]`: the span of the text that produced `codes[i]`. */
-  readonly from: Int32Array;
-  readonly to: Int32Array;
 }
 
 const isAlphanumeric = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const hexValue = (c: number) => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
 const BACKSLASH = 92;
 const PERCENT = 37;
-/** Letters that follow a backslash in a separator escape (`\n`, `\t`...): dropped with it. */
-const ESCAPE_LETTERS = new Set([...'nrtbfv0'].map((c) => c.charCodeAt(0)));
 const U = 117;
+/** Letters that follow a backslash in a separator escape (`\n`, `\t`...): dropped with it. */
+const ESCAPE_LETTER = new Uint8Array(128);
+for (const c of 'nrtbfv0') ESCAPE_LETTER[c.charCodeAt(0)] = 1;
 
-/** Normalises `text` (see the module comment). */
-function normalise(text: string): Normalised {
+/** Reused between records (the scan is synchronous): no allocation per record. */
+let scratch = new Uint16Array(1 << 16);
+
+/**
+ * Normalises `text` (see the module comment). With `spans`, also records where each kept
+ * character came from (`from[i]`..`to[i]` in the text): only needed to mask a match.
+ */
+function normalise(text: string, spans?: { from: number[]; to: number[] }): Normalised {
   const n = text.length;
-  const codes = new Uint16Array(n);
-  const from = new Int32Array(n);
-  const to = new Int32Array(n);
+  if (scratch.length < n) scratch = new Uint16Array(Math.max(n, 2 * scratch.length));
+  const codes = scratch;
   let length = 0;
-  const keep = (code: number, start: number, end: number) => {
-    if (!isAlphanumeric(code)) return;
-    codes[length] = code;
-    from[length] = start;
-    to[length++] = end;
-  };
   for (let i = 0; i < n; ) {
     const c = text.charCodeAt(i);
-    if (isAlphanumeric(c)) {
-      keep(c, i, i + 1);
-      i++;
-    } else if (c === BACKSLASH) {
+    let code = c;
+    let next = i + 1;
+    if (c === BACKSLASH) {
       // Any depth of escaping: `\n`, `\\n`, `\\\\u0041`...
       let j = i;
       while (j < n && text.charCodeAt(j) === BACKSLASH) j++;
-      const next = j < n ? text.charCodeAt(j) : -1;
-      if (next === U && j + 4 < n) {
-        const h = [1, 2, 3, 4].map((k) => hexValue(text.charCodeAt(j + k)));
-        if (h.every((v) => v >= 0)) {
-          keep(((h[0]! * 16 + h[1]!) * 16 + h[2]!) * 16 + h[3]!, i, j + 5);
-          i = j + 5;
-          continue;
+      const after = j < n ? text.charCodeAt(j) : -1;
+      code = -1;
+      next = j;
+      if (after === U && j + 4 < n) {
+        const h0 = hexValue(text.charCodeAt(j + 1));
+        const h1 = hexValue(text.charCodeAt(j + 2));
+        const h2 = hexValue(text.charCodeAt(j + 3));
+        const h3 = hexValue(text.charCodeAt(j + 4));
+        if ((h0 | h1 | h2 | h3) >= 0) {
+          code = ((h0 * 16 + h1) * 16 + h2) * 16 + h3;
+          next = j + 5;
         }
-      }
-      i = ESCAPE_LETTERS.has(next) ? j + 1 : j;
+      } else if (after >= 0 && after < 128 && ESCAPE_LETTER[after]) next = j + 1;
     } else if (c === PERCENT) {
       // `%41`, and `%2541` (encoded twice): a decoded `%` starts the next escape.
       let j = i;
-      let code = -1;
+      code = -1;
       while (j + 2 < n && hexValue(text.charCodeAt(j + 1)) >= 0 && hexValue(text.charCodeAt(j + 2)) >= 0) {
-        code = hexValue(text.charCodeAt(j + 1)) * 16 + hexValue(text.charCodeAt(j + 2));
-        if (code !== PERCENT) {
+        const decoded = hexValue(text.charCodeAt(j + 1)) * 16 + hexValue(text.charCodeAt(j + 2));
+        if (decoded !== PERCENT) {
+          code = decoded;
           j += 3;
           break;
         }
         j += 2;
-        code = -1;
       }
-      if (code >= 0) {
-        keep(code, i, j);
-        i = j;
-      } else i++;
-    } else i++;
+      if (code >= 0) next = j;
+    }
+    if (code >= 0 && isAlphanumeric(code)) {
+      if (spans) {
+        spans.from[length] = i;
+        spans.to[length] = next;
+      }
+      codes[length++] = code;
+    }
+    i = next;
   }
-  return { codes, length, from, to };
+  return { codes, length };
 }
 
 /** A fragment of a key's normalised encoded form that is a leak wherever it appears. */
@@ -282,8 +288,8 @@ interface Hit {
 export class SecretTap {
   readonly records: TapRecord[] = [];
   private readonly keys = new Set<string>();
-  /** Fragment length → rolling hash of a fragment → the fragments with that hash. */
-  private readonly fragments = new Map<number, Map<number, Fragment[]>>();
+  /** Rolling hash of a fragment's first PREFIX characters → the fragments with that hash. */
+  private readonly fragments = new Map<number, Fragment[]>();
   /** One bit per hash (low 24 bits), set for every fragment: most positions end at this test. */
   private readonly seen = new Uint8Array(1 << 21);
 
@@ -309,15 +315,13 @@ export class SecretTap {
       if (!key || this.keys.has(key)) continue;
       this.keys.add(key);
       const secret = secretPartOf(key);
-      const add = (size: number, fragments: string[], form: LeakForm) => {
-        let map = this.fragments.get(size);
-        if (!map) this.fragments.set(size, (map = new Map()));
+      const add = (_size: number, fragments: string[], form: LeakForm) => {
         for (const fragment of fragments) {
-          const hash = rollingHash(fragment, size) & SMI_MASK;
+          const hash = rollingHash(fragment, PREFIX) & SMI_MASK;
           this.seen[(hash & 0xffffff) >> 3]! |= 1 << (hash & 7);
-          const bucket = map.get(hash) ?? [];
+          const bucket = this.fragments.get(hash) ?? [];
           if (!bucket.some((f) => f.text === fragment)) bucket.push({ text: fragment, key, form });
-          map.set(hash, bucket);
+          this.fragments.set(hash, bucket);
         }
       };
       add(TEXT_WINDOW, windows(alphanumeric(secret), TEXT_WINDOW), 'secret-part');
@@ -362,21 +366,21 @@ export class SecretTap {
     const splitKeys = new Map<string, string | undefined>();
     for (const record of this.records) {
       const normalised = normalise(record.text);
-      const hit = this.scan(normalised, 0);
-      if (hit) found.push({ kind: record.kind, source: record.source, ...this.describe(record.text, normalised, hit) });
+      const hit = this.scan(normalised);
+      if (hit) found.push({ kind: record.kind, source: record.source, ...this.describe(record.text, hit) });
       if (record.kind !== SourceKind.LOG && record.kind !== SourceKind.METRIC) continue;
-      const text = String.fromCharCode(...normalised.codes.subarray(0, Math.min(normalised.length, MAX_WINDOW - 1)));
+      const { codes, length } = normalised;
+      const head = String.fromCharCode(...codes.subarray(0, Math.min(length, MAX_WINDOW - 1)));
+      const last = String.fromCharCode(...codes.subarray(Math.max(0, length - (MAX_WINDOW - 1)), length));
       const tail = tails.get(record.source) ?? '';
-      const joined = tail + text;
       // Only a window that starts in an earlier line and ends in this one: the rest was seen.
-      const across = tail.length > 0 && !hit ? this.scan(normaliseAlphanumeric(joined), 0, tail.length) : undefined;
+      const across = tail.length > 0 && !hit ? this.scan(normalise(tail + head), tail.length) : undefined;
       // One leak per run of lines that carry the same key across their breaks.
       if (across && splitKeys.get(record.source) !== across.fragment.key) {
         found.push({ kind: record.kind, source: `${record.source} (across lines)`, form: across.fragment.form, split: true, excerpt: '<KEY MATERIAL split across lines>' });
       }
       splitKeys.set(record.source, across?.fragment.key);
-      const whole = tail + String.fromCharCode(...normalised.codes.subarray(Math.max(0, normalised.length - (MAX_WINDOW - 1)), normalised.length));
-      tails.set(record.source, whole.slice(-(MAX_WINDOW - 1)));
+      tails.set(record.source, (tail + last).slice(-(MAX_WINDOW - 1)));
     }
     return found;
   }
@@ -409,9 +413,11 @@ export class SecretTap {
   }
 
   /** The form and masked excerpt of a hit; the whole run of key material is masked. */
-  private describe(text: string, normalised: Normalised, hit: Hit): Pick<Leak, 'form' | 'split' | 'excerpt'> {
-    const start = normalised.from[hit.at]!;
-    const end = normalised.to[hit.end - 1]!;
+  private describe(text: string, hit: Hit): Pick<Leak, 'form' | 'split' | 'excerpt'> {
+    const spans = { from: [] as number[], to: [] as number[] };
+    normalise(text, spans);
+    const start = spans.from[hit.at]!;
+    const end = spans.to[hit.end - 1]!;
     const split = end - start !== hit.end - hit.at;
     if (hit.fragment.form === 'secret-part') {
       const whole = text.indexOf(hit.fragment.key);
@@ -422,65 +428,41 @@ export class SecretTap {
   }
 
   /** The fragment that starts at `i` in `codes`, if any. */
-  private fragmentAt(normalised: Normalised, i: number): Fragment | undefined {
-    for (const [size, map] of this.fragments) {
-      if (i + size > normalised.length) continue;
-      const hash = rollingHash(normalised.codes, size, i) & SMI_MASK;
-      const found = map.get(hash)?.find((f) => matches(normalised.codes, i, f.text));
-      if (found) return found;
-    }
-    return undefined;
+  private fragmentAt({ codes, length }: Normalised, i: number): Fragment | undefined {
+    if (i + PREFIX > length) return undefined;
+    return this.fragments.get(rollingHash(codes, PREFIX, i) & SMI_MASK)?.find((f) => i + f.text.length <= length && matches(codes, i, f.text));
   }
 
   /**
-   * One pass per fragment length over the normalised record with a rolling hash, comparing
-   * strings only on a hash hit: linear in the text, whatever the number of keys. With
-   * `crossing`, only a window that starts before it and ends after it counts.
+   * One pass over the normalised record with a rolling hash of PREFIX characters, comparing
+   * fragments only on a hash hit: linear in the text, whatever the number of keys. With
+   * `crossing`, only a fragment that starts before it and ends after it counts.
    */
-  private scan(normalised: Normalised, from: number, crossing?: number): Hit | undefined {
+  private scan(normalised: Normalised, crossing?: number): Hit | undefined {
     const { codes, length } = normalised;
-    let best: { fragment: Fragment; at: number; size: number } | undefined;
-    for (const [size, map] of this.fragments) {
-      const first = crossing === undefined ? from : Math.max(from, crossing - size + 1);
-      const last = crossing === undefined ? length - size : Math.min(length - size, crossing - 1);
-      if (last < first) continue;
-      const drop = power(size - 1);
-      let hash = rollingHash(codes, size, first);
-      for (let i = first; ; i++) {
-        if (best && i >= best.at) break;
-        if (this.seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7))) {
-          const fragment = map.get(hash & SMI_MASK)?.find((f) => matches(codes, i, f.text));
-          if (fragment) {
-            best = { fragment, at: i, size };
-            break;
-          }
-        }
-        if (i >= last) break;
-        hash = (Math.imul(hash - Math.imul(codes[i]!, drop), HASH_BASE) + codes[i + size]!) | 0;
+    if (length < PREFIX) return undefined;
+    const first = crossing === undefined ? 0 : Math.max(0, crossing - MAX_WINDOW + 1);
+    const last = Math.min(length - PREFIX, crossing === undefined ? length : crossing - 1);
+    const drop = power(PREFIX - 1);
+    const seen = this.seen;
+    let hash = rollingHash(codes, PREFIX, first);
+    for (let i = first; i <= last; i++) {
+      if (i > first) hash = (Math.imul(hash - Math.imul(codes[i - 1]!, drop), HASH_BASE) + codes[i + PREFIX - 1]!) | 0;
+      if (!(seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7)))) continue;
+      const fragment = this.fragments
+        .get(hash & SMI_MASK)
+        ?.find((f) => i + f.text.length <= length && (crossing === undefined || i + f.text.length > crossing) && matches(codes, i, f.text));
+      if (!fragment) continue;
+      // Mask the whole run of key material, not only the first fragment of it.
+      let end = i + fragment.text.length;
+      for (let k = i + 1; k < end; k++) {
+        const next = this.fragmentAt(normalised, k);
+        if (next?.key === fragment.key) end = Math.max(end, k + next.text.length);
       }
+      return { fragment, at: i, end };
     }
-    if (!best) return undefined;
-    // Mask the whole run of key material, not only the first window of it.
-    let end = best.at + best.size;
-    for (let i = best.at + 1; i < length && i < end; i++) {
-      const next = this.fragmentAt(normalised, i);
-      if (next?.key === best.fragment.key) end = Math.max(end, i + next.text.length);
-    }
-    return { fragment: best.fragment, at: best.at, end };
+    return undefined;
   }
-}
-
-/** A string that is already letters and digits, as a Normalised (for joined log lines). */
-function normaliseAlphanumeric(text: string): Normalised {
-  const codes = new Uint16Array(text.length);
-  const from = new Int32Array(text.length);
-  const to = new Int32Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    codes[i] = text.charCodeAt(i);
-    from[i] = i;
-    to[i] = i + 1;
-  }
-  return { codes, length: text.length, from, to };
 }
 
 function matches(codes: Uint16Array, at: number, text: string): boolean {
