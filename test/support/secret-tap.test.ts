@@ -130,6 +130,7 @@ const blindSpots: [string, () => unknown, string][] = [
   ['raw bytes, util.inspect of a Buffer', () => inspect(raw), 'raw-hex'],
   ['raw bytes, util.inspect of a Uint8Array', () => inspect(new Uint8Array(raw)), 'raw-decimal'],
   ['raw bytes, JSON of a Buffer', () => JSON.stringify({ seed: raw }), 'raw-decimal'],
+  ['raw bytes inside a binary (not UTF-8) blob', () => Buffer.concat([Buffer.from([0xff, 0xfe]), randomBytes(600), raw, randomBytes(600)]), 'raw-hex'],
   ['key split by newlines every 12 characters', () => `key: ${key.match(/.{1,12}/g)!.join('\n')}`, 'secret-part'],
   ['key split by spaces every 8 characters', () => secret.match(/.{1,8}/g)!.join(' '), 'secret-part'],
   ['key grouped by -', () => secret.match(/.{1,4}/g)!.join('-'), 'secret-part'],

@@ -89,7 +89,7 @@ export interface TapStats {
 const TEXT_WINDOW = 16;
 /** Hex digits (16 bytes) that make a hex fragment a leak. */
 const HEX_WINDOW = 32;
-/** Decimal digits (at least 13 bytes, about 16) that make a decimal byte list a leak. */
+/** Decimal digits (at least 14 bytes) that make a decimal byte list a leak. */
 const DECIMAL_WINDOW = 40;
 /** The longest window: a log stream carries this many characters minus one across lines. */
 const MAX_WINDOW = Math.max(TEXT_WINDOW, HEX_WINDOW, DECIMAL_WINDOW);
@@ -142,13 +142,13 @@ function windows(text: string, size: number): string[] {
 }
 
 /** Every fragment of `bytes` in each encoding, as normalised text (letters and digits). */
-function encodedFragments(bytes: Buffer, forms: { base64: LeakForm; hex: LeakForm; decimal: LeakForm }): [number, string[], LeakForm][] {
+function encodedFragments(bytes: Buffer, forms: { base64: LeakForm; hex: LeakForm; decimal: LeakForm }): [string[], LeakForm][] {
   const hex = bytes.toString('hex');
   return [
     // base64 and base64url differ only in `+/` vs `-_`, which normalisation drops.
-    [TEXT_WINDOW, alignedBase64(bytes).flatMap((encoded) => windows(alphanumeric(encoded), TEXT_WINDOW)), forms.base64],
-    [HEX_WINDOW, [...windows(hex, HEX_WINDOW), ...windows(hex.toUpperCase(), HEX_WINDOW)], forms.hex],
-    [DECIMAL_WINDOW, windows([...bytes].join(''), DECIMAL_WINDOW), forms.decimal],
+    [alignedBase64(bytes).flatMap((encoded) => windows(alphanumeric(encoded), TEXT_WINDOW)), forms.base64],
+    [[...windows(hex, HEX_WINDOW), ...windows(hex.toUpperCase(), HEX_WINDOW)], forms.hex],
+    [windows([...bytes].join(''), DECIMAL_WINDOW), forms.decimal],
   ];
 }
 
@@ -177,13 +177,13 @@ const isError = (value: unknown): value is Error => value instanceof Error || ty
 /**
  * The text a value stands for. Errors as util.inspect prints them (own extra properties and
  * `cause` included: `JSON.stringify(error)` is `{}` and a template string drops both), also
- * inside objects; bytes as text, or as their hex dump when they are not UTF-8.
+ * inside objects; bytes as text, or as hex when they are not UTF-8.
  */
 function textOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value instanceof Uint8Array) {
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    return isUtf8(bytes) ? bytes.toString('utf8') : inspect(bytes, INSPECT);
+    return isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('hex');
   }
   if (isError(value)) return inspect(value, INSPECT);
   try {
@@ -315,7 +315,7 @@ export class SecretTap {
       if (!key || this.keys.has(key)) continue;
       this.keys.add(key);
       const secret = secretPartOf(key);
-      const add = (_size: number, fragments: string[], form: LeakForm) => {
+      const add = (fragments: string[], form: LeakForm) => {
         for (const fragment of fragments) {
           const hash = rollingHash(fragment, PREFIX) & SMI_MASK;
           this.seen[(hash & 0xffffff) >> 3]! |= 1 << (hash & 7);
@@ -324,10 +324,10 @@ export class SecretTap {
           this.fragments.set(hash, bucket);
         }
       };
-      add(TEXT_WINDOW, windows(alphanumeric(secret), TEXT_WINDOW), 'secret-part');
-      for (const [size, fragments, form] of encodedFragments(Buffer.from(secret, 'utf8'), { base64: 'base64', hex: 'hex', decimal: 'decimal' })) add(size, fragments, form);
+      add(windows(alphanumeric(secret), TEXT_WINDOW), 'secret-part');
+      for (const [fragments, form] of encodedFragments(Buffer.from(secret, 'utf8'), { base64: 'base64', hex: 'hex', decimal: 'decimal' })) add(fragments, form);
       const raw = entropyBytesOf(key);
-      if (raw) for (const [size, fragments, form] of encodedFragments(raw, { base64: 'raw-base64', hex: 'raw-hex', decimal: 'raw-decimal' })) add(size, fragments, form);
+      if (raw) for (const [fragments, form] of encodedFragments(raw, { base64: 'raw-base64', hex: 'raw-hex', decimal: 'raw-decimal' })) add(fragments, form);
     }
   }
 
