@@ -205,7 +205,8 @@ export class WorkflowRunner {
       } catch (error) {
         const crashed = firedIn(record, name, attempt);
         if (crashed && error !== crashed.thrown) crashed.surfaced = false;
-        this.tap.add(`${name} error`, `${(error as Error).name}: ${(error as Error).message}`);
+        // The error itself: the tap prints it as util.inspect does (own properties, cause).
+        this.tap.add(`${name} error`, error);
         throw error;
       }
     };
@@ -248,7 +249,7 @@ export class WorkflowRunner {
     } catch (error) {
       await collecting.catch(() => undefined);
       const caught = (error as { cause?: Error }).cause ?? (error as Error);
-      this.tap.add('execution error', `${caught.name}: ${caught.message}`);
+      this.tap.add('execution error', error);
       return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, ...this.observed(record), ...(record.aborted ? { aborted: true as const } : {}) };
     } finally {
       // A zombie's log lines still belong to the tap: keep capturing until it ends.

@@ -84,7 +84,7 @@ export async function createSecret(
     scopes: client.scopes,
     createdAt: now,
   };
-  const immediate = context.revokeImmediately ? await revokeAllButOverflow(deps, context, client, now) : [];
+  const { overflow, immediate } = context.revokeImmediately ? await revokeAllButOverflow(deps, context, client, now) : { overflow: [], immediate: [] };
   const audit = (action: string, keyId: string) => ({ clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId });
   await convergent(
     () =>
@@ -98,7 +98,8 @@ export async function createSecret(
             pendingKeyHash: keyHash,
             pendingKeyId: value.keyId,
             pendingRotationId: context.rotationId,
-            ...(context.revokeImmediately ? { immediatelyRevokedKeyIds: immediate.map((t) => t.keyId) } : {}),
+            // Every key this step revoked, the overflow's too: finishSecret reports them in the notice.
+            ...(context.revokeImmediately ? { immediatelyRevokedKeyIds: [...overflow, ...immediate.map((t) => t.keyId)] } : {}),
             updatedAt: now,
           },
         },
@@ -120,9 +121,18 @@ async function putNewKey(deps: RotationDeps, context: RotationContext, random?: 
  * revokeImmediately: the transitions that revoke every existing key of the client. A client has
  * a handful of keys; should it have more than one transaction carries, the excess is revoked
  * first in transactions of its own (each conditioned on the lock).
+ *
+ * @returns `immediate`, the transitions left for the step's own transaction, and `overflow`,
+ *   the ids of the keys already revoked here.
  */
-async function revokeAllButOverflow(deps: RotationDeps, context: RotationContext, client: ClientWithPending, now: string): Promise<KeyTransition[]> {
+async function revokeAllButOverflow(
+  deps: RotationDeps,
+  context: RotationContext,
+  client: ClientWithPending,
+  now: string,
+): Promise<{ overflow: string[]; immediate: KeyTransition[] }> {
   const transitions = revocationsOf(await unrevokedKeysOf(deps.keys, client), now);
+  const overflow: string[] = [];
   while (transitions.length > REVOCATIONS_PER_TRANSACTION) {
     const chunk = transitions.splice(0, REVOCATIONS_PER_TRANSACTION);
     await deps.keys.applyChange({
@@ -130,6 +140,7 @@ async function revokeAllButOverflow(deps: RotationDeps, context: RotationContext
       client: { clientId: context.clientId, expect: { 'lock.rotationId': context.rotationId }, set: { updatedAt: now } },
       audit: chunk.map((t) => ({ clientId: context.clientId, at: now, action: 'key.revoked', actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId: t.keyId })),
     });
+    overflow.push(...chunk.map((t) => t.keyId));
   }
-  return transitions;
+  return { overflow, immediate: transitions };
 }

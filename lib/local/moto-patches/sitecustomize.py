@@ -345,3 +345,84 @@ if _sm_models is not None and not getattr(_sm_models, "_keyroll_strict", False):
     ):
         if callable(getattr(_SmBackend, _name, None)):
             setattr(_SmBackend, _name, _sm_locked(getattr(_SmBackend, _name)))
+
+
+# 9-10. DynamoDB transaction limits as AWS enforces them (test/aws/moto-dynamodb-limits.test.ts).
+#
+# 9. TransactGetItems takes up to 100 actions, as TransactWriteItems does: moto still refuses
+#    more than 25 (the limit before September 2022), so a read AWS serves failed here. Over 100,
+#    moto's own ValidationException ("Member must have length less than or equal to 100").
+#    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactGetItems.html
+# 10. "The aggregate size of the items in the transaction cannot exceed 4 MB" (TransactWriteItems
+#    and TransactGetItems API references; 1 MB = 1024 KB, the quotas page). moto has no such
+#    check. Sizes are moto's own item sizes (attribute names + values, as DynamoDB counts):
+#    a Put counts its new item, an Update the item as it is plus the values it writes (an upper
+#    bound of the result), a Delete or ConditionCheck the item as it is, a Get the item read.
+#    The API reference names the rule but not its error text: the refusal is a
+#    ValidationException (a rejected request, nothing written) with KeyRoll's wording.
+#    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+#    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+#    (items over 400 KB are already refused by moto: "Item size has exceeded the maximum allowed size")
+try:
+    from moto.dynamodb import exceptions as _ddb_exceptions
+    from moto.dynamodb import models as _ddb_models
+    from moto.dynamodb import responses as _ddb_responses
+    from moto.dynamodb.models.dynamo_type import DynamoType as _DynamoType
+    from moto.dynamodb.models.dynamo_type import bytesize as _bytesize
+except Exception:  # noqa: BLE001
+    _ddb_responses = None
+
+if _ddb_responses is not None and not getattr(_ddb_responses, "_keyroll_limits_patched", False):
+    _ddb_responses._keyroll_limits_patched = True
+    _TRANSACTION_MAX_ACTIONS = 100
+    _TRANSACTION_MAX_BYTES = 4 * 1024 * 1024
+
+    # 9. moto's handler reads this module constant for TransactGetItems only.
+    _ddb_responses.TRANSACTION_MAX_ITEMS = _TRANSACTION_MAX_ACTIONS
+
+    def _attributes_size(attributes):
+        return sum(_bytesize(name) + _DynamoType(value).size() for name, value in (attributes or {}).items())
+
+    def _existing_size(backend, op):
+        try:
+            item = backend.get_item(op["TableName"], op["Key"])
+        except Exception:  # noqa: BLE001 - an unknown table or bad key is moto's to reject
+            return 0
+        return item.size() if item is not None else 0
+
+    def _action_size(backend, kind, op):
+        if kind == "Put":
+            return _attributes_size(op.get("Item"))
+        if kind == "Update":
+            return _existing_size(backend, op) + _attributes_size(op.get("ExpressionAttributeValues"))
+        return _existing_size(backend, op)
+
+    def _refuse_over_4_mb(size, operation):
+        if size > _TRANSACTION_MAX_BYTES:
+            raise _ddb_exceptions.MockValidationException(
+                f"Transaction request size exceeds the maximum of 4 MB: the aggregate size of the items in the {operation} "
+                f"request is {size} bytes (more than {_TRANSACTION_MAX_BYTES})."
+            )
+
+    _transact_write_before_limits = _ddb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items_within_limits(self, transact_items):
+        if len(transact_items) <= _TRANSACTION_MAX_ACTIONS:  # over it, moto's own ValidationException
+            size = 0
+            for entry in transact_items:
+                kind, op = next(iter(entry.items()))
+                size += _action_size(self, kind, op)
+            _refuse_over_4_mb(size, "TransactWriteItems")
+        return _transact_write_before_limits(self, transact_items)
+
+    _ddb_models.DynamoDBBackend.transact_write_items = transact_write_items_within_limits
+
+    _transact_get_before_limits = _ddb_responses.DynamoHandler.transact_get_items
+
+    def transact_get_items_within_limits(self):
+        transact_items = self.body.get("TransactItems") or []
+        if len(transact_items) <= _TRANSACTION_MAX_ACTIONS:
+            _refuse_over_4_mb(sum(_existing_size(self.dynamodb_backend, entry.get("Get") or {}) for entry in transact_items), "TransactGetItems")
+        return _transact_get_before_limits(self)
+
+    _ddb_responses.DynamoHandler.transact_get_items = transact_get_items_within_limits
