@@ -35,6 +35,17 @@ beforeEach(async () => {
 
 const clientOf = async (clientId: string) => (await w.ops.keys.requireClient(clientId)) as ClientWithPending;
 
+/**
+ * Moves the clock past the zombie window counted from the stopped execution's stopDate. moto
+ * stamps stopDate with the wall clock, which under load runs ahead of this manual clock by
+ * seconds: a fixed advance from the clock would land inside the window.
+ */
+async function passZombieWindowOf(rotationId: string): Promise<void> {
+  const { stopDate } = await w.ops.executions.describe(rotationId);
+  const quietAt = Date.parse(stopDate!) + WINDOW_MS;
+  w.clock.advance(Math.max(0, quietAt - w.clock.nowMs()) + 1000);
+}
+
 /** A client whose scheduled rotation took the lock and got through setSecret; its execution RUNNING in moto (unless `noExecution`). */
 async function heldRotation(options: { noExecution?: boolean } = {}) {
   const { client } = await onboardClient(w.ops, onboarding());
@@ -79,7 +90,7 @@ describe('unlockClient', () => {
   it('once the window has passed: undoes what the holder left, releases the lock conditionally, audits actor and reason; a re-run is a no-op', async () => {
     const { client, held, pendingKeyHash } = await heldRotation();
     await w.ops.executions.stop(held.rotationId, { error: 'KeyRoll.Test', cause: 'test' });
-    w.clock.advance(WINDOW_MS + 1000);
+    await passZombieWindowOf(held.rotationId);
 
     const result = await unlockClient(w.ops, { clientId: client.clientId, ...operator });
     expect(result).toMatchObject({
@@ -130,7 +141,7 @@ describe('a rotation finding an orphaned lock', () => {
     const refused = await failure(beginRotation(w.steps, { request: rotationRequest(client.clientId, RotationMode.SCHEDULED), rotationId: newRotationId() }));
     expect(refused).toMatchObject({ name: 'RotationInProgress', heldBy: held.rotationId });
 
-    w.clock.advance(WINDOW_MS + 1000);
+    await passZombieWindowOf(held.rotationId);
     const context = await beginRotation(w.steps, { request: rotationRequest(client.clientId, RotationMode.SCHEDULED), rotationId: newRotationId() });
     expect((await clientOf(client.clientId)).lock).toMatchObject({ rotationId: context.rotationId, preemptedRotationId: held.rotationId });
     const audit = await w.ops.keys.auditOfRotation(client.clientId, context.rotationId);
