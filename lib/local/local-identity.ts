@@ -31,6 +31,11 @@ export function actAs<T>(principal: LocalPrincipal, body: () => T): T {
   return acting.run(principal, body);
 }
 
+/** Runs `body` as no principal: code a harness injects into a running step (a test's hook) is not the step's. */
+export function asNoPrincipal<T>(body: () => T): T {
+  return acting.exit(body);
+}
+
 /** Who the current code acts as, if a runner said so. */
 export function currentPrincipal(): LocalPrincipal | undefined {
   return acting.getStore();

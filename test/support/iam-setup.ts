@@ -4,7 +4,9 @@
  * in beforeAll/afterAll or between tests (afterAll), even if the code under test caught the
  * AccessDenied error. Files whose code never runs as a principal pay only this module's load.
  */
-import { installIamGuard, takeIamDenials, type IamDenial } from './iam-guard';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { iamChecks, installIamGuard, takeIamDenials, type IamDenial } from './iam-guard';
 
 installIamGuard();
 
@@ -15,4 +17,19 @@ function failOn(denials: IamDenial[], when: string): void {
 }
 
 afterEach(() => failOn(takeIamDenials(), 'in this test'));
-afterAll(() => failOn(takeIamDenials(), 'outside the tests (beforeAll/afterAll)'));
+afterAll(() => {
+  // KEYROLL_IAM_STATS=<dir>: one JSON per file of what was judged, per role (for the coverage report).
+  const dir = process.env['KEYROLL_IAM_STATS'];
+  if (dir) {
+    const byRole: Record<string, { total: number; distinct: string[] }> = {};
+    for (const c of iamChecks()) {
+      const entry = (byRole[c.who] ??= { total: 0, distinct: [] });
+      entry.total++;
+      const pair = `${c.request.action}${c.request.via ? ` via ${c.request.via}` : ''} ${c.decision.checkedResource}`;
+      if (!entry.distinct.includes(pair)) entry.distinct.push(pair);
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${path.basename(expect.getState().testPath ?? 'unknown')}-${process.pid}.json`), JSON.stringify(byRole));
+  }
+  failOn(takeIamDenials(), 'outside the tests (beforeAll/afterAll)');
+});

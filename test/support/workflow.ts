@@ -35,7 +35,7 @@ import {
 import { RotationStates } from '../../lib/rotation-definition';
 import { SecretTap } from './secret-tap';
 import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
-import { actAs } from '../../lib/local/local-identity';
+import { actAs, asNoPrincipal } from '../../lib/local/local-identity';
 import { registerIamWorld } from './iam-guard';
 import { LOCAL_STATE_MACHINE_ARN } from './local-executions';
 
@@ -318,7 +318,8 @@ export class WorkflowRunner {
       const hold = record.hold;
       if (!hold || hold.state !== state || !isStoreWrite(call) || ++record.holdCount !== hold.beforeWrite) return;
       record.hold = undefined;
-      return hold.onHold({ state, attempt, ...call });
+      // The test's hook (a kill switch, an operator) is not the step: its calls are not the step role's.
+      return asNoPrincipal(() => hold.onHold({ state, attempt, ...call }));
     };
     return Object.assign((call: AwsCall) => {
       record.calls.push({ state, attempt, ...call });
