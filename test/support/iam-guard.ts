@@ -40,6 +40,13 @@ const worlds: IamWorld[] = [];
 const denials: IamDenial[] = [];
 const checks: IamCheck[] = [];
 let plantedTemplate: CfnTemplate | undefined;
+/** Time spent judging calls (loading the template and evaluator included), for the cost report. */
+const cost = { calls: 0, ms: 0 };
+
+/** How many calls were judged and how long judging them took in this file (ms, summed). */
+export function iamCost(): { calls: number; ms: number } {
+  return { ...cost };
+}
 
 /**
  * Tells the check which of the test's resources stand for the stack's. Worlds are merged by
@@ -88,6 +95,16 @@ function accessDenied(service: string, request: IamRequest, role: RoleRef): Erro
  * recording it) if the role would not be allowed any of its requests.
  */
 export async function authorizeCall(principal: LocalPrincipal, service: string, command: string, input: Record<string, unknown>): Promise<void> {
+  const started = performance.now();
+  try {
+    await judge(principal, service, command, input);
+  } finally {
+    cost.calls++;
+    cost.ms += performance.now() - started;
+  }
+}
+
+async function judge(principal: LocalPrincipal, service: string, command: string, input: Record<string, unknown>): Promise<void> {
   // Loaded on the first judged call: a file that never acts as a principal loads no evaluator or template.
   const { evaluatorOf } = require('./iam-evaluator') as typeof import('./iam-evaluator');
   const { synthesizedTemplate } = require('./iam-template') as typeof import('./iam-template');

@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { iamChecks, installIamGuard, takeIamDenials, type IamDenial } from './iam-guard';
+import { iamChecks, iamCost, installIamGuard, takeIamDenials, type IamDenial } from './iam-guard';
 
-installIamGuard();
+// KEYROLL_IAM_CHECK=off skips the check (to measure its cost; never in CI).
+if (process.env['KEYROLL_IAM_CHECK'] !== 'off') installIamGuard();
 
 function failOn(denials: IamDenial[], when: string): void {
   if (denials.length === 0) return;
@@ -29,7 +30,7 @@ afterAll(() => {
       if (!entry.distinct.includes(pair)) entry.distinct.push(pair);
     }
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${path.basename(expect.getState().testPath ?? 'unknown')}-${process.pid}.json`), JSON.stringify(byRole));
+    fs.writeFileSync(path.join(dir, `${path.basename(expect.getState().testPath ?? 'unknown')}-${process.pid}.json`), JSON.stringify({ byRole, cost: iamCost() }));
   }
   failOn(takeIamDenials(), 'outside the tests (beforeAll/afterAll)');
 });
