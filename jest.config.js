@@ -11,6 +11,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/polyfills.ts'],
+  // Every AWS call made as a function or state is judged against its role (docs/design.md invariant 10).
+  setupFilesAfterEnv: ['<rootDir>/test/support/iam-setup.ts'],
   testTimeout: 60000,
   // The suites wait on moto far more than they compute: two workers on the 2-core CI machine
   // (jest's default is one) took the run from 9 min 49 s to 6 min 48 s, all passing.

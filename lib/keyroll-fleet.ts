@@ -14,6 +14,7 @@ import { BY_CLIENT_INDEX, type KeyRollRotation } from './keyroll-rotation';
 import { acknowledgeFleetFindings, acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
 import { regionalServiceHost } from './service-endpoints';
+import { CLIENT_LIST_PARTITION } from '../lambdas/aws/table-keys';
 
 /** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
 export const SECRETS_MANAGER_WRITES_PER_SECOND = 50;
@@ -73,8 +74,16 @@ export class KeyRollFleet extends Construct {
       removalPolicy: rotation.removalPolicy,
     });
     acknowledgeTracing(role);
-    // Reads client ids from the byClient index; nothing else.
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${rotation.table.tableArn}/index/${BY_CLIENT_INDEX}`] }));
+    // Reads client ids from the byClient index's client list, nothing else: the index also lists
+    // each client's keys (partition CLIENT#<id>), which a page never needs (dynamodb:LeadingKeys,
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${rotation.table.tableArn}/index/${BY_CLIENT_INDEX}`],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CLIENT_LIST_PARTITION] } },
+      }),
+    );
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:DescribeKey'],

@@ -335,6 +335,18 @@ export class KeyRollRotation extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'dynamodb') } },
       }),
     );
+    // The state machine's own table writes (the ReleaseLock* states) only remove a client's lock
+    // (`REMOVE #lock` on `CLIENT#<id>`), but the DynamoUpdateItem task grants UpdateItem on the
+    // whole table. These Denies narrow it with DynamoDB's condition keys: no other attribute
+    // (dynamodb:Attributes), no other partition than a client's (dynamodb:LeadingKeys); see
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html.
+    // Two statements: conditions within one are ANDed, and either breach must be denied.
+    for (const condition of [
+      { 'ForAnyValue:StringNotEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lock'] } },
+      { 'ForAnyValue:StringNotLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] } },
+    ]) {
+      this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['dynamodb:UpdateItem'], resources: [this.table.tableArn], conditions: condition }));
+    }
     this.createAlarms();
     acknowledgeNagFindings(this, {
       stepRoles: Object.entries(this.functions).map(([step, fn]) => ({

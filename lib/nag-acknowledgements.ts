@@ -49,7 +49,7 @@ export function acknowledgeNagFindings(scope: IConstruct, subjects: NagSubjects)
   Validations.of(subjects.stateMachineRole).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
-      'Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing support no resource-level permissions.',
+      'Step Functions log delivery (logs:CreateLogDelivery and related), X-Ray tracing, and answering a fleet task token (states:SendTaskSuccess/Failure) support no resource-level permissions.',
   });
   Validations.of(subjects.preemptingRole.role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${subjects.preemptingRole.stateMachineName}:*]`,

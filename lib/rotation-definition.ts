@@ -14,7 +14,7 @@
  *   a failure in Create/Set/Test/Finish → Rollback → NotifyOpsFailure → ReleaseLockAfterFailure → RotationFailed
  *   Every failed end first tells a waiting fleet (FleetCallbackOn* → Report*ToFleet) when the input carries its token.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -198,8 +198,11 @@ function callFleet(scope: Construct, id: string, action: 'sendTaskSuccess' | 'se
     service: 'sfn',
     action,
     iamAction: action === 'sendTaskSuccess' ? 'states:SendTaskSuccess' : 'states:SendTaskFailure',
-    // Task tokens are answered on the state machine that issued them.
-    iamResources: [fleetArn ?? 'arn:aws:states:::no-fleet'],
+    // The Service Authorization Reference lists no resource type for SendTaskSuccess/Failure
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html):
+    // IAM authorizes them on "*" only, so a grant on the fleet's ARN never matches (and the
+    // token is a Distributed Map child execution's, not the fleet's). No fleet: no grant.
+    iamResources: [fleetArn ? '*' : `arn:${Aws.PARTITION}:states:::no-fleet`],
     parameters,
     resultPath: sfn.JsonPath.DISCARD,
   });

@@ -12,7 +12,8 @@ import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
 import { FleetStates } from '../fleet-definition';
 import { ignoreHandledTaskErrors, LocalRotationRunner, markHandledTaskError, type LocalExecutionEvent, type LocalRotationResult, type WaitUntil } from './local-rotation-runner';
-import { executionContext, loadStepHandler, ServiceIntegrations, taskStates, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
+import { actAs, authorizeLocalCall } from './local-identity';
+import { executionContext, LOCAL_ROTATION_STATE_MACHINE_ARN, loadStepHandler, ServiceIntegrations, taskStates, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
 
 /** How a local fleet execution ended, with its rotations. */
 export interface LocalFleetResult {
@@ -94,11 +95,13 @@ export class LocalFleetRunner implements TaskTokenSink {
       handlers[name] = async (rawInput: unknown) => {
         const payload = JSON.parse(JSON.stringify(rawInput)) as Record<string, unknown>;
         try {
-          if (step) {
-            this.options.onInvoke?.(step);
-            return JSON.parse(JSON.stringify((await (await loadStepHandler(step)).handler(payload)) ?? null)) as unknown;
-          }
-          return await fleetIntegrations.call(resource, payload);
+          return await actAs({ machine: 'fleet', state: name }, async () => {
+            if (step) {
+              this.options.onInvoke?.(step);
+              return JSON.parse(JSON.stringify((await (await loadStepHandler(step)).handler(payload)) ?? null)) as unknown;
+            }
+            return fleetIntegrations.call(resource, payload);
+          });
         } catch (error) {
           markHandledTaskError(error);
           throw error;
@@ -108,6 +111,13 @@ export class LocalFleetRunner implements TaskTokenSink {
     // The Map's item task: start a rotation with a fresh token and wait for its report.
     handlers[FleetStates.ROTATE_CLIENT] = async (rawInput: unknown) => {
       const { Input } = JSON.parse(JSON.stringify(rawInput)) as { Input: Record<string, unknown> };
+      // The StartExecution the integration makes with the fleet's role (a denial fails the item as on AWS).
+      await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () =>
+        authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }),
+      ).catch((error: unknown) => {
+        markHandledTaskError(error);
+        throw error;
+      });
       const token = randomUUID();
       const reported = new Promise<string>((resolve, reject) => this.pending.set(token, { resolve, reject }));
       const rotation = this.rotations.run({ ...Input, callbackToken: token }, randomUUID(), this.options.waitUntil);

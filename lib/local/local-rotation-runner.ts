@@ -8,6 +8,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
 import { RotationStates } from '../rotation-definition';
+import { actAs } from './local-identity';
 import {
   executionContext,
   loadStepHandler,
@@ -107,7 +108,10 @@ export class LocalRotationRunner {
         if (step) this.options.onInvoke?.(step);
         let output: unknown;
         try {
-          output = step ? await (await loadStepHandler(step)).handler(input) : await this.integrations.call(resource, input as Record<string, unknown>);
+          // The state's calls are its function's (or, for an integration, its state machine's): see local-identity.ts.
+          output = await actAs({ machine: 'rotation', state: name }, async () =>
+            step ? (await loadStepHandler(step)).handler(input) : this.integrations.call(resource, input as Record<string, unknown>),
+          );
         } catch (error) {
           if (typeof error === 'object' && error !== null) handledTaskErrors.add(error);
           throw error;

@@ -11,6 +11,7 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { KeyRollStack } from '../keyroll-stack';
 import { RotationStates } from '../rotation-definition';
+import { authorizeLocalCall } from './local-identity';
 
 /** A Lambda handler as the interpreter calls it. */
 export type StepHandler = (input: unknown) => Promise<unknown>;
@@ -187,6 +188,8 @@ export class ServiceIntegrations {
       case 'arn:aws:states:::aws-sdk:sfn:sendTaskFailure':
         return withPrefix('Sfn', async () => {
           const token = String(parameters['TaskToken']);
+          // Answered in-process, not through the SDK: announced so the caller's IAM can be judged.
+          await authorizeLocalCall({ service: 'SFN', command: resource.endsWith('sendTaskSuccess') ? 'SendTaskSuccess' : 'SendTaskFailure', input: parameters });
           if (!this.tokens) throw Object.assign(new Error('Invalid token'), { name: 'InvalidTokenException' });
           if (resource.endsWith('sendTaskSuccess')) this.tokens.succeed(token, String(parameters['Output']));
           else this.tokens.fail(token, String(parameters['Error']), String(parameters['Cause'] ?? ''));

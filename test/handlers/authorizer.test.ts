@@ -28,6 +28,7 @@ import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { makeTestDeps, registerTestClient } from '../support/fixtures';
 import { SecretTap, SourceKind } from '../support/secret-tap';
+import { actAs } from '../../lib/local/local-identity';
 
 const START = Date.parse('2026-11-28T10:00:00Z');
 const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders';
@@ -178,7 +179,8 @@ function authorizer(routeScopes = RouteScopes.parse(ROUTE_SCOPES)) {
     logger: new Logger({ serviceName: AUTH_METRICS_SERVICE }),
   });
   return async (event: AuthorizerEvent): Promise<AuthorizerResponse> => {
-    const response = await run(event);
+    // Its reads and usage writes are judged against the authorizer function's role (test/support/iam-guard.ts).
+    const response = await actAs({ function: 'authorizer' }, () => run(event));
     responses.push(response);
     return response;
   };

@@ -276,7 +276,7 @@ const STATE_MACHINE_DELIVERY = /^(logs:(CreateLogDelivery|DeleteLogDelivery|Desc
  * Step Functions calling Step Functions, within this stack only: the fleet starts rotations
  * and runs its Distributed Map's child executions (start/describe/stop/redrive executions of
  * a state machine of this template), and a rotation answers the fleet's task token
- * (SendTaskSuccess/Failure on a state machine of this template, by its fixed name).
+ * (SendTaskSuccess/Failure, which IAM authorizes on "*" only: they have no resource type).
  */
 function stepFunctionsOrchestration(template: CfnTemplate, action: string, resource: unknown, refs: readonly string[]): boolean {
   const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
@@ -284,10 +284,9 @@ function stepFunctionsOrchestration(template: CfnTemplate, action: string, resou
   const text = JSON.stringify(resource);
   if (action === 'states:StartExecution') return refs.length > 0 && refs.every((r) => machineIds.has(r)) && asList(resource).length === refs.length;
   if (/^states:(DescribeExecution|StopExecution|RedriveExecution)$/.test(action)) return text.includes(':execution:') && refs.some((r) => machineIds.has(r)) && refs.every((r) => machineIds.has(r));
-  if (/^states:SendTask(Success|Failure)$/.test(action)) {
-    const names = machines.map(([, r]) => r.Properties?.['StateMachineName']).filter((n): n is string => typeof n === 'string');
-    return names.some((name) => text.includes(`:stateMachine:${name}"`)) && refs.every((r) => r === 'AWS::Partition');
-  }
+  // No resource type exists for these actions: "*" is the only resource IAM honours
+  // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html).
+  if (/^states:SendTask(Success|Failure)$/.test(action)) return asList(resource).length === 1 && asList(resource)[0] === '*';
   return false;
 }
 

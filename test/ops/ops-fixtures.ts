@@ -15,6 +15,7 @@ import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { RotationExecutions } from '../../lambdas/aws/rotation-executions';
 import { createKeyRollTable, createRecordedTopic, TEST_SETTINGS, uniqueName, type RecordedTopic } from '../support/fixtures';
 import { rotationRequest } from '../support/step-helpers';
+import { registerIamWorld } from '../support/iam-guard';
 
 export const START = Date.parse('2026-11-28T10:00:00Z');
 export const ACCOUNT = '123456789012';
@@ -70,6 +71,8 @@ export async function makeOpsWorld(): Promise<OpsWorld> {
     ScheduleDeadLetterQueueArn: `arn:aws:sqs:us-east-1:${ACCOUNT}:keyroll-schedules-dlq`,
     ScheduledStartFunctionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:keyroll-scheduled-start`,
   };
+  // The stack's table, secrets, client topic and rotation state machine are these here (for the IAM check).
+  registerIamWorld({ tableName, secretNamePrefix, clientTopicArn: clientTopic.topicArn, rotationStateMachineArn: stateMachineArn! });
   const ops = createOpsDeps({ dynamoDb: dynamoDbClient(), secretsManager: secretsManagerClient(), scheduler, stepFunctions: sfn, sns }, outputs, { clock });
   const steps = {
     tableName,

@@ -7,8 +7,12 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { parseRotationRequest, ROTATION_ID_PATTERN } from '../../lambdas/core/rotation-request';
 import { scheduledRotationId } from '../../lambdas/core/scheduled-start';
 import { RotationExecutions } from '../../lambdas/aws/rotation-executions';
-import { startScheduledRotation } from '../../lambdas/aws/scheduled-start';
+import { startScheduledRotation as startAsAnyone } from '../../lambdas/aws/scheduled-start';
+import { actAs } from '../../lib/local/local-identity';
 import { failure, makeOpsWorld, sfn, type OpsWorld } from './ops-fixtures';
+
+/** The scheduled start as its function runs it: its StartExecution is judged against that function's role. */
+const startScheduledRotation: typeof startAsAnyone = (...args) => actAs({ function: 'scheduledStart' }, () => startAsAnyone(...args));
 
 let w: OpsWorld;
 let executions: RotationExecutions;

@@ -15,6 +15,7 @@ import { registerClient } from '../../lambdas/aws/client-provisioning';
 import type { RotationDeps, RotationSettings } from '../../lambdas/aws/rotation/context';
 import { SecretStore } from '../../lambdas/aws/secret-store';
 import { BY_CLIENT_INDEX } from '../../lambdas/aws/table-keys';
+import { registerIamWorld } from './iam-guard';
 
 /** Settings the tests rotate with: short default overlap within the production bounds. */
 export const TEST_SETTINGS: RotationSettings = {
@@ -116,9 +117,12 @@ export async function createRecordedTopic(name = uniqueName('topic')): Promise<R
 /** Rotation dependencies over moto with a fresh table and a manual clock. */
 export async function makeTestDeps(clock: Clock = new ManualClock(Date.parse('2026-11-28T10:00:00Z'))): Promise<RotationDeps & { tableName: string; secretNamePrefix: string }> {
   const tableName = await createKeyRollTable();
+  const secretNamePrefix = `keyroll-test/${randomUUID().slice(0, 8)}/`;
+  // The IAM check resolves the stack's table and secret prefix into these (runners add topics).
+  registerIamWorld({ tableName, secretNamePrefix });
   return {
     tableName,
-    secretNamePrefix: `keyroll-test/${randomUUID().slice(0, 8)}/`,
+    secretNamePrefix,
     secrets: new SecretStore(secretsManagerClient()),
     keys: new KeyRepository(dynamoDbClient(), tableName),
     clock,

@@ -8,6 +8,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { RotationExecutions, type ExecutionDescription, type StopReason } from '../../lambdas/aws/rotation-executions';
+import { authorizeLocalCall } from '../../lib/local/local-identity';
 
 type Execution = ReturnType<StateMachine['run']>;
 
@@ -60,12 +61,15 @@ export class LocalRotationExecutions extends RotationExecutions {
    * clock, so lock decisions fall back to the lock's age.
    */
   override async describe(rotationId: string): Promise<ExecutionDescription> {
+    // What the SDK call would be: judged against the caller's role like any other.
+    await authorizeLocalCall({ service: 'SFN', command: 'DescribeExecution', input: { executionArn: this.executionArn(rotationId) } });
     if (this.running.has(rotationId)) return { status: 'RUNNING' };
     return { status: this.stopped.has(rotationId) ? 'ABORTED' : 'not-found' };
   }
 
   /** Aborts the running local execution named `rotationId`; 'not-found' when none runs. */
   override async stop(rotationId: string, reason: StopReason): Promise<'stopped' | 'not-found'> {
+    await authorizeLocalCall({ service: 'SFN', command: 'StopExecution', input: { executionArn: this.executionArn(rotationId) } });
     const execution = this.running.get(rotationId);
     if (!execution) return 'not-found';
     this.stopped.set(rotationId, reason);

@@ -35,6 +35,9 @@ import {
 import { RotationStates } from '../../lib/rotation-definition';
 import { SecretTap } from './secret-tap';
 import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
+import { actAs, asNoPrincipal } from '../../lib/local/local-identity';
+import { registerIamWorld } from './iam-guard';
+import { LOCAL_STATE_MACHINE_ARN } from './local-executions';
 
 export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
@@ -151,6 +154,12 @@ function integrationCall(resource: string): { service: string; command: string }
   return { service: INTEGRATION_SERVICES[service] ?? service, command: action.charAt(0).toUpperCase() + action.slice(1) };
 }
 
+/** The topics the definition publishes to (client: NotifyRotated's, ops: NotifyOpsFailure's), for the IAM check's world. */
+function topicsOf(workflow: SynthesizedWorkflow): { clientTopicArn?: string; opsTopicArn?: string } {
+  const states = workflow.definition['States'] as Record<string, { Parameters?: { TopicArn?: string } }>;
+  return { clientTopicArn: states[RotationStates.NOTIFY_ROTATED]?.Parameters?.TopicArn, opsTopicArn: states[RotationStates.NOTIFY_OPS_FAILURE]?.Parameters?.TopicArn };
+}
+
 /** Runs rotations through the synthesized definition against moto. */
 export class WorkflowRunner {
   private readonly machine: StateMachine;
@@ -168,6 +177,7 @@ export class WorkflowRunner {
     process.env.KEY_PREFIX = deps.settings.keyPrefix;
     overrideRuntime(deps);
     recordCallsOf(secretsManagerClient(), dynamoDbClient(), snsClient());
+    registerIamWorld({ ...topicsOf(workflow), tableName: deps.tableName, secretNamePrefix: (deps as { secretNamePrefix?: string }).secretNamePrefix, rotationStateMachineArn: LOCAL_STATE_MACHINE_ARN });
   }
 
   /** The clock the handlers use. */
@@ -196,7 +206,8 @@ export class WorkflowRunner {
       await options.beforeTask?.(name, input);
       const attempt = attempts.get(name)!;
       try {
-        const output = await observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt));
+        // As on AWS, the state's calls are signed with its function's role (or the state machine's, for an integration).
+        const output = await actAs({ machine: 'rotation', state: name }, () => observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt)));
         const crashed = firedIn(record, name, attempt);
         if (crashed) crashed.surfaced = false;
         this.tap.add(`${name} output`, output);
@@ -308,7 +319,8 @@ export class WorkflowRunner {
       const hold = record.hold;
       if (!hold || hold.state !== state || !isStoreWrite(call) || ++record.holdCount !== hold.beforeWrite) return;
       record.hold = undefined;
-      return hold.onHold({ state, attempt, ...call });
+      // The test's hook (a kill switch, an operator) is not the step: its calls are not the step role's.
+      return asNoPrincipal(() => hold.onHold({ state, attempt, ...call }));
     };
     return Object.assign((call: AwsCall) => {
       record.calls.push({ state, attempt, ...call });

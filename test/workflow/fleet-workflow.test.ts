@@ -15,6 +15,7 @@ import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll, type LocalRes
 import { registerClient } from '../../lambdas/aws/client-provisioning';
 import { createRecordedTopic, makeTestDeps, uniqueName, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
+import { registerIamWorld } from '../support/iam-guard';
 
 jest.setTimeout(120_000);
 
@@ -36,6 +37,8 @@ beforeAll(async () => {
   deps = await makeTestDeps();
   [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
   resources = { tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn };
+  // The stack's table, topics and state machines are these here (the IAM check resolves the template into them).
+  registerIamWorld(resources);
   synth = synthesizeKeyRoll();
 });
 

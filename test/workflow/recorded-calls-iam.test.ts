@@ -1,20 +1,16 @@
 /**
- * Recorded calls against the synthesized IAM (docs/design.md invariant 10): every AWS call a
- * role makes in the tests is allowed by that role's policy in the synthesized template. moto
- * evaluates no IAM, so a call the role may not make passes every other test (a review found
- * audit Puts inside transactions that five step roles could not make). Here the synthesized
- * rotation state machine runs over scenarios that reach every step and path (scheduled through
- * retirement with an extension, an emergency preempting a running rotation, an emergency with
- * revokeImmediately, a failing testSecret); each call's IAM actions are recorded
- * (call-recorder.ts), collected per Task state, and checked against the identity statements of
- * the role that makes them: the state's function's role for a Lambda task, the state machine's
- * role for a direct integration (sns:publish, dynamodb:updateItem). A statement counts when it
- * grants the action on a resource of the right kind (a secret ARN pattern, the table or its
- * index, a topic, the key through the right service, a rotation execution). A planted template
- * (PutItem removed from one role; secret actions moved onto the table) must produce findings.
+ * Recorded calls against the synthesized IAM (docs/design.md invariant 10), evaluated: the
+ * synthesized rotation state machine runs over scenarios that reach every Task state and
+ * path (scheduled through retirement with an extension, an emergency preempting a running
+ * rotation, an emergency with revokeImmediately and a fleet token, a failing testSecret, a
+ * failing rollback). Every AWS call a state makes is judged, as it is made, by the IAM check
+ * every test file runs (test/support/iam-guard.ts, installed by iam-setup.ts): its IAM
+ * requests (action, resource ARN, condition keys, implied KMS requests) against the identity
+ * policies of the role that makes it (the state's function's role, or the state machine's role
+ * for a direct integration) with @cloud-copilot/iam-simulate. Here the checks are counted per
+ * state, and planted gaps must be found: by the evaluator over the recorded requests, and at
+ * run time (the call answered AccessDenied and recorded even when the code swallows it).
  */
-import { Template } from 'aws-cdk-lib/assertions';
-import { KeyRollStack } from '../../lib/keyroll-stack';
 import { KeyVerificationFailedError } from '../../lambdas/core/errors';
 import { KeyVerifier } from '../../lambdas/core/key-verifier';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
@@ -22,181 +18,26 @@ import type { StopReason } from '../../lambdas/aws/rotation-executions';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
 import { taskStates } from '../../lib/local/synthesized-workflow';
-import { iamActionsOf, noteCall } from '../support/call-recorder';
+import { noteCall } from '../support/call-recorder';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient } from '../support/fixtures';
 import { gateBefore } from '../support/gates';
 import { LocalRotationExecutions } from '../support/local-executions';
 import { ScopedClock } from '../support/scoped-clock';
 import { synthesizeWorkflow, WorkflowRunner, type StateCall, type SynthesizedWorkflow } from '../support/workflow';
-import { asList, functionRoles, grants, identityStatements, nameOf, type CfnTemplate, type Statement } from '../infra/iam-rules';
-import { newTestApp, removeTempDirs, renderCfn, TEST_ENV } from '../infra/infra-app';
+import { actAs } from '../../lib/local/local-identity';
+import { asList, identityStatements, type CfnTemplate } from '../infra/iam-rules';
+import { evaluatorOf, isWildcardOnly } from '../support/iam-evaluator';
+import { iamChecks, takeIamDenials, useTemplateForIam, type IamCheck } from '../support/iam-guard';
+import { synthesizedTemplate } from '../support/iam-template';
+import { LOCAL_ROTATION_STATE_MACHINE_ARN as IAM_LOCAL_ROTATION_ARN } from '../support/iam-world';
+import { LOCAL_ROTATION_STATE_MACHINE_ARN } from '../../lib/local/synthesized-workflow';
 
 jest.setTimeout(120_000);
 
 const S = RotationStates;
 const HOUR = 3600;
-/** Fewer distinct (state, action) pairs than this means the scenarios lost calls (today 67, over all 20 Task states). */
+/** Fewer distinct (state, action, resource) requests than this means the scenarios lost calls. */
 const MIN_PAIRS = 64;
-
-/**
- * KMS actions a call makes AWS take with the caller's permissions. Secrets Manager "acts on
- * behalf of the user who is creating or changing the secret value": kms:GenerateDataKey and
- * kms:Decrypt to write a value, kms:Decrypt to read one
- * (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html#security-encryption-authz).
- * A publisher to an SNS topic encrypted with a customer managed key needs kms:GenerateDataKey*
- * and kms:Decrypt (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
- * DynamoDB's use of the table key is not listed: it is not modelled here.
- */
-function impliedKmsActions(action: string): { action: string; via: string }[] {
-  if (action === 'secretsmanager:GetSecretValue') return [{ action: 'kms:Decrypt', via: 'secretsmanager' }];
-  if (action === 'secretsmanager:PutSecretValue') return ['kms:GenerateDataKey', 'kms:Decrypt'].map((a) => ({ action: a, via: 'secretsmanager' }));
-  if (action === 'sns:Publish') return ['kms:GenerateDataKey', 'kms:Decrypt'].map((a) => ({ action: a, via: 'sns' }));
-  return [];
-}
-
-/** What a state needed of IAM: an action, through which service for a KMS action, on which index for a DynamoDB read. */
-interface Need {
-  readonly state: string;
-  readonly action: string;
-  readonly via?: string;
-  readonly index?: string;
-  /** The call it comes from (`DynamoDB:TransactWriteItems`), for the findings. */
-  readonly call: string;
-}
-
-const needKey = (n: Need) => `${n.state} ${n.action}${n.via ? ` via ${n.via}` : ''}${n.index ? ` on index ${n.index}` : ''}`;
-
-/**
- * The actions of a call as recorded. The runner records an AWS SDK integration
- * (`arn:aws:states:::aws-sdk:sfn:sendTaskSuccess`) by its resource: IAM wants `states:SendTaskSuccess`.
- */
-function actionsOf(call: StateCall): string[] {
-  if (call.actions) return [...call.actions];
-  const sdk = /^arn:aws:states:::aws-sdk:([a-z0-9]+):([A-Za-z]+)$/.exec(call.command);
-  if (sdk) return [`${sdk[1] === 'sfn' ? 'states' : sdk[1]}:${sdk[2]!.charAt(0).toUpperCase()}${sdk[2]!.slice(1)}`];
-  return iamActionsOf(call.service, call.command, undefined);
-}
-
-/** Every action the recorded calls needed (failed calls too: AWS checks IAM before anything else), deduplicated. */
-function needsOf(calls: readonly StateCall[]): Need[] {
-  const needs = new Map<string, Need>();
-  for (const call of calls) {
-    const actions = actionsOf(call);
-    for (const action of actions) {
-      const all: Need[] = [
-        { state: call.state, action, ...(call.index ? { index: call.index } : {}), call: `${call.service}:${call.command}` },
-        ...impliedKmsActions(action).map((k) => ({ state: call.state, action: k.action, via: k.via, call: `${call.service}:${call.command}` })),
-      ];
-      for (const need of all) if (!needs.has(needKey(need))) needs.set(needKey(need), need);
-    }
-  }
-  return [...needs.values()];
-}
-
-// ---- The template side ----
-
-/** The logical ids a value refers to (Ref / GetAtt), wherever in it. */
-function refsIn(value: unknown): string[] {
-  if (Array.isArray(value)) return value.flatMap(refsIn);
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if (typeof obj['Ref'] === 'string') return obj['Ref'].startsWith('AWS::') ? [] : [obj['Ref']];
-    if (Array.isArray(obj['Fn::GetAtt'])) return [obj['Fn::GetAtt'][0] as string];
-    return Object.values(obj).flatMap(refsIn);
-  }
-  return [];
-}
-
-/** Who makes a state's calls: the state's function's role, or the state machine's role for a direct integration. */
-interface StateRole {
-  readonly role: string;
-  /** Readable name: the function (`RotationCreateSecretFunction`) or `state machine role`. */
-  readonly who: string;
-}
-
-/**
- * Task state name → the role its calls are made with, read from the rotation state machine's
- * DefinitionString: a Lambda task's Resource is `{Fn::GetAtt: [<function>, Arn]}`.
- */
-function stateRoles(template: CfnTemplate): Map<string, StateRole> {
-  const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine');
-  const roles = functionRoles(template);
-  for (const [, machine] of machines) {
-    const definition = machine.Properties!['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
-    const text =
-      typeof definition === 'string'
-        ? definition
-        : definition['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `#REF:${refsIn(part)[0] ?? ''}#`)).join(definition['Fn::Join'][0]);
-    const states = (JSON.parse(text) as { States: Record<string, { Type: string; Resource?: string }> }).States;
-    if (!(S.VALIDATE_AND_LOCK in states)) continue; // the fleet's machine
-    const machineRole = refsIn(machine.Properties!['RoleArn'])[0]!;
-    const out = new Map<string, StateRole>();
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type !== 'Task' || !state.Resource) continue;
-      const fn = /^#REF:(.+)#$/.exec(state.Resource)?.[1];
-      out.set(name, fn ? { role: roles.get(fn) ?? `<no role for ${fn}>`, who: nameOf(fn) } : { role: machineRole, who: 'state machine role' });
-    }
-    return out;
-  }
-  throw new Error('The template has no rotation state machine.');
-}
-
-/** Whether a statement's Resource (and Condition, for KMS) fits what the action is used on here; cheap, by resource type. */
-function resourceFits(template: CfnTemplate, statement: Statement, need: Need): boolean {
-  const resources = asList(statement.Resource);
-  if (resources.includes('*') && !need.action.startsWith('kms:')) return true; // everything, so this too (the wildcard rule is iam-rules.ts')
-  const text = resources.map(renderCfn).join(' ');
-  const refTypes = refsIn(statement.Resource).map((id) => template.Resources[id]?.Type);
-  const [service] = need.action.split(':');
-  switch (service) {
-    case 'secretsmanager':
-      return /:secret:/.test(text);
-    case 'dynamodb':
-      return refTypes.includes('AWS::DynamoDB::Table') && (!need.index || resources.some((r) => /\/index\/(\*|[^/]+)$/.test(renderCfn(r)) && (renderCfn(r).endsWith('/*') || renderCfn(r).endsWith(`/${need.index}`))));
-    case 'sns':
-      return refTypes.includes('AWS::SNS::Topic');
-    case 'states':
-      // A rotation reports to the fleet's state machine (task tokens); it inspects and stops rotation executions.
-      return /^states:SendTask/.test(need.action) ? /:stateMachine:/.test(text) : /:execution:/.test(text);
-    case 'kms':
-      return refTypes.includes('AWS::KMS::Key') && (!need.via || new RegExp(`"kms:ViaService":"${need.via}\\.`).test(JSON.stringify(statement.Condition ?? {})));
-    default:
-      return false;
-  }
-}
-
-/** One recorded need that the role's policy does not allow. */
-interface Unmatched {
-  readonly state: string;
-  readonly action: string;
-  readonly role: string;
-  readonly detail: string;
-}
-
-/** Every need that no Allow statement of its state's role fits, or that a Deny statement matches. */
-function unmatched(template: CfnTemplate, needs: readonly Need[]): Unmatched[] {
-  const roles = stateRoles(template);
-  const statements = identityStatements(template);
-  const out: Unmatched[] = [];
-  for (const need of needs) {
-    const holder = roles.get(need.state);
-    const where = needKey(need);
-    if (!holder) {
-      out.push({ state: need.state, action: need.action, role: '<none>', detail: `${where}: the template's state machine has no Task state ${need.state}` });
-      continue;
-    }
-    const own = statements.filter((s) => s.role === holder.role).map((s) => s.statement);
-    const granting = own.filter((s) => grants(s, need.action));
-    const denied = own.some((s) => s.Effect === 'Deny' && grants({ ...s, Effect: 'Allow' }, need.action));
-    const what = `${where} (from ${need.call}), role of ${holder.who}`;
-    if (denied) out.push({ state: need.state, action: need.action, role: holder.who, detail: `${what}: denied by a Deny statement` });
-    else if (granting.length === 0) out.push({ state: need.state, action: need.action, role: holder.who, detail: `${what}: no statement grants it` });
-    else if (!granting.some((s) => resourceFits(template, s, need))) {
-      out.push({ state: need.state, action: need.action, role: holder.who, detail: `${what}: granted only on ${granting.map((s) => JSON.stringify(s.Resource)).join(', ')}` });
-    }
-  }
-  return out;
-}
 
 // ---- The runs ----
 
@@ -221,6 +62,8 @@ let deps: Awaited<ReturnType<typeof makeTestDeps>> & { executions: LocalRotation
 let workflow: SynthesizedWorkflow;
 let runner: WorkflowRunner;
 let template: CfnTemplate;
+/** Every request the IAM check judged in the scenarios (rotation states only). */
+let checks: IamCheck[] = [];
 /** Every call of every scenario (zombies' late calls included). */
 const calls: StateCall[] = [];
 const statuses: Record<string, string> = {};
@@ -325,14 +168,40 @@ beforeAll(async () => {
   workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn });
   runner = new WorkflowRunner(workflow, deps);
   // The template as `cdk synth` makes it (cdk.json's feature flags), not the local runner's.
-  template = Template.fromStack(new KeyRollStack(newTestApp(), 'Test', { env: TEST_ENV })).toJSON() as CfnTemplate;
+  template = synthesizedTemplate();
+  iamChecks(true);
   for (const scenario of [scheduledThroughRetirement, emergencyPreemptsScheduled(S.SET_SECRET), emergencyPreemptsScheduled(S.CREATE_SECRET), emergencyRevokeImmediately, failingTestSecret, validateAndLockFails, rollbackFails]) await clock.run(scenario);
+  checks = iamChecks(true);
 });
 
 afterAll(() => {
   executions.uninstall();
-  removeTempDirs();
+  useTemplateForIam(undefined);
 });
+
+/** `state action resource` of a check (the resource's client-specific part elided). */
+const pairOf = (c: IamCheck) => `${'machine' in c.principal ? c.principal.state : c.principal.function} ${c.request.action} ${c.decision.checkedResource.replace(/(secret:[^/]+\/[^/]+\/).*/, '$1*').replace(/topic-[0-9a-f]+$/, 'topic')}`;
+
+/** The template with `mutate` applied to a deep copy's identity statements. */
+function planted(mutate: (copy: CfnTemplate) => void): CfnTemplate {
+  const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
+  mutate(copy);
+  return copy;
+}
+
+/** PutItem taken from SetSecret's role; FinishSecret's secret actions moved onto the table. */
+function plantedGaps(): CfnTemplate {
+  return planted((copy) => {
+    const principals = evaluatorOf(copy).principals;
+    const role = (state: string) => (principals.roleOf({ machine: 'rotation', state }) as { role: string }).role;
+    const [setSecretRole, finishRole] = [role(S.SET_SECRET), role(S.FINISH_SECRET)];
+    const table = Object.keys(copy.Resources).find((id) => copy.Resources[id]!.Type === 'AWS::DynamoDB::Table')!;
+    for (const { role: holder, statement } of identityStatements(copy)) {
+      if (holder === setSecretRole && Array.isArray(statement.Action)) statement.Action = statement.Action.filter((a) => a !== 'dynamodb:PutItem');
+      if (holder === finishRole && asList(statement.Action).some((a) => a.startsWith('secretsmanager:'))) statement.Resource = { 'Fn::GetAtt': [table, 'Arn'] };
+    }
+  });
+}
 
 describe('the calls the rotation makes in the tests', () => {
   test('the scenarios ran as intended and reached every path', () => {
@@ -362,40 +231,84 @@ describe('the calls the rotation makes in the tests', () => {
     expect(calls.filter((c) => c.command === 'TransactWriteItems').every((c) => (c.actions ?? []).length > 0)).toBe(true);
   });
 
-  test('every action a state needed is allowed by its role in the synthesized template', () => {
-    const needs = needsOf(calls);
-    const pairs = new Set(needs.map(needKey));
-    const lambdaStates = new Set(taskStates(workflow).filter(([, r]) => workflow.functionArnToStep.has(r)).map(([n]) => n));
-    const uncovered = taskStates(workflow).map(([n]) => n).filter((n) => !calls.some((c) => c.state === n));
+  test('every request a state made is allowed by its role in the synthesized template', () => {
+    const rotationChecks = checks.filter((c) => 'machine' in c.principal && c.principal.machine === 'rotation');
+    const pairs = new Set(rotationChecks.map(pairOf));
+    const states = new Set(rotationChecks.map((c) => ('machine' in c.principal ? c.principal.state : '')));
+    const uncovered = taskStates(workflow).map(([n]) => n).filter((n) => !states.has(n));
     if (process.env.IAM_PAIRS) process.stdout.write(`${[...pairs].sort().join('\n')}\n`);
-    process.stdout.write(
-      `recorded-calls-iam: ${calls.length} calls, ${pairs.size} distinct (state, action) pairs over ${new Set(needs.map((n) => n.state)).size} Task states ` +
-        `(${[...lambdaStates].filter((s) => calls.some((c) => c.state === s)).length}/${lambdaStates.size} Lambda); Task states not reached: ${uncovered.join(', ') || 'none'}\n`,
-    );
-    expect(unmatched(template, needs).map((u) => u.detail)).toEqual([]);
+    process.stdout.write(`recorded-calls-iam: ${rotationChecks.length} requests judged, ${pairs.size} distinct (state, action, resource), ${states.size} Task states; not reached: ${uncovered.join(', ') || 'none'}\n`);
+    expect(rotationChecks.filter((c) => !c.decision.allowed).map((c) => c.decision.result)).toEqual([]);
     expect(uncovered).toEqual([]);
     expect(pairs.size).toBeGreaterThanOrEqual(MIN_PAIRS);
+    // The implied KMS requests (secret values, encrypted topics) and the transactions' item kinds were judged.
+    const actions = new Set(rotationChecks.map((c) => `${c.request.action}${c.request.via ? ` via ${c.request.via}` : ''}`));
+    for (const action of ['kms:Decrypt via secretsmanager', 'kms:GenerateDataKey via secretsmanager', 'kms:GenerateDataKey via sns', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'states:StopExecution', 'states:SendTaskSuccess', 'states:SendTaskFailure']) {
+      expect(actions).toContain(action);
+    }
+    // DynamoDB requests carry their condition keys (the authorizer's tightened policy reads them).
+    expect(rotationChecks.filter((c) => c.request.action.startsWith('dynamodb:') && !c.request.resource.includes('/index/')).every((c) => Array.isArray(c.request.context['dynamodb:LeadingKeys']))).toBe(true);
+    expect(IAM_LOCAL_ROTATION_ARN).toBe(LOCAL_ROTATION_STATE_MACHINE_ARN);
   });
 
-  test('catches a planted gap: PutItem taken from one role, secret actions moved onto the table', () => {
-    const needs = needsOf(calls);
-    const copy = JSON.parse(JSON.stringify(template)) as CfnTemplate;
-    const roles = stateRoles(copy);
-    const setSecretRole = roles.get(S.SET_SECRET)!.role;
-    const finishRole = roles.get(S.FINISH_SECRET)!.role;
-    const table = Object.keys(copy.Resources).find((id) => copy.Resources[id]!.Type === 'AWS::DynamoDB::Table')!;
-    // The mutation is made on the statements themselves (shared objects of the copy).
-    for (const { role, statement } of identityStatements(copy)) {
-      if (role === setSecretRole && Array.isArray(statement.Action)) statement.Action = statement.Action.filter((a) => a !== 'dynamodb:PutItem');
-      if (role === finishRole && asList(statement.Action).some((a) => a.startsWith('secretsmanager:'))) statement.Resource = { 'Fn::GetAtt': [table, 'Arn'] };
-    }
-    const found = unmatched(copy, needs);
-    expect(found.filter((u) => u.state === S.SET_SECRET).map((u) => u.action)).toEqual(['dynamodb:PutItem']);
-    expect(found.find((u) => u.state === S.SET_SECRET)!.detail).toMatch(/no statement grants it/);
-    const finish = found.filter((u) => u.state === S.FINISH_SECRET);
+  test('item 1: a fleet report (SendTaskSuccess/Failure) is authorized on "*", and the rotation role is allowed it', async () => {
+    // The Service Authorization Reference lists no resource type for these actions
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html):
+    // IAM checks them on "*", whatever execution (a Distributed Map child's) issued the token.
+    expect(await isWildcardOnly('states:SendTaskSuccess')).toBe(true);
+    expect(await isWildcardOnly('states:SendTaskFailure')).toBe(true);
+    const reports = checks.filter((c) => c.request.action.startsWith('states:SendTask'));
+    expect(new Set(reports.map((c) => ('machine' in c.principal ? c.principal.state : '')))).toEqual(
+      new Set([S.REPORT_ROTATED_TO_FLEET, S.REPORT_FAILURE_TO_FLEET, S.REPORT_REJECTION_TO_FLEET, S.REPORT_ROLLBACK_FAILURE_TO_FLEET]),
+    );
+    expect(reports.every((c) => c.decision.checkedResource === '*' && c.decision.allowed)).toBe(true);
+    // A grant on the fleet's own ARN (what main had) does not allow them.
+    const onFleetArn = planted((copy) => {
+      for (const { statement } of identityStatements(copy)) {
+        if (asList(statement.Action).some((a) => a.startsWith('states:SendTask'))) statement.Resource = 'arn:aws:states:us-east-1:123456789012:stateMachine:Test-Rotation-Fleet';
+      }
+    });
+    const verdicts = await Promise.all(reports.map((c) => evaluatorOf(onFleetArn).evaluate({ role: c.role, who: c.who }, c.request, c.world)));
+    expect(verdicts.map((v) => v.result)).toEqual(reports.map(() => 'ImplicitlyDenied'));
+  });
+
+  test('catches a planted gap in the recorded requests: PutItem taken from one role, secret actions moved onto the table', async () => {
+    const evaluator = evaluatorOf(plantedGaps());
+    const denied: IamCheck[] = [];
+    for (const c of checks) if (!(await evaluator.evaluate({ role: c.role, who: c.who }, c.request, c.world)).allowed) denied.push(c);
+    const stateOf = (c: IamCheck) => ('machine' in c.principal ? c.principal.state : '');
+    expect([...new Set(denied.filter((c) => stateOf(c) === S.SET_SECRET).map((c) => c.request.action))]).toEqual(['dynamodb:PutItem']);
+    const finish = denied.filter((c) => stateOf(c) === S.FINISH_SECRET);
     expect(finish.length).toBeGreaterThan(0);
-    expect(finish.every((u) => u.action.startsWith('secretsmanager:') && /granted only on/.test(u.detail))).toBe(true);
+    expect(finish.every((c) => c.request.action.startsWith('secretsmanager:'))).toBe(true);
     // Nothing else moved: the other roles still allow everything.
-    expect(found.every((u) => u.state === S.SET_SECRET || u.state === S.FINISH_SECRET)).toBe(true);
+    expect(denied.every((c) => [S.SET_SECRET, S.FINISH_SECRET].includes(stateOf(c) as never))).toBe(true);
+  });
+
+  test('at run time, a planted missing permission is answered AccessDenied and recorded, even when the code swallows it', async () => {
+    useTemplateForIam(plantedGaps());
+    try {
+      const client = await newClient();
+      // A whole rotation: SetSecret's transaction (its audit Put) is refused as DynamoDB would refuse it.
+      const result = await runner.run({ input: request(client.clientId, { mode: 'manual' }), rotationId: newRotationId() });
+      expect(result.status).toBe('FAILED');
+      expect(result.calls.find((c) => c.state === S.SET_SECRET && c.command === 'TransactWriteItems')?.ok).toBe(false);
+      // Swallowed: the denial is still on record for the afterEach check.
+      const swallowed = await actAs({ machine: 'rotation', state: S.SET_SECRET }, () =>
+        deps.keys
+          .acquireLock(
+            client.clientId,
+            { rotationId: newRotationId(), acquiredAt: new Date(clock.nowMs()).toISOString(), expiresAt: new Date(clock.nowMs() + 3600_000).toISOString() },
+            { clientId: client.clientId, at: new Date(clock.nowMs()).toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'swallowed' },
+          )
+          .then(() => 'written', (e: Error) => e.name),
+      );
+      expect(swallowed).toBe('AccessDeniedException');
+      const denials = takeIamDenials();
+      expect(denials.length).toBeGreaterThanOrEqual(2);
+      expect(denials.every((d) => d.request.action === 'dynamodb:PutItem' && d.who === 'RotationSetSecretFunction')).toBe(true);
+    } finally {
+      useTemplateForIam(undefined);
+    }
   });
 });
