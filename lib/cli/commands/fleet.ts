@@ -23,7 +23,11 @@ interface FleetOptions {
   revokeImmediately?: boolean;
   wait?: boolean;
   waitTimeout: string;
+  fleetId?: string;
 }
+
+/** A fleet id is the fleet execution's name: at most 80 characters, here of the CloudWatch-safe alphabet. */
+const FLEET_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 const POLL_MS = 5_000;
 
@@ -39,6 +43,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
     .option('--revoke-immediately', 'with --emergency: revoke every existing key of each client at its createSecret')
     .option('--wait', 'wait for the fleet to finish and print its summary')
     .option('--wait-timeout <duration>', 'give up waiting after this long (the fleet goes on)', '2h')
+    .option('--fleet-id <id>', 'the fleet execution name (default: fleet-<uuid>); re-running with the same id and clients starts nothing new')
     .addHelpText(
       'after',
       [
@@ -57,6 +62,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       if (selectors.length !== 1) throw new UsageError('Give exactly one of --all, --tag <tag>, --clients <ids>.', ['selector: exactly one of all, tag, clients']);
       if (options.revokeImmediately && !options.emergency) throw new UsageError('--revoke-immediately needs --emergency.', ['revoke-immediately: without --emergency']);
       const clientIds = options.clients?.split(',').map((id) => checkClientId(id));
+      if (options.fleetId !== undefined && !FLEET_ID_PATTERN.test(options.fleetId)) throw new UsageError('--fleet-id must be 1-80 characters of [A-Za-z0-9_-].', ['fleet-id: 1-80 characters of [A-Za-z0-9_-]']);
       const waitTimeoutSeconds = parseDurationSeconds(options.waitTimeout, '--wait-timeout');
       const context = state.context(command);
       const { output, session } = context;
@@ -86,8 +92,11 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       const fleetArn = (outputs as { FleetStateMachineArn?: string }).FleetStateMachineArn;
       if (!fleetArn) throw new EnvironmentError(`The stack outputs from ${source} have no FleetStateMachineArn: deploy a KeyRoll version with fleet rotation.`);
       const { mode, reason: why, requestedBy, revokeImmediately } = request;
-      const input = { mode, reason: why, requestedBy, ...(revokeImmediately ? { revokeImmediately } : {}), ...selector };
-      const name = `fleet-${randomUUID()}`;
+      const name = options.fleetId ?? `fleet-${randomUUID()}`;
+      // An explicit list never travels in the fleet's state (256 KiB per state): it is written to
+      // the table under the fleet id first (idempotent for the same list) and named by count and digest.
+      const selection = 'clientIds' in selector ? { listed: await deps.keys.fleetSelections().write(name, selector.clientIds) } : selector;
+      const input = { mode, reason: why, requestedBy, ...(revokeImmediately ? { revokeImmediately } : {}), ...selection };
       const sfn = session.clients().stepFunctions;
       const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: fleetArn, name, input: JSON.stringify(input) }));
       if (!options.wait) {
@@ -119,8 +128,8 @@ export function registerFleetCommand(program: Command, state: RunState): void {
     });
 }
 
-function describeSelector(input: { all?: true; tag?: string; clientIds?: readonly string[] }): string {
+function describeSelector(input: { all?: true; tag?: string; listed?: { count: number } }): string {
   if (input.all) return 'all';
   if (input.tag !== undefined) return `tag ${input.tag}`;
-  return `${input.clientIds!.length} listed`;
+  return `${input.listed!.count} listed`;
 }
