@@ -8,6 +8,7 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import type { Command } from 'commander';
 import { ClientOffboardedError, NoClientsSelectedError } from '../../../lambdas/core/errors';
 import { parseFleetRequest, type FleetNotice } from '../../../lambdas/core/fleet';
+import { containsApiKey } from '../../../lambdas/core/key-material';
 import { RotationMode } from '../../../lambdas/core/rotation-request';
 import { checkClientId, checkText, formatDuration, parseDurationSeconds } from '../arguments';
 import type { RunState } from '../context';
@@ -26,8 +27,8 @@ interface FleetOptions {
   fleetId?: string;
 }
 
-/** A fleet id is the fleet execution's name: at most 80 characters, here of the CloudWatch-safe alphabet. */
-const FLEET_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+/** A fleet id is the fleet execution's name: at most 80 characters of the CloudWatch-safe alphabet, `fleet-` first (as the default `fleet-<uuid>`). */
+const FLEET_ID_PATTERN = /^fleet-[A-Za-z0-9_-]{1,74}$/;
 
 const POLL_MS = 5_000;
 
@@ -43,7 +44,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
     .option('--revoke-immediately', 'with --emergency: revoke every existing key of each client at its createSecret')
     .option('--wait', 'wait for the fleet to finish and print its summary')
     .option('--wait-timeout <duration>', 'give up waiting after this long (the fleet goes on)', '2h')
-    .option('--fleet-id <id>', 'the fleet execution name (default: fleet-<uuid>); re-running with the same id and clients starts nothing new')
+    .option('--fleet-id <id>', 'the fleet execution name, fleet-... (default: fleet-<uuid>); re-running with the same id and clients starts nothing new')
     .addHelpText(
       'after',
       [
@@ -62,7 +63,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       if (selectors.length !== 1) throw new UsageError('Give exactly one of --all, --tag <tag>, --clients <ids>.', ['selector: exactly one of all, tag, clients']);
       if (options.revokeImmediately && !options.emergency) throw new UsageError('--revoke-immediately needs --emergency.', ['revoke-immediately: without --emergency']);
       const clientIds = options.clients?.split(',').map((id) => checkClientId(id));
-      if (options.fleetId !== undefined && !FLEET_ID_PATTERN.test(options.fleetId)) throw new UsageError('--fleet-id must be 1-80 characters of [A-Za-z0-9_-].', ['fleet-id: 1-80 characters of [A-Za-z0-9_-]']);
+      if (options.fleetId !== undefined && (!FLEET_ID_PATTERN.test(options.fleetId) || containsApiKey(options.fleetId))) throw new UsageError('--fleet-id must be fleet- and 1-74 characters of [A-Za-z0-9_-], and not an API key.', ['fleet-id: fleet- and 1-74 characters of [A-Za-z0-9_-], not an API key']);
       const waitTimeoutSeconds = parseDurationSeconds(options.waitTimeout, '--wait-timeout');
       const context = state.context(command);
       const { output, session } = context;
