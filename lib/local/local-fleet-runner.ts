@@ -186,14 +186,15 @@ export class LocalFleetRunner implements TaskTokenSink {
     }
     // The Map's item task: start a rotation (by name, as StartExecution does) with this attempt's token and wait for its report.
     handlers[FleetStates.ROTATE_CLIENT] = async (rawInput: unknown) => {
-      const parameters = JSON.parse(JSON.stringify(rawInput)) as { Input: Record<string, unknown>; Name: string };
+      const parameters = JSON.parse(JSON.stringify(rawInput)) as { Input: Record<string, unknown>; Name?: string };
       try {
         checkTaskInput(FleetStates.ROTATE_CLIENT, parameters);
       } catch (error) {
         markHandledTaskError(error);
         throw error;
       }
-      const { Input, Name } = parameters;
+      // Without a Name, StartExecution names the execution with a fresh UUID (every attempt a new execution).
+      const { Input, Name = randomUUID() } = parameters;
       const clientId = String(Input['clientId']);
       const token = randomUUID();
       const input = { ...Input, callbackToken: token };
