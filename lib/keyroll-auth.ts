@@ -18,7 +18,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
 import { RouteScopes } from '../lambdas/aws/auth/route-scopes';
-import { KEY_ITEM_ATTRIBUTES, KEY_ITEM_PK_PATTERN, USAGE_ATTRIBUTE } from '../lambdas/aws/table-keys';
+import { TABLE_KEY_ATTRIBUTES, KEY_ITEM_PK_PATTERN, USAGE_ATTRIBUTE } from '../lambdas/aws/table-keys';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
@@ -152,7 +152,7 @@ export class KeyRollAuth extends Construct {
         resources: [props.table.tableArn],
         conditions: {
           ...onKeyItems,
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...KEY_ITEM_ATTRIBUTES, USAGE_ATTRIBUTE] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...TABLE_KEY_ATTRIBUTES, USAGE_ATTRIBUTE] },
           StringEquals: { 'dynamodb:ReturnValues': 'NONE' },
         },
       }),

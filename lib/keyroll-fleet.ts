@@ -8,13 +8,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { MAX_PAGE_SIZE } from '../lambdas/core/fleet';
 import { buildFleetDefinition } from './fleet-definition';
 import { keyRollFunction } from './keyroll-function';
 import { BY_CLIENT_INDEX, type KeyRollRotation } from './keyroll-rotation';
 import { acknowledgeFleetFindings, acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
 import { regionalServiceHost } from './service-endpoints';
-import { CLIENT_LIST_PARTITION } from '../lambdas/aws/table-keys';
+import { CLIENT_LIST_PARTITION, TABLE_KEY_ATTRIBUTES } from '../lambdas/aws/table-keys';
 
 /** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
 export const SECRETS_MANAGER_WRITES_PER_SECOND = 50;
@@ -37,8 +38,9 @@ export interface KeyRollFleetProps {
    */
   readonly itemTimeout?: Duration;
   /**
-   * Clients per Map run (items and results must fit the 256 KB state limit).
-   * @default 1000
+   * Clients per Map run: the page's results replace its items in the state, so pageSize × the
+   * largest item result must fit Step Functions' 256 KiB state limit (lambdas/core/fleet.ts MAX_PAGE_SIZE).
+   * @default 500 (the most)
    */
   readonly pageSize?: number;
   /**
@@ -54,15 +56,18 @@ export class KeyRollFleet extends Construct {
   /** Start an execution with `{ mode, reason, requestedBy, all | tag | clientIds, revokeImmediately? }`. */
   readonly stateMachine: sfn.StateMachine;
 
+  private readonly rotation: KeyRollRotation;
+
   constructor(scope: Construct, id: string, props: KeyRollFleetProps) {
     super(scope, id);
     const { rotation } = props;
+    this.rotation = rotation;
     const maxConcurrency = props.maxConcurrency ?? 100;
-    const pageSize = props.pageSize ?? 1000;
+    const pageSize = props.pageSize ?? MAX_PAGE_SIZE;
     const writesPerSecond = props.writesPerSecond ?? 48;
     if (!(writesPerSecond > 0 && writesPerSecond <= SECRETS_MANAGER_WRITES_PER_SECOND)) throw new Error(`writesPerSecond must be more than 0 and at most ${SECRETS_MANAGER_WRITES_PER_SECOND}; got ${writesPerSecond}.`);
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 1000) throw new Error(`maxConcurrency must be 1-1000; got ${maxConcurrency}.`);
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new Error(`pageSize must be 1-1000 (the 256 KB state limit); got ${pageSize}.`);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new Error(`pageSize must be 1-${MAX_PAGE_SIZE} (the 256 KiB state limit); got ${pageSize}.`);
     const stack = Stack.of(this);
 
     const { fn: fleetPage, role } = keyRollFunction(this, 'FleetPage', {
@@ -84,6 +89,14 @@ export class KeyRollFleet extends Construct {
         conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CLIENT_LIST_PARTITION] } },
       }),
     );
+    // Reads a fleet's explicit selection (written by the operator under FLEET#<fleetId>): only those partitions.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [rotation.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } },
+      }),
+    );
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:DescribeKey'],
@@ -99,6 +112,7 @@ export class KeyRollFleet extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(
         buildFleetDefinition(this, {
           fleetPage,
+          tableName: rotation.table.tableName,
           rotationStateMachine: rotation.stateMachine,
           opsTopic: rotation.opsTopic,
           maxConcurrency,
@@ -109,6 +123,26 @@ export class KeyRollFleet extends Construct {
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    // An item whose start was ambiguous (ExecutionAlreadyExists) reads two attributes of its client's record: nothing else.
+    // dynamodb:Attributes must also allow the table's key attributes, which every request names.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [rotation.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...TABLE_KEY_ATTRIBUTES, 'currentVersionId', 'lock'] },
+          StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [rotation.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+      }),
+    );
     // The ops topic is encrypted: publishing needs the key, through SNS only.
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
@@ -126,9 +160,20 @@ export class KeyRollFleet extends Construct {
     opsAlarm(this, 'FailedFleetRotationsAlarm', rotation.opsTopic, this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 'A KeyRoll fleet rotation ended with clients not rotated; see the fleet.finished ops notice.');
   }
 
-  /** Lets `grantee` start fleet rotations and read their status. */
+  /** Lets `grantee` start fleet rotations (writing an explicit selection under FLEET#<fleetId> first) and read their status. */
   grantStartFleetRotation(grantee: iam.IGrantable): iam.Grant {
     this.stateMachine.grantRead(grantee);
+    const { table, encryptionKey } = this.rotation;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [table.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } } }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
     return this.stateMachine.grantStartExecution(grantee);
   }
 }

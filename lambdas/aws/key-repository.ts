@@ -25,6 +25,7 @@ import { getKeyInput, keyRecordOf, recordUseInput } from './key-item-requests';
 import { auditPut, isAuditPut, isAuditReplay, type TransactItem } from './audit-items';
 import { BY_CLIENT_INDEX, CLIENT_LIST_PARTITION, clientItemKey, clientListKey, keyIndexKey, keyItemKey } from './table-keys';
 import { classifyTransient, TransientAwsError } from './transient';
+import { FleetSelections } from './fleet/fleet-selections';
 
 // Cancellation codes that a retry can clear (another transaction touched the item, or throttling).
 const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
@@ -80,6 +81,11 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
   async getKey(keyHash: string, consistent = true): Promise<KeyRecord | undefined> {
     const result = await classifyTransient(() => this.doc.send(new GetCommand(getKeyInput(this.tableName, keyHash, consistent))));
     return result.Item ? keyRecordOf(result.Item) : undefined;
+  }
+
+  /** Fleet selections (explicit client lists of fleet rotations) in the same table. */
+  fleetSelections(): FleetSelections {
+    return new FleetSelections(this.doc, this.tableName);
   }
 
   /** The client record (strongly consistent). */

@@ -6,6 +6,7 @@
  * | key         | `KEY#<keyHash>`     | `KEY`                       | `CLIENT#<clientId>` | `KEY#<createdAt>#<keyId>` |
  * | client      | `CLIENT#<clientId>` | `CLIENT`                    | `CLIENTS`           | `CLIENT#<clientId>` |
  * | audit event | `CLIENT#<clientId>` | `AUDIT#<rotationId or at>#<action>[#<keyId>][#<sequence>]` (append-only) |  |         |
+ * | fleet selection chunk | `FLEET#<fleetId>` | `SELECTION#<chunk, 5 digits>` (written once per fleet id) |  |  |
  *
  * The auth hot path is one GetItem on `KEY#<hash>`. Every client record also sits in the
  * byClient partition `CLIENTS`, so a fleet rotation pages through the clients with a Query
@@ -19,7 +20,7 @@ export const keyItemKey = (keyHash: string) => ({ pk: `KEY#${keyHash}`, sk: 'KEY
 /** Every key item's partition key matches this IAM pattern (`dynamodb:LeadingKeys`); no other item's does. */
 export const KEY_ITEM_PK_PATTERN = 'KEY#*';
 /** The table's key attributes, which IAM's `dynamodb:Attributes` must list for any request to pass. */
-export const KEY_ITEM_ATTRIBUTES = ['pk', 'sk'] as const;
+export const TABLE_KEY_ATTRIBUTES = ['pk', 'sk'] as const;
 /** The one attribute the authorizer writes on a key item. */
 export const USAGE_ATTRIBUTE = 'lastUsedAt';
 export const clientItemKey = (clientId: string) => ({ pk: `CLIENT#${clientId}`, sk: 'CLIENT' });
@@ -38,3 +39,8 @@ export const auditItemKey = (clientId: string, discriminator: string, action: st
   pk: `CLIENT#${clientId}`,
   sk: `AUDIT#${discriminator}#${action}`,
 });
+
+/** One chunk of a fleet's explicit list of clients (lambdas/aws/fleet/fleet-selections.ts). */
+export const fleetSelectionKey = (fleetId: string, chunk: number) => ({ pk: `FLEET#${fleetId}`, sk: `SELECTION#${String(chunk).padStart(5, '0')}` });
+/** The partition of a fleet's selection chunks (the fleet page reads only these: IAM dynamodb:LeadingKeys `FLEET#*`). */
+export const fleetPartition = (fleetId: string) => `FLEET#${fleetId}`;

@@ -42,6 +42,21 @@ export class NoClientsSelectedError extends KeyRollError {
   }
 }
 
+/**
+ * A fleet's explicit selection (written to the table before the fleet starts) disagrees with
+ * what the fleet was started with, or the same fleet id was given a different list: refused,
+ * nothing changed (a fleet id names one selection for good).
+ */
+export class FleetSelectionConflictError extends KeyRollError {
+  override readonly name = 'FleetSelectionConflict';
+  constructor(
+    readonly fleetId: string,
+    why: string,
+  ) {
+    super(`Fleet ${fleetId}: ${why}; nothing was changed. Start a fleet with a new fleet id for a different list.`);
+  }
+}
+
 /** Another rotation holds the client's lock (or held it until moments ago: see `retryAfter`). */
 export class RotationInProgressError extends KeyRollError {
   override readonly name = 'RotationInProgress';

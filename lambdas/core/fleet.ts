@@ -3,7 +3,15 @@
  * given list. The fleet state machine pages through the clients; each page is a Distributed
  * Map whose items start one ordinary rotation each and wait (task token) until its new key
  * is current. This module is the pure part: the request schema and the tally of outcomes.
+ *
+ * Nothing that grows with the fleet travels in the state (Step Functions' 256 KiB limit on
+ * every state's input and output): an explicit list of clients is written to the table before
+ * the fleet starts (lambdas/aws/fleet/fleet-selections.ts) and the execution input names it by
+ * count and digest; a page's items carry a client id and a start time; the Map's results
+ * replace the page's items; the totals name at most {@link MAX_REPORTED_FAILURES} clients and
+ * {@link MAX_ERROR_KINDS} error names.
  */
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { actorSchema, clientIdSchema, objectIssueMessage, parseOperation, reasonSchema, rejectIssues } from './input-schema';
 import { containsApiKey } from './key-material';
@@ -16,8 +24,20 @@ export const MAX_TAGS = 20;
 /** Most clients an explicit fleet list may name (larger fleets: use a tag or all). */
 export const MAX_LISTED_CLIENTS = 10_000;
 
-/** Which clients a fleet rotation covers: exactly one of all, a tag, or a list. */
-export type FleetSelector = { readonly all: true } | { readonly tag: string } | { readonly clientIds: readonly string[] };
+/** An explicit list as the fleet execution names it: written to the table under the fleet id, checked by count and digest. */
+export interface ListedSelection {
+  readonly count: number;
+  /** {@link selectionDigest} of the list. */
+  readonly digest: string;
+}
+
+/** Which clients a fleet rotation covers: exactly one of all, a tag, or a list (inline from the operator, or `listed` in the table). */
+export type FleetSelector = { readonly all: true } | { readonly tag: string } | { readonly clientIds: readonly string[] } | { readonly listed: ListedSelection };
+
+/** The digest that identifies an explicit list (SHA-256 of the ids, newline-separated, hex). */
+export function selectionDigest(clientIds: readonly string[]): string {
+  return createHash('sha256').update(clientIds.join('\n')).digest('hex');
+}
 
 /** A validated fleet rotation request. Overlaps come from each client's policy. */
 export interface FleetRequest {
@@ -38,12 +58,16 @@ export interface FleetRequestInput {
   readonly revokeImmediately: boolean;
   readonly all?: true;
   readonly tag?: string;
-  readonly clientIds?: readonly string[];
+  readonly listed?: ListedSelection;
 }
 
-/** The normalized input form of a validated request. */
+/**
+ * The normalized input form of a validated execution request (never an inline list: see
+ * {@link parseFleetExecutionInput}).
+ */
 export function fleetRequestInput(request: FleetRequest): FleetRequestInput {
   const { selector, ...rest } = request;
+  if ('clientIds' in selector) throw new Error('An inline client list never enters the fleet state; write it as a fleet selection first.');
   return { ...rest, ...selector };
 }
 
@@ -59,7 +83,15 @@ export const tagsSchema = v.pipe(
   v.maxLength(MAX_TAGS, `must have at most ${MAX_TAGS} tags`),
 );
 
-const FLEET_FIELDS = ['mode', 'reason', 'requestedBy', 'revokeImmediately', 'all', 'tag', 'clientIds'] as const;
+const FLEET_FIELDS = ['mode', 'reason', 'requestedBy', 'revokeImmediately', 'all', 'tag', 'clientIds', 'listed'] as const;
+
+const listedSchema = v.strictObject(
+  {
+    count: v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(MAX_LISTED_CLIENTS, `must be at most ${MAX_LISTED_CLIENTS}`)),
+    digest: v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters')),
+  },
+  () => 'listed: must be { count, digest }',
+);
 
 const fleetSchema = v.strictObject(
   {
@@ -76,25 +108,43 @@ const fleetSchema = v.strictObject(
         v.maxLength(MAX_LISTED_CLIENTS, `must have at most ${MAX_LISTED_CLIENTS} client ids`),
       ),
     ),
+    listed: v.optional(listedSchema),
   },
   objectIssueMessage(FLEET_FIELDS),
 );
 
+function parseFleet(raw: unknown, listForm: 'clientIds' | 'listed'): FleetRequest {
+  const { mode, reason, requestedBy, revokeImmediately, all, tag, clientIds, listed } = parseOperation('fleet rotation request', fleetSchema, raw);
+  const chosen = [all !== undefined, tag !== undefined, clientIds !== undefined, listed !== undefined].filter(Boolean).length;
+  const issues: string[] = [];
+  if (chosen !== 1) issues.push(`(input): give exactly one of all, tag, ${listForm}`);
+  else if (listForm === 'listed' && clientIds !== undefined) issues.push('clientIds: a fleet execution names its list as `listed` (written to the table first, e.g. by keyroll rotate-fleet --clients), never inline');
+  else if (listForm === 'clientIds' && listed !== undefined) issues.push('listed: give the list as clientIds');
+  if (revokeImmediately && mode !== RotationMode.EMERGENCY) issues.push('revokeImmediately: only an emergency rotation may revoke every key at once');
+  if (clientIds && new Set(clientIds).size !== clientIds.length) issues.push('clientIds: must not repeat a client');
+  rejectIssues('fleet rotation request', issues);
+  const selector: FleetSelector = all ? { all: true } : tag !== undefined ? { tag } : clientIds !== undefined ? { clientIds } : { listed: listed! };
+  return { mode, reason, requestedBy, revokeImmediately: revokeImmediately ?? false, selector };
+}
+
 /**
- * Validates a fleet rotation request.
+ * Validates a fleet rotation request as an operator gives it (all, a tag, or an inline list of
+ * at most {@link MAX_LISTED_CLIENTS} ids).
  *
  * @throws InvalidOperationInputError naming every offending field, never echoing a value.
  */
 export function parseFleetRequest(raw: unknown): FleetRequest {
-  const { mode, reason, requestedBy, revokeImmediately, all, tag, clientIds } = parseOperation('fleet rotation request', fleetSchema, raw);
-  const chosen = [all !== undefined, tag !== undefined, clientIds !== undefined].filter(Boolean).length;
-  const issues: string[] = [];
-  if (chosen !== 1) issues.push('(input): give exactly one of all, tag, clientIds');
-  if (revokeImmediately && mode !== RotationMode.EMERGENCY) issues.push('revokeImmediately: only an emergency rotation may revoke every key at once');
-  if (clientIds && new Set(clientIds).size !== clientIds.length) issues.push('clientIds: must not repeat a client');
-  rejectIssues('fleet rotation request', issues);
-  const selector: FleetSelector = all ? { all: true } : tag !== undefined ? { tag } : { clientIds: clientIds! };
-  return { mode, reason, requestedBy, revokeImmediately: revokeImmediately ?? false, selector };
+  return parseFleet(raw, 'clientIds');
+}
+
+/**
+ * Validates a fleet execution's input: all, a tag, or `listed` (a selection already in the
+ * table). An inline list is refused: it would travel through every state.
+ *
+ * @throws InvalidOperationInputError naming every offending field, never echoing a value.
+ */
+export function parseFleetExecutionInput(raw: unknown): FleetRequest {
+  return parseFleet(raw, 'listed');
 }
 
 /** Secrets Manager writes one rotation makes before it reports to the fleet: put, move AWSCURRENT, remove AWSPENDING, and in emergency mode remove AWSPREVIOUS from the revoked key. */
@@ -113,8 +163,32 @@ export function startTimes(clientIds: readonly string[], mode: RotationMode, wri
   return clientIds.map((clientId, i) => ({ clientId, startAt: new Date(pageStartMs + Math.round(i * intervalMs)).toISOString() }));
 }
 
+/**
+ * The rotation id (execution name) a fleet gives its item for `clientId`: SHA-256 of
+ * `<fleetId>/<clientId>` in hex, 64 characters of [0-9a-f], so a valid execution name (≤ 80) and
+ * ClientRequestToken (32-64 of [A-Za-z0-9_-]) whatever the ids. The same fleet and client
+ * always get the same id: a retried StartExecution cannot start a second rotation, and a
+ * rotation id runs once (lambdas/aws/rotation/rotation-id-guard.ts).
+ */
+export function itemRotationId(fleetId: string, clientId: string): string {
+  return createHash('sha256').update(`${fleetId}/${clientId}`).digest('hex');
+}
+
 /** What one Map item reported: rotated, or not (with the rotation's error name). */
 export type FleetItemResult = { readonly ok: true } | { readonly ok: false; readonly clientId: string; readonly error: string };
+
+/** SendTaskFailure's `error`, the longest error name an item can report, is at most 256 characters (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html). */
+export const MAX_ITEM_ERROR_LENGTH = 256;
+
+/** The largest result one Map item produces (a failure naming a 64-character client id and a 256-character error), with its comma in the results array. */
+export const WORST_ITEM_RESULT_BYTES = JSON.stringify({ ok: false, clientId: 'x'.repeat(64), error: 'E'.repeat(MAX_ITEM_ERROR_LENGTH) }).length + 1;
+
+/**
+ * Most clients per page: the page's results replace its items in the fleet state, so
+ * pageSize × {@link WORST_ITEM_RESULT_BYTES} (500 × 358 = 179,000 bytes) plus the request and
+ * the bounded totals (~12 KB) stay below Step Functions' 262,144-byte state limit with ~25% margin.
+ */
+export const MAX_PAGE_SIZE = 500;
 
 /** Running totals of a fleet rotation, carried from page to page. */
 export interface FleetTotals {
@@ -129,6 +203,10 @@ export interface FleetTotals {
 
 /** How many failed clients the summary names; the counts stay exact. */
 export const MAX_REPORTED_FAILURES = 50;
+/** How many distinct error names the totals keep; the rest are counted under {@link OTHER_ERRORS}. */
+export const MAX_ERROR_KINDS = 20;
+/** Where failures with an error name beyond the first {@link MAX_ERROR_KINDS} are counted. */
+export const OTHER_ERRORS = 'OtherErrors';
 
 /** Totals before the first page. */
 export const NO_TOTALS: FleetTotals = { rotated: 0, failed: 0, failuresByError: {}, failedClients: [], pages: 0 };
@@ -149,7 +227,8 @@ export function tallyFleetPage(totals: FleetTotals, results: readonly FleetItemR
     }
     failed += 1;
     const error = ERROR_NAME.test(result.error) ? result.error : 'UnnamedError';
-    byError[error] = (byError[error] ?? 0) + 1;
+    const kind = error in byError || Object.keys(byError).length < MAX_ERROR_KINDS ? error : OTHER_ERRORS;
+    byError[kind] = (byError[kind] ?? 0) + 1;
     if (failedClients.length < MAX_REPORTED_FAILURES) failedClients.push({ clientId: result.clientId, error });
   }
   return { rotated, failed, failuresByError: byError, failedClients, pages: totals.pages + 1 };
@@ -166,6 +245,8 @@ export interface FleetNotice {
   readonly failed: number;
   readonly failuresByError: Readonly<Record<string, number>>;
   readonly failedClients: FleetTotals['failedClients'];
+  /** Failed clients not named in `failedClients` (each failed rotation is in the audit trail and the fleet's Map run). */
+  readonly moreFailedClients: number;
   readonly summary: string;
 }
 
@@ -176,7 +257,7 @@ export function fleetNotice(fleetId: string, request: FleetRequest, totals: Flee
       ? `Fleet rotation ${fleetId}: ${totals.rotated} clients rotated.`
       : `Fleet rotation ${fleetId}: ${totals.rotated} clients rotated, ${totals.failed} NOT rotated (${Object.entries(totals.failuresByError)
           .map(([error, count]) => `${error} ${count}`)
-          .join(', ')}).`;
+          .join(', ')}).${totals.failed > totals.failedClients.length ? ` The first ${totals.failedClients.length} are named, and ${totals.failed - totals.failedClients.length} more.` : ''}`;
   return {
     eventType: 'fleet.finished',
     fleetId,
@@ -187,6 +268,7 @@ export function fleetNotice(fleetId: string, request: FleetRequest, totals: Flee
     failed: totals.failed,
     failuresByError: totals.failuresByError,
     failedClients: totals.failedClients,
+    moreFailedClients: totals.failed - totals.failedClients.length,
     summary,
   };
 }

@@ -4,6 +4,14 @@
  * handler, and each item's `startExecution.waitForTaskToken` played by a local rotation
  * (LocalRotationRunner on the synthesized rotation definition) that answers the token
  * through its ReportRotatedToFleet / Report*ToFleet states, as on AWS.
+ *
+ * As on AWS: Step Functions' payload and name limits (step-functions-limits.ts), and the
+ * rotation StartExecution's name semantics (API_StartExecution,
+ * https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html): the
+ * same name and input as a running execution returns that execution without starting another;
+ * a name already used with another input, or by a closed execution, is refused with
+ * ExecutionAlreadyExists. Each attempt of the item's task gets a fresh task token (AWS does not
+ * document that a retry keeps it, so the conservative case is played).
  */
 import './polyfills';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +21,7 @@ import { overrideRuntime } from '../../lambdas/handlers/runtime';
 import { FleetStates } from '../fleet-definition';
 import { ignoreHandledTaskErrors, LocalRotationRunner, markHandledTaskError, type LocalExecutionEvent, type LocalRotationResult, type WaitUntil } from './local-rotation-runner';
 import { actAs, authorizeLocalCall } from './local-identity';
+import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits, StartExecutionRefusedError } from './step-functions-limits';
 import { executionContext, LOCAL_ROTATION_STATE_MACHINE_ARN, loadStepHandler, ServiceIntegrations, taskStates, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
 
 /** How a local fleet execution ended, with its rotations. */
@@ -38,6 +47,31 @@ export interface LocalFleetOptions {
   readonly onInvoke?: (step: string) => void;
   /** Called when an item's rotation reports (its new key is current, or it failed). */
   readonly onReport?: (report: { clientId: string; ok: boolean; error?: string; atMs: number }) => void;
+  /**
+   * Fault injection: when it returns true for an item's StartExecution, the rotation starts but
+   * the response is lost (the task fails with StepFunctions.SdkClientException and is retried).
+   */
+  readonly loseStartResponse?: (clientId: string) => boolean;
+  /**
+   * Stands in for the items' rotations: no rotation runs, the stub's outcome answers the item's
+   * token. Drives the fleet's own states at sizes (10,000 clients) real rotations would take
+   * too long for; everything else (definition, fleetPage, limits) is real.
+   */
+  readonly rotationStub?: (clientId: string) => { readonly ok: true } | { readonly error: string; readonly cause: string };
+}
+
+/** A rotation execution started by an item, by name (names are unique per state machine). */
+interface StartedRotation {
+  readonly input: string;
+  open: boolean;
+  readonly result: Promise<LocalRotationResult>;
+}
+
+/** A task error named as Step Functions names a failed startExecution integration. */
+function stepFunctionsError(exception: string, message: string): Error {
+  const error = Object.assign(new Error(message), { name: `StepFunctions.${exception}` });
+  markHandledTaskError(error);
+  return error;
 }
 
 interface PendingToken {
@@ -50,6 +84,8 @@ export class LocalFleetRunner implements TaskTokenSink {
   private readonly machine: StateMachine;
   private readonly rotations: LocalRotationRunner;
   private readonly pending = new Map<string, PendingToken>();
+  private readonly started = new Map<string, StartedRotation>();
+  private readonly fleets = new Map<string, { readonly input: string; open: boolean; readonly result: Promise<LocalFleetResult> }>();
 
   constructor(
     private readonly fleet: SynthesizedWorkflow,
@@ -66,6 +102,7 @@ export class LocalFleetRunner implements TaskTokenSink {
       ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
     });
     ignoreHandledTaskErrors();
+    enforceStateLimits();
   }
 
   /** TaskTokenSink: a rotation reported success. */
@@ -84,8 +121,45 @@ export class LocalFleetRunner implements TaskTokenSink {
     waiting.reject(Object.assign(new Error(cause), { name: error }));
   }
 
-  /** Runs one fleet execution named `fleetId` with `input` (a fleet request). */
+  /** A stubbed rotation: answers `token` with the stub's outcome on the next turn, as a rotation's report would. */
+  private async stubRotation(clientId: string, rotationId: string, token: string): Promise<LocalRotationResult> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const outcome = this.options.rotationStub!(clientId);
+    // A report to a dead token is refused (TaskTimedOut) and the rotation goes on, as a real one's Report*ToFleet catches it.
+    const report = (send: () => void) => {
+      try {
+        send();
+      } catch {
+        /* refused */
+      }
+    };
+    if ('ok' in outcome) {
+      report(() => this.succeed(token, JSON.stringify({ clientId, rotationId })));
+      return { rotationId, status: 'SUCCEEDED', usageDecisions: [] };
+    }
+    report(() => this.fail(token, outcome.error, outcome.cause));
+    return { rotationId, status: 'FAILED', error: outcome.error, cause: outcome.cause, usageDecisions: [] };
+  }
+
+  /**
+   * Runs one fleet execution named `fleetId` with `input` (a fleet request).
+   *
+   * @throws StartExecutionRefusedError (ValidationException, InvalidName) where StartExecution would refuse the name or input: nothing runs.
+   */
   async run(input: unknown, fleetId: string): Promise<LocalFleetResult> {
+    checkStartExecution(fleetId, input);
+    // As StartExecution: the same name and input while it runs is that execution; any other reuse of the name is refused.
+    const inputJson = JSON.stringify(input);
+    const previous = this.fleets.get(fleetId);
+    if (previous?.open && previous.input === inputJson) return previous.result;
+    if (previous) throw Object.assign(new Error(`Execution Already Exists: '${fleetId}'`), { name: 'ExecutionAlreadyExists' });
+    const record = { input: inputJson, open: true, result: this.execute(input, fleetId) };
+    this.fleets.set(fleetId, record);
+    void record.result.finally(() => (record.open = false));
+    return record.result;
+  }
+
+  private async execute(input: unknown, fleetId: string): Promise<LocalFleetResult> {
     overrideRuntime(this.deps);
     const rotations: Promise<LocalRotationResult>[] = [];
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -95,34 +169,68 @@ export class LocalFleetRunner implements TaskTokenSink {
       handlers[name] = async (rawInput: unknown) => {
         const payload = JSON.parse(JSON.stringify(rawInput)) as Record<string, unknown>;
         try {
-          return await actAs({ machine: 'fleet', state: name }, async () => {
+          checkTaskInput(name, payload);
+          const result = await actAs({ machine: 'fleet', state: name }, async () => {
             if (step) {
               this.options.onInvoke?.(step);
               return JSON.parse(JSON.stringify((await (await loadStepHandler(step)).handler(payload)) ?? null)) as unknown;
             }
             return fleetIntegrations.call(resource, payload);
           });
+          checkTaskResult(name, result);
+          return result;
         } catch (error) {
           markHandledTaskError(error);
           throw error;
         }
       };
     }
-    // The Map's item task: start a rotation with a fresh token and wait for its report.
+    // The Map's item task: start a rotation (by name, as StartExecution does) with this attempt's token and wait for its report.
     handlers[FleetStates.ROTATE_CLIENT] = async (rawInput: unknown) => {
-      const { Input } = JSON.parse(JSON.stringify(rawInput)) as { Input: Record<string, unknown> };
-      // The StartExecution the integration makes with the fleet's role (a denial fails the item as on AWS).
-      await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () =>
-        authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }),
-      ).catch((error: unknown) => {
+      const parameters = JSON.parse(JSON.stringify(rawInput)) as { Input: Record<string, unknown>; Name?: string };
+      try {
+        checkTaskInput(FleetStates.ROTATE_CLIENT, parameters);
+        // The StartExecution the integration makes with the fleet's role (a denial fails the item as on AWS).
+        await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () =>
+          authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }),
+        );
+      } catch (error) {
         markHandledTaskError(error);
         throw error;
-      });
-      const token = randomUUID();
-      const reported = new Promise<string>((resolve, reject) => this.pending.set(token, { resolve, reject }));
-      const rotation = this.rotations.run({ ...Input, callbackToken: token }, randomUUID(), this.options.waitUntil);
-      rotations.push(rotation);
+      }
+      // Without a Name, StartExecution names the execution with a fresh UUID (every attempt a new execution).
+      const { Input, Name = randomUUID() } = parameters;
       const clientId = String(Input['clientId']);
+      const token = randomUUID();
+      const input = { ...Input, callbackToken: token };
+      const inputJson = JSON.stringify(input);
+      const existing = this.started.get(Name);
+      if (existing && !(existing.open && existing.input === inputJson)) {
+        throw stepFunctionsError('ExecutionAlreadyExistsException', `Execution Already Exists: 'arn:aws:states:us-east-1:123456789012:execution:KeyRollRotation:${Name}'`);
+      }
+      const reported = new Promise<string>((resolve, reject) => this.pending.set(token, { resolve, reject }));
+      let rotation: Promise<LocalRotationResult>;
+      if (existing) {
+        rotation = existing.result;
+      } else {
+        try {
+          checkStartExecution(Name, input);
+        } catch (error) {
+          this.pending.delete(token);
+          const refused = error as StartExecutionRefusedError;
+          throw stepFunctionsError(refused.name === 'InvalidName' ? 'InvalidNameException' : 'AWSStepFunctionsException', refused.message);
+        }
+        rotation = this.options.rotationStub ? this.stubRotation(clientId, Name, token) : this.rotations.run(input, Name, this.options.waitUntil);
+        const record: StartedRotation = { input: inputJson, open: true, result: rotation };
+        void rotation.finally(() => (record.open = false));
+        this.started.set(Name, record);
+        rotations.push(rotation);
+      }
+      if (this.options.loseStartResponse?.(clientId)) {
+        // The execution runs; this attempt's token is dead with the attempt (its report will be refused).
+        this.pending.delete(token);
+        throw stepFunctionsError('SdkClientException', 'Unable to execute HTTP request: the StartExecution response was lost.');
+      }
       // A rotation that ends without reporting leaves the item to its timeout, as on AWS.
       const unreported = rotation.then(() => {
         if (!this.pending.has(token)) return new Promise<string>(() => undefined);
@@ -131,6 +239,7 @@ export class LocalFleetRunner implements TaskTokenSink {
       });
       try {
         const output = await Promise.race([reported, unreported]);
+        checkTaskResult(FleetStates.ROTATE_CLIENT, JSON.parse(output));
         this.options.onReport?.({ clientId, ok: true, atMs: performance.now() });
         return JSON.parse(output) as unknown;
       } catch (error) {
@@ -140,7 +249,11 @@ export class LocalFleetRunner implements TaskTokenSink {
       }
     };
     const context = { ...executionContext(fleetId, input, this.deps.clock.nowMs()), Task: { Token: 'replaced-per-item' } };
-    const execution = this.machine.run(input as never, { overrides: { taskResourceLocalHandlers: handlers as never }, context: context as never });
+    // An ambiguous start's polling Wait runs in a few real milliseconds (simulated time is the rotations' clock).
+    const execution = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [FleetStates.WAIT_FOR_STARTED_ROTATION]: 20 } },
+      context: context as never,
+    });
     const drained = (async () => {
       for await (const event of execution.eventLogs) this.options.onEvent?.(event as unknown as LocalExecutionEvent, 'fleet');
     })().catch(() => undefined);

@@ -9,6 +9,7 @@ import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';
 import { RotationStates } from '../rotation-definition';
 import { actAs } from './local-identity';
+import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits } from './step-functions-limits';
 import {
   executionContext,
   loadStepHandler,
@@ -92,10 +93,16 @@ export class LocalRotationRunner {
     this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     this.integrations = options.integrations ?? new ServiceIntegrations();
     installRejectionFilter();
+    enforceStateLimits();
   }
 
-  /** Runs one execution named `rotationId` to its end; `waitUntil` stands in for the Wait states. */
+  /**
+   * Runs one execution named `rotationId` to its end; `waitUntil` stands in for the Wait states.
+   *
+   * @throws StartExecutionRefusedError (ValidationException, InvalidName) where StartExecution would refuse the name or input: nothing runs.
+   */
   async run(input: unknown, rotationId: string, waitUntil: WaitUntil): Promise<LocalRotationResult> {
+    checkStartExecution(rotationId, input);
     overrideRuntime(this.deps);
     const usageDecisions: ({ decision: string; deadlineReached?: boolean } & UsageWaitTargets)[] = [];
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -105,13 +112,15 @@ export class LocalRotationRunner {
         if (target) await waitUntil(Date.parse(target));
         const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
         const step = this.workflow.functionArnToStep.get(resource);
-        if (step) this.options.onInvoke?.(step);
         let output: unknown;
         try {
+          checkTaskInput(name, input);
+          if (step) this.options.onInvoke?.(step);
           // The state's calls are its function's (or, for an integration, its state machine's): see local-identity.ts.
           output = await actAs({ machine: 'rotation', state: name }, async () =>
             step ? (await loadStepHandler(step)).handler(input) : this.integrations.call(resource, input as Record<string, unknown>),
           );
+          checkTaskResult(name, output);
         } catch (error) {
           if (typeof error === 'object' && error !== null) handledTaskErrors.add(error);
           throw error;

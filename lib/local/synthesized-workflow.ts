@@ -2,12 +2,12 @@
  * The rotation state machine as the local interpreter (aws-local-stepfunctions) runs it:
  * the real definition from the synthesized CDK template, with its references resolved to
  * emulated resources; the real Lambda handlers loaded in-process; and the direct service
- * integrations (sns:publish, dynamodb:updateItem) sent through the SDK, as Step Functions
+ * integrations (sns:publish, dynamodb:updateItem/getItem) sent through the SDK, as Step Functions
  * would. Shared by the workflow tests and the local rehearsal.
  */
 import { App } from 'aws-cdk-lib';
 import type { CfnElement } from 'aws-cdk-lib';
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { KeyRollStack } from '../keyroll-stack';
 import { RotationStates } from '../rotation-definition';
@@ -184,6 +184,11 @@ export class ServiceIntegrations {
           const { $metadata: _m, ...out } = await this.dynamo.send(new UpdateItemCommand(parameters as never));
           return out;
         });
+      case 'arn:aws:states:::dynamodb:getItem':
+        return withPrefix('DynamoDB', async () => {
+          const { $metadata: _m, ...out } = await this.dynamo.send(new GetItemCommand(parameters as never));
+          return out;
+        });
       case 'arn:aws:states:::aws-sdk:sfn:sendTaskSuccess':
       case 'arn:aws:states:::aws-sdk:sfn:sendTaskFailure':
         return withPrefix('Sfn', async () => {
@@ -201,10 +206,17 @@ export class ServiceIntegrations {
   }
 }
 
-/** The Task states of a definition with their resources, in definition order. */
+type StateJson = { Type: string; Resource?: string; ItemProcessor?: { States: Record<string, StateJson> }; Iterator?: { States: Record<string, StateJson> }; Branches?: { States: Record<string, StateJson> }[] };
+
+/** The Task states of a definition with their resources, in definition order, those of Map item processors and Parallel branches included (the interpreter finds local handlers by state name at any depth). */
 export function taskStates(workflow: SynthesizedWorkflow): [name: string, resource: string][] {
-  const states = workflow.definition['States'] as Record<string, { Type: string; Resource?: string }>;
-  return Object.entries(states).flatMap(([name, state]) => (state.Type === 'Task' && state.Resource ? [[name, state.Resource] as [string, string]] : []));
+  const walk = (states: Record<string, StateJson>): [string, string][] =>
+    Object.entries(states).flatMap(([name, state]) => [
+      ...(state.Type === 'Task' && state.Resource ? [[name, state.Resource] as [string, string]] : []),
+      ...walk((state.ItemProcessor ?? state.Iterator)?.States ?? {}),
+      ...(state.Branches ?? []).flatMap((branch) => walk(branch.States)),
+    ]);
+  return walk(workflow.definition['States'] as Record<string, StateJson>);
 }
 
 /** Every state of the definition mapped to 0: for the interpreter's wait and retry-interval overrides. */

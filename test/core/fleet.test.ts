@@ -1,5 +1,23 @@
 /** The fleet rotation's pure part: the request schema, the tally of outcomes and the ops notice. */
-import { fleetNotice, fleetRequestInput, MAX_REPORTED_FAILURES, NO_TOTALS, parseFleetRequest, startTimes, tallyFleetPage, writesPerRotation, type FleetItemResult } from '../../lambdas/core/fleet';
+import {
+  fleetNotice,
+  fleetRequestInput,
+  itemRotationId,
+  MAX_ERROR_KINDS,
+  MAX_PAGE_SIZE,
+  MAX_REPORTED_FAILURES,
+  NO_TOTALS,
+  OTHER_ERRORS,
+  parseFleetExecutionInput,
+  parseFleetRequest,
+  selectionDigest,
+  startTimes,
+  tallyFleetPage,
+  WORST_ITEM_RESULT_BYTES,
+  writesPerRotation,
+  type FleetItemResult,
+} from '../../lambdas/core/fleet';
+import { ROTATION_ID_PATTERN } from '../../lambdas/core/rotation-request';
 import { generateApiKey } from '../../lambdas/core/api-key';
 
 const base = { mode: 'emergency', reason: 'INC-1', requestedBy: 'oncall' };
@@ -13,8 +31,9 @@ describe('parseFleetRequest', () => {
 
   it('round-trips through the form the fleet state carries', () => {
     const request = parseFleetRequest({ ...base, tag: 'eu' });
-    expect(parseFleetRequest(fleetRequestInput(request))).toEqual(request);
+    expect(parseFleetExecutionInput(fleetRequestInput(request))).toEqual(request);
   });
+
 
   it.each([
     { name: 'no selector', input: base, issue: 'exactly one of all, tag, clientIds' },
@@ -82,5 +101,48 @@ describe('fleetNotice', () => {
     const partial = fleetNotice('f2', request, tallyFleetPage(NO_TOTALS, [{ ok: true }, { ok: false, clientId: 'b', error: 'RotationInProgress' }]));
     expect(partial).toMatchObject({ eventType: 'fleet.finished', rotated: 1, failed: 1, failedClients: [{ clientId: 'b', error: 'RotationInProgress' }] });
     expect(partial.summary).toContain('1 NOT rotated (RotationInProgress 1)');
+  });
+});
+
+describe('the fleet execution input (what the state carries: no list)', () => {
+  const listed = { count: 2, digest: selectionDigest(['a', 'b']) };
+
+  it('names an explicit list by count and digest; refuses an inline list', () => {
+    expect(parseFleetExecutionInput({ ...base, listed }).selector).toEqual({ listed });
+    expect(fleetRequestInput(parseFleetExecutionInput({ ...base, listed }))).toMatchObject({ listed });
+    expect(() => parseFleetExecutionInput({ ...base, clientIds: ['a'] })).toThrow(expect.objectContaining({ name: 'InvalidOperationInput', message: expect.stringContaining('never inline') }));
+    expect(() => parseFleetRequest({ ...base, listed })).toThrow(expect.objectContaining({ name: 'InvalidOperationInput' }));
+    expect(() => fleetRequestInput(parseFleetRequest({ ...base, clientIds: ['a'] }))).toThrow();
+  });
+
+  it.each([{ count: 0, digest: listed.digest }, { count: 10_001, digest: listed.digest }, { count: 1, digest: 'nothex' }, { count: 1.5, digest: listed.digest }])('refuses listed %p', (bad) => {
+    expect(() => parseFleetExecutionInput({ ...base, listed: bad })).toThrow(expect.objectContaining({ name: 'InvalidOperationInput' }));
+  });
+
+  it('gives each item a rotation id that is a valid execution name and ClientRequestToken, per fleet and client', () => {
+    const id = itemRotationId('fleet-1', 'x'.repeat(64));
+    expect(id).toMatch(ROTATION_ID_PATTERN);
+    expect(id).toHaveLength(64);
+    expect(itemRotationId('fleet-1', 'x'.repeat(64))).toBe(id);
+    expect(itemRotationId('fleet-2', 'x'.repeat(64))).not.toBe(id);
+  });
+
+  it('sizes a page so its results fit 256 KiB with margin', () => {
+    expect(WORST_ITEM_RESULT_BYTES).toBe(358);
+    expect(MAX_PAGE_SIZE * WORST_ITEM_RESULT_BYTES).toBeLessThan(262_144 * 0.75);
+  });
+});
+
+describe('bounded totals and notice', () => {
+  it('keeps at most MAX_ERROR_KINDS error names and MAX_REPORTED_FAILURES clients; the counts stay exact', () => {
+    const results: FleetItemResult[] = Array.from({ length: 300 }, (_, i) => ({ ok: false, clientId: `c-${i}`, error: `Error${i}` }));
+    const totals = tallyFleetPage(tallyFleetPage(NO_TOTALS, results), results);
+    expect(totals.failed).toBe(600);
+    expect(Object.keys(totals.failuresByError)).toHaveLength(MAX_ERROR_KINDS + 1);
+    expect(totals.failuresByError[OTHER_ERRORS]).toBe(600 - 2 * MAX_ERROR_KINDS);
+    expect(totals.failedClients).toHaveLength(MAX_REPORTED_FAILURES);
+    const notice = fleetNotice('fleet-1', parseFleetRequest({ ...base, all: true }), totals);
+    expect(notice.moreFailedClients).toBe(600 - MAX_REPORTED_FAILURES);
+    expect(notice.summary).toContain(`and ${600 - MAX_REPORTED_FAILURES} more`);
   });
 });

@@ -290,7 +290,7 @@ function stepFunctionsOrchestration(template: CfnTemplate, action: string, resou
   return false;
 }
 
-/** The state machine's role: invoke its own pipeline functions, publish to this stack's topics, update this stack's table. */
+/** The state machine's role: invoke its own pipeline functions, publish to this stack's topics, update this stack's table (and read named attributes of named partitions). */
 export function checkStateMachineRole(template: CfnTemplate): Finding[] {
   const findings: Finding[] = [];
   const typeOf = (id: string) => template.Resources[id]?.Type;
@@ -307,6 +307,8 @@ export function checkStateMachineRole(template: CfnTemplate): Finding[] {
           (action === 'lambda:InvokeFunction' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::Lambda::Function')) ||
           (action === 'sns:Publish' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::SNS::Topic')) ||
           (action === 'dynamodb:UpdateItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table')) ||
+          // A fleet item's read of its client's record: only with the partition and the attributes named.
+          (action === 'dynamodb:GetItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table') && /"dynamodb:LeadingKeys"/.test(JSON.stringify(statement.Condition ?? {})) && /"dynamodb:Attributes"/.test(JSON.stringify(statement.Condition ?? {}))) ||
           (/^kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey)$/.test(action) && /"kms:ViaService":"(sns|dynamodb)\./.test(JSON.stringify(statement.Condition ?? {})) && refs.every((r) => typeOf(r) === 'AWS::KMS::Key')) ||
           (STATE_MACHINE_DELIVERY.test(action) && resources.every((r) => r === '*')) ||
           stepFunctionsOrchestration(template, action, statement.Resource, refs);

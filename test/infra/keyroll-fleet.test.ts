@@ -16,6 +16,7 @@ interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 
 let stack: KeyRollStack;
@@ -63,10 +64,22 @@ describe('the fleet state machine', () => {
       Type: 'Map',
       MaxConcurrency: 25,
       ToleratedFailurePercentage: 100,
-      ItemsPath: '$.items',
-      ResultPath: '$.state.results',
+      // The results replace the page's items (no list grows in the state: 256 KiB per state).
+      ItemsPath: '$.page',
+      ResultPath: '$.page',
       Next: FleetStates.LIST_CLIENTS,
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    // Each item carries ids and the small request fields: never the request's lists.
+    expect(map.ItemSelector).toEqual({
+      'clientId.$': '$$.Map.Item.Value.clientId',
+      'startAt.$': '$$.Map.Item.Value.startAt',
+      'rotationId.$': '$$.Map.Item.Value.rotationId',
+      'mode.$': '$.request.mode',
+      'reason.$': '$.request.reason',
+      'requestedBy.$': '$.request.requestedBy',
+      'revokeImmediately.$': '$.request.revokeImmediately',
+      lookups: 0,
     });
     expect(map.ItemProcessor.StartAt).toBe(FleetStates.PACE_START);
     expect(map.ItemProcessor.States[FleetStates.PACE_START]).toEqual({ Type: 'Wait', TimestampPath: '$.startAt', Next: FleetStates.ROTATE_CLIENT });
@@ -75,15 +88,21 @@ describe('the fleet state machine', () => {
     expect(item.Resource).toContain('states:startExecution.waitForTaskToken');
     expect(item.Parameters.Input).toEqual({
       'clientId.$': '$.clientId',
-      'mode.$': '$.request.mode',
-      'reason.$': '$.request.reason',
-      'requestedBy.$': '$.request.requestedBy',
-      'revokeImmediately.$': '$.request.revokeImmediately',
+      'mode.$': '$.mode',
+      'reason.$': '$.reason',
+      'requestedBy.$': '$.requestedBy',
+      'revokeImmediately.$': '$.revokeImmediately',
       'callbackToken.$': '$$.Task.Token',
     });
+    // The execution name is the item's rotation id (per fleet and client): a retried start cannot start a second rotation.
+    expect(item.Parameters['Name.$']).toBe('$.rotationId');
     expect(item.TimeoutSeconds).toBe(900);
     expect(item.Retry.flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals)).not.toContain('States.ALL');
-    expect(item.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FleetStates.CLIENT_NOT_ROTATED }]);
+    expect(item.Catch).toEqual([
+      { ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: FleetStates.FIND_STARTED_ROTATION },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FleetStates.CLIENT_NOT_ROTATED },
+    ]);
+    expect(map.ItemProcessor.States[FleetStates.FIND_STARTED_ROTATION]).toMatchObject({ Resource: 'arn:aws:states:::dynamodb:getItem', Parameters: { ProjectionExpression: 'currentVersionId, #lock.rotationId' } });
     expect(states[FleetStates.ALL_ROTATED]).toMatchObject({ Type: 'Choice', Default: FleetStates.FLEET_INCOMPLETE });
     expect(states[FleetStates.FLEET_INCOMPLETE]).toMatchObject({ Type: 'Fail', Error: 'FleetRotationIncomplete' });
   });
@@ -95,6 +114,16 @@ describe('the fleet state machine', () => {
     expect(actions.filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
     const start = statements.filter((s) => asArray(s.Action).includes('states:StartExecution'));
     expect(JSON.stringify(start)).toContain(logicalId(stack.rotation.stateMachine));
+  });
+
+  test('its role reads only two attributes of client records (an ambiguous start), nothing else of the table', () => {
+    const statements = statementsOf(stack.fleet.stateMachine.role).filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+    expect(statements.flatMap((s) => asArray(s.Action))).toEqual(['dynamodb:GetItem']);
+    expect(statements[0]!.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] },
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'currentVersionId', 'lock'] },
+      StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+    });
   });
 });
 
@@ -111,18 +140,27 @@ describe('the rotation answering the fleet', () => {
 });
 
 describe('the fleet page function', () => {
-  test('may only query the byClient index (through KMS via DynamoDB) and write its logs', () => {
+  test('may only query the byClient index and fleet selections (through KMS via DynamoDB) and write its logs', () => {
     const fn = stack.fleet.node.findChild('FleetPageFunction') as IConstruct & { role?: IConstruct };
     const statements = statementsOf(stack.fleet.node.findChild('FleetPageRole'));
     const actions = statements.flatMap((s) => asArray(s.Action)).sort();
-    expect(actions).toEqual(['dynamodb:Query', 'kms:Decrypt', 'kms:DescribeKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
-    const query = statements.find((s) => asArray(s.Action).includes('dynamodb:Query'))!;
-    expect(JSON.stringify(query.Resource)).toContain('/index/byClient');
+    expect(actions).toEqual(['dynamodb:Query', 'dynamodb:Query', 'kms:Decrypt', 'kms:DescribeKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
+    const [index, selections] = statements.filter((s) => asArray(s.Action).includes('dynamodb:Query'));
+    expect(JSON.stringify(index!.Resource)).toContain('/index/byClient');
+    expect(index!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['CLIENTS'] } });
+    // The table itself only in FLEET#<fleetId> partitions: no client record, key or audit entry.
+    expect(selections!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
     expect(fn).toBeDefined();
   });
 });
 
 describe('props', () => {
+  test.each([0, 501])('rejects pageSize %p (a page of results must fit 256 KiB)', (pageSize) => {
+    const stack = new Stack(new App(), 'S', { env: TEST_ENV });
+    const rotation = new KeyRollRotation(stack, 'Rotation', {});
+    expect(() => new KeyRollFleet(stack, 'Fleet', { rotation, pageSize })).toThrow(/pageSize must be 1-500/);
+  });
+
   test.each([0, 1001, 2.5])('rejects maxConcurrency %p', (maxConcurrency) => {
     const stack = new Stack(new App(), 'S', { env: TEST_ENV });
     const rotation = new KeyRollRotation(stack, 'Rotation', {});

@@ -4,12 +4,13 @@
  * item's task token. Calls go through the quota proxy, so throttling is real: the Secrets
  * Manager write quota is lowered here to make it bite with a handful of clients.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ManualClock } from '../../lambdas/core/clock';
 import { KeyState } from '../../lambdas/core/key-state';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { FleetStates } from '../../lib/fleet-definition';
-import { LocalFleetRunner } from '../../lib/local/local-fleet-runner';
+import { LocalFleetRunner, type LocalFleetOptions } from '../../lib/local/local-fleet-runner';
+import { MAX_PAYLOAD_BYTES, measurePayloads, payloadBytes } from '../../lib/local/step-functions-limits';
 import { peakRate, QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA } from '../../lib/local/quota-proxy';
 import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll, type LocalResources } from '../../lib/local/synthesized-workflow';
 import { registerClient } from '../../lambdas/aws/client-provisioning';
@@ -27,7 +28,7 @@ let resources: LocalResources;
 let synth: ReturnType<typeof synthesizeKeyRoll>;
 
 // jest workers run test files one after another in one process: what this file changes in the environment, it puts back.
-const savedEnv = { endpoint: process.env.AWS_ENDPOINT_URL, pageSize: process.env.FLEET_PAGE_SIZE };
+const savedEnv = { endpoint: process.env.AWS_ENDPOINT_URL, pageSize: process.env.FLEET_PAGE_SIZE, writes: process.env.FLEET_WRITES_PER_SECOND };
 
 beforeAll(async () => {
   // Every SDK client of this test file (created lazily) goes through the proxy.
@@ -46,6 +47,8 @@ afterAll(async () => {
   process.env.AWS_ENDPOINT_URL = savedEnv.endpoint;
   if (savedEnv.pageSize === undefined) delete process.env.FLEET_PAGE_SIZE;
   else process.env.FLEET_PAGE_SIZE = savedEnv.pageSize;
+  if (savedEnv.writes === undefined) delete process.env.FLEET_WRITES_PER_SECOND;
+  else process.env.FLEET_WRITES_PER_SECOND = savedEnv.writes;
   await proxy.close();
 });
 
@@ -63,9 +66,11 @@ async function registerMany(count: number, prefix: string, tags?: string[]) {
   return clients;
 }
 
-function fleetRunner(options: { realRetryIntervals?: boolean } = {}) {
+function fleetRunner(options: { realRetryIntervals?: boolean } & Pick<LocalFleetOptions, 'loseStartResponse' | 'rotationStub'> = {}) {
   const transitions: string[] = [];
   const runner = new LocalFleetRunner(resolveFleetWorkflow(synth, resources), resolveWorkflow(synth, resources), deps, {
+    ...(options.loseStartResponse ? { loseStartResponse: options.loseStartResponse } : {}),
+    ...(options.rotationStub ? { rotationStub: options.rotationStub } : {}),
     // Simulated time: the clock jumps to where a rotation's Wait would end.
     waitUntil: async (targetMs) => {
       const clock = deps.clock as ManualClock;
@@ -78,6 +83,14 @@ function fleetRunner(options: { realRetryIntervals?: boolean } = {}) {
   });
   return { runner, transitions };
 }
+
+/** What `keyroll rotate-fleet --clients` does: the list goes to the table under the fleet id, the execution input names it. */
+async function listedRequest(fleetId: string, request: { mode: string; reason: string; requestedBy: string }, clientIds: string[]) {
+  return { ...request, listed: await deps.keys.fleetSelections().write(fleetId, clientIds) };
+}
+
+/** The rotation id (execution name) a fleet gives a client's item. */
+const itemRotationId = (fleetId: string, clientId: string) => createHash('sha256').update(`${fleetId}/${clientId}`).digest('hex'); // independent of core/fleet.ts on purpose
 
 const currentKeyOf = async (secretId: string) => (await deps.secrets.readStage(secretId, Stage.CURRENT))!.value.apiKey;
 
@@ -117,7 +130,8 @@ describe('a fleet rotation', () => {
       clientId: busy.clientId, at: new Date(deps.clock.nowMs()).toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'in flight',
     });
     const { runner } = fleetRunner();
-    const result = await runner.run({ mode: 'scheduled', reason: 'quarterly', requestedBy: 'scheduler', clientIds: [busy.clientId, idle.clientId] }, randomUUID());
+    const fleetId = randomUUID();
+    const result = await runner.run(await listedRequest(fleetId, { mode: 'scheduled', reason: 'quarterly', requestedBy: 'scheduler' }, [busy.clientId, idle.clientId]), fleetId);
     expect(result).toMatchObject({ status: 'FAILED', error: 'FleetRotationIncomplete' });
     expect(result.cause).toContain('RotationInProgress 1');
     // The idle client's rotation goes on to its overlap and retirement after reporting.
@@ -141,7 +155,8 @@ describe('a fleet rotation', () => {
     proxy.resetStats();
     try {
       const { runner } = fleetRunner({ realRetryIntervals: true });
-      const result = await runner.run({ mode: 'emergency', reason: 'INC-2', requestedBy: 'oncall', clientIds: clients.map((c) => c.clientId) }, randomUUID());
+      const fleetId = randomUUID();
+      const result = await runner.run(await listedRequest(fleetId, { mode: 'emergency', reason: 'INC-2', requestedBy: 'oncall' }, clients.map((c) => c.clientId)), fleetId);
       expect(result.status).toBe('SUCCEEDED');
       expect(result.output).toMatchObject({ rotated: 12, failed: 0 });
       const stats = proxy.stats();
@@ -152,5 +167,113 @@ describe('a fleet rotation', () => {
       proxy.setQuotas([]);
       await Promise.all([opsTopic.drain(), clientTopic.drain()]);
     }
+  });
+});
+
+/** `count` client ids of 64 characters (the longest a client id may be). */
+const longIds = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`.padEnd(64, 'x'));
+
+/** Runs `body` with the fleet page size and pacing of a production page (500 items, starts not spaced). */
+async function withProductionPages<T>(body: () => Promise<T>): Promise<T> {
+  process.env.FLEET_PAGE_SIZE = '500';
+  process.env.FLEET_WRITES_PER_SECOND = '1000000000';
+  try {
+    return await body();
+  } finally {
+    process.env.FLEET_PAGE_SIZE = '3';
+    delete process.env.FLEET_WRITES_PER_SECOND;
+  }
+}
+
+function largest(sizes: Map<string, number>): [string, number] {
+  return [...sizes.entries()].reduce((a, b) => (b[1] > a[1] ? b : a));
+}
+
+describe('a fleet within Step Functions limits (256 KiB per execution input, state input/output and task result)', () => {
+  it('refuses an inline list as the execution input: a list lives in the table', async () => {
+    const { runner } = fleetRunner();
+    const result = await runner.run({ mode: 'manual', reason: 'x', requestedBy: 'y', clientIds: ['a'] }, randomUUID());
+    expect(result).toMatchObject({ status: 'FAILED', error: 'InvalidOperationInput' });
+  });
+
+  it('StartExecution refuses what AWS refuses: the old inline shape of 10,000 ids, a name over 80 characters or with a forbidden character', async () => {
+    const { runner } = fleetRunner();
+    const inline = { mode: 'manual', reason: 'quarterly', requestedBy: 'alice', clientIds: longIds(10_000, 'inline') };
+    // ~700 KB: what today's CLI would send.
+    expect(payloadBytes(inline)).toBeGreaterThan(600_000);
+    await expect(runner.run(inline, randomUUID())).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(runner.run({ mode: 'manual', reason: 'x', requestedBy: 'y', all: true }, 'f'.repeat(81))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(runner.run({ mode: 'manual', reason: 'x', requestedBy: 'y', all: true }, 'fleet:1')).rejects.toMatchObject({ name: 'InvalidName' });
+  });
+
+  it('rotates 10,000 listed clients of 64-character ids with every payload under 256 KiB', async () => {
+    const ids = longIds(10_000, 'big');
+    const fleetId = `fleet-${randomUUID()}`;
+    const { runner, transitions } = fleetRunner({ rotationStub: () => ({ ok: true }) });
+    const measurement = measurePayloads();
+    const result = await withProductionPages(async () => runner.run(await listedRequest(fleetId, { mode: 'manual', reason: 'annual rotation', requestedBy: 'alice' }, ids), fleetId));
+    const sizes = measurement.stop();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ rotated: 10_000, failed: 0 });
+    expect(transitions.filter((s) => s === FleetStates.LIST_CLIENTS)).toHaveLength(21);
+    // One rotation per client, each named for the fleet and the client.
+    const rotations = await Promise.all(result.rotations);
+    expect(new Set(rotations.map((r) => r.rotationId))).toEqual(new Set(ids.map((id) => itemRotationId(fleetId, id))));
+    const [state, bytes] = largest(sizes);
+    console.log(`10,000 listed clients: execution input ${sizes.get('StartExecution execution input')} B; ListClients output ${sizes.get('ListClients output')} B; RotateClients input ${sizes.get('RotateClients input')} / output ${sizes.get('RotateClients output')} B; item input ${sizes.get('PaceStart input')} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`);
+    expect(bytes).toBeLessThan(MAX_PAYLOAD_BYTES * 0.8);
+    await opsTopic.drain();
+  });
+
+  it('reports a page where every client fails with the longest error name, bounded, without exceeding a limit', async () => {
+    const ids = longIds(1_000, 'fail');
+    const fleetId = `fleet-${randomUUID()}`;
+    const longError = `KeyRoll.${'E'.repeat(248)}`; // 256 characters: SendTaskFailure's most
+    const { runner } = fleetRunner({ rotationStub: () => ({ error: longError, cause: 'c'.repeat(32_768) }) });
+    const measurement = measurePayloads();
+    const result = await withProductionPages(async () => runner.run(await listedRequest(fleetId, { mode: 'emergency', reason: 'INC-3', requestedBy: 'oncall' }, ids), fleetId));
+    const sizes = measurement.stop();
+    expect(result).toMatchObject({ status: 'FAILED', error: 'FleetRotationIncomplete' });
+    const [ops] = (await opsTopic.drain()).map((m) => m.message);
+    const notice = JSON.parse(ops!) as { failed: number; failedClients: unknown[]; moreFailedClients: number; summary: string };
+    expect(notice).toMatchObject({ failed: 1_000, moreFailedClients: 950 });
+    expect(notice.failedClients).toHaveLength(50);
+    expect(notice.summary).toContain('950 more');
+    const [state, bytes] = largest(sizes);
+    console.log(`1,000 failed clients, 256-character errors: RotateClients output ${sizes.get('RotateClients output')} B; ListClients input ${sizes.get('ListClients input')} B; fleet.finished notice ${Buffer.byteLength(ops!)} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`);
+    expect(bytes).toBeLessThan(MAX_PAYLOAD_BYTES * 0.8);
+  });
+});
+
+describe('fleet item starts', () => {
+  it('a lost StartExecution response and its retry make one rotation, and the client counts as rotated', async () => {
+    const client = await register(uniqueName('fleet-lost'));
+    const before = await currentKeyOf(client.secretId);
+    let lost = 0;
+    const { runner, transitions } = fleetRunner({ loseStartResponse: () => lost++ === 0 });
+    const fleetId = randomUUID();
+    const result = await runner.run(await listedRequest(fleetId, { mode: 'manual', reason: 'quarterly', requestedBy: 'alice' }, [client.clientId]), fleetId);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ rotated: 1, failed: 0 });
+    // The retry found the execution already there (its input carries another attempt's token) and read the client instead.
+    expect(transitions).toEqual(expect.arrayContaining([FleetStates.FIND_STARTED_ROTATION]));
+    const rotations = await Promise.all(result.rotations);
+    expect(rotations.map((r) => [r.rotationId, r.status])).toEqual([[itemRotationId(fleetId, client.clientId), 'SUCCEEDED']]);
+    expect((await deps.keys.requireClient(client.clientId)).currentVersionId).toBe(itemRotationId(fleetId, client.clientId));
+    expect(await currentKeyOf(client.secretId)).not.toBe(before);
+    await expectConsistent(deps, client.clientId);
+    await Promise.all([opsTopic.drain(), clientTopic.drain()]);
+  });
+
+  it('the same fleet id is one execution: a second start of it is refused, and its selection cannot change', async () => {
+    const client = await register(uniqueName('fleet-once'));
+    const { runner } = fleetRunner();
+    const fleetId = randomUUID();
+    const request = await listedRequest(fleetId, { mode: 'manual', reason: 'quarterly', requestedBy: 'alice' }, [client.clientId]);
+    expect(await listedRequest(fleetId, { mode: 'manual', reason: 'quarterly', requestedBy: 'alice' }, [client.clientId])).toEqual(request);
+    await expect(deps.keys.fleetSelections().write(fleetId, [client.clientId, 'someone-else'])).rejects.toMatchObject({ name: 'FleetSelectionConflict' });
+    expect((await runner.run(request, fleetId)).status).toBe('SUCCEEDED');
+    await expect(runner.run(request, fleetId)).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+    await Promise.all([opsTopic.drain(), clientTopic.drain()]);
   });
 });

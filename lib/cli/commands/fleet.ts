@@ -8,6 +8,7 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import type { Command } from 'commander';
 import { ClientOffboardedError, NoClientsSelectedError } from '../../../lambdas/core/errors';
 import { parseFleetRequest, type FleetNotice } from '../../../lambdas/core/fleet';
+import { containsApiKey } from '../../../lambdas/core/key-material';
 import { RotationMode } from '../../../lambdas/core/rotation-request';
 import { checkClientId, checkText, formatDuration, parseDurationSeconds } from '../arguments';
 import type { RunState } from '../context';
@@ -23,7 +24,11 @@ interface FleetOptions {
   revokeImmediately?: boolean;
   wait?: boolean;
   waitTimeout: string;
+  fleetId?: string;
 }
+
+/** A fleet id is the fleet execution's name: at most 80 characters of the CloudWatch-safe alphabet, `fleet-` first (as the default `fleet-<uuid>`). */
+const FLEET_ID_PATTERN = /^fleet-[A-Za-z0-9_-]{1,74}$/;
 
 const POLL_MS = 5_000;
 
@@ -39,6 +44,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
     .option('--revoke-immediately', 'with --emergency: revoke every existing key of each client at its createSecret')
     .option('--wait', 'wait for the fleet to finish and print its summary')
     .option('--wait-timeout <duration>', 'give up waiting after this long (the fleet goes on)', '2h')
+    .option('--fleet-id <id>', 'the fleet execution name, fleet-... (default: fleet-<uuid>); re-running with the same id and clients starts nothing new')
     .addHelpText(
       'after',
       [
@@ -57,6 +63,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       if (selectors.length !== 1) throw new UsageError('Give exactly one of --all, --tag <tag>, --clients <ids>.', ['selector: exactly one of all, tag, clients']);
       if (options.revokeImmediately && !options.emergency) throw new UsageError('--revoke-immediately needs --emergency.', ['revoke-immediately: without --emergency']);
       const clientIds = options.clients?.split(',').map((id) => checkClientId(id));
+      if (options.fleetId !== undefined && (!FLEET_ID_PATTERN.test(options.fleetId) || containsApiKey(options.fleetId))) throw new UsageError('--fleet-id must be fleet- and 1-74 characters of [A-Za-z0-9_-], and not an API key.', ['fleet-id: fleet- and 1-74 characters of [A-Za-z0-9_-], not an API key']);
       const waitTimeoutSeconds = parseDurationSeconds(options.waitTimeout, '--wait-timeout');
       const context = state.context(command);
       const { output, session } = context;
@@ -86,8 +93,11 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       const fleetArn = (outputs as { FleetStateMachineArn?: string }).FleetStateMachineArn;
       if (!fleetArn) throw new EnvironmentError(`The stack outputs from ${source} have no FleetStateMachineArn: deploy a KeyRoll version with fleet rotation.`);
       const { mode, reason: why, requestedBy, revokeImmediately } = request;
-      const input = { mode, reason: why, requestedBy, ...(revokeImmediately ? { revokeImmediately } : {}), ...selector };
-      const name = `fleet-${randomUUID()}`;
+      const name = options.fleetId ?? `fleet-${randomUUID()}`;
+      // An explicit list never travels in the fleet's state (256 KiB per state): it is written to
+      // the table under the fleet id first (idempotent for the same list) and named by count and digest.
+      const selection = 'clientIds' in selector ? { listed: await deps.keys.fleetSelections().write(name, selector.clientIds) } : selector;
+      const input = { mode, reason: why, requestedBy, ...(revokeImmediately ? { revokeImmediately } : {}), ...selection };
       const sfn = session.clients().stepFunctions;
       const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: fleetArn, name, input: JSON.stringify(input) }));
       if (!options.wait) {
@@ -119,8 +129,8 @@ export function registerFleetCommand(program: Command, state: RunState): void {
     });
 }
 
-function describeSelector(input: { all?: true; tag?: string; clientIds?: readonly string[] }): string {
+function describeSelector(input: { all?: true; tag?: string; listed?: { count: number } }): string {
   if (input.all) return 'all';
   if (input.tag !== undefined) return `tag ${input.tag}`;
-  return `${input.clientIds!.length} listed`;
+  return `${input.listed!.count} listed`;
 }
