@@ -11,14 +11,8 @@ import type { ClientRecord, KeyRecord } from '../../lambdas/core/model';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { judgeRecord, verifyApiKey } from '../../lambdas/core/verification';
 import { Stage } from '../../lambdas/aws/secret-store';
-import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
+import { beginRotation, createSecret, finishSecret, retireOldKey, rollbackRotation, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
-import { createSecret } from '../../lambdas/aws/rotation/create-secret';
-import { finishSecret } from '../../lambdas/aws/rotation/finish-secret';
-import { retireOldKey } from '../../lambdas/aws/rotation/retire-old-key';
-import { rollbackRotation } from '../../lambdas/aws/rotation/rollback-rotation';
-import { setSecret } from '../../lambdas/aws/rotation/set-secret';
-import { testSecret } from '../../lambdas/aws/rotation/test-secret';
 import { makeTestDeps, newRotationId, registerTestClient, scanTable } from '../support/fixtures';
 import {
   allVersionIds,

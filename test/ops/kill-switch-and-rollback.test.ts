@@ -9,14 +9,8 @@ import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window'
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { KeyVerifier } from '../../lambdas/core/key-verifier';
 import { rollbackLastRotation, onboardClient, revokeKey } from '../../lambdas/aws/ops';
-import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
-import { checkUsage } from '../../lambdas/aws/rotation/check-usage';
+import { beginRotation, checkUsage, createSecret, finishSecret, retireOldKey, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
-import { createSecret } from '../../lambdas/aws/rotation/create-secret';
-import { finishSecret } from '../../lambdas/aws/rotation/finish-secret';
-import { retireOldKey } from '../../lambdas/aws/rotation/retire-old-key';
-import { setSecret } from '../../lambdas/aws/rotation/set-secret';
-import { testSecret } from '../../lambdas/aws/rotation/test-secret';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { newRotationId, scanTable } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';

@@ -15,12 +15,8 @@ import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window'
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { onboardClient, repairLabels, rollbackLastRotation } from '../../lambdas/aws/ops';
 import { KeyRepository } from '../../lambdas/aws/key-repository';
-import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
+import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext, RotationDeps } from '../../lambdas/aws/rotation/context';
-import { createSecret } from '../../lambdas/aws/rotation/create-secret';
-import { finishSecret } from '../../lambdas/aws/rotation/finish-secret';
-import { setSecret } from '../../lambdas/aws/rotation/set-secret';
-import { testSecret } from '../../lambdas/aws/rotation/test-secret';
 import { SecretStore, Stage } from '../../lambdas/aws/secret-store';
 import { newRotationId } from '../support/fixtures';
 import { labelsAndTableViolations } from '../support/crash-invariants';

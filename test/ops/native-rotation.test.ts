@@ -10,7 +10,7 @@ import { DeleteResourcePolicyCommand, GetResourcePolicyCommand, RotateSecretComm
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { onboardClient } from '../../lambdas/aws/ops';
-import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
+import { beginRotation } from '../support/judged-steps';
 import { DENY_NATIVE_ROTATION_POLICY } from '../../lambdas/aws/secret-rotation-guard';
 import { newRotationId } from '../support/fixtures';
 import { rotationRequest } from '../support/step-helpers';

@@ -5,12 +5,7 @@
  */
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { onboardClient } from '../../lambdas/aws/ops';
-import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
-import { checkUsage } from '../../lambdas/aws/rotation/check-usage';
-import { createSecret } from '../../lambdas/aws/rotation/create-secret';
-import { finishSecret } from '../../lambdas/aws/rotation/finish-secret';
-import { setSecret } from '../../lambdas/aws/rotation/set-secret';
-import { testSecret } from '../../lambdas/aws/rotation/test-secret';
+import { beginRotation, checkUsage, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import { newRotationId } from '../support/fixtures';
 import { rotationRequest } from '../support/step-helpers';
 import { makeOpsWorld, onboarding, WEEKLY_BERLIN, type OpsWorld } from './ops-fixtures';
