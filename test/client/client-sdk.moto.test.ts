@@ -15,12 +15,8 @@ import type { ClientNotice } from '../../lambdas/core/notifications';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
-import { beginRotation } from '../../lambdas/aws/rotation/begin-rotation';
-import { createSecret } from '../../lambdas/aws/rotation/create-secret';
-import { finishSecret } from '../../lambdas/aws/rotation/finish-secret';
-import { setSecret } from '../../lambdas/aws/rotation/set-secret';
-import { testSecret } from '../../lambdas/aws/rotation/test-secret';
 import { Stage } from '../../lambdas/aws/secret-store';
+import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import {
   createAuthenticatedFetch,
   createSnsSubscriberHandler,
