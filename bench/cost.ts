@@ -28,7 +28,7 @@ import { logger } from '../lambdas/handlers/runtime';
 import { LocalFleetRunner } from '../lib/local/local-fleet-runner';
 import { LocalRotationRunner, type LocalExecutionEvent } from '../lib/local/local-rotation-runner';
 import { pointSdkAtEmulator, startMoto } from '../lib/local/moto';
-import { QuotaProxy, type ProxyStats } from '../lib/local/quota-proxy';
+import { QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA, type ProxyStats } from '../lib/local/quota-proxy';
 import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll } from '../lib/local/synthesized-workflow';
 import { provisionClient, provisionStack } from '../lib/rehearsal/provision';
 
@@ -207,15 +207,28 @@ async function main(): Promise<void> {
       prices: PRICES,
       lambdaAssumptions: LAMBDA_ASSUMPTIONS,
       runsPerScenario: RUNS,
-      scenarios: Object.fromEntries(rows.map(([name, counts]) => [name, { counts, per1000: scale(priceOf(counts), 1000) }])),
+      scenarios: Object.fromEntries(rows.map(([name, counts]) => [name, { counts, per1000: scale(priceOf(counts), 1000), quotaWrites: quotaWritesOf(counts) }])),
     };
     fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
     fs.writeFileSync(path.join(__dirname, 'results', 'cost-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`${renderCostTable(rows)}\n\nSecrets Manager storage: $${PRICES.secretMonth.toFixed(2)} per client per month, whatever the rotations.\nJSON: bench/results/cost-latest.json\n`);
+    const quota = rows.slice(0, 2).map(([name, counts]) => {
+      const { writes, boundPerSecond } = quotaWritesOf(counts);
+      return `  ${name}: ${fmt(writes)} (${SECRETS_MANAGER_WRITE_QUOTA.operations.join(' + ')}) → at most ${boundPerSecond} rotations/s at ${SECRETS_MANAGER_WRITE_QUOTA.perSecond} writes/s`;
+    });
+    process.stdout.write(`${renderCostTable(rows)}\n\nQuota-bound Secrets Manager writes per rotation:\n${quota.join('\n')}\n\nSecrets Manager storage: $${PRICES.secretMonth.toFixed(2)} per client per month, whatever the rotations.\nJSON: bench/results/cost-latest.json\n`);
   } finally {
     await proxy.close();
     await moto.stop();
   }
+}
+
+/**
+ * Secrets Manager writes under the account's shared write quota (50/s, not adjustable) in one
+ * run of a scenario, and the rotations/s that quota allows at that many.
+ */
+export function quotaWritesOf(counts: ScenarioCounts): { writes: number; boundPerSecond: number } {
+  const writes = SECRETS_MANAGER_WRITE_QUOTA.operations.reduce((sum, op) => sum + (counts.calls[`secretsmanager:${op}`] ?? 0), 0);
+  return { writes, boundPerSecond: writes > 0 ? round(SECRETS_MANAGER_WRITE_QUOTA.perSecond / writes, 2) : 0 };
 }
 
 function difference(a: ScenarioCounts, b: ScenarioCounts, over: number): ScenarioCounts {

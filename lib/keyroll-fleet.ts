@@ -27,8 +27,9 @@ export interface KeyRollFleetProps {
    * Rotations in flight at once: a cap, not the pace (the starts are paced to
    * `writesPerSecond`). A rotation holds its slot from its start until its new key is
    * current: 2–3 s on AWS, several more when its writes are throttled and retried. By
-   * Little's law the cap must exceed the bound (12.5 emergency rotations/s) × that time, or
-   * it, not the quota, sets the rate: 40 held a rehearsal at 87% of the bound, 100 at 93%.
+   * Little's law the cap must exceed the bound (25 rotations/s at 2 writes each; 12.5 when an
+   * emergency made 4) × that time, or it, not the quota, sets the rate: 40 held a rehearsal at
+   * 87% of the 12.5/s bound, 100 at 93%.
    * @default 100
    */
   readonly maxConcurrency?: number;

@@ -20,7 +20,26 @@ export const Stage = {
 } as const;
 export type Stage = (typeof Stage)[keyof typeof Stage];
 
-/** Which version each label should be on; an absent entry means "on no version". */
+/**
+ * Which version each label should be on (docs/design.md, "Where the truth lives").
+ *
+ * - `current`: AWSCURRENT is there and nowhere else.
+ * - `pending`: AWSPENDING is there when set. When absent it is on no version or left on
+ *   `current`, where a finished rotation leaves it: Secrets Manager reads that as a finished
+ *   rotation ("When rotation is successful, the AWSPENDING staging label might be attached to
+ *   the same version as the AWSCURRENT version, or it might not be attached to any version",
+ *   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html), and
+ *   the next rotation's PutSecretValue takes it from there ("If you specify a staging label
+ *   that's already associated with a different version of the same secret, then Secrets
+ *   Manager removes the label from the other version and attaches it to this version",
+ *   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+ * - `previous`: AWSPREVIOUS is there when set (the overlap's previous version). When absent it
+ *   is left where Secrets Manager put it, on the version AWSCURRENT last left (whose key the
+ *   table holds as REVOKED or retiring, never current), but never on `current`.
+ *
+ * Removing a label the table does not need would be a quota-bound write that no invariant asks
+ * for: clients read AWSCURRENT only, and the verifier reads the table.
+ */
 export interface LabelTarget {
   readonly current: string;
   readonly previous?: string;
@@ -40,33 +59,43 @@ export function versionWithStage(stages: VersionStages, stage: Stage): string | 
 }
 
 /**
+ * True when `holder` (the version carrying `stage`, if any) is where `target` allows it
+ * without a change: the named version, or for an unnamed AWSPENDING / AWSPREVIOUS the rest
+ * positions {@link LabelTarget} describes.
+ */
+function isInPlace(stage: Stage, holder: string | undefined, target: LabelTarget): boolean {
+  const wanted = wantedFor(stage, target);
+  if (holder === wanted) return true;
+  if (wanted !== undefined || holder === undefined) return false;
+  return stage === Stage.PENDING ? holder === target.current : stage === Stage.PREVIOUS && holder !== target.current;
+}
+
+/** The version `target` names for `stage`, if any. */
+function wantedFor(stage: Stage, target: LabelTarget): string | undefined {
+  return stage === Stage.CURRENT ? target.current : stage === Stage.PENDING ? target.pending : target.previous;
+}
+
+const ORDER: readonly Stage[] = [Stage.CURRENT, Stage.PENDING, Stage.PREVIOUS];
+
+/**
  * The next change towards `target`, or undefined when the labels already match it.
  * AWSCURRENT goes first: moving it makes Secrets Manager put AWSPREVIOUS on the version it
- * left, which the AWSPREVIOUS change then corrects.
+ * left, which is then either where `target.previous` says or allowed to stay.
  */
 export function nextLabelChange(stages: VersionStages, target: LabelTarget): LabelChange | undefined {
-  const order: [Stage, string | undefined][] = [
-    [Stage.CURRENT, target.current],
-    [Stage.PENDING, target.pending],
-    [Stage.PREVIOUS, target.previous],
-  ];
-  for (const [stage, wanted] of order) {
+  for (const stage of ORDER) {
     const holder = versionWithStage(stages, stage);
-    if (holder === wanted) continue;
+    if (isInPlace(stage, holder, target)) continue;
+    const wanted = wantedFor(stage, target);
     if (wanted === undefined) return { stage, from: holder };
     return { stage, to: wanted, ...(holder ? { from: holder } : {}) };
   }
   return undefined;
 }
 
-/** Each label that is not where `target` says, in words (empty when the labels match). */
+/** Each label that is not where `target` allows it, in words (empty when the labels match). */
 export function labelDisagreements(stages: VersionStages, target: LabelTarget): string[] {
-  const wanted: [Stage, string | undefined][] = [
-    [Stage.CURRENT, target.current],
-    [Stage.PENDING, target.pending],
-    [Stage.PREVIOUS, target.previous],
-  ];
-  return wanted
-    .filter(([stage, version]) => versionWithStage(stages, stage) !== version)
-    .map(([stage, version]) => `${stage} is on ${versionWithStage(stages, stage) ?? 'no version'}; the table says ${version ?? 'no version'}`);
+  return ORDER.filter((stage) => !isInPlace(stage, versionWithStage(stages, stage), target)).map(
+    (stage) => `${stage} is on ${versionWithStage(stages, stage) ?? 'no version'}; the table says ${wantedFor(stage, target) ?? 'no version'}`,
+  );
 }

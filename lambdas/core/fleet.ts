@@ -147,9 +147,20 @@ export function parseFleetExecutionInput(raw: unknown): FleetRequest {
   return parseFleet(raw, 'listed');
 }
 
-/** Secrets Manager writes one rotation makes before it reports to the fleet: put, move AWSCURRENT, remove AWSPENDING, and in emergency mode remove AWSPREVIOUS from the revoked key. */
-export function writesPerRotation(mode: RotationMode): number {
-  return mode === RotationMode.EMERGENCY ? 4 : 3;
+/**
+ * Quota-bound Secrets Manager writes one rotation makes before it reports to the fleet, in
+ * every mode: PutSecretValue (the new key, taking AWSPENDING) and UpdateSecretVersionStage
+ * moving AWSCURRENT (Secrets Manager moves AWSPREVIOUS itself). The labels are left there
+ * (docs/design.md, "Where the truth lives"); test/workflow/quota-writes.test.ts counts them.
+ * A rotation that takes over another's lock fences the other's version first (one more
+ * PutSecretValue, refused when that version exists): not counted, the fleet's clients are
+ * normally idle.
+ */
+export const SECRETS_WRITES_PER_ROTATION = 2;
+
+/** {@link SECRETS_WRITES_PER_ROTATION}, the same in every mode since emergencies leave AWSPREVIOUS where Secrets Manager puts it. */
+export function writesPerRotation(_mode: RotationMode): number {
+  return SECRETS_WRITES_PER_ROTATION;
 }
 
 /**

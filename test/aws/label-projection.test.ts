@@ -51,3 +51,42 @@ describe('labelDisagreements', () => {
     ]);
   });
 });
+
+/**
+ * Where AWSPENDING and AWSPREVIOUS may rest when the table names no version for them (see
+ * LabelTarget): each removal would be a write against Secrets Manager's 50 writes/s
+ * (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html) that no
+ * invariant needs.
+ */
+describe('labels at rest', () => {
+  it('AWSPENDING may stay on the current version (a finished rotation, API_RotateSecret), nowhere else', () => {
+    expect(nextLabelChange({ r: [Stage.CURRENT, Stage.PENDING], v0: [Stage.PREVIOUS] }, { current: 'r', previous: 'v0' })).toBeUndefined();
+    expect(labelDisagreements({ r: [Stage.CURRENT, Stage.PENDING] }, { current: 'r' })).toEqual([]);
+    expect(nextLabelChange({ v0: [Stage.CURRENT], r: [Stage.PENDING] }, { current: 'v0' })).toEqual({ stage: Stage.PENDING, from: 'r' });
+    expect(labelDisagreements({ v0: [Stage.CURRENT], r: [Stage.PENDING] }, { current: 'v0' })).toEqual(['AWSPENDING is on r; the table says no version']);
+  });
+
+  it('AWSPREVIOUS may stay where AWSCURRENT left it when the table has no previous version, never on the current one', () => {
+    expect(nextLabelChange({ r: [Stage.CURRENT], v0: [Stage.PREVIOUS] }, { current: 'r' })).toBeUndefined();
+    expect(labelDisagreements({ r: [Stage.CURRENT], v0: [Stage.PREVIOUS] }, { current: 'r' })).toEqual([]);
+    expect(nextLabelChange({ r: [Stage.CURRENT, Stage.PREVIOUS] }, { current: 'r' })).toEqual({ stage: Stage.PREVIOUS, from: 'r' });
+    // A named previous version is still enforced.
+    expect(nextLabelChange({ r: [Stage.CURRENT], v1: [Stage.PREVIOUS] }, { current: 'r', previous: 'v0' })).toEqual({ stage: Stage.PREVIOUS, to: 'v0', from: 'v1' });
+  });
+
+  it('finishing takes one change, the AWSCURRENT move, in both modes, and the table afterwards asks for none', () => {
+    for (const previousBefore of [undefined, 'vp']) {
+      // After createSecret's PutSecretValue: AWSPENDING on r (taken from v0, where the last rotation left it).
+      const stages: Record<string, string[]> = { v0: [Stage.CURRENT], r: [Stage.PENDING], vp: previousBefore ? [Stage.PREVIOUS] : [] };
+      for (const target of [{ current: 'r', pending: 'r' }, { current: 'r', pending: 'r', previous: 'v0' }] as LabelTarget[]) {
+        const s = structuredClone(stages);
+        const first = nextLabelChange(s, target);
+        expect(first).toEqual({ stage: Stage.CURRENT, to: 'r', from: 'v0' });
+        apply(s, first!);
+        expect(nextLabelChange(s, target)).toBeUndefined();
+        // After the commit: an emergency's table has no previous, a scheduled one's has v0; no pending.
+        expect(nextLabelChange(s, target.previous ? { current: 'r', previous: 'v0' } : { current: 'r' })).toBeUndefined();
+      }
+    }
+  });
+});

@@ -200,6 +200,26 @@ describe(`PutSecretValue with a ClientRequestToken that names a version (${PUT_V
     expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: FENCE }))).VersionId).toBe(v3);
   });
 
+  it('VersionStages [AWSPENDING] takes AWSPENDING off the AWSCURRENT version, which keeps AWSCURRENT; AWSPREVIOUS stays (moto agreed for PutSecretValue)', async () => {
+    // The label life cycle of KeyRoll's rotations: a finished rotation leaves AWSPENDING on its
+    // (current) version, the next PutSecretValue takes it ("If you specify a staging label
+    // that's already associated with a different version of the same secret, then Secrets
+    // Manager removes the label from the other version and attaches it to this version"), and
+    // the AWSCURRENT move puts AWSPREVIOUS on the version it left (UPDATE_STAGE_DOC): two writes.
+    const { name, v1, v2, v3 } = await freshSecret();
+    await put(name, v2, ['AWSPENDING']);
+    await stage(name, 'AWSCURRENT', v2, v1);
+    expect(await labelled(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [v2]: ['AWSCURRENT', 'AWSPENDING'].sort() });
+    await put(name, v3, ['AWSPENDING']);
+    expect(await labelled(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [v2]: ['AWSCURRENT'], [v3]: ['AWSPENDING'] });
+    await stage(name, 'AWSCURRENT', v3, v2);
+    expect(await labelled(name)).toEqual({ [v2]: ['AWSPREVIOUS'], [v3]: ['AWSCURRENT', 'AWSPENDING'].sort() });
+    // Moving AWSCURRENT back onto the AWSPREVIOUS version (a rollback) takes AWSPREVIOUS to the
+    // version AWSCURRENT left, with its AWSPENDING.
+    await stage(name, 'AWSCURRENT', v2, v3);
+    expect(await labelled(name)).toEqual({ [v2]: ['AWSCURRENT'], [v3]: ['AWSPENDING', 'AWSPREVIOUS'].sort() });
+  });
+
   it('moving AWSCURRENT moves AWSPREVIOUS from the version that carries AWSCURRENT, whose other labels stay (moto used a stale default version)', async () => {
     const { name, v1, v2, v3 } = await freshSecret();
     await put(name, v2, ['AWSPENDING']);

@@ -67,14 +67,15 @@ describe('parseFleetRequest', () => {
 describe('startTimes', () => {
   it('spaces starts so they come at the write quota divided by the writes of one rotation', () => {
     const start = Date.parse('2026-12-01T00:00:00Z');
-    // Emergency: 4 writes each, 48 writes/s → 12 starts/s → one every 83 ms.
-    expect(startTimes(['a', 'b', 'c', 'd'], 'emergency', 48, start).map((t) => Date.parse(t.startAt) - start)).toEqual([0, 83, 167, 250]);
-    // Scheduled: 3 writes each, 48 writes/s → 16 starts/s.
+    // 2 quota-bound writes per rotation in every mode (test/workflow/quota-writes.test.ts counts
+    // them), 48 writes/s → 24 starts/s → one every 41.7 ms (emergencies made 4 writes: 12/s).
+    expect(startTimes(['a', 'b', 'c', 'd'], 'emergency', 48, start).map((t) => Date.parse(t.startAt) - start)).toEqual([0, 42, 83, 125]);
     expect(startTimes(['a', 'b'], 'scheduled', 48, start)).toEqual([
       { clientId: 'a', startAt: '2026-12-01T00:00:00.000Z' },
-      { clientId: 'b', startAt: '2026-12-01T00:00:00.063Z' },
+      { clientId: 'b', startAt: '2026-12-01T00:00:00.042Z' },
     ]);
-    expect(writesPerRotation('manual')).toBe(3);
+    expect(writesPerRotation('manual')).toBe(2);
+    expect(writesPerRotation('emergency')).toBe(2);
   });
 });
 

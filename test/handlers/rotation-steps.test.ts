@@ -166,16 +166,17 @@ describe('a scheduled rotation, step by step, every step run twice', () => {
     results.push(tested);
     expect(tested).toEqual({ pendingKeyId: newValue.keyId, currentKeyId: r.oldKeyId });
 
-    // finishSecret: AWSCURRENT on the rotation's version, AWSPREVIOUS on the old, no AWSPENDING.
+    // finishSecret: AWSCURRENT on the rotation's version, AWSPREVIOUS on the old (Secrets Manager
+    // moved it), AWSPENDING left on the new version: one write (docs/design.md, "Where the truth lives").
     clock.advance(1000);
     const finishedAt = START + 4000;
     const notAfter = iso(finishedAt + 600 * 1000);
     const finished = await r.twice(() => finishSecret(deps, context));
     results.push(finished);
-    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT], [r.oldVersion]: [Stage.PREVIOUS] });
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING], [r.oldVersion]: [Stage.PREVIOUS] });
     expect(await deps.secrets.readStage(r.secretId, Stage.CURRENT)).toEqual({ versionId: r.rotationId, value: newValue });
     expect(await deps.secrets.readStage(r.secretId, Stage.PREVIOUS)).toEqual({ versionId: r.oldVersion, value: r.oldValue });
-    expect(await deps.secrets.readStage(r.secretId, Stage.PENDING)).toBeUndefined();
+    expect(await deps.secrets.readStage(r.secretId, Stage.PENDING)).toEqual({ versionId: r.rotationId, value: newValue });
     expect(await getKey(r.oldKeyHash)).toMatchObject({ state: KeyState.RETIRING, notAfter });
     expect((await getKey(newKeyHash)).state).toBe(KeyState.ACTIVE);
     const afterFinish = await getClient(r.client.clientId);
@@ -220,7 +221,7 @@ describe('a scheduled rotation, step by step, every step run twice', () => {
     results.push(retired);
     expect(retired).toMatchObject({ retiredKeyId: r.oldKeyId, notice: { eventType: 'key.retired', previousKeyId: r.oldKeyId, currentKeyId: newValue.keyId, revokedKeyIds: [r.oldKeyId] } });
     expect(await getKey(r.oldKeyHash)).toMatchObject({ state: KeyState.REVOKED, revokedAt: iso(clock.nowMs()), notAfter });
-    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT] });
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING] });
     const afterRetire = await getClient(r.client.clientId);
     expect(afterRetire).toMatchObject({ currentKeyHash: newKeyHash, currentVersionId: r.rotationId });
     expect(afterRetire.previousKeyHash).toBeUndefined();
@@ -238,7 +239,7 @@ describe('a scheduled rotation, step by step, every step run twice', () => {
 });
 
 describe('emergency rotation', () => {
-  it('revokes the old key at finish, leaves no AWSPREVIOUS and says so in a high-severity notice', async () => {
+  it('revokes the old key at finish, leaves AWSPREVIOUS on its version and says so in a high-severity notice', async () => {
     const r = await prepare(RotationMode.EMERGENCY);
     const { context, newValue, newKeyHash } = await throughSet(r);
     expect(context.overlapSeconds).toBe(0);
@@ -251,7 +252,9 @@ describe('emergency rotation', () => {
     const finished = await r.twice(() => finishSecret(deps, context));
     const now = iso(clock.nowMs());
 
-    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT] });
+    // One write (the AWSCURRENT move): AWSPREVIOUS stays where Secrets Manager put it, on the
+    // version of the key revoked below; AWSPENDING on the new version.
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING], [r.oldVersion]: [Stage.PREVIOUS] });
     expect(await deps.secrets.readStage(r.secretId, Stage.CURRENT)).toEqual({ versionId: r.rotationId, value: newValue });
     const oldKey = await getKey(r.oldKeyHash);
     expect(oldKey).toMatchObject({ state: KeyState.REVOKED, revokedAt: now });
@@ -295,7 +298,7 @@ describe('rollback', () => {
     const result = await r.twice(() => rollbackRotation(deps, context, { Error: 'TransientError' }));
     expect(result.notice).toMatchObject({ rolledBack: false, finished: true });
     expect(await snapshot(deps.tableName, r.secretId)).toEqual(before);
-    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT], [r.oldVersion]: [Stage.PREVIOUS] });
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING], [r.oldVersion]: [Stage.PREVIOUS] });
     expect(await getKey(newKeyHash)).toMatchObject({ state: KeyState.ACTIVE });
     expect(await getKey(r.oldKeyHash)).toMatchObject({ state: KeyState.RETIRING });
   });
@@ -341,7 +344,8 @@ describe('rollback', () => {
     expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING], [r.oldVersion]: [Stage.PREVIOUS] });
 
     await r.twice(() => rollbackRotation(deps, context, { Error: 'States.Timeout' }));
-    expect(await labels(r.secretId)).toEqual({ [r.oldVersion]: [Stage.CURRENT] });
+    // AWSPREVIOUS stays on the version AWSCURRENT left (the table has no previous version).
+    expect(await labels(r.secretId)).toEqual({ [r.oldVersion]: [Stage.CURRENT], [r.rotationId]: [Stage.PREVIOUS] });
     expect(await deps.secrets.readStage(r.secretId, Stage.CURRENT)).toEqual({ versionId: r.oldVersion, value: r.oldValue });
     // Clients may already hold the new key: it gets the rotation's overlap as grace, not a revocation.
     expect(await getKey(newKeyHash)).toMatchObject({ state: KeyState.RETIRING, notAfter: new Date(clock.nowMs() + context.overlapSeconds * 1000).toISOString() });
@@ -444,8 +448,8 @@ describe('finishSecret after a crash right after moving AWSCURRENT', () => {
     expect((await getClient(r.client.clientId)).currentVersionId).toBe(r.oldVersion);
 
     const finished = await r.twice(() => finishSecret(deps, context));
-    const expectedLabels = mode === RotationMode.EMERGENCY ? { [r.rotationId]: [Stage.CURRENT] } : { [r.rotationId]: [Stage.CURRENT], [r.oldVersion]: [Stage.PREVIOUS] };
-    expect(await labels(r.secretId)).toEqual(expectedLabels);
+    // Both modes: AWSPREVIOUS where the move put it (in an emergency, on the revoked key's version).
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING], [r.oldVersion]: [Stage.PREVIOUS] });
     const client = await getClient(r.client.clientId);
     expect(client).toMatchObject<Partial<ClientRecord>>({ currentKeyHash: newKeyHash, currentVersionId: r.rotationId });
     expect((await getKey(r.oldKeyHash)).state).toBe(mode === RotationMode.EMERGENCY ? KeyState.REVOKED : KeyState.RETIRING);
@@ -467,13 +471,13 @@ describe('retireOldKey after a crash right after removing AWSPREVIOUS', () => {
     } finally {
       restore();
     }
-    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT] });
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING] });
     expect((await getKey(r.oldKeyHash)).state).toBe(KeyState.RETIRING);
 
     await r.twice(() => retireOldKey(deps, context));
     expect((await getKey(r.oldKeyHash)).state).toBe(KeyState.REVOKED);
     expect((await getClient(r.client.clientId)).previousKeyHash).toBeUndefined();
-    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT] });
+    expect(await labels(r.secretId)).toEqual({ [r.rotationId]: [Stage.CURRENT, Stage.PENDING] });
   });
 });
 
@@ -496,11 +500,12 @@ describe('two rotations in a row', () => {
 
     const secondId = newRotationId();
     const second = await runAll(secondId);
-    expect(await labels(r.secretId)).toEqual({ [secondId]: [Stage.CURRENT], [r.rotationId]: [Stage.PREVIOUS] });
+    // The second PutSecretValue took AWSPENDING from the first rotation's version.
+    expect(await labels(r.secretId)).toEqual({ [secondId]: [Stage.CURRENT, Stage.PENDING], [r.rotationId]: [Stage.PREVIOUS] });
     expect(second.finished.previousKeyId).toBe(first.finished.currentKeyId);
     clock.advance(61 * 1000);
     await retireOldKey(deps, second.context);
-    expect(await labels(r.secretId)).toEqual({ [secondId]: [Stage.CURRENT] });
+    expect(await labels(r.secretId)).toEqual({ [secondId]: [Stage.CURRENT, Stage.PENDING] });
 
     const states = (await deps.keys.listClientKeys(r.client.clientId)).map((k) => [k.rotationId, k.state]);
     expect(states).toEqual([

@@ -133,7 +133,8 @@ describe('emergency preemption of a rotation before its finishSecret', () => {
 
     await beginRotation(w.steps, emergencyInput(registered.clientId));
 
-    expect(await labels(registered.secretId)).toEqual({ [registered.currentVersionId]: [Stage.CURRENT] });
+    // AWSPREVIOUS stays on the version AWSCURRENT left, whose pending key the takeover revoked.
+    expect(await labels(registered.secretId)).toEqual({ [registered.currentVersionId]: [Stage.CURRENT], [held.rotationId]: [Stage.PREVIOUS] });
     await expectConsistent(w.steps, registered.clientId, { rotationInFlight: true });
   });
 });
@@ -147,7 +148,7 @@ describe('emergency preemption of a rotation in its overlap (past finishSecret)'
     const context = await beginRotation(w.steps, emergencyInput(registered.clientId));
     expect(await w.executionStatus(held.rotationId)).toBe('ABORTED');
     // Nothing undone: the rotation's key stays current, the previous key stays in its overlap.
-    expect(await labels(registered.secretId)).toEqual({ [held.rotationId]: [Stage.CURRENT], [registered.currentVersionId]: [Stage.PREVIOUS] });
+    expect(await labels(registered.secretId)).toEqual({ [held.rotationId]: [Stage.CURRENT, Stage.PENDING], [registered.currentVersionId]: [Stage.PREVIOUS] });
     expect(await verdict(secondKey)).toMatchObject({ accepted: true });
     expect(await verdict(firstKey)).toMatchObject({ accepted: true });
     expect((await w.ops.keys.listAudit(registered.clientId)).map((e) => e.action)).not.toContain('rotation.rolled_back');
@@ -156,7 +157,8 @@ describe('emergency preemption of a rotation in its overlap (past finishSecret)'
     expect(finished.revokedKeyIds).toHaveLength(2);
     expect(await verdict(firstKey)).toMatchObject({ accepted: false, reason: 'revoked' });
     expect(await verdict(secondKey)).toMatchObject({ accepted: false, reason: 'revoked' });
-    expect(Object.values(await labels(registered.secretId)).flat()).toEqual([Stage.CURRENT]);
+    // AWSCURRENT (and AWSPENDING) on the emergency's version; AWSPREVIOUS on the version it left, whose key is revoked.
+    expect(await labels(registered.secretId)).toEqual({ [context.rotationId]: [Stage.CURRENT, Stage.PENDING], [held.rotationId]: [Stage.PREVIOUS] });
     await expectConsistent(w.steps, registered.clientId, { rotationInFlight: true });
   });
 });

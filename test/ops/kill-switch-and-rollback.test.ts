@@ -86,7 +86,7 @@ describe('revokeKey (kill switch)', () => {
     w.clock.advance(OVERLAP_SECONDS * 1000);
     expect(await checkUsage(w.steps, r.context)).toMatchObject({ decision: 'retire' });
     await retireOldKey(w.steps, r.context);
-    expect(await labels(r.registered.secretId)).toEqual({ [r.context.rotationId]: [Stage.CURRENT] });
+    expect(await labels(r.registered.secretId)).toEqual({ [r.context.rotationId]: [Stage.CURRENT, Stage.PENDING] });
   });
 
   it('is idempotent: a re-run reports already-revoked and writes nothing', async () => {
@@ -147,7 +147,8 @@ describe('rollbackLastRotation', () => {
 
     expect(result).toEqual({ clientId: r.registered.clientId, rotationId: r.context.rotationId, outcome: 'rolled-back', execution: 'stopped', currentKeyId: r.first });
     expect(await w.executionStatus(r.context.rotationId)).toBe('ABORTED');
-    expect(await labels(r.registered.secretId)).toEqual({ [r.registered.currentVersionId]: [Stage.CURRENT] });
+    // AWSPREVIOUS on the version AWSCURRENT left, whose key is revoked below.
+    expect(await labels(r.registered.secretId)).toEqual({ [r.registered.currentVersionId]: [Stage.CURRENT], [r.context.rotationId]: [Stage.PREVIOUS] });
     const previous = await w.ops.keys.getKey(hashApiKey(r.firstKey));
     expect(previous?.state).toBe(KeyState.ACTIVE);
     expect(previous?.notAfter).toBeUndefined();

@@ -7,8 +7,10 @@
  * The table is the truth; the labels must agree with it once nothing runs any more:
  * - `one-current`: exactly one version is AWSCURRENT;
  * - `labels-table`: AWSCURRENT is on the table's current version, AWSPREVIOUS only on the
- *   table's previous version (or nowhere);
- * - `pending-label`: no AWSPENDING (no rotation is in flight);
+ *   table's previous version (or nowhere); with none, never on the current version or an
+ *   ACTIVE key's (test/support/resting-labels.ts);
+ * - `pending-label`: AWSPENDING on no version but the current one, where a finished rotation
+ *   leaves it (no rotation is in flight);
  * - `foreign-label`: no label but the AWS ones and the fence labels KeyRoll may use;
  * - `current-value`: the AWSCURRENT value hashes to the table's current key hash;
  * - `current-active`: that key is ACTIVE;
@@ -23,6 +25,7 @@ import { hashApiKey } from '../../lambdas/core/api-key';
 import { KeyState } from '../../lambdas/core/key-state';
 import type { ClientWithPending, RotationDeps } from '../../lambdas/aws/rotation/context';
 import { Stage } from '../../lambdas/aws/secret-store';
+import { restingLabelViolations } from './resting-labels';
 import { labels } from './step-helpers';
 
 /** The checks, in the order they are reported. */
@@ -73,18 +76,16 @@ export async function zombieEndStateViolations(deps: Pick<RotationDeps, 'keys' |
   const current = withLabel(Stage.CURRENT);
   if (current.length !== 1) v.push(`one-current: ${current.length} versions are AWSCURRENT`);
   if (current[0] !== client.currentVersionId) v.push(`labels-table: AWSCURRENT is on ${current[0] ?? 'nothing'}, the table's current version is ${client.currentVersionId}`);
-  const previous = withLabel(Stage.PREVIOUS);
-  const strayPrevious = previous.filter((id) => id !== client.previousVersionId);
-  if (strayPrevious.length > 0) v.push(`labels-table: AWSPREVIOUS on ${strayPrevious.join(', ')}, the table's previous version is ${client.previousVersionId ?? 'none'}`);
-  const pending = withLabel(Stage.PENDING);
-  if (pending.length > 0) v.push(`pending-label: AWSPENDING on ${pending.join(', ')}`);
+  // Strongly consistent reads of every key: the index only lists them.
+  const keys = await Promise.all((await deps.keys.listClientKeys(clientId)).map(async (k) => (await deps.keys.getKey(k.keyHash)) ?? k));
+  const resting = restingLabelViolations(stages, client, keys, { previousMayBeMissing: true });
+  if (resting.previous) v.push(`labels-table: ${resting.previous}`);
+  if (resting.pending) v.push(`pending-label: ${resting.pending}`);
   const foreign = Object.entries(stages).flatMap(([id, l]) => l.filter((label) => !AWS_LABELS.has(label) && !FENCE_LABELS.has(label)).map((label) => `${label} on ${id}`));
   if (foreign.length > 0) v.push(`foreign-label: ${foreign.join(', ')}`);
 
   const value = await deps.secrets.readStage(client.secretId, Stage.CURRENT);
   if (!value || hashApiKey(value.value.apiKey) !== client.currentKeyHash) v.push(`current-value: the AWSCURRENT value (${value?.versionId ?? 'none'}) does not hash to the table's current key ${client.currentKeyId}`);
-  // Strongly consistent reads of every key: the index only lists them.
-  const keys = await Promise.all((await deps.keys.listClientKeys(clientId)).map(async (k) => (await deps.keys.getKey(k.keyHash)) ?? k));
   const currentKey = keys.find((k) => k.keyHash === client.currentKeyHash);
   if (currentKey?.state !== KeyState.ACTIVE) v.push(`current-active: the table's current key ${client.currentKeyId} is ${currentKey?.state ?? 'missing'}`);
   const orphans = keys.filter((k) => k.state !== KeyState.REVOKED && k.keyHash !== client.currentKeyHash && k.keyHash !== client.previousKeyHash);

@@ -30,13 +30,15 @@ jest.setTimeout(180_000);
 const HOUR = 3600;
 const REPORT_PATH = join(__dirname, '..', '..', '.cache', 'crash-matrix', 'crash-matrix-report.json');
 /**
- * Fewer points than these means the generator lost calls (today: 85 points, 31 after a
- * mutating call, none after a failed call in the clean runs; 23 retry points: 20 after the
- * retry's first mutating call, 3 after a failed call of the retry).
+ * Fewer points than these means the generator lost calls (today: 103 points, 26 after a
+ * mutating call, 2 after a failed call in the clean runs; 18 retry points). Issue 16 took
+ * 15 points and 2 retry points away on purpose: finishSecret no longer removes AWSPENDING,
+ * nor AWSPREVIOUS after an emergency (docs/design.md, "Writes against the quota"), so those
+ * writes and the reads before them are gone (118 points before).
  */
 const MIN_POINTS = 78;
-const MIN_MUTATING_POINTS = 28;
-const MIN_RETRY_POINTS = 20;
+const MIN_MUTATING_POINTS = 24;
+const MIN_RETRY_POINTS = 16;
 const S = RotationStates;
 
 /** A scenario: a request, how it should end, and which states get crash points. */

@@ -11,6 +11,7 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent, snapshot } from '../support/invariants';
+import { labels } from '../support/step-helpers';
 import { SourceKind, tapTopic } from '../support/secret-tap';
 import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
 
@@ -80,7 +81,7 @@ describe('a scheduled/manual rotation', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(duringOverlap).toMatchObject({ oldAccepted: true, newAccepted: true });
-    expect(duringOverlap!.labels[rotationId]).toEqual(['AWSCURRENT']);
+    expect([...duringOverlap!.labels[rotationId]!].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(duringOverlap!.labels[client.currentVersionId]).toEqual(['AWSPREVIOUS']);
     expect(atNotAfter).toMatchObject({ accepted: false, reason: 'expired' });
 
@@ -90,7 +91,8 @@ describe('a scheduled/manual rotation', () => {
     expect(await verdict(newKey)).toMatchObject({ accepted: true });
     await expectConsistent(deps, client.clientId);
     const stages = await deps.secrets.versionStages(client.secretId);
-    expect(stages[rotationId]).toEqual(['AWSCURRENT']);
+    // Retirement removed AWSPREVIOUS; AWSPENDING rests on the current version.
+    expect([...stages[rotationId]!].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(Object.values(stages).flat()).not.toContain('AWSPREVIOUS');
 
     const { client: published, ops } = await drainAll();
@@ -189,7 +191,8 @@ describe('emergency mode', () => {
     expect(deps.clock.nowMs()).toBe(startMs);
     expect(await verdict(oldKey)).toMatchObject({ accepted: false, reason: 'revoked' });
     await expectConsistent(deps, client.clientId);
-    expect(Object.values(await deps.secrets.versionStages(client.secretId)).flat().sort()).toEqual(['AWSCURRENT']);
+    // AWSPREVIOUS stays on the version AWSCURRENT left, whose key is revoked (one write fewer).
+    expect(await labels(client.secretId)).toEqual({ [rotationId]: ['AWSCURRENT', 'AWSPENDING'], [client.currentVersionId]: ['AWSPREVIOUS'] });
     const { client: published } = await drainAll();
     expect(published).toHaveLength(1);
     expect(published[0]!.attributes).toEqual({ clientId: client.clientId, eventType: 'key.emergency' });

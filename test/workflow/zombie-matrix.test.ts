@@ -338,7 +338,8 @@ describe('the zombie matrix', () => {
       // What a late label move of a stopped step would do: AWSCURRENT back on the revoked pre-incident version.
       const sm = secretsManagerClient();
       await sm.send(new UpdateSecretVersionStageCommand({ SecretId: client.secretId, VersionStage: Stage.CURRENT, MoveToVersionId: client.currentVersionId, RemoveFromVersionId: emergencyId }));
-      await sm.send(new UpdateSecretVersionStageCommand({ SecretId: client.secretId, VersionStage: Stage.PENDING, MoveToVersionId: emergencyId }));
+      // AWSPENDING rests on the emergency's version (where the finish left it): a late move takes it off.
+      await sm.send(new UpdateSecretVersionStageCommand({ SecretId: client.secretId, VersionStage: Stage.PENDING, MoveToVersionId: client.currentVersionId, RemoveFromVersionId: emergencyId }));
       await sm.send(new UpdateSecretVersionStageCommand({ SecretId: client.secretId, VersionStage: 'ZOMBIE', MoveToVersionId: emergencyId }));
       await sm.send(new UpdateSecretVersionStageCommand({ SecretId: client.secretId, VersionStage: 'KEYROLL_FENCE', MoveToVersionId: emergencyId }));
       const checks = (await zombieEndStateViolations(deps, client.clientId, incident)).map(checkOf);

@@ -69,6 +69,9 @@ export async function createSecret(
   // onto an unlabelled version, which no compare-and-set guards.
   const ours = (c: ClientWithPending): LabelTarget => ({ ...labelsOfTable(c), pending: context.rotationId });
   await deps.secrets.projectLabels(context.secretId, existing ? underOurLock(ours) : underOurLock());
+  // The rotation's one PutSecretValue (invariants 3 and 5: the key exists only in Secrets
+  // Manager, under the rotation id as ClientRequestToken, so a retry converges on one version).
+  // It also takes AWSPENDING from wherever it is (the last rotation's version), with no write of its own.
   const value = existing ?? (await putNewKey(deps, context, random));
   // Normally a no-op: PutSecretValue attached AWSPENDING (a version that appeared meanwhile may lack it).
   await deps.secrets.projectLabels(context.secretId, underOurLock(ours));

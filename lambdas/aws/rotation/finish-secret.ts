@@ -1,8 +1,13 @@
 /**
  * finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves AWSPREVIOUS to
- * the old one), AWSPENDING is removed, and in one transaction DynamoDB makes the new key
- * current and the old one RETIRING until its not-after — or, in emergency mode, revokes
- * every other key of the client. A retry after a crash at any point converges.
+ * the old one), and in one transaction DynamoDB makes the new key current and the old one
+ * RETIRING until its not-after — or, in emergency mode, revokes every other key of the
+ * client. A retry after a crash at any point converges.
+ *
+ * One Secrets Manager write: the AWSCURRENT move (invariants 1 and 8: the client reads the
+ * new key from AWSCURRENT). AWSPENDING stays on the new version and AWSPREVIOUS on the version
+ * AWSCURRENT left, where Secrets Manager puts them: removing either would be a write against
+ * the account's 50 writes/s that no invariant needs (see LabelTarget in label-projection.ts).
  *
  * Label moves are compare-and-sets from the version that holds the label when read, and end
  * with the labels where the table says: a stopped rotation's late label move that landed
@@ -38,15 +43,17 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
     }
     await requireActivePendingKey(deps, client);
     // AWSCURRENT to the new version, taken from whichever version has it: the table's current
-    // one, or one a stopped rotation's late write put there (the table is the truth).
-    // AWSPREVIOUS goes where the commit will point (Secrets Manager puts it on the version that lost AWSCURRENT).
+    // one, or one a stopped rotation's late write put there (the table is the truth). The one
+    // write here; Secrets Manager itself puts AWSPREVIOUS on the version AWSCURRENT left
+    // (API_UpdateSecretVersionStage), which is where the commit points (none in an emergency:
+    // the label may stay there, on a key the commit revokes).
     const toNewVersion = (c: ClientWithPending) => ({ current: context.rotationId, pending: context.rotationId, ...(emergency ? {} : { previous: c.currentVersionId }) });
     await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, context.rotationId, toNewVersion));
     await commitDecidingAgain(deps, context, client, emergency);
     client = await clientLockedBy(deps, context);
   }
-  // Now (and on a retry after the commit) the labels follow the table: AWSPENDING removed,
-  // AWSPREVIOUS on the previous version (none after an emergency).
+  // Now (and on a retry after the commit) the labels follow the table; normally no write:
+  // AWSPENDING may stay on the current version, AWSPREVIOUS on the version AWSCURRENT left.
   await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, context.rotationId));
   const last = client.lastRotation;
   if (!last || last.rotationId !== context.rotationId) {

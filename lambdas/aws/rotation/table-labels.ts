@@ -10,7 +10,8 @@ import type { ClientWithPending } from './context';
 /**
  * The labels the client record describes: AWSCURRENT on the current version, AWSPREVIOUS on
  * the previous one during an overlap, AWSPENDING on the version of a rotation that has
- * recorded its pending key (and nowhere else).
+ * recorded its pending key. Outside those, AWSPENDING may rest on the current version and
+ * AWSPREVIOUS on the version AWSCURRENT left (see {@link LabelTarget}).
  */
 export function labelsOfTable(client: ClientWithPending): LabelTarget {
   return {
