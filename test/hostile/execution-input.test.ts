@@ -16,6 +16,7 @@ import { synthesizeWorkflow, WorkflowRunner } from '../support/workflow';
 import { describeValue, HOSTILE_FIELD_NAMES, HOSTILE_VALUES, unsafeMessage, withField, type HostileValue } from './hostile-values';
 import { captureStdout } from './stdout-capture';
 import { SdkCalls } from './sdk-calls';
+import { MAX_EXECUTION_NAME_LENGTH, MAX_PAYLOAD_BYTES, payloadBytes } from '../../lib/local/step-functions-limits';
 
 jest.setTimeout(120_000);
 
@@ -189,6 +190,86 @@ describe('a representative subset through the synthesized state machine', () => 
     expect(await snapshot(deps, client.secretId)).toEqual(before);
     const published = (await Promise.all(topics.map((t) => t.drain()))).flat();
     expect(published).toEqual([]);
+  });
+});
+
+/**
+ * Step Functions' limits in front of the first step (lib/local/step-functions-limits.ts):
+ * StartExecution refuses an input over 262,144 bytes or a name over 80 characters
+ * (ValidationException) or with a forbidden character (InvalidName), and nothing starts
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html,
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Just under the
+ * limit, the first step still refuses the request with its named error.
+ */
+describe('execution input and name at the limits of StartExecution, through the synthesized state machine', () => {
+  let runner: WorkflowRunner;
+  let topics: RecordedTopic[];
+
+  beforeAll(async () => {
+    topics = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
+    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn }), deps);
+  });
+  beforeEach(() => calls.reset());
+
+  /** Nothing read or written, no execution, no SNS message; the table and labels as before. */
+  async function expectNothingHappened(): Promise<void> {
+    expect(calls.commands).toEqual([]);
+    expect(await snapshot(deps, client.secretId)).toEqual(before);
+    expect((await Promise.all(topics.map((t) => t.drain()))).flat()).toEqual([]);
+  }
+
+  /** A request whose execution input is exactly `bytes` long, `field` padded with `a`. */
+  function sized(field: string, bytes: number): Record<string, unknown> {
+    const request = withField(valid(client.clientId), field, '');
+    return withField(request, field, 'a'.repeat(bytes - payloadBytes(request)));
+  }
+
+  const huge = HOSTILE_VALUES.find((h) => h.name === '1 MB of a')!;
+  it.each(Object.keys(FIELDS).map((field) => ({ field })))('$field = 1 MB of a → StartExecution refused (ValidationException), nothing happens', async ({ field }) => {
+    const input = withField(valid(client.clientId), field, huge.value);
+    await expect(runner.run({ input, rotationId: newRotationId() })).rejects.toMatchObject({ name: 'ValidationException' });
+    await expectNothingHappened();
+  });
+
+  // At the limit StartExecution accepts the input, but ValidateAndLock's Parameters wrap it
+  // ({ request, rotationId }: +68 bytes), so the state fails before its task runs: terminal, no Catch.
+  it.each(Object.keys(FIELDS).map((field) => ({ field })))('$field padded to 262,145 bytes → refused; to 262,144 → States.DataLimitExceeded at the first step, nothing happens', async ({ field }) => {
+    await expect(runner.run({ input: sized(field, MAX_PAYLOAD_BYTES + 1), rotationId: newRotationId() })).rejects.toMatchObject({ name: 'ValidationException' });
+    await expectNothingHappened();
+    calls.reset(); // the snapshot's reads
+    const result = await runner.run({ input: sized(field, MAX_PAYLOAD_BYTES), rotationId: newRotationId() });
+    expect({ status: result.status, error: result.error, attempts: result.attempts.size }).toEqual({ status: 'FAILED', error: 'States.DataLimitExceeded', attempts: 0 });
+    expect(result.cause).toMatch(/^The state\/task 'ValidateAndLock' has an input \(after Parameters\) of 262212 bytes/);
+    await expectNothingHappened();
+  });
+
+  // 1 KiB under leaves room for the Parameters and for the Catch's `$.error` (within ~150 bytes of
+  // the limit the caught output is over it, and the execution ends with States.DataLimitExceeded).
+  it.each(Object.keys(FIELDS).map((field) => ({ field })))('$field padded to 1 KiB under the limit → FAILED with InvalidRotationInput from the first step, no change', async ({ field }) => {
+    const result = await runner.run({ input: sized(field, MAX_PAYLOAD_BYTES - 1024), rotationId: newRotationId() });
+    expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: 'InvalidRotationInput' });
+    expect(unsafeMessage(result.cause ?? '', 'a'.repeat(1000))).toBeUndefined();
+    expect(await snapshot(deps, client.secretId)).toEqual(before);
+    expect((await Promise.all(topics.map((t) => t.drain()))).flat()).toEqual([]);
+  });
+
+  const names = [
+    { title: '81 characters', name: `rot-${'a'.repeat(MAX_EXECUTION_NAME_LENGTH - 3)}`, error: 'ValidationException' },
+    { title: 'empty', name: '', error: 'ValidationException' },
+    { title: 'a space', name: 'rot with space', error: 'InvalidName' },
+    { title: 'a path', name: '../../etc/passwd', error: 'InvalidName' },
+    { title: 'a newline', name: 'rot\nforged', error: 'InvalidName' },
+    { title: 'JSON', name: '{"a":1}', error: 'InvalidName' },
+  ];
+  it.each(names)('execution name with $title → StartExecution refused ($error), nothing happens', async ({ name, error }) => {
+    await expect(runner.run({ input: valid(client.clientId), rotationId: name })).rejects.toMatchObject({ name: error });
+    await expectNothingHappened();
+  });
+
+  it('a name of 80 characters StartExecution accepts is refused by the first step (InvalidRotationId), no change', async () => {
+    const result = await runner.run({ input: valid(client.clientId), rotationId: `rot-${'a'.repeat(MAX_EXECUTION_NAME_LENGTH - 4)}` });
+    expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: 'InvalidRotationId' });
+    await expectNothingHappened();
   });
 });
 

@@ -12,6 +12,11 @@
  * An execution stopped while a task runs (StopExecution, here `abort`) behaves as on AWS: the
  * running handler goes on (a zombie, awaited with {@link WorkflowRunner.settled}), and no
  * state of the execution starts or is retried after the stop.
+ *
+ * Step Functions' limits apply as on AWS (lib/local/step-functions-limits.ts): {@link WorkflowRunner.run}
+ * refuses what StartExecution refuses (an input over 256 KiB, a bad execution name) before
+ * anything runs, and a state's input, output or task result over 256 KiB fails the execution
+ * with the terminal `States.DataLimitExceeded`.
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 
@@ -38,6 +43,7 @@ import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObser
 import { actAs, asNoPrincipal } from '../../lib/local/local-identity';
 import { registerIamWorld } from './iam-guard';
 import { LOCAL_STATE_MACHINE_ARN } from './local-executions';
+import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits } from '../../lib/local/step-functions-limits';
 
 export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
@@ -173,6 +179,7 @@ export class WorkflowRunner {
     readonly tap: Tap = new Tap(),
   ) {
     this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    enforceStateLimits();
     process.env.TABLE_NAME = deps.tableName;
     process.env.KEY_PREFIX = deps.settings.keyPrefix;
     overrideRuntime(deps);
@@ -185,8 +192,13 @@ export class WorkflowRunner {
     return this.deps.clock;
   }
 
-  /** Runs one execution to its end. */
+  /**
+   * Runs one execution (named `rotationId`) to its end.
+   *
+   * @throws StartExecutionRefusedError (ValidationException, InvalidName) where StartExecution would refuse the name or input: nothing runs.
+   */
   async run(options: RunOptions): Promise<RunResult> {
+    checkStartExecution(options.rotationId, options.input);
     const attempts = new Map<string, number>();
     overrideRuntime(this.deps); // several runners (with other settings) may share the process
     const armed = [options.crash, options.thenCrash].filter((c): c is CrashPoint => c !== undefined);
@@ -196,6 +208,8 @@ export class WorkflowRunner {
     let waitTarget: UsageWaitTargets | undefined;
     const runTask = async (name: string, resource: string, rawInput: unknown): Promise<unknown> => {
       const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
+      // Over the quota after Parameters, the state fails before its task is invoked.
+      checkTaskInput(name, input);
       attempts.set(name, (attempts.get(name) ?? 0) + 1);
       this.tap.add(`${name} input`, input);
       const waitedFor = waitTargetBefore(name, waitTarget);
@@ -211,6 +225,7 @@ export class WorkflowRunner {
         const crashed = firedIn(record, name, attempt);
         if (crashed) crashed.surfaced = false;
         this.tap.add(`${name} output`, output);
+        checkTaskResult(name, output);
         if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
         return JSON.parse(JSON.stringify(output ?? null)) as unknown;
       } catch (error) {

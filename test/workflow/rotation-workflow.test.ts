@@ -14,6 +14,7 @@ import { expectConsistent, snapshot } from '../support/invariants';
 import { labels } from '../support/step-helpers';
 import { SourceKind, tapTopic } from '../support/secret-tap';
 import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
+import { MAX_PAYLOAD_BYTES, measurePayloads } from '../../lib/local/step-functions-limits';
 
 jest.setTimeout(120_000);
 
@@ -137,6 +138,37 @@ describe('a failure before finishSecret', () => {
     expect(ops).toHaveLength(1);
     expect(ops[0]!.attributes).toEqual({ clientId: client.clientId, eventType: 'rotation.failed' });
     expect(JSON.parse(ops[0]!.message)).toMatchObject({ rolledBack: true, error: 'KeyVerificationFailed' });
+  });
+});
+
+/**
+ * Step Functions fails an execution whose state input, output or task result is over 256 KiB
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); the runner
+ * enforces it. The request is dropped after ValidateAndLock, so a state carries the rotation
+ * context and step results, bounded by the request's validated lengths: measured here with
+ * every field at its longest in 3-byte UTF-8 characters, on the success and the rollback paths.
+ */
+describe('payload sizes', () => {
+  it('the largest state payload of a worst-case rotation and rollback stays far under 262,144 bytes', async () => {
+    const client = await registerTestClient(deps, `c${'9'.repeat(63)}`);
+    const longest = { reason: '漢'.repeat(512), requestedBy: '漢'.repeat(128), overlapSeconds: 7200 };
+    const measuring = measurePayloads();
+    let sizes: Map<string, number>;
+    try {
+      expect((await runner.run({ input: request(client.clientId, longest), rotationId: newRotationId() })).status).toBe('SUCCEEDED');
+      const failed = await runner.run({
+        input: request(client.clientId, longest),
+        rotationId: newRotationId(),
+        failStep: { state: RotationStates.FINISH_SECRET, error: new KeyVerificationFailedError('pending', 'simulated rejection') },
+      });
+      expect(failed.status).toBe('FAILED');
+    } finally {
+      sizes = measuring.stop();
+    }
+    const [where, largest] = [...sizes].reduce((a, b) => (b[1] > a[1] ? b : a));
+    // A figure for the issue's closing note, and a guard against state that grows with data.
+    process.stderr.write(`largest rotation state payload: ${largest} bytes (${where}) of ${MAX_PAYLOAD_BYTES}\n`);
+    expect(largest).toBeLessThan(MAX_PAYLOAD_BYTES / 16);
   });
 });
 
