@@ -33,7 +33,7 @@
  * record until that rotation's version is current (rotated), or it neither holds the lock
  * nor is current after the item's time (not rotated, RotationNotObserved).
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -200,7 +200,7 @@ function findStartedRotation(scope: Construct, props: FleetDefinitionProps, notR
   const find = new sfn.CustomState(scope, F.FIND_STARTED_ROTATION, {
     stateJson: {
       Type: 'Task',
-      Resource: 'arn:aws:states:::dynamodb:getItem',
+      Resource: `arn:${Aws.PARTITION}:states:::dynamodb:getItem`,
       Parameters: {
         TableName: props.tableName,
         Key: { pk: { 'S.$': "States.Format('CLIENT#{}', $.clientId)" }, sk: { S: 'CLIENT' } },

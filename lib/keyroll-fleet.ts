@@ -141,7 +141,7 @@ export class KeyRollFleet extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt'],
         resources: [rotation.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'dynamodb') } },
       }),
     );
     // The ops topic is encrypted: publishing needs the key, through SNS only.
@@ -172,7 +172,7 @@ export class KeyRollFleet extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: [encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': regionalServiceHost(this, 'dynamodb') } },
       }),
     );
     return this.stateMachine.grantStartExecution(grantee);

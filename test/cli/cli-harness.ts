@@ -12,6 +12,7 @@ import { GetSecretValueCommand, ListSecretsCommand, ListSecretVersionIdsCommand,
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { registerIamWorld } from '../support/iam-guard';
 import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } from '../../lib/cli/local-environment';
 import { run } from '../../lib/cli/program';
 import { scanTable } from '../support/fixtures';
@@ -44,6 +45,9 @@ export class CliWorld {
 
   static async create(options: { actor?: string } = {}): Promise<CliWorld> {
     const environment = await provisionLocalEnvironment({ runId: randomUUID().slice(0, 8) });
+    // The local environment stands in for the stack: its rotations are judged against the template's IAM.
+    const { TableName, SecretNamePrefix, ClientTopicArn, OpsTopicArn, StateMachineArn } = environment.outputs;
+    registerIamWorld({ tableName: TableName, secretNamePrefix: SecretNamePrefix, clientTopicArn: ClientTopicArn, opsTopicArn: OpsTopicArn, rotationStateMachineArn: StateMachineArn });
     const outputsFile = path.join(mkdtempSync(path.join(tmpdir(), 'keyroll-cli-')), 'outputs.json');
     writeOutputsFile(outputsFile, environment);
     const env: NodeJS.ProcessEnv = { ...process.env, KEYROLL_OUTPUTS_FILE: outputsFile, KEYROLL_ACTOR: options.actor ?? 'test-operator' };

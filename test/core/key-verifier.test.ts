@@ -107,7 +107,7 @@ describe('verdicts', () => {
     const { lookup } = store();
     const verifier = new KeyVerifier({ lookup, clock });
     expect(await verifier.verify(foreign)).toEqual({ accepted: false, reason: 'unknown' });
-    expect(lookup).toHaveBeenCalledWith(hashApiKey(foreign));
+    expect(lookup).toHaveBeenCalledWith(hashApiKey(foreign), undefined);
   });
 
   it('rejects a well-formed key that is not stored as unknown, after one lookup by its hash', async () => {
@@ -115,7 +115,7 @@ describe('verdicts', () => {
     const verifier = verifierWith(lookup, clock);
     expect(await verifier.verify(OTHER_KEY)).toEqual({ accepted: false, reason: 'unknown' });
     expect(lookup).toHaveBeenCalledTimes(1);
-    expect(lookup).toHaveBeenCalledWith(hashApiKey(OTHER_KEY));
+    expect(lookup).toHaveBeenCalledWith(hashApiKey(OTHER_KEY), undefined);
   });
 
   it.each([

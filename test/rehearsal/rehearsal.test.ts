@@ -5,7 +5,9 @@
  */
 import { resolveRehearsalOptions, InvalidRehearsalOptionsError } from '../../lib/rehearsal/options';
 import { renderSummary, renderSvg, sparkline, type RehearsalReport } from '../../lib/rehearsal/report';
+import * as provision from '../../lib/rehearsal/provision';
 import { planCallers, runRehearsal } from '../../lib/rehearsal/rehearsal';
+import { registerIamWorld } from '../support/iam-guard';
 import { captureStdio, SecretTap, SourceKind } from '../support/secret-tap';
 import { tapRehearsalTraffic, tapRehearsalStore } from './rehearsal-tap';
 
@@ -16,6 +18,13 @@ const progress: number[] = [];
 const tap = new SecretTap();
 
 beforeAll(async () => {
+  // The rehearsal's resources stand in for the stack's: its rotations are judged against the template's IAM.
+  const provisionStack = provision.provisionStack;
+  jest.spyOn(provision, 'provisionStack').mockImplementation(async (...args) => {
+    const resources = await provisionStack(...args);
+    registerIamWorld(resources);
+    return resources;
+  });
   const options = resolveRehearsalOptions({ clients: 2, callers: 5, rotations: 2, emergency: true, seed: 7 });
   const untapTraffic = tapRehearsalTraffic(tap);
   const releaseStdio = captureStdio(tap, { passThrough: true });
