@@ -62,7 +62,8 @@ function httpEvent(headers: Record<string, string>, routeKey = 'GET /orders'): A
   return {
     version: '2.0',
     type: 'REQUEST',
-    routeArn: ROUTE_ARN,
+    // The called route, as API Gateway names it in the routeArn (stage/METHOD/path).
+    routeArn: routeKey === 'GET /orders' ? ROUTE_ARN : `arn:aws:execute-api:us-east-1:123456789012:abc123/$default/${routeKey.replace(' ', '')}`,
     identitySource: Object.values(headers),
     routeKey,
     rawPath: routeKey.split(' ')[1]!,

@@ -93,6 +93,22 @@ describe('the issue\'s bypasses', () => {
       expect(allowed).toMatchObject({ policyDocument: { Statement: [{ Effect: 'Allow' }] } });
     });
 
+    it('behind a greedy or default route (REST {proxy+}, HTTP $default / ANY /{proxy+}) the called path decides, as for a TOKEN authorizer', async () => {
+      // The matched template hides the configured route: the method ARN / routeArn names the called path.
+      const json = JSON.stringify({ 'GET /orders/admin': ['orders:admin'], 'GET /orders/{id}': ['orders:read'], '*': ['orders:read'] });
+      const denied = { policyDocument: { Statement: [{ Effect: 'Deny' }] }, context: { reason: 'insufficient_scope' } };
+      for (const resource of ['/{proxy+}', '/orders/{proxy+}']) {
+        const rest = await run(json, { type: 'REQUEST', httpMethod: 'GET', resource, path: '/orders/admin', methodArn: ARN('/orders/admin'), headers: { authorization: `Bearer ${KEY}` } });
+        expect(rest).toMatchObject(denied);
+      }
+      expect(await run(json, { type: 'TOKEN', authorizationToken: `Bearer ${KEY}`, methodArn: ARN('/orders/admin') })).toMatchObject(denied);
+      for (const routeKey of ['$default', 'ANY /{proxy+}']) {
+        const routeArn = 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders/admin';
+        const http = await run(json, { version: '2.0', type: 'REQUEST', routeKey, routeArn, rawPath: '/prod/orders/admin', headers: { authorization: `Bearer ${KEY}` } });
+        expect(http).toEqual({ isAuthorized: false, context: { reason: 'insufficient_scope' } });
+      }
+    });
+
     it('is denied GET /files/a:b/admin when only GET /files/{name} is its scope', async () => {
       const json = JSON.stringify({ 'GET /files/{name}': ['orders:read'], 'GET /files/{name}/admin': ['files:admin'] });
       const rest = await run(json, { type: 'TOKEN', authorizationToken: `Bearer ${KEY}`, methodArn: ARN('/files/a:b/admin') });

@@ -102,7 +102,9 @@ export function readAuthorizerEvent(event: AuthorizerEvent): AuthorizationReques
     return {
       kind: 'http',
       presented: credentialFrom(headerOf(event.headers, 'authorization'), headerOf(event.headers, 'x-api-key')),
-      route: routeKey,
+      // The routeArn names the called path (`<api>/<stage>/<METHOD>/<path>`), as a REST methodArn
+      // does (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
+      route: (typeof event.routeArn === 'string' ? routeFromMethodArn(event.routeArn) : undefined) ?? routeKey,
       ...(routeKey ? { routeKey } : {}),
     };
   }

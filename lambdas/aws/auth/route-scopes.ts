@@ -176,7 +176,10 @@ export class RouteScopes {
     const { route, routeKey } = typeof request === 'object' ? request : { route: request, routeKey: undefined };
     const exact = routeKey === undefined ? undefined : this.byKey.get(routeKey);
     if (exact) return exact.scopes;
-    const best = this.mostSpecific(routeKey ?? route);
+    // The route as called decides, not the template API Gateway matched (a `{proxy+}` resource
+    // or `$default` would hide a more specific configured route): the same answer as a TOKEN
+    // authorizer, which sees only the called path.
+    const best = this.mostSpecific(route ?? routeKey);
     return best ? best.scopes : this.fallback;
   }
 
