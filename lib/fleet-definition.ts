@@ -56,6 +56,7 @@ export const FleetStates = {
   HAS_LOCK: 'HasLock',
   IS_STARTED_ROTATION_LOCKED: 'IsStartedRotationLocked',
   KEEP_LOOKING: 'KeepLooking',
+  KEEP_WAITING_FOR_LOCK_HOLDER: 'KeepWaitingForLockHolder',
   WAIT_FOR_STARTED_ROTATION: 'WaitForStartedRotation',
   COUNT_LOOKUP: 'CountLookup',
   STARTED_ROTATION_NOT_OBSERVED: 'StartedRotationNotObserved',
@@ -84,6 +85,12 @@ const F = FleetStates;
 
 /** How often an item whose start was ambiguous reads the client record. */
 export const STARTED_ROTATION_POLL = Duration.seconds(10);
+/**
+ * While the started rotation holds the client's lock it is making progress (or is an orphan a
+ * later rotation or `keyroll unlock` will clear): the item waits this many item timeouts for it,
+ * not for ever (an orphaned lock would otherwise hold the page's Map for hours).
+ */
+export const LOCK_HOLDER_WAIT_FACTOR = 4;
 
 /** Builds the fleet workflow's states and returns its start. */
 export function buildFleetDefinition(scope: Construct, props: FleetDefinitionProps): sfn.IChainable {
@@ -238,8 +245,11 @@ function findStartedRotation(scope: Construct, props: FleetDefinitionProps, notR
     .when(sfn.Condition.numberLessThan('$.lookups', lookupsMax), wait)
     .otherwise(notObserved);
   // Each comparison sits behind its own IsPresent: a Choice on a missing path is a runtime error.
+  const keepWaitingForLockHolder = new sfn.Choice(scope, F.KEEP_WAITING_FOR_LOCK_HOLDER, { stateName: F.KEEP_WAITING_FOR_LOCK_HOLDER })
+    .when(sfn.Condition.numberLessThan('$.lookups', lookupsMax * LOCK_HOLDER_WAIT_FACTOR), wait)
+    .otherwise(notObserved);
   const isLocked = new sfn.Choice(scope, F.IS_STARTED_ROTATION_LOCKED, { stateName: F.IS_STARTED_ROTATION_LOCKED })
-    .when(sfn.Condition.stringEqualsJsonPath('$.read.found.Item.lock.M.rotationId.S', '$.rotationId'), wait)
+    .when(sfn.Condition.stringEqualsJsonPath('$.read.found.Item.lock.M.rotationId.S', '$.rotationId'), keepWaitingForLockHolder)
     .otherwise(keepLooking);
   const hasLock = new sfn.Choice(scope, F.HAS_LOCK, { stateName: F.HAS_LOCK })
     .when(sfn.Condition.isPresent('$.read.found.Item.lock.M.rotationId.S'), isLocked)

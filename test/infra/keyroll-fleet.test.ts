@@ -6,7 +6,7 @@
 import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { FleetStates } from '../../lib/fleet-definition';
+import { FleetStates, LOCK_HOLDER_WAIT_FACTOR, STARTED_ROTATION_POLL } from '../../lib/fleet-definition';
 import { KeyRollFleet } from '../../lib/keyroll-fleet';
 import { KeyRollRotation } from '../../lib/keyroll-rotation';
 import { KeyRollStack } from '../../lib/keyroll-stack';
@@ -103,6 +103,14 @@ describe('the fleet state machine', () => {
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FleetStates.CLIENT_NOT_ROTATED },
     ]);
     expect(map.ItemProcessor.States[FleetStates.FIND_STARTED_ROTATION]).toMatchObject({ Resource: expect.stringMatching(/^arn:.+:states:::dynamodb:getItem$/), Parameters: { ProjectionExpression: 'currentVersionId, #lock.rotationId' } });
+    // Every path back to the lookup is bounded: waiting on a lock holder too (an orphaned lock would hold the Map for hours).
+    const lookups = 900 / STARTED_ROTATION_POLL.toSeconds();
+    expect(map.ItemProcessor.States[FleetStates.KEEP_LOOKING]).toMatchObject({ Choices: [{ Variable: '$.lookups', NumericLessThan: lookups }], Default: FleetStates.STARTED_ROTATION_NOT_OBSERVED });
+    expect(map.ItemProcessor.States[FleetStates.IS_STARTED_ROTATION_LOCKED].Choices[0].Next).toBe(FleetStates.KEEP_WAITING_FOR_LOCK_HOLDER);
+    expect(map.ItemProcessor.States[FleetStates.KEEP_WAITING_FOR_LOCK_HOLDER]).toMatchObject({
+      Choices: [{ Variable: '$.lookups', NumericLessThan: lookups * LOCK_HOLDER_WAIT_FACTOR, Next: FleetStates.WAIT_FOR_STARTED_ROTATION }],
+      Default: FleetStates.STARTED_ROTATION_NOT_OBSERVED,
+    });
     expect(states[FleetStates.ALL_ROTATED]).toMatchObject({ Type: 'Choice', Default: FleetStates.FLEET_INCOMPLETE });
     expect(states[FleetStates.FLEET_INCOMPLETE]).toMatchObject({ Type: 'Fail', Error: 'FleetRotationIncomplete' });
   });
