@@ -19,6 +19,8 @@ import { RotationStates } from '../../lib/rotation-definition';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
 import { labels } from '../support/step-helpers';
+import { gateBefore } from '../support/gates';
+import { LocalRotationExecutions } from '../support/local-executions';
 import { synthesizeWorkflow, Tap, WorkflowRunner, type RunResult, type StateCall } from '../support/workflow';
 
 jest.setTimeout(180_000);
@@ -26,16 +28,21 @@ jest.setTimeout(180_000);
 /** The Secrets Manager actions that share the account's 50 requests/s (reference_limits.html). */
 const QUOTA_BOUND = new Set(['PutSecretValue', 'UpdateSecretVersionStage', 'UpdateSecret', 'RemoveRegionsFromReplication', 'ReplicateSecretToRegion', 'StopReplicationToReplica']);
 
-let deps: Awaited<ReturnType<typeof makeTestDeps>>;
+let deps: Awaited<ReturnType<typeof makeTestDeps>> & { executions: LocalRotationExecutions };
+/** Lets an emergency preempt a running rotation (StopExecution of the local execution). */
+const executions = new LocalRotationExecutions();
 let clientTopic: RecordedTopic;
 let opsTopic: RecordedTopic;
 let runner: WorkflowRunner;
 
 beforeAll(async () => {
-  deps = await makeTestDeps();
+  executions.install();
+  deps = { ...(await makeTestDeps()), executions };
   [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
   runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, new Tap());
 });
+
+afterAll(() => executions.uninstall());
 
 afterEach(async () => {
   await Promise.all([clientTopic.drain(), opsTopic.drain()]);
@@ -90,6 +97,32 @@ describe('quota-bound Secrets Manager writes of one rotation', () => {
     expect(quotaWrites(result, UNTIL_REPORTED)).toEqual(TWO_WRITES);
     expect(quotaWrites(result)).toEqual([...TWO_WRITES, `${RotationStates.RETIRE_OLD_KEY}:UpdateSecretVersionStage`]);
     expect(await labels(client.secretId)).toEqual({ [rotationId]: [Stage.CURRENT, Stage.PENDING] });
+    await expectConsistent(deps, client.clientId);
+  });
+});
+
+describe('an emergency that preempts a rotation', () => {
+  // Found in review: createSecret fenced the preempted rotation's version even where the table
+  // proves it exists (a finished rotation in its overlap holds the lock for days), a write that
+  // Secrets Manager refuses but still counts against the quota.
+  it.each([
+    [RotationStates.CHECK_USAGE, 'in its overlap', TWO_WRITES],
+    // Caught between createSecret and finishSecret (a window of seconds): the preemption's undo
+    // takes AWSPENDING off its version (ValidateAndLock) and clears the pending fields, so the
+    // table no longer proves the version exists and createSecret fences it: two writes more.
+    [RotationStates.SET_SECRET, 'before its setSecret', [`${RotationStates.VALIDATE_AND_LOCK}:UpdateSecretVersionStage`, `${RotationStates.CREATE_SECRET}:PutSecretValue`, ...TWO_WRITES]],
+  ])('held before %s (%s): a fence only where the table cannot prove the version exists', async (state, _when, expected) => {
+    const client = await registerTestClient(deps);
+    const gate = gateBefore(state);
+    const held = runner.run({ input: { clientId: client.clientId, mode: 'scheduled', reason: 'quota count', requestedBy: 'test' }, rotationId: newRotationId(), beforeTask: gate.beforeTask });
+    try {
+      await gate.reached;
+      const { result } = await rotate(client.clientId, 'emergency');
+      expect(quotaWrites(result)).toEqual(expected);
+    } finally {
+      gate.open();
+      await held;
+    }
     await expectConsistent(deps, client.clientId);
   });
 });

@@ -30,6 +30,17 @@ export interface CreateSecretResult {
   readonly pendingKeyId: string;
 }
 
+/**
+ * True when the table proves that `rotationId`'s version exists: it is the current or previous
+ * version, or the pending one with its key recorded (recorded only after its PutSecretValue).
+ * Fencing such a version would be a quota-bound write that Secrets Manager refuses anyway: a late
+ * PutSecretValue of that rotation replays its own token and value, which changes nothing
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+ */
+function versionProvedByTable(client: ClientWithPending, rotationId: string): boolean {
+  return client.currentVersionId === rotationId || client.previousVersionId === rotationId || (client.pendingRotationId === rotationId && client.pendingKeyHash !== undefined);
+}
+
 export async function createSecret(
   deps: RotationDeps,
   context: RotationContext,
@@ -46,12 +57,12 @@ export async function createSecret(
   // The rotation this one took the lock from may still be running a step (a zombie): its version
   // is created now, so that its late PutSecretValue can neither create it nor take AWSPENDING.
   const preempted = client.lock?.preemptedRotationId;
-  if (preempted && !isOperationLock({ rotationId: preempted })) await deps.secrets.fenceVersion(context.secretId, preempted);
+  if (preempted && !isOperationLock({ rotationId: preempted }) && !versionProvedByTable(client, preempted)) await deps.secrets.fenceVersion(context.secretId, preempted);
   if (client.pendingRotationId && client.pendingRotationId !== context.rotationId) {
     // An abandoned rotation's leftovers (its lock expired or was taken over without a clean-up):
     // fenced and undone like a preempted one; a key that was AWSCURRENT gets the overlap as grace.
     const stale = client.pendingRotationId;
-    await deps.secrets.fenceVersion(context.secretId, stale);
+    if (!versionProvedByTable(client, stale)) await deps.secrets.fenceVersion(context.secretId, stale);
     const emergency = context.mode === RotationMode.EMERGENCY;
     await undoUnfinishedRotation(
       deps,
