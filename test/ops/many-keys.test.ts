@@ -95,4 +95,51 @@ describe(`a client with ${STRAY_KEYS + 1} live keys`, () => {
     expect(after.lastRotation?.revokedKeyIds).toHaveLength(STRAY_KEYS + 1);
     expect(Math.max(...transactionSizes)).toBeLessThanOrEqual(100);
   });
+
+  /**
+   * Found in review: a step that crashed between its overflow transactions and its commit is
+   * retried (invariant 3); the keys the first attempt revoked are REVOKED by then, and the retry
+   * must still report them (lastRotation.revokedKeyIds, the emergency notice).
+   */
+  it.each([
+    ['finishSecret', false],
+    ['createSecret (revokeImmediately)', true],
+  ])('a crash in %s after its overflow transactions: the retry still reports every revoked key', async (_step, revokeImmediately) => {
+    const clientId = await clientWithManyKeys();
+    const context = await beginRotation(w.steps, { request: { ...rotationRequest(clientId, RotationMode.EMERGENCY), revokeImmediately }, rotationId: newRotationId() });
+    const keys = w.steps.keys as unknown as { applyChange: (change: { checks?: unknown[]; insertKeys?: unknown[] }) => Promise<void> };
+    const applyChange = keys.applyChange.bind(keys);
+    // The step's commit is its transaction that checks (finish) or inserts (create) a key: crash once, before it.
+    const isCommit = (change: { checks?: unknown[]; insertKeys?: unknown[] }) => (revokeImmediately ? change.insertKeys !== undefined : change.checks !== undefined);
+    let crashed = false;
+    keys.applyChange = async (change) => {
+      if (!crashed && isCommit(change)) {
+        crashed = true;
+        throw Object.assign(new Error('Task timed out'), { name: 'Sandbox.Timedout' });
+      }
+      return applyChange(change);
+    };
+    try {
+      const crashing = revokeImmediately ? createSecret(w.steps, context) : (async () => {
+        await createSecret(w.steps, context);
+        await setSecret(w.steps, context);
+        await testSecret(w.steps, context);
+        await finishSecret(w.steps, context);
+      })();
+      await expect(crashing).rejects.toThrow('Task timed out');
+    } finally {
+      keys.applyChange = applyChange;
+    }
+    if (revokeImmediately) await createSecret(w.steps, context);
+    else await finishSecret(w.steps, context);
+    if (revokeImmediately) {
+      await setSecret(w.steps, context);
+      await testSecret(w.steps, context);
+      await finishSecret(w.steps, context);
+    }
+    const after = await w.ops.keys.requireClient(clientId);
+    expect((await liveKeys(clientId)).map((k) => k.keyHash)).toEqual([after.currentKeyHash]);
+    expect(after.lastRotation?.revokedKeyIds).toHaveLength(STRAY_KEYS + 1);
+  });
 });
+

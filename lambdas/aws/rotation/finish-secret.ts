@@ -136,6 +136,12 @@ async function revokeOverflowFirst(deps: RotationDeps, context: RotationContext,
   return revoked;
 }
 
+/** Ids of the keys this rotation's earlier transactions revoked, from their audit entries (invariant 3: a retry reports what the first attempt did). */
+async function revokedUnder(deps: RotationDeps, context: RotationContext): Promise<string[]> {
+  const audit = await deps.keys.auditOfRotation(context.clientId, context.rotationId);
+  return audit.filter((event) => event.action === 'key.revoked' && event.keyId !== undefined).map((event) => event.keyId!);
+}
+
 /** The DynamoDB half of finishSecret, as one transaction (applied only while the new key is ACTIVE). */
 async function commitFinish(deps: RotationDeps, context: RotationContext, client: ClientWithPending, emergency: boolean): Promise<void> {
   const nowMs = deps.clock.nowMs();
@@ -152,6 +158,9 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
     // Every key of the client but the new one (revokeImmediately: createSecret already revoked them).
     const others = revocationsOf((await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== newKeyHash), now);
     revokedEarlier.push(...(await revokeOverflowFirst(deps, context, others, oldKey.keyHash, now)));
+    // An attempt that crashed after some overflow transactions left those keys REVOKED, so the
+    // list above misses them: their audit entries (written in the same transactions) do not.
+    revokedEarlier.push(...(await revokedUnder(deps, context)));
     transitions.push(...others);
   } else {
     if (oldKey.state === KeyState.ACTIVE) {
