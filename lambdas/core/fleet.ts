@@ -152,9 +152,9 @@ export function parseFleetExecutionInput(raw: unknown): FleetRequest {
  * every mode: PutSecretValue (the new key, taking AWSPENDING) and UpdateSecretVersionStage
  * moving AWSCURRENT (Secrets Manager moves AWSPREVIOUS itself). The labels are left there
  * (docs/design.md, "Where the truth lives"); test/workflow/quota-writes.test.ts counts them.
- * A rotation that takes over another's lock fences the other's version first (one more
- * PutSecretValue, refused when that version exists): not counted, the fleet's clients are
- * normally idle.
+ * A rotation that takes over the lock of one caught between createSecret and finishSecret
+ * makes two more (docs/design.md, "Writes against the quota"): not counted, that window is
+ * seconds long; a client in its overlap costs nothing more.
  */
 export const SECRETS_WRITES_PER_ROTATION = 2;
 
