@@ -29,6 +29,11 @@ function countingVerifier() {
 
 /** `text` with the character at `i` replaced. */
 const replaceAt = (text: string, i: number, by: string) => `${text.slice(0, i)}${by}${text.slice(i + 1)}`;
+/** The body with its first two differing neighbours swapped (swapping equal ones would give the key back: a test that could not fail). */
+function swapFirstDifferingNeighbours(text: string): string {
+  const i = [...text].findIndex((c, at) => at + 1 < text.length && c !== text[at + 1]);
+  return `${text.slice(0, i)}${text[i + 1]}${text[i]}${text.slice(i + 2)}`;
+}
 /** A different base62 character than `c`. */
 const other = (c: string) => (c === 'A' ? 'B' : 'A');
 /** A well-formed key of another prefix (its checksum right for that prefix). */
@@ -62,7 +67,7 @@ const shapes: Shape[] = [
   ...Array.from({ length: BODY.length }, (_, i) => ({ family: 'bad base62', name: `'+' at body position ${i}`, value: `${PREFIX}_${replaceAt(BODY, i, '+')}` })),
   ...Array.from({ length: BODY.length }, (_, i) => ({ family: 'bad checksum', name: `one character changed at body position ${i}`, value: `${PREFIX}_${replaceAt(BODY, i, other(BODY[i]!))}` })),
   { family: 'bad checksum', name: 'checksum of another body', value: `${PREFIX}_${BODY.slice(0, 43)}${checksumOf(`${PREFIX}_${'A'.repeat(43)}`)}` },
-  { family: 'bad checksum', name: 'swapped neighbours', value: `${PREFIX}_${BODY[1]}${BODY[0]}${BODY.slice(2)}` },
+  { family: 'bad checksum', name: 'swapped neighbours', value: `${PREFIX}_${swapFirstDifferingNeighbours(BODY)}` },
   // Unicode look-alikes: each Latin letter of the key that has a Cyrillic twin, and fullwidth forms
   ...[...KEY].flatMap((c, i) => (CYRILLIC[c] ? [{ family: 'unicode look-alike', name: `Cyrillic ${c} at ${i}`, value: replaceAt(KEY, i, CYRILLIC[c]!) }] : [])),
   { family: 'unicode look-alike', name: 'fullwidth key', value: [...KEY].map((c) => (c === '_' ? c : String.fromCodePoint(c.codePointAt(0)! + 0xfee0))).join('') },
