@@ -241,13 +241,12 @@ function findStartedRotation(scope: Construct, props: FleetDefinitionProps, notR
       'lookups.$': 'States.MathAdd($.lookups, 1)',
     },
   });
-  const keepLooking = new sfn.Choice(scope, F.KEEP_LOOKING, { stateName: F.KEEP_LOOKING })
-    .when(sfn.Condition.numberLessThan('$.lookups', lookupsMax), wait)
-    .otherwise(notObserved);
+  // Every way back to the lookup is bounded by a count of lookups.
+  const whileLookupsBelow = (id: string, max: number) =>
+    new sfn.Choice(scope, id, { stateName: id }).when(sfn.Condition.numberLessThan('$.lookups', max), wait).otherwise(notObserved);
+  const keepLooking = whileLookupsBelow(F.KEEP_LOOKING, lookupsMax);
+  const keepWaitingForLockHolder = whileLookupsBelow(F.KEEP_WAITING_FOR_LOCK_HOLDER, lookupsMax * LOCK_HOLDER_WAIT_FACTOR);
   // Each comparison sits behind its own IsPresent: a Choice on a missing path is a runtime error.
-  const keepWaitingForLockHolder = new sfn.Choice(scope, F.KEEP_WAITING_FOR_LOCK_HOLDER, { stateName: F.KEEP_WAITING_FOR_LOCK_HOLDER })
-    .when(sfn.Condition.numberLessThan('$.lookups', lookupsMax * LOCK_HOLDER_WAIT_FACTOR), wait)
-    .otherwise(notObserved);
   const isLocked = new sfn.Choice(scope, F.IS_STARTED_ROTATION_LOCKED, { stateName: F.IS_STARTED_ROTATION_LOCKED })
     .when(sfn.Condition.stringEqualsJsonPath('$.read.found.Item.lock.M.rotationId.S', '$.rotationId'), keepWaitingForLockHolder)
     .otherwise(keepLooking);
