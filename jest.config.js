@@ -10,7 +10,6 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  setupFiles: ['<rootDir>/test/support/polyfills.ts'],
   // Every AWS call made as a function or state is judged against its role (docs/design.md invariant 10).
   setupFilesAfterEnv: ['<rootDir>/test/support/iam-setup.ts'],
   testTimeout: 60000,

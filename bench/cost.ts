@@ -11,7 +11,6 @@
  * reminder cycles (the extra cycle's cost is the difference divided by N), and a fleet
  * rotation (the fleet's own overhead per client).
  */
-import '../lib/local/polyfills';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';

@@ -9,6 +9,9 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { KeyRollStack } from '../lib/keyroll-stack';
+import { assertSupportedNode } from '../lib/node-version';
+
+assertSupportedNode();
 
 const app = new App();
 const context = (name: string): string | undefined => app.node.tryGetContext(`keyroll:${name}`);

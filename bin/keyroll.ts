@@ -6,9 +6,14 @@
  */
 import { UsageError } from '../lib/cli/errors';
 import { run } from '../lib/cli/program';
+import { assertSupportedNode, UnsupportedNodeVersion } from '../lib/node-version';
 
-// The SDK's notice that Node 20 nears its end of support is noise for an operator.
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+try {
+  assertSupportedNode();
+} catch (error) {
+  process.stderr.write(`keyroll: ${(error as UnsupportedNodeVersion).message}\n`);
+  process.exit(3);
+}
 
 run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),

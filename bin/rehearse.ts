@@ -15,6 +15,7 @@ import { resolveRehearsalOptions, type RehearsalOptions } from '../lib/rehearsal
 import { renderSummary, renderSvg } from '../lib/rehearsal/report';
 import { runRehearsal, type RehearsalProgress } from '../lib/rehearsal/rehearsal';
 import { renderFleetSummary, runFleetRehearsal } from '../lib/rehearsal/fleet-rehearsal';
+import { assertSupportedNode } from '../lib/node-version';
 
 const int = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number.`);
@@ -38,6 +39,7 @@ const program = new Command('rehearse')
   .showHelpAfterError();
 
 async function main(): Promise<number> {
+  assertSupportedNode();
   program.parse();
   const flags = program.opts<{ clients?: number; callers?: number; rotations?: number; emergency: boolean; duration?: number; seed?: number; out: string; json?: boolean; fleet?: number; quota: number; concurrency?: number; fleetMode: string }>();
   if (flags.fleet !== undefined) return rehearseFleet(flags);

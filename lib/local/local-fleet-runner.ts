@@ -13,7 +13,6 @@
  * ExecutionAlreadyExists. Each attempt of the item's task gets a fresh task token (AWS does not
  * document that a retry keeps it, so the conservative case is played).
  */
-import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';

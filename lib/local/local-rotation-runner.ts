@@ -3,7 +3,6 @@
  * real handlers in-process, the service integrations through the SDK (to moto). Wait states
  * are handed to the caller (`waitUntil`), so simulated time can pass with traffic in between.
  */
-import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { overrideRuntime } from '../../lambdas/handlers/runtime';

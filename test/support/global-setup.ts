@@ -4,10 +4,12 @@
  * process.env changes below are inherited by every worker (and by in-band runs).
  */
 import { pointSdkAtEmulator, startMoto, type MotoHandle } from '../../lib/local/moto';
+import { assertSupportedNode } from '../../lib/node-version';
 
 export const MOTO_HANDLE_KEY = '__KEYROLL_MOTO__';
 
 export default async function globalSetup(): Promise<void> {
+  assertSupportedNode();
   const t0 = Date.now();
   const handle = await startMoto();
   const totalMs = Date.now() - t0;
