@@ -2,7 +2,7 @@
  * The verifier cases: the synchronous floor (SHA-256 of the key in each way Node offers,
  * parse), the warm path for the three kinds of presented key (through the promise API and
  * the synchronous cache API), the cold path against a microtask lookup, and the warm path's
- * ratio to the fastest hash, measured interleaved.
+ * ratio to the fastest hash and to a plain cached lookup, measured interleaved.
  */
 // Named imports: esbuild's CommonJS transform (tsx runs the bench) turns each member read of a
 // namespace import into a getter call, a cost of the harness that a floor must not pay.
@@ -11,7 +11,8 @@ import { parseApiKey } from '../../lambdas/core/api-key';
 import { systemClock } from '../../lambdas/core/clock';
 import { MalformedKeyError } from '../../lambdas/core/errors';
 import { KeyVerifier, MAX_CACHE_TTL_MS, type KeyVerdict } from '../../lambdas/core/key-verifier';
-import { RejectionReason } from '../../lambdas/core/verification';
+import type { KeyRecord } from '../../lambdas/core/model';
+import { judgeRecord, RejectionReason, scopesCover } from '../../lambdas/core/verification';
 import { buildKeySet, KEY_PREFIX, microtaskLookup, REQUIRED_SCOPES, type KeySet } from './fixtures';
 import { measureFloorRatio, type FloorRatioResult, type RatioCase } from './floor-ratio';
 import { measureAsync, measureSync, settle, type CaseFigures, type PassSizes } from './harness';
@@ -50,9 +51,28 @@ const HASH_FLOORS: readonly { readonly id: string; readonly label: string; reado
   { id: 'sha256-hash-binary', label: 'SHA-256 crypto.hash binary (latin1)', hash: (k) => hash('sha256', k, 'binary'), length: 32 },
 ];
 
-/** The verifier's warm paths against the fastest hash, interleaved (see floor-ratio.ts). */
+/**
+ * A plain cached lookup, what the verifier's warm path must be at least as fast as: what one
+ * would write without the verifier, over the same rules. The hex SHA-256 (the table's key), a
+ * Map read, a TTL check against the wall clock, then the state rule and the scope rule. Its
+ * entries never expire during a run, but the check is made on every op.
+ */
+function plainCachedLookup(keys: KeySet): (key: string, requiredScopes: readonly string[]) => boolean {
+  const expiresAtMs = Date.now() + 3_600_000;
+  const cache = new Map<string, { readonly record: KeyRecord; readonly expiresAtMs: number }>();
+  for (const [keyHash, record] of keys.records) cache.set(keyHash, { record, expiresAtMs });
+  return (key, requiredScopes) => {
+    const nowMs = Date.now();
+    const entry = cache.get(hash('sha256', key, 'hex'));
+    if (entry === undefined || entry.expiresAtMs <= nowMs) return false;
+    return judgeRecord(entry.record, nowMs).accepted && scopesCover(entry.record.scopes ?? [], requiredScopes);
+  };
+}
+
+/** The verifier's warm paths against the fastest hash and a plain cached lookup, interleaved (see floor-ratio.ts). */
 export async function runFloorRatio(keys: KeySet, rounds: number, blockOps: number): Promise<FloorRatioResult & { readonly storeLookups: number }> {
   const verifier = newVerifier(keys);
+  const plain = plainCachedLookup(keys);
   const valid = keys.valid;
   const n = valid.length;
   const refill = async (): Promise<void> => {
@@ -80,6 +100,12 @@ export async function runFloorRatio(keys: KeySet, rounds: number, blockOps: numb
       label: 'control: crypto.hash binary again (≈ 1.00)',
       kind: 'control',
       sync: (i) => hash('sha256', valid[i % n]!, 'binary').length === 32,
+    },
+    {
+      id: 'plain-cached-lookup',
+      label: 'plain cached lookup (hex hash, Map, TTL, rules)',
+      kind: 'reference',
+      sync: (i) => plain(valid[i % n]!, REQUIRED_SCOPES),
     },
     {
       id: 'verify-cached-warm-valid',

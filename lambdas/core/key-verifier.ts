@@ -4,19 +4,19 @@
  * before any read. Pure apart from the lookup and the clock it is given, so any Node service
  * can embed it.
  *
- * The warm path (a key seen within the TTL) costs one SHA-256 and a map read: only keys that
- * passed the format check when first seen enter the cache, and SHA-256 does not collide, so a
- * cached hash proves the presented key is well-formed. The cache is keyed by the hash, never
- * by the key: no plaintext key is kept in memory beyond the call.
+ * Only keys that passed the format check when first seen enter the cache, and SHA-256 does not
+ * collide, so a cached hash proves the presented key is well-formed: a hit skips the parse.
+ * The cache is keyed by the hash, never by the key: no plaintext key is kept in memory beyond
+ * the call.
  *
- * Revocation latency: a record is cached for at most `cacheTtlMs` after it was read, and
+ * Revocation latency: a record is cached for at most `cacheTtlMs` after its read started, and
  * reads are strongly consistent, so a key revoked at time t is rejected by every container
  * from t + cacheTtlMs on. The state rule is applied at verification time with the clock, so a
  * RETIRING key stops working at its not-after exactly, cache or not.
  */
+import { LRUCache } from 'lru-cache';
 import { apiKeyProblem, digestApiKey, digestToHex, MAX_KEY_LENGTH } from './api-key';
 import type { Clock } from './clock';
-import { KeyState } from './key-state';
 import type { Deadline } from './deadline';
 import type { KeyRecord } from './model';
 import { judgeRecord, principalOf, RejectionReason, scopesCover, type KeyLookup, type Principal } from './verification';
@@ -32,7 +32,8 @@ export interface KeyVerifierOptions {
   /** Only keys with this prefix are accepted (others are malformed, with no lookup). */
   readonly keyPrefix?: string;
   /**
-   * How long a found record is reused before it is read again; the revocation-latency bound.
+   * How long a found record is reused, counted from the start of its read; the
+   * revocation-latency bound.
    * @default 10_000 (the maximum; 0 disables caching)
    */
   readonly cacheTtlMs?: number;
@@ -43,17 +44,10 @@ export interface KeyVerifierOptions {
    */
   readonly negativeCacheTtlMs?: number;
   /**
-   * Entries kept at most; the oldest are dropped first.
+   * Entries kept at most; the one read longest ago is dropped first.
    * @default 10_000
    */
   readonly maxEntries?: number;
-  /**
-   * Leading bits of the hash that make the cache's slot number (4-28). Only tests lower it,
-   * to make slot collisions easy to produce.
-   * @internal
-   * @default 28
-   */
-  readonly slotBits?: number;
 }
 
 /** The verdict on a presented key. Never carries the key. */
@@ -63,74 +57,21 @@ export type KeyVerdict =
 
 type AcceptedVerdict = Extract<KeyVerdict, { accepted: true }>;
 
-/**
- * Module-local copies of the imports a cache hit uses. Bundled (as deployed) they change
- * nothing; compiled file by file to CommonJS by esbuild (tsx, which runs the bench), every
- * read of an imported binding is a generated getter whose `from[key]` load is megamorphic
- * (one getter function serves every export of every module): about 40 ns per read, a tenth
- * of the SHA-256 the hit is measured against.
- */
-const digestOf: (key: string) => string = digestApiKey;
-const MAX_PLAUSIBLE_LENGTH = MAX_KEY_LENGTH;
-
 const NO_SCOPES: readonly string[] = Object.freeze([]);
 const MALFORMED: KeyVerdict = Object.freeze({ accepted: false, reason: RejectionReason.MALFORMED });
 const UNKNOWN: KeyVerdict = Object.freeze({ accepted: false, reason: RejectionReason.UNKNOWN });
 
-/**
- * What one read of the store left: the record (undefined: no such key) and what follows from
- * it, computed once per read rather than per request. One class, so every entry has the same
- * shape and the hit path stays monomorphic.
- */
-class CacheEntry {
-  /** The full binary digest: a hit needs it to match, since the slot is only part of it. */
-  readonly digest: string;
-  /** The verdict whenever the rules accept the record: built and frozen once, returned by every hit. */
-  readonly accepted: AcceptedVerdict | undefined;
-  /** The record's grants: the principal's frozen copy, so the memo below cannot go stale. */
-  readonly granted: readonly string[];
-  /** The last frozen `requiredScopes` checked against `granted`, and the answer: routes reuse one frozen array each. */
-  private memoRequired: readonly string[] | undefined = undefined;
-  private memoCovered = false;
-  /**
-   * A frozen `requiredScopes` that an ACTIVE record's grants cover: a hit with this very array
-   * returns `accepted` after one comparison. Sound because ACTIVE has no time rule (only the
-   * entry's own expiry, checked first on every hit) and a frozen array cannot change; a RETIRING
-   * record never gets one, so its not-after is judged at the clock on every hit. Like
-   * `accepted`, it stands for the record as it was read: a change reaches the cache through a
-   * new read once the TTL has run out, never by editing a record object in place.
-   */
-  fastRequired: readonly string[] | undefined = undefined;
-  /**
-   * `accepted` as a settled promise, set with `fastRequired`: verify() returns it on the fast
-   * path instead of a new promise per call (the promise, not the await, was most of what the
-   * awaited path paid over verifyCached). Sharing one is safe: a settled promise cannot change,
-   * and it is frozen, so no caller can give it an own `then` that the next caller would run.
-   */
-  fastSettled: Promise<KeyVerdict> | undefined = undefined;
+/** What one read of the store left: nothing (no such key), or the record and its verdict when the rules accept it. */
+type Found = { readonly record: KeyRecord; readonly accepted: AcceptedVerdict };
+type CacheEntry = (Found | { readonly record: undefined }) & {
+  /** When the read started plus the TTL: the entry answers while the clock is before it. */
+  readonly expiresAtMs: number;
+};
 
-  constructor(
-    readonly record: KeyRecord | undefined,
-    digest: string,
-    keyHash: string,
-    readonly expiresAtMs: number,
-  ) {
-    this.digest = digest;
-    this.accepted = record ? acceptedVerdict(record, keyHash) : undefined;
-    this.granted = this.accepted?.principal.scopes ?? NO_SCOPES;
-  }
-
-  /** Whether the grants cover `required`; remembered for a frozen array, which cannot change under the memo. */
-  covers(required: readonly string[]): boolean {
-    if (required.length === 0) return true;
-    if (required === this.memoRequired) return this.memoCovered;
-    const covered = scopesCover(this.granted, required);
-    if (Object.isFrozen(required)) {
-      this.memoRequired = required;
-      this.memoCovered = covered;
-    }
-    return covered;
-  }
+/** What the first caller of a read hands to it (a caller joining the read shares both). */
+interface ReadContext {
+  readonly startedAtMs: number;
+  readonly deadline: Deadline | undefined;
 }
 
 /** The accepted verdict for `record`, frozen because every cache hit returns the same object. */
@@ -148,85 +89,78 @@ export class InvalidVerifierOptionsError extends Error {
 /** Verifies presented API keys with a short-lived in-memory cache of the records. */
 export class KeyVerifier {
   /**
-   * Entries by slot: the first 28 bits of the key's SHA-256 as a small integer. V8 finds a
-   * small integer key several times faster than a fresh string, whose own hash it must compute
-   * first; that lookup was the largest cost of a warm verification after the SHA-256. Every
-   * hit compares the full digest, so two keys that share a slot only evict each other (an
-   * extra read, never a wrong verdict). Insertion order is the eviction order.
+   * Entries by the key's binary SHA-256 digest. lru-cache bounds their number, and its fetch()
+   * makes concurrent misses of one key share one read. Freshness is the entry's own
+   * `expiresAtMs`, not lru-cache's TTL, which keeps an entry until its age exceeds the TTL
+   * (one instant past the bound) and reads a TTL of 0 as "never expires". Hits use peek(),
+   * which leaves the order alone, so eviction drops the entry read longest ago.
    */
-  private readonly cache = new Map<number, CacheEntry>();
-  private readonly slotShift: number;
+  private readonly cache: LRUCache<string, CacheEntry, ReadContext>;
   private readonly clock: Clock;
-  /** Reads in progress, by hex hash. */
-  private readonly inFlight = new Map<string, Promise<CacheEntry>>();
+  private readonly lookup: KeyLookup;
+  private readonly keyPrefix: string | undefined;
   private readonly cacheTtlMs: number;
   private readonly negativeCacheTtlMs: number;
-  private readonly maxEntries: number;
   /** Lookups that reached the store, for tests and metrics. */
   lookups = 0;
 
-  constructor(private readonly options: KeyVerifierOptions) {
+  constructor(options: KeyVerifierOptions) {
     this.clock = options.clock;
+    this.lookup = options.lookup;
+    this.keyPrefix = options.keyPrefix;
     this.cacheTtlMs = options.cacheTtlMs ?? MAX_CACHE_TTL_MS;
     // The default must not make a valid cacheTtlMs (e.g. 0: no caching) fail validation.
     this.negativeCacheTtlMs = options.negativeCacheTtlMs ?? Math.min(2_000, this.cacheTtlMs);
-    this.maxEntries = options.maxEntries ?? 10_000;
-    const slotBits = options.slotBits ?? 28;
-    this.slotShift = 28 - slotBits;
+    const maxEntries = options.maxEntries ?? 10_000;
     if (!(this.cacheTtlMs >= 0 && this.cacheTtlMs <= MAX_CACHE_TTL_MS)) {
       throw new InvalidVerifierOptionsError(`cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS}; got ${this.cacheTtlMs}.`);
     }
     if (!(this.negativeCacheTtlMs >= 0 && this.negativeCacheTtlMs <= this.cacheTtlMs)) {
       throw new InvalidVerifierOptionsError(`negativeCacheTtlMs must be between 0 and cacheTtlMs; got ${this.negativeCacheTtlMs}.`);
     }
-    if (!(Number.isInteger(this.maxEntries) && this.maxEntries > 0)) {
-      throw new InvalidVerifierOptionsError(`maxEntries must be a positive integer; got ${this.maxEntries}.`);
+    if (!(Number.isInteger(maxEntries) && maxEntries > 0)) {
+      throw new InvalidVerifierOptionsError(`maxEntries must be a positive integer; got ${maxEntries}.`);
     }
-    if (!(Number.isInteger(slotBits) && slotBits >= 4 && slotBits <= 28)) {
-      throw new InvalidVerifierOptionsError(`slotBits must be an integer from 4 to 28; got ${slotBits}.`);
-    }
+    this.cache = new LRUCache<string, CacheEntry, ReadContext>({
+      max: maxEntries,
+      // An entry evicted or cleared while its read is in flight still answers the callers waiting on that read.
+      ignoreFetchAbort: true,
+      fetchMethod: (digest, _stale, { context }) => this.read(digest, context),
+    });
   }
 
   /**
    * Verifies `presented` (any value: a header may be missing or odd) and, when given, that
-   * the key grants every scope in `requiredScopes`.
-   *
-   * Not `async`: a cache hit settles the promise at once, with no await inside. Like an
-   * async function, it never throws: a failure rejects the promise.
+   * the key grants every scope in `requiredScopes`. Never throws: a failure rejects the promise.
    *
    * `deadline` bounds a store read this call starts (a caller joining a read already in
    * flight shares that read and its deadline).
    */
-  verify(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES, deadline?: Deadline): Promise<KeyVerdict> {
-    try {
-      // Non-strings and oversized values are malformed before any hashing.
-      if (!isPlausibleKey(presented)) return Promise.resolve(MALFORMED);
-      const digest = digestOf(presented);
-      const nowMs = this.clock.nowMs();
-      const entry = this.freshEntry(digest, nowMs);
-      if (entry === undefined) return this.verifyUncached(presented, digest, nowMs, requiredScopes, deadline);
-      // verifyCached's fast path, answered with the entry's settled promise (see CacheEntry.fastSettled).
-      if (requiredScopes === entry.fastRequired && entry.fastSettled !== undefined) return entry.fastSettled;
-      return Promise.resolve(this.judge(entry, nowMs, requiredScopes));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async verify(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES, deadline?: Deadline): Promise<KeyVerdict> {
+    // Non-strings and oversized values are malformed before any hashing.
+    if (!isPlausibleKey(presented)) return MALFORMED;
+    const digest = digestApiKey(presented);
+    const nowMs = this.clock.nowMs();
+    const cached = this.freshEntry(digest, nowMs);
+    if (cached !== undefined) return judge(cached, nowMs, requiredScopes);
+    // A miss: the offline format check first, so a malformed key never reaches the store.
+    if (apiKeyProblem(presented, this.keyPrefix) !== undefined) return MALFORMED;
+    // forceRefresh: an entry still in the cache here has expired by our clock (see `cache`).
+    const entry = await this.cache.forceFetch(digest, { forceRefresh: true, context: { startedAtMs: nowMs, deadline } });
+    return judge(entry, this.clock.nowMs(), requiredScopes);
   }
 
   /**
    * The verdict {@link verify} would give, when memory alone can give it: a value that is
    * not even key-sized, or a key whose record (or absence) is cached and fresh. Undefined when
-   * a read is needed; then call {@link verify}. Synchronous, for callers on a hot path that
-   * can skip a promise per request.
+   * a read is needed; then call {@link verify}. Synchronous, for callers that can skip a
+   * promise per request.
    */
   verifyCached(presented: unknown, requiredScopes: readonly string[] = NO_SCOPES): KeyVerdict | undefined {
     if (!isPlausibleKey(presented)) return MALFORMED;
     const nowMs = this.clock.nowMs();
-    const entry = this.freshEntry(digestOf(presented), nowMs);
-    if (entry === undefined) return undefined;
-    // The common hit: an ACTIVE key asked for a route it was already found to cover.
-    if (requiredScopes === entry.fastRequired && entry.accepted !== undefined) return entry.accepted;
-    return this.judge(entry, nowMs, requiredScopes);
+    const entry = this.freshEntry(digestApiKey(presented), nowMs);
+    return entry === undefined ? undefined : judge(entry, nowMs, requiredScopes);
   }
 
   /** Forgets every cached record (e.g. after a local revocation). */
@@ -235,91 +169,40 @@ export class KeyVerifier {
   }
 
   /**
-   * The cache entry for `digest` when it is there and fresh at `nowMs`, else undefined. A
-   * cached digest proves the key was well-formed when first seen.
-   *
-   * The digest is compared with `!==`, which stops at the first differing character, not in
-   * constant time, on purpose: what it compares is SHA-256 of the presented key with SHA-256
-   * of a key seen before, never the key itself. Timing could at most tell an attacker how many
-   * leading bytes of the digest of a key they chose match a cached digest (which they cannot
-   * steer without inverting SHA-256), and even a whole digest is worth nothing to them: the
-   * store holds the same hash, and a request needs the key, its preimage. The slot lookup
-   * itself is no more secret: a hit and a miss (a store read) differ by milliseconds.
+   * The entry for `digest` when it is cached and fresh at `nowMs`. The lookup compares digests
+   * in no constant time, on purpose: they are SHA-256 of keys, and knowing a digest is worth
+   * nothing without its preimage (the store holds the same hash; a request needs the key).
    */
   private freshEntry(digest: string, nowMs: number): CacheEntry | undefined {
-    const entry = this.cache.get(slotOf(digest) >>> this.slotShift);
-    return entry !== undefined && entry.digest === digest && entry.expiresAtMs > nowMs ? entry : undefined;
+    const entry = this.cache.peek(digest);
+    return entry !== undefined && entry.expiresAtMs > nowMs ? entry : undefined;
   }
 
-  /** A cache miss: the offline format check (a malformed key never reaches the store), then a read. */
-  private async verifyUncached(presented: string, digest: string, nowMs: number, requiredScopes: readonly string[], deadline: Deadline | undefined): Promise<KeyVerdict> {
-    if (apiKeyProblem(presented, this.options.keyPrefix) !== undefined) return MALFORMED;
-    const entry = await this.read(digest, nowMs, deadline);
-    return this.judge(entry, this.clock.nowMs(), requiredScopes);
-  }
-
-  /** The state rule at `nowMs` (every time: a RETIRING key's not-after is not cached away), then the scope rule. */
-  private judge(entry: CacheEntry, nowMs: number, requiredScopes: readonly string[]): KeyVerdict {
-    const record = entry.record;
-    if (record === undefined || entry.accepted === undefined) return UNKNOWN;
-    // An ACTIVE key has no time rule, so skip building a verdict to throw away; and remember a
-    // frozen route array it covers, so that the next hit with it is one comparison.
-    if (record.state === KeyState.ACTIVE && entry.covers(requiredScopes)) {
-      if (Object.isFrozen(requiredScopes)) {
-        entry.fastRequired = requiredScopes;
-        entry.fastSettled ??= Object.freeze(Promise.resolve<KeyVerdict>(entry.accepted));
-      }
-      return entry.accepted;
-    }
-    const verdict = judgeRecord(record, nowMs);
-    if (!verdict.accepted) return { accepted: false, reason: verdict.reason, keyId: record.keyId, clientId: record.clientId };
-    if (!entry.covers(requiredScopes)) {
-      return { accepted: false, reason: RejectionReason.INSUFFICIENT_SCOPE, keyId: record.keyId, clientId: record.clientId };
-    }
-    return entry.accepted;
-  }
-
-  private read(digest: string, nowMs: number, deadline: Deadline | undefined): Promise<CacheEntry> {
-    const slot = slotOf(digest) >>> this.slotShift;
-    // An expired entry (or another key's, in a shared slot) goes now, so the new one is inserted last: eviction is oldest first.
-    const stale = this.cache.get(slot);
-    if (stale !== undefined && (stale.digest !== digest || stale.expiresAtMs <= nowMs)) this.cache.delete(slot);
+  /** One read of the store, shared by every caller that misses on `digest` while it is in flight. */
+  private async read(digest: string, { startedAtMs, deadline }: ReadContext): Promise<CacheEntry> {
+    this.lookups += 1;
     const keyHash = digestToHex(digest);
-    // Concurrent requests with the same key share one read. The entry's life counts from
-    // when that read started, not from when a later caller joined it: otherwise a joiner
-    // would keep a record cached for longer than cacheTtlMs after it was read.
-    let pending = this.inFlight.get(keyHash);
-    if (!pending) {
-      this.lookups += 1;
-      const startedAtMs = nowMs;
-      pending = this.options
-        .lookup(keyHash, deadline)
-        .then((record) => this.remember(slot, digest, keyHash, record, startedAtMs))
-        .finally(() => this.inFlight.delete(keyHash));
-      this.inFlight.set(keyHash, pending);
-    }
-    return pending;
-  }
-
-  private remember(slot: number, digest: string, keyHash: string, record: KeyRecord | undefined, readAtMs: number): CacheEntry {
-    const ttl = record ? this.cacheTtlMs : this.negativeCacheTtlMs;
-    const entry = new CacheEntry(record, digest, keyHash, readAtMs + ttl);
-    if (ttl === 0) return entry;
-    if (this.cache.size >= this.maxEntries && !this.cache.has(slot)) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-    this.cache.set(slot, entry);
-    return entry;
+    const record = await this.lookup(keyHash, deadline);
+    // The entry's life counts from when the read started, not from when it ended or a later
+    // caller joined it: otherwise a record could be served longer than cacheTtlMs after it was read.
+    if (record === undefined) return { record, expiresAtMs: startedAtMs + this.negativeCacheTtlMs };
+    return { record, accepted: acceptedVerdict(record, keyHash), expiresAtMs: startedAtMs + this.cacheTtlMs };
   }
 }
 
-/** The first 28 bits of a binary digest (a V8 small integer). */
-function slotOf(digest: string): number {
-  return (digest.charCodeAt(0) << 20) | (digest.charCodeAt(1) << 12) | (digest.charCodeAt(2) << 4) | (digest.charCodeAt(3) >>> 4);
+/** The state rule at `nowMs` (every time: a RETIRING key's not-after is not cached away), then the scope rule. */
+function judge(entry: CacheEntry, nowMs: number, requiredScopes: readonly string[]): KeyVerdict {
+  if (entry.record === undefined) return UNKNOWN;
+  const { record, accepted } = entry;
+  const verdict = judgeRecord(record, nowMs);
+  if (!verdict.accepted) return { accepted: false, reason: verdict.reason, keyId: record.keyId, clientId: record.clientId };
+  if (!scopesCover(accepted.principal.scopes, requiredScopes)) {
+    return { accepted: false, reason: RejectionReason.INSUFFICIENT_SCOPE, keyId: record.keyId, clientId: record.clientId };
+  }
+  return accepted;
 }
 
 /** Whether `value` could be a key at all: a non-empty string no longer than any key. Checked before hashing. */
 function isPlausibleKey(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_PLAUSIBLE_LENGTH;
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_KEY_LENGTH;
 }

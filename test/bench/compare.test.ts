@@ -77,11 +77,10 @@ describe('metricsOf', () => {
   const sources: MetricSources = {
     verifier: [{ id: 'verify-warm-valid', latency: { p50Ns: 900, p99Ns: 3000 }, throughput: { opsPerSec: 700_000 } }],
     floorRatio: {
-      target: 0.8,
       floor: { opsPerSec: 1_000_000 },
       cases: [
         { id: 'sha256-hash-hex', opsPerSec: 1_000_000 },
-        { id: 'verify-cached-warm-valid', opsPerSec: 820_000, floorRatio: 0.82, floorRatioVsRoundMax: 0.79 },
+        { id: 'verify-cached-warm-valid', opsPerSec: 820_000, floorRatio: 0.82, floorRatioVsRoundMax: 0.79, referenceRatio: 1.1 },
       ],
     },
     bundle: { bytes: 60_000, gzipBytes: 20_000, limitBytes: 153_600 },
@@ -98,7 +97,8 @@ describe('metricsOf', () => {
     const m = metricsOf(sources);
     expect(m['verifier.verify-warm-valid.p50Ns']).toEqual({ value: 900, unit: 'ns', better: 'lower' });
     expect(m['verifier.verify-warm-valid.opsPerSec']).toEqual({ value: 700_000, unit: 'ops/s', better: 'higher' });
-    expect(m['floorRatio.verify-cached-warm-valid.ratioVsFloor']).toEqual({ value: 0.82, unit: 'ratio', better: 'higher', goal: 0.8 });
+    expect(m['floorRatio.verify-cached-warm-valid.ratioVsFloor']).toEqual({ value: 0.82, unit: 'ratio', better: 'higher' });
+    expect(m['floorRatio.verify-cached-warm-valid.ratioVsReference']).toEqual({ value: 1.1, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.verify-cached-warm-valid.ratio']).toEqual({ value: 0.79, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.floor.opsPerSec']!.value).toBe(1_000_000);
     expect(m['floorRatio.sha256-hash-hex.ratioVsFloor']).toBeUndefined();

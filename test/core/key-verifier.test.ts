@@ -380,6 +380,21 @@ describe('in-flight de-duplication', () => {
     pending[1]!.resolve(recordFor(KEY, KeyState.ACTIVE));
     expect((await again).accepted).toBe(true);
   });
+  it('a read whose entry is evicted or cleared while in flight still answers its callers, and is not cached', async () => {
+    const { lookup, pending } = deferredLookup();
+    const verifier = verifierWith(lookup, clock, { maxEntries: 1 });
+    const first = verifier.verify(KEY);
+    const second = verifier.verify(OTHER_KEY); // takes the only entry from KEY's read
+    await settle();
+    expect(pending.map((p) => p.hash)).toEqual([hashApiKey(KEY), hashApiKey(OTHER_KEY)]);
+    verifier.clear(); // and forgets OTHER_KEY's read too
+    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[1]!.resolve(undefined);
+    expect((await first).accepted).toBe(true);
+    expect(await second).toEqual({ accepted: false, reason: 'unknown' });
+    expect(verifier.verifyCached(KEY)).toBeUndefined();
+    expect(verifier.verifyCached(OTHER_KEY)).toBeUndefined();
+  });
 });
 
 describe('maxEntries', () => {
