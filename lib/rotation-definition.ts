@@ -4,12 +4,12 @@
  * and runbooks refer to them.
  *
  *   ValidateAndLock → CreateSecret → SetSecret → TestSecret → FinishSecret → NotifyRotated
- *     → IsEmergency? ─ started by a fleet → ReportRotatedToFleet → AfterFleetReport (the same choice below)
- *                    ├ yes → ReleaseLock
- *                    └ no  → CheckPreviousKeyUsage → PreviousKeyDecision?
- *                              ├ wait   → WaitForUsageCheck → CheckPreviousKeyUsage
- *                              ├ remind → NotifyExpiring (deadline extended) → WaitForUsageCheck → CheckPreviousKeyUsage
- *                              └ retire → WaitOverlap (until the not-after) → RetireOldKey → NotifyRetired → ReleaseLock
+ *     → AfterRotated? ─ started by a fleet → ReportRotatedToFleet → AfterFleetReport (the two choices below)
+ *                     ├ emergency → ReleaseLock
+ *                     └ otherwise → CheckPreviousKeyUsage → PreviousKeyDecision?
+ *                                     ├ wait   → WaitForUsageCheck → CheckPreviousKeyUsage
+ *                                     ├ remind → NotifyExpiring (deadline extended) → WaitForUsageCheck → CheckPreviousKeyUsage
+ *                                     └ retire → WaitOverlap (until the not-after) → RetireOldKey → NotifyRetired → ReleaseLock
  *   Each reminder cycle costs 4 state transitions (check, choice, notify, wait).
  *   a failure in Create/Set/Test/Finish → Rollback → NotifyOpsFailure → ReleaseLockAfterFailure → RotationFailed
  *   Every failed end first tells a waiting fleet (FleetCallbackOn* → Report*ToFleet) when the input carries its token.
@@ -55,7 +55,7 @@ export const RotationStates = {
   TEST_SECRET: 'TestSecret',
   FINISH_SECRET: 'FinishSecret',
   NOTIFY_ROTATED: 'NotifyRotated',
-  IS_EMERGENCY: 'IsEmergency',
+  AFTER_ROTATED: 'AfterRotated',
   CHECK_USAGE: 'CheckPreviousKeyUsage',
   USAGE_DECISION: 'PreviousKeyDecision',
   WAIT_FOR_USAGE_CHECK: 'WaitForUsageCheck',
@@ -128,20 +128,28 @@ function retryTransient(state: sfn.TaskStateBase, errors: string[]): void {
   });
 }
 
-function step(scope: Construct, id: string, fn: lambda.IFunction, payloadPath: string, resultPath: string): tasks.LambdaInvoke {
+/** What a Lambda state reads and where its result goes. */
+type InvokeIo = Pick<tasks.LambdaInvokeProps, 'inputPath' | 'payload' | 'resultPath' | 'resultSelector'>;
+
+/** A Lambda state with the workflow's time-out and retries (every step is idempotent, invariant 3). */
+function invoke(scope: Construct, id: string, fn: lambda.IFunction, io: InvokeIo): tasks.LambdaInvoke {
   const task = new tasks.LambdaInvoke(scope, id, {
     stateName: id,
     lambdaFunction: fn,
-    // InputPath, not payload: TaskInput.fromJsonPathAt with payloadResponseOnly renders
-    // `"Parameters": "$.rotation"`, a literal string the function would receive (aws-cdk#34260).
-    inputPath: payloadPath,
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
-    resultPath,
     taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+    ...io,
   });
   retryTransient(task, TRANSIENT_STEP_ERRORS);
   return task;
+}
+
+/** A step that reads the rotation context and adds its result at `resultPath`. */
+function rotationStep(scope: Construct, id: string, fn: lambda.IFunction, resultPath: string): tasks.LambdaInvoke {
+  // InputPath, not payload: TaskInput.fromJsonPathAt with payloadResponseOnly renders
+  // `"Parameters": "$.rotation"`, a literal string the function would receive (aws-cdk#34260).
+  return invoke(scope, id, fn, { inputPath: '$.rotation', resultPath });
 }
 
 function publish(scope: Construct, id: string, topic: sns.ITopic, noticePath: string): tasks.SnsPublish {
@@ -159,24 +167,28 @@ function publish(scope: Construct, id: string, topic: sns.ITopic, noticePath: st
   return task;
 }
 
-function releaseLock(
-  scope: Construct,
-  id: string,
-  table: dynamodb.ITable,
-  clientIdPath = '$.rotation.clientId',
-  rotationIdPath = '$.rotation.rotationId',
-): tasks.DynamoUpdateItem {
+/** Where a state finds the lock it releases: the client and the rotation id that holds it. */
+interface LockHolder {
+  readonly clientIdPath: string;
+  readonly rotationIdPath: string;
+}
+
+/** The lock of this rotation, once ValidateAndLock has built the rotation context. */
+const ROTATION_LOCK: LockHolder = { clientIdPath: '$.rotation.clientId', rotationIdPath: '$.rotation.rotationId' };
+
+/** Removes the client's lock if `holder` holds it (a conditional write: invariant 7). */
+function releaseLock(scope: Construct, id: string, table: dynamodb.ITable, holder: LockHolder = ROTATION_LOCK): tasks.DynamoUpdateItem {
   const task = new tasks.DynamoUpdateItem(scope, id, {
     stateName: id,
     table,
     key: {
-      pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('CLIENT#{}', sfn.JsonPath.stringAt(clientIdPath))),
+      pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('CLIENT#{}', sfn.JsonPath.stringAt(holder.clientIdPath))),
       sk: tasks.DynamoAttributeValue.fromString('CLIENT'),
     },
     updateExpression: 'REMOVE #lock',
     conditionExpression: '#lock.rotationId = :rid',
     expressionAttributeNames: { '#lock': 'lock' },
-    expressionAttributeValues: { ':rid': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt(rotationIdPath)) },
+    expressionAttributeValues: { ':rid': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt(holder.rotationIdPath)) },
     resultPath: sfn.JsonPath.DISCARD,
   });
   retryTransient(task, [
@@ -192,7 +204,15 @@ function releaseLock(
 /** Errors of the sfn:sendTask* calls worth retrying (the parent's task may also be gone: not retried). */
 const CALLBACK_RETRY_ERRORS = ['Sfn.SfnException', 'Sfn.ThrottlingException', 'Sfn.SdkClientException', 'States.Timeout'];
 
-function callFleet(scope: Construct, id: string, action: 'sendTaskSuccess' | 'sendTaskFailure', parameters: Record<string, unknown>, fleetArn: string | undefined): tasks.CallAwsService {
+/** One answer to a waiting fleet item's task token. */
+interface FleetCall {
+  readonly action: 'sendTaskSuccess' | 'sendTaskFailure';
+  readonly parameters: Record<string, unknown>;
+  /** The fleet state machine, if the deployment has one. */
+  readonly fleetArn: string | undefined;
+}
+
+function callFleet(scope: Construct, id: string, { action, parameters, fleetArn }: FleetCall): tasks.CallAwsService {
   const task = new tasks.CallAwsService(scope, id, {
     stateName: id,
     service: 'sfn',
@@ -210,167 +230,161 @@ function callFleet(scope: Construct, id: string, action: 'sendTaskSuccess' | 'se
   return task;
 }
 
-/**
- * Before a failed end: if a fleet rotation started this one, tell its item (sendTaskFailure)
- * so the fleet moves on at once; then fail. A report that cannot be delivered (the fleet is
- * gone, the token expired) does not change how this rotation ends.
- */
-function reportedFailure(
-  scope: Construct,
-  ids: { choice: string; report: string },
-  end: sfn.Fail,
-  tokenPath: string,
-  error: { errorPath: string } | { error: string },
-  causePath: string,
-  fleetArn: string | undefined,
-): sfn.Choice {
-  const report = callFleet(
-    scope,
-    ids.report,
-    'sendTaskFailure',
-    {
-      TaskToken: sfn.JsonPath.stringAt(tokenPath),
-      Error: 'errorPath' in error ? sfn.JsonPath.stringAt(error.errorPath) : error.error,
-      Cause: sfn.JsonPath.stringAt(causePath),
-    },
-    fleetArn,
-  );
-  report.addCatch(end, { resultPath: sfn.JsonPath.DISCARD });
-  report.next(end);
-  return new sfn.Choice(scope, ids.choice, { stateName: ids.choice }).when(sfn.Condition.isPresent(tokenPath), report).otherwise(end);
+/** A failed end of the workflow, and the fleet report in front of it. */
+interface FailedEnd {
+  /** The Fail state's name. */
+  readonly name: string;
+  /** The Choice that asks whether a fleet waits, and the state that tells it. */
+  readonly fleetStates: { readonly choice: string; readonly report: string };
+  /** Where the fleet item's task token is, if a fleet started this rotation. */
+  readonly tokenPath: string;
+  /** The error the execution (and the fleet's item) fails with. */
+  readonly error: { readonly errorPath: string } | { readonly error: string };
+  readonly causePath: string;
+  readonly fleetArn: string | undefined;
 }
 
-/** Builds the workflow's states and returns its start. */
-export function buildRotationDefinition(scope: Construct, props: RotationDefinitionProps): sfn.IChainable {
-  const { functions, table, clientTopic, opsTopic, fleetStateMachineArn } = props;
-
-  const validateAndLock = new tasks.LambdaInvoke(scope, S.VALIDATE_AND_LOCK, {
-    stateName: S.VALIDATE_AND_LOCK,
-    lambdaFunction: functions.beginRotation,
-    payload: sfn.TaskInput.fromObject({ request: sfn.JsonPath.entirePayload, rotationId: sfn.JsonPath.executionName }),
-    payloadResponseOnly: true,
-    retryOnServiceExceptions: false,
-    // The output is { rotation }. No `ResultPath: "$"` (the default anyway): aws-local-stepfunctions
-    // 3.0 stores the result under a key named "$" instead of replacing the input.
-    resultSelector: { 'rotation.$': '$' },
-    taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+/**
+ * A Fail state, preceded by a report to the fleet item (sendTaskFailure, the same error and
+ * cause) when the input carries its token, so the fleet moves on at once. A report that cannot
+ * be delivered (the fleet is gone, the token expired) does not change how this rotation ends.
+ */
+function failTellingFleet(scope: Construct, end: FailedEnd): sfn.Choice {
+  const fail = new sfn.Fail(scope, end.name, { stateName: end.name, ...end.error, causePath: end.causePath });
+  const report = callFleet(scope, end.fleetStates.report, {
+    action: 'sendTaskFailure',
+    parameters: {
+      TaskToken: sfn.JsonPath.stringAt(end.tokenPath),
+      Error: 'errorPath' in end.error ? sfn.JsonPath.stringAt(end.error.errorPath) : end.error.error,
+      Cause: sfn.JsonPath.stringAt(end.causePath),
+    },
+    fleetArn: end.fleetArn,
   });
-  retryTransient(validateAndLock, TRANSIENT_STEP_ERRORS);
-  const rejectedEnd = new sfn.Fail(scope, S.REJECTED, { stateName: S.REJECTED, errorPath: '$.error.Error', causePath: '$.error.Cause' });
+  report.addCatch(fail, { resultPath: sfn.JsonPath.DISCARD });
+  report.next(fail);
+  const choice = end.fleetStates.choice;
+  return new sfn.Choice(scope, choice, { stateName: choice }).when(sfn.Condition.isPresent(end.tokenPath), report).otherwise(fail);
+}
+
+/**
+ * A Pass state that turns a failure the workflow did not roll back into `$.failure`: the error
+ * the execution ends with, and the ops notice. `rollbackErrorPath`: the rollback failed too, and
+ * the execution ends with the rollback's error (the notice names both).
+ */
+function describeUnrolledBackFailure(scope: Construct, id: string, options: { summary: string; rollbackErrorPath?: string }): sfn.Pass {
+  const endingError = options.rollbackErrorPath ?? '$.error';
+  return new sfn.Pass(scope, id, {
+    stateName: id,
+    parameters: {
+      'rotation.$': '$.rotation',
+      failure: {
+        'error.$': `${endingError}.Error`,
+        'cause.$': `${endingError}.Cause`,
+        notice: {
+          eventType: 'rotation.failed',
+          rolledBack: false,
+          'clientId.$': '$.rotation.clientId',
+          'rotationId.$': '$.rotation.rotationId',
+          'error.$': '$.error.Error',
+          ...(options.rollbackErrorPath ? { 'rollbackError.$': `${options.rollbackErrorPath}.Error` } : {}),
+          summary: options.summary,
+        },
+      },
+    },
+  });
+}
+
+/**
+ * Where ValidateAndLock's errors go. A refusal happens before the lock is taken (or is the lock
+ * refusing): nothing to undo, fail. Anything else (retries exhausted after the lock was written)
+ * releases the lock if this execution holds it, then fails with the original error.
+ */
+function rejectionPaths(scope: Construct, props: RotationDefinitionProps): { refused: sfn.Choice; unlockThenRefused: sfn.TaskStateBase } {
   // A rejected request never got a rotation context: the token is the raw input's.
-  const rejected = reportedFailure(
-    scope,
-    { choice: S.FLEET_CALLBACK_ON_REJECTION, report: S.REPORT_REJECTION_TO_FLEET },
-    rejectedEnd,
-    '$.callbackToken',
-    { errorPath: '$.error.Error' },
-    '$.error.Cause',
-    fleetStateMachineArn,
-  );
-  // Refusals happen before the lock is taken (or are the lock refusing): nothing to undo.
-  validateAndLock.addCatch(rejected, { errors: [...BEGIN_ROTATION_REFUSALS], resultPath: '$.error' });
-  // Anything else (retries exhausted after the lock was written) releases the lock if this
-  // execution holds it, then fails with the original error.
-  const releaseAfterRejection = releaseLock(scope, S.RELEASE_LOCK_AFTER_REJECTION, table, '$.clientId', '$$.Execution.Name');
-  releaseAfterRejection.addCatch(rejected, { resultPath: sfn.JsonPath.DISCARD });
-  releaseAfterRejection.next(rejected);
-  validateAndLock.addCatch(releaseAfterRejection, { resultPath: '$.error' });
-
-  const createSecret = step(scope, S.CREATE_SECRET, functions.createSecret, '$.rotation', '$.created');
-  const setSecret = step(scope, S.SET_SECRET, functions.setSecret, '$.rotation', '$.set');
-  const testSecret = step(scope, S.TEST_SECRET, functions.testSecret, '$.rotation', '$.tested');
-  const finishSecret = step(scope, S.FINISH_SECRET, functions.finishSecret, '$.rotation', '$.finish');
-
-  // Failure path: roll back, tell ops, release the lock, fail with the original error's name.
-  const rollback = new tasks.LambdaInvoke(scope, S.ROLLBACK, {
-    stateName: S.ROLLBACK,
-    lambdaFunction: functions.rollbackRotation,
-    payload: sfn.TaskInput.fromObject({ rotation: sfn.JsonPath.objectAt('$.rotation'), error: sfn.JsonPath.objectAt('$.error') }),
-    payloadResponseOnly: true,
-    retryOnServiceExceptions: false,
-    resultPath: '$.failure',
-    taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+  const refused = failTellingFleet(scope, {
+    name: S.REJECTED,
+    fleetStates: { choice: S.FLEET_CALLBACK_ON_REJECTION, report: S.REPORT_REJECTION_TO_FLEET },
+    tokenPath: '$.callbackToken',
+    error: { errorPath: '$.error.Error' },
+    causePath: '$.error.Cause',
+    fleetArn: props.fleetStateMachineArn,
   });
-  retryTransient(rollback, TRANSIENT_STEP_ERRORS);
-  const failedEnd = new sfn.Fail(scope, S.FAILED, { stateName: S.FAILED, errorPath: '$.failure.error', causePath: '$.failure.cause' });
-  const failed = reportedFailure(
-    scope,
-    { choice: S.FLEET_CALLBACK_ON_FAILURE, report: S.REPORT_FAILURE_TO_FLEET },
-    failedEnd,
-    '$.rotation.callbackToken',
-    { errorPath: '$.failure.error' },
-    '$.failure.cause',
-    fleetStateMachineArn,
-  );
-  const releaseAfterFailure = releaseLock(scope, S.RELEASE_LOCK_AFTER_FAILURE, table);
+  const unlockThenRefused = releaseLock(scope, S.RELEASE_LOCK_AFTER_REJECTION, props.table, { clientIdPath: '$.clientId', rotationIdPath: '$$.Execution.Name' });
+  unlockThenRefused.addCatch(refused, { resultPath: sfn.JsonPath.DISCARD });
+  unlockThenRefused.next(refused);
+  return { refused, unlockThenRefused };
+}
+
+/**
+ * Where a failure of Create/Set/Test/Finish goes: roll back, tell ops, release the lock, fail
+ * with the original error's name. If the rollback itself fails, keep the lock (a human must
+ * look), tell ops, fail. Returns the Rollback state and the ops notice the late failures share.
+ */
+function rollbackPaths(scope: Construct, props: RotationDefinitionProps): { rollback: sfn.TaskStateBase; notifyOpsFailure: sfn.TaskStateBase } {
+  const rollback = invoke(scope, S.ROLLBACK, props.functions.rollbackRotation, {
+    payload: sfn.TaskInput.fromObject({ rotation: sfn.JsonPath.objectAt('$.rotation'), error: sfn.JsonPath.objectAt('$.error') }),
+    resultPath: '$.failure',
+  });
+  const failed = failTellingFleet(scope, {
+    name: S.FAILED,
+    fleetStates: { choice: S.FLEET_CALLBACK_ON_FAILURE, report: S.REPORT_FAILURE_TO_FLEET },
+    tokenPath: '$.rotation.callbackToken',
+    error: { errorPath: '$.failure.error' },
+    causePath: '$.failure.cause',
+    fleetArn: props.fleetStateMachineArn,
+  });
+  const releaseAfterFailure = releaseLock(scope, S.RELEASE_LOCK_AFTER_FAILURE, props.table);
   // Whatever stops the release (not holding the lock, KMS, throttling), fail with the original error.
   releaseAfterFailure.addCatch(failed, { resultPath: sfn.JsonPath.DISCARD });
-  const notifyOpsFailure = publish(scope, S.NOTIFY_OPS_FAILURE, opsTopic, '$.failure.notice');
+  const notifyOpsFailure = publish(scope, S.NOTIFY_OPS_FAILURE, props.opsTopic, '$.failure.notice');
   notifyOpsFailure.addCatch(releaseAfterFailure, { resultPath: sfn.JsonPath.DISCARD });
   rollback.next(notifyOpsFailure).next(releaseAfterFailure).next(failed);
 
-  // Rollback itself failed: keep the lock (a human must look), tell ops, fail.
-  const rollbackFailedEnd = new sfn.Fail(scope, S.ROLLBACK_FAILED, { stateName: S.ROLLBACK_FAILED, error: 'RollbackFailed', causePath: '$.failure.cause' });
-  const rollbackFailed = reportedFailure(
-    scope,
-    { choice: S.FLEET_CALLBACK_ON_ROLLBACK_FAILURE, report: S.REPORT_ROLLBACK_FAILURE_TO_FLEET },
-    rollbackFailedEnd,
-    '$.rotation.callbackToken',
-    { error: 'RollbackFailed' },
-    '$.failure.cause',
-    fleetStateMachineArn,
-  );
-  const describeUnrolled = new sfn.Pass(scope, S.DESCRIBE_UNROLLED_FAILURE, {
-    stateName: S.DESCRIBE_UNROLLED_FAILURE,
-    parameters: {
-      'rotation.$': '$.rotation',
-      failure: {
-        'error.$': '$.rollbackError.Error',
-        'cause.$': '$.rollbackError.Cause',
-        notice: {
-          eventType: 'rotation.failed',
-          rolledBack: false,
-          'clientId.$': '$.rotation.clientId',
-          'rotationId.$': '$.rotation.rotationId',
-          'error.$': '$.error.Error',
-          'rollbackError.$': '$.rollbackError.Error',
-          summary: 'The rotation failed and could NOT be rolled back; the client lock is kept until an operator intervenes.',
-        },
-      },
-    },
+  const rollbackFailed = failTellingFleet(scope, {
+    name: S.ROLLBACK_FAILED,
+    fleetStates: { choice: S.FLEET_CALLBACK_ON_ROLLBACK_FAILURE, report: S.REPORT_ROLLBACK_FAILURE_TO_FLEET },
+    tokenPath: '$.rotation.callbackToken',
+    error: { error: 'RollbackFailed' },
+    causePath: '$.failure.cause',
+    fleetArn: props.fleetStateMachineArn,
   });
-  const notifyRollbackFailed = publish(scope, S.NOTIFY_ROLLBACK_FAILED, opsTopic, '$.failure.notice');
+  const describeUnrolled = describeUnrolledBackFailure(scope, S.DESCRIBE_UNROLLED_FAILURE, {
+    rollbackErrorPath: '$.rollbackError',
+    summary: 'The rotation failed and could NOT be rolled back; the client lock is kept until an operator intervenes.',
+  });
+  const notifyRollbackFailed = publish(scope, S.NOTIFY_ROLLBACK_FAILED, props.opsTopic, '$.failure.notice');
   notifyRollbackFailed.addCatch(rollbackFailed, { resultPath: sfn.JsonPath.DISCARD });
   rollback.addCatch(describeUnrolled, { resultPath: '$.rollbackError' });
   describeUnrolled.next(notifyRollbackFailed).next(rollbackFailed);
+  return { rollback, notifyOpsFailure };
+}
 
-  for (const state of [createSecret, setSecret, testSecret, finishSecret]) state.addCatch(rollback, { resultPath: '$.error' });
-
-  // After finishSecret the new key is current: a later failure is reported, never rolled back.
-  const describeLateFailure = new sfn.Pass(scope, S.DESCRIBE_LATE_FAILURE, {
-    stateName: S.DESCRIBE_LATE_FAILURE,
-    parameters: {
-      'rotation.$': '$.rotation',
-      failure: {
-        'error.$': '$.error.Error',
-        'cause.$': '$.error.Cause',
-        notice: {
-          eventType: 'rotation.failed',
-          rolledBack: false,
-          'clientId.$': '$.rotation.clientId',
-          'rotationId.$': '$.rotation.rotationId',
-          'error.$': '$.error.Error',
-          summary: 'The new key is current, but a step after finishSecret failed; the previous key expires at its not-after regardless.',
-        },
-      },
-    },
+/** After FinishSecret the new key is current: a later failure is described to ops, never rolled back. */
+function lateFailurePath(scope: Construct, notifyOpsFailure: sfn.IChainable): sfn.Pass {
+  const describeLateFailure = describeUnrolledBackFailure(scope, S.DESCRIBE_LATE_FAILURE, {
+    summary: 'The new key is current, but a step after finishSecret failed; the previous key expires at its not-after regardless.',
   });
   describeLateFailure.next(notifyOpsFailure);
+  return describeLateFailure;
+}
 
-  const notifyRotated = publish(scope, S.NOTIFY_ROTATED, clientTopic, '$.finish.notice');
-  // Usage-aware retirement: look shortly before the not-after; extend and remind while the
-  // old key is still used (up to the hard deadline), else wait out the not-after and retire.
-  const checkUsage = step(scope, S.CHECK_USAGE, functions.checkUsage, '$.rotation', '$.usage');
+/** The successful end: release this rotation's lock and succeed (also when the lock is no longer this rotation's). */
+function releaseThenRotated(scope: Construct, table: dynamodb.ITable): tasks.DynamoUpdateItem {
+  const release = releaseLock(scope, S.RELEASE_LOCK, table);
+  const rotated = new sfn.Succeed(scope, S.ROTATED, { stateName: S.ROTATED });
+  release.addCatch(rotated, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
+  release.next(rotated);
+  return release;
+}
+
+/**
+ * Usage-aware retirement of the previous key: look shortly before the not-after; extend and
+ * remind while the old key is still used (up to the hard deadline), else wait out the not-after,
+ * retire and go to `end`. Returns the loop's entry, CheckPreviousKeyUsage.
+ */
+function retirementLoop(scope: Construct, props: RotationDefinitionProps, next: { end: sfn.IChainable; lateFailure: sfn.IChainable }): sfn.TaskStateBase {
+  const { functions, clientTopic } = props;
+  const checkUsage = rotationStep(scope, S.CHECK_USAGE, functions.checkUsage, '$.usage');
   const waitForCheck = new sfn.Wait(scope, S.WAIT_FOR_USAGE_CHECK, {
     stateName: S.WAIT_FOR_USAGE_CHECK,
     time: sfn.WaitTime.timestampPath('$.usage.checkAt'),
@@ -380,16 +394,13 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     stateName: S.WAIT_OVERLAP,
     time: sfn.WaitTime.timestampPath('$.usage.notAfter'),
   });
-  const retireOldKey = step(scope, S.RETIRE_OLD_KEY, functions.retireOldKey, '$.rotation', '$.retired');
+  const retireOldKey = rotationStep(scope, S.RETIRE_OLD_KEY, functions.retireOldKey, '$.retired');
   // The Wait may end a moment before the not-after (clock skew): retire refuses, and we try again shortly.
   retireOldKey.addRetry({ errors: ['OverlapNotElapsed'], interval: Duration.seconds(15), backoffRate: 2, maxAttempts: 5 });
   const notifyRetired = publish(scope, S.NOTIFY_RETIRED, clientTopic, '$.retired.notice');
-  const release = releaseLock(scope, S.RELEASE_LOCK, table);
-  const rotated = new sfn.Succeed(scope, S.ROTATED, { stateName: S.ROTATED });
-  release.addCatch(rotated, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: sfn.JsonPath.DISCARD });
-  for (const state of [notifyRotated, checkUsage, notifyExpiring, retireOldKey, notifyRetired]) state.addCatch(describeLateFailure, { resultPath: '$.error' });
+  for (const state of [checkUsage, notifyExpiring, retireOldKey, notifyRetired]) state.addCatch(next.lateFailure, { resultPath: '$.error' });
 
-  waitOverlap.next(retireOldKey).next(notifyRetired).next(release);
+  waitOverlap.next(retireOldKey).next(notifyRetired).next(next.end);
   waitForCheck.next(checkUsage);
   notifyExpiring.next(waitForCheck);
   const decision = new sfn.Choice(scope, S.USAGE_DECISION, { stateName: S.USAGE_DECISION })
@@ -397,34 +408,64 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     .when(sfn.Condition.stringEquals('$.usage.decision', 'wait'), waitForCheck)
     .otherwise(waitOverlap);
   checkUsage.next(decision);
+  return checkUsage;
+}
 
-  release.next(rotated);
-
-  // A fleet rotation's item waits for this report: it frees the fleet's slot as soon as the
-  // new key is current, while this execution goes on to the overlap and retirement. The
-  // check rides on IsEmergency, so a rotation outside a fleet pays no extra transition.
+/**
+ * What follows NotifyRotated: a fleet rotation's item waits for a report, sent as soon as the new
+ * key is current (it frees the fleet's slot while this execution goes on); then an emergency has
+ * no previous key left to retire (FinishSecret revoked it) and ends, any other rotation retires it.
+ * The fleet check rides on the same Choice, so a rotation outside a fleet pays no extra transition.
+ */
+function afterRotated(scope: Construct, fleetArn: string | undefined, next: { end: sfn.IChainable; retirement: sfn.IChainable }): sfn.Choice {
+  const isEmergency = sfn.Condition.stringEquals('$.rotation.mode', 'emergency');
   const afterFleetReport = new sfn.Choice(scope, S.AFTER_FLEET_REPORT, { stateName: S.AFTER_FLEET_REPORT })
-    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
-    .otherwise(checkUsage);
-  const reportRotated = callFleet(
-    scope,
-    S.REPORT_ROTATED_TO_FLEET,
-    'sendTaskSuccess',
-    { TaskToken: sfn.JsonPath.stringAt('$.rotation.callbackToken'), Output: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.finish.notice')) },
-    fleetStateMachineArn,
-  );
+    .when(isEmergency, next.end)
+    .otherwise(next.retirement);
+  const reportRotated = callFleet(scope, S.REPORT_ROTATED_TO_FLEET, {
+    action: 'sendTaskSuccess',
+    parameters: { TaskToken: sfn.JsonPath.stringAt('$.rotation.callbackToken'), Output: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.finish.notice')) },
+    fleetArn,
+  });
   reportRotated.addCatch(afterFleetReport, { resultPath: sfn.JsonPath.DISCARD });
   reportRotated.next(afterFleetReport);
-  const isEmergency = new sfn.Choice(scope, S.IS_EMERGENCY, { stateName: S.IS_EMERGENCY })
+  return new sfn.Choice(scope, S.AFTER_ROTATED, { stateName: S.AFTER_ROTATED })
     .when(sfn.Condition.isPresent('$.rotation.callbackToken'), reportRotated)
-    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
-    .otherwise(checkUsage);
+    .when(isEmergency, next.end)
+    .otherwise(next.retirement);
+}
 
-  return validateAndLock
-    .next(createSecret)
-    .next(setSecret)
-    .next(testSecret)
-    .next(finishSecret)
-    .next(notifyRotated)
-    .next(isEmergency);
+/** The steps that rotate the key, ValidateAndLock to NotifyRotated, each catching into its failure path; returns the chain. */
+function rotationPath(
+  scope: Construct,
+  props: RotationDefinitionProps,
+  failures: { rejection: ReturnType<typeof rejectionPaths>; rollback: sfn.IChainable; lateFailure: sfn.IChainable },
+): sfn.Chain {
+  const { functions } = props;
+  // The output is { rotation }. No `ResultPath: "$"` (the default anyway): aws-local-stepfunctions
+  // 3.0 stores the result under a key named "$" instead of replacing the input.
+  const validateAndLock = invoke(scope, S.VALIDATE_AND_LOCK, functions.beginRotation, {
+    payload: sfn.TaskInput.fromObject({ request: sfn.JsonPath.entirePayload, rotationId: sfn.JsonPath.executionName }),
+    resultSelector: { 'rotation.$': '$' },
+  });
+  validateAndLock.addCatch(failures.rejection.refused, { errors: [...BEGIN_ROTATION_REFUSALS], resultPath: '$.error' });
+  validateAndLock.addCatch(failures.rejection.unlockThenRefused, { resultPath: '$.error' });
+  const createSecret = rotationStep(scope, S.CREATE_SECRET, functions.createSecret, '$.created');
+  const setSecret = rotationStep(scope, S.SET_SECRET, functions.setSecret, '$.set');
+  const testSecret = rotationStep(scope, S.TEST_SECRET, functions.testSecret, '$.tested');
+  const finishSecret = rotationStep(scope, S.FINISH_SECRET, functions.finishSecret, '$.finish');
+  for (const state of [createSecret, setSecret, testSecret, finishSecret]) state.addCatch(failures.rollback, { resultPath: '$.error' });
+  const notifyRotated = publish(scope, S.NOTIFY_ROTATED, props.clientTopic, '$.finish.notice');
+  notifyRotated.addCatch(failures.lateFailure, { resultPath: '$.error' });
+  return validateAndLock.next(createSecret).next(setSecret).next(testSecret).next(finishSecret).next(notifyRotated);
+}
+
+/** Builds the workflow's states and returns its start. */
+export function buildRotationDefinition(scope: Construct, props: RotationDefinitionProps): sfn.IChainable {
+  const rejection = rejectionPaths(scope, props);
+  const { rollback, notifyOpsFailure } = rollbackPaths(scope, props);
+  const lateFailure = lateFailurePath(scope, notifyOpsFailure);
+  const end = releaseThenRotated(scope, props.table);
+  const retirement = retirementLoop(scope, props, { end, lateFailure });
+  return rotationPath(scope, props, { rejection, rollback, lateFailure }).next(afterRotated(scope, props.fleetStateMachineArn, { end, retirement }));
 }

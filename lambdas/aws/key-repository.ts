@@ -12,7 +12,6 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import {
   GetCommand,
   paginateQuery,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -25,6 +24,7 @@ import { getKeyInput, keyRecordOf, recordUseInput } from './key-item-requests';
 import { auditPut, isAuditPut, isAuditReplay, type TransactItem } from './audit-items';
 import { BY_CLIENT_INDEX, CLIENT_LIST_PARTITION, clientItemKey, clientListKey, keyIndexKey, keyItemKey } from './table-keys';
 import { classifyTransient, TransientAwsError } from './transient';
+import { guardedUpdate } from './update-expression';
 import { FleetSelections } from './fleet/fleet-selections';
 
 // Cancellation codes that a retry can clear (another transaction touched the item, or throttling).
@@ -106,53 +106,50 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
   /**
    * One page of live (not offboarded) client ids, in id order, through the byClient index
    * (eventually consistent: a client registered a moment ago may be missing). With `tag`,
-   * only clients carrying it. Reads until `limit` ids are found or the index is exhausted.
+   * only clients carrying it. Reads until `limit` ids are found or the index is exhausted;
+   * `last` (the last id returned: no secret) is where the next page starts, absent after the last page.
    */
   async listClientIds(options: { tag?: string; limit: number; after?: string }): Promise<{ clientIds: string[]; last?: string }> {
     const clientIds: string[] = [];
-    let startKey: Record<string, unknown> | undefined = options.after ? { ...clientItemKey(options.after), ...clientListKey(options.after) } : undefined;
-    do {
-      const page = await classifyTransient(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: BY_CLIENT_INDEX,
-            KeyConditionExpression: 'gsi1pk = :clients',
-            FilterExpression: options.tag === undefined ? 'attribute_not_exists(offboardedAt)' : 'attribute_not_exists(offboardedAt) AND contains(tags, :tag)',
-            ExpressionAttributeValues: { ':clients': CLIENT_LIST_PARTITION, ...(options.tag === undefined ? {} : { ':tag': options.tag }) },
-            ProjectionExpression: 'clientId',
-            Limit: options.limit - clientIds.length,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
+    let last: string | undefined;
+    await classifyTransient(async () => {
+      const pages = paginateQuery(
+        // Limit counts the items read before the filter, so each request reads at most `limit`
+        // (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html).
+        { client: this.doc, pageSize: options.limit, ...(options.after ? { startingToken: { ...clientItemKey(options.after), ...clientListKey(options.after) } } : {}) },
+        {
+          TableName: this.tableName,
+          IndexName: BY_CLIENT_INDEX,
+          KeyConditionExpression: 'gsi1pk = :clients',
+          FilterExpression: options.tag === undefined ? 'attribute_not_exists(offboardedAt)' : 'attribute_not_exists(offboardedAt) AND contains(tags, :tag)',
+          ExpressionAttributeValues: { ':clients': CLIENT_LIST_PARTITION, ...(options.tag === undefined ? {} : { ':tag': options.tag }) },
+          ProjectionExpression: 'clientId',
+        },
       );
-      for (const item of page.Items ?? []) clientIds.push(String(item['clientId']));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && clientIds.length < options.limit);
-    // The cursor is the last client read (a client id, no secret): the next page starts after it.
-    const last = startKey ? String((startKey['gsi1sk'] as string).slice('CLIENT#'.length)) : undefined;
+      for await (const page of pages) {
+        const found = (page.Items ?? []).map((item) => String(item['clientId']));
+        const room = options.limit - clientIds.length;
+        clientIds.push(...found.slice(0, room));
+        if (clientIds.length < options.limit) continue;
+        // Full: stop reading. The next page starts after the last id returned, unless the index
+        // ended with it.
+        if (found.length > room || page.LastEvaluatedKey) last = clientIds.at(-1);
+        break;
+      }
+    });
     return { clientIds, ...(last ? { last } : {}) };
   }
 
   /** Every key of a client, oldest first (through the byClient index, eventually consistent). */
   async listClientKeys(clientId: string): Promise<KeyRecord[]> {
     const keys: KeyRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await classifyTransient(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: BY_CLIENT_INDEX,
-            KeyConditionExpression: 'gsi1pk = :pk',
-            ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}` },
-            ExclusiveStartKey: startKey,
-          }),
-        ),
+    await classifyTransient(async () => {
+      const pages = paginateQuery(
+        { client: this.doc },
+        { TableName: this.tableName, IndexName: BY_CLIENT_INDEX, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `CLIENT#${clientId}` } },
       );
-      keys.push(...(page.Items ?? []).map(keyRecordOf));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+      for await (const page of pages) keys.push(...(page.Items ?? []).map(keyRecordOf));
+    });
     return keys;
   }
 
@@ -417,29 +414,8 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
 
   private keyTransition(transition: KeyTransition): TransactItem {
     assertTransition(transition.keyId, transition.from, transition.to);
-    const names: Record<string, string> = { '#state': 'state' };
-    const values: Record<string, unknown> = { ':from': transition.from, ':to': transition.to };
-    const sets = ['#state = :to'];
-    for (const [attribute, value] of Object.entries(transition.set ?? {})) {
-      if (value === undefined) continue;
-      names[`#${attribute}`] = attribute;
-      values[`:${attribute}`] = value;
-      sets.push(`#${attribute} = :${attribute}`);
-    }
-    const removes = (transition.remove ?? []).map((attribute) => {
-      names[`#${attribute}`] = attribute;
-      return `#${attribute}`;
-    });
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: keyItemKey(transition.keyHash),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        ConditionExpression: '#state = :from',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      },
-    };
+    const change = guardedUpdate({ expect: { state: transition.from }, set: { state: transition.to, ...transition.set }, remove: transition.remove ?? [] });
+    return { Update: { TableName: this.tableName, Key: keyItemKey(transition.keyHash), ...change } };
   }
 
   private keyExtension(extension: KeyDeadlineExtension): TransactItem {
@@ -447,58 +423,13 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
     if (!(Date.parse(extension.toNotAfter) > Date.parse(extension.fromNotAfter))) {
       throw new RangeError(`Key ${extension.keyId}: a new not-after must be later than the old one.`);
     }
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: keyItemKey(extension.keyHash),
-        UpdateExpression: 'SET notAfter = :to',
-        ConditionExpression: '#state = :retiring AND notAfter = :from',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':retiring': 'RETIRING', ':from': extension.fromNotAfter, ':to': extension.toNotAfter },
-      },
-    };
+    const change = guardedUpdate({ expect: { state: 'RETIRING', notAfter: extension.fromNotAfter }, set: { notAfter: extension.toNotAfter } });
+    return { Update: { TableName: this.tableName, Key: keyItemKey(extension.keyHash), ...change } };
   }
 
   private clientUpdate(update: ClientUpdate): TransactItem {
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const conditions = ['attribute_exists(pk)'];
-    const path = (attribute: string) =>
-      attribute
-        .split('.')
-        .map((part) => {
-          names[`#${part}`] = part;
-          return `#${part}`;
-        })
-        .join('.');
-    let n = 0;
-    for (const [attribute, expected] of Object.entries(update.expect)) {
-      if (expected === null) {
-        conditions.push(`attribute_not_exists(${path(attribute)})`);
-      } else {
-        values[`:e${n}`] = expected;
-        conditions.push(`${path(attribute)} = :e${n++}`);
-      }
-    }
-    const sets: string[] = [];
-    for (const [attribute, value] of Object.entries(update.set ?? {})) {
-      values[`:s${n}`] = value;
-      sets.push(`${path(attribute)} = :s${n++}`);
-    }
-    const removes = (update.remove ?? []).map(path);
-    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
-      .filter(Boolean)
-      .join(' ');
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: clientItemKey(update.clientId),
-        UpdateExpression: expression,
-        ConditionExpression: conditions.join(' AND '),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
-      },
-    };
+    const change = guardedUpdate({ require: ['attribute_exists(pk)'], expect: update.expect, set: update.set ?? {}, remove: update.remove ?? [] });
+    return { Update: { TableName: this.tableName, Key: clientItemKey(update.clientId), ...change } };
   }
 
   /**

@@ -1,12 +1,9 @@
 /**
- * Named domain errors.
- *
- * Every error sets `name` explicitly: Step Functions `Catch`/`Retry` match on the
- * error name that a Lambda reports, so these names are part of the public contract
- * of the state machine. Messages never contain key material.
+ * Base class of every error the Lambdas' code (`lambdas/`) defines, with an optional cause; the
+ * tools (CLI, bench, local harness) extend `Error` instead. Each subclass sets `name`: Step
+ * Functions `Catch`/`Retry` match on the error name a Lambda reports, so these names are part of
+ * the public contract of the state machine. Messages never contain key material.
  */
-
-/** Base class: sets `name` from the concrete class and keeps an optional cause. */
 export abstract class KeyRollError extends Error {
   abstract override readonly name: string;
   constructor(message: string, options?: { cause?: unknown }) {

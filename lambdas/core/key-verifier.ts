@@ -18,6 +18,7 @@ import { LRUCache } from 'lru-cache';
 import { apiKeyProblem, digestApiKey, digestToHex, MAX_KEY_LENGTH } from './api-key';
 import type { Clock } from './clock';
 import type { Deadline } from './deadline';
+import { KeyRollError } from './errors';
 import type { KeyRecord } from './model';
 import { judgeRecord, principalOf, RejectionReason, scopesCover, type KeyLookup, type Principal } from './verification';
 
@@ -82,7 +83,7 @@ function acceptedVerdict(record: KeyRecord, keyHash: string): AcceptedVerdict {
 }
 
 /** A malformed or misconfigured verifier option. */
-export class InvalidVerifierOptionsError extends Error {
+export class InvalidVerifierOptionsError extends KeyRollError {
   override readonly name = 'InvalidVerifierOptions';
 }
 

@@ -68,15 +68,15 @@ export const LEFT_IN_OVERLAP = 'LeftInOverlap';
 
 /**
  * A copy of `workflow` that ends where a deployed execution starts waiting out the overlap:
- * IsEmergency's non-emergency branch (the usage checks, the overlap wait, retirement and the
+ * AfterRotated's non-emergency branch (the usage checks, the overlap wait, retirement and the
  * lock release) is replaced by a Succeed state. Every step up to there is the real one, and
  * what is left undone is what the stand-in execution represents: nothing keeps running here.
  */
 export function endingInOverlap(workflow: SynthesizedWorkflow): SynthesizedWorkflow {
   const definition = JSON.parse(JSON.stringify(workflow.definition)) as { States: Record<string, Record<string, unknown>> };
-  const choice = definition.States[RotationStates.IS_EMERGENCY];
+  const choice = definition.States[RotationStates.AFTER_ROTATED];
   if (choice?.['Type'] !== 'Choice' || choice['Default'] !== RotationStates.CHECK_USAGE) {
-    throw new Error(`The synthesized definition no longer has ${RotationStates.IS_EMERGENCY} → ${RotationStates.CHECK_USAGE}; --leave-in-overlap needs updating.`);
+    throw new Error(`The synthesized definition no longer has ${RotationStates.AFTER_ROTATED} → ${RotationStates.CHECK_USAGE}; --leave-in-overlap needs updating.`);
   }
   choice['Default'] = LEFT_IN_OVERLAP;
   definition.States[LEFT_IN_OVERLAP] = { Type: 'Succeed', Comment: 'keyroll rotate --local --leave-in-overlap: the execution would wait out the overlap here' };

@@ -128,6 +128,52 @@ describe('records', () => {
   });
 });
 
+describe('listClientIds', () => {
+  // Its own table: the listing covers every client in the table. Limit counts the items
+  // evaluated, before the filter drops offboarded (or untagged) clients, and a page may end on a
+  // filtered item (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html).
+  let listed: KeyRepository;
+  const live = ['c1', 'c3', 'c4', 'c6', 'c7'];
+  const blue = ['c3', 'c4', 'c6'];
+
+  beforeAll(async () => {
+    listed = new KeyRepository(dynamoDbClient(), await createKeyRollTable());
+    for (const clientId of ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7']) {
+      const key = keyRecord(clientId);
+      await listed.createClient({ ...clientRecord(clientId, key), ...(blue.includes(clientId) ? { tags: ['blue'] } : {}) }, key, auditEvent(clientId));
+    }
+    for (const clientId of ['c2', 'c5']) await listed.markOffboarded(clientId, T1);
+  });
+
+  /** Every page from the start, following `last`. */
+  async function pages(options: { tag?: string; limit: number }) {
+    const result: { clientIds: string[]; last?: string }[] = [];
+    let after: string | undefined;
+    do {
+      const page = await listed.listClientIds({ ...options, ...(after ? { after } : {}) });
+      result.push(page);
+      after = page.last;
+    } while (after && result.length < 20);
+    return result;
+  }
+
+  it('pages through the live clients in id order, at most `limit` a page, each page continuing after the last', async () => {
+    expect(await pages({ limit: 2 })).toEqual([{ clientIds: ['c1', 'c3'], last: 'c3' }, { clientIds: ['c4', 'c6'], last: 'c6' }, { clientIds: ['c7'] }]);
+    expect((await pages({ limit: 5 })).flatMap((page) => page.clientIds)).toEqual(live);
+    expect(await pages({ limit: 10 })).toEqual([{ clientIds: live }]);
+  });
+
+  it('with a tag, only the live clients carrying it', async () => {
+    expect(await pages({ tag: 'blue', limit: 2 })).toEqual([{ clientIds: ['c3', 'c4'], last: 'c4' }, { clientIds: ['c6'] }]);
+    expect(await pages({ tag: 'green', limit: 2 })).toEqual([{ clientIds: [] }]);
+  });
+
+  it('starts after `after`, which need not be a live client', async () => {
+    expect(await listed.listClientIds({ limit: 2, after: 'c2' })).toEqual({ clientIds: ['c3', 'c4'], last: 'c4' });
+    expect(await listed.listClientIds({ limit: 2, after: 'c7' })).toEqual({ clientIds: [] });
+  });
+});
+
 describe('acquireLock / releaseLock', () => {
   const lockFor = (rotationId: string, acquiredAt = T1, expiresAt = '2026-12-29T10:05:00.000Z') => ({ rotationId, acquiredAt, expiresAt });
   const startedAudit = (clientId: string, rotationId: string) => auditEvent(clientId, { at: T1, action: 'rotation.started.manual', rotationId });

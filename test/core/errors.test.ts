@@ -1,4 +1,10 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import fc from 'fast-check';
+import { UnauthorizedError } from '../../lambdas/aws/auth/authorizer-events';
+import { InvalidRouteScopesError } from '../../lambdas/aws/auth/route-scopes';
+import { UnreadableAttributeError } from '../../lambdas/aws/lean/attribute-values';
+import { DynamoDbError } from '../../lambdas/aws/lean/dynamodb-http';
 import { generateApiKey, keyIdOf, parseApiKey } from '../../lambdas/core/api-key';
 import {
   describeError,
@@ -13,6 +19,7 @@ import {
   UnknownClientError,
 } from '../../lambdas/core/errors';
 import { assertTransition } from '../../lambdas/core/key-state';
+import { InvalidVerifierOptionsError } from '../../lambdas/core/key-verifier';
 import { assertValidRotationId, parseRotationRequest } from '../../lambdas/core/rotation-request';
 import { fixedRandom, keyArb, RUNS, thrownBy } from './helpers';
 
@@ -73,6 +80,47 @@ describe('error classes', () => {
 
   it.each(['length', 'format', 'prefix', 'checksum'] as const)('MalformedKeyError(%j) names the reason in its message', (reason) => {
     expect(new MalformedKeyError(reason).message).toBe(`The key is malformed (${reason}).`);
+  });
+});
+
+describe('one rule for error classes', () => {
+  const ROOT = path.join(__dirname, '..', '..');
+  /** `class X extends Y` in the .ts files under `dir`, as [file, X, Y]. */
+  function classesUnder(dir: string): [string, string, string][] {
+    const found: [string, string, string][] = [];
+    for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      for (const match of fs.readFileSync(file, 'utf8').matchAll(/class (\w+) extends (\w+)/g)) found.push([path.relative(ROOT, file), match[1]!, match[2]!]);
+    }
+    return found;
+  }
+
+  it('the Lambdas\' errors extend KeyRollError; nothing under lambdas/ extends Error but KeyRollError itself', () => {
+    const classes = classesUnder('lambdas');
+    expect(classes.filter(([, , base]) => base === 'KeyRollError').length).toBeGreaterThan(20); // the scan sees them
+    expect(classes.filter(([, name, base]) => base === 'Error' && name !== 'KeyRollError')).toEqual([]);
+  });
+
+  it('the tools (lib, bin, bench) extend Error, never KeyRollError', () => {
+    expect(['lib', 'bin', 'bench'].flatMap(classesUnder).filter(([, , base]) => base === 'KeyRollError')).toEqual([]);
+  });
+
+  it.each<[string, string, () => Error]>([
+    ['UnauthorizedError', 'Unauthorized', () => new UnauthorizedError()],
+    ['InvalidRouteScopesError', 'InvalidRouteScopes', () => new InvalidRouteScopesError('bad')],
+    ['UnreadableAttributeError', 'UnreadableAttribute', () => new UnreadableAttributeError('bad')],
+    ['InvalidVerifierOptionsError', 'InvalidVerifierOptions', () => new InvalidVerifierOptionsError('bad')],
+    ['DynamoDbError', 'ConditionalCheckFailedException', () => new DynamoDbError({ name: 'ConditionalCheckFailedException', message: 'm', metadata: { attempts: 1, totalRetryDelay: 0 }, fault: 'client' })],
+  ])('%s (moved under KeyRollError) keeps its name %j', (_cls, name, make) => {
+    const error = make();
+    expect(error).toBeInstanceOf(KeyRollError);
+    expect(error.name).toBe(name);
+    expect(String(error).startsWith(`${name}: `)).toBe(true);
+  });
+
+  it('UnauthorizedError keeps the exact message API Gateway maps to a 401', () => {
+    expect(new UnauthorizedError().message).toBe('Unauthorized');
   });
 });
 

@@ -533,7 +533,7 @@ describe('state machine definition', () => {
 
   test('usage-aware retirement: check, then wait / remind (and wait) / retire at the not-after', () => {
     const states = allStates(definition().json);
-    expect(states.get(RotationStates.IS_EMERGENCY)!.Default).toBe(RotationStates.CHECK_USAGE);
+    expect(states.get(RotationStates.AFTER_ROTATED)!.Default).toBe(RotationStates.CHECK_USAGE);
     expect(states.get(RotationStates.CHECK_USAGE)).toMatchObject({ InputPath: '$.rotation', ResultPath: '$.usage', Next: RotationStates.USAGE_DECISION });
     const decision = states.get(RotationStates.USAGE_DECISION)!;
     expect(decision.Choices).toEqual([

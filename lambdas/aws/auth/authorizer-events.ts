@@ -11,6 +11,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
+import { KeyRollError } from '../../core/errors';
 import type { KeyVerdict } from '../../core/key-verifier';
 
 /** The events this authorizer accepts. */
@@ -43,11 +44,11 @@ export interface AuthorizationRequest {
 }
 
 /** The REST API answer for a missing, malformed, unknown, revoked or expired key: a 401. */
-export class UnauthorizedError extends Error {
+export class UnauthorizedError extends KeyRollError {
+  override readonly name = 'Unauthorized';
   // API Gateway maps exactly this message to 401 Unauthorized.
   constructor() {
     super('Unauthorized');
-    this.name = 'Unauthorized';
   }
 }
 

@@ -21,6 +21,7 @@
  * `GET /a/{y}`), or with a malformed path, is refused with {@link InvalidRouteScopesError}.
  */
 import * as v from 'valibot';
+import { KeyRollError } from '../../core/errors';
 
 const SCOPE = v.pipe(v.string(), v.regex(/^[A-Za-z0-9:._*/-]{1,64}$/, 'scopes are 1-64 characters of [A-Za-z0-9:._*/-]'));
 const ROUTE_SCOPES_SCHEMA = v.record(
@@ -29,7 +30,7 @@ const ROUTE_SCOPES_SCHEMA = v.record(
 );
 
 /** The ROUTE_SCOPES configuration was not valid. */
-export class InvalidRouteScopesError extends Error {
+export class InvalidRouteScopesError extends KeyRollError {
   override readonly name = 'InvalidRouteScopes';
 }
 

@@ -10,6 +10,7 @@
  * Written here rather than loaded from `@aws-sdk/util-dynamodb` so the authorizer's bundle
  * needs no package from the runtime's SDK at all (that package alone costs ≈ 1–3 ms to load).
  */
+import { KeyRollError } from '../../core/errors';
 
 /** One attribute as DynamoDB's JSON protocol carries it (binary as base64). */
 export type AttributeValue =
@@ -31,7 +32,7 @@ export type AttributeMap = Readonly<Record<string, AttributeValue>>;
 export type NativeValue = string | number | bigint | boolean | null | Uint8Array | Set<string> | Set<number | bigint> | Set<Uint8Array> | NativeValue[] | { [name: string]: NativeValue };
 
 /** An attribute value this converter cannot read (never produced by DynamoDB). */
-export class UnreadableAttributeError extends Error {
+export class UnreadableAttributeError extends KeyRollError {
   override readonly name = 'UnreadableAttribute';
 }
 

@@ -91,7 +91,7 @@ export interface ResponseMetadata {
  * `ProvisionedThroughputExceededException`, …), or `TimeoutError`, or the socket's error code
  * (`ECONNRESET`, …) for a network failure, or `UnknownError` for an answer without a code.
  */
-export class DynamoDbError extends Error {
+export class DynamoDbError extends KeyRollError {
   override readonly name: string;
   readonly $metadata: ResponseMetadata;
   readonly $fault: 'client' | 'server';
@@ -392,7 +392,7 @@ export class DynamoDbHttpClient {
   }
 }
 
-class AttemptTimeout extends Error {
+class AttemptTimeout extends KeyRollError {
   override readonly name = 'TimeoutError';
   constructor(ms: number) {
     super(`no answer within ${ms} ms`);
