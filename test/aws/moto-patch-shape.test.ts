@@ -25,7 +25,7 @@ import {
 
 jest.setTimeout(60_000);
 
-const baseEnv = { ...process.env, PYTHONPATH: '' };
+const baseEnv: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: '' };
 delete baseEnv.MOTO_SERVER;
 delete baseEnv.KEYROLL_EXTERNAL_ENDPOINT;
 delete baseEnv.KEYROLL_MOTO_SKIP;

@@ -24,6 +24,9 @@ speed patches"):
 - module-list-once: the server looks each request's service up in the list of moto's modules, which
   it rebuilds from a directory listing (a stat per module) on every request; the list is read once.
 
+KEYROLL_MOTO_SKIP=<names> leaves speed patches out (and only those), to measure them:
+`npx tsx bench/moto-patches.ts`.
+
 Secrets Manager as the API reference documents it (moto 5.2.1 is more lenient, so a test could pass
 on behaviour AWS does not have; test/aws/moto-secrets-strict.test.ts cites the reference for each):
 
