@@ -2,8 +2,10 @@
 puts this directory on PYTHONPATH, so Python imports it as sitecustomize).
 
 Written for moto 5.2.1 exactly (MOTO_VERSION; lib/local/moto.ts pins `moto[server]==5.2.1`). Before
-anything is patched, the moto version and every moto function, parameter list and attribute a patch
-replaces or relies on are checked against moto 5.2.1. On any difference the interpreter writes
+anything is patched, the moto version is checked, then for each patch the moto functions it replaces
+or calls (present, with 5.2.1's parameter names), the constants and classes it uses, and the source
+lines it depends on (e.g. that Query still calls `self.all_items()`). Instance data (a table's items,
+a secret's versions) is left to the exact pin and the tests. On any difference the interpreter writes
 `KeyRoll moto patches: <patch>: <what differs>` to stderr and exits with status 78, so moto_server
 does not start (and the launcher reports that line) instead of running unpatched or half patched.
 
