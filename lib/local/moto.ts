@@ -9,14 +9,20 @@
  *   (b) `moto_server` on PATH (probed with `--help`, so a stale pyenv shim doesn't count)
  *   (c) `python3 -m moto.server` if `python3 -c "import moto.server"` works
  *   (d) project-local venv `.venv/moto/bin/moto_server`
- *   (e) create that venv and `pip install 'moto[server]>=5.2,<6'` into it
+ *   (e) create that venv and `pip install 'moto[server]==5.2.1'` into it
+ *
+ * moto is pinned exactly: lib/local/moto-patches/sitecustomize.py patches moto 5.2.1 and makes the
+ * interpreter exit (status 78, a `KeyRoll moto patches:` line) when moto is of another version or
+ * shape. Every probe runs with the patches loaded, so a candidate of another version is refused
+ * (MotoPatchError, with the fix) rather than run unpatched.
  *
  * With KEYROLL_EXTERNAL_ENDPOINT=1 and AWS_ENDPOINT_URL set, nothing is started: the
  * harness uses that endpoint (LocalStack or an already-running moto).
  *
  * The endpoint handed out is a proxy that passes one request at a time to moto
  * (./serializing-proxy.ts): moto's conditional writes are not atomic under concurrent
- * requests, AWS's are. KEYROLL_MOTO_CONCURRENT=1 hands out moto itself (to show the race).
+ * requests, AWS's are, and nothing else makes them so. KEYROLL_MOTO_CONCURRENT=1 hands out
+ * moto itself (to show the race).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
@@ -24,7 +30,9 @@ import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { startSerializingProxy } from './serializing-proxy';
 
-export const MOTO_REQUIREMENT = 'moto[server]>=5.2,<6';
+/** The moto version lib/local/moto-patches/sitecustomize.py is written for (its MOTO_VERSION). */
+export const MOTO_VERSION = '5.2.1';
+export const MOTO_REQUIREMENT = `moto[server]==${MOTO_VERSION}`;
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const VENV_RELATIVE_DIR = path.join('.venv', 'moto');
 
@@ -61,6 +69,8 @@ export interface ProbeResult {
   ok: boolean;
   /** Exit code / signal / spawn error plus trimmed output, for error messages. */
   detail: string;
+  /** Everything the command wrote (stdout and stderr), when it ran. */
+  output?: string;
 }
 
 /** Everything the resolver touches outside itself, injectable for tests. */
@@ -82,6 +92,31 @@ export class MotoUnavailableError extends Error {
     super(message);
     this.name = 'MotoUnavailableError';
   }
+}
+
+/** The moto found is not the version (or shape) KeyRoll's patches are written for: refused rather than run unpatched. */
+export class MotoPatchError extends MotoUnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MotoPatchError';
+  }
+}
+
+/** Directory of the Python patches applied to moto at start (sitecustomize.py, see its docstring). */
+export const MOTO_PATCHES_DIR = path.join(PROJECT_ROOT, 'lib', 'local', 'moto-patches');
+/** Exit status and stderr prefix of an interpreter whose moto the patches refused (sitecustomize.py SHAPE_EXIT_STATUS, MARKER). */
+export const MOTO_PATCH_EXIT_STATUS = 78;
+const MOTO_PATCH_MARKER = 'KeyRoll moto patches:';
+
+/** `env` with the patches first on PYTHONPATH: how every moto of ours runs, probes included. */
+export function withMotoPatches(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, PYTHONPATH: [MOTO_PATCHES_DIR, env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
+}
+
+/** The patches' refusal line(s) in a moto's output, if it has any. */
+export function motoPatchRefusal(output: string): string | undefined {
+  const lines = output.split('\n').filter((line) => line.startsWith(MOTO_PATCH_MARKER));
+  return lines.length > 0 ? lines.join('\n') : undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -137,11 +172,12 @@ function probe(command: string, args: string[], env: NodeJS.ProcessEnv): Promise
     child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
     child.on('error', (err) => done({ ok: false, detail: `could not run ${command}: ${err.message}` }));
     child.on('close', (code, signal) => {
-      if (code === 0) done({ ok: true, detail: '' });
+      if (code === 0) done({ ok: true, detail: '', output });
       else
         done({
           ok: false,
           detail: `\`${[command, ...args].join(' ')}\` exited with ${signal ?? `code ${code}`}${output.trim() ? `: ${tail(output, 600)}` : ''}`,
+          output,
         });
     });
   });
@@ -192,7 +228,7 @@ function remedy(projectRoot: string): string {
     'To run the AWS-backed tests, do one of:',
     `  - install moto's server: \`python3 -m pip install '${MOTO_REQUIREMENT}'\` (so \`moto_server\` is on PATH or \`python3 -m moto.server\` works),`,
     `    or let the harness do it by making \`python3 -m venv\` + pip work (it installs into ${path.join(projectRoot, VENV_RELATIVE_DIR)});`,
-    '  - set MOTO_SERVER to the full path of a working `moto_server` executable;',
+    `  - set MOTO_SERVER to the full path of a working \`moto_server\` of moto ${MOTO_VERSION};`,
     '  - point at LocalStack or an already-running moto: AWS_ENDPOINT_URL=http://127.0.0.1:<port> KEYROLL_EXTERNAL_ENDPOINT=1.',
   ].join('\n');
 }
@@ -204,7 +240,15 @@ function remedy(projectRoot: string): string {
 export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): Promise<MotoCommand> {
   const deps: ResolveDeps = { ...defaultResolveDeps, ...overrides };
   const { env, projectRoot } = deps;
+  const patchedEnv = withMotoPatches(env);
   const failures: string[] = [];
+  /** Candidates the patches refused (another moto version or shape): the run must not fall back to running them unpatched. */
+  const refused: string[] = [];
+  const failed = (what: string, r: ProbeResult) => {
+    const refusal = motoPatchRefusal(r.output ?? r.detail);
+    if (refusal) refused.push(`${what}: ${refusal}`);
+    failures.push(`${what}: ${refusal ?? r.detail}`);
+  };
 
   // (a) explicit MOTO_SERVER
   const explicit = env.MOTO_SERVER?.trim();
@@ -214,8 +258,10 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
     if (!file) problem = `MOTO_SERVER=${explicit}: not found on PATH`;
     else if (!deps.isExecutable(file)) problem = `MOTO_SERVER=${explicit}: ${file} does not exist or is not an executable file`;
     else {
-      const r = await deps.probe(file, ['--help'], env);
+      const r = await deps.probe(file, ['--help'], patchedEnv);
       if (r.ok) return { command: file, args: [], source: `MOTO_SERVER (${file})` };
+      const refusal = motoPatchRefusal(r.output ?? r.detail);
+      if (refusal) throw new MotoPatchError(`Cannot start moto: MOTO_SERVER=${explicit} refused.\n${refusal}\nFix or unset MOTO_SERVER.\n${remedy(projectRoot)}`);
       problem = `MOTO_SERVER=${explicit}: ${r.detail}`;
     }
     throw new MotoUnavailableError(
@@ -226,9 +272,9 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
   // (b) moto_server on PATH
   const onPath = deps.findOnPath('moto_server', env.PATH);
   if (onPath) {
-    const r = await deps.probe(onPath, ['--help'], env);
+    const r = await deps.probe(onPath, ['--help'], patchedEnv);
     if (r.ok) return { command: onPath, args: [], source: `PATH (${onPath})` };
-    failures.push(`moto_server on PATH (${onPath}): ${r.detail}`);
+    failed(`moto_server on PATH (${onPath})`, r);
   } else {
     failures.push('moto_server: not found on PATH');
   }
@@ -236,9 +282,9 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
   // (c) python3 -m moto.server
   const python = deps.findOnPath('python3', env.PATH);
   if (python) {
-    const r = await deps.probe(python, ['-c', 'import moto.server'], env);
+    const r = await deps.probe(python, ['-c', 'import moto.server'], patchedEnv);
     if (r.ok) return { command: python, args: ['-m', 'moto.server'], source: `${python} -m moto.server` };
-    failures.push(`python3 -m moto.server (${python}): ${r.detail}`);
+    failed(`python3 -m moto.server (${python})`, r);
   } else {
     failures.push('python3: not found on PATH');
   }
@@ -247,20 +293,20 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
   const venvDir = path.join(projectRoot, VENV_RELATIVE_DIR);
   const venvMoto = path.join(venvDir, 'bin', 'moto_server');
   if (deps.isExecutable(venvMoto)) {
-    const r = await deps.probe(venvMoto, ['--help'], env);
+    const r = await deps.probe(venvMoto, ['--help'], patchedEnv);
     if (r.ok) return { command: venvMoto, args: [], source: `venv (${venvMoto})` };
-    failures.push(`${venvMoto}: ${r.detail}`);
+    failed(venvMoto, r);
   } else {
     failures.push(`${venvMoto}: not present`);
   }
 
-  // (e) create the venv
+  // (e) create the venv (pip installs the pinned version, over a venv of another one)
   if (python) {
     try {
       await deps.createVenv(python, venvDir, deps);
       if (!deps.isExecutable(venvMoto)) throw new Error(`${venvMoto} still missing after pip install`);
-      const r = await deps.probe(venvMoto, ['--help'], env);
-      if (!r.ok) throw new Error(r.detail);
+      const r = await deps.probe(venvMoto, ['--help'], patchedEnv);
+      if (!r.ok) throw new Error(motoPatchRefusal(r.output ?? r.detail) ?? r.detail);
       deps.log(`installed moto into ${venvDir}`);
       return { command: venvMoto, args: [], source: `venv, freshly created (${venvMoto})` };
     } catch (err) {
@@ -270,9 +316,13 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
     failures.push(`creating ${venvDir}: skipped, no python3 on PATH`);
   }
 
-  throw new MotoUnavailableError(
-    `Cannot start moto: no usable moto server found.\nTried:\n${failures.map((f) => `  - ${f}`).join('\n')}\n${remedy(projectRoot)}`,
-  );
+  const tried = `Tried:\n${failures.map((f) => `  - ${f}`).join('\n')}\n${remedy(projectRoot)}`;
+  if (refused.length > 0) {
+    throw new MotoPatchError(
+      `Cannot start moto: KeyRoll needs moto ${MOTO_VERSION} exactly (its patches are written for it) and refused:\n${refused.map((r) => `  - ${r}`).join('\n')}\n${tried}`,
+    );
+  }
+  throw new MotoUnavailableError(`Cannot start moto: no usable moto server found.\n${tried}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -364,11 +414,17 @@ async function externalEndpoint(endpoint: string): Promise<MotoHandle> {
   return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: async () => {} };
 }
 
-/** Python patches applied to moto at start (see the file's docstring). */
-const MOTO_PATCHES_DIR = path.join(PROJECT_ROOT, 'lib', 'local', 'moto-patches');
+/** What startMoto reads from outside, injectable for tests. */
+export interface StartMotoOptions {
+  /** Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides for the resolution of the moto executable. */
+  resolve?: Partial<ResolveDeps>;
+}
 
-export async function startMoto(): Promise<MotoHandle> {
-  const env = process.env;
+/** Starts moto with KeyRoll's patches behind the serialising proxy (or returns the external endpoint); MotoPatchError if the patches refuse it. */
+export async function startMoto(options: StartMotoOptions = {}): Promise<MotoHandle> {
+  const env = options.env ?? process.env;
   if (env.KEYROLL_EXTERNAL_ENDPOINT === '1') {
     if (!env.AWS_ENDPOINT_URL) {
       throw new MotoUnavailableError('KEYROLL_EXTERNAL_ENDPOINT=1 is set but AWS_ENDPOINT_URL is not; set it to your LocalStack/moto URL.');
@@ -376,7 +432,7 @@ export async function startMoto(): Promise<MotoHandle> {
     return externalEndpoint(env.AWS_ENDPOINT_URL.replace(/\/+$/, ''));
   }
 
-  const cmd = await resolveMotoCommand();
+  const cmd = await resolveMotoCommand({ env, ...options.resolve });
   const logDir = path.join(PROJECT_ROOT, '.cache');
   mkdirSync(logDir, { recursive: true });
   pruneOldLogs(logDir);
@@ -392,9 +448,8 @@ export async function startMoto(): Promise<MotoHandle> {
     try {
       child = spawn(cmd.command, [...cmd.args, '-H', '127.0.0.1', '-p', String(port)], {
         cwd: PROJECT_ROOT,
-        // lib/local/moto-patches/sitecustomize.py makes DynamoDB writes atomic under moto's
-        // threaded server and its transactions O(items) instead of O(table).
-        env: { ...env, PYTHONUNBUFFERED: '1', PYTHONPATH: [MOTO_PATCHES_DIR, env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
+        // With the patches (lib/local/moto-patches/sitecustomize.py): moto as strict as AWS, or not started at all.
+        env: { ...withMotoPatches(env), PYTHONUNBUFFERED: '1' },
         // Same process group as jest, so a Ctrl-C in the terminal also reaches moto.
         stdio: ['ignore', logFd, logFd],
       });
@@ -450,6 +505,8 @@ export async function startMoto(): Promise<MotoHandle> {
       const log = readTail(logFile);
       lastFailure = `${(err as Error).message}\n--- ${logFile} ---\n${log}`;
       if (/address already in use/i.test(log) && attempt < MAX_PORT_ATTEMPTS) continue;
+      const refusal = motoPatchRefusal(log);
+      if (refusal) throw new MotoPatchError(`moto (${cmd.source}) refused to start with KeyRoll's patches:\n${refusal}\n--- ${logFile} ---\n${log}\n\n${remedy(PROJECT_ROOT)}`);
       throw new MotoUnavailableError(
         `moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`,
       );

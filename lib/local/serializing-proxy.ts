@@ -2,13 +2,14 @@
  * A loopback HTTP proxy in front of moto that lets one request at a time through.
  *
  * Why: moto_server answers each request in its own thread (werkzeug, `threaded=True`, no flag
- * to turn it off) and its DynamoDB backend holds no lock. A conditional UpdateItem checks its
- * condition and then writes in separate steps, and TransactWriteItems deep-copies every table
- * it touches and, if any item fails, puts that copy back, erasing whatever other threads wrote
- * meanwhile. Under truly concurrent requests two conditional writes can therefore both
+ * to turn it off) and its backends hold no lock. A conditional UpdateItem checks its condition
+ * and then writes in separate steps, a failed TransactWriteItems puts back what its tables held
+ * before it, erasing whatever other threads wrote meanwhile, and a Secrets Manager label moves in
+ * several steps. Under truly concurrent requests two conditional writes can therefore both
  * succeed: two rotations both "take" one client's lock. Real AWS applies each request
- * atomically; serialising requests restores that. moto is bound by Python's GIL anyway, so
- * little throughput is lost.
+ * atomically; serialising requests restores that, without depending on moto's internals, and
+ * is the only thing that does (KeyRoll's moto patches take no lock). moto is bound by Python's
+ * GIL anyway, so little throughput is lost.
  *
  * Long polls are let through in parallel (an SQS ReceiveMessage may wait up to 20 s and would
  * otherwise stall every other request); receiving is not part of any conditional write.
