@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { MAX_PAGE_SIZE } from '../lambdas/core/fleet';
+import { DEFAULT_FLEET_WRITES_PER_SECOND, MAX_PAGE_SIZE, SECRETS_MANAGER_WRITES_PER_SECOND } from '../lambdas/core/fleet';
 import { buildFleetDefinition } from './fleet-definition';
 import { keyRollFunction } from './keyroll-function';
 import { BY_CLIENT_INDEX, type KeyRollRotation } from './keyroll-rotation';
@@ -17,8 +17,7 @@ import { opsAlarm } from './ops-alarm';
 import { regionalServiceHost } from './service-endpoints';
 import { CLIENT_LIST_PARTITION, TABLE_KEY_ATTRIBUTES } from '../lambdas/aws/table-keys';
 
-/** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
-export const SECRETS_MANAGER_WRITES_PER_SECOND = 50;
+export { SECRETS_MANAGER_WRITES_PER_SECOND };
 
 /** How a fleet rotation is paced. */
 export interface KeyRollFleetProps {
@@ -65,7 +64,7 @@ export class KeyRollFleet extends Construct {
     this.rotation = rotation;
     const maxConcurrency = props.maxConcurrency ?? 100;
     const pageSize = props.pageSize ?? MAX_PAGE_SIZE;
-    const writesPerSecond = props.writesPerSecond ?? 48;
+    const writesPerSecond = props.writesPerSecond ?? DEFAULT_FLEET_WRITES_PER_SECOND;
     if (!(writesPerSecond > 0 && writesPerSecond <= SECRETS_MANAGER_WRITES_PER_SECOND)) throw new Error(`writesPerSecond must be more than 0 and at most ${SECRETS_MANAGER_WRITES_PER_SECOND}; got ${writesPerSecond}.`);
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 1000) throw new Error(`maxConcurrency must be 1-1000; got ${maxConcurrency}.`);
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new Error(`pageSize must be 1-${MAX_PAGE_SIZE} (the 256 KiB state limit); got ${pageSize}.`);

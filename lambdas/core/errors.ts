@@ -285,3 +285,21 @@ export class InvalidVerifyEndpointError extends KeyRollError {
     super(`The verification endpoint ${reason}.`);
   }
 }
+
+/**
+ * A function's configuration (its environment, set by the stack) is missing a required value or
+ * has one that is malformed, negative or out of bounds. Thrown when the handler is built, before
+ * anything is read or written; no value is ever replaced by a default (docs/design.md invariant 6).
+ * The message names the variable and what it must be, never its value (a URL may carry userinfo).
+ */
+export class InvalidConfigurationError extends KeyRollError {
+  override readonly name = 'InvalidConfiguration';
+  constructor(
+    /** The environment variable, e.g. `CACHE_TTL_MS`. */
+    readonly variable: string,
+    /** What is wrong, e.g. `is not set` or `must be a non-negative number`. */
+    readonly problem: string,
+  ) {
+    super(`Environment variable ${variable} ${problem}.`);
+  }
+}

@@ -201,6 +201,12 @@ export const WORST_ITEM_RESULT_BYTES = JSON.stringify({ ok: false, clientId: 'x'
  */
 export const MAX_PAGE_SIZE = 500;
 
+/** Secrets Manager's write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), per account and Region; not adjustable. */
+export const SECRETS_MANAGER_WRITES_PER_SECOND = 50;
+
+/** Of the account's 50 Secrets Manager writes per second, what a fleet uses by default (the rest for onboarding and other rotations). */
+export const DEFAULT_FLEET_WRITES_PER_SECOND = 48;
+
 /** Running totals of a fleet rotation, carried from page to page. */
 export interface FleetTotals {
   readonly rotated: number;

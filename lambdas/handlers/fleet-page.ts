@@ -1,21 +1,14 @@
 /** Lambda entry point of the fleet rotation's page step; the logic lives in aws/fleet/fleet-page.ts. */
 import { fleetPage, type FleetPageInput } from '../aws/fleet/fleet-page';
+import { DEFAULT_FLEET_PAGE_SETTINGS, readFleetPageEnvironment, type FleetPageSettings } from '../aws/fleet/fleet-page-environment';
+import type { RotationDeps } from '../aws/rotation/context';
 import { systemClock } from '../core/clock';
-import { MAX_PAGE_SIZE } from '../core/fleet';
-import { runtime, step } from './runtime';
+import { onFirstCall, rotationDepsFromEnvironment, step } from './runtime';
 
-const DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE;
-/** Of the account's 50 Secrets Manager writes per second, what a fleet uses by default (the rest for onboarding and other rotations). */
-const DEFAULT_WRITES_PER_SECOND = 48;
-
-function positiveNumberEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+/** The fleet page step over `deps` and `settings`, with its log lines; start times are paced on real time. */
+export function createHandler(deps: Pick<RotationDeps, 'keys' | 'clock'>, settings: FleetPageSettings = DEFAULT_FLEET_PAGE_SETTINGS) {
+  const pageDeps = { keys: deps.keys, clock: deps.clock, pacingClock: systemClock, pageSize: settings.pageSize, writesPerSecond: settings.writesPerSecond };
+  return step('fleetPage', (input: FleetPageInput) => fleetPage(pageDeps, input));
 }
 
-export const handler = step('fleetPage', (input: FleetPageInput) => {
-  const deps = runtime();
-  const pageSize = Math.min(MAX_PAGE_SIZE, Math.floor(positiveNumberEnv('FLEET_PAGE_SIZE', DEFAULT_PAGE_SIZE)));
-  const writesPerSecond = positiveNumberEnv('FLEET_WRITES_PER_SECOND', DEFAULT_WRITES_PER_SECOND);
-  return fleetPage({ keys: deps.keys, clock: deps.clock, pacingClock: systemClock, pageSize, writesPerSecond }, input);
-});
+export const handler = onFirstCall('fleetPage', () => createHandler(rotationDepsFromEnvironment(), readFleetPageEnvironment()));

@@ -1,6 +1,11 @@
 /** Lambda entry point for the setSecret step; the logic lives in aws/rotation/set-secret.ts. */
 import { setSecret } from '../aws/rotation/set-secret';
-import type { RotationContext } from '../aws/rotation/context';
-import { runtime, step } from './runtime';
+import type { RotationContext, RotationDeps } from '../aws/rotation/context';
+import { onFirstCall, rotationDepsFromEnvironment, step } from './runtime';
 
-export const handler = step('setSecret', (input: RotationContext) => setSecret(runtime(), input));
+/** The setSecret step over `deps`, with its log lines. */
+export function createHandler(deps: RotationDeps) {
+  return step('setSecret', (input: RotationContext) => setSecret(deps, input));
+}
+
+export const handler = onFirstCall('setSecret', () => createHandler(rotationDepsFromEnvironment()));

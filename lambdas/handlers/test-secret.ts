@@ -1,6 +1,11 @@
 /** Lambda entry point for the testSecret step; the logic lives in aws/rotation/test-secret.ts. */
 import { testSecret } from '../aws/rotation/test-secret';
-import type { RotationContext } from '../aws/rotation/context';
-import { runtime, step } from './runtime';
+import type { RotationContext, RotationDeps } from '../aws/rotation/context';
+import { onFirstCall, rotationDepsFromEnvironment, step } from './runtime';
 
-export const handler = step('testSecret', (input: RotationContext) => testSecret(runtime(), input));
+/** The testSecret step over `deps`, with its log lines. */
+export function createHandler(deps: RotationDeps) {
+  return step('testSecret', (input: RotationContext) => testSecret(deps, input));
+}
+
+export const handler = onFirstCall('testSecret', () => createHandler(rotationDepsFromEnvironment()));

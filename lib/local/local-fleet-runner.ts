@@ -15,13 +15,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { RotationDeps } from '../../lambdas/aws/rotation/context';
-import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { stepHandlers, type StepDeps } from '../../lambdas/handlers/step-handlers';
 import { FleetStates } from '../fleet-definition';
 import { ignoreHandledTaskErrors, LocalRotationRunner, markHandledTaskError, type LocalExecutionEvent, type LocalRotationResult, type WaitUntil } from './local-rotation-runner';
 import { actAs, authorizeLocalCall } from './local-identity';
 import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits, StartExecutionRefusedError } from './step-functions-limits';
-import { executionContext, LOCAL_ROTATION_STATE_MACHINE_ARN, loadStepHandler, ServiceIntegrations, taskStates, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
+import { executionContext, LOCAL_ROTATION_STATE_MACHINE_ARN, ServiceIntegrations, taskStates, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
 
 /** How a local fleet execution ended, with its rotations. */
 export interface LocalFleetResult {
@@ -89,7 +88,7 @@ export class LocalFleetRunner implements TaskTokenSink {
   constructor(
     private readonly fleet: SynthesizedWorkflow,
     rotation: SynthesizedWorkflow,
-    private readonly deps: RotationDeps,
+    private readonly deps: StepDeps,
     private readonly options: LocalFleetOptions,
   ) {
     // The interpreter does not know Distributed Map fields (ProcessorConfig, ToleratedFailurePercentage); it runs the Map inline.
@@ -159,7 +158,7 @@ export class LocalFleetRunner implements TaskTokenSink {
   }
 
   private async execute(input: unknown, fleetId: string): Promise<LocalFleetResult> {
-    overrideRuntime(this.deps);
+    const handlerOf = stepHandlers(this.deps);
     const rotations: Promise<LocalRotationResult>[] = [];
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const fleetIntegrations = new ServiceIntegrations();
@@ -172,7 +171,7 @@ export class LocalFleetRunner implements TaskTokenSink {
           const result = await actAs({ machine: 'fleet', state: name }, async () => {
             if (step) {
               this.options.onInvoke?.(step);
-              return JSON.parse(JSON.stringify((await (await loadStepHandler(step)).handler(payload)) ?? null)) as unknown;
+              return JSON.parse(JSON.stringify((await handlerOf(step)(payload)) ?? null)) as unknown;
             }
             return fleetIntegrations.call(resource, payload);
           });

@@ -4,14 +4,12 @@
  * are handed to the caller (`waitUntil`), so simulated time can pass with traffic in between.
  */
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { RotationDeps } from '../../lambdas/aws/rotation/context';
-import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { stepHandlers, type StepDeps } from '../../lambdas/handlers/step-handlers';
 import { RotationStates } from '../rotation-definition';
 import { actAs } from './local-identity';
 import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits } from './step-functions-limits';
 import {
   executionContext,
-  loadStepHandler,
   ServiceIntegrations,
   taskStates,
   waitTargetBefore,
@@ -86,7 +84,7 @@ export class LocalRotationRunner {
 
   constructor(
     private readonly workflow: SynthesizedWorkflow,
-    private readonly deps: RotationDeps,
+    private readonly deps: StepDeps,
     private readonly options: LocalRunnerOptions = {},
   ) {
     this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
@@ -102,7 +100,7 @@ export class LocalRotationRunner {
    */
   async run(input: unknown, rotationId: string, waitUntil: WaitUntil): Promise<LocalRotationResult> {
     checkStartExecution(rotationId, input);
-    overrideRuntime(this.deps);
+    const handlerOf = stepHandlers(this.deps);
     const usageDecisions: ({ decision: string; deadlineReached?: boolean } & UsageWaitTargets)[] = [];
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, resource] of taskStates(this.workflow)) {
@@ -117,7 +115,7 @@ export class LocalRotationRunner {
           if (step) this.options.onInvoke?.(step);
           // The state's calls are its function's (or, for an integration, its state machine's): see local-identity.ts.
           output = await actAs({ machine: 'rotation', state: name }, async () =>
-            step ? (await loadStepHandler(step)).handler(input) : this.integrations.call(resource, input as Record<string, unknown>),
+            step ? handlerOf(step)(input) : this.integrations.call(resource, input as Record<string, unknown>),
           );
           checkTaskResult(name, output);
         } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * The rotation state machine as the local interpreter (aws-local-stepfunctions) runs it:
  * the real definition from the synthesized CDK template, with its references resolved to
- * emulated resources; the real Lambda handlers loaded in-process; and the direct service
+ * emulated resources; the real Lambda handlers run in-process (lambdas/handlers/step-handlers.ts); and the direct service
  * integrations (sns:publish, dynamodb:updateItem/getItem) sent through the SDK, as Step Functions
  * would. Shared by the workflow tests and the local rehearsal.
  */
@@ -12,28 +12,6 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { KeyRollStack } from '../keyroll-stack';
 import { RotationStates } from '../rotation-definition';
 import { authorizeLocalCall } from './local-identity';
-
-/** A Lambda handler as the interpreter calls it. */
-export type StepHandler = (input: unknown) => Promise<unknown>;
-
-const HANDLER_MODULES: Record<string, () => Promise<{ handler: StepHandler }>> = {
-  beginRotation: () => import('../../lambdas/handlers/begin-rotation') as Promise<{ handler: StepHandler }>,
-  createSecret: () => import('../../lambdas/handlers/create-secret') as Promise<{ handler: StepHandler }>,
-  setSecret: () => import('../../lambdas/handlers/set-secret') as Promise<{ handler: StepHandler }>,
-  testSecret: () => import('../../lambdas/handlers/test-secret') as Promise<{ handler: StepHandler }>,
-  finishSecret: () => import('../../lambdas/handlers/finish-secret') as Promise<{ handler: StepHandler }>,
-  checkUsage: () => import('../../lambdas/handlers/check-usage') as Promise<{ handler: StepHandler }>,
-  retireOldKey: () => import('../../lambdas/handlers/retire-old-key') as Promise<{ handler: StepHandler }>,
-  rollbackRotation: () => import('../../lambdas/handlers/rollback-rotation') as Promise<{ handler: StepHandler }>,
-  fleetPage: () => import('../../lambdas/handlers/fleet-page') as Promise<{ handler: StepHandler }>,
-};
-
-/** The real handler module of a step (beginRotation, createSecret, ...). */
-export async function loadStepHandler(step: string): Promise<{ handler: StepHandler }> {
-  const load = HANDLER_MODULES[step];
-  if (!load) throw new Error(`No handler module for step ${step}.`);
-  return load();
-}
 
 /** The synthesized definition with its CloudFormation references resolved, and who is who. */
 export interface SynthesizedWorkflow {

@@ -11,9 +11,11 @@ import { KeyRepository } from '../../lambdas/aws/key-repository';
 import { dynamoDbClient } from '../../lambdas/aws/dynamodb-client';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { SecretStore } from '../../lambdas/aws/secret-store';
-import type { RotationDeps } from '../../lambdas/aws/rotation/context';
+import { DEFAULT_FLEET_PAGE_SETTINGS } from '../../lambdas/aws/fleet/fleet-page-environment';
 import { ManualClock } from '../../lambdas/core/clock';
+import { DEFAULT_FLEET_WRITES_PER_SECOND, SECRETS_MANAGER_WRITES_PER_SECOND } from '../../lambdas/core/fleet';
 import { logger } from '../../lambdas/handlers/runtime';
+import type { StepDeps } from '../../lambdas/handlers/step-handlers';
 import { FleetStates } from '../fleet-definition';
 import { LocalFleetRunner } from '../local/local-fleet-runner';
 import { peakRate, QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA, type ProxyStats } from '../local/quota-proxy';
@@ -95,7 +97,7 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
     }
     const registerSeconds = (performance.now() - registerStart) / 1000;
 
-    const deps: RotationDeps = {
+    const deps: StepDeps = {
       secrets: new SecretStore(secretsManagerClient()),
       keys: new KeyRepository(dynamoDbClient(), resources.tableName),
       clock,
@@ -108,6 +110,8 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
         reminderIntervalSeconds: 1800,
         usageCheckLeadSeconds: 300,
       },
+      // The fleet paces its starts to 48 of the 50 writes/s by default (lib/keyroll-fleet.ts): the same share of this quota.
+      fleetPage: { ...DEFAULT_FLEET_PAGE_SETTINGS, writesPerSecond: (options.writesPerSecond * DEFAULT_FLEET_WRITES_PER_SECOND) / SECRETS_MANAGER_WRITES_PER_SECOND },
     };
     const fleetWorkflow = resolveFleetWorkflow(synth, resources);
     const map = (fleetWorkflow.definition['States'] as Record<string, Record<string, unknown>>)[FleetStates.ROTATE_CLIENTS]!;
@@ -140,8 +144,6 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
       },
     });
 
-    // The fleet paces its starts to 48 of the 50 writes/s by default (lib/keyroll-fleet.ts): the same share of this quota.
-    process.env.FLEET_WRITES_PER_SECOND = String((options.writesPerSecond * 48) / 50);
     proxy.setQuotas([{ ...SECRETS_MANAGER_WRITE_QUOTA, perSecond: options.writesPerSecond }]);
     proxy.resetStats();
     // The fleet's start times come from this clock and its PaceStart waits run in real time:
@@ -153,7 +155,6 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
     return buildFleetReport(options, maxConcurrency, result, duringFleet, reports, failures, firstStart ?? performance.now(), { fleetTransitions, rotationTransitions, invocations, registerSeconds });
   } finally {
     process.env.AWS_ENDPOINT_URL = emulator;
-    delete process.env.FLEET_WRITES_PER_SECOND;
     await proxy.close();
   }
 }

@@ -6,8 +6,7 @@
  * unchanged. A representative subset also runs through the synthesized state machine (no
  * SNS message either). Values that are legitimate free text are accepted and stored verbatim.
  */
-import { handler as beginRotationHandler } from '../../lambdas/handlers/begin-rotation';
-import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { createStepHandler } from '../../lambdas/handlers/step-handlers';
 import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
 import type { RotationContext } from '../../lambdas/aws/rotation/context';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
@@ -33,8 +32,6 @@ beforeAll(async () => {
   calls = new SdkCalls(secretsManagerClient(), dynamoDbClient());
 });
 
-afterAll(() => overrideRuntime(undefined));
-
 const valid = (clientId: string): Record<string, unknown> => ({ clientId, mode: 'manual', reason: 'quarterly rotation', requestedBy: 'alice@example.com' });
 
 /** The request fields and, per field, what a hostile value must give (the oracle: hand-written facts, not the schema). */
@@ -57,9 +54,9 @@ interface Outcome {
   readonly logs: string;
 }
 
-/** Runs the real Lambda handler (its step wrapper and logger included) with complete deps over moto. */
+/** Runs the real Lambda handler (its step wrapper and logger included) built over complete deps over moto. */
 async function invoke(request: unknown, rotationId: unknown, on: Deps = deps): Promise<Outcome> {
-  overrideRuntime(on);
+  const beginRotationHandler = createStepHandler('beginRotation', on);
   const stdout = captureStdout();
   try {
     const output = await beginRotationHandler({ request, rotationId });

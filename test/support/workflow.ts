@@ -26,10 +26,9 @@ import type { Clock } from '../../lambdas/core/clock';
 import { ManualClock } from '../../lambdas/core/clock';
 import { dynamoDbClient, secretsManagerClient, snsClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
-import { overrideRuntime } from '../../lambdas/handlers/runtime';
+import { stepHandlers, type StepHandler } from '../../lambdas/handlers/step-handlers';
 import {
   executionContext,
-  loadStepHandler,
   ServiceIntegrations,
   taskStates,
   waitTargetBefore,
@@ -172,6 +171,8 @@ export class WorkflowRunner {
   private readonly integrations = new ServiceIntegrations();
   /** Executions (by rotation id) that were stopped with handlers still running, until {@link settled}. */
   private readonly stoppedRuns = new Map<string, RunRecord>();
+  /** The step handlers, built over this runner's dependencies (runners with other settings may share the process). */
+  private readonly handlerOf: (step: string) => StepHandler;
 
   constructor(
     private readonly workflow: SynthesizedWorkflow,
@@ -180,9 +181,7 @@ export class WorkflowRunner {
   ) {
     this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     enforceStateLimits();
-    process.env.TABLE_NAME = deps.tableName;
-    process.env.KEY_PREFIX = deps.settings.keyPrefix;
-    overrideRuntime(deps);
+    this.handlerOf = stepHandlers(deps);
     recordCallsOf(secretsManagerClient(), dynamoDbClient(), snsClient());
     registerIamWorld({ ...topicsOf(workflow), tableName: deps.tableName, secretNamePrefix: (deps as { secretNamePrefix?: string }).secretNamePrefix, rotationStateMachineArn: LOCAL_STATE_MACHINE_ARN });
   }
@@ -200,7 +199,6 @@ export class WorkflowRunner {
   async run(options: RunOptions): Promise<RunResult> {
     checkStartExecution(options.rotationId, options.input);
     const attempts = new Map<string, number>();
-    overrideRuntime(this.deps); // several runners (with other settings) may share the process
     const armed = [options.crash, options.thenCrash].filter((c): c is CrashPoint => c !== undefined);
     const record: RunRecord = { calls: [], counts: new Map(), armed, callCounts: new Map(), fired: [], hold: options.hold, holdCount: 0, aborted: false, inFlight: new Set() };
     // The Wait states' targets, from the last usage check: the local interpreter skips the
@@ -308,8 +306,7 @@ export class WorkflowRunner {
     const step = this.workflow.functionArnToStep.get(resource);
     if (step) {
       if (options.failStep?.state === name) throw options.failStep.error;
-      const { handler } = await loadStepHandler(step);
-      return handler(input);
+      return this.handlerOf(step)(input);
     }
     // A direct integration: Step Functions makes the call, not a handler; record it the same way.
     const call = integrationCall(resource) ?? { service: 'Unknown', command: resource };

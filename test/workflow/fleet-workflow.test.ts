@@ -14,6 +14,7 @@ import { MAX_PAYLOAD_BYTES, measurePayloads, payloadBytes } from '../../lib/loca
 import { peakRate, QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA } from '../../lib/local/quota-proxy';
 import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll, type LocalResources } from '../../lib/local/synthesized-workflow';
 import { registerClient } from '../../lambdas/aws/client-provisioning';
+import { DEFAULT_FLEET_PAGE_SETTINGS, type FleetPageSettings } from '../../lambdas/aws/fleet/fleet-page-environment';
 import { createRecordedTopic, makeTestDeps, uniqueName, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
 import { registerIamWorld } from '../support/iam-guard';
@@ -28,13 +29,12 @@ let resources: LocalResources;
 let synth: ReturnType<typeof synthesizeKeyRoll>;
 
 // jest workers run test files one after another in one process: what this file changes in the environment, it puts back.
-const savedEnv = { endpoint: process.env.AWS_ENDPOINT_URL, pageSize: process.env.FLEET_PAGE_SIZE, writes: process.env.FLEET_WRITES_PER_SECOND };
+const savedEnv = { endpoint: process.env.AWS_ENDPOINT_URL };
 
 beforeAll(async () => {
   // Every SDK client of this test file (created lazily) goes through the proxy.
   proxy = await QuotaProxy.start(process.env.AWS_ENDPOINT_URL!, []);
   process.env.AWS_ENDPOINT_URL = proxy.endpoint;
-  process.env.FLEET_PAGE_SIZE = '3';
   deps = await makeTestDeps();
   [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
   resources = { tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn };
@@ -45,10 +45,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env.AWS_ENDPOINT_URL = savedEnv.endpoint;
-  if (savedEnv.pageSize === undefined) delete process.env.FLEET_PAGE_SIZE;
-  else process.env.FLEET_PAGE_SIZE = savedEnv.pageSize;
-  if (savedEnv.writes === undefined) delete process.env.FLEET_WRITES_PER_SECOND;
-  else process.env.FLEET_WRITES_PER_SECOND = savedEnv.writes;
   await proxy.close();
 });
 
@@ -66,9 +62,12 @@ async function registerMany(count: number, prefix: string, tags?: string[]) {
   return clients;
 }
 
-function fleetRunner(options: { realRetryIntervals?: boolean } & Pick<LocalFleetOptions, 'loseStartResponse' | 'rotationStub'> = {}) {
+/** Pages of 3 clients (a handful of clients takes several pages), paced as deployed. */
+const SMALL_PAGES: FleetPageSettings = { ...DEFAULT_FLEET_PAGE_SETTINGS, pageSize: 3 };
+
+function fleetRunner(options: { realRetryIntervals?: boolean; fleetPage?: FleetPageSettings } & Pick<LocalFleetOptions, 'loseStartResponse' | 'rotationStub'> = {}) {
   const transitions: string[] = [];
-  const runner = new LocalFleetRunner(resolveFleetWorkflow(synth, resources), resolveWorkflow(synth, resources), deps, {
+  const runner = new LocalFleetRunner(resolveFleetWorkflow(synth, resources), resolveWorkflow(synth, resources), { ...deps, fleetPage: options.fleetPage ?? SMALL_PAGES }, {
     ...(options.loseStartResponse ? { loseStartResponse: options.loseStartResponse } : {}),
     ...(options.rotationStub ? { rotationStub: options.rotationStub } : {}),
     // Simulated time: the clock jumps to where a rotation's Wait would end.
@@ -175,17 +174,8 @@ describe('a fleet rotation', () => {
 /** `count` client ids of 64 characters (the longest a client id may be). */
 const longIds = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`.padEnd(64, 'x'));
 
-/** Runs `body` with the fleet page size and pacing of a production page (500 items, starts not spaced). */
-async function withProductionPages<T>(body: () => Promise<T>): Promise<T> {
-  process.env.FLEET_PAGE_SIZE = '500';
-  process.env.FLEET_WRITES_PER_SECOND = '1000000000';
-  try {
-    return await body();
-  } finally {
-    process.env.FLEET_PAGE_SIZE = '3';
-    delete process.env.FLEET_WRITES_PER_SECOND;
-  }
-}
+/** The fleet page size of a production page (500 items), its starts not spaced (no real pacing in a test). */
+const PRODUCTION_PAGES: FleetPageSettings = { pageSize: 500, writesPerSecond: 1_000_000_000 };
 
 function largest(sizes: Map<string, number>): [string, number] {
   return [...sizes.entries()].reduce((a, b) => (b[1] > a[1] ? b : a));
@@ -211,9 +201,9 @@ describe('a fleet within Step Functions limits (256 KiB per execution input, sta
   it('rotates 10,000 listed clients of 64-character ids with every payload under 256 KiB', async () => {
     const ids = longIds(10_000, 'big');
     const fleetId = `fleet-${randomUUID()}`;
-    const { runner, transitions } = fleetRunner({ rotationStub: () => ({ ok: true }) });
+    const { runner, transitions } = fleetRunner({ rotationStub: () => ({ ok: true }), fleetPage: PRODUCTION_PAGES });
     const measurement = measurePayloads();
-    const result = await withProductionPages(async () => runner.run(await listedRequest(fleetId, { mode: 'manual', reason: 'annual rotation', requestedBy: 'alice' }, ids), fleetId));
+    const result = await runner.run(await listedRequest(fleetId, { mode: 'manual', reason: 'annual rotation', requestedBy: 'alice' }, ids), fleetId);
     const sizes = measurement.stop();
     expect(result.status).toBe('SUCCEEDED');
     expect(result.output).toMatchObject({ rotated: 10_000, failed: 0 });
@@ -231,9 +221,9 @@ describe('a fleet within Step Functions limits (256 KiB per execution input, sta
     const ids = longIds(1_000, 'fail');
     const fleetId = `fleet-${randomUUID()}`;
     const longError = `KeyRoll.${'E'.repeat(248)}`; // 256 characters: SendTaskFailure's most
-    const { runner } = fleetRunner({ rotationStub: () => ({ error: longError, cause: 'c'.repeat(32_768) }) });
+    const { runner } = fleetRunner({ rotationStub: () => ({ error: longError, cause: 'c'.repeat(32_768) }), fleetPage: PRODUCTION_PAGES });
     const measurement = measurePayloads();
-    const result = await withProductionPages(async () => runner.run(await listedRequest(fleetId, { mode: 'emergency', reason: 'INC-3', requestedBy: 'oncall' }, ids), fleetId));
+    const result = await runner.run(await listedRequest(fleetId, { mode: 'emergency', reason: 'INC-3', requestedBy: 'oncall' }, ids), fleetId);
     const sizes = measurement.stop();
     expect(result).toMatchObject({ status: 'FAILED', error: 'FleetRotationIncomplete' });
     const [ops] = (await opsTopic.drain()).map((m) => m.message);

@@ -2,9 +2,12 @@
  * The authorizer's configuration, read from the environment the stack sets: TABLE_NAME,
  * KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES, UNLISTED_ROUTES. One
  * reading for the deployed handler and the bench's SDK-path twin, so they cannot drift.
- * A missing or malformed value fails the init with the variable's name.
+ * A missing or bad value is an InvalidConfigurationError naming the variable (core/configuration.ts).
  */
 
+import { KEY_PREFIX, TABLE_NAME } from '../../core/common-variables';
+import { decimal, oneOf, optional, readConfiguration, text, type Environment } from '../../core/configuration';
+import { MAX_CACHE_TTL_MS } from '../../core/key-verifier';
 import type { UnlistedRoutes } from './route-scopes';
 
 /** What the authorizer is configured with. */
@@ -15,46 +18,33 @@ export interface AuthorizerEnvironment {
   /** Undefined: the verifier's default (2 s, capped at the cache TTL), so CACHE_TTL_MS=0 alone disables caching. */
   readonly negativeCacheTtlMs: number | undefined;
   readonly usageIntervalMs: number;
-  /** ROUTE_SCOPES as set, for RouteScopes.parse. */
+  /** ROUTE_SCOPES as set, for RouteScopes.parse (which names a bad value InvalidRouteScopes). */
   readonly routeScopes: string | undefined;
   /** UNLISTED_ROUTES (`allow` or `deny`); undefined: RouteScopes' default. */
   readonly unlistedRoutes: UnlistedRoutes | undefined;
 }
 
-/** Reads and checks the authorizer's environment (see the module comment). */
-export function readAuthorizerEnvironment(environment: NodeJS.ProcessEnv = process.env): AuthorizerEnvironment {
-  const env = (name: string, fallback?: string): string => {
-    const value = environment[name] ?? fallback;
-    if (value === undefined || value === '') throw new Error(`Environment variable ${name} is not set; the stack sets it on the authorizer.`);
-    return value;
-  };
-  const numberEnv = (name: string, fallback: number): number => {
-    const value = Number(env(name, String(fallback)));
-    if (!Number.isFinite(value) || value < 0) throw new Error(`Environment variable ${name} must be a non-negative number.`);
-    return value;
-  };
-  const optionalNumberEnv = (name: string): number | undefined => {
-    const raw = environment[name];
-    return raw === undefined || raw === '' ? undefined : numberEnv(name, 0);
-  };
-  const positiveEnv = (name: string, fallback: number): number => {
-    const value = numberEnv(name, fallback);
-    if (value === 0) throw new Error(`Environment variable ${name} must be greater than 0.`);
-    return value;
-  };
-  return {
-    tableName: env('TABLE_NAME'),
-    keyPrefix: env('KEY_PREFIX'),
-    cacheTtlMs: numberEnv('CACHE_TTL_MS', 10_000),
-    negativeCacheTtlMs: optionalNumberEnv('NEGATIVE_CACHE_TTL_MS'),
-    usageIntervalMs: positiveEnv('USAGE_INTERVAL_SECONDS', 300) * 1000,
-    routeScopes: environment['ROUTE_SCOPES'],
-    unlistedRoutes: unlistedRoutesEnv(environment['UNLISTED_ROUTES']),
-  };
-}
+const RULES = {
+  TABLE_NAME,
+  KEY_PREFIX,
+  CACHE_TTL_MS: optional(`a non-negative number of milliseconds, at most ${MAX_CACHE_TTL_MS}`, decimal({ max: MAX_CACHE_TTL_MS }), MAX_CACHE_TTL_MS),
+  // Its bound against CACHE_TTL_MS is the verifier's (InvalidVerifierOptions when the handler is built).
+  NEGATIVE_CACHE_TTL_MS: optional(`a non-negative number of milliseconds, at most ${MAX_CACHE_TTL_MS}`, decimal({ max: MAX_CACHE_TTL_MS })),
+  USAGE_INTERVAL_SECONDS: optional('greater than 0 (seconds between two usage records of a key)', decimal({ above: 0 }), 300),
+  ROUTE_SCOPES: optional('route scopes as JSON', text(/^[\s\S]+$/)),
+  UNLISTED_ROUTES: optional("'allow' or 'deny'", oneOf<UnlistedRoutes>(['allow', 'deny'])),
+};
 
-function unlistedRoutesEnv(raw: string | undefined): UnlistedRoutes | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  if (raw !== 'allow' && raw !== 'deny') throw new Error("Environment variable UNLISTED_ROUTES must be 'allow' or 'deny'.");
-  return raw;
+/** Reads and checks the authorizer's environment (see the module comment). @throws InvalidConfigurationError */
+export function readAuthorizerEnvironment(environment: Environment = process.env): AuthorizerEnvironment {
+  const config = readConfiguration(environment, RULES);
+  return {
+    tableName: config.TABLE_NAME,
+    keyPrefix: config.KEY_PREFIX,
+    cacheTtlMs: config.CACHE_TTL_MS,
+    negativeCacheTtlMs: config.NEGATIVE_CACHE_TTL_MS,
+    usageIntervalMs: config.USAGE_INTERVAL_SECONDS * 1000,
+    routeScopes: config.ROUTE_SCOPES,
+    unlistedRoutes: config.UNLISTED_ROUTES,
+  };
 }
