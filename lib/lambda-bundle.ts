@@ -35,7 +35,13 @@ class InProcessEsbuild implements ILocalBundling {
 
   tryBundle(outputDir: string): boolean {
     // A failed build throws (esbuild prints the errors), and CDK reports the asset; never a fall-back to Docker.
-    buildSync({ ...LAMBDA_BUILD_OPTIONS, entryPoints: [this.entry], outfile: path.join(outputDir, 'index.js'), absWorkingDir: PROJECT_ROOT, logLevel: 'warning' });
+    buildSync({
+      ...LAMBDA_BUILD_OPTIONS,
+      entryPoints: [this.entry],
+      outfile: path.join(outputDir, 'index.js'),
+      absWorkingDir: PROJECT_ROOT,
+      logLevel: 'warning',
+    });
     return true;
   }
 }
