@@ -1,9 +1,8 @@
 /**
  * How every KeyRoll Lambda function is built: its own role with no managed policy, its own
- * KMS-encrypted log group, JSON logs, tracing, Node.js 24 on arm64, bundled by the local
- * esbuild without the AWS SDK (the runtime ships it). Callers add the data-plane actions.
+ * KMS-encrypted log group, JSON logs, tracing, Node.js 24 on arm64, bundled at synth by
+ * esbuild without the AWS SDK (lib/lambda-bundle.ts). Callers add the data-plane actions.
  */
-import * as path from 'node:path';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -12,6 +11,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { bundledHandlerCode } from './lambda-bundle';
 
 /** What a KeyRoll function is made of. */
 export interface KeyRollFunctionProps {
@@ -40,8 +40,8 @@ export function keyRollFunction(scope: Construct, id: string, props: KeyRollFunc
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
   const fn = new nodejs.NodejsFunction(scope, `${id}Function`, {
-    entry: path.join(__dirname, '..', 'lambdas', 'handlers', props.handlerFile),
-    handler: 'handler',
+    code: bundledHandlerCode(`lambdas/handlers/${props.handlerFile}`),
+    handler: 'index.handler',
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: props.memorySize ?? 256,
@@ -53,14 +53,6 @@ export function keyRollFunction(scope: Construct, id: string, props: KeyRollFunc
     environment: props.environment,
     description: props.description,
     deadLetterQueue: props.deadLetterQueue,
-    bundling: {
-      minify: true,
-      sourceMap: false,
-      target: 'node24',
-      // The Node.js 24 runtime ships AWS SDK v3; bundling it again only grows the package.
-      externalModules: ['@aws-sdk/*'],
-      forceDockerBundling: false,
-    },
   });
   return { fn, role };
 }

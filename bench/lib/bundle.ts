@@ -1,15 +1,15 @@
 /**
- * Bundles the authorizer the way the stack's NodejsFunction does, so the size is the size
- * of what would be deployed. The options mirror `bundling` in lib/keyroll-function.ts, the
- * builder every KeyRoll function (the authorizer included, see lib/keyroll-auth.ts) goes
- * through; NodejsFunction adds --bundle --platform=node and defaults to CommonJS output.
+ * Bundles the authorizer the way the stack does: with the options every KeyRoll function is
+ * built with (LAMBDA_BUILD_OPTIONS in lib/lambda-bundle.ts, the authorizer included, see
+ * lib/keyroll-auth.ts), so the size is the size of what would be deployed.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, version as esbuildVersion, type BuildOptions, type Metafile } from 'esbuild';
+import { LAMBDA_BUILD_OPTIONS } from '../../lib/lambda-bundle';
 
+export { LAMBDA_BUILD_OPTIONS };
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const AUTHORIZER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'handlers', 'authorizer.ts');
 /**
@@ -18,19 +18,6 @@ export const AUTHORIZER_ENTRY = path.join(PROJECT_ROOT, 'lambdas', 'handlers', '
  * bundled with the same options, so its @aws-sdk imports load from the runtime as they did.
  */
 export const SDK_PATH_ENTRY = path.join(PROJECT_ROOT, 'bench', 'entries', 'authorizer-sdk-path.ts');
-const FUNCTION_BUILDER = path.join(PROJECT_ROOT, 'lib', 'keyroll-function.ts');
-
-/** The esbuild options of the project's functions (Node.js 24 on arm64; arm64 does not change the JS output). */
-export const LAMBDA_BUILD_OPTIONS = {
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  minify: true,
-  sourcemap: false,
-  // The Node.js 24 runtime ships AWS SDK v3, so the stack leaves it out of every bundle.
-  external: ['@aws-sdk/*'],
-} as const satisfies BuildOptions;
 
 /** The bundle and what it is made of. */
 export interface BundleResult {
@@ -45,8 +32,6 @@ export interface BundleResult {
   readonly builtins: readonly string[];
   readonly esbuildVersion: string;
   readonly options: BuildOptions;
-  /** Set when lib/keyroll-function.ts no longer shows the options mirrored here. */
-  readonly driftWarning?: string;
 }
 
 /** Groups an input path into a package name (or lambdas/<dir>) for the composition table. */
@@ -80,16 +65,6 @@ function externals(meta: Metafile, builtin: boolean): string[] {
   return [...seen];
 }
 
-/** A cheap textual check that the stack still bundles with the options mirrored above; a warning, never a failure. */
-function checkDrift(): string | undefined {
-  const where = path.relative(PROJECT_ROOT, FUNCTION_BUILDER);
-  if (!existsSync(FUNCTION_BUILDER)) return `${where} is gone; check where the stack's bundling options live now and update bench/lib/bundle.ts.`;
-  const source = readFileSync(FUNCTION_BUILDER, 'utf8');
-  const expected = ['minify: true', 'sourceMap: false', "target: 'node24'", "externalModules: ['@aws-sdk/*']", 'Runtime.NODEJS_24_X'];
-  const missing = expected.filter((snippet) => !source.includes(snippet));
-  return missing.length ? `${where} no longer contains ${missing.join(', ')}; update bench/lib/bundle.ts.` : undefined;
-}
-
 /** Bundles the authorizer (or another `entry`) in memory, by default as the stack does. */
 export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTIONS, entry: string = AUTHORIZER_ENTRY): Promise<BundleResult> {
   const result = await build({
@@ -103,7 +78,6 @@ export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTI
   });
   const file = result.outputFiles.find((f) => f.path.endsWith('index.js'));
   if (!file) throw new Error('esbuild produced no index.js.');
-  const driftWarning = checkDrift();
   return {
     code: file.contents,
     bytes: file.contents.byteLength,
@@ -115,6 +89,5 @@ export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTI
     builtins: externals(result.metafile, true),
     esbuildVersion,
     options,
-    ...(driftWarning ? { driftWarning } : {}),
   };
 }

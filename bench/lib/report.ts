@@ -136,7 +136,6 @@ export function renderReport(r: BenchReport): string {
         .map((p) => `${p.source} ${(p.bytes / 1024).toFixed(1)} KiB`)
         .join(', ')}`,
       `   packages required from the runtime at load: ${b.externals.join(', ') || 'none (Node built-ins only)'}`,
-      ...(b.driftWarning ? [`   WARNING: ${b.driftWarning}`] : []),
       ...(r.sdkPath
         ? [
             `   alternative, not deployed — sdkPath, the authorizer on the AWS SDK as before the lean client: size ${kib(r.sdkPath.bytes)}, gzip ${kib(r.sdkPath.gzipBytes)}, ` +
