@@ -164,11 +164,6 @@ export function resolveFleetWorkflow(synth: SynthesizedKeyRoll, resources: Local
   return { definition: resolveDefinition(synth, synth.ids.fleetStateMachine, references), functionArnToStep: new Map([[arn, 'fleetPage']]) };
 }
 
-/** Synthesizes the stack and resolves its workflow against the given resources. */
-export function synthesizeWorkflow(resources: LocalResources): SynthesizedWorkflow {
-  return resolveWorkflow(synthesizeKeyRoll(), resources);
-}
-
 /** Where a local rotation's sfn:sendTaskSuccess/Failure go (a local fleet's waiting items). */
 export interface TaskTokenSink {
   succeed(token: string, output: string): void;
