@@ -43,7 +43,6 @@ export interface LocalEnvironment {
 export async function provisionLocalEnvironment(options: { runId?: string; stackName?: string; synth?: SynthesizedKeyRoll } = {}): Promise<LocalEnvironment> {
   const runId = options.runId ?? randomUUID().slice(0, 8);
   const synth = options.synth ?? synthesizedOnce();
-  const rotation = synth.stack.rotation;
   const base = `keyroll-local-${runId}`;
   const [dynamo, sns, sqs, scheduler, kms, sfn] = [new DynamoDBClient({}), new SNSClient({}), new SQSClient({}), new SchedulerClient({}), new KMSClient({}), new SFNClient({})];
   try {
@@ -73,9 +72,9 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
       OpsTopicArn: opsTopic.TopicArn!,
       KeyArn: KeyMetadata!.Arn!,
       SecretNamePrefix: `keyroll-local/${runId}/clients/`,
-      KeyPrefix: rotation.keyPrefix,
-      MinOverlapSeconds: String(rotation.minOverlap.toSeconds()),
-      MaxOverlapSeconds: String(rotation.maxOverlap.toSeconds()),
+      KeyPrefix: String(synth.outputs['KeyPrefix']!.Value),
+      MinOverlapSeconds: String(synth.outputs['MinOverlapSeconds']!.Value),
+      MaxOverlapSeconds: String(synth.outputs['MaxOverlapSeconds']!.Value),
       // Locally every step runs inside the CLI process that started the rotation: once that process
       // has exited, nothing of it can still write, so there is no window to wait out.
       ZombieWindowSeconds: '0',

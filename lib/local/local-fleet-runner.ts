@@ -14,13 +14,13 @@
  * document that a retry keeps it, so the conservative case is played).
  */
 import { randomUUID } from 'node:crypto';
-import { StateMachine } from 'aws-local-stepfunctions';
-import { stepHandlers, type StepDeps } from '../../lambdas/handlers/step-handlers';
+import type { StepDeps } from '../../lambdas/handlers/step-handlers';
 import { FleetStates } from '../fleet-definition';
-import { ignoreHandledTaskErrors, LocalRotationRunner, markHandledTaskError, type LocalExecutionEvent, type LocalRotationResult, type WaitUntil } from './local-rotation-runner';
-import { actAs, authorizeLocalCall } from './local-identity';
-import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits, StartExecutionRefusedError } from './step-functions-limits';
-import { executionContext, LOCAL_ROTATION_STATE_MACHINE_ARN, ServiceIntegrations, taskStates, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
+import { LocalRotationRunner, type LocalRotationResult } from './local-rotation-runner';
+import { authorizeLocalCall, actAs } from './local-identity';
+import { LocalStateMachine, type LocalExecutionEvent, type WaitUntil } from './local-runner';
+import { checkStartExecution, checkTaskResult, StartExecutionRefusedError } from './step-functions-limits';
+import { LOCAL_ROTATION_STATE_MACHINE_ARN, ServiceIntegrations, type SynthesizedWorkflow, type TaskTokenSink } from './synthesized-workflow';
 
 /** How a local fleet execution ended, with its rotations. */
 export interface LocalFleetResult {
@@ -67,9 +67,7 @@ interface StartedRotation {
 
 /** A task error named as Step Functions names a failed startExecution integration. */
 function stepFunctionsError(exception: string, message: string): Error {
-  const error = Object.assign(new Error(message), { name: `StepFunctions.${exception}` });
-  markHandledTaskError(error);
-  return error;
+  return Object.assign(new Error(message), { name: `StepFunctions.${exception}` });
 }
 
 interface PendingToken {
@@ -79,28 +77,34 @@ interface PendingToken {
 
 /** Runs fleet executions against emulated AWS. */
 export class LocalFleetRunner implements TaskTokenSink {
-  private readonly machine: StateMachine;
+  private readonly machine: LocalStateMachine;
   private readonly rotations: LocalRotationRunner;
   private readonly pending = new Map<string, PendingToken>();
   private readonly started = new Map<string, StartedRotation>();
   private readonly fleets = new Map<string, { readonly input: string; open: boolean; readonly result: Promise<LocalFleetResult> }>();
 
   constructor(
-    private readonly fleet: SynthesizedWorkflow,
+    fleet: SynthesizedWorkflow,
     rotation: SynthesizedWorkflow,
-    private readonly deps: StepDeps,
+    deps: StepDeps,
     private readonly options: LocalFleetOptions,
   ) {
-    // The interpreter does not know Distributed Map fields (ProcessorConfig, ToleratedFailurePercentage); it runs the Map inline.
-    this.machine = new StateMachine(fleet.definition as never, { validationOptions: { noValidate: true } });
+    this.machine = new LocalStateMachine(fleet, {
+      machine: 'fleet',
+      validate: false,
+      deps,
+      // An ambiguous start's polling Wait runs in a few real milliseconds (simulated time is the rotations' clock); PaceStart waits in real time.
+      waitTimes: { [FleetStates.WAIT_FOR_STARTED_ROTATION]: 20 },
+      realRetryIntervals: true,
+      ...(options.onEvent ? { onEvent: (event: LocalExecutionEvent) => options.onEvent!(event, 'fleet') } : {}),
+      ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
+    });
     this.rotations = new LocalRotationRunner(rotation, deps, {
       integrations: new ServiceIntegrations(this),
       realRetryIntervals: options.realRetryIntervals ?? false,
       ...(options.onEvent ? { onEvent: (event: LocalExecutionEvent) => options.onEvent!(event, 'rotation') } : {}),
       ...(options.onInvoke ? { onInvoke: options.onInvoke } : {}),
     });
-    ignoreHandledTaskErrors();
-    enforceStateLimits();
   }
 
   /** TaskTokenSink: a rotation reported success. */
@@ -158,44 +162,14 @@ export class LocalFleetRunner implements TaskTokenSink {
   }
 
   private async execute(input: unknown, fleetId: string): Promise<LocalFleetResult> {
-    const handlerOf = stepHandlers(this.deps);
     const rotations: Promise<LocalRotationResult>[] = [];
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const fleetIntegrations = new ServiceIntegrations();
-    for (const [name, resource] of taskStates(this.fleet)) {
-      const step = this.fleet.functionArnToStep.get(resource);
-      handlers[name] = async (rawInput: unknown) => {
-        const payload = JSON.parse(JSON.stringify(rawInput)) as Record<string, unknown>;
-        try {
-          checkTaskInput(name, payload);
-          const result = await actAs({ machine: 'fleet', state: name }, async () => {
-            if (step) {
-              this.options.onInvoke?.(step);
-              return JSON.parse(JSON.stringify((await handlerOf(step)(payload)) ?? null)) as unknown;
-            }
-            return fleetIntegrations.call(resource, payload);
-          });
-          checkTaskResult(name, result);
-          return result;
-        } catch (error) {
-          markHandledTaskError(error);
-          throw error;
-        }
-      };
-    }
     // The Map's item task: start a rotation (by name, as StartExecution does) with this attempt's token and wait for its report.
-    handlers[FleetStates.ROTATE_CLIENT] = async (rawInput: unknown) => {
-      const parameters = JSON.parse(JSON.stringify(rawInput)) as { Input: Record<string, unknown>; Name?: string };
-      try {
-        checkTaskInput(FleetStates.ROTATE_CLIENT, parameters);
-        // The StartExecution the integration makes with the fleet's role (a denial fails the item as on AWS).
-        await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () =>
-          authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }),
-        );
-      } catch (error) {
-        markHandledTaskError(error);
-        throw error;
-      }
+    const rotateClient = async (taskInput: unknown) => {
+      const parameters = taskInput as { Input: Record<string, unknown>; Name?: string };
+      // The StartExecution the integration makes with the fleet's role (a denial fails the item as on AWS).
+      await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () =>
+        authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }),
+      );
       // Without a Name, StartExecution names the execution with a fresh UUID (every attempt a new execution).
       const { Input, Name = randomUUID() } = parameters;
       const clientId = String(Input['clientId']);
@@ -242,27 +216,11 @@ export class LocalFleetRunner implements TaskTokenSink {
         return JSON.parse(output) as unknown;
       } catch (error) {
         this.options.onReport?.({ clientId, ok: false, error: (error as Error).name, atMs: performance.now() });
-        markHandledTaskError(error);
         throw error;
       }
     };
-    const context = { ...executionContext(fleetId, input, this.deps.clock.nowMs()), Task: { Token: 'replaced-per-item' } };
-    // An ambiguous start's polling Wait runs in a few real milliseconds (simulated time is the rotations' clock).
-    const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [FleetStates.WAIT_FOR_STARTED_ROTATION]: 20 } },
-      context: context as never,
-    });
-    const drained = (async () => {
-      for await (const event of execution.eventLogs) this.options.onEvent?.(event as unknown as LocalExecutionEvent, 'fleet');
-    })().catch(() => undefined);
-    try {
-      const output = (await execution.result) as unknown;
-      await drained;
-      return { status: 'SUCCEEDED', output, rotations };
-    } catch (error) {
-      await drained;
-      const caught = (error as { cause?: Error }).cause ?? (error as Error);
-      return { status: 'FAILED', error: caught.name, cause: caught.message, rotations };
-    }
+    const result = await this.machine.run({ input, name: fleetId, tasks: { [FleetStates.ROTATE_CLIENT]: rotateClient }, context: { Task: { Token: 'replaced-per-item' } } });
+    if (result.status === 'SUCCEEDED') return { status: 'SUCCEEDED', output: result.output, rotations };
+    return { status: 'FAILED', error: result.error, cause: result.cause, rotations };
   }
 }

@@ -20,25 +20,50 @@ export interface SynthesizedWorkflow {
   readonly functionArnToStep: ReadonlyMap<string, string>;
 }
 
-/** The KeyRoll stack, synthesized in memory (bundling skipped), and how to find its parts. */
+/** Logical ids of the parts of the stack a local run stands in for. */
+export interface KeyRollLogicalIds {
+  readonly table: string;
+  readonly clientTopic: string;
+  readonly opsTopic: string;
+  readonly rotationStateMachine: string;
+  readonly fleetStateMachine: string;
+  /** Rotation step (beginRotation, createSecret, ...) → its function. */
+  readonly rotationFunctions: Readonly<Record<string, string>>;
+  readonly fleetPageFunction: string;
+}
+
+/**
+ * The KeyRoll stack, synthesized in memory (bundling skipped), and how to find its parts.
+ * Plain data (JSON), so a test harness can synthesize once and share it.
+ */
 export interface SynthesizedKeyRoll {
   readonly resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
-  readonly stack: KeyRollStack;
-  /** The CloudFormation logical id of a construct's resource. */
-  logicalId(construct: { node: { defaultChild?: unknown } }): string;
+  readonly outputs: Record<string, { Value: unknown }>;
+  readonly ids: KeyRollLogicalIds;
 }
 
 /** Synthesizes the real stack once; {@link resolveWorkflow} and {@link tableDefinition} read it. */
 export function synthesizeKeyRoll(): SynthesizedKeyRoll {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new KeyRollStack(app, 'KeyRollLocal', { env: { account: '123456789012', region: 'us-east-1' } });
-  const template = app.synth().getStackByName(stack.stackName).template as { Resources: SynthesizedKeyRoll['resources'] };
-  return { resources: template.Resources, stack, logicalId: (construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement) };
+  const template = app.synth().getStackByName(stack.stackName).template as { Resources: SynthesizedKeyRoll['resources']; Outputs: SynthesizedKeyRoll['outputs'] };
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const { rotation, fleet } = stack;
+  const ids: KeyRollLogicalIds = {
+    table: logicalId(rotation.table),
+    clientTopic: logicalId(rotation.clientTopic),
+    opsTopic: logicalId(rotation.opsTopic),
+    rotationStateMachine: logicalId(rotation.stateMachine),
+    fleetStateMachine: logicalId(fleet.stateMachine),
+    rotationFunctions: Object.fromEntries(Object.entries(rotation.functions).map(([step, fn]) => [step, logicalId(fn)])),
+    fleetPageFunction: logicalId(fleet.node.findChild('FleetPageFunction') as unknown as { node: { defaultChild?: unknown } }),
+  };
+  return { resources: template.Resources, outputs: template.Outputs, ids };
 }
 
 /** The table's CreateTable input, taken from the synthesized template (so the schema cannot drift). */
 export function tableDefinition(synth: SynthesizedKeyRoll, tableName: string): Record<string, unknown> {
-  const table = synth.resources[synth.logicalId(synth.stack.rotation.table)];
+  const table = synth.resources[synth.ids.table];
   if (!table) throw new Error('The synthesized template has no KeyRoll table.');
   const { KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, BillingMode } = table.Properties;
   return { TableName: tableName, KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, BillingMode };
@@ -81,12 +106,12 @@ export interface LocalResources {
 export const LOCAL_ROTATION_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:KeyRollRotation';
 
 function commonReferences(synth: SynthesizedKeyRoll, resources: LocalResources): Map<string, string> {
-  const rotation = synth.stack.rotation;
+  const { ids } = synth;
   const references = new Map<string, string>();
-  references.set(`Ref:${synth.logicalId(rotation.clientTopic)}`, resources.clientTopicArn);
-  references.set(`Ref:${synth.logicalId(rotation.opsTopic)}`, resources.opsTopicArn);
-  references.set(`Ref:${synth.logicalId(rotation.table)}`, resources.tableName);
-  references.set(`Ref:${synth.logicalId(rotation.stateMachine)}`, LOCAL_ROTATION_STATE_MACHINE_ARN);
+  references.set(`Ref:${ids.clientTopic}`, resources.clientTopicArn);
+  references.set(`Ref:${ids.opsTopic}`, resources.opsTopicArn);
+  references.set(`Ref:${ids.table}`, resources.tableName);
+  references.set(`Ref:${ids.rotationStateMachine}`, LOCAL_ROTATION_STATE_MACHINE_ARN);
   references.set('Ref:AWS::Partition', 'aws');
   references.set('Ref:AWS::Region', 'us-east-1');
   references.set('Ref:AWS::AccountId', '123456789012');
@@ -99,31 +124,22 @@ function commonReferences(synth: SynthesizedKeyRoll, resources: LocalResources):
  * that map to the steps, topic and table references become the given (emulated) resources.
  */
 export function resolveWorkflow(synth: SynthesizedKeyRoll, resources: LocalResources): SynthesizedWorkflow {
-  const rotation = synth.stack.rotation;
   const functionArnToStep = new Map<string, string>();
   const references = commonReferences(synth, resources);
-  for (const [step, fn] of Object.entries(rotation.functions)) {
+  for (const [step, id] of Object.entries(synth.ids.rotationFunctions)) {
     const arn = `arn:aws:lambda:us-east-1:123456789012:function:keyroll-${step}`;
     functionArnToStep.set(arn, step);
-    references.set(`GetAtt:${synth.logicalId(fn)}.Arn`, arn);
+    references.set(`GetAtt:${id}.Arn`, arn);
   }
-  return { definition: resolveDefinition(synth, synth.logicalId(rotation.stateMachine), references), functionArnToStep };
+  return { definition: resolveDefinition(synth, synth.ids.rotationStateMachine, references), functionArnToStep };
 }
 
 /** Resolves the fleet state machine's definition the same way (its one function is `fleetPage`). */
 export function resolveFleetWorkflow(synth: SynthesizedKeyRoll, resources: LocalResources): SynthesizedWorkflow {
   const references = commonReferences(synth, resources);
-  const functionArnToStep = new Map<string, string>();
-  const fleetPageFn = synth.stack.fleet.node.findChild('FleetPageFunction') as unknown as { node: { defaultChild?: unknown } };
   const arn = 'arn:aws:lambda:us-east-1:123456789012:function:keyroll-fleetPage';
-  functionArnToStep.set(arn, 'fleetPage');
-  references.set(`GetAtt:${synth.logicalId(fleetPageFn)}.Arn`, arn);
-  return { definition: resolveDefinition(synth, synth.logicalId(synth.stack.fleet.stateMachine), references), functionArnToStep };
-}
-
-/** Synthesizes the stack and resolves its workflow against the given resources. */
-export function synthesizeWorkflow(resources: LocalResources): SynthesizedWorkflow {
-  return resolveWorkflow(synthesizeKeyRoll(), resources);
+  references.set(`GetAtt:${synth.ids.fleetPageFunction}.Arn`, arn);
+  return { definition: resolveDefinition(synth, synth.ids.fleetStateMachine, references), functionArnToStep: new Map([[arn, 'fleetPage']]) };
 }
 
 /** Where a local rotation's sfn:sendTaskSuccess/Failure go (a local fleet's waiting items). */

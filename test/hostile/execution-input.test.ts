@@ -11,7 +11,8 @@ import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients'
 import type { RotationContext } from '../../lambdas/aws/rotation/context';
 import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { snapshot } from '../support/invariants';
-import { synthesizeWorkflow, WorkflowRunner } from '../support/workflow';
+import { WorkflowRunner } from '../support/workflow';
+import { synthesizeWorkflow } from '../support/workflow-fixture';
 import { describeValue, HOSTILE_FIELD_NAMES, HOSTILE_VALUES, unsafeMessage, withField, type HostileValue } from './hostile-values';
 import { captureStdout } from './stdout-capture';
 import { SdkCalls } from './sdk-calls';

@@ -1,6 +1,6 @@
 /**
- * Runs the synthesized rotation state machine with aws-local-stepfunctions: the real
- * definition from the CDK template, Lambda tasks calling the real handlers in-process,
+ * Runs the synthesized rotation state machine on the one local runner (lib/local/local-runner.ts):
+ * the real definition from the CDK template, Lambda tasks calling the real handlers in-process,
  * and the direct service integrations (sns:publish, dynamodb:updateItem) sent to moto
  * through the SDK. Everything the workflow produces (state I/O, events, log lines,
  * service-integration parameters) goes to a tap that the plaintext checks read. Every AWS
@@ -18,33 +18,20 @@
  * anything runs, and a state's input, output or task result over 256 KiB fails the execution
  * with the terminal `States.DataLimitExceeded`.
  */
-import { StateMachine } from 'aws-local-stepfunctions';
-
-/** An execution event of the local interpreter (its type is not exported). */
-export type EventLog = { readonly type: string } & Record<string, unknown>;
 import type { Clock } from '../../lambdas/core/clock';
 import { ManualClock } from '../../lambdas/core/clock';
 import { dynamoDbClient, secretsManagerClient, snsClient } from '../../lambdas/aws/clients';
-import type { RotationDeps } from '../../lambdas/aws/rotation/context';
-import { stepHandlers, type StepHandler } from '../../lambdas/handlers/step-handlers';
-import {
-  executionContext,
-  ServiceIntegrations,
-  taskStates,
-  waitTargetBefore,
-  zeroForEveryState,
-  type SynthesizedWorkflow,
-  type UsageWaitTargets,
-} from '../../lib/local/synthesized-workflow';
+import type { StepDeps } from '../../lambdas/handlers/step-handlers';
+import { LocalStateMachine, type LocalExecutionEvent, type TaskInvocation } from '../../lib/local/local-runner';
+import type { SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
 import { SecretTap } from './secret-tap';
 import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
-import { actAs, asNoPrincipal } from '../../lib/local/local-identity';
+import { asNoPrincipal } from '../../lib/local/local-identity';
 import { registerIamWorld } from './iam-guard';
 import { LOCAL_STATE_MACHINE_ARN } from './local-executions';
-import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits } from '../../lib/local/step-functions-limits';
 
-export { synthesizeWorkflow, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
+export type { SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
 
 /** Everything a workflow run produced, for the plaintext-leak checks (see secret-tap.ts). */
 export class Tap extends SecretTap {}
@@ -112,7 +99,7 @@ export interface RunResult {
   readonly output?: Record<string, unknown>;
   readonly error?: string;
   readonly cause?: string;
-  readonly events: EventLog[];
+  readonly events: LocalExecutionEvent[];
   /** State name → how many times its task ran. */
   readonly attempts: Map<string, number>;
   /** State name → number of AWS SDK calls its handler made (all attempts). */
@@ -127,9 +114,6 @@ export interface RunResult {
   readonly aborted?: true;
 }
 
-/** The error a task of a stopped execution fails with if the interpreter tries to start it (a Retry of the zombie's failure). */
-export const EXECUTION_STOPPED_ERROR = 'KeyRollTest.ExecutionStopped';
-
 /** What one execution observes while it runs (kept per run, so concurrent runs stay apart). */
 interface RunRecord {
   readonly calls: StateCall[];
@@ -143,9 +127,6 @@ interface RunRecord {
   hold: HoldPoint | undefined;
   /** Writes counted towards {@link HoldPoint.beforeWrite}. */
   holdCount: number;
-  aborted: boolean;
-  /** Handlers running now (after a stop: the zombies). */
-  readonly inFlight: Set<Promise<unknown>>;
 }
 
 /** Step Functions' name for a direct integration's service (`sns` → `SNS`). */
@@ -165,23 +146,18 @@ function topicsOf(workflow: SynthesizedWorkflow): { clientTopicArn?: string; ops
   return { clientTopicArn: states[RotationStates.NOTIFY_ROTATED]?.Parameters?.TopicArn, opsTopicArn: states[RotationStates.NOTIFY_OPS_FAILURE]?.Parameters?.TopicArn };
 }
 
-/** Runs rotations through the synthesized definition against moto. */
+/** Runs rotations through the synthesized definition against moto, on the one local runner (lib/local/local-runner.ts). */
 export class WorkflowRunner {
-  private readonly machine: StateMachine;
-  private readonly integrations = new ServiceIntegrations();
-  /** Executions (by rotation id) that were stopped with handlers still running, until {@link settled}. */
-  private readonly stoppedRuns = new Map<string, RunRecord>();
-  /** The step handlers, built over this runner's dependencies (runners with other settings may share the process). */
-  private readonly handlerOf: (step: string) => StepHandler;
+  private readonly machine: LocalStateMachine;
+  /** Executions (by rotation id) that ended with handlers still running, until {@link settled}. */
+  private readonly stoppedRuns = new Map<string, { readonly record: RunRecord; readonly settled: () => Promise<void> }>();
 
   constructor(
     private readonly workflow: SynthesizedWorkflow,
-    private readonly deps: RotationDeps & { tableName: string },
+    private readonly deps: StepDeps & { tableName: string },
     readonly tap: Tap = new Tap(),
   ) {
-    this.machine = new StateMachine(workflow.definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
-    enforceStateLimits();
-    this.handlerOf = stepHandlers(deps);
+    this.machine = new LocalStateMachine(workflow, { machine: 'rotation', validate: true, deps });
     recordCallsOf(secretsManagerClient(), dynamoDbClient(), snsClient());
     registerIamWorld({ ...topicsOf(workflow), tableName: deps.tableName, secretNamePrefix: (deps as { secretNamePrefix?: string }).secretNamePrefix, rotationStateMachineArn: LOCAL_STATE_MACHINE_ARN });
   }
@@ -197,91 +173,38 @@ export class WorkflowRunner {
    * @throws StartExecutionRefusedError (ValidationException, InvalidName) where StartExecution would refuse the name or input: nothing runs.
    */
   async run(options: RunOptions): Promise<RunResult> {
-    checkStartExecution(options.rotationId, options.input);
     const attempts = new Map<string, number>();
     const armed = [options.crash, options.thenCrash].filter((c): c is CrashPoint => c !== undefined);
-    const record: RunRecord = { calls: [], counts: new Map(), armed, callCounts: new Map(), fired: [], hold: options.hold, holdCount: 0, aborted: false, inFlight: new Set() };
-    // The Wait states' targets, from the last usage check: the local interpreter skips the
-    // waits, and the manual clock jumps to where each Wait would have ended.
-    let waitTarget: UsageWaitTargets | undefined;
-    const runTask = async (name: string, resource: string, rawInput: unknown): Promise<unknown> => {
-      const input = JSON.parse(JSON.stringify(rawInput)) as unknown; // what crosses the wire is JSON
-      // Over the quota after Parameters, the state fails before its task is invoked.
-      checkTaskInput(name, input);
-      attempts.set(name, (attempts.get(name) ?? 0) + 1);
-      this.tap.add(`${name} input`, input);
-      const waitedFor = waitTargetBefore(name, waitTarget);
-      if (waitedFor && this.deps.clock instanceof ManualClock) {
-        const target = Date.parse(waitedFor);
-        if (this.deps.clock.nowMs() < target) this.deps.clock.advance(target - this.deps.clock.nowMs());
-      }
-      await options.beforeTask?.(name, input);
-      const attempt = attempts.get(name)!;
-      try {
-        // As on AWS, the state's calls are signed with its function's role (or the state machine's, for an integration).
-        const output = await actAs({ machine: 'rotation', state: name }, () => observeCalls(this.observer(record, name, attempt), () => this.invoke(resource, name, input, options, record, attempt)));
-        const crashed = firedIn(record, name, attempt);
-        if (crashed) crashed.surfaced = false;
-        this.tap.add(`${name} output`, output);
-        checkTaskResult(name, output);
-        if (name === RotationStates.CHECK_USAGE) waitTarget = output as typeof waitTarget;
-        return JSON.parse(JSON.stringify(output ?? null)) as unknown;
-      } catch (error) {
-        const crashed = firedIn(record, name, attempt);
-        if (crashed && error !== crashed.thrown) crashed.surfaced = false;
-        // The error itself: the tap prints it as util.inspect does (own properties, cause).
-        this.tap.add(`${name} error`, error);
-        throw error;
-      }
-    };
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [name, resource] of taskStates(this.workflow)) {
-      handlers[name] = (rawInput: unknown) => {
-        // Step Functions starts nothing of a stopped execution; the interpreter would still retry a zombie's failure.
-        if (record.aborted) return Promise.reject(Object.assign(new Error(`${name}: the execution was stopped`), { name: EXECUTION_STOPPED_ERROR }));
-        const running = runTask(name, resource, rawInput);
-        record.inFlight.add(running);
-        const forget = () => record.inFlight.delete(running);
-        running.then(forget, forget);
-        return running;
-      };
-    }
-    const execution = this.machine.run(options.input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: zeroForEveryState(this.workflow), retryIntervalOverrides: zeroForEveryState(this.workflow) },
-      context: executionContext(options.rotationId, options.input, this.deps.clock.nowMs()),
-    });
-    // StopExecution (LocalRotationExecutions calls `abort`) marks the run at once, before any zombie can finish.
-    const abort = execution.abort;
-    execution.abort = () => {
-      record.aborted = true;
-      abort();
-    };
-    const events: EventLog[] = [];
-    const collecting = (async () => {
-      for await (const raw of execution.eventLogs) {
-        const event = raw as unknown as EventLog;
+    const record: RunRecord = { calls: [], counts: new Map(), armed, callCounts: new Map(), fired: [], hold: options.hold, holdCount: 0 };
+    const events: LocalExecutionEvent[] = [];
+    const restoreOutput = captureOutput(this.tap);
+    const result = await this.machine.run({
+      input: options.input,
+      name: options.rotationId,
+      // The local interpreter skips the Waits; the manual clock jumps to where each would have ended.
+      waitUntil: async (targetMs) => {
+        const clock = this.deps.clock;
+        if (clock instanceof ManualClock && clock.nowMs() < targetMs) clock.advance(targetMs - clock.nowMs());
+      },
+      aroundTask: (task, invoke) => this.task(task, invoke, options, record, attempts),
+      onEvent: (event) => {
         events.push(event);
         this.tap.add(`event ${event.type}`, event);
-      }
-    })();
-    const restoreOutput = captureOutput(this.tap);
-    try {
-      const output = (await execution.result) as Record<string, unknown>;
-      await collecting;
-      this.tap.add('execution output', output);
-      return { status: 'SUCCEEDED', output, events, attempts, ...this.observed(record) };
-    } catch (error) {
-      await collecting.catch(() => undefined);
-      const caught = (error as { cause?: Error }).cause ?? (error as Error);
-      this.tap.add('execution error', error);
-      return { status: 'FAILED', error: caught.name, cause: caught.message, events, attempts, ...this.observed(record), ...(record.aborted ? { aborted: true as const } : {}) };
-    } finally {
-      // A zombie's log lines still belong to the tap: keep capturing until it ends.
-      if (record.inFlight.size > 0) {
-        this.stoppedRuns.set(options.rotationId, record);
-        void settle(record).then(restoreOutput);
-      } else restoreOutput();
-    }
+      },
+    }).catch((error: unknown) => {
+      restoreOutput();
+      throw error;
+    });
+    const observed = this.observed(record);
+    if (result.status === 'SUCCEEDED') this.tap.add('execution output', result.output);
+    else this.tap.add('execution error', result.thrown);
+    // A zombie's log lines still belong to the tap: keep capturing until it ends.
+    if (result.zombies) {
+      this.stoppedRuns.set(options.rotationId, { record, settled: result.settled });
+      void result.settled().then(restoreOutput);
+    } else restoreOutput();
+    if (result.status === 'SUCCEEDED') return { status: 'SUCCEEDED', output: result.output as Record<string, unknown>, events, attempts, ...observed };
+    return { status: 'FAILED', error: result.error, cause: result.cause, events, attempts, ...observed, ...(result.aborted ? { aborted: true as const } : {}) };
   }
 
   /**
@@ -290,11 +213,11 @@ export class WorkflowRunner {
    * ones included. For an execution that ended with nothing running, returns at once.
    */
   async settled(rotationId: string): Promise<{ calls: StateCall[] } | undefined> {
-    const record = this.stoppedRuns.get(rotationId);
-    if (!record) return undefined;
-    await settle(record);
+    const stopped = this.stoppedRuns.get(rotationId);
+    if (!stopped) return undefined;
+    await stopped.settled();
     this.stoppedRuns.delete(rotationId);
-    return { calls: [...record.calls] };
+    return { calls: [...stopped.record.calls] };
   }
 
   private observed(record: RunRecord): Pick<RunResult, 'awsCalls' | 'calls' | 'crashed' | 'crashedAgain'> {
@@ -302,24 +225,43 @@ export class WorkflowRunner {
     return { awsCalls: new Map(record.counts), calls: [...record.calls], ...(crashed ? { crashed } : {}), ...(crashedAgain ? { crashedAgain } : {}) };
   }
 
-  private async invoke(resource: string, name: string, input: unknown, options: RunOptions, record: RunRecord, attempt: number): Promise<unknown> {
-    const step = this.workflow.functionArnToStep.get(resource);
-    if (step) {
-      if (options.failStep?.state === name) throw options.failStep.error;
-      return this.handlerOf(step)(input);
-    }
-    // A direct integration: Step Functions makes the call, not a handler; record it the same way.
-    const call = integrationCall(resource) ?? { service: 'Unknown', command: resource };
-    const observe = this.observer(record, name, attempt);
-    let output: unknown;
+  /** One attempt of a Task: tapped, hooked, its AWS calls recorded (and crashed or held as armed). */
+  private async task(task: TaskInvocation, invoke: () => Promise<unknown>, options: RunOptions, record: RunRecord, attempts: Map<string, number>): Promise<unknown> {
+    const { state, input } = task;
+    const attempt = (attempts.get(state) ?? 0) + 1;
+    attempts.set(state, attempt);
+    this.tap.add(`${state} input`, input);
+    await options.beforeTask?.(state, input);
     try {
-      output = await this.integrations.call(resource, input as Record<string, unknown>);
+      const observe = this.observer(record, state, attempt);
+      const output = await observeCalls(observe, async () => {
+        if (task.step) {
+          if (options.failStep?.state === state) throw options.failStep.error;
+          return invoke();
+        }
+        // A direct integration: Step Functions makes the call, not a handler; record it the same way.
+        const call = integrationCall(task.resource) ?? { service: 'Unknown', command: task.resource };
+        let result: unknown;
+        try {
+          result = await invoke();
+        } catch (error) {
+          observe({ ...call, ok: false });
+          throw error;
+        }
+        observe({ ...call, ok: true });
+        return result;
+      });
+      const crashed = firedIn(record, state, attempt);
+      if (crashed) crashed.surfaced = false;
+      this.tap.add(`${state} output`, output);
+      return output;
     } catch (error) {
-      observe({ ...call, ok: false });
+      const crashed = firedIn(record, state, attempt);
+      if (crashed && error !== crashed.thrown) crashed.surfaced = false;
+      // The error itself: the tap prints it as util.inspect does (own properties, cause).
+      this.tap.add(`${state} error`, error);
       throw error;
     }
-    observe({ ...call, ok: true });
-    return output;
   }
 
   /** Records a state's calls, counts them, and throws the next armed crash after the n-th. */
@@ -361,11 +303,6 @@ export class WorkflowRunner {
 /** The crash that fired in this attempt of the state, if one did. */
 function firedIn(record: RunRecord, state: string, attempt: number): RunRecord['fired'][number] | undefined {
   return record.fired.find((f) => f.state === state && f.attempt === attempt);
-}
-
-/** Resolves when no handler of the run is running any more (a settling handler may not start another: the run is over). */
-async function settle(record: RunRecord): Promise<void> {
-  while (record.inFlight.size > 0) await Promise.allSettled([...record.inFlight]);
 }
 
 /** Tap → number of runs capturing into it (runs of one runner share its tap). */

@@ -17,13 +17,14 @@ import { KeyState } from '../../lambdas/core/key-state';
 import { scheduledRotationId, scheduledRotationRequest } from '../../lambdas/core/scheduled-start';
 import { verifyApiKey } from '../../lambdas/core/verification';
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { eventually, gateBefore as newGate, type Gate } from '../support/gates';
 import { expectConsistent, snapshot } from '../support/invariants';
 import { LocalRotationExecutions } from '../support/local-executions';
 import { restingLabelViolations } from '../support/resting-labels';
 import { allVersionIds, labels } from '../support/step-helpers';
-import { synthesizeWorkflow, Tap, WorkflowRunner, type RunResult } from '../support/workflow';
+import { Tap, type RunResult, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 
 jest.setTimeout(120_000);
 
@@ -37,10 +38,7 @@ const tap = new Tap();
 const executions = new LocalRotationExecutions();
 
 beforeAll(async () => {
-  executions.install();
-  deps = { ...(await makeTestDeps()), executions };
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ executions, tap }));
   // The kill switch needs only the table, the clock and the client topic.
   ops = { keys: deps.keys, secrets: deps.secrets, clock: deps.clock, notifier: new ClientNotifier(new SNSClient({}), clientTopic.topicArn) } as unknown as OpsDeps;
 });

@@ -17,13 +17,14 @@ import { verifyApiKey } from '../../lambdas/core/verification';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { isReadOnly } from '../support/call-recorder';
 import { buildReport, generatePoints, generateRetryPoints, inPool, retrySummaryLine, summaryLine, writeReport, type MatrixPoint, type MatrixReport, type PointOutcome } from '../support/crash-matrix';
 import { earlyRejections, endStateViolations, noticeFindings, oldKeyViolations, opsFindings, type Before, type Expected, type Published } from '../support/crash-invariants';
 import { ScopedClock } from '../support/scoped-clock';
-import { SourceKind, tapTopic } from '../support/secret-tap';
-import { synthesizeWorkflow, Tap, WorkflowRunner, type CrashPoint, type RunResult, type StateCall } from '../support/workflow';
+import { SourceKind } from '../support/secret-tap';
+import { Tap, type CrashPoint, type RunResult, type StateCall, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 
 jest.setTimeout(180_000);
 
@@ -91,9 +92,7 @@ let usage: UsageRecorder;
 const tap = new Tap();
 
 beforeAll(async () => {
-  deps = await makeTestDeps(clock);
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ clock, tap, tapTopics: true }));
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock: deps.clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, deps.clock, 60_000);
 });

@@ -12,12 +12,13 @@ import { FleetStates } from '../../lib/fleet-definition';
 import { LocalFleetRunner, type LocalFleetOptions } from '../../lib/local/local-fleet-runner';
 import { MAX_PAYLOAD_BYTES, measurePayloads, payloadBytes } from '../../lib/local/step-functions-limits';
 import { peakRate, QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA } from '../../lib/local/quota-proxy';
-import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll, type LocalResources } from '../../lib/local/synthesized-workflow';
+import { resolveFleetWorkflow, resolveWorkflow, type LocalResources, type SynthesizedKeyRoll } from '../../lib/local/synthesized-workflow';
 import { registerClient } from '../../lambdas/aws/client-provisioning';
 import { DEFAULT_FLEET_PAGE_SETTINGS, type FleetPageSettings } from '../../lambdas/aws/fleet/fleet-page-environment';
 import { createRecordedTopic, makeTestDeps, uniqueName, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
 import { registerIamWorld } from '../support/iam-guard';
+import { synthesizedKeyRoll } from '../support/workflow-fixture';
 
 jest.setTimeout(120_000);
 
@@ -26,7 +27,7 @@ let deps: Awaited<ReturnType<typeof makeTestDeps>>;
 let clientTopic: RecordedTopic;
 let opsTopic: RecordedTopic;
 let resources: LocalResources;
-let synth: ReturnType<typeof synthesizeKeyRoll>;
+let synth: SynthesizedKeyRoll;
 
 // jest workers run test files one after another in one process: what this file changes in the environment, it puts back.
 const savedEnv = { endpoint: process.env.AWS_ENDPOINT_URL };
@@ -40,7 +41,7 @@ beforeAll(async () => {
   resources = { tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn };
   // The stack's table, topics and state machines are these here (the IAM check resolves the template into them).
   registerIamWorld(resources);
-  synth = synthesizeKeyRoll();
+  synth = synthesizedKeyRoll();
 });
 
 afterAll(async () => {

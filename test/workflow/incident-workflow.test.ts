@@ -8,10 +8,11 @@ import { KeyState } from '../../lambdas/core/key-state';
 import { verifyApiKey } from '../../lambdas/core/verification';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent, snapshot } from '../support/invariants';
-import { SourceKind, tapTopic } from '../support/secret-tap';
-import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
+import { SourceKind } from '../support/secret-tap';
+import { Tap, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 
 jest.setTimeout(120_000);
 
@@ -22,9 +23,7 @@ let runner: WorkflowRunner;
 const tap = new Tap();
 
 beforeAll(async () => {
-  deps = await makeTestDeps();
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ tap, tapTopics: true }));
 });
 
 const verdict = (apiKey: string) => verifyApiKey(apiKey, (hash) => deps.keys.getKey(hash), deps.clock, deps.settings.keyPrefix);

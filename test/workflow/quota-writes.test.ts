@@ -16,12 +16,13 @@ import { SECRETS_WRITES_PER_ROTATION } from '../../lambdas/core/fleet';
 import { KeyState } from '../../lambdas/core/key-state';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
 import { labels } from '../support/step-helpers';
 import { gateBefore } from '../support/gates';
 import { LocalRotationExecutions } from '../support/local-executions';
-import { synthesizeWorkflow, Tap, WorkflowRunner, type RunResult, type StateCall } from '../support/workflow';
+import type { RunResult, StateCall, WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 
 jest.setTimeout(180_000);
 
@@ -36,10 +37,7 @@ let opsTopic: RecordedTopic;
 let runner: WorkflowRunner;
 
 beforeAll(async () => {
-  executions.install();
-  deps = { ...(await makeTestDeps()), executions };
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, new Tap());
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ executions }));
 });
 
 afterAll(() => executions.uninstall());

@@ -19,11 +19,12 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
 import { taskStates } from '../../lib/local/synthesized-workflow';
 import { noteCall } from '../support/call-recorder';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient } from '../support/fixtures';
 import { gateBefore } from '../support/gates';
 import { LocalRotationExecutions } from '../support/local-executions';
 import { ScopedClock } from '../support/scoped-clock';
-import { synthesizeWorkflow, WorkflowRunner, type StateCall, type SynthesizedWorkflow } from '../support/workflow';
+import type { StateCall, SynthesizedWorkflow, WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 import { actAs } from '../../lib/local/local-identity';
 import { asList, identityStatements, type CfnTemplate } from '../infra/iam-rules';
 import { evaluatorOf, isWildcardOnly } from '../support/iam-evaluator';
@@ -162,11 +163,7 @@ async function rollbackFails() {
 }
 
 beforeAll(async () => {
-  executions.install();
-  deps = { ...(await makeTestDeps(clock)), executions };
-  const [clientTopic, opsTopic] = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-  workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn });
-  runner = new WorkflowRunner(workflow, deps);
+  ({ deps, workflow, runner } = await setUpWorkflow({ clock, executions }));
   // The template as `cdk synth` makes it (cdk.json's feature flags), not the local runner's.
   template = synthesizedTemplate();
   iamChecks(true);

@@ -7,10 +7,10 @@
  * RotationIdCollision and leaves no lock behind.
  */
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent, snapshot } from '../support/invariants';
-import { tapTopic } from '../support/secret-tap';
-import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
+import { Tap, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 
 jest.setTimeout(120_000);
 
@@ -21,9 +21,7 @@ let runner: WorkflowRunner;
 const tap = new Tap();
 
 beforeAll(async () => {
-  deps = await makeTestDeps();
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ tap, tapTopics: true }));
 });
 
 afterEach(async () => {

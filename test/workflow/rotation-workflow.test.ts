@@ -9,11 +9,12 @@ import { KeyState } from '../../lambdas/core/key-state';
 import { verifyApiKey } from '../../lambdas/core/verification';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent, snapshot } from '../support/invariants';
 import { labels } from '../support/step-helpers';
-import { SourceKind, tapTopic } from '../support/secret-tap';
-import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
+import { SourceKind } from '../support/secret-tap';
+import { Tap, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 import { MAX_PAYLOAD_BYTES, measurePayloads } from '../../lib/local/step-functions-limits';
 
 jest.setTimeout(120_000);
@@ -25,10 +26,7 @@ let runner: WorkflowRunner;
 const tap = new Tap();
 
 beforeAll(async () => {
-  deps = await makeTestDeps();
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
-  const workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn });
-  runner = new WorkflowRunner(workflow, deps, tap);
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ tap, tapTopics: true }));
 });
 
 const request = (clientId: string, extra: Record<string, unknown> = {}) => ({

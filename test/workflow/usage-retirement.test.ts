@@ -8,10 +8,11 @@ import { KeyVerifier } from '../../lambdas/core/key-verifier';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, TEST_SETTINGS, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, TEST_SETTINGS, type RecordedTopic } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
-import { SourceKind, tapTopic } from '../support/secret-tap';
-import { synthesizeWorkflow, Tap, WorkflowRunner } from '../support/workflow';
+import { SourceKind } from '../support/secret-tap';
+import { Tap, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 
 jest.setTimeout(120_000);
 
@@ -28,9 +29,7 @@ let opsTopic: RecordedTopic;
 const tap = new Tap();
 
 beforeAll(async () => {
-  deps = { ...(await makeTestDeps()), settings: SETTINGS };
-  [clientTopic, opsTopic] = await Promise.all([createRecordedTopic().then((t) => tapTopic(tap, t, 'client')), createRecordedTopic().then((t) => tapTopic(tap, t, 'ops'))]);
-  runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: clientTopic.topicArn, opsTopicArn: opsTopic.topicArn }), deps, tap);
+  ({ deps, clientTopic, opsTopic, runner } = await setUpWorkflow({ settings: SETTINGS, tap, tapTopics: true }));
   // No cache: each simulated call sees the table as it is at that instant of the test clock.
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock: deps.clock, keyPrefix: SETTINGS.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, deps.clock, 60_000);

@@ -38,12 +38,13 @@ import { RotationStates } from '../../lib/rotation-definition';
 import { taskStates } from '../../lib/local/synthesized-workflow';
 import { isStoreWrite } from '../support/call-recorder';
 import { inPool, writeReport } from '../support/crash-matrix';
-import { createRecordedTopic, makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
+import { makeTestDeps, newRotationId, registerTestClient, type RecordedTopic } from '../support/fixtures';
 import { LocalRotationExecutions } from '../support/local-executions';
 import { ScopedClock } from '../support/scoped-clock';
-import { SourceKind, tapTopic } from '../support/secret-tap';
+import { SourceKind } from '../support/secret-tap';
 import { gateBefore, type Gate } from '../support/gates';
-import { synthesizeWorkflow, Tap, WorkflowRunner, type RunResult, type StateCall, type SynthesizedWorkflow } from '../support/workflow';
+import { Tap, type RunResult, type StateCall, type SynthesizedWorkflow, type WorkflowRunner } from '../support/workflow';
+import { setUpWorkflow } from '../support/workflow-fixture';
 import { buildZombieReport, generateSites, zombieSummaryLine, type ExcludedCall, type ZombieOutcome, type ZombiePoint, type ZombieSite } from '../support/zombie-matrix';
 import { checkOf, zombieEndStateViolations, type Incident } from '../support/zombie-invariants';
 
@@ -108,11 +109,9 @@ let usage: UsageRecorder;
 let topics: RecordedTopic[];
 
 beforeAll(async () => {
-  executions.install();
-  deps = { ...(await makeTestDeps(clock)), executions };
-  topics = await Promise.all(['client', 'ops'].map(async (name) => tapTopic(tap, await createRecordedTopic(), name)));
-  workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn });
-  runner = new WorkflowRunner(workflow, deps, tap);
+  const world = await setUpWorkflow({ clock, executions, tap, tapTopics: true });
+  ({ deps, workflow, runner } = world);
+  topics = [world.clientTopic, world.opsTopic];
   // The kill switch and the operator rollback need the table, the secrets, the clock, the executions and the client topic.
   ops = { keys: deps.keys, secrets: deps.secrets, clock, executions, settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds }, notifier: new ClientNotifier(new SNSClient({}), topics[0]!.topicArn) } as unknown as OpsDeps;
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
