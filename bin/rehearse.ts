@@ -39,7 +39,20 @@ const program = new Command('rehearse')
 
 async function main(): Promise<number> {
   program.parse();
-  const flags = program.opts<{ clients?: number; callers?: number; rotations?: number; emergency: boolean; duration?: number; seed?: number; out: string; json?: boolean; fleet?: number; quota: number; concurrency?: number; fleetMode: string }>();
+  const flags = program.opts<{
+    clients?: number;
+    callers?: number;
+    rotations?: number;
+    emergency: boolean;
+    duration?: number;
+    seed?: number;
+    out: string;
+    json?: boolean;
+    fleet?: number;
+    quota: number;
+    concurrency?: number;
+    fleetMode: string;
+  }>();
   if (flags.fleet !== undefined) return rehearseFleet(flags);
   let options: RehearsalOptions;
   try {
@@ -57,11 +70,21 @@ async function main(): Promise<number> {
   process.stderr.write(`moto: ${moto.endpoint} (${moto.source ?? 'external'})\n`);
 
   const bar = process.stderr.isTTY
-    ? new SingleBar({ format: ' {bar} {percentage}% | sim {sim} | requests {requests} | refused {failures} | well-behaved failures {wellBehaved} | rotations {rotations}', hideCursor: true, stream: process.stderr })
+    ? new SingleBar({
+        format: ' {bar} {percentage}% | sim {sim} | requests {requests} | refused {failures} | well-behaved failures {wellBehaved} | rotations {rotations}',
+        hideCursor: true,
+        stream: process.stderr,
+      })
     : undefined;
   let lastPrinted = -1;
   const onProgress = (p: RehearsalProgress) => {
-    const payload = { sim: `${Math.floor(p.simulatedMinutes / 60)}h${String(p.simulatedMinutes % 60).padStart(2, '0')}`, requests: p.requests, failures: p.failures, wellBehaved: p.wellBehavedFailures, rotations: `${p.rotationsDone}/${p.rotationsTotal}` };
+    const payload = {
+      sim: `${Math.floor(p.simulatedMinutes / 60)}h${String(p.simulatedMinutes % 60).padStart(2, '0')}`,
+      requests: p.requests,
+      failures: p.failures,
+      wellBehaved: p.wellBehavedFailures,
+      rotations: `${p.rotationsDone}/${p.rotationsTotal}`,
+    };
     if (bar) {
       if (p.simulatedMinutes === 0) bar.start(p.totalMinutes, 0, payload);
       bar.update(Math.min(p.simulatedMinutes, p.totalMinutes), payload);
@@ -71,7 +94,9 @@ async function main(): Promise<number> {
     const decile = Math.floor((10 * p.simulatedMinutes) / p.totalMinutes);
     if (decile > lastPrinted) {
       lastPrinted = decile;
-      process.stderr.write(`  ${Math.min(100, decile * 10)}% sim ${payload.sim}, requests ${p.requests}, refused ${p.failures}, well-behaved failures ${p.wellBehavedFailures}, rotations ${payload.rotations}\n`);
+      process.stderr.write(
+        `  ${Math.min(100, decile * 10)}% sim ${payload.sim}, requests ${p.requests}, refused ${p.failures}, well-behaved failures ${p.wellBehavedFailures}, rotations ${payload.rotations}\n`,
+      );
     }
   };
 

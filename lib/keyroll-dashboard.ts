@@ -32,10 +32,7 @@ export function addKeyRollDashboard(scope: Construct, rotation: KeyRollRotation,
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'Lambda errors',
-      left: [
-        ...Object.entries(rotation.functions).map(([step, fn]) => fn.metricErrors({ statistic: 'Sum', label: step })),
-        auth.authorizerFunction.metricErrors({ statistic: 'Sum', label: 'authorizer' }),
-      ],
+      left: [...Object.entries(rotation.functions).map(([step, fn]) => fn.metricErrors({ statistic: 'Sum', label: step })), auth.authorizerFunction.metricErrors({ statistic: 'Sum', label: 'authorizer' })],
       width: 24,
     }),
   );

@@ -341,10 +341,7 @@ export class KeyRollRotation extends Construct {
     // (dynamodb:Attributes), no other partition than a client's (dynamodb:LeadingKeys); see
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html.
     // Two statements: conditions within one are ANDed, and either breach must be denied.
-    for (const condition of [
-      { 'ForAnyValue:StringNotEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lock'] } },
-      { 'ForAnyValue:StringNotLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] } },
-    ]) {
+    for (const condition of [{ 'ForAnyValue:StringNotEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lock'] } }, { 'ForAnyValue:StringNotLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] } }]) {
       this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['dynamodb:UpdateItem'], resources: [this.table.tableArn], conditions: condition }));
     }
     this.createAlarms();
@@ -409,13 +406,7 @@ export class KeyRollRotation extends Construct {
     }
   }
 
-  private stepFunction(
-    step: keyof RotationFunctions,
-    file: string,
-    environment: Record<string, string>,
-    logRetention: logs.RetentionDays,
-    removalPolicy: RemovalPolicy,
-  ): lambda.IFunction {
+  private stepFunction(step: keyof RotationFunctions, file: string, environment: Record<string, string>, logRetention: logs.RetentionDays, removalPolicy: RemovalPolicy): lambda.IFunction {
     const id = capitalize(step);
     const { fn, role } = keyRollFunction(this, id, {
       handlerFile: file,

@@ -159,13 +159,7 @@ function publish(scope: Construct, id: string, topic: sns.ITopic, noticePath: st
   return task;
 }
 
-function releaseLock(
-  scope: Construct,
-  id: string,
-  table: dynamodb.ITable,
-  clientIdPath = '$.rotation.clientId',
-  rotationIdPath = '$.rotation.rotationId',
-): tasks.DynamoUpdateItem {
+function releaseLock(scope: Construct, id: string, table: dynamodb.ITable, clientIdPath = '$.rotation.clientId', rotationIdPath = '$.rotation.rotationId'): tasks.DynamoUpdateItem {
   const task = new tasks.DynamoUpdateItem(scope, id, {
     stateName: id,
     table,
@@ -403,9 +397,7 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
   // A fleet rotation's item waits for this report: it frees the fleet's slot as soon as the
   // new key is current, while this execution goes on to the overlap and retirement. The
   // check rides on IsEmergency, so a rotation outside a fleet pays no extra transition.
-  const afterFleetReport = new sfn.Choice(scope, S.AFTER_FLEET_REPORT, { stateName: S.AFTER_FLEET_REPORT })
-    .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
-    .otherwise(checkUsage);
+  const afterFleetReport = new sfn.Choice(scope, S.AFTER_FLEET_REPORT, { stateName: S.AFTER_FLEET_REPORT }).when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release).otherwise(checkUsage);
   const reportRotated = callFleet(
     scope,
     S.REPORT_ROTATED_TO_FLEET,
@@ -420,11 +412,5 @@ export function buildRotationDefinition(scope: Construct, props: RotationDefinit
     .when(sfn.Condition.stringEquals('$.rotation.mode', 'emergency'), release)
     .otherwise(checkUsage);
 
-  return validateAndLock
-    .next(createSecret)
-    .next(setSecret)
-    .next(testSecret)
-    .next(finishSecret)
-    .next(notifyRotated)
-    .next(isEmergency);
+  return validateAndLock.next(createSecret).next(setSecret).next(testSecret).next(finishSecret).next(notifyRotated).next(isEmergency);
 }

@@ -132,11 +132,7 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
  * The figures from the block throughputs of every round (`rates.get(id)[round]`); pure, so the
  * estimate is unit-tested apart from the timing.
  */
-export function summarizeRounds(
-  cases: readonly Pick<RatioCase, 'id' | 'label' | 'kind'>[],
-  rates: ReadonlyMap<string, readonly number[]>,
-  options: Pick<RatioOptions, 'rounds' | 'blockOps'>,
-): FloorRatioResult {
+export function summarizeRounds(cases: readonly Pick<RatioCase, 'id' | 'label' | 'kind'>[], rates: ReadonlyMap<string, readonly number[]>, options: Pick<RatioOptions, 'rounds' | 'blockOps'>): FloorRatioResult {
   const series = (id: string): readonly number[] => rates.get(id)!;
   const floors = cases.filter((c) => c.kind === 'floor');
   if (floors.length === 0) throw new Error('summarizeRounds needs at least one floor case.');

@@ -90,13 +90,7 @@ function series(samples: number[]): InitSeries {
 }
 
 /** Times `runs` fresh requires of the bundle, interleaved with `runs` split runs so machine drift hits both alike. */
-export function measureInitTime(
-  code: Uint8Array,
-  externals: readonly string[],
-  runs: number,
-  alternatives: readonly AlternativeBundle[] = [],
-  builtins: readonly string[] = [],
-): InitTimeResult {
+export function measureInitTime(code: Uint8Array, externals: readonly string[], runs: number, alternatives: readonly AlternativeBundle[] = [], builtins: readonly string[] = []): InitTimeResult {
   // Outside the project, so only NODE_PATH can resolve the externals (as on Lambda).
   const dir = mkdtempSync(path.join(os.tmpdir(), 'keyroll-bench-'));
   try {

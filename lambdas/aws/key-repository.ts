@@ -9,14 +9,7 @@
  * retried step's identical entry counts as already written (see `transact`).
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  paginateQuery,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ClientOffboardedError, KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
 import { assertTransition, type KeyState } from '../core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
@@ -90,9 +83,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
 
   /** The client record (strongly consistent). */
   async getClient(clientId: string): Promise<ClientRecord | undefined> {
-    const result = await classifyTransient(() =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: clientItemKey(clientId), ConsistentRead: true })),
-    );
+    const result = await classifyTransient(() => this.doc.send(new GetCommand({ TableName: this.tableName, Key: clientItemKey(clientId), ConsistentRead: true })));
     return result.Item ? toClientRecord(result.Item) : undefined;
   }
 
@@ -206,12 +197,10 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
    * @throws RotationInProgressError when another live rotation holds the lock.
    */
   async acquireLock(clientId: string, lock: RotationLock, audit: AuditEvent): Promise<void> {
-    await this.writeLock(
-      clientId,
-      lock,
-      'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)',
-      { ':rid': lock.rotationId, ':now': lock.acquiredAt },
-    );
+    await this.writeLock(clientId, lock, 'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)', {
+      ':rid': lock.rotationId,
+      ':now': lock.acquiredAt,
+    });
     await this.transact([auditPut(this.tableName, audit)]);
   }
 
@@ -486,9 +475,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
       sets.push(`${path(attribute)} = :s${n++}`);
     }
     const removes = (update.remove ?? []).map(path);
-    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
-      .filter(Boolean)
-      .join(' ');
+    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
     return {
       Update: {
         TableName: this.tableName,

@@ -117,11 +117,7 @@ export type NotificationOutcome = (typeof NotificationOutcome)[keyof typeof Noti
  * @throws KeyUnavailableError when the refresh it triggers fails (the cached key stays in use),
  *   so a queue consumer can leave the message for redelivery.
  */
-export async function applyRotationNotification(
-  provider: ApiKeySource,
-  clientId: string,
-  notification: RotationNotification | undefined,
-): Promise<NotificationOutcome> {
+export async function applyRotationNotification(provider: ApiKeySource, clientId: string, notification: RotationNotification | undefined): Promise<NotificationOutcome> {
   if (!notification || notification.clientId !== clientId) return NotificationOutcome.IGNORED;
   const expected = notification.currentKeyId !== undefined ? { expectedKeyId: notification.currentKeyId } : {};
   switch (notification.eventType) {
@@ -163,10 +159,7 @@ export interface SnsHandlerResult {
  * @throws KeyUnavailableError when a refresh fails, so that Lambda's asynchronous retries
  *   deliver the notification again.
  */
-export function createSnsSubscriberHandler(
-  provider: ApiKeySource,
-  clientId: string,
-): (event: SnsEventLike) => Promise<SnsHandlerResult> {
+export function createSnsSubscriberHandler(provider: ApiKeySource, clientId: string): (event: SnsEventLike) => Promise<SnsHandlerResult> {
   return async (event) => {
     let refreshed = 0;
     let ignored = 0;

@@ -58,8 +58,7 @@ export interface KeyVerifierOptions {
 
 /** The verdict on a presented key. Never carries the key. */
 export type KeyVerdict =
-  | { readonly accepted: true; readonly principal: Principal; readonly keyHash: string }
-  | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string; readonly clientId?: string };
+  { readonly accepted: true; readonly principal: Principal; readonly keyHash: string } | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string; readonly clientId?: string };
 
 type AcceptedVerdict = Extract<KeyVerdict, { accepted: true }>;
 

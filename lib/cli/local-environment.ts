@@ -49,10 +49,7 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
   try {
     const tableName = base;
     await dynamo.send(new CreateTableCommand(tableDefinition(synth, tableName) as never));
-    const [clientTopic, opsTopic] = await Promise.all([
-      sns.send(new CreateTopicCommand({ Name: `${base}-clients` })),
-      sns.send(new CreateTopicCommand({ Name: `${base}-ops` })),
-    ]);
+    const [clientTopic, opsTopic] = await Promise.all([sns.send(new CreateTopicCommand({ Name: `${base}-clients` })), sns.send(new CreateTopicCommand({ Name: `${base}-ops` }))]);
     const scheduleGroupName = base;
     await scheduler.send(new CreateScheduleGroupCommand({ Name: scheduleGroupName }));
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${base}-schedules-dlq` }));

@@ -106,13 +106,7 @@ export function assertEmulator(env: NodeJS.ProcessEnv): void {
 }
 
 /** Runs rotation `rotationId` locally. */
-export async function runLocalRotation(
-  session: Session,
-  deps: OpsDeps,
-  rotationId: string,
-  request: RotationRequest,
-  options: { readonly leaveInOverlap: boolean },
-): Promise<LocalRunOutcome> {
+export async function runLocalRotation(session: Session, deps: OpsDeps, rotationId: string, request: RotationRequest, options: { readonly leaveInOverlap: boolean }): Promise<LocalRunOutcome> {
   assertEmulator(session.env);
   const { outputs } = await session.discover();
   if (!outputs.ClientTopicArn || !outputs.OpsTopicArn) throw new EnvironmentError('--local needs the stack outputs ClientTopicArn and OpsTopicArn.');

@@ -92,7 +92,11 @@ function fromFile(file: string, wanted: string | undefined, via: string): Discov
   }
   const raw = stacks[stackName];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EnvironmentError(`Stack '${stackName}' in ${file} must map output names to values.`);
-  const outputs = Object.fromEntries(Object.entries(raw).filter(([, value]) => typeof value === 'string' || typeof value === 'number').map(([key, value]) => [key, String(value)]));
+  const outputs = Object.fromEntries(
+    Object.entries(raw)
+      .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
+      .map(([key, value]) => [key, String(value)]),
+  );
   return { stackName, source: `outputs file ${file}`, outputs: checkOutputs(outputs, `stack '${stackName}' in ${file}`) };
 }
 
@@ -109,10 +113,9 @@ async function fromCloudFormation(stackName: string, options: DiscoveryOptions):
     return { stackName, source: `CloudFormation stack ${stackName}`, outputs: checkOutputs(outputs, `stack '${stackName}'`) };
   } catch (error) {
     if ((error as Error).name === 'ValidationError' && /does not exist/i.test((error as Error).message)) {
-      throw new EnvironmentError(
-        `Stack '${stackName}' not found in this account/region. Deploy it (npx cdk deploy), pass --stack <name> or --region, or use --outputs-file <cdk-outputs.json>.`,
-        { cause: error },
-      );
+      throw new EnvironmentError(`Stack '${stackName}' not found in this account/region. Deploy it (npx cdk deploy), pass --stack <name> or --region, or use --outputs-file <cdk-outputs.json>.`, {
+        cause: error,
+      });
     }
     throw error;
   } finally {

@@ -157,21 +157,14 @@ function runVisible(command: string, args: string[], env: NodeJS.ProcessEnv, log
     // into jest's stdout reporter stream.
     const child = spawn(command, args, { env, stdio: ['ignore', 2, 2] });
     child.on('error', (err) => reject(new Error(`could not run ${command}: ${err.message}`)));
-    child.on('close', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`\`${shown}\` exited with ${signal ?? `code ${code}`} (its output is above)`)),
-    );
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`\`${shown}\` exited with ${signal ?? `code ${code}`} (its output is above)`))));
   });
 }
 
 async function createVenv(python: string, venvDir: string, deps: Pick<ResolveDeps, 'env' | 'log'>): Promise<void> {
   deps.log(`moto not found; creating a project-local venv at ${venvDir} and installing ${MOTO_REQUIREMENT} (one-off, needs network)`);
   await runVisible(python, ['-m', 'venv', venvDir], deps.env, deps.log);
-  await runVisible(
-    path.join(venvDir, 'bin', 'python'),
-    ['-m', 'pip', 'install', '--disable-pip-version-check', MOTO_REQUIREMENT],
-    deps.env,
-    deps.log,
-  );
+  await runVisible(path.join(venvDir, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', MOTO_REQUIREMENT], deps.env, deps.log);
 }
 
 export const defaultResolveDeps: ResolveDeps = {
@@ -218,9 +211,7 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
       if (r.ok) return { command: file, args: [], source: `MOTO_SERVER (${file})` };
       problem = `MOTO_SERVER=${explicit}: ${r.detail}`;
     }
-    throw new MotoUnavailableError(
-      `Cannot start moto: ${problem}\nFix or unset MOTO_SERVER.\n${remedy(projectRoot)}`,
-    );
+    throw new MotoUnavailableError(`Cannot start moto: ${problem}\nFix or unset MOTO_SERVER.\n${remedy(projectRoot)}`);
   }
 
   // (b) moto_server on PATH
@@ -270,9 +261,7 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
     failures.push(`creating ${venvDir}: skipped, no python3 on PATH`);
   }
 
-  throw new MotoUnavailableError(
-    `Cannot start moto: no usable moto server found.\nTried:\n${failures.map((f) => `  - ${f}`).join('\n')}\n${remedy(projectRoot)}`,
-  );
+  throw new MotoUnavailableError(`Cannot start moto: no usable moto server found.\nTried:\n${failures.map((f) => `  - ${f}`).join('\n')}\n${remedy(projectRoot)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -357,9 +346,7 @@ async function externalEndpoint(endpoint: string): Promise<MotoHandle> {
   try {
     await waitForHttp(endpoint, READY_TIMEOUT_MS);
   } catch (err) {
-    throw new MotoUnavailableError(
-      `KEYROLL_EXTERNAL_ENDPOINT=1 but AWS_ENDPOINT_URL=${endpoint} is not answering: ${(err as Error).message}`,
-    );
+    throw new MotoUnavailableError(`KEYROLL_EXTERNAL_ENDPOINT=1 but AWS_ENDPOINT_URL=${endpoint} is not answering: ${(err as Error).message}`);
   }
   return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: async () => {} };
 }
@@ -425,8 +412,7 @@ export async function startMoto(): Promise<MotoHandle> {
 
     const isDead = () => {
       if (spawnError) return `could not start ${cmd.command}: ${spawnError.message}`;
-      if (child.exitCode !== null || child.signalCode !== null)
-        return `moto exited early (${child.signalCode ?? `code ${child.exitCode}`})`;
+      if (child.exitCode !== null || child.signalCode !== null) return `moto exited early (${child.signalCode ?? `code ${child.exitCode}`})`;
       return undefined;
     };
 
@@ -450,9 +436,7 @@ export async function startMoto(): Promise<MotoHandle> {
       const log = readTail(logFile);
       lastFailure = `${(err as Error).message}\n--- ${logFile} ---\n${log}`;
       if (/address already in use/i.test(log) && attempt < MAX_PORT_ATTEMPTS) continue;
-      throw new MotoUnavailableError(
-        `moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`,
-      );
+      throw new MotoUnavailableError(`moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`);
     }
     const base = { stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0, motoEndpoint: endpoint };
     if (env.KEYROLL_MOTO_CONCURRENT === '1') return { ...base, endpoint };

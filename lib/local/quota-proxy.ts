@@ -160,13 +160,10 @@ export class QuotaProxy {
       this.forwarded.set(key, (this.forwarded.get(key) ?? 0) + 1);
       if (limited) this.quotaCallTimes.push(now);
       if (key === 'dynamodb:TransactWriteItems') this.transactWriteItems += transactItemCount(body);
-      const upstream = http.request(
-        { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
+      const upstream = http.request({ host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
       upstream.on('error', (error) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
         res.end(`quota proxy: upstream error ${error.message}`);

@@ -100,13 +100,15 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
 
   // Rotation plan: each client rotates `rotations` times, one cycle apart, staggered.
   const cycleMinutes = options.durationMinutes / options.rotations;
-  const plan = clientIds.flatMap((clientId, c) =>
-    Array.from({ length: options.rotations }, (_, r) => ({
-      clientId,
-      atMs: startMs + (r * cycleMinutes + 10 + c * 7) * MINUTE,
-      mode: options.emergency && c === 0 && r === options.rotations - 1 ? 'emergency' : 'scheduled',
-    })),
-  ).sort((a, b) => a.atMs - b.atMs);
+  const plan = clientIds
+    .flatMap((clientId, c) =>
+      Array.from({ length: options.rotations }, (_, r) => ({
+        clientId,
+        atMs: startMs + (r * cycleMinutes + 10 + c * 7) * MINUTE,
+        mode: options.emergency && c === 0 && r === options.rotations - 1 ? 'emergency' : 'scheduled',
+      })),
+    )
+    .sort((a, b) => a.atMs - b.atMs);
   const endMs = startMs + options.durationMinutes * MINUTE;
 
   const outcomes: RequestOutcome[] = [];

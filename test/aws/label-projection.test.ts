@@ -45,10 +45,7 @@ describe('nextLabelChange', () => {
 
 describe('labelDisagreements', () => {
   it('names each label that is not where the table says', () => {
-    expect(labelDisagreements({ v2: [Stage.CURRENT], v1: [Stage.PREVIOUS] }, { current: 'v1' })).toEqual([
-      'AWSCURRENT is on v2; the table says v1',
-      'AWSPREVIOUS is on v1; the table says no version',
-    ]);
+    expect(labelDisagreements({ v2: [Stage.CURRENT], v1: [Stage.PREVIOUS] }, { current: 'v1' })).toEqual(['AWSCURRENT is on v2; the table says v1', 'AWSPREVIOUS is on v1; the table says no version']);
   });
 });
 
@@ -78,7 +75,10 @@ describe('labels at rest', () => {
     for (const previousBefore of [undefined, 'vp']) {
       // After createSecret's PutSecretValue: AWSPENDING on r (taken from v0, where the last rotation left it).
       const stages: Record<string, string[]> = { v0: [Stage.CURRENT], r: [Stage.PENDING], vp: previousBefore ? [Stage.PREVIOUS] : [] };
-      for (const target of [{ current: 'r', pending: 'r' }, { current: 'r', pending: 'r', previous: 'v0' }] as LabelTarget[]) {
+      for (const target of [
+        { current: 'r', pending: 'r' },
+        { current: 'r', pending: 'r', previous: 'v0' },
+      ] as LabelTarget[]) {
         const s = structuredClone(stages);
         const first = nextLabelChange(s, target);
         expect(first).toEqual({ stage: Stage.CURRENT, to: 'r', from: 'v0' });

@@ -171,7 +171,11 @@ describe('LeanKeyStore and KeyRepository on the same answers (scripted DynamoDB)
     return { sdk: new KeyRepository(DynamoDBDocumentClient.from(sdkClient), 'keyroll'), lean: new LeanKeyStore(leanClient, 'keyroll'), forSdk, forLean };
   }
 
-  const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: Error) => ({ error: error.name }));
+  const settle = <T>(promise: Promise<T>) =>
+    promise.then(
+      (value) => ({ value }),
+      (error: Error) => ({ error: error.name }),
+    );
 
   it('sends the same GetItem and UpdateItem requests', async () => {
     const { sdk, lean: mine, forSdk, forLean } = await both([ok({})]);

@@ -38,8 +38,15 @@ describe('compareReports', () => {
   });
 
   it('reports a missed goal on the new value, whatever the change', () => {
-    const result = compareReports(report({ init: ms(60, 50), ratio: { value: 0.9, unit: 'ratio', better: 'higher', goal: 0.8 } }), report({ init: ms(55, 50), ratio: { value: 0.7, unit: 'ratio', better: 'higher', goal: 0.8 } }), 50);
-    expect(result.changes.map((c) => [c.id, c.missesGoal])).toEqual([['init', true], ['ratio', true]]);
+    const result = compareReports(
+      report({ init: ms(60, 50), ratio: { value: 0.9, unit: 'ratio', better: 'higher', goal: 0.8 } }),
+      report({ init: ms(55, 50), ratio: { value: 0.7, unit: 'ratio', better: 'higher', goal: 0.8 } }),
+      50,
+    );
+    expect(result.changes.map((c) => [c.id, c.missesGoal])).toEqual([
+      ['init', true],
+      ['ratio', true],
+    ]);
     expect(compareReports(report({ init: ms(60, 50) }), report({ init: ms(50, 50) }), 10).changes[0]!.missesGoal).toBe(false);
   });
 

@@ -35,7 +35,26 @@ afterAll(async () => {
 describe('clients add / list / show', () => {
   it('onboards a client with its first key and schedule, prints ids only, and converges on a re-run', async () => {
     const id = `acme-${randomUUID().slice(0, 8)}`;
-    const added = await world.cli('--json', 'clients', 'add', id, '--scopes', 'orders:read,orders:write', '--interval-days', '30', '--overlap', '24h', '--max-overlap', '7d', '--timezone', 'Europe/Paris', '--window', '02:00-04:00', '--reason', 'contract 2026-114');
+    const added = await world.cli(
+      '--json',
+      'clients',
+      'add',
+      id,
+      '--scopes',
+      'orders:read,orders:write',
+      '--interval-days',
+      '30',
+      '--overlap',
+      '24h',
+      '--max-overlap',
+      '7d',
+      '--timezone',
+      'Europe/Paris',
+      '--window',
+      '02:00-04:00',
+      '--reason',
+      'contract 2026-114',
+    );
     expect(added).toMatchObject({ code: 0, stderr: '' });
     const out = json(added);
     expect(out).toMatchObject({
@@ -53,7 +72,23 @@ describe('clients add / list / show', () => {
     const schedule = await new SchedulerClient({}).send(new GetScheduleCommand({ Name: id, GroupName: world.outputs.ScheduleGroupName }));
     expect(schedule.ScheduleExpression).toBe('rate(30 days)');
 
-    const again = await world.cli('clients', 'add', id, '--scopes', 'orders:write,orders:read', '--interval-days', '30', '--overlap', '24h', '--max-overlap', '7d', '--timezone', 'Europe/Paris', '--window', '02:00-04:00');
+    const again = await world.cli(
+      'clients',
+      'add',
+      id,
+      '--scopes',
+      'orders:write,orders:read',
+      '--interval-days',
+      '30',
+      '--overlap',
+      '24h',
+      '--max-overlap',
+      '7d',
+      '--timezone',
+      'Europe/Paris',
+      '--window',
+      '02:00-04:00',
+    );
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`Already onboarded (nothing to change): client ${id}`);
 
@@ -111,7 +146,11 @@ describe('rotate (Step Functions) and status', () => {
     const id = await world.addClient();
     const holder = `manual-${randomUUID()}`;
     const now = new Date();
-    await keys.acquireLock(id, { rotationId: holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 3600_000).toISOString() }, { clientId: id, at: now.toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'holder' });
+    await keys.acquireLock(
+      id,
+      { rotationId: holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 3600_000).toISOString() },
+      { clientId: id, at: now.toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'holder' },
+    );
     const before = await world.snapshot();
     const refused = await world.cli('--json', 'rotate', id, '--reason', 'second one');
     expect(refused.code).toBe(1);
@@ -145,7 +184,12 @@ describe('rotate (Step Functions) and status', () => {
     const unknown = await world.cli('--json', 'rotate', 'no-such-client', '--reason', 'x');
     expect(unknown.code).toBe(1);
     expect(json(unknown)).toEqual({ error: { name: 'UnknownClient', message: "No client is registered with id 'no-such-client'.", exitCode: 1 } });
-    for (const argv of [['status', 'no-such-client'], ['audit', 'no-such-client'], ['clients', 'show', 'no-such-client'], ['rollback', 'no-such-client', '--reason', 'x']]) {
+    for (const argv of [
+      ['status', 'no-such-client'],
+      ['audit', 'no-such-client'],
+      ['clients', 'show', 'no-such-client'],
+      ['rollback', 'no-such-client', '--reason', 'x'],
+    ]) {
       const result = await world.cli(...argv);
       expect({ argv, code: result.code, stderr: result.stderr }).toEqual({ argv, code: 1, stderr: expect.stringContaining('UnknownClient') });
     }

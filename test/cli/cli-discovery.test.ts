@@ -145,7 +145,16 @@ describe('bin/keyroll.ts as a process', () => {
   it('--help, usage errors, environment errors and no credentials give the documented exit codes', async () => {
     const file = outputsFileWith(JSON.stringify({ KeyRoll: outputs }));
     const noCredentials: NodeJS.ProcessEnv = { ...process.env, KEYROLL_OUTPUTS_FILE: file, KEYROLL_ACTOR: 'x', AWS_EC2_METADATA_DISABLED: 'true' };
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE']) delete noCredentials[name];
+    for (const name of [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+    ])
+      delete noCredentials[name];
     const [help, rotateHelp, usage, environment, credentials, piped] = await Promise.all([
       spawnCli(['--help']),
       spawnCli(['rotate', '--help']),

@@ -89,7 +89,25 @@ export class CliWorld {
 
   /** Onboards a client with a valid weekly policy; returns its id. */
   async addClient(clientId = `client-${randomUUID().slice(0, 8)}`): Promise<string> {
-    const result = await this.cli('clients', 'add', clientId, '--scopes', 'orders:read,orders:write', '--interval-days', '7', '--overlap', '24h', '--max-overlap', '2d', '--timezone', 'Europe/Paris', '--window', '02:00-04:00', '--reason', 'test onboarding');
+    const result = await this.cli(
+      'clients',
+      'add',
+      clientId,
+      '--scopes',
+      'orders:read,orders:write',
+      '--interval-days',
+      '7',
+      '--overlap',
+      '24h',
+      '--max-overlap',
+      '2d',
+      '--timezone',
+      'Europe/Paris',
+      '--window',
+      '02:00-04:00',
+      '--reason',
+      'test onboarding',
+    );
     if (result.code !== 0) throw new Error(`clients add failed (${result.code}): ${result.stderr}`);
     return clientId;
   }

@@ -110,7 +110,9 @@ it('a leaked current key: emergency rotation --local preempts the rotation in fl
 it('rollback during the overlap: the previous key is current again, the new one revoked, the execution stopped', async () => {
   const id = await world.addClient();
   const initialKeyId = json<Status>(await world.cli('--json', 'status', id)).client.currentKeyId;
-  const rotated = json<{ rotationId: string; currentKeyId: string; previousKeyNotAfter: string }>(await world.cli('--json', 'rotate', id, '--local', '--leave-in-overlap', '--reason', 'planned rotation', '--overlap', '2h'));
+  const rotated = json<{ rotationId: string; currentKeyId: string; previousKeyNotAfter: string }>(
+    await world.cli('--json', 'rotate', id, '--local', '--leave-in-overlap', '--reason', 'planned rotation', '--overlap', '2h'),
+  );
   expect(Date.parse(rotated.previousKeyNotAfter) - Date.now()).toBeGreaterThan(7_000_000);
   const status = json<Status>(await world.cli('--json', 'status', id));
   expect(status).toMatchObject({ client: { lock: { rotationId: rotated.rotationId } }, executions: { lockHolder: { status: 'RUNNING' } } });

@@ -5,12 +5,7 @@
  * wrapper produces carries a key.
  */
 import { ManualClock } from '../../lambdas/core/clock';
-import {
-  createAuthenticatedFetch,
-  isReplayableBody,
-  type AuthenticatedFetchOptions,
-  type FetchLike,
-} from '../../lambdas/client/authenticated-fetch';
+import { createAuthenticatedFetch, isReplayableBody, type AuthenticatedFetchOptions, type FetchLike } from '../../lambdas/client/authenticated-fetch';
 import { InvalidClientOptionsError, KeyUnavailableError } from '../../lambdas/client/errors';
 import { KeyProvider } from '../../lambdas/client/key-provider';
 import { awsError, errorText, Gate, RecordingLogger, settle, StubSecretsManager } from './helpers';

@@ -17,15 +17,7 @@ import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
-import {
-  createAuthenticatedFetch,
-  createSnsSubscriberHandler,
-  KeyProvider,
-  KeyUnavailableError,
-  SqsNotificationPoller,
-  type KeyChange,
-  type SecretsManagerLike,
-} from '../../lambdas/client';
+import { createAuthenticatedFetch, createSnsSubscriberHandler, KeyProvider, KeyUnavailableError, SqsNotificationPoller, type KeyChange, type SecretsManagerLike } from '../../lambdas/client';
 import { makeTestDeps, newRotationId, registerTestClient, uniqueName } from '../support/fixtures';
 import { allPlaintextKeys } from '../support/invariants';
 import { rotationRequest, type TestDeps } from '../support/step-helpers';
@@ -118,18 +110,14 @@ async function topicWithQueue(options: { rawDelivery: boolean; filterClientId?: 
     await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'RawMessageDelivery', AttributeValue: 'true' }));
   }
   if (options.filterClientId) {
-    await sns.send(
-      new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: JSON.stringify({ clientId: [options.filterClientId] }) }),
-    );
+    await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: JSON.stringify({ clientId: [options.filterClientId] }) }));
   }
   return { topicArn: TopicArn!, queueUrl: QueueUrl! };
 }
 
 /** Messages still on the queue, visible or in flight. */
 async function queueDepth(queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-  );
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
   return Number(Attributes!.ApproximateNumberOfMessages) + Number(Attributes!.ApproximateNumberOfMessagesNotVisible);
 }
 

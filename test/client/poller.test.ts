@@ -41,10 +41,7 @@ class StubSqs implements SqsLike {
 
   send(command: ReceiveMessageCommand, options?: { abortSignal?: AbortSignal }): Promise<ReceiveMessageCommandOutput>;
   send(command: DeleteMessageBatchCommand): Promise<DeleteMessageBatchCommandOutput>;
-  async send(
-    command: ReceiveMessageCommand | DeleteMessageBatchCommand,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<ReceiveMessageCommandOutput | DeleteMessageBatchCommandOutput> {
+  async send(command: ReceiveMessageCommand | DeleteMessageBatchCommand, options?: { abortSignal?: AbortSignal }): Promise<ReceiveMessageCommandOutput | DeleteMessageBatchCommandOutput> {
     if (command instanceof DeleteMessageBatchCommand) {
       const entries = command.input.Entries ?? [];
       const failed = entries.filter((e) => this.failDeletes.has(e.ReceiptHandle!));
@@ -122,9 +119,7 @@ describe('SqsNotificationPoller.pollOnce', () => {
     sqs.batches = [[message('1', rotatedBody('acme', 'krt_kid_new')), message('2', rotatedBody('globex', 'krt_kid_x'))]];
     await expect(poller.pollOnce()).resolves.toMatchObject({ received: 2, failed: 1, ignored: 1, deleted: 1 });
     expect(sqs.deleted).toEqual(['rh-2']);
-    expect(logger.warnings.map((w) => w.message)).toEqual([
-      'KeyRoll: a rotation notification could not be applied; it stays queued for redelivery.',
-    ]);
+    expect(logger.warnings.map((w) => w.message)).toEqual(['KeyRoll: a rotation notification could not be applied; it stays queued for redelivery.']);
     expect(logger.warnings[0]!.attributes[0]).toMatchObject({ messageId: '1', errorName: 'KeyUnavailable' });
     expect(logger.text()).not.toContain(held);
     expect(logger.text()).not.toContain(secrets.value.apiKey);

@@ -133,14 +133,11 @@ describe('generateApiKey', () => {
     }
   });
 
-  it.each(['', 'a', 'K', 'KR', '1kr', 'k_r', 'kr-x', 'abcdefghijklmnopq', ' kr', 'kr\n'])(
-    'throws RangeError for invalid prefix %j, before asking for randomness',
-    (prefix) => {
-      const random = jest.fn((size: number) => new Uint8Array(size));
-      expect(() => generateApiKey(prefix, random)).toThrow(RangeError);
-      expect(random).not.toHaveBeenCalled();
-    },
-  );
+  it.each(['', 'a', 'K', 'KR', '1kr', 'k_r', 'kr-x', 'abcdefghijklmnopq', ' kr', 'kr\n'])('throws RangeError for invalid prefix %j, before asking for randomness', (prefix) => {
+    const random = jest.fn((size: number) => new Uint8Array(size));
+    expect(() => generateApiKey(prefix, random)).toThrow(RangeError);
+    expect(random).not.toHaveBeenCalled();
+  });
 
   it('throws RangeError for any string that is not a valid prefix (property)', () => {
     fc.assert(

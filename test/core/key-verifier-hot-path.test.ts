@@ -288,7 +288,15 @@ describe('no plaintext key in the verifier', () => {
 describe('verify() contract', () => {
   it('never throws synchronously: a failing clock rejects the promise', async () => {
     const { lookup } = store(recordFor(KEY, KeyState.ACTIVE));
-    const verifier = new KeyVerifier({ lookup, clock: { nowMs: () => { throw new Error('clock broke'); } }, keyPrefix: PREFIX });
+    const verifier = new KeyVerifier({
+      lookup,
+      clock: {
+        nowMs: () => {
+          throw new Error('clock broke');
+        },
+      },
+      keyPrefix: PREFIX,
+    });
     let promise: Promise<unknown> | undefined;
     expect(() => (promise = verifier.verify(KEY))).not.toThrow();
     await expect(promise).rejects.toThrow('clock broke');

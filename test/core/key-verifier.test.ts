@@ -51,9 +51,7 @@ function store(...records: KeyRecord[]) {
 /** A lookup whose reads stay open until the test settles them. */
 function deferredLookup() {
   const pending: { hash: string; resolve: (r: KeyRecord | undefined) => void; reject: (e: unknown) => void }[] = [];
-  const lookup = jest.fn<ReturnType<KeyLookup>, Parameters<KeyLookup>>(
-    (hash) => new Promise((resolve, reject) => pending.push({ hash, resolve, reject })),
-  );
+  const lookup = jest.fn<ReturnType<KeyLookup>, Parameters<KeyLookup>>((hash) => new Promise((resolve, reject) => pending.push({ hash, resolve, reject })));
   return { lookup, pending };
 }
 
@@ -431,16 +429,12 @@ describe('options', () => {
     expect((error as Error).message).toMatch(message);
   });
 
-  it.each([
-    [{}],
-    [{ cacheTtlMs: 0 }],
-    [{ cacheTtlMs: 1_000 }],
-    [{ cacheTtlMs: 0, negativeCacheTtlMs: 0 }],
-    [{ cacheTtlMs: MAX_CACHE_TTL_MS, negativeCacheTtlMs: MAX_CACHE_TTL_MS }],
-    [{ maxEntries: 1 }],
-  ])('accepts %p', (options) => {
-    expect(() => new KeyVerifier({ lookup: store().lookup, clock, ...options })).not.toThrow();
-  });
+  it.each([[{}], [{ cacheTtlMs: 0 }], [{ cacheTtlMs: 1_000 }], [{ cacheTtlMs: 0, negativeCacheTtlMs: 0 }], [{ cacheTtlMs: MAX_CACHE_TTL_MS, negativeCacheTtlMs: MAX_CACHE_TTL_MS }], [{ maxEntries: 1 }]])(
+    'accepts %p',
+    (options) => {
+      expect(() => new KeyVerifier({ lookup: store().lookup, clock, ...options })).not.toThrow();
+    },
+  );
 
   it('a short cacheTtlMs caps the default negative TTL at itself', async () => {
     const s = store();
@@ -560,22 +554,18 @@ describe('UsageThrottle', () => {
 
   it('matches a model: true iff the key was never claimed or its last claim is at least an interval old', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 10_000 }),
-        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 4_000 })), { maxLength: 60 }),
-        (interval, steps) => {
-          const local = new ManualClock(T0);
-          const throttle = new UsageThrottle(local, interval);
-          const lastClaim = new Map<string, number>();
-          for (const [key, advance] of steps) {
-            local.advance(advance);
-            const last = lastClaim.get(key);
-            const expected = last === undefined || local.nowMs() - last >= interval;
-            expect(throttle.claim(key)).toBe(expected);
-            if (expected) lastClaim.set(key, local.nowMs());
-          }
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 10_000 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 4_000 })), { maxLength: 60 }), (interval, steps) => {
+        const local = new ManualClock(T0);
+        const throttle = new UsageThrottle(local, interval);
+        const lastClaim = new Map<string, number>();
+        for (const [key, advance] of steps) {
+          local.advance(advance);
+          const last = lastClaim.get(key);
+          const expected = last === undefined || local.nowMs() - last >= interval;
+          expect(throttle.claim(key)).toBe(expected);
+          if (expected) lastClaim.set(key, local.nowMs());
+        }
+      }),
       RUNS,
     );
   });

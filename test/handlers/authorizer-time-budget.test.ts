@@ -108,7 +108,7 @@ async function timed(run: Promise<unknown>): Promise<{ ms: number; outcome: 'ans
   return { ms, ...result };
 }
 
-describe('the authorizer ends within its invocation\'s remaining time', () => {
+describe("the authorizer ends within its invocation's remaining time", () => {
   it('a slowly throttling key read: fails (a 500) before the deadline instead of retrying past it', async () => {
     const handler = await handlerAgainst([SLOW_THROTTLE]);
     const { ms, outcome, value } = await timed(handler(httpEvent(), lambdaContext(BUDGET_MS) as never));

@@ -14,15 +14,7 @@ import { KeyState } from '../../lambdas/core/key-state';
 import type { ClientRecord } from '../../lambdas/core/model';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE } from '../../lambdas/aws/auth/auth-metrics';
 import { createAuthorizer, type AuthorizerResponse } from '../../lambdas/aws/auth/authorizer';
-import {
-  credentialFrom,
-  httpApiResponse,
-  readAuthorizerEvent,
-  restApiResponse,
-  routeFromMethodArn,
-  UnauthorizedError,
-  type AuthorizerEvent,
-} from '../../lambdas/aws/auth/authorizer-events';
+import { credentialFrom, httpApiResponse, readAuthorizerEvent, restApiResponse, routeFromMethodArn, UnauthorizedError, type AuthorizerEvent } from '../../lambdas/aws/auth/authorizer-events';
 import { InvalidRouteScopesError, RouteScopes } from '../../lambdas/aws/auth/route-scopes';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';

@@ -25,7 +25,7 @@ import type { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 
 const ARN = (path: string, method = 'GET') => `arn:aws:execute-api:us-east-1:123456789012:abc123/prod/${method}${path}`;
 
-describe('the issue\'s bypasses', () => {
+describe("the issue's bypasses", () => {
   const config = JSON.stringify({ 'GET /orders/{id}': ['orders:read'], 'GET /orders/admin': ['orders:admin'] });
 
   it('GET /orders/admin needs orders:admin, whichever route is configured first (REST concrete path and HTTP routeKey)', () => {
@@ -204,7 +204,9 @@ const segment = fc.oneof(
 const greedyTail = fc.constantFrom('{proxy+}', '{rest+}').map((text) => ({ kind: 'greedy' as Kind, text }));
 const genRoute: fc.Arbitrary<GenRoute> = fc.record({
   method: fc.constantFrom('GET', 'POST', 'ANY'),
-  segments: fc.tuple(fc.array(segment, { minLength: 0, maxLength: 3 }), fc.option(greedyTail, { nil: undefined })).map(([head, tail]) => (tail ? [...head, tail] : head.length ? head : [{ kind: 'literal' as Kind, text: 'a' }])),
+  segments: fc
+    .tuple(fc.array(segment, { minLength: 0, maxLength: 3 }), fc.option(greedyTail, { nil: undefined }))
+    .map(([head, tail]) => (tail ? [...head, tail] : head.length ? head : [{ kind: 'literal' as Kind, text: 'a' }])),
 });
 const shapeOf = (r: GenRoute) => `${r.method} ${r.segments.map((s) => (s.kind === 'literal' ? s.text : s.kind)).join('/')}`;
 const keyOf = (r: GenRoute) => `${r.method} /${r.segments.map((s) => s.text).join('/')}`;
@@ -283,7 +285,7 @@ describe('properties over generated route sets (fast-check)', () => {
     );
   });
 
-  it('an HTTP API routeKey that names a configured route gets exactly that route\'s scopes', () => {
+  it("an HTTP API routeKey that names a configured route gets exactly that route's scopes", () => {
     fc.assert(
       fc.property(routeSets, fc.nat(), (routes, pick) => {
         const config = configOf(routes);

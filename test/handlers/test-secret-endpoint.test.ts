@@ -55,7 +55,14 @@ beforeAll(async () => {
       return;
     }
     void (async () => {
-      const event = { version: '2.0', type: 'REQUEST', routeKey: `${req.method} ${req.url}`, routeArn: 'arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/whoami', headers: req.headers, identitySource: [] } as unknown as AuthorizerEvent;
+      const event = {
+        version: '2.0',
+        type: 'REQUEST',
+        routeKey: `${req.method} ${req.url}`,
+        routeArn: 'arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/whoami',
+        headers: req.headers,
+        identitySource: [],
+      } as unknown as AuthorizerEvent;
       const answer = (await authorize(event)) as { isAuthorized: boolean; context: Record<string, string> };
       const status = forcedStatus ?? (answer.isAuthorized ? 200 : 403);
       served.push({ status, authorization: req.headers.authorization });

@@ -105,11 +105,11 @@ describe('the authorizer role, evaluated', () => {
   });
 
   it.each([
-    ['set a key\'s state (un-revoke it)', updateContext(keyItemKey(HASH).pk, ['state'])],
+    ["set a key's state (un-revoke it)", updateContext(keyItemKey(HASH).pk, ['state'])],
     ['set lastUsedAt and the scopes', updateContext(keyItemKey(HASH).pk, ['lastUsedAt', 'scopes'])],
-    ['move a key\'s notAfter', updateContext(keyItemKey(HASH).pk, ['notAfter'])],
+    ["move a key's notAfter", updateContext(keyItemKey(HASH).pk, ['notAfter'])],
     ['rewrite a client item (the rotation lock)', updateContext(clientItemKey('acme').pk, ['lastUsedAt'])],
-    ['rewrite a client\'s lock attribute', updateContext(clientItemKey('acme').pk, ['lock'])],
+    ["rewrite a client's lock attribute", updateContext(clientItemKey('acme').pk, ['lock'])],
     ['rewrite an audit event', updateContext(auditItemKey('acme', 'r1', 'rotation.started').pk, ['lastUsedAt'])],
     ['read back the whole key item (ReturnValues ALL_OLD)', updateContext(keyItemKey(HASH).pk, ['lastUsedAt'], 'ALL_OLD')],
     ['read back the new item (ALL_NEW)', updateContext(keyItemKey(HASH).pk, ['lastUsedAt'], 'ALL_NEW')],

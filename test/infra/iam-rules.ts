@@ -78,7 +78,13 @@ export function nameOf(logicalId: string): string {
 export const asList = <T>(value: T | readonly T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? [...(value as readonly T[])] : [value as T]);
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
 }
 
 /** Whether an Allow statement grants `action` (wildcards and NotAction included). */
@@ -120,7 +126,9 @@ export function identityStatements(template: CfnTemplate): IdentityStatement[] {
   for (const [id, resource] of Object.entries(template.Resources)) {
     const props = resource.Properties ?? {};
     if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
-      for (const role of asList(props['Roles']).map(refOf).filter((r): r is string => !!r)) {
+      for (const role of asList(props['Roles'])
+        .map(refOf)
+        .filter((r): r is string => !!r)) {
         for (const statement of asList<Statement>(props['PolicyDocument']?.Statement)) out.push({ role, policy: id, statement });
       }
     }
@@ -128,7 +136,9 @@ export function identityStatements(template: CfnTemplate): IdentityStatement[] {
       for (const inline of asList<{ PolicyDocument: { Statement: Statement[] } }>(props['Policies'])) {
         for (const statement of asList(inline.PolicyDocument.Statement)) out.push({ role: id, policy: id, statement });
       }
-      for (const managed of asList(props['ManagedPolicyArns']).map(refOf).filter((r): r is string => !!r)) {
+      for (const managed of asList(props['ManagedPolicyArns'])
+        .map(refOf)
+        .filter((r): r is string => !!r)) {
         for (const statement of asList<Statement>(template.Resources[managed]?.Properties?.['PolicyDocument']?.Statement)) out.push({ role: id, policy: managed, statement });
       }
     }
@@ -230,10 +240,7 @@ const SENSITIVE = /^(secretsmanager|kms):/i;
 /** Wildcards on everything, on Secrets Manager or KMS actions, NotAction, and Resource "*" on them. */
 export function checkWildcards(template: CfnTemplate, expected: IamExpectations): Finding[] {
   const candidates: { where: string; action: string; detail: string }[] = [];
-  const all = [
-    ...identityStatements(template).map((s) => ({ where: s.policy, statement: s.statement, identity: true })),
-    ...resourceStatements(template).map((s) => ({ ...s, identity: false })),
-  ];
+  const all = [...identityStatements(template).map((s) => ({ where: s.policy, statement: s.statement, identity: true })), ...resourceStatements(template).map((s) => ({ ...s, identity: false }))];
   for (const { where, statement, identity } of all) {
     if (statement.Effect !== 'Allow') continue;
     if (statement.NotAction !== undefined) candidates.push({ where, action: 'NotAction', detail: 'Allow with NotAction' });
@@ -270,7 +277,8 @@ export function checkKmsViaSecrets(template: CfnTemplate): Finding[] {
 }
 
 /** Actions the state machine's role may have besides its invoke/publish/update grants, all on "*". */
-const STATE_MACHINE_DELIVERY = /^(logs:(CreateLogDelivery|DeleteLogDelivery|DescribeLogGroups|DescribeResourcePolicies|GetLogDelivery|ListLogDeliveries|PutResourcePolicy|UpdateLogDelivery)|xray:(GetSamplingRules|GetSamplingTargets|PutTelemetryRecords|PutTraceSegments))$/;
+const STATE_MACHINE_DELIVERY =
+  /^(logs:(CreateLogDelivery|DeleteLogDelivery|DescribeLogGroups|DescribeResourcePolicies|GetLogDelivery|ListLogDeliveries|PutResourcePolicy|UpdateLogDelivery)|xray:(GetSamplingRules|GetSamplingTargets|PutTelemetryRecords|PutTraceSegments))$/;
 
 /**
  * Step Functions calling Step Functions, within this stack only: the fleet starts rotations
@@ -308,8 +316,14 @@ export function checkStateMachineRole(template: CfnTemplate): Finding[] {
           (action === 'sns:Publish' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::SNS::Topic')) ||
           (action === 'dynamodb:UpdateItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table')) ||
           // A fleet item's read of its client's record: only with the partition and the attributes named.
-          (action === 'dynamodb:GetItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table') && /"dynamodb:LeadingKeys"/.test(JSON.stringify(statement.Condition ?? {})) && /"dynamodb:Attributes"/.test(JSON.stringify(statement.Condition ?? {}))) ||
-          (/^kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey)$/.test(action) && /"kms:ViaService":"(sns|dynamodb)\./.test(JSON.stringify(statement.Condition ?? {})) && refs.every((r) => typeOf(r) === 'AWS::KMS::Key')) ||
+          (action === 'dynamodb:GetItem' &&
+            refs.length === resources.length &&
+            refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table') &&
+            /"dynamodb:LeadingKeys"/.test(JSON.stringify(statement.Condition ?? {})) &&
+            /"dynamodb:Attributes"/.test(JSON.stringify(statement.Condition ?? {}))) ||
+          (/^kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey)$/.test(action) &&
+            /"kms:ViaService":"(sns|dynamodb)\./.test(JSON.stringify(statement.Condition ?? {})) &&
+            refs.every((r) => typeOf(r) === 'AWS::KMS::Key')) ||
           (STATE_MACHINE_DELIVERY.test(action) && resources.every((r) => r === '*')) ||
           stepFunctionsOrchestration(template, action, statement.Resource, refs);
         if (!ok) findings.push({ rule: IamRule.STATE_MACHINE_ROLE, where, detail: `${action} on ${JSON.stringify(statement.Resource)}` });

@@ -55,7 +55,18 @@ describe('the authorizer function', () => {
       .flatMap(([, p]) => asArray<any>(p.Properties.PolicyDocument.Statement));
     const actions = statements.flatMap((st) => asArray<string>(st.Action)).sort();
     expect(actions).toEqual(
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:Encrypt',
+        'kms:GenerateDataKey',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
     );
     const dynamo = statements.find((st) => asArray<string>(st.Action).includes('dynamodb:GetItem'));
     expect(dynamo.Resource).toEqual({ 'Fn::GetAtt': [s.id(s.stack.rotation.table), 'Arn'] });
@@ -109,7 +120,11 @@ describe('the example protected API', () => {
 });
 
 describe('auth alarms and metrics', () => {
-  const authAlarms = () => s.ofType('AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith('Auth')).map(([, a]) => a.Properties);
+  const authAlarms = () =>
+    s
+      .ofType('AWS::CloudWatch::Alarm')
+      .filter(([id]) => id.startsWith('Auth'))
+      .map(([, a]) => a.Properties);
   const opsTopic = () => ({ Ref: s.id(s.stack.rotation.opsTopic) });
 
   test('five alarms, each to the ops topic', () => {
@@ -123,7 +138,10 @@ describe('auth alarms and metrics', () => {
     const expression = rate.Metrics.find((m: any) => m.Expression);
     expect(expression.Expression).toBe('IF((ok + failed) >= 20, failed / (ok + failed), 0)');
     const names = rate.Metrics.filter((m: any) => m.MetricStat).map((m: any) => [m.Id, m.MetricStat.Metric.MetricName]);
-    expect(names.sort()).toEqual([['failed', AuthMetric.FAILED], ['ok', AuthMetric.SUCCEEDED]]);
+    expect(names.sort()).toEqual([
+      ['failed', AuthMetric.FAILED],
+      ['ok', AuthMetric.SUCCEEDED],
+    ]);
   });
 
   test.each([
@@ -203,6 +221,8 @@ describe('validation', () => {
   });
 
   test('a usage window shorter than twice the usage-record interval is refused', () => {
-    expect(() => synth({ rotation: { usageWindow: Duration.minutes(10) }, auth: { usageRecordInterval: Duration.minutes(6) } })).toThrow(/usageWindow \(600 s\) must be at least twice the auth layer's usageRecordInterval \(360 s\)/);
+    expect(() => synth({ rotation: { usageWindow: Duration.minutes(10) }, auth: { usageRecordInterval: Duration.minutes(6) } })).toThrow(
+      /usageWindow \(600 s\) must be at least twice the auth layer's usageRecordInterval \(360 s\)/,
+    );
   });
 });

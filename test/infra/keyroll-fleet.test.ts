@@ -102,7 +102,10 @@ describe('the fleet state machine', () => {
       { ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: FleetStates.FIND_STARTED_ROTATION },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FleetStates.CLIENT_NOT_ROTATED },
     ]);
-    expect(map.ItemProcessor.States[FleetStates.FIND_STARTED_ROTATION]).toMatchObject({ Resource: expect.stringMatching(/^arn:.+:states:::dynamodb:getItem$/), Parameters: { ProjectionExpression: 'currentVersionId, #lock.rotationId' } });
+    expect(map.ItemProcessor.States[FleetStates.FIND_STARTED_ROTATION]).toMatchObject({
+      Resource: expect.stringMatching(/^arn:.+:states:::dynamodb:getItem$/),
+      Parameters: { ProjectionExpression: 'currentVersionId, #lock.rotationId' },
+    });
     // Every path back to the lookup is bounded: waiting on a lock holder too (an orphaned lock would hold the Map for hours).
     const lookups = 900 / STARTED_ROTATION_POLL.toSeconds();
     expect(map.ItemProcessor.States[FleetStates.KEEP_LOOKING]).toMatchObject({ Choices: [{ Variable: '$.lookups', NumericLessThan: lookups }], Default: FleetStates.STARTED_ROTATION_NOT_OBSERVED });
@@ -142,7 +145,12 @@ describe('the rotation answering the fleet', () => {
     // so a grant on the fleet's ARN would never match; test/workflow/recorded-calls-iam.test.ts evaluates it.
     const statements = statementsOf(stack.rotation.stateMachine.role).filter((s) => asArray(s.Action).some((a) => a.startsWith('states:SendTask')));
     // minimizePolicies merges them with the other resource-less grants (log delivery, X-Ray).
-    expect(statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('states:')).sort()).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    expect(
+      statements
+        .flatMap((s) => asArray(s.Action))
+        .filter((a) => a.startsWith('states:'))
+        .sort(),
+    ).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
     for (const s of statements) expect(s.Resource).toBe('*');
   });
 });

@@ -144,7 +144,9 @@ describe('the role client schedules run as', () => {
 
   test('no other role may invoke the scheduled-start function', () => {
     const invokers = ofType('AWS::IAM::Policy').filter(([, p]) =>
-      asArray<Statement>(p.Properties.PolicyDocument.Statement).some((s) => asArray(s.Action).includes('lambda:InvokeFunction') && JSON.stringify(s.Resource).includes(id(stack.schedules.scheduledStartFunction))),
+      asArray<Statement>(p.Properties.PolicyDocument.Statement).some(
+        (s) => asArray(s.Action).includes('lambda:InvokeFunction') && JSON.stringify(s.Resource).includes(id(stack.schedules.scheduledStartFunction)),
+      ),
     );
     expect(invokers.map(([, p]) => asArray<any>(p.Properties.Roles).map((r) => r.Ref)).flat()).toEqual([roleId()]);
   });
@@ -152,7 +154,9 @@ describe('the role client schedules run as', () => {
 
 describe('alarms and outputs', () => {
   test('dead letters and scheduled-start errors alarm the ops topic', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').filter(([alarmId]) => alarmId.startsWith('Schedules')).map(([, a]) => a.Properties);
+    const alarms = ofType('AWS::CloudWatch::Alarm')
+      .filter(([alarmId]) => alarmId.startsWith('Schedules'))
+      .map(([, a]) => a.Properties);
     expect(alarms).toHaveLength(2);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: id(stack.rotation.opsTopic) }]);
     expect(alarms.map((a) => a.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors']);

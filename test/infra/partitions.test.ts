@@ -131,7 +131,7 @@ describe.each(deployments)('%s', (_label, d, envRegion) => {
     expect(strings(resolved).some(([, text]) => text.includes(`arn:${d.partition}:`))).toBe(true);
   });
 
-  test('every regional host name ends with the partition\'s DNS suffix', () => {
+  test("every regional host name ends with the partition's DNS suffix", () => {
     const hosts = strings(resolved).flatMap(([path, text]) => [...text.matchAll(new RegExp(`[a-z0-9-]+\\.${d.region}\\.([a-z0-9.-]*[a-z0-9])`, 'g'))].map((m) => ({ path, host: m[0], suffix: m[1] })));
     expect(hosts.filter((h) => h.suffix !== d.suffix)).toEqual([]);
     // The key policy's Logs principal, the kms:ViaService values, the example API's URL at least.
@@ -147,7 +147,7 @@ describe.each(deployments)('%s', (_label, d, envRegion) => {
     for (const service of services) expect(service).toMatch(new RegExp(`^[a-z0-9-]+\\.(amazonaws\\.com|${d.region.replace(/-/g, '\\-')}\\.${d.suffix.replace(/\./g, '\\.')})$`));
   });
 
-  test('the authorizer\'s AWS_URL_SUFFIX makes the lean client build the host the SDK\'s endpoint rules resolve', () => {
+  test("the authorizer's AWS_URL_SUFFIX makes the lean client build the host the SDK's endpoint rules resolve", () => {
     const authorizer = Object.entries(resolved.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('AuthAuthorizer'))![1];
     const env = (authorizer.Properties as { Environment: { Variables: Record<string, string> } }).Environment.Variables;
     expect(env['AWS_URL_SUFFIX']).toBe(d.suffix);

@@ -126,7 +126,7 @@ describe('revokeKey (kill switch)', () => {
     expect(await verifier.verify(newKey)).toMatchObject({ accepted: true });
   });
 
-  it('finds nothing for an unknown key id or another client\'s key, and never takes a key for a key id', async () => {
+  it("finds nothing for an unknown key id or another client's key, and never takes a key for a key id", async () => {
     const r = await inOverlap();
     const { client: other } = await onboardClient(w.ops, onboarding());
     expect(await failure(revokeKey(w.ops, { clientId: r.registered.clientId, keyId: 'krt_kid_0000000000000000', ...actor }))).toMatchObject({ name: 'UnknownKey' });

@@ -113,7 +113,16 @@ async function judge(principal: LocalPrincipal, service: string, command: string
   const call = `${service}:${command}`;
   if ('missing' in role) {
     const request: IamRequest = { action: call, resource: '*', context: {} };
-    const denial: IamDenial = { principal, role: '<none>', who: '<none>', call, request, world: worldOf(input), decision: { allowed: false, result: 'NoRole', checkedResource: '*' }, detail: `${call} as ${JSON.stringify(principal)}: ${role.missing}` };
+    const denial: IamDenial = {
+      principal,
+      role: '<none>',
+      who: '<none>',
+      call,
+      request,
+      world: worldOf(input),
+      decision: { allowed: false, result: 'NoRole', checkedResource: '*' },
+      detail: `${call} as ${JSON.stringify(principal)}: ${role.missing}`,
+    };
     denials.push(denial);
     throw Object.assign(new Error(denial.detail), { name: 'AccessDeniedException' });
   }

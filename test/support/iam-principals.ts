@@ -27,13 +27,19 @@ function refOf(value: unknown): string | undefined {
   return undefined;
 }
 
-type StateDefinition = { Type: string; Resource?: string; States?: Record<string, StateDefinition>; ItemProcessor?: { States: Record<string, StateDefinition> }; Iterator?: { States: Record<string, StateDefinition> }; Branches?: { States: Record<string, StateDefinition> }[] };
+type StateDefinition = {
+  Type: string;
+  Resource?: string;
+  States?: Record<string, StateDefinition>;
+  ItemProcessor?: { States: Record<string, StateDefinition> };
+  Iterator?: { States: Record<string, StateDefinition> };
+  Branches?: { States: Record<string, StateDefinition> }[];
+};
 
 /** A definition's Task states (nested Map and Parallel states included): name → function logical id, or undefined for an integration. */
 function tasksOf(template: CfnTemplate, machine: string): Map<string, string | undefined> {
   const definition = template.Resources[machine]!.Properties!['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
-  const text =
-    typeof definition === 'string' ? definition : definition['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `#REF:${refOf(part) ?? ''}#`)).join(definition['Fn::Join'][0]);
+  const text = typeof definition === 'string' ? definition : definition['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `#REF:${refOf(part) ?? ''}#`)).join(definition['Fn::Join'][0]);
   const out = new Map<string, string | undefined>();
   const walk = (states: Record<string, StateDefinition>) => {
     for (const [name, state] of Object.entries(states)) {
@@ -62,7 +68,9 @@ const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
 /** Reads the principals of `template`. */
 export function principalsOf(template: CfnTemplate): Principals {
   const roles = functionRoles(template);
-  const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine').map(([id]) => id);
+  const machines = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
+    .map(([id]) => id);
   const machineIds = { fleet: machines.find((id) => /^Fleet/.test(id)), rotation: machines.find((id) => !/^Fleet/.test(id)) };
   const tasks = { rotation: machineIds.rotation ? tasksOf(template, machineIds.rotation) : new Map(), fleet: machineIds.fleet ? tasksOf(template, machineIds.fleet) : new Map() };
   const statements = identityStatements(template);

@@ -114,7 +114,16 @@ function dynamoContext(input: Input, index?: string): Record<string, string | st
 }
 
 /** The document client's command names (lib-dynamodb) → the DynamoDB API they send. */
-const DOCUMENT_COMMANDS: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', BatchGet: 'BatchGetItem', BatchWrite: 'BatchWriteItem', TransactGet: 'TransactGetItems', TransactWrite: 'TransactWriteItems' };
+const DOCUMENT_COMMANDS: Record<string, string> = {
+  Get: 'GetItem',
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  BatchGet: 'BatchGetItem',
+  BatchWrite: 'BatchWriteItem',
+  TransactGet: 'TransactGetItems',
+  TransactWrite: 'TransactWriteItems',
+};
 
 function dynamoRequests(command: string, input: Input): IamRequest[] {
   const action = `dynamodb:${DOCUMENT_COMMANDS[command] ?? command}`;

@@ -131,7 +131,11 @@ export function worldResolver(template: CfnTemplate, world: IamWorld): WorldReso
     if (Array.isArray(obj['Fn::GetAtt'])) return getAtt(String(obj['Fn::GetAtt'][0]), String(obj['Fn::GetAtt'][1]));
     if (Array.isArray(obj['Fn::Join'])) {
       const [separator, list] = obj['Fn::Join'] as [string, unknown[]];
-      return rewrite(asList(resolve(list) as unknown[]).map(String).join(separator));
+      return rewrite(
+        asList(resolve(list) as unknown[])
+          .map(String)
+          .join(separator),
+      );
     }
     if (Array.isArray(obj['Fn::Select'])) {
       const [index, list] = obj['Fn::Select'] as [number, unknown];
@@ -158,6 +162,7 @@ export function worldResolver(template: CfnTemplate, world: IamWorld): WorldReso
 }
 
 /** Stable key of a world (caches are per world). */
-export const worldKey = (world: IamWorld): string => JSON.stringify([world.tableName, world.secretNamePrefix, world.clientTopicArn, world.opsTopicArn, world.rotationStateMachineArn, world.fleetStateMachineArn]);
+export const worldKey = (world: IamWorld): string =>
+  JSON.stringify([world.tableName, world.secretNamePrefix, world.clientTopicArn, world.opsTopicArn, world.rotationStateMachineArn, world.fleetStateMachineArn]);
 
 export { tableArn };

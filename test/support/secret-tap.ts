@@ -222,7 +222,7 @@ function normalise(text: string, spans?: { from: number[]; to: number[] }): Norm
   if (scratch.length < n) scratch = new Uint16Array(Math.max(n, 2 * scratch.length));
   const codes = scratch;
   let length = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const c = text.charCodeAt(i);
     let code = c;
     let next = i + 1;
@@ -449,9 +449,7 @@ export class SecretTap {
     for (let i = first; i <= last; i++) {
       if (i > first) hash = (Math.imul(hash - Math.imul(codes[i - 1]!, drop), HASH_BASE) + codes[i + PREFIX - 1]!) | 0;
       if (!(seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7)))) continue;
-      const fragment = this.fragments
-        .get(hash & SMI_MASK)
-        ?.find((f) => i + f.text.length <= length && (crossing === undefined || i + f.text.length > crossing) && matches(codes, i, f.text));
+      const fragment = this.fragments.get(hash & SMI_MASK)?.find((f) => i + f.text.length <= length && (crossing === undefined || i + f.text.length > crossing) && matches(codes, i, f.text));
       if (!fragment) continue;
       // Mask the whole run of key material, not only the first fragment of it.
       let end = i + fragment.text.length;

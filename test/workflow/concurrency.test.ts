@@ -240,10 +240,7 @@ describe('a scheduled and an emergency rotation colliding', () => {
 
     const published = await notices(clientTopic);
     const emergencyNotice = published.find((n) => n.rotationId === emergencyId)!;
-    expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([
-      ...(finished ? [['key.rotated', scheduled.rotationId]] : []),
-      ['key.emergency', emergencyId],
-    ]);
+    expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([...(finished ? [['key.rotated', scheduled.rotationId]] : []), ['key.emergency', emergencyId]]);
     expect(emergencyNotice.preemptedRotationId).toBe(scheduled.rotationId);
     await noticeTellsTheTruth(emergencyNotice, client.clientId);
     const scheduledKeyId = finished ? await keyIdOfVersion(client.secretId, scheduled.rotationId) : undefined;
@@ -315,7 +312,10 @@ describe('a rotation racing the kill switch', () => {
       },
     });
     await gate.reached;
-    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({ outcome: 'revoked', wasCurrent: true });
+    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({
+      outcome: 'revoked',
+      wasCurrent: true,
+    });
     revoked = true;
     gate.open();
 
@@ -365,10 +365,11 @@ describe('a rotation racing the kill switch', () => {
       input: request(client.clientId),
       rotationId,
       beforeTask: async (state) => {
-        if (state === RotationStates.FINISH_SECRET) interceptNextTransaction(async () => {
-          await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' });
-          revoked = true;
-        });
+        if (state === RotationStates.FINISH_SECRET)
+          interceptNextTransaction(async () => {
+            await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' });
+            revoked = true;
+          });
       },
     });
     const result = await rotation;
@@ -394,7 +395,11 @@ describe('a rotation racing the kill switch', () => {
     });
     await gate.reached;
     expect(await stateOf(client.currentKeyHash)).toBe(KeyState.RETIRING);
-    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({ outcome: 'revoked', wasCurrent: false, previousState: KeyState.RETIRING });
+    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({
+      outcome: 'revoked',
+      wasCurrent: false,
+      previousState: KeyState.RETIRING,
+    });
     gate.open();
     expect((await rotation).status).toBe('SUCCEEDED');
     expect(seen).toEqual([KeyState.REVOKED]);
@@ -415,9 +420,13 @@ describe('a rotation racing the kill switch', () => {
       beforeTask: async (state) => {
         // The kill switch reads the key (ACTIVE, current: refused unforced) — so revoke by force
         // right after finishSecret's commit, before the overlap begins.
-        if (state === RotationStates.FINISH_SECRET) interceptNextTransaction(async () => undefined, async () => {
-          outcome = await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' });
-        });
+        if (state === RotationStates.FINISH_SECRET)
+          interceptNextTransaction(
+            async () => undefined,
+            async () => {
+              outcome = await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' });
+            },
+          );
       },
     });
     expect(result.status).toBe('SUCCEEDED');
@@ -434,7 +443,10 @@ describe('a rotation racing the kill switch', () => {
     const rotation = runner.run({ input: request(client.clientId), rotationId, beforeTask: gate.beforeTask });
     await gate.reached;
     const pendingKeyId = await keyIdOfVersion(client.secretId, rotationId);
-    await expect(revokeKey(ops, { clientId: client.clientId, keyId: pendingKeyId, requestedBy: 'sec-oncall', reason: 'pending key exposed' })).resolves.toMatchObject({ outcome: 'revoked', previousState: KeyState.ACTIVE });
+    await expect(revokeKey(ops, { clientId: client.clientId, keyId: pendingKeyId, requestedBy: 'sec-oncall', reason: 'pending key exposed' })).resolves.toMatchObject({
+      outcome: 'revoked',
+      previousState: KeyState.ACTIVE,
+    });
     gate.open();
     const result = await rotation;
     expect(result.status).toBe('FAILED');

@@ -235,7 +235,12 @@ describe('emergency mode', () => {
 describe('invalid input', () => {
   // Object rows: with array rows shorter than the test function's arity, jest passes its
   // `done` callback as the last argument and waits for it.
-  interface InvalidCase { name: string; build: (clientId: string) => unknown; expectedError: string; rotationId?: string }
+  interface InvalidCase {
+    name: string;
+    build: (clientId: string) => unknown;
+    expectedError: string;
+    rotationId?: string;
+  }
   const cases: InvalidCase[] = [
     { name: 'an unknown client', build: () => request('no-such-client'), expectedError: 'UnknownClient' },
     { name: 'a negative overlap', build: (id) => request(id, { overlapSeconds: -5 }), expectedError: 'InvalidRotationInput' },

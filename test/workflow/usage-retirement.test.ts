@@ -104,7 +104,7 @@ describe('usage-aware retirement', () => {
     const published = await clientTopic.drain();
     expect(published.map((m) => m.attributes['eventType'])).toEqual(['key.rotated', 'key.retired']);
     expect(result.attempts.get(RotationStates.CHECK_USAGE)).toBe(2);
-    expect((await call(oldKey))).toMatchObject({ accepted: false, reason: 'revoked' });
+    expect(await call(oldKey)).toMatchObject({ accepted: false, reason: 'revoked' });
     await expectConsistent(deps, client.clientId);
   });
 

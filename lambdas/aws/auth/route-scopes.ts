@@ -23,10 +23,7 @@
 import * as v from 'valibot';
 
 const SCOPE = v.pipe(v.string(), v.regex(/^[A-Za-z0-9:._*/-]{1,64}$/, 'scopes are 1-64 characters of [A-Za-z0-9:._*/-]'));
-const ROUTE_SCOPES_SCHEMA = v.record(
-  v.pipe(v.string(), v.regex(/^(\*|(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/\S*)$/, 'routes are "METHOD /path" or "*"')),
-  v.array(SCOPE),
-);
+const ROUTE_SCOPES_SCHEMA = v.record(v.pipe(v.string(), v.regex(/^(\*|(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/\S*)$/, 'routes are "METHOD /path" or "*"')), v.array(SCOPE));
 
 /** The ROUTE_SCOPES configuration was not valid. */
 export class InvalidRouteScopesError extends Error {

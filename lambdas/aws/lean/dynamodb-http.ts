@@ -170,14 +170,10 @@ export function resolveEndpoint(region: string, env: NodeJS.ProcessEnv = process
   const configured = truthy(env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS']) ? undefined : env['AWS_ENDPOINT_URL_DYNAMODB'] || env['AWS_ENDPOINT_URL'];
   if (configured) return parseEndpoint(configured);
   if (truthy(env['AWS_USE_FIPS_ENDPOINT']) || truthy(env['AWS_USE_DUALSTACK_ENDPOINT'])) {
-    throw new DynamoDbConfigError(
-      'AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT are not resolved by the authorizer\'s DynamoDB client; set AWS_ENDPOINT_URL_DYNAMODB to the endpoint to use.',
-    );
+    throw new DynamoDbConfigError("AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT are not resolved by the authorizer's DynamoDB client; set AWS_ENDPOINT_URL_DYNAMODB to the endpoint to use.");
   }
   if (!urlSuffix) {
-    throw new DynamoDbConfigError(
-      'AWS_URL_SUFFIX is not set (the stack sets it to the partition\'s DNS suffix, e.g. amazonaws.com or amazonaws.com.cn); set it, or AWS_ENDPOINT_URL_DYNAMODB.',
-    );
+    throw new DynamoDbConfigError("AWS_URL_SUFFIX is not set (the stack sets it to the partition's DNS suffix, e.g. amazonaws.com or amazonaws.com.cn); set it, or AWS_ENDPOINT_URL_DYNAMODB.");
   }
   if (!URL_SUFFIX.test(urlSuffix)) throw new DynamoDbConfigError(`AWS_URL_SUFFIX must be a DNS suffix like amazonaws.com; got '${urlSuffix.slice(0, 100)}'.`);
   return new URL(`https://dynamodb.${region}.${urlSuffix}`);
@@ -200,7 +196,7 @@ export function environmentCredentials(env: NodeJS.ProcessEnv = process.env): Aw
   const accessKeyId = env['AWS_ACCESS_KEY_ID'];
   const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
   if (!accessKeyId || !secretAccessKey) {
-    throw new DynamoDbConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them from the function\'s role).');
+    throw new DynamoDbConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them from the function's role).");
   }
   const sessionToken = env['AWS_SESSION_TOKEN'];
   return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
@@ -434,7 +430,16 @@ function parseBody(response: RawResponse, operation: DynamoDbOperation, metadata
   }
 }
 
-const AUTH_ERROR_CODES = new Set(['InvalidSignatureException', 'IncompleteSignature', 'IncompleteSignatureException', 'UnrecognizedClientException', 'MissingAuthenticationTokenException', 'ExpiredTokenException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
+const AUTH_ERROR_CODES = new Set([
+  'InvalidSignatureException',
+  'IncompleteSignature',
+  'IncompleteSignatureException',
+  'UnrecognizedClientException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+]);
 
 /** `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` or `Code:http://…` → `ConditionalCheckFailedException`. */
 function errorCode(raw: string | undefined): string | undefined {

@@ -54,7 +54,17 @@ export async function revokeKey(deps: OpsDeps, raw: unknown): Promise<RevokeKeyR
         transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }],
         // Unforced: only while the key is still not the current one (a rotation may finish meanwhile).
         client: wasCurrent ? undefined : { clientId: client.clientId, expect: { currentKeyHash: client.currentKeyHash }, set: { updatedAt: now } },
-        audit: [{ clientId: client.clientId, at: now, action: wasCurrent ? 'key.revoked.forced' : 'key.revoked', actor: request.requestedBy, reason: request.reason, keyId: key.keyId, detail: `kill switch (was ${key.state})` }],
+        audit: [
+          {
+            clientId: client.clientId,
+            at: now,
+            action: wasCurrent ? 'key.revoked.forced' : 'key.revoked',
+            actor: request.requestedBy,
+            reason: request.reason,
+            keyId: key.keyId,
+            detail: `kill switch (was ${key.state})`,
+          },
+        ],
       });
     } catch (error) {
       // The key or the client changed between the read and the write: decide again on what is there now.
@@ -95,4 +105,3 @@ async function findKey(deps: OpsDeps, client: ClientWithPending, keyId: string):
   if (!key || key.clientId !== client.clientId) throw new UnknownKeyError(client.clientId, keyId);
   return key;
 }
-

@@ -7,10 +7,7 @@ import { parseVerifyEndpointUrl } from '../../core/verify-endpoint';
 import { TransientAwsError } from '../transient';
 
 /** The part of `fetch` the probe uses (injected in tests). */
-export type Fetch = (
-  url: string,
-  init: { method: string; headers: Record<string, string>; signal: AbortSignal; redirect: 'manual' },
-) => Promise<{ status: number; text(): Promise<string> }>;
+export type Fetch = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; text(): Promise<string> }>;
 
 /** How the probe runs. */
 export interface ProbeOptions {

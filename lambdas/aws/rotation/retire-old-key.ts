@@ -38,10 +38,7 @@ export async function retireOldKey(deps: RotationDeps, context: RotationContext)
   await convergent(
     () =>
       deps.keys.applyChange({
-        transitions:
-          key && key.state !== KeyState.REVOKED
-            ? [{ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
-            : [],
+        transitions: key && key.state !== KeyState.REVOKED ? [{ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }] : [],
         client: {
           clientId: context.clientId,
           expect: { previousKeyHash, 'lock.rotationId': context.rotationId },

@@ -42,19 +42,22 @@ const SUCCESS: ReadonlySet<string> = new Set(['STARTED', 'ALREADY_STARTED', 'IN_
 export function registerRotateCommand(program: Command, state: RunState): void {
   program
     .command('rotate')
-    .description('Rotate a client\'s key now: a manual rotation with an overlap, or an emergency rotation that revokes every other key of the client.')
+    .description("Rotate a client's key now: a manual rotation with an overlap, or an emergency rotation that revokes every other key of the client.")
     .argument('<clientId>', 'client id')
     .requiredOption('--reason <text>', 'why (audit trail, and the ops record of the incident)')
     .option('--emergency', 'incident mode: no overlap; every other key of the client is revoked once the new key is current; a rotation in flight is preempted')
     .option('--revoke-immediately', 'with --emergency: revoke every existing key before the new key is even created (the client fails until it re-reads its secret)')
-    .option('--overlap <duration>', 'how long the previous key keeps working, e.g. 90m, 24h, 7d (not with --emergency; default: the client\'s policy, else the deployment default)')
+    .option('--overlap <duration>', "how long the previous key keeps working, e.g. 90m, 24h, 7d (not with --emergency; default: the client's policy, else the deployment default)")
     .option(
       '--rotation-id <id>',
       "rotation id to use (32-64 of [A-Za-z0-9_-]; default: a fresh one). Reusing one never runs it twice: a rotation that still holds the client's lock and has not finished is resumed; one that finished, is in its overlap, was rolled back or failed is reported (RotationAlreadyRan) and nothing changes; an id of an existing version of the client's secret is refused (RotationIdCollision). Deployed, an execution that exists under the id is reported, not started again",
     )
     .option('--wait', 'wait until the new key is current (and, for an emergency, the execution has ended), showing progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long (the rotation goes on)', '15m')
-    .option('--local', 'EMULATOR DEMOS ONLY: run the execution in this process (the synthesized state machine and the real handlers against AWS_ENDPOINT_URL) instead of Step Functions; waits are compressed on a simulated clock. Also KEYROLL_LOCAL=1')
+    .option(
+      '--local',
+      'EMULATOR DEMOS ONLY: run the execution in this process (the synthesized state machine and the real handlers against AWS_ENDPOINT_URL) instead of Step Functions; waits are compressed on a simulated clock. Also KEYROLL_LOCAL=1',
+    )
     .option('--leave-in-overlap', 'with --local: stop where a deployed execution waits out the overlap (new key current, previous key RETIRING, lock held), so status/rollback can be rehearsed')
     .addHelpText(
       'after',
