@@ -103,8 +103,8 @@ const RUNS = 5;
 const REMINDER_CYCLES = 3;
 
 async function main(): Promise<void> {
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   logger.setLogLevel('SILENT');
   const moto = await startMoto();
   const proxy = await QuotaProxy.start(moto.endpoint, []);

@@ -8,11 +8,12 @@ import { UsageError } from '../lib/cli/errors';
 import { run } from '../lib/cli/program';
 
 // The SDK's notice that Node 20 nears its end of support is noise for an operator.
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- @types/node says boolean; it is undefined when stderr is not a TTY
   stderrIsTTY: Boolean(process.stderr.isTTY),
   env: process.env,
   readStdin: async () => {

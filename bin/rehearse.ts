@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   }
 
   // The SDK's notice that Node 20 nears its end of support is noise for a local run.
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.stderr.write('Starting the emulated AWS (moto)...\n');
   const moto = await startMoto();
   pointSdkAtEmulator(moto.endpoint);
@@ -122,25 +122,22 @@ async function rehearseFleet(flags: { fleet?: number; quota: number; concurrency
   if (flags.quota < 1 || flags.quota > 10_000) return usage('--quota must be 1-10000 writes per second.');
   if (flags.concurrency !== undefined && (flags.concurrency < 1 || flags.concurrency > 1000)) return usage('--concurrency must be 1-1000.');
   if (flags.fleetMode !== 'emergency' && flags.fleetMode !== 'scheduled') return usage('--fleet-mode must be emergency or scheduled.');
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.stderr.write('Starting the emulated AWS (moto)...\n');
   const moto = await startMoto();
   pointSdkAtEmulator(moto.endpoint);
   const bar = new SingleBar({ format: ' {phase} {bar} {value}/{total} | throttled writes {throttled}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
   let phase = '';
   try {
-    const report = await runFleetRehearsal(
-      { clients, writesPerSecond: flags.quota, mode: flags.fleetMode as 'emergency' | 'scheduled', ...(flags.concurrency !== undefined ? { maxConcurrency: flags.concurrency } : {}) },
-      (p) => {
-        const label = p.phase === 'register' ? 'registering' : 'rotating   ';
-        if (label !== phase) {
-          if (phase) bar.stop();
-          phase = label;
-          bar.start(p.total, p.done, { phase: label, throttled: p.throttled });
-        }
-        bar.update(p.done, { phase: label, throttled: p.throttled });
-      },
-    );
+    const report = await runFleetRehearsal({ clients, writesPerSecond: flags.quota, mode: flags.fleetMode, ...(flags.concurrency !== undefined ? { maxConcurrency: flags.concurrency } : {}) }, (p) => {
+      const label = p.phase === 'register' ? 'registering' : 'rotating   ';
+      if (label !== phase) {
+        if (phase) bar.stop();
+        phase = label;
+        bar.start(p.total, p.done, { phase: label, throttled: p.throttled });
+      }
+      bar.update(p.done, { phase: label, throttled: p.throttled });
+    });
     bar.stop();
     fs.mkdirSync(flags.out, { recursive: true });
     fs.writeFileSync(path.join(flags.out, 'fleet.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -154,7 +154,7 @@ export class KeyRollFleet extends Construct {
       }),
     );
     acknowledgeFleetFindings({
-      stateMachine: this.stateMachine as sfn.StateMachine & { role: iam.IRole },
+      stateMachine: this.stateMachine,
       stateMachineLogicalId: stack.getLogicalId(this.stateMachine.node.defaultChild as CfnElement),
       fleetPageLogicalId: stack.getLogicalId(fleetPage.node.defaultChild as CfnElement),
       distributedMapPolicy: this.stateMachine.node.tryFindChild('DistributedMapPolicy'),

@@ -123,7 +123,7 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
 }
@@ -138,13 +138,13 @@ export function summarizeRounds(cases: readonly Pick<RatioCase, 'id' | 'label' |
   if (floors.length === 0) throw new Error('summarizeRounds needs at least one floor case.');
   const floor = floors.map((f) => ({ id: f.id, opsPerSec: median(series(f.id)) })).reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
   const floorRates = series(floor.id);
-  const roundMax = floorRates.map((_, round) => Math.max(...floors.map((f) => series(f.id)[round]!)));
+  const roundMax = floorRates.map((_, round) => Math.max(...floors.map((f) => series(f.id)[round])));
   const results: RatioCaseResult[] = cases.map((c) => {
     const own = series(c.id);
     const base = { id: c.id, label: c.label, kind: c.kind, opsPerSec: median(own) };
     if (c.kind === 'floor') return base;
-    const floorRatio = median(own.map((rate, round) => rate / floorRates[round]!));
-    const floorRatioVsRoundMax = median(own.map((rate, round) => rate / roundMax[round]!));
+    const floorRatio = median(own.map((rate, round) => rate / floorRates[round]));
+    const floorRatioVsRoundMax = median(own.map((rate, round) => rate / roundMax[round]));
     return { ...base, floorRatio, floorRatioVsRoundMax, ...(c.kind === 'warm' ? { pass: floorRatio >= FLOOR_RATIO_TARGET } : {}) };
   });
   return { target: FLOOR_RATIO_TARGET, rounds: options.rounds, blockOps: options.blockOps, floor, cases: results };

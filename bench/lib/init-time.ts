@@ -74,7 +74,7 @@ function runChild(targets: readonly string[], cwd: string): number[] {
   const child = spawnSync(process.execPath, ['-e', CHILD_SCRIPT, ...targets], {
     // A minimal environment, so the figure does not depend on the caller's shell. NODE_PATH
     // is how the Lambda runtime exposes its bundled SDK too, so externals resolve the same way.
-    env: { PATH: process.env['PATH'] ?? '', NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'), ...LAMBDA_ENV },
+    env: { PATH: process.env.PATH ?? '', NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'), ...LAMBDA_ENV },
     cwd,
     encoding: 'utf8',
     timeout: 30_000,
@@ -117,7 +117,7 @@ export function measureInitTime(code: Uint8Array, externals: readonly string[], 
       altPaths.forEach((file, k) => alt[k]?.push(...runChild([file], dir)));
     }
     const sum = (series: number[][]) => Array.from({ length: runs }, (_, i) => series.reduce((total, p) => total + (p[i] ?? 0), 0));
-    const sdkTotals = sum(parts.slice(0, externals.length).filter((_, k) => externals[k]!.startsWith('@aws-sdk/')));
+    const sdkTotals = sum(parts.slice(0, externals.length).filter((_, k) => externals[k].startsWith('@aws-sdk/')));
     const builtinParts = parts.slice(externals.length, externals.length + builtins.length);
     return {
       bundle: series(whole),

@@ -117,11 +117,11 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
           }),
         ),
       );
-      for (const item of page.Items ?? []) clientIds.push(String(item['clientId']));
+      for (const item of page.Items ?? []) clientIds.push(String(item.clientId));
       startKey = page.LastEvaluatedKey;
     } while (startKey && clientIds.length < options.limit);
     // The cursor is the last client read (a client id, no secret): the next page starts after it.
-    const last = startKey ? String((startKey['gsi1sk'] as string).slice('CLIENT#'.length)) : undefined;
+    const last = startKey ? (startKey.gsi1sk as string).slice('CLIENT#'.length) : undefined;
     return { clientIds, ...(last ? { last } : {}) };
   }
 
@@ -255,7 +255,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
           }),
         ),
       );
-      return String(result.Attributes?.['offboardedAt'] ?? at);
+      return String(result.Attributes?.offboardedAt ?? at);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw new UnknownClientError(clientId);
       throw error;
@@ -280,9 +280,9 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         if (!error.Item) throw new UnknownClientError(clientId);
-        const offboardedAt = (error.Item['offboardedAt'] as { S?: string } | undefined)?.S;
+        const offboardedAt = (error.Item.offboardedAt as { S?: string } | undefined)?.S;
         if (offboardedAt) throw new ClientOffboardedError(clientId, offboardedAt);
-        const heldBy = (error.Item['lock'] as { M?: { rotationId?: { S?: string } } } | undefined)?.M?.rotationId?.S;
+        const heldBy = (error.Item.lock as { M?: { rotationId?: { S?: string } } } | undefined)?.M?.rotationId?.S;
         throw new RotationInProgressError(clientId, heldBy ?? 'unknown');
       }
       throw error;
@@ -517,9 +517,9 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
         }
         if (!codes.includes('ConditionalCheckFailed')) throw error;
         const failed = codes.flatMap((code, i) => (code === 'ConditionalCheckFailed' ? [i] : []));
-        const replays = new Set(failed.filter((i) => isAuditPut(pending[i]!) && isAuditReplay(pending[i]!, reasons[i]?.Item)));
+        const replays = new Set(failed.filter((i) => isAuditPut(pending[i]) && isAuditReplay(pending[i], reasons[i]?.Item)));
         if (replays.size < failed.length) {
-          const conflicts = failed.filter((i) => !replays.has(i) && isAuditPut(pending[i]!)).length;
+          const conflicts = failed.filter((i) => !replays.has(i) && isAuditPut(pending[i])).length;
           const note = conflicts ? `; ${conflicts} audit entr${conflicts === 1 ? 'y' : 'ies'} already written with other content` : '';
           throw new ConditionFailedError(`A guarded write found an item in an unexpected state (${codes.join(', ')})${note}.`, { cause: error });
         }

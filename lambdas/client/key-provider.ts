@@ -189,7 +189,7 @@ export class KeyProvider implements ApiKeySource {
 
   constructor(options: KeyProviderOptions) {
     const prefix = options.secretNamePrefix ?? DEFAULT_SECRET_NAME_PREFIX;
-    if (options.clientId !== undefined && options.clientId.length === 0) {
+    if (options.clientId?.length === 0) {
       throw new InvalidClientOptionsError('clientId must not be empty; got an empty string.');
     }
     const secretId = options.secretId ?? (options.clientId !== undefined ? `${prefix}${options.clientId}` : undefined);

@@ -184,7 +184,10 @@ export class SqsNotificationPoller {
 
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
       const handle = this.#scheduler.setTimeout(() => {
         this.#wakeUp = undefined;
         resolve();

@@ -208,6 +208,7 @@ export class KeyVerifier {
       if (requiredScopes === entry.fastRequired && entry.fastSettled !== undefined) return entry.fastSettled;
       return Promise.resolve(this.judge(entry, nowMs, requiredScopes));
     } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on a caught error as it was thrown
       return Promise.reject(error);
     }
   }
@@ -247,7 +248,7 @@ export class KeyVerifier {
    */
   private freshEntry(digest: string, nowMs: number): CacheEntry | undefined {
     const entry = this.cache.get(slotOf(digest) >>> this.slotShift);
-    return entry !== undefined && entry.digest === digest && entry.expiresAtMs > nowMs ? entry : undefined;
+    return entry?.digest === digest && entry.expiresAtMs > nowMs ? entry : undefined;
   }
 
   /** A cache miss: the offline format check (a malformed key never reaches the store), then a read. */

@@ -120,7 +120,7 @@ const NAMEABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 function issuePath(issue: v.BaseIssue<unknown>): string {
   const top = issue.path?.[0]?.key;
   if (top === undefined) return '(input)';
-  if ((REQUEST_FIELDS as readonly unknown[]).includes(top)) return String(top);
+  if (typeof top === 'string' && (REQUEST_FIELDS as readonly string[]).includes(top)) return top;
   return typeof top === 'string' && NAMEABLE_FIELD.test(top) ? top : '(unknown field)';
 }
 

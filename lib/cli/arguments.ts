@@ -23,7 +23,7 @@ export function parseDurationSeconds(text: string, option: string): number {
     throw new UsageError(`${option} must be a duration such as 90m, 24h, 7d or 1h30m (units s, m, h, d, w).`, [`${option}: not a duration`]);
   }
   let seconds = 0;
-  for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) seconds += Number(amount) * UNIT_SECONDS[unit!]!;
+  for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) seconds += Number(amount) * UNIT_SECONDS[unit];
   if (seconds <= 0) throw new UsageError(`${option} must be longer than zero.`, [`${option}: zero`]);
   return seconds;
 }

@@ -72,7 +72,7 @@ function parseInput(input: string | undefined): { clientId?: string; mode?: stri
   if (!input) return undefined;
   try {
     const parsed = JSON.parse(input) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as { clientId?: string; mode?: string; requestedBy?: string }) : undefined;
+    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
   } catch {
     return undefined;
   }

@@ -55,8 +55,8 @@ export const DEFAULT_STACK_NAME = 'KeyRoll';
 
 /** Finds the stack's outputs. @throws EnvironmentError naming what is missing and how to fix it. */
 export async function discoverStack(options: DiscoveryOptions): Promise<DiscoveredStack> {
-  const file = options.outputsFile ?? (options.env['KEYROLL_OUTPUTS_FILE'] || undefined);
-  const wanted = options.stack ?? (options.env['KEYROLL_STACK'] || undefined);
+  const file = options.outputsFile ?? (options.env.KEYROLL_OUTPUTS_FILE || undefined);
+  const wanted = options.stack ?? (options.env.KEYROLL_STACK || undefined);
   if (file) return fromFile(file, wanted, options.outputsFile ? '--outputs-file' : 'KEYROLL_OUTPUTS_FILE');
   return fromCloudFormation(wanted ?? DEFAULT_STACK_NAME, options);
 }

@@ -289,6 +289,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Resolves once `url` answers any HTTP response; rejects on timeout or when `isDead()` reports a reason. */
 export async function waitForHttp(url: string, timeoutMs: number, isDead: () => string | undefined = () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // eslint-disable-next-line no-useless-assignment -- read only after a failed attempt set it; kept for clarity should the loop change
   let lastError = 'no attempt made';
   for (;;) {
     const dead = isDead();
@@ -348,7 +349,7 @@ async function externalEndpoint(endpoint: string): Promise<MotoHandle> {
   } catch (err) {
     throw new MotoUnavailableError(`KEYROLL_EXTERNAL_ENDPOINT=1 but AWS_ENDPOINT_URL=${endpoint} is not answering: ${(err as Error).message}`);
   }
-  return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: async () => {} };
+  return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: () => Promise.resolve() };
 }
 
 /** Python patches applied to moto at start (see the file's docstring). */

@@ -69,7 +69,7 @@ export function buildReport(input: { options: RehearsalOptions; startMs: number;
       const previousKeyUse = Array.from({ length: buckets }, () => 0);
       for (const o of outcomes) {
         if (o.clientId !== r.clientId || !o.ok || o.keyRole !== 'previous' || o.atMs < r.startedAtMs || o.atMs > r.endedAtMs) continue;
-        previousKeyUse[Math.min(buckets - 1, Math.floor((o.atMs - r.startedAtMs) / (BUCKET_MINUTES * MINUTE)))]! += 1;
+        previousKeyUse[Math.min(buckets - 1, Math.floor((o.atMs - r.startedAtMs) / (BUCKET_MINUTES * MINUTE)))] += 1;
       }
       return {
         clientId: r.clientId,
@@ -88,7 +88,7 @@ export function buildReport(input: { options: RehearsalOptions; startMs: number;
   const totalBuckets = Math.ceil((input.endMs - startMs) / (BUCKET_MINUTES * MINUTE)) + 1;
   for (let i = 0; i < totalBuckets; i++) timeline.push({ atMinute: i * BUCKET_MINUTES, current: 0, previous: 0, failed: 0 });
   for (const o of outcomes) {
-    const bucket = timeline[Math.min(totalBuckets - 1, Math.floor((o.atMs - startMs) / (BUCKET_MINUTES * MINUTE)))]!;
+    const bucket = timeline[Math.min(totalBuckets - 1, Math.floor((o.atMs - startMs) / (BUCKET_MINUTES * MINUTE)))];
     if (!o.ok) bucket.failed += 1;
     else if (o.keyRole === 'previous') bucket.previous += 1;
     else bucket.current += 1;

@@ -79,7 +79,7 @@ async function seedClient() {
 
 /** Items of one client only (the table is shared by the tests of this file). */
 async function itemsOf(clientId: string) {
-  return (await sortedItems(tableName)).filter((item) => item['clientId'] === clientId);
+  return (await sortedItems(tableName)).filter((item) => item.clientId === clientId);
 }
 
 describe('records', () => {

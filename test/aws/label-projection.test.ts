@@ -5,11 +5,11 @@ import type { VersionStages } from '../../lambdas/aws/secret-store';
 
 /** Applies a change as Secrets Manager does (moving AWSCURRENT puts AWSPREVIOUS on the version it left). */
 function apply(stages: Record<string, string[]>, change: NonNullable<ReturnType<typeof nextLabelChange>>): void {
-  if (change.from) stages[change.from] = stages[change.from]!.filter((l) => l !== change.stage);
+  if (change.from) stages[change.from] = stages[change.from].filter((l) => l !== change.stage);
   if (change.to) (stages[change.to] ??= []).push(change.stage);
   if (change.stage === Stage.CURRENT && change.from && change.to) {
-    for (const v of Object.keys(stages)) stages[v] = stages[v]!.filter((l) => l !== Stage.PREVIOUS);
-    stages[change.from]!.push(Stage.PREVIOUS);
+    for (const v of Object.keys(stages)) stages[v] = stages[v].filter((l) => l !== Stage.PREVIOUS);
+    stages[change.from].push(Stage.PREVIOUS);
   }
 }
 
@@ -28,9 +28,9 @@ describe('nextLabelChange', () => {
     fc.assert(
       fc.property(fc.constantFrom(...versions), holder, holder, fc.constantFrom(...versions), holder, holder, (cur, prev, pend, tCur, tPrev, tPend) => {
         const stages: Record<string, string[]> = Object.fromEntries(versions.map((v) => [v, []]));
-        stages[cur]!.push(Stage.CURRENT);
-        if (prev && prev !== cur) stages[prev]!.push(Stage.PREVIOUS);
-        if (pend) stages[pend]!.push(Stage.PENDING);
+        stages[cur].push(Stage.CURRENT);
+        if (prev && prev !== cur) stages[prev].push(Stage.PREVIOUS);
+        if (pend) stages[pend].push(Stage.PENDING);
         const target: LabelTarget = { current: tCur, ...(tPrev && tPrev !== tCur ? { previous: tPrev } : {}), ...(tPend ? { pending: tPend } : {}) };
         let changes = 0;
         for (let next = nextLabelChange(stages, target); next; next = nextLabelChange(stages, target)) {

@@ -114,7 +114,7 @@ describe('LeanKeyStore over moto, beside KeyRepository', () => {
     const ghost = hashApiKey(generateApiKey(deps.settings.keyPrefix));
     expect(await lean.recordUse(ghost, iso(START), iso(START - 60_000))).toBe(false);
     expect(await deps.keys.recordUse(ghost, iso(START), iso(START - 60_000))).toBe(false);
-    expect((await scanTable(deps.tableName)).filter((item) => item['pk'] === `KEY#${ghost}`)).toEqual([]);
+    expect((await scanTable(deps.tableName)).filter((item) => item.pk === `KEY#${ghost}`)).toEqual([]);
   });
 
   it('each sees what the other wrote', async () => {

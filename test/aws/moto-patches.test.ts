@@ -52,7 +52,7 @@ async function pages(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await ddb.send(new QueryCommand({ ...input, TableName: table, ExclusiveStartKey: start }));
-    out.push((page.Items ?? []).map((item) => Number(item['n']!.N)));
+    out.push((page.Items ?? []).map((item) => Number(item.n.N)));
     start = page.LastEvaluatedKey;
   } while (start);
   return out;
@@ -94,8 +94,8 @@ describe('moto patches', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'TransactionCanceledException' });
-    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(8) }))).Item?.['note']).toBeUndefined();
+    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(8) }))).Item?.note).toBeUndefined();
     expect((await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'P9' }, sk: { S: 'new' } } }))).Item).toBeUndefined();
-    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(7) }))).Item?.['note']).toEqual({ S: 'before' });
+    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(7) }))).Item?.note).toEqual({ S: 'before' });
   });
 });

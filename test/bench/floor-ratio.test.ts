@@ -55,7 +55,7 @@ describe('summarizeRounds', () => {
   });
 
   it('needs a floor case', () => {
-    expect(() => summarizeRounds([cases[4]!], new Map([['warm', [1]]]), { rounds: 1, blockOps: 1 })).toThrow(/floor/);
+    expect(() => summarizeRounds([cases[4]], new Map([['warm', [1]]]), { rounds: 1, blockOps: 1 })).toThrow(/floor/);
   });
 
   it('judges the goal on the new estimate under a new id, keeps the old estimate under the old id, and gives the control no goal', () => {
@@ -63,6 +63,6 @@ describe('summarizeRounds', () => {
     expect(m['floorRatio.warm.ratioVsFloor']).toEqual({ value: byId.get('warm')!.floorRatio, unit: 'ratio', better: 'higher', goal: 0.8 });
     expect(m['floorRatio.control.ratioVsFloor']).toEqual({ value: 1, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.warm.ratio']).toEqual({ value: byId.get('warm')!.floorRatioVsRoundMax, unit: 'ratio', better: 'higher' });
-    expect(m['floorRatio.floor.opsPerSec']!.value).toBe(100);
+    expect(m['floorRatio.floor.opsPerSec'].value).toBe(100);
   });
 });

@@ -66,7 +66,7 @@ describe('clients add / list / show', () => {
       schedule: { outcome: 'created', expression: 'rate(30 days)', timeZone: 'Europe/Paris', flexibleWindowMinutes: 120 },
       actor: 'test-operator',
     });
-    expect(out['currentKeyId']).toMatch(/^kr_kid_[0-9a-f]{16}$/);
+    expect(out.currentKeyId).toMatch(/^kr_kid_[0-9a-f]{16}$/);
     // The key is in the secret, and its id is what the CLI printed.
     expect(await world.keyAt(id, 'AWSCURRENT')).toMatch(/^kr_/);
     const schedule = await new SchedulerClient({}).send(new GetScheduleCommand({ Name: id, GroupName: world.outputs.ScheduleGroupName }));
@@ -97,13 +97,13 @@ describe('clients add / list / show', () => {
     expect(conflict.stderr).toMatch(/RegistrationConflict: .*different scopes and policy/);
 
     const listed = json<{ clients: { clientId: string; currentKeyId: string; status: string }[] }>(await world.cli('--json', 'clients', 'list'));
-    expect(listed.clients.find((c) => c.clientId === id)).toMatchObject({ currentKeyId: out['currentKeyId'], status: 'active' });
+    expect(listed.clients.find((c) => c.clientId === id)).toMatchObject({ currentKeyId: out.currentKeyId, status: 'active' });
     const text = await world.cli('clients', 'list');
-    expect(text.stdout).toMatch(new RegExp(`${id}\\s+active\\s+${out['currentKeyId']}`));
+    expect(text.stdout).toMatch(new RegExp(`${id}\\s+active\\s+${String(out.currentKeyId)}`));
 
     const shown = await world.cli('--json', 'clients', 'show', id);
-    expect(json(shown)).toMatchObject({ client: { clientId: id, status: 'active' }, keys: [{ keyId: out['currentKeyId'], state: 'ACTIVE', role: 'current' }], schedule: { expression: 'rate(30 days)' } });
-    expect((json(shown) as { audit: { action: string }[] }).audit.map((e) => e.action)).toEqual(expect.arrayContaining(['client.registered', 'schedule.created']));
+    expect(json(shown)).toMatchObject({ client: { clientId: id, status: 'active' }, keys: [{ keyId: out.currentKeyId, state: 'ACTIVE', role: 'current' }], schedule: { expression: 'rate(30 days)' } });
+    expect(json<{ audit: { action: string }[] }>(shown).audit.map((e) => e.action)).toEqual(expect.arrayContaining(['client.registered', 'schedule.created']));
     expect(JSON.stringify(json(shown))).not.toMatch(/keyHash|currentKeyHash/);
   });
 
@@ -111,7 +111,7 @@ describe('clients add / list / show', () => {
     const id = `actor-${randomUUID().slice(0, 8)}`;
     const result = await world.cliWith({ KEYROLL_ACTOR: '' }, '--json', 'clients', 'add', id, '--scopes', 'a', '--interval-days', '7', '--timezone', 'UTC', '--window', '01:00-02:00', '--max-overlap', '1d');
     expect(result.code).toBe(0);
-    expect(json(result)['actor']).toBe('arn:aws:sts::123456789012:user/moto');
+    expect(json(result).actor).toBe('arn:aws:sts::123456789012:user/moto');
     expect((await world.cli('clients', 'remove', id, '--reason', 'done', '--actor', 'alice@example.com')).code).toBe(0);
     const events = json<{ events: { action: string; actor: string }[] }>(await world.cli('--json', 'audit', id)).events;
     expect(events.find((e) => e.action === 'client.registered')?.actor).toBe('arn:aws:sts::123456789012:user/moto');

@@ -84,7 +84,7 @@ describe('stack discovery', () => {
       expect({ file, code: result.code }).toEqual({ file, code: 3 });
       expect(result.stderr).toMatch(message);
     }
-    const json = await cli({}, '--json', '--outputs-file', cases[0]![0], 'status', 'someone');
+    const json = await cli({}, '--json', '--outputs-file', cases[0][0], 'status', 'someone');
     expect(JSON.parse(json.stdout)).toEqual({ error: { name: 'EnvironmentError', message: expect.stringContaining('Cannot read the outputs file'), exitCode: 3 } });
   });
 
@@ -116,14 +116,14 @@ describe('stack discovery', () => {
 
   it('exit 3 when the endpoint does not answer', async () => {
     const file = outputsFileWith(JSON.stringify({ KeyRoll: outputs }));
-    const saved = process.env['AWS_ENDPOINT_URL'];
-    process.env['AWS_ENDPOINT_URL'] = 'http://127.0.0.1:9';
+    const saved = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = 'http://127.0.0.1:9';
     try {
       const result = await cli({}, '--outputs-file', file, 'status', 'someone');
       expect(result.code).toBe(3);
       expect(result.stderr).toContain('Cannot reach the AWS endpoint (ECONNREFUSED)');
     } finally {
-      process.env['AWS_ENDPOINT_URL'] = saved;
+      process.env.AWS_ENDPOINT_URL = saved;
     }
   });
 });

@@ -22,8 +22,16 @@ afterAll(() => {
   expect(world.transcript.join('\n')).not.toMatch(KEY_SHAPE);
 });
 
-type Status = { client: { currentKeyId: string; lock?: { rotationId: string } }; keys: { keyId: string; state: string; role: string }[] };
-type Rotated = { rotationId: string; status: string; currentKeyId: string; previousKeyId: string };
+interface Status {
+  client: { currentKeyId: string; lock?: { rotationId: string } };
+  keys: { keyId: string; state: string; role: string }[];
+}
+interface Rotated {
+  rotationId: string;
+  status: string;
+  currentKeyId: string;
+  previousKeyId: string;
+}
 const statusOf = async (id: string) => json<Status>(await world.cli('--json', 'status', id));
 
 describe('the same --rotation-id run twice with --local (issue 15 item 9)', () => {

@@ -179,8 +179,8 @@ describe('KeyProvider failures', () => {
 
     await expect(provider.getKey()).resolves.toBe(good.apiKey);
     expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.message).toContain('still using key ' + good.keyId);
-    expect(logger.warnings[0]!.attributes[0]).toMatchObject({
+    expect(logger.warnings[0].message).toContain('still using key ' + good.keyId);
+    expect(logger.warnings[0].attributes[0]).toMatchObject({
       secretId: 'keyroll/clients/acme',
       reason: 'stale',
       failure: 'request-failed',
@@ -270,7 +270,7 @@ describe('KeyProvider failures', () => {
     await provider.getKey();
     secrets.failure = awsError('WeirdProxyError', `upstream said: bad token ${good.apiKey} and ${newSecretValue().apiKey}`);
     await expect(provider.refresh('manual')).rejects.toThrow(KeyUnavailableError);
-    expect(logger.warnings[0]!.attributes[0]!['errorMessage']).toBe('upstream said: bad token [REDACTED] and [REDACTED]');
+    expect(logger.warnings[0].attributes[0].errorMessage).toBe('upstream said: bad token [REDACTED] and [REDACTED]');
     expect(logger.text()).not.toContain(good.apiKey);
   });
 });
@@ -376,7 +376,7 @@ describe('KeyProvider background refresh (start/stop)', () => {
     await scheduler.advance(INTERVAL);
     expect(secrets.calls).toHaveLength(2);
     expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.attributes[0]).toMatchObject({ reason: 'timer', servingKeyId: good.keyId });
+    expect(logger.warnings[0].attributes[0]).toMatchObject({ reason: 'timer', servingKeyId: good.keyId });
 
     await scheduler.advance(4_999);
     expect(secrets.calls).toHaveLength(2);

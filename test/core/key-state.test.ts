@@ -167,7 +167,7 @@ describe('random walks', () => {
         for (const choice of choices) {
           const next: readonly KeyState[] = KEY_TRANSITIONS[state];
           if (next.length === 0) break;
-          const to: KeyState = next[choice % next.length]!;
+          const to: KeyState = next[choice % next.length];
           assertTransition('kid', state, to);
           state = to;
           visited.push(state);

@@ -54,7 +54,11 @@ function reachableStrings(root: unknown): string[] {
     if (typeof value === 'string') out.push(value);
     if (typeof value !== 'object' || value === null || seen.has(value)) return;
     seen.add(value);
-    if (value instanceof Map) for (const [k, v] of value) (walk(k), walk(v));
+    if (value instanceof Map)
+      for (const [k, v] of value) {
+        walk(k);
+        walk(v);
+      }
     else if (value instanceof Set) for (const v of value) walk(v);
     else for (const key of Object.getOwnPropertyNames(value)) walk((value as Record<string, unknown>)[key]);
   };
@@ -243,11 +247,11 @@ describe('cache slots', () => {
             verifier.clear();
             model.clear();
           }
-          const key = keys[index]!;
+          const key = keys[index];
           const slot = slotOfBits(key);
           const now = local.nowMs();
           const held = model.get(slot);
-          const hit = held !== undefined && held.key === key && held.expiresAt > now;
+          const hit = held?.key === key && held.expiresAt > now;
           // verifyCached agrees with the model on hit or miss, and a hit never reads.
           const cached = verifier.verifyCached(key);
           expect(cached === undefined).toBe(!hit);

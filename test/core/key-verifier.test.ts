@@ -23,6 +23,7 @@ const keyFor = (seed: number, prefix = PREFIX) => generateApiKey(prefix, fixedRa
 const KEY = keyFor(1);
 const OTHER_KEY = keyFor(2);
 
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- KeyState documents the usual values; any string tests an unknown state
 function recordFor(key: string, state: KeyState | string, extra: Partial<KeyRecord> = {}): KeyRecord {
   return {
     keyHash: hashApiKey(key),
@@ -274,7 +275,7 @@ describe('revocation latency', () => {
     await settle();
     expect(pending).toHaveLength(1);
     // The store answers with the state it had at T0 ...
-    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
     // ... and a second request arrives 9 s later, while that answer is still on its way.
     clock.advance(9_000);
     const second = verifier.verify(KEY);
@@ -287,7 +288,7 @@ describe('revocation latency', () => {
     const third = verifier.verify(KEY);
     await settle();
     expect(pending).toHaveLength(2);
-    pending[1]!.resolve(recordFor(KEY, KeyState.REVOKED));
+    pending[1].resolve(recordFor(KEY, KeyState.REVOKED));
     expect(await third).toMatchObject({ accepted: false, reason: 'revoked' });
   });
 });
@@ -349,7 +350,7 @@ describe('in-flight de-duplication', () => {
     const verdicts = Array.from({ length: 8 }, (_, i) => verifier.verify(KEY, i % 2 ? ['orders:write'] : []));
     await settle();
     expect(pending).toHaveLength(1);
-    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
     const results = await Promise.all(verdicts);
     expect(results.map((v) => (v.accepted ? 'ok' : v.reason))).toEqual(['ok', 'insufficient_scope', 'ok', 'insufficient_scope', 'ok', 'insufficient_scope', 'ok', 'insufficient_scope']);
     expect(lookup).toHaveBeenCalledTimes(1);
@@ -370,12 +371,12 @@ describe('in-flight de-duplication', () => {
     const waiters = [verifier.verify(KEY), verifier.verify(KEY), verifier.verify(KEY)];
     await settle();
     expect(pending).toHaveLength(1);
-    pending[0]!.reject(new Error('read failed'));
+    pending[0].reject(new Error('read failed'));
     for (const waiter of waiters) await expect(waiter).rejects.toThrow('read failed');
     const again = verifier.verify(KEY);
     await settle();
     expect(pending).toHaveLength(2);
-    pending[1]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[1].resolve(recordFor(KEY, KeyState.ACTIVE));
     expect((await again).accepted).toBe(true);
   });
 });

@@ -472,7 +472,7 @@ describe('effectiveOverlapSeconds', () => {
           expect(actual).toBe(0);
           return;
         }
-        const chosen = requested !== undefined ? requested : client !== undefined ? client : fallback;
+        const chosen = requested ?? client ?? fallback;
         const expected = chosen < bounds.minSeconds ? bounds.minSeconds : chosen > bounds.maxSeconds ? bounds.maxSeconds : chosen;
         expect(actual).toBe(expected);
         expect(actual).toBeGreaterThanOrEqual(bounds.minSeconds);

@@ -47,7 +47,7 @@ async function prepare(mode: RotationMode, overlapSeconds?: number) {
 }
 
 const getClient = async (clientId: string) => (await deps.keys.getClient(clientId)) as ClientWithPending;
-const getKey = async (keyHash: string) => (await deps.keys.getKey(keyHash)) as KeyRecord;
+const getKey = async (keyHash: string) => (await deps.keys.getKey(keyHash))!;
 
 /** Every plaintext key ever stored in the secret (all versions). */
 async function plaintextKeysOf(secretId: string): Promise<string[]> {

@@ -32,7 +32,7 @@ let forcedStatus: number | undefined;
 
 beforeAll(async () => {
   // EMF output is tested in authorizer.test.ts; here it would only fill the console.
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   deps = await makeTestDeps();
   const authorize = createAuthorizer({
     verifier: createDynamoKeyVerifier({ tableName: deps.tableName, client: dynamoDbClient(), clock: deps.clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0 }),
@@ -67,7 +67,7 @@ beforeAll(async () => {
       const status = forcedStatus ?? (answer.isAuthorized ? 200 : 403);
       served.push({ status, authorization: req.headers.authorization });
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answer.isAuthorized ? { clientId: answer.context['clientId'] } : { message: 'Forbidden' }));
+      res.end(JSON.stringify(answer.isAuthorized ? { clientId: answer.context.clientId } : { message: 'Forbidden' }));
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -68,10 +68,10 @@ const ONE_OF_BASELINE: Record<string, { readonly names: readonly string[]; reado
 
 /** The argv of `command` with every required parameter valid, and `name` set to `value`. */
 function argvWith(command: Command, path: string[], name: string, value: string, kind: Parameter['kind']): string[] {
-  const args = command.registeredArguments.map((argument) => (`<${argument.name()}>` === name ? value : BASELINE[`<${argument.name()}>`]!));
+  const args = command.registeredArguments.map((argument) => (`<${argument.name()}>` === name ? value : BASELINE[`<${argument.name()}>`]));
   const oneOf = ONE_OF_BASELINE[path.join(' ')];
   const options = [
-    ...command.options.filter((option) => option.mandatory && option.long !== name).flatMap((option) => [option.long!, BASELINE[option.long!]!]),
+    ...command.options.filter((option) => option.mandatory && option.long !== name).flatMap((option) => [option.long!, BASELINE[option.long!]]),
     ...(oneOf && !oneOf.names.includes(name) ? oneOf.argv : []),
   ];
   // `--opt=value` keeps a value that starts with `-` a value; a flag given a value must be refused.

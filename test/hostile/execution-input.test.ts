@@ -141,7 +141,7 @@ describe('each request field × each hostile value, through the beginRotation ha
     const outcome = await invoke(withField(valid(client.clientId), name, value), newRotationId());
     expect(calls.commands).toEqual([]);
     expectRefused(outcome, 'InvalidRotationInput', name);
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
@@ -176,7 +176,7 @@ describe('a representative subset through the synthesized state machine', () => 
 
   beforeAll(async () => {
     topics = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn }), deps);
+    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0].topicArn, opsTopicArn: topics[1].topicArn }), deps);
   });
 
   // Per field, the first refused value of each category; JSON has no undefined, NaN or Infinity.
@@ -212,7 +212,7 @@ describe('execution input and name at the limits of StartExecution, through the 
 
   beforeAll(async () => {
     topics = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn }), deps);
+    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0].topicArn, opsTopicArn: topics[1].topicArn }), deps);
   });
   beforeEach(() => calls.reset());
 

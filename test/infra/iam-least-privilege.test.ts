@@ -80,8 +80,8 @@ function idOf(t: CfnTemplate, name: string): string {
 /** Adds a statement to the default policy of the role of function `fn`. */
 function grantTo(t: CfnTemplate, fn: string, statement: Statement): void {
   const role = functionRoles(t).get(idOf(t, fn))!;
-  const policy = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
-  policy[1].Properties!['PolicyDocument'].Statement.push(statement);
+  const policy = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles) === JSON.stringify([{ Ref: role }]))!;
+  policy[1].Properties!.PolicyDocument.Statement.push(statement);
 }
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keyroll/clients/*';
@@ -98,7 +98,7 @@ describe('the synthesized template', () => {
     expect(functions.length).toBeGreaterThanOrEqual(11);
     expect(new Set(identityStatements(template).map((s) => s.role)).size).toBeGreaterThanOrEqual(functions.length + 1);
     const [machine] = stateMachines(template);
-    expect(machine!.invokes.map(nameOf).sort()).toEqual(
+    expect(machine.invokes.map(nameOf).sort()).toEqual(
       ['BeginRotation', 'CheckUsage', 'CreateSecret', 'FinishSecret', 'RetireOldKey', 'RollbackRotation', 'SetSecret', 'TestSecret'].map((s) => `Rotation${s}Function`),
     );
   });
@@ -121,7 +121,7 @@ describe('the synthesized template', () => {
 describe('each rule reports a planted violation', () => {
   test('a second function sharing a role', () => {
     const t = planted((c) => {
-      c.Resources[idOf(c, 'RotationCheckUsageFunction')]!.Properties!['Role'] = { 'Fn::GetAtt': [functionRoles(c).get(idOf(c, 'RotationSetSecretFunction'))!, 'Arn'] };
+      c.Resources[idOf(c, 'RotationCheckUsageFunction')].Properties!.Role = { 'Fn::GetAtt': [functionRoles(c).get(idOf(c, 'RotationSetSecretFunction'))!, 'Arn'] };
     });
     expect(checkOneRolePerFunction(t)).toEqual([
       expect.objectContaining({
@@ -198,8 +198,8 @@ describe('each rule reports a planted violation', () => {
   test('the state machine role reading a secret, invoking a function outside its definition, publishing anywhere', () => {
     const t = planted((c) => {
       const [{ role }] = stateMachines(c);
-      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
-      policy.Properties!['PolicyDocument'].Statement.push(
+      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles) === JSON.stringify([{ Ref: role }]))!;
+      policy.Properties!.PolicyDocument.Statement.push(
         allow('secretsmanager:GetSecretValue'),
         allow('lambda:InvokeFunction', { 'Fn::GetAtt': [idOf(c, 'AuthAuthorizerFunction'), 'Arn'] }),
         allow('sns:Publish', '*'),
@@ -221,8 +221,8 @@ describe('each rule reports a planted violation', () => {
     const foreign = 'arn:aws:states:us-east-1:123456789012:stateMachine:SomeoneElses';
     const t = planted((c) => {
       const { role } = stateMachines(c).find((m) => nameOf(m.machine) === 'FleetStateMachine')!;
-      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
-      policy.Properties!['PolicyDocument'].Statement.push(
+      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles) === JSON.stringify([{ Ref: role }]))!;
+      policy.Properties!.PolicyDocument.Statement.push(
         allow('states:StartExecution', foreign),
         allow('states:SendTaskSuccess', foreign),
         allow('states:StopExecution', 'arn:aws:states:us-east-1:123456789012:execution:SomeoneElses:*'),

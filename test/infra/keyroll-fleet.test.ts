@@ -59,7 +59,7 @@ describe('the fleet state machine', () => {
   test('pages through the clients and rotates each page with a Distributed Map at the configured concurrency', () => {
     const states = fleetDefinition().States;
     expect(states[FleetStates.LIST_CLIENTS]).toMatchObject({ Type: 'Task', Next: FleetStates.HAS_CLIENTS });
-    const map = states[FleetStates.ROTATE_CLIENTS]!;
+    const map = states[FleetStates.ROTATE_CLIENTS];
     expect(map).toMatchObject({
       Type: 'Map',
       MaxConcurrency: 25,
@@ -130,7 +130,7 @@ describe('the fleet state machine', () => {
   test('its role reads only two attributes of client records (an ambiguous start), nothing else of the table', () => {
     const statements = statementsOf(stack.fleet.stateMachine.role).filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
     expect(statements.flatMap((s) => asArray(s.Action))).toEqual(['dynamodb:GetItem']);
-    expect(statements[0]!.Condition).toEqual({
+    expect(statements[0].Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] },
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'currentVersionId', 'lock'] },
       StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
@@ -162,10 +162,10 @@ describe('the fleet page function', () => {
     const actions = statements.flatMap((s) => asArray(s.Action)).sort();
     expect(actions).toEqual(['dynamodb:Query', 'dynamodb:Query', 'kms:Decrypt', 'kms:DescribeKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
     const [index, selections] = statements.filter((s) => asArray(s.Action).includes('dynamodb:Query'));
-    expect(JSON.stringify(index!.Resource)).toContain('/index/byClient');
-    expect(index!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['CLIENTS'] } });
+    expect(JSON.stringify(index.Resource)).toContain('/index/byClient');
+    expect(index.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['CLIENTS'] } });
     // The table itself only in FLEET#<fleetId> partitions: no client record, key or audit entry.
-    expect(selections!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
+    expect(selections.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
     expect(fn).toBeDefined();
   });
 });

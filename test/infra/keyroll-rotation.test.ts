@@ -149,7 +149,7 @@ function definition(): { text: string; json: StateMachineDefinition; tokens: Map
 /** The function a task invokes (logical id), directly (`Resource` = its ARN) or through lambda:invoke. */
 function invokedFunction(state: State, tokens: Map<string, unknown>): string | undefined {
   if (state.Type !== 'Task') return undefined;
-  const target = /:states:::lambda:invoke$/.test(state.Resource ?? '') ? ((state.Parameters as Record<string, unknown> | undefined)?.FunctionName as string | undefined) : state.Resource;
+  const target = (state.Resource ?? '').endsWith(':states:::lambda:invoke') ? ((state.Parameters as Record<string, unknown> | undefined)?.FunctionName as string | undefined) : state.Resource;
   const ref = target === undefined ? undefined : (tokens.get(target) as { 'Fn::GetAtt'?: [string, string] } | undefined);
   const id = ref?.['Fn::GetAtt']?.[0];
   return id !== undefined && resources[id]?.Type === 'AWS::Lambda::Function' ? id : undefined;
@@ -217,9 +217,7 @@ describe('storage and encryption', () => {
       expect(topic.Properties!.KmsMasterKeyId).toEqual(keyArn());
       const policies = ofType('AWS::SNS::TopicPolicy').filter(([, p]) => asArray(p.Properties!.Topics).some((t: any) => t?.Ref === id));
       expect(policies).toHaveLength(1);
-      const denies = asArray<Statement>(policies[0][1].Properties!.PolicyDocument.Statement).filter(
-        (s) => s.Effect === 'Deny' && (s.Condition?.Bool as Record<string, unknown> | undefined)?.['aws:SecureTransport'] === 'false',
-      );
+      const denies = asArray<Statement>(policies[0][1].Properties!.PolicyDocument.Statement).filter((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
       expect(denies).toHaveLength(1);
       expect(denies[0].Principal).toEqual('*');
       expect(asArray(denies[0].Action)).toContain('sns:Publish');
@@ -384,7 +382,7 @@ describe('least privilege', () => {
     expect(kmsStatements.length).toBeGreaterThan(0);
     for (const { where, statement } of kmsStatements) {
       expect({ where, resources: asArray(statement.Resource) }).toEqual({ where, resources: [keyArn()] });
-      const via = (statement.Condition?.StringEquals as Record<string, unknown> | undefined)?.['kms:ViaService'];
+      const via = statement.Condition?.StringEquals?.['kms:ViaService'];
       expect({ where, via }).toEqual({ where, via: expect.stringMatching(/^(secretsmanager|dynamodb|sns)\.us-east-1\.amazonaws\.com$/) });
     }
   });
@@ -439,7 +437,7 @@ describe('least privilege', () => {
 
   test('the state machine role can use the key through SNS and DynamoDB (encrypted topics and table)', () => {
     const statements = roleStatements(logicalId(stack.rotation.stateMachine.role));
-    const via = (service: string) => statements.filter((s) => (s.Condition?.StringEquals as Record<string, unknown> | undefined)?.['kms:ViaService'] === `${service}.us-east-1.amazonaws.com`);
+    const via = (service: string) => statements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === `${service}.us-east-1.amazonaws.com`);
     expect(via('sns').flatMap((s) => asArray(s.Action))).toEqual(expect.arrayContaining(['kms:GenerateDataKey', 'kms:Decrypt']));
     expect(via('dynamodb').flatMap((s) => asArray(s.Action))).toEqual(expect.arrayContaining(['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt']));
   });

@@ -256,7 +256,7 @@ describe('offboardClient', () => {
     expect(first.revokedKeyIds).toEqual([client.currentKeyId]);
     const changed = (await scanTable(w.outputs.TableName)).filter((item) => !items.some((old) => JSON.stringify(old) === JSON.stringify(item)));
     // Only the client record's updatedAt moves.
-    expect(changed.map((item) => item['sk'])).toEqual(['CLIENT']);
+    expect(changed.map((item) => item.sk)).toEqual(['CLIENT']);
   });
 
   it('a re-run by another operator keeps the first entry (append-only audit) and records its own', async () => {

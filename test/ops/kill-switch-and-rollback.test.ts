@@ -114,7 +114,7 @@ describe('revokeKey (kill switch)', () => {
     expect(await verifier.verify(key)).toMatchObject({ accepted: false, reason: 'revoked' });
     const [notice] = (await w.clientTopic.drain()).map((m) => JSON.parse(m.message) as Record<string, unknown>);
     expect(notice).toMatchObject({ incident: 'key.revoked', revokedKeyIds: [registered.currentKeyId] });
-    expect(notice!['currentKeyId']).toBeUndefined();
+    expect(notice.currentKeyId).toBeUndefined();
 
     // The way out: an emergency rotation (testSecret does not require the revoked current key).
     const context = await beginRotation(w.steps, { request: rotationRequest(registered.clientId, RotationMode.EMERGENCY), rotationId: newRotationId() });

@@ -137,7 +137,7 @@ const inbox = (() => {
   let draining: Promise<unknown> = Promise.resolve();
   return async (clientId: string): Promise<Published[]> => {
     const drained = draining.then(async () => {
-      for (const m of await w.clientTopic.drain()) byClient.set(m.attributes['clientId'] ?? '', [...(byClient.get(m.attributes['clientId'] ?? '') ?? []), m]);
+      for (const m of await w.clientTopic.drain()) byClient.set(m.attributes.clientId ?? '', [...(byClient.get(m.attributes.clientId ?? '') ?? []), m]);
     });
     draining = drained.catch(() => undefined);
     await drained;
@@ -279,6 +279,6 @@ describe('the operator API crash matrix', () => {
 /** Splits `items` round-robin into `n` lists (one per concurrent worker). */
 function chunk<T>(items: readonly T[], n: number): T[][] {
   const out: T[][] = Array.from({ length: n }, () => []);
-  items.forEach((item, i) => out[i % n]!.push(item));
+  items.forEach((item, i) => out[i % n].push(item));
   return out.filter((c) => c.length > 0);
 }

@@ -137,7 +137,7 @@ export function noticeFindings(messages: readonly Published[], expectedTypes: re
   const announcedNotAfters: string[] = [];
   for (const m of messages) {
     const notice = JSON.parse(m.message) as Record<string, unknown>;
-    const eventId = String(notice['eventId']);
+    const eventId = String(notice.eventId);
     // When it was sent is not something a client acts on; everything else must be the same.
     const { occurredAt: _sentAt, ...content } = notice;
     const body = JSON.stringify(content);
@@ -148,14 +148,14 @@ export function noticeFindings(messages: readonly Published[], expectedTypes: re
       continue;
     }
     byId.set(eventId, body);
-    distinctTypes.push(String(notice['eventType']));
-    if (typeof notice['previousKeyNotAfter'] === 'string') announcedNotAfters.push(notice['previousKeyNotAfter']);
+    distinctTypes.push(String(notice.eventType));
+    if (typeof notice.previousKeyNotAfter === 'string') announcedNotAfters.push(notice.previousKeyNotAfter);
     // What the SDK acts on: the event type and the key it names as current.
     const parsed = parseRotationNotification(m.message, Object.fromEntries(Object.entries(m.attributes).map(([k, value]) => [k, { StringValue: value }])));
     if (!parsed) violations.push(`the client SDK cannot read notice ${eventId}`);
     else if (parsed.currentKeyId !== undefined && parsed.currentKeyId !== finalCurrentKeyId) violations.push(`${eventId} names ${parsed.currentKeyId} as current, but ${finalCurrentKeyId} is`);
-    if (oldKeyId !== undefined && notice['previousKeyId'] !== undefined && notice['previousKeyId'] !== oldKeyId)
-      violations.push(`${eventId} names ${String(notice['previousKeyId'])} as the previous key, not ${oldKeyId}`);
+    if (oldKeyId !== undefined && notice.previousKeyId !== undefined && notice.previousKeyId !== oldKeyId)
+      violations.push(`${eventId} names ${String(notice.previousKeyId)} as the previous key, not ${oldKeyId}`);
   }
   const same = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
   if (!same(distinctTypes, expectedTypes)) {

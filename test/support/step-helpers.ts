@@ -40,7 +40,7 @@ export async function allVersionIds(secretId: string, client: SecretsManagerClie
 /** Table items in a stable order (by pk, sk). */
 export async function sortedItems(tableName: string): Promise<Record<string, unknown>[]> {
   const items = await scanTable(tableName);
-  return items.sort((a, b) => `${a['pk']}|${a['sk']}`.localeCompare(`${b['pk']}|${b['sk']}`));
+  return items.sort((a, b) => `${String(a.pk)}|${String(a.sk)}`.localeCompare(`${String(b.pk)}|${String(b.sk)}`));
 }
 
 /** The whole observable state of one client's rotation: table items and staging labels. */

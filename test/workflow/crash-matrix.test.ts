@@ -123,9 +123,9 @@ class Inbox {
         [opsTopic, 'ops'],
       ] as const) {
         for (const m of await topic.drain()) {
-          const entry = this.byClient.get(m.attributes['clientId'] ?? '') ?? { client: [], ops: [] };
+          const entry = this.byClient.get(m.attributes.clientId ?? '') ?? { client: [], ops: [] };
           entry[into].push(m);
-          this.byClient.set(m.attributes['clientId'] ?? '', entry);
+          this.byClient.set(m.attributes.clientId ?? '', entry);
         }
       }
     });
@@ -366,7 +366,7 @@ describe('the crash matrix', () => {
   it('catches a planted fault: a crash that Step Functions does not retry', async () => {
     // The same points of RetireOldKey, but the crash surfaces under a name no Retry matches:
     // the state is never run again, the execution takes its Catch. The judge must flag it.
-    const scenario = SCENARIOS[0]!;
+    const scenario = SCENARIOS[0];
     const points = pointsByScenario.get(scenario.name)!.filter((p) => p.state === S.RETIRE_OLD_KEY && p.mutating);
     expect(points.length).toBeGreaterThan(0);
     const outcomes = [];

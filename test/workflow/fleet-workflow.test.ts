@@ -259,13 +259,13 @@ describe('a fleet within Step Functions limits (256 KiB per execution input, sta
     const sizes = measurement.stop();
     expect(result).toMatchObject({ status: 'FAILED', error: 'FleetRotationIncomplete' });
     const [ops] = (await opsTopic.drain()).map((m) => m.message);
-    const notice = JSON.parse(ops!) as { failed: number; failedClients: unknown[]; moreFailedClients: number; summary: string };
+    const notice = JSON.parse(ops) as { failed: number; failedClients: unknown[]; moreFailedClients: number; summary: string };
     expect(notice).toMatchObject({ failed: 1_000, moreFailedClients: 950 });
     expect(notice.failedClients).toHaveLength(50);
     expect(notice.summary).toContain('950 more');
     const [state, bytes] = largest(sizes);
     console.log(
-      `1,000 failed clients, 256-character errors: RotateClients output ${sizes.get('RotateClients output')} B; ListClients input ${sizes.get('ListClients input')} B; fleet.finished notice ${Buffer.byteLength(ops!)} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`,
+      `1,000 failed clients, 256-character errors: RotateClients output ${sizes.get('RotateClients output')} B; ListClients input ${sizes.get('ListClients input')} B; fleet.finished notice ${Buffer.byteLength(ops)} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`,
     );
     expect(bytes).toBeLessThan(MAX_PAYLOAD_BYTES * 0.8);
   });

@@ -205,7 +205,7 @@ function plantedGaps(): CfnTemplate {
     const principals = evaluatorOf(copy).principals;
     const role = (state: string) => (principals.roleOf({ machine: 'rotation', state }) as { role: string }).role;
     const [setSecretRole, finishRole] = [role(S.SET_SECRET), role(S.FINISH_SECRET)];
-    const table = Object.keys(copy.Resources).find((id) => copy.Resources[id]!.Type === 'AWS::DynamoDB::Table')!;
+    const table = Object.keys(copy.Resources).find((id) => copy.Resources[id].Type === 'AWS::DynamoDB::Table')!;
     for (const { role: holder, statement } of identityStatements(copy)) {
       if (holder === setSecretRole && Array.isArray(statement.Action)) statement.Action = statement.Action.filter((a) => a !== 'dynamodb:PutItem');
       if (holder === finishRole && asList(statement.Action).some((a) => a.startsWith('secretsmanager:'))) statement.Resource = { 'Fn::GetAtt': [table, 'Arn'] };

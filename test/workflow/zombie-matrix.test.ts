@@ -111,7 +111,7 @@ beforeAll(async () => {
   executions.install();
   deps = { ...(await makeTestDeps(clock)), executions };
   topics = await Promise.all(['client', 'ops'].map(async (name) => tapTopic(tap, await createRecordedTopic(), name)));
-  workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn });
+  workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0].topicArn, opsTopicArn: topics[1].topicArn });
   runner = new WorkflowRunner(workflow, deps, tap);
   // The kill switch and the operator rollback need the table, the secrets, the clock, the executions and the client topic.
   ops = {
@@ -120,7 +120,7 @@ beforeAll(async () => {
     clock,
     executions,
     settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds },
-    notifier: new ClientNotifier(new SNSClient({}), topics[0]!.topicArn),
+    notifier: new ClientNotifier(new SNSClient({}), topics[0].topicArn),
   } as unknown as OpsDeps;
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, clock, 60_000);

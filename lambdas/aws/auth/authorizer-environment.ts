@@ -48,8 +48,8 @@ export function readAuthorizerEnvironment(environment: NodeJS.ProcessEnv = proce
     cacheTtlMs: numberEnv('CACHE_TTL_MS', 10_000),
     negativeCacheTtlMs: optionalNumberEnv('NEGATIVE_CACHE_TTL_MS'),
     usageIntervalMs: positiveEnv('USAGE_INTERVAL_SECONDS', 300) * 1000,
-    routeScopes: environment['ROUTE_SCOPES'],
-    unlistedRoutes: unlistedRoutesEnv(environment['UNLISTED_ROUTES']),
+    routeScopes: environment.ROUTE_SCOPES,
+    unlistedRoutes: unlistedRoutesEnv(environment.UNLISTED_ROUTES),
   };
 }
 

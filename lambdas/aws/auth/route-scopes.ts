@@ -96,7 +96,7 @@ function matches(route: CompiledRoute, path: readonly string[]): boolean {
     return false;
   }
   for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
+    const segment = segments[i];
     if (segment.kind === SegmentKind.GREEDY) return true;
     if (segment.kind === SegmentKind.PARAM ? path[i] === '' : segment.text !== path[i]) return false;
   }
@@ -111,7 +111,7 @@ function matches(route: CompiledRoute, path: readonly string[]): boolean {
 export function compareSpecificity(a: { segments: readonly Segment[]; method: string }, b: { segments: readonly Segment[]; method: string }): number {
   const length = Math.min(a.segments.length, b.segments.length);
   for (let i = 0; i < length; i++) {
-    const difference = a.segments[i]!.kind - b.segments[i]!.kind;
+    const difference = a.segments[i].kind - b.segments[i].kind;
     if (difference !== 0) return difference;
   }
   // Same kinds on the common prefix: the longer one has a literal or param where the other's greedy tail is.

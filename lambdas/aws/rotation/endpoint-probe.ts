@@ -33,7 +33,7 @@ export interface ProbeOptions {
  */
 export async function proveAgainstEndpoint(url: string, apiKey: string, clientId: string, options: ProbeOptions = {}): Promise<void> {
   const target = parseVerifyEndpointUrl(url, { allowLoopbackHttp: options.allowLoopbackHttp });
-  const fetchImpl = options.fetch ?? (fetch as unknown as Fetch);
+  const fetchImpl = options.fetch ?? fetch;
   let response: { status: number; text(): Promise<string> };
   try {
     // redirect 'manual': fetch hands back the 3xx itself instead of re-sending the key to Location.

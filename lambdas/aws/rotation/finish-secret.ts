@@ -56,7 +56,7 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
   // AWSPENDING may stay on the current version, AWSPREVIOUS on the version AWSCURRENT left.
   await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, context.rotationId));
   const last = client.lastRotation;
-  if (!last || last.rotationId !== context.rotationId) {
+  if (last?.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`finishSecret: the client record does not show rotation ${context.rotationId} as finished.`);
   }
   return {

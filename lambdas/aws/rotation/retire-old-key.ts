@@ -20,7 +20,7 @@ export interface RetireResult {
 export async function retireOldKey(deps: RotationDeps, context: RotationContext): Promise<RetireResult> {
   const client = await clientLockedBy(deps, context);
   const last = client.lastRotation;
-  if (!last || last.rotationId !== context.rotationId) {
+  if (last?.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`retire: rotation ${context.rotationId} has not finished.`);
   }
   const now = isoNow(deps.clock);

@@ -95,6 +95,7 @@ export async function undoUnfinishedRotation(deps: UndoDeps, context: RotationCo
         },
         audit: undoAuditEvents(context, now, revokedIds(transitions), undoneBy),
       }),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- false positive: tsc rejects the line without it
     async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
   );
 }
@@ -130,10 +131,10 @@ export async function undoFinishedRotation(
   if (newKey && newKey.state !== KeyState.REVOKED && newKey.state !== KeyState.RETIRING) {
     // The new key was current: clients may hold it.
     transitions.push(exposed(deps, context, newKey, now, exposedKey));
-  } else if (newKey && newKey.state === KeyState.RETIRING && exposedKey === 'revoke') {
+  } else if (newKey?.state === KeyState.RETIRING && exposedKey === 'revoke') {
     transitions.push(revoke(newKey, now));
   }
-  if (oldKey && oldKey.state === KeyState.RETIRING) {
+  if (oldKey?.state === KeyState.RETIRING) {
     transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.RETIRING, to: KeyState.ACTIVE, remove: ['notAfter'] });
   }
   await convergent(
