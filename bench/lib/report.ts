@@ -129,7 +129,7 @@ export function renderReport(r: BenchReport): string {
   if (b) {
     lines.push(
       '2. Authorizer bundle (esbuild ' +
-        `${b.esbuildVersion}: platform ${b.options.platform}, target ${b.options.target}, ${b.options.format}, minify ${b.options.minify}, external ${(b.options.external ?? []).join(' ')})`,
+        `${b.esbuildVersion}: platform ${b.options.platform}, target ${String(b.options.target)}, ${b.options.format}, minify ${b.options.minify}, external ${(b.options.external ?? []).join(' ')})`,
       `   size ${kib(b.bytes)}, gzip ${kib(b.gzipBytes)} — limit ${kib(b.limitBytes)}: ${b.pass ? 'PASS' : 'FAIL'}`,
       `   largest parts: ${b.composition
         .slice(0, 6)

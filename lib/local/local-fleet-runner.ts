@@ -198,7 +198,7 @@ export class LocalFleetRunner implements TaskTokenSink {
       }
       // Without a Name, StartExecution names the execution with a fresh UUID (every attempt a new execution).
       const { Input, Name = randomUUID() } = parameters;
-      const clientId = String(Input['clientId']);
+      const clientId = String(Input.clientId);
       const token = randomUUID();
       const input = { ...Input, callbackToken: token };
       const inputJson = JSON.stringify(input);
@@ -250,7 +250,7 @@ export class LocalFleetRunner implements TaskTokenSink {
     // An ambiguous start's polling Wait runs in a few real milliseconds (simulated time is the rotations' clock).
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [FleetStates.WAIT_FOR_STARTED_ROTATION]: 20 } },
-      context: context as never,
+      context: context,
     });
     const drained = (async () => {
       for await (const event of execution.eventLogs) this.options.onEvent?.(event as unknown as LocalExecutionEvent, 'fleet');

@@ -27,7 +27,7 @@ const KEY = generateApiKey('kr', fixedRandom(new Uint8Array(32).fill(0x5a)));
 const LONG_KEY = generateApiKey('abcdefghijklmnop', fixedRandom(new Uint8Array(32).fill(0xa5)));
 
 /** The names Step Functions Catch/Retry match on: part of the state machine's public contract. */
-const CASES: ReadonlyArray<[string, () => KeyRollError, string]> = [
+const CASES: readonly [string, () => KeyRollError, string][] = [
   ['InvalidRotationInputError', () => new InvalidRotationInputError('Invalid rotation input: mode: bad', ['mode: bad']), 'InvalidRotationInput'],
   ['UnknownClientError', () => new UnknownClientError('acme'), 'UnknownClient'],
   ['RotationInProgressError', () => new RotationInProgressError('acme', 'rot-1'), 'RotationInProgress'],

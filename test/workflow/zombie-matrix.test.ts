@@ -111,10 +111,17 @@ beforeAll(async () => {
   executions.install();
   deps = { ...(await makeTestDeps(clock)), executions };
   topics = await Promise.all(['client', 'ops'].map(async (name) => tapTopic(tap, await createRecordedTopic(), name)));
-  workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn });
+  workflow = synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0].topicArn, opsTopicArn: topics[1].topicArn });
   runner = new WorkflowRunner(workflow, deps, tap);
   // The kill switch and the operator rollback need the table, the secrets, the clock, the executions and the client topic.
-  ops = { keys: deps.keys, secrets: deps.secrets, clock, executions, settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds }, notifier: new ClientNotifier(new SNSClient({}), topics[0]!.topicArn) } as unknown as OpsDeps;
+  ops = {
+    keys: deps.keys,
+    secrets: deps.secrets,
+    clock,
+    executions,
+    settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds },
+    notifier: new ClientNotifier(new SNSClient({}), topics[0].topicArn),
+  } as unknown as OpsDeps;
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, clock, 60_000);
 });
@@ -151,14 +158,7 @@ const described = (error: unknown) => `${(error as Error).name}: ${(error as Err
  * finish) where the column says (the caller calls it after, for the others); returns what
  * ran, for the incident checks.
  */
-async function interfere(
-  interferer: Interferer,
-  clientId: string,
-  log: string[],
-  violations: string[],
-  preIncident: string[] | undefined,
-  land: () => Promise<unknown>,
-): Promise<Incident | undefined> {
+async function interfere(interferer: Interferer, clientId: string, log: string[], violations: string[], preIncident: string[] | undefined, land: () => Promise<unknown>): Promise<Incident | undefined> {
   if (interferer === 'operator-rollback') {
     try {
       const result = await rollbackLastRotation(ops, { clientId, requestedBy: 'alice@example.com', reason: 'the new key breaks the partner' });
@@ -293,11 +293,7 @@ describe('the zombie matrix', () => {
   });
 
   const points = (): { victim: Victim; point: ZombiePoint }[] =>
-    VICTIMS.flatMap((victim) =>
-      sitesByVictim
-        .get(victim.name)!
-        .flatMap((site) => INTERFERERS.filter((i) => appliesTo(i, site)).map((interferer) => ({ victim, point: { ...site, interferer } }))),
-    );
+    VICTIMS.flatMap((victim) => sitesByVictim.get(victim.name)!.flatMap((site) => INTERFERERS.filter((i) => appliesTo(i, site)).map((interferer) => ({ victim, point: { ...site, interferer } }))));
 
   it('generates a point for every store write of every Lambda step of the victims', () => {
     const sites = [...sitesByVictim.values()].flat();
