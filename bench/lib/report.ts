@@ -86,13 +86,7 @@ function verifierTable(cases: readonly VerifierCase[]): string {
 
 function ratioTable(f: FloorRatioResult): string {
   const ratio = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(2));
-  const rows = f.cases.map((c) => [
-    c.label + (c.id === f.floor.id ? ' ← floor' : ''),
-    opsPerSec(c.opsPerSec),
-    ratio(c.floorRatio),
-    ratio(c.referenceRatio),
-    ratio(c.floorRatioVsRoundMax),
-  ]);
+  const rows = f.cases.map((c) => [c.label + (c.id === f.floor.id ? ' ← floor' : ''), opsPerSec(c.opsPerSec), ratio(c.floorRatio), ratio(c.referenceRatio), ratio(c.floorRatioVsRoundMax)]);
   return renderTable(['warm path vs the hash floor (interleaved)', 'ops/s', 'vs floor', 'vs plain lookup', 'vs round max (old)'], rows);
 }
 

@@ -105,7 +105,7 @@ export async function runFloorRatio(keys: KeySet, rounds: number, blockOps: numb
       id: 'plain-cached-lookup',
       label: 'plain cached lookup (hex hash, Map, TTL, rules)',
       kind: 'reference',
-      sync: (i) => plain(valid[i % n]!, REQUIRED_SCOPES),
+      sync: (i) => plain(valid[i % n], REQUIRED_SCOPES),
     },
     {
       id: 'verify-cached-warm-valid',

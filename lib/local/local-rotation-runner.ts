@@ -8,15 +8,7 @@ import { stepHandlers, type StepDeps } from '../../lambdas/handlers/step-handler
 import { RotationStates } from '../rotation-definition';
 import { actAs } from './local-identity';
 import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits } from './step-functions-limits';
-import {
-  executionContext,
-  ServiceIntegrations,
-  taskStates,
-  waitTargetBefore,
-  zeroForEveryState,
-  type SynthesizedWorkflow,
-  type UsageWaitTargets,
-} from './synthesized-workflow';
+import { executionContext, ServiceIntegrations, taskStates, waitTargetBefore, zeroForEveryState, type SynthesizedWorkflow, type UsageWaitTargets } from './synthesized-workflow';
 
 /** How one local execution ended. */
 export interface LocalRotationResult {
@@ -114,9 +106,7 @@ export class LocalRotationRunner {
           checkTaskInput(name, input);
           if (step) this.options.onInvoke?.(step);
           // The state's calls are its function's (or, for an integration, its state machine's): see local-identity.ts.
-          output = await actAs({ machine: 'rotation', state: name }, async () =>
-            step ? handlerOf(step)(input) : this.integrations.call(resource, input as Record<string, unknown>),
-          );
+          output = await actAs({ machine: 'rotation', state: name }, async () => (step ? handlerOf(step)(input) : this.integrations.call(resource, input as Record<string, unknown>)));
           checkTaskResult(name, output);
         } catch (error) {
           if (typeof error === 'object' && error !== null) handledTaskErrors.add(error);

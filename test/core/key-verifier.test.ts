@@ -387,8 +387,8 @@ describe('in-flight de-duplication', () => {
     await settle();
     expect(pending.map((p) => p.hash)).toEqual([hashApiKey(KEY), hashApiKey(OTHER_KEY)]);
     verifier.clear(); // and forgets OTHER_KEY's read too
-    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
-    pending[1]!.resolve(undefined);
+    pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[1].resolve(undefined);
     expect((await first).accepted).toBe(true);
     expect(await second).toEqual({ accepted: false, reason: 'unknown' });
     expect(verifier.verifyCached(KEY)).toBeUndefined();

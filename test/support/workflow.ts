@@ -27,15 +27,7 @@ import { ManualClock } from '../../lambdas/core/clock';
 import { dynamoDbClient, secretsManagerClient, snsClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { stepHandlers, type StepHandler } from '../../lambdas/handlers/step-handlers';
-import {
-  executionContext,
-  ServiceIntegrations,
-  taskStates,
-  waitTargetBefore,
-  zeroForEveryState,
-  type SynthesizedWorkflow,
-  type UsageWaitTargets,
-} from '../../lib/local/synthesized-workflow';
+import { executionContext, ServiceIntegrations, taskStates, waitTargetBefore, zeroForEveryState, type SynthesizedWorkflow, type UsageWaitTargets } from '../../lib/local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
 import { SecretTap } from './secret-tap';
 import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
@@ -161,7 +153,7 @@ function integrationCall(resource: string): { service: string; command: string }
 
 /** The topics the definition publishes to (client: NotifyRotated's, ops: NotifyOpsFailure's), for the IAM check's world. */
 function topicsOf(workflow: SynthesizedWorkflow): { clientTopicArn?: string; opsTopicArn?: string } {
-  const states = workflow.definition['States'] as Record<string, { Parameters?: { TopicArn?: string } }>;
+  const states = workflow.definition.States as Record<string, { Parameters?: { TopicArn?: string } }>;
   return { clientTopicArn: states[RotationStates.NOTIFY_ROTATED]?.Parameters?.TopicArn, opsTopicArn: states[RotationStates.NOTIFY_OPS_FAILURE]?.Parameters?.TopicArn };
 }
 
@@ -334,23 +326,26 @@ export class WorkflowRunner {
       // The test's hook (a kill switch, an operator) is not the step: its calls are not the step role's.
       return asNoPrincipal(() => hold.onHold({ state, attempt, ...call }));
     };
-    return Object.assign((call: AwsCall) => {
-      record.calls.push({ state, attempt, ...call });
-      record.callCounts.set(state, (record.callCounts.get(state) ?? 0) + 1);
-      if (call.ok) record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
-      const crash = record.armed[0];
-      if (!crash || crash.state !== state || record.callCounts.get(state) !== crash.afterCall) return;
-      record.armed.shift();
-      const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command}${call.ok ? '' : ', failed'})`);
-      error.name = crash.error ?? this.crashErrorName(state);
-      record.fired.push({ ...crash, call: { service: call.service, command: call.command, ok: call.ok }, attempt, surfaced: true, thrown: error });
-      throw error;
-    }, { admit });
+    return Object.assign(
+      (call: AwsCall) => {
+        record.calls.push({ state, attempt, ...call });
+        record.callCounts.set(state, (record.callCounts.get(state) ?? 0) + 1);
+        if (call.ok) record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
+        const crash = record.armed[0];
+        if (!crash || crash.state !== state || record.callCounts.get(state) !== crash.afterCall) return;
+        record.armed.shift();
+        const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command}${call.ok ? '' : ', failed'})`);
+        error.name = crash.error ?? this.crashErrorName(state);
+        record.fired.push({ ...crash, call: { service: call.service, command: call.command, ok: call.ok }, attempt, surfaced: true, thrown: error });
+        throw error;
+      },
+      { admit },
+    );
   }
 
   /** Lambda tasks crash as `Lambda.Unknown`; a direct integration loses its response as its retryable client error. */
   private crashErrorName(state: string): string {
-    const definition = (this.workflow.definition['States'] as Record<string, { Resource?: string; Retry?: { ErrorEquals: string[] }[] }>)[state];
+    const definition = (this.workflow.definition.States as Record<string, { Resource?: string; Retry?: { ErrorEquals: string[] }[] }>)[state];
     const integration = definition?.Resource ? integrationCall(definition.Resource) : undefined;
     if (!integration) return 'Lambda.Unknown';
     const retried = (definition?.Retry ?? []).flatMap((r) => r.ErrorEquals).find((e) => e.endsWith('.SdkClientException'));

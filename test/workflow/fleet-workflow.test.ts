@@ -67,19 +67,24 @@ const SMALL_PAGES: FleetPageSettings = { ...DEFAULT_FLEET_PAGE_SETTINGS, pageSiz
 
 function fleetRunner(options: { realRetryIntervals?: boolean; fleetPage?: FleetPageSettings } & Pick<LocalFleetOptions, 'loseStartResponse' | 'rotationStub'> = {}) {
   const transitions: string[] = [];
-  const runner = new LocalFleetRunner(resolveFleetWorkflow(synth, resources), resolveWorkflow(synth, resources), { ...deps, fleetPage: options.fleetPage ?? SMALL_PAGES }, {
-    ...(options.loseStartResponse ? { loseStartResponse: options.loseStartResponse } : {}),
-    ...(options.rotationStub ? { rotationStub: options.rotationStub } : {}),
-    // Simulated time: the clock jumps to where a rotation's Wait would end.
-    waitUntil: async (targetMs) => {
-      const clock = deps.clock as ManualClock;
-      if (targetMs > clock.nowMs()) clock.advance(targetMs - clock.nowMs());
+  const runner = new LocalFleetRunner(
+    resolveFleetWorkflow(synth, resources),
+    resolveWorkflow(synth, resources),
+    { ...deps, fleetPage: options.fleetPage ?? SMALL_PAGES },
+    {
+      ...(options.loseStartResponse ? { loseStartResponse: options.loseStartResponse } : {}),
+      ...(options.rotationStub ? { rotationStub: options.rotationStub } : {}),
+      // Simulated time: the clock jumps to where a rotation's Wait would end.
+      waitUntil: async (targetMs) => {
+        const clock = deps.clock as ManualClock;
+        if (targetMs > clock.nowMs()) clock.advance(targetMs - clock.nowMs());
+      },
+      realRetryIntervals: options.realRetryIntervals ?? false,
+      onEvent: (event, machine) => {
+        if (event.type === 'StateEntered' && machine === 'fleet') transitions.push(String(event.state?.name));
+      },
     },
-    realRetryIntervals: options.realRetryIntervals ?? false,
-    onEvent: (event, machine) => {
-      if (event.type === 'StateEntered' && machine === 'fleet') transitions.push(String(event.state?.name));
-    },
-  });
+  );
   return { runner, transitions };
 }
 
