@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       server.once('exit', (code) => reject(new Error(`the stand-in DynamoDB exited (${code})`)));
     });
     const env = {
-      PATH: process.env['PATH'] ?? '',
+      PATH: process.env.PATH ?? '',
       NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'),
       TABLE_NAME: 'bench-table',
       KEY_PREFIX: 'kr',
@@ -103,12 +103,12 @@ async function main(): Promise<void> {
     });
     const samples = bundles.map(() => ({ init: [] as number[], first: [] as number[], total: [] as number[] }));
     const once = (k: number) => {
-      const child = spawnSync(process.execPath, ['-e', CHILD_SCRIPT, files[k]!, key], { env, cwd: dir, encoding: 'utf8', timeout: 30_000 });
+      const child = spawnSync(process.execPath, ['-e', CHILD_SCRIPT, files[k], key], { env, cwd: dir, encoding: 'utf8', timeout: 30_000 });
       if (child.status !== 0) throw new Error(`cold-start child failed with ${child.status ?? child.signal}: ${child.stderr.slice(0, 2000)}`);
       const [init, first] = JSON.parse(child.stdout) as [number, number];
-      samples[k]!.init.push(init);
-      samples[k]!.first.push(first);
-      samples[k]!.total.push(init + first);
+      samples[k].init.push(init);
+      samples[k].first.push(first);
+      samples[k].total.push(init + first);
     };
     const load = os.loadavg();
     // One discarded run each (cold OS file cache), then interleaved, alternating the order.
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
         `Authorizer cold start: init + first request (fresh node ${process.version} process per run, ${runs} runs each, interleaved; load average at start ${load.map((l) => l.toFixed(2)).join(' ')})`,
         renderTable(
           ['bundle', 'init ms (median / min)', 'first request ms', 'init + first request ms'],
-          bundles.map((b, k) => [b.id, fmt(samples[k]!.init), fmt(samples[k]!.first), fmt(samples[k]!.total)]),
+          bundles.map((b, k) => [b.id, fmt(samples[k].init), fmt(samples[k].first), fmt(samples[k].total)]),
         ),
         '   DynamoDB is a loopback stand-in over plain HTTP: the figures leave out the network and TLS, which both paths pay alike.',
         '',

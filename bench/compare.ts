@@ -20,7 +20,7 @@ function main(argv: readonly string[]): number {
   let thresholdPct = 10;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--threshold') thresholdPct = Number(argv[++i]);
-    else files.push(argv[i]!);
+    else files.push(argv[i]);
   }
   if (files.length !== 2 || !Number.isFinite(thresholdPct)) {
     process.stderr.write(`${USAGE}\n`);

@@ -103,8 +103,8 @@ const RUNS = 5;
 const REMINDER_CYCLES = 3;
 
 async function main(): Promise<void> {
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   logger.setLogLevel('SILENT');
   const moto = await startMoto();
   const proxy = await QuotaProxy.start(moto.endpoint, []);
@@ -215,7 +215,9 @@ async function main(): Promise<void> {
       const { writes, boundPerSecond } = quotaWritesOf(counts);
       return `  ${name}: ${fmt(writes)} (${SECRETS_MANAGER_WRITE_QUOTA.operations.join(' + ')}) → at most ${boundPerSecond} rotations/s at ${SECRETS_MANAGER_WRITE_QUOTA.perSecond} writes/s`;
     });
-    process.stdout.write(`${renderCostTable(rows)}\n\nQuota-bound Secrets Manager writes per rotation:\n${quota.join('\n')}\n\nSecrets Manager storage: $${PRICES.secretMonth.toFixed(2)} per client per month, whatever the rotations.\nJSON: bench/results/cost-latest.json\n`);
+    process.stdout.write(
+      `${renderCostTable(rows)}\n\nQuota-bound Secrets Manager writes per rotation:\n${quota.join('\n')}\n\nSecrets Manager storage: $${PRICES.secretMonth.toFixed(2)} per client per month, whatever the rotations.\nJSON: bench/results/cost-latest.json\n`,
+    );
   } finally {
     await proxy.close();
     await moto.stop();

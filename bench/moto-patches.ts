@@ -8,15 +8,7 @@
  * BENCH_MOTO_CLIENTS (default 1000), BENCH_MOTO_ROUNDS (default 30), BENCH_MOTO_VARIANTS (a comma
  * list of variant names to run, e.g. `all patches,without module-list-once`; default all).
  */
-import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  QueryCommand,
-  TransactWriteItemsCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, GetItemCommand, QueryCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startMoto, type MotoHandle } from '../lib/local/moto';
 
@@ -70,12 +62,8 @@ async function fill(ddb: DynamoDBClient): Promise<void> {
 const OPERATIONS: Record<string, (ddb: DynamoDBClient, round: number, sm: SecretsManagerClient) => Promise<unknown>> = {
   DescribeSecret: (_, __, sm) => sm.send(new DescribeSecretCommand({ SecretId: 'bench-secret' })),
   GetItem: (ddb, round) => ddb.send(new GetItemCommand({ TableName: TABLE, Key: { pk: s(clientKey(round)), sk: s('CLIENT') } })),
-  'Query (table)': (ddb, round) =>
-    ddb.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': s(clientKey(round)) } })),
-  'Query (index)': (ddb, round) =>
-    ddb.send(
-      new QueryCommand({ TableName: TABLE, IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :p', ExpressionAttributeValues: { ':p': s(`${clientKey(round)}#keys`) } }),
-    ),
+  'Query (table)': (ddb, round) => ddb.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': s(clientKey(round)) } })),
+  'Query (index)': (ddb, round) => ddb.send(new QueryCommand({ TableName: TABLE, IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :p', ExpressionAttributeValues: { ':p': s(`${clientKey(round)}#keys`) } })),
   'TransactWriteItems (2 items)': (ddb, round) =>
     ddb.send(
       new TransactWriteItemsCommand({
@@ -100,7 +88,7 @@ const OPERATIONS: Record<string, (ddb: DynamoDBClient, round: number, sm: Secret
       }),
 };
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main(): Promise<void> {
   const servers: { name: string; handle: MotoHandle; ddb: DynamoDBClient; sm: SecretsManagerClient }[] = [];
@@ -124,7 +112,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
+    const load = (await import('node:os')).loadavg()[0].toFixed(1);
     console.log(`moto speed patches, ${CLIENTS} clients (${CLIENTS * 4} items), median of ${ROUNDS} rounds in ms, load ${load}`);
     console.log(['operation', ...servers.map((server) => server.name)].join(' | '));
     for (const operation of Object.keys(OPERATIONS)) {

@@ -13,7 +13,12 @@ import { assertSupportedNode } from '../lib/node-version';
 assertSupportedNode();
 
 const app = new App();
-const context = (name: string): string | undefined => app.node.tryGetContext(`keyroll:${name}`);
+// Context from cdk.json may be a JSON number or boolean rather than a string: the callers convert.
+const context = (name: string) => app.node.tryGetContext(`keyroll:${name}`) as string | number | boolean | undefined;
+const text = (name: string): string | undefined => {
+  const raw = context(name);
+  return raw === undefined ? undefined : String(raw);
+};
 /** A positive number from context, or a clear error naming the key (never a silent NaN). */
 const number = (name: string): number | undefined => {
   const raw = context(name);
@@ -23,18 +28,17 @@ const number = (name: string): number | undefined => {
   return value;
 };
 
-const stack = new KeyRollStack(app, context('stackName') ?? 'KeyRoll', {
+new KeyRollStack(app, text('stackName') ?? 'KeyRoll', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   rotation: {
-    keyPrefix: context('keyPrefix'),
+    keyPrefix: text('keyPrefix'),
     defaultOverlap: number('defaultOverlapHours') === undefined ? undefined : Duration.hours(number('defaultOverlapHours')!),
     maxOverlap: number('maxOverlapDays') === undefined ? undefined : Duration.days(number('maxOverlapDays')!),
-    secretNamePrefix: context('secretNamePrefix'),
+    secretNamePrefix: text('secretNamePrefix'),
   },
   auth: { exampleApi: String(context('exampleApi') ?? 'true') !== 'false' },
-  verifyEndpointUrl: context('verifyEndpointUrl'),
+  verifyEndpointUrl: text('verifyEndpointUrl'),
 });
-void stack;
 
 /** Adds the nag checks when asked for; cdk-nag is loaded only then (~300 modules, ~0.5 s CPU a plain synth does not need). */
 async function addNagChecks(): Promise<void> {

@@ -18,6 +18,7 @@ try {
 run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- @types/node types isTTY as boolean; it is undefined when stderr is not a TTY.
   stderrIsTTY: Boolean(process.stderr.isTTY),
   env: process.env,
   readStdin: async () => {

@@ -41,7 +41,20 @@ const program = new Command('rehearse')
 async function main(): Promise<number> {
   assertSupportedNode();
   program.parse();
-  const flags = program.opts<{ clients?: number; callers?: number; rotations?: number; emergency: boolean; duration?: number; seed?: number; out: string; json?: boolean; fleet?: number; quota: number; concurrency?: number; fleetMode: string }>();
+  const flags = program.opts<{
+    clients?: number;
+    callers?: number;
+    rotations?: number;
+    emergency: boolean;
+    duration?: number;
+    seed?: number;
+    out: string;
+    json?: boolean;
+    fleet?: number;
+    quota: number;
+    concurrency?: number;
+    fleetMode: string;
+  }>();
   if (flags.fleet !== undefined) return rehearseFleet(flags);
   let options: RehearsalOptions;
   try {
@@ -52,18 +65,28 @@ async function main(): Promise<number> {
   }
 
   // The SDK's notice that Node 20 nears its end of support is noise for a local run.
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.stderr.write('Starting the emulated AWS (moto)...\n');
   const moto = await startMoto();
   pointSdkAtEmulator(moto.endpoint);
   process.stderr.write(`moto: ${moto.endpoint} (${moto.source ?? 'external'})\n`);
 
   const bar = process.stderr.isTTY
-    ? new SingleBar({ format: ' {bar} {percentage}% | sim {sim} | requests {requests} | refused {failures} | well-behaved failures {wellBehaved} | rotations {rotations}', hideCursor: true, stream: process.stderr })
+    ? new SingleBar({
+        format: ' {bar} {percentage}% | sim {sim} | requests {requests} | refused {failures} | well-behaved failures {wellBehaved} | rotations {rotations}',
+        hideCursor: true,
+        stream: process.stderr,
+      })
     : undefined;
   let lastPrinted = -1;
   const onProgress = (p: RehearsalProgress) => {
-    const payload = { sim: `${Math.floor(p.simulatedMinutes / 60)}h${String(p.simulatedMinutes % 60).padStart(2, '0')}`, requests: p.requests, failures: p.failures, wellBehaved: p.wellBehavedFailures, rotations: `${p.rotationsDone}/${p.rotationsTotal}` };
+    const payload = {
+      sim: `${Math.floor(p.simulatedMinutes / 60)}h${String(p.simulatedMinutes % 60).padStart(2, '0')}`,
+      requests: p.requests,
+      failures: p.failures,
+      wellBehaved: p.wellBehavedFailures,
+      rotations: `${p.rotationsDone}/${p.rotationsTotal}`,
+    };
     if (bar) {
       if (p.simulatedMinutes === 0) bar.start(p.totalMinutes, 0, payload);
       bar.update(Math.min(p.simulatedMinutes, p.totalMinutes), payload);
@@ -73,7 +96,9 @@ async function main(): Promise<number> {
     const decile = Math.floor((10 * p.simulatedMinutes) / p.totalMinutes);
     if (decile > lastPrinted) {
       lastPrinted = decile;
-      process.stderr.write(`  ${Math.min(100, decile * 10)}% sim ${payload.sim}, requests ${p.requests}, refused ${p.failures}, well-behaved failures ${p.wellBehavedFailures}, rotations ${payload.rotations}\n`);
+      process.stderr.write(
+        `  ${Math.min(100, decile * 10)}% sim ${payload.sim}, requests ${p.requests}, refused ${p.failures}, well-behaved failures ${p.wellBehavedFailures}, rotations ${payload.rotations}\n`,
+      );
     }
   };
 
@@ -99,25 +124,22 @@ async function rehearseFleet(flags: { fleet?: number; quota: number; concurrency
   if (flags.quota < 1 || flags.quota > 10_000) return usage('--quota must be 1-10000 writes per second.');
   if (flags.concurrency !== undefined && (flags.concurrency < 1 || flags.concurrency > 1000)) return usage('--concurrency must be 1-1000.');
   if (flags.fleetMode !== 'emergency' && flags.fleetMode !== 'scheduled') return usage('--fleet-mode must be emergency or scheduled.');
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.stderr.write('Starting the emulated AWS (moto)...\n');
   const moto = await startMoto();
   pointSdkAtEmulator(moto.endpoint);
   const bar = new SingleBar({ format: ' {phase} {bar} {value}/{total} | throttled writes {throttled}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
   let phase = '';
   try {
-    const report = await runFleetRehearsal(
-      { clients, writesPerSecond: flags.quota, mode: flags.fleetMode as 'emergency' | 'scheduled', ...(flags.concurrency !== undefined ? { maxConcurrency: flags.concurrency } : {}) },
-      (p) => {
-        const label = p.phase === 'register' ? 'registering' : 'rotating   ';
-        if (label !== phase) {
-          if (phase) bar.stop();
-          phase = label;
-          bar.start(p.total, p.done, { phase: label, throttled: p.throttled });
-        }
-        bar.update(p.done, { phase: label, throttled: p.throttled });
-      },
-    );
+    const report = await runFleetRehearsal({ clients, writesPerSecond: flags.quota, mode: flags.fleetMode, ...(flags.concurrency !== undefined ? { maxConcurrency: flags.concurrency } : {}) }, (p) => {
+      const label = p.phase === 'register' ? 'registering' : 'rotating   ';
+      if (label !== phase) {
+        if (phase) bar.stop();
+        phase = label;
+        bar.start(p.total, p.done, { phase: label, throttled: p.throttled });
+      }
+      bar.update(p.done, { phase: label, throttled: p.throttled });
+    });
     bar.stop();
     fs.mkdirSync(flags.out, { recursive: true });
     fs.writeFileSync(path.join(flags.out, 'fleet.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -67,7 +67,6 @@ export const FleetStates = {
   FLEET_INCOMPLETE: 'FleetRotationIncomplete',
 } as const;
 
-
 /** What the fleet workflow is built from. */
 export interface FleetDefinitionProps {
   readonly fleetPage: lambda.IFunction;
@@ -173,18 +172,20 @@ export function buildFleetDefinition(scope: Construct, props: FleetDefinitionPro
     messageAttributes: { eventType: { value: 'fleet.finished' } },
     resultPath: sfn.JsonPath.DISCARD,
   });
-  notifyDone.addRetry({ errors: ['SNS.ThrottledException', 'SNS.InternalErrorException', 'SNS.KMSThrottlingException', 'SNS.SdkClientException'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+  notifyDone.addRetry({
+    errors: ['SNS.ThrottledException', 'SNS.InternalErrorException', 'SNS.KMSThrottlingException', 'SNS.SdkClientException'],
+    interval: Duration.seconds(1),
+    backoffRate: 2,
+    maxAttempts: 6,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
   const fleetRotated = new sfn.Succeed(scope, F.FLEET_ROTATED, { stateName: F.FLEET_ROTATED, outputPath: '$.done.notice' });
   const incomplete = new sfn.Fail(scope, F.FLEET_INCOMPLETE, { stateName: F.FLEET_INCOMPLETE, error: 'FleetRotationIncomplete', causePath: '$.done.notice.summary' });
-  const allRotated = new sfn.Choice(scope, F.ALL_ROTATED, { stateName: F.ALL_ROTATED })
-    .when(sfn.Condition.booleanEquals('$.done.allRotated', true), fleetRotated)
-    .otherwise(incomplete);
+  const allRotated = new sfn.Choice(scope, F.ALL_ROTATED, { stateName: F.ALL_ROTATED }).when(sfn.Condition.booleanEquals('$.done.allRotated', true), fleetRotated).otherwise(incomplete);
   notifyDone.addCatch(allRotated, { resultPath: sfn.JsonPath.DISCARD });
   notifyDone.next(allRotated);
 
-  const hasClients = new sfn.Choice(scope, F.HAS_CLIENTS, { stateName: F.HAS_CLIENTS })
-    .when(sfn.Condition.isPresent('$.done'), notifyDone)
-    .otherwise(rotateClients);
+  const hasClients = new sfn.Choice(scope, F.HAS_CLIENTS, { stateName: F.HAS_CLIENTS }).when(sfn.Condition.isPresent('$.done'), notifyDone).otherwise(rotateClients);
   listClients.next(hasClients);
 
   // ListClients reads `request` and `state`: the execution input becomes the request, with no progress yet.
@@ -219,7 +220,13 @@ function findStartedRotation(scope: Construct, props: FleetDefinitionProps, notR
       ResultPath: '$.read',
     },
   });
-  find.addRetry({ errors: ['DynamoDB.ProvisionedThroughputExceededException', 'DynamoDB.ThrottlingException', 'DynamoDB.InternalServerErrorException', 'DynamoDB.RequestLimitExceeded', 'DynamoDB.SdkClientException'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+  find.addRetry({
+    errors: ['DynamoDB.ProvisionedThroughputExceededException', 'DynamoDB.ThrottlingException', 'DynamoDB.InternalServerErrorException', 'DynamoDB.RequestLimitExceeded', 'DynamoDB.SdkClientException'],
+    interval: Duration.seconds(1),
+    backoffRate: 2,
+    maxAttempts: 6,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
   find.addCatch(notRotated, { resultPath: '$.error' });
   const current = new sfn.Pass(scope, F.STARTED_ROTATION_CURRENT, { stateName: F.STARTED_ROTATION_CURRENT, parameters: { ok: true } });
   const notObserved = new sfn.Pass(scope, F.STARTED_ROTATION_NOT_OBSERVED, {
@@ -242,23 +249,18 @@ function findStartedRotation(scope: Construct, props: FleetDefinitionProps, notR
     },
   });
   // Every way back to the lookup is bounded by a count of lookups.
-  const whileLookupsBelow = (id: string, max: number) =>
-    new sfn.Choice(scope, id, { stateName: id }).when(sfn.Condition.numberLessThan('$.lookups', max), wait).otherwise(notObserved);
+  const whileLookupsBelow = (id: string, max: number) => new sfn.Choice(scope, id, { stateName: id }).when(sfn.Condition.numberLessThan('$.lookups', max), wait).otherwise(notObserved);
   const keepLooking = whileLookupsBelow(F.KEEP_LOOKING, lookupsMax);
   const keepWaitingForLockHolder = whileLookupsBelow(F.KEEP_WAITING_FOR_LOCK_HOLDER, lookupsMax * LOCK_HOLDER_WAIT_FACTOR);
   // Each comparison sits behind its own IsPresent: a Choice on a missing path is a runtime error.
   const isLocked = new sfn.Choice(scope, F.IS_STARTED_ROTATION_LOCKED, { stateName: F.IS_STARTED_ROTATION_LOCKED })
     .when(sfn.Condition.stringEqualsJsonPath('$.read.found.Item.lock.M.rotationId.S', '$.rotationId'), keepWaitingForLockHolder)
     .otherwise(keepLooking);
-  const hasLock = new sfn.Choice(scope, F.HAS_LOCK, { stateName: F.HAS_LOCK })
-    .when(sfn.Condition.isPresent('$.read.found.Item.lock.M.rotationId.S'), isLocked)
-    .otherwise(keepLooking);
+  const hasLock = new sfn.Choice(scope, F.HAS_LOCK, { stateName: F.HAS_LOCK }).when(sfn.Condition.isPresent('$.read.found.Item.lock.M.rotationId.S'), isLocked).otherwise(keepLooking);
   const isCurrent = new sfn.Choice(scope, F.IS_STARTED_ROTATION_CURRENT, { stateName: F.IS_STARTED_ROTATION_CURRENT })
     .when(sfn.Condition.stringEqualsJsonPath('$.read.found.Item.currentVersionId.S', '$.rotationId'), current)
     .otherwise(hasLock);
-  const hasCurrent = new sfn.Choice(scope, F.HAS_CURRENT_VERSION, { stateName: F.HAS_CURRENT_VERSION })
-    .when(sfn.Condition.isPresent('$.read.found.Item.currentVersionId.S'), isCurrent)
-    .otherwise(hasLock);
+  const hasCurrent = new sfn.Choice(scope, F.HAS_CURRENT_VERSION, { stateName: F.HAS_CURRENT_VERSION }).when(sfn.Condition.isPresent('$.read.found.Item.currentVersionId.S'), isCurrent).otherwise(hasLock);
   wait.next(count);
   count.next(find);
   find.next(hasCurrent);

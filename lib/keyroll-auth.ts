@@ -274,7 +274,12 @@ export class KeyRollAuth extends Construct {
 
   private createAlarms(props: KeyRollAuthProps): void {
     const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => opsAlarm(this, id, props.opsTopic, metric, description, threshold);
-    alarm('AuthFailureRateAlarm', this.metricAuthFailureRate(), props.failureRateThreshold ?? 0.05, 'The share of rejected API keys is high: a rotation clients did not follow, or a credential-stuffing attempt.');
+    alarm(
+      'AuthFailureRateAlarm',
+      this.metricAuthFailureRate(),
+      props.failureRateThreshold ?? 0.05,
+      'The share of rejected API keys is high: a rotation clients did not follow, or a credential-stuffing attempt.',
+    );
     alarm('AuthFailuresAlarm', this.metricAuthFailed(), props.failureCountThreshold ?? 100, 'Many API key authentications failed in 5 minutes.');
     alarm('RevokedKeyUseAlarm', this.metricRevokedKeyUse(), 1, 'A revoked API key was presented: a leaked key being tried, or a client that never updated.');
     alarm('ExpiredKeyUseAlarm', this.metricExpiredKeyUse(), 1, 'A previous API key was presented after its deadline: a client did not follow a rotation.');

@@ -3,7 +3,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import type { KeyRollAuth } from './keyroll-auth';
-import type { KeyRollRotation } from './keyroll-rotation';
+import { stepFunctionsOf, type KeyRollRotation } from './keyroll-rotation';
 
 const FAILURE_REASONS = ['malformed', 'unknown', 'pending', 'revoked', 'expired', 'insufficient_scope'] as const;
 
@@ -32,10 +32,7 @@ export function addKeyRollDashboard(scope: Construct, rotation: KeyRollRotation,
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'Lambda errors',
-      left: [
-        ...Object.entries(rotation.functions).map(([step, fn]) => fn.metricErrors({ statistic: 'Sum', label: step })),
-        auth.authorizerFunction.metricErrors({ statistic: 'Sum', label: 'authorizer' }),
-      ],
+      left: [...stepFunctionsOf(rotation.functions).map(([step, fn]) => fn.metricErrors({ statistic: 'Sum', label: step })), auth.authorizerFunction.metricErrors({ statistic: 'Sum', label: 'authorizer' })],
       width: 24,
     }),
   );

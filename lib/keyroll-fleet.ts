@@ -65,7 +65,8 @@ export class KeyRollFleet extends Construct {
     const maxConcurrency = props.maxConcurrency ?? 100;
     const pageSize = props.pageSize ?? MAX_PAGE_SIZE;
     const writesPerSecond = props.writesPerSecond ?? DEFAULT_FLEET_WRITES_PER_SECOND;
-    if (!(writesPerSecond > 0 && writesPerSecond <= SECRETS_MANAGER_WRITES_PER_SECOND)) throw new Error(`writesPerSecond must be more than 0 and at most ${SECRETS_MANAGER_WRITES_PER_SECOND}; got ${writesPerSecond}.`);
+    if (!(writesPerSecond > 0 && writesPerSecond <= SECRETS_MANAGER_WRITES_PER_SECOND))
+      throw new Error(`writesPerSecond must be more than 0 and at most ${SECRETS_MANAGER_WRITES_PER_SECOND}; got ${writesPerSecond}.`);
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 1000) throw new Error(`maxConcurrency must be 1-1000; got ${maxConcurrency}.`);
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new Error(`pageSize must be 1-${MAX_PAGE_SIZE} (the 256 KiB state limit); got ${pageSize}.`);
     const stack = Stack.of(this);
@@ -152,12 +153,18 @@ export class KeyRollFleet extends Construct {
       }),
     );
     acknowledgeFleetFindings({
-      stateMachine: this.stateMachine as sfn.StateMachine & { role: iam.IRole },
+      stateMachine: this.stateMachine,
       stateMachineLogicalId: stack.getLogicalId(this.stateMachine.node.defaultChild as CfnElement),
       fleetPageLogicalId: stack.getLogicalId(fleetPage.node.defaultChild as CfnElement),
       distributedMapPolicy: this.stateMachine.node.tryFindChild('DistributedMapPolicy'),
     });
-    opsAlarm(this, 'FailedFleetRotationsAlarm', rotation.opsTopic, this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 'A KeyRoll fleet rotation ended with clients not rotated; see the fleet.finished ops notice.');
+    opsAlarm(
+      this,
+      'FailedFleetRotationsAlarm',
+      rotation.opsTopic,
+      this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+      'A KeyRoll fleet rotation ended with clients not rotated; see the fleet.finished ops notice.',
+    );
   }
 
   /** Lets `grantee` start fleet rotations (writing an explicit selection under FLEET#<fleetId> first) and read their status. */

@@ -169,6 +169,8 @@ export class KeyRollRotation extends Construct {
   readonly stateMachine: sfn.StateMachine;
   /** One function per step. */
   readonly functions: RotationFunctions;
+  /** The same functions as built (environment can still be added). */
+  private readonly builtFunctions: Record<keyof RotationFunctions, lambda.Function>;
   /** The policy the construct was built with, resolved. */
   readonly keyPrefix: string;
   readonly secretNamePrefix: string;
@@ -283,22 +285,23 @@ export class KeyRollRotation extends Construct {
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
     this.functionEnvironment = environment;
-    const functions = {} as Record<keyof RotationFunctions, lambda.IFunction>;
+    const functions = {} as Record<keyof RotationFunctions, lambda.Function>;
     for (const [step, file] of Object.entries(HANDLER_FILES) as [keyof RotationFunctions, string][]) {
       functions[step] = this.stepFunction(step, file, environment, logRetention, removalPolicy);
     }
     this.functions = functions;
+    this.builtFunctions = functions;
     // A Lambda invocation cannot outlive its function timeout, and the SDK retries inside it: a
     // stopped execution's step can send a request until the longest timeout, plus slack for one in flight.
-    const longestStep = Math.max(...Object.values(functions).map((fn) => (fn as lambda.Function).timeout?.toSeconds() ?? 3));
+    const longestStep = Math.max(...Object.values(functions).map((fn) => fn.timeout?.toSeconds() ?? 3));
     this.zombieWindow = Duration.seconds(longestStep).plus(REQUEST_SLACK);
-    for (const fn of Object.values(functions)) (fn as lambda.Function).addEnvironment('ZOMBIE_WINDOW_SECONDS', String(this.zombieWindow.toSeconds()));
+    for (const fn of Object.values(functions)) fn.addEnvironment('ZOMBIE_WINDOW_SECONDS', String(this.zombieWindow.toSeconds()));
     // beginRotation asks how the execution that holds a client's lock stands and stops it
     // (orphan takeover, emergency preemption). The ARN is built from the fixed name: a reference
     // would be a cycle (the definition refers to the function).
     const stateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const executionArns = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    (functions.beginRotation as lambda.Function).addEnvironment('STATE_MACHINE_ARN', stateMachineArn);
+    functions.beginRotation.addEnvironment('STATE_MACHINE_ARN', stateMachineArn);
     functions.beginRotation.role!.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executionArns] }));
 
     const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
@@ -341,20 +344,17 @@ export class KeyRollRotation extends Construct {
     // (dynamodb:Attributes), no other partition than a client's (dynamodb:LeadingKeys); see
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html.
     // Two statements: conditions within one are ANDed, and either breach must be denied.
-    for (const condition of [
-      { 'ForAnyValue:StringNotEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lock'] } },
-      { 'ForAnyValue:StringNotLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] } },
-    ]) {
+    for (const condition of [{ 'ForAnyValue:StringNotEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lock'] } }, { 'ForAnyValue:StringNotLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] } }]) {
       this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['dynamodb:UpdateItem'], resources: [this.table.tableArn], conditions: condition }));
     }
     this.createAlarms();
     acknowledgeNagFindings(this, {
-      stepRoles: Object.entries(this.functions).map(([step, fn]) => ({
+      stepRoles: Object.entries(functions).map(([step, fn]) => ({
         role: fn.role!,
         readsSecrets: SECRET_ACTIONS[step as keyof RotationFunctions].length > 0,
       })),
       stateMachineRole: this.stateMachine.role,
-      functionLogicalIds: Object.values(this.functions).map((fn) => stack.getLogicalId(fn.node.defaultChild as CfnElement)),
+      functionLogicalIds: Object.values(functions).map((fn) => stack.getLogicalId(fn.node.defaultChild as CfnElement)),
       secretNamePrefix: this.secretNamePrefix,
       preemptingRole: { role: functions.beginRotation.role!, stateMachineName },
     });
@@ -370,7 +370,7 @@ export class KeyRollRotation extends Construct {
    */
   proveKeysAgainst(url: string): void {
     checkVerifyEndpointUrl(url);
-    (this.functions.testSecret as lambda.Function).addEnvironment('VERIFY_ENDPOINT_URL', url);
+    this.builtFunctions.testSecret.addEnvironment('VERIFY_ENDPOINT_URL', url);
   }
 
   /** Lets `grantee` start rotations (StartExecution) and read their status. */
@@ -404,18 +404,12 @@ export class KeyRollRotation extends Construct {
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => opsAlarm(this, id, this.opsTopic, metric, description);
     alarm('FailedRotationsAlarm', this.metricFailedRotations(), 'A KeyRoll rotation failed; see the ops topic message and the execution history.');
     alarm('TimedOutRotationsAlarm', this.metricTimedOutRotations(), 'A KeyRoll rotation timed out; its client lock expires on its own, but look first.');
-    for (const [step, fn] of Object.entries(this.functions)) {
+    for (const [step, fn] of stepFunctionsOf(this.functions)) {
       alarm(`${capitalize(step)}ErrorsAlarm`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), `The KeyRoll ${step} function reported errors.`);
     }
   }
 
-  private stepFunction(
-    step: keyof RotationFunctions,
-    file: string,
-    environment: Record<string, string>,
-    logRetention: logs.RetentionDays,
-    removalPolicy: RemovalPolicy,
-  ): lambda.IFunction {
+  private stepFunction(step: keyof RotationFunctions, file: string, environment: Record<string, string>, logRetention: logs.RetentionDays, removalPolicy: RemovalPolicy): lambda.Function {
     const id = capitalize(step);
     const { fn, role } = keyRollFunction(this, id, {
       handlerFile: file,
@@ -461,6 +455,11 @@ export class KeyRollRotation extends Construct {
   }
 }
 
+/** The step functions with their step names, typed (Object.entries of an interface gives `any`). */
+export function stepFunctionsOf(functions: RotationFunctions): [keyof RotationFunctions, lambda.IFunction][] {
+  return Object.entries(functions) as [keyof RotationFunctions, lambda.IFunction][];
+}
+
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
@@ -486,6 +485,6 @@ function validateProps(keyPrefix: string, secretNamePrefix: string, defaultOverl
  * parameter) has no scheme to check yet, and the probe checks it before sending anything.
  */
 function checkVerifyEndpointUrl(url: string): void {
-  if (/^\$\{Token\[/.test(url)) return;
+  if (url.startsWith('${Token[')) return;
   parseVerifyEndpointUrl(url.replace(/\$\{Token\[[^\]]+\]\}/g, 'token'));
 }

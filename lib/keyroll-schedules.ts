@@ -133,11 +133,7 @@ export class KeyRollSchedules extends Construct {
     this.scheduleGroup.node.addDependency(fn, role, this.schedulerRole, this.deadLetterQueue);
 
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => opsAlarm(this, alarmId, props.opsTopic, metric, description);
-    alarm(
-      'DeadLettersAlarm',
-      this.metricDeadLetters(),
-      'A scheduled KeyRoll rotation was not started; its delivery is in the dead-letter queue (clientId and scheduled time in the message).',
-    );
+    alarm('DeadLettersAlarm', this.metricDeadLetters(), 'A scheduled KeyRoll rotation was not started; its delivery is in the dead-letter queue (clientId and scheduled time in the message).');
     alarm('ScheduledStartErrorsAlarm', fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 'The KeyRoll scheduled-start function reported errors.');
   }
 

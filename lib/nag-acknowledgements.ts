@@ -48,13 +48,11 @@ export function acknowledgeNagFindings(scope: IConstruct, subjects: NagSubjects)
   }
   Validations.of(subjects.stateMachineRole).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
-    reason:
-      'Step Functions log delivery (logs:CreateLogDelivery and related), X-Ray tracing, and answering a fleet task token (states:SendTaskSuccess/Failure) support no resource-level permissions.',
+    reason: 'Step Functions log delivery (logs:CreateLogDelivery and related), X-Ray tracing, and answering a fleet task token (states:SendTaskSuccess/Failure) support no resource-level permissions.',
   });
   Validations.of(subjects.preemptingRole.role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${subjects.preemptingRole.stateMachineName}:*]`,
-    reason:
-      'Emergency preemption stops the execution that holds a client lock; its name is the rotation id, known only at run time. The wildcard covers executions of the one rotation state machine only.',
+    reason: 'Emergency preemption stops the execution that holds a client lock; its name is the rotation id, known only at run time. The wildcard covers executions of the one rotation state machine only.',
   });
   for (const logicalId of subjects.functionLogicalIds) {
     Validations.of(subjects.stateMachineRole).acknowledge({
@@ -75,6 +73,6 @@ export function acknowledgeFleetFindings(subjects: { stateMachine: IConstruct & 
   );
   if (!subjects.distributedMapPolicy) return;
   const executions = `arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${subjects.stateMachineLogicalId}"}]}]}`;
-  const reason = 'The Distributed Map runs each item as a child execution of this state machine, named at run time; the wildcard covers this state machine\'s executions only (CDK\'s DistributedMapPolicy).';
+  const reason = "The Distributed Map runs each item as a child execution of this state machine, named at run time; the wildcard covers this state machine's executions only (CDK's DistributedMapPolicy).";
   Validations.of(subjects.distributedMapPolicy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${executions}:*]`, reason }, { id: `AwsSolutions-IAM5[Resource::${executions}/*:*]`, reason });
 }

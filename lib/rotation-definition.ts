@@ -419,9 +419,7 @@ function retirementLoop(scope: Construct, props: RotationDefinitionProps, next: 
  */
 function afterRotated(scope: Construct, fleetArn: string | undefined, next: { end: sfn.IChainable; retirement: sfn.IChainable }): sfn.Choice {
   const isEmergency = sfn.Condition.stringEquals('$.rotation.mode', 'emergency');
-  const afterFleetReport = new sfn.Choice(scope, S.AFTER_FLEET_REPORT, { stateName: S.AFTER_FLEET_REPORT })
-    .when(isEmergency, next.end)
-    .otherwise(next.retirement);
+  const afterFleetReport = new sfn.Choice(scope, S.AFTER_FLEET_REPORT, { stateName: S.AFTER_FLEET_REPORT }).when(isEmergency, next.end).otherwise(next.retirement);
   const reportRotated = callFleet(scope, S.REPORT_ROTATED_TO_FLEET, {
     action: 'sendTaskSuccess',
     parameters: { TaskToken: sfn.JsonPath.stringAt('$.rotation.callbackToken'), Output: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.finish.notice')) },
@@ -429,18 +427,11 @@ function afterRotated(scope: Construct, fleetArn: string | undefined, next: { en
   });
   reportRotated.addCatch(afterFleetReport, { resultPath: sfn.JsonPath.DISCARD });
   reportRotated.next(afterFleetReport);
-  return new sfn.Choice(scope, S.AFTER_ROTATED, { stateName: S.AFTER_ROTATED })
-    .when(sfn.Condition.isPresent('$.rotation.callbackToken'), reportRotated)
-    .when(isEmergency, next.end)
-    .otherwise(next.retirement);
+  return new sfn.Choice(scope, S.AFTER_ROTATED, { stateName: S.AFTER_ROTATED }).when(sfn.Condition.isPresent('$.rotation.callbackToken'), reportRotated).when(isEmergency, next.end).otherwise(next.retirement);
 }
 
 /** The steps that rotate the key, ValidateAndLock to NotifyRotated, each catching into its failure path; returns the chain. */
-function rotationPath(
-  scope: Construct,
-  props: RotationDefinitionProps,
-  failures: { rejection: ReturnType<typeof rejectionPaths>; rollback: sfn.IChainable; lateFailure: sfn.IChainable },
-): sfn.Chain {
+function rotationPath(scope: Construct, props: RotationDefinitionProps, failures: { rejection: ReturnType<typeof rejectionPaths>; rollback: sfn.IChainable; lateFailure: sfn.IChainable }): sfn.Chain {
   const { functions } = props;
   // The output is { rotation }. No `ResultPath: "$"` (the default anyway): aws-local-stepfunctions
   // 3.0 stores the result under a key named "$" instead of replacing the input.

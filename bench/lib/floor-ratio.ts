@@ -114,7 +114,7 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
 }
@@ -123,19 +123,15 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
  * The figures from the block throughputs of every round (`rates.get(id)[round]`); pure, so the
  * estimate is unit-tested apart from the timing.
  */
-export function summarizeRounds(
-  cases: readonly Pick<RatioCase, 'id' | 'label' | 'kind'>[],
-  rates: ReadonlyMap<string, readonly number[]>,
-  options: Pick<RatioOptions, 'rounds' | 'blockOps'>,
-): FloorRatioResult {
+export function summarizeRounds(cases: readonly Pick<RatioCase, 'id' | 'label' | 'kind'>[], rates: ReadonlyMap<string, readonly number[]>, options: Pick<RatioOptions, 'rounds' | 'blockOps'>): FloorRatioResult {
   const series = (id: string): readonly number[] => rates.get(id)!;
   const floors = cases.filter((c) => c.kind === 'floor');
   if (floors.length === 0) throw new Error('summarizeRounds needs at least one floor case.');
   const floor = floors.map((f) => ({ id: f.id, opsPerSec: median(series(f.id)) })).reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
   const floorRates = series(floor.id);
-  const roundMax = floorRates.map((_, round) => Math.max(...floors.map((f) => series(f.id)[round]!)));
+  const roundMax = floorRates.map((_, round) => Math.max(...floors.map((f) => series(f.id)[round])));
   const reference = cases.find((c) => c.kind === 'reference');
-  const ratioTo = (own: readonly number[], base: readonly number[]): number => median(own.map((rate, round) => rate / base[round]!));
+  const ratioTo = (own: readonly number[], base: readonly number[]): number => median(own.map((rate, round) => rate / base[round]));
   const results: RatioCaseResult[] = cases.map((c) => {
     const own = series(c.id);
     const base = { id: c.id, label: c.label, kind: c.kind, opsPerSec: median(own) };

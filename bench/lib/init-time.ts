@@ -74,7 +74,7 @@ function runChild(targets: readonly string[], cwd: string): number[] {
   const child = spawnSync(process.execPath, ['-e', CHILD_SCRIPT, ...targets], {
     // A minimal environment, so the figure does not depend on the caller's shell. NODE_PATH
     // is how the Lambda runtime exposes its bundled SDK too, so externals resolve the same way.
-    env: { PATH: process.env['PATH'] ?? '', NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'), ...LAMBDA_ENV },
+    env: { PATH: process.env.PATH ?? '', NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'), ...LAMBDA_ENV },
     cwd,
     encoding: 'utf8',
     timeout: 30_000,
@@ -90,13 +90,7 @@ function series(samples: number[]): InitSeries {
 }
 
 /** Times `runs` fresh requires of the bundle, interleaved with `runs` split runs so machine drift hits both alike. */
-export function measureInitTime(
-  code: Uint8Array,
-  externals: readonly string[],
-  runs: number,
-  alternatives: readonly AlternativeBundle[] = [],
-  builtins: readonly string[] = [],
-): InitTimeResult {
+export function measureInitTime(code: Uint8Array, externals: readonly string[], runs: number, alternatives: readonly AlternativeBundle[] = [], builtins: readonly string[] = []): InitTimeResult {
   // Outside the project, so only NODE_PATH can resolve the externals (as on Lambda).
   const dir = mkdtempSync(path.join(os.tmpdir(), 'keyroll-bench-'));
   try {
@@ -123,7 +117,7 @@ export function measureInitTime(
       altPaths.forEach((file, k) => alt[k]?.push(...runChild([file], dir)));
     }
     const sum = (series: number[][]) => Array.from({ length: runs }, (_, i) => series.reduce((total, p) => total + (p[i] ?? 0), 0));
-    const sdkTotals = sum(parts.slice(0, externals.length).filter((_, k) => externals[k]!.startsWith('@aws-sdk/')));
+    const sdkTotals = sum(parts.slice(0, externals.length).filter((_, k) => externals[k].startsWith('@aws-sdk/')));
     const builtinParts = parts.slice(externals.length, externals.length + builtins.length);
     return {
       bundle: series(whole),

@@ -86,13 +86,7 @@ function verifierTable(cases: readonly VerifierCase[]): string {
 
 function ratioTable(f: FloorRatioResult): string {
   const ratio = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(2));
-  const rows = f.cases.map((c) => [
-    c.label + (c.id === f.floor.id ? ' ← floor' : ''),
-    opsPerSec(c.opsPerSec),
-    ratio(c.floorRatio),
-    ratio(c.referenceRatio),
-    ratio(c.floorRatioVsRoundMax),
-  ]);
+  const rows = f.cases.map((c) => [c.label + (c.id === f.floor.id ? ' ← floor' : ''), opsPerSec(c.opsPerSec), ratio(c.floorRatio), ratio(c.referenceRatio), ratio(c.floorRatioVsRoundMax)]);
   return renderTable(['warm path vs the hash floor (interleaved)', 'ops/s', 'vs floor', 'vs plain lookup', 'vs round max (old)'], rows);
 }
 
@@ -129,7 +123,7 @@ export function renderReport(r: BenchReport): string {
   if (b) {
     lines.push(
       '2. Authorizer bundle (esbuild ' +
-        `${b.esbuildVersion}: platform ${b.options.platform}, target ${b.options.target}, ${b.options.format}, minify ${b.options.minify}, external ${(b.options.external ?? []).join(' ')})`,
+        `${b.esbuildVersion}: platform ${b.options.platform}, target ${String(b.options.target)}, ${b.options.format}, minify ${b.options.minify}, external ${(b.options.external ?? []).join(' ')})`,
       `   size ${kib(b.bytes)}, gzip ${kib(b.gzipBytes)} — limit ${kib(b.limitBytes)}: ${b.pass ? 'PASS' : 'FAIL'}`,
       `   largest parts: ${b.composition
         .slice(0, 6)

@@ -93,19 +93,19 @@ export async function runFloorRatio(keys: KeySet, rounds: number, blockOps: numb
     refilledAtMs = Date.now();
   };
   const cases: RatioCase[] = [
-    ...HASH_FLOORS.map(({ id, label, hash, length }): RatioCase => ({ id, label, kind: 'floor', sync: (i) => hash(valid[i % n]!).length === length })),
+    ...HASH_FLOORS.map(({ id, label, hash, length }): RatioCase => ({ id, label, kind: 'floor', sync: (i) => hash(valid[i % n]).length === length })),
     {
       // The method's own check: a floor variant run as a case reads ≈ 1.00 when the ratio is unbiased.
       id: 'control-sha256-hash-binary',
       label: 'control: crypto.hash binary again (≈ 1.00)',
       kind: 'control',
-      sync: (i) => hash('sha256', valid[i % n]!, 'binary').length === 32,
+      sync: (i) => hash('sha256', valid[i % n], 'binary').length === 32,
     },
     {
       id: 'plain-cached-lookup',
       label: 'plain cached lookup (hex hash, Map, TTL, rules)',
       kind: 'reference',
-      sync: (i) => plain(valid[i % n]!, REQUIRED_SCOPES),
+      sync: (i) => plain(valid[i % n], REQUIRED_SCOPES),
     },
     {
       id: 'verify-cached-warm-valid',
@@ -205,7 +205,7 @@ export async function runVerifierBench(sizes: PassSizes, poolSize: number): Prom
     }, sizes),
   });
   for (const floor of HASH_FLOORS) {
-    add({ id: floor.id, label: floor.label, group: 'floor', ...measureSync((i) => floor.hash(keys.valid[i % n]!).length === floor.length, sizes) });
+    add({ id: floor.id, label: floor.label, group: 'floor', ...measureSync((i) => floor.hash(keys.valid[i % n]).length === floor.length, sizes) });
   }
   add(await cachedCase(keys, sizes));
   add(await warmCase('verify-warm-valid', 'verify() valid, warm cache', keys, keys.valid, isAccepted, sizes));

@@ -35,7 +35,7 @@ export function auditPut(tableName: string, event: AuditEvent): TransactItem {
 
 /** True for an action built by {@link auditPut}. */
 export function isAuditPut(item: TransactItem): boolean {
-  const sk = item.Put?.Item?.['sk'];
+  const sk: unknown = item.Put?.Item?.sk;
   return typeof sk === 'string' && sk.startsWith('AUDIT#') && item.Put?.ConditionExpression === 'attribute_not_exists(pk)';
 }
 
@@ -52,7 +52,7 @@ export function isAuditReplay(item: TransactItem, stored: Record<string, Attribu
   const names = content(Object.keys(written));
   if (JSON.stringify(names) !== JSON.stringify(content(Object.keys(stored)))) return false;
   return names.every((name) => {
-    const value = written[name];
+    const value: unknown = written[name];
     return typeof value === 'string' && stored[name]?.S === value;
   });
 }

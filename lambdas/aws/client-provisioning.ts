@@ -44,10 +44,7 @@ export function secretNameFor(settings: ProvisioningSettings, clientId: string):
 }
 
 /** Registers a client (or returns it unchanged if it exists). Never returns the key. */
-export async function registerClient(
-  deps: { secrets: SecretStore; keys: KeyRepository; clock: Clock; settings: ProvisioningSettings },
-  registration: ClientRegistration,
-): Promise<ClientRecord> {
+export async function registerClient(deps: { secrets: SecretStore; keys: KeyRepository; clock: Clock; settings: ProvisioningSettings }, registration: ClientRegistration): Promise<ClientRecord> {
   const issues: string[] = [];
   if (!CLIENT_ID_PATTERN.test(registration.clientId)) issues.push('clientId: must be 1-64 characters of [A-Za-z0-9._-]');
   if (registration.scopes.length > 50 || registration.scopes.some((scope) => !SCOPE_PATTERN.test(scope))) {
@@ -105,7 +102,12 @@ export async function registerClient(
   };
   try {
     await deps.keys.createClient(client, key, {
-      clientId: client.clientId, at: now, action: 'client.registered', actor: registration.requestedBy, reason: registration.reason, keyId: key.keyId,
+      clientId: client.clientId,
+      at: now,
+      action: 'client.registered',
+      actor: registration.requestedBy,
+      reason: registration.reason,
+      keyId: key.keyId,
     });
   } catch (error) {
     const raced = await deps.keys.getClient(registration.clientId);

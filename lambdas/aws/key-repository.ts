@@ -9,13 +9,7 @@
  * retried step's identical entry counts as already written (see `transact`).
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  paginateQuery,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ClientOffboardedError, KeyRollError, RotationInProgressError, UnknownClientError } from '../core/errors';
 import { assertTransition, type KeyState } from '../core/key-state';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationLock } from '../core/model';
@@ -90,9 +84,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
 
   /** The client record (strongly consistent). */
   async getClient(clientId: string): Promise<ClientRecord | undefined> {
-    const result = await classifyTransient(() =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: clientItemKey(clientId), ConsistentRead: true })),
-    );
+    const result = await classifyTransient(() => this.doc.send(new GetCommand({ TableName: this.tableName, Key: clientItemKey(clientId), ConsistentRead: true })));
     return result.Item ? toClientRecord(result.Item) : undefined;
   }
 
@@ -127,7 +119,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
         },
       );
       for await (const page of pages) {
-        const found = (page.Items ?? []).map((item) => String(item['clientId']));
+        const found = (page.Items ?? []).map((item) => String(item.clientId));
         const room = options.limit - clientIds.length;
         clientIds.push(...found.slice(0, room));
         if (clientIds.length < options.limit) continue;
@@ -203,12 +195,10 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
    * @throws RotationInProgressError when another live rotation holds the lock.
    */
   async acquireLock(clientId: string, lock: RotationLock, audit: AuditEvent): Promise<void> {
-    await this.writeLock(
-      clientId,
-      lock,
-      'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)',
-      { ':rid': lock.rotationId, ':now': lock.acquiredAt },
-    );
+    await this.writeLock(clientId, lock, 'attribute_exists(pk) AND attribute_not_exists(offboardedAt) AND (attribute_not_exists(#lock) OR #lock.rotationId = :rid OR #lock.expiresAt < :now)', {
+      ':rid': lock.rotationId,
+      ':now': lock.acquiredAt,
+    });
     await this.transact([auditPut(this.tableName, audit)]);
   }
 
@@ -263,7 +253,7 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
           }),
         ),
       );
-      return String(result.Attributes?.['offboardedAt'] ?? at);
+      return String(result.Attributes?.offboardedAt ?? at);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw new UnknownClientError(clientId);
       throw error;
@@ -288,9 +278,9 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         if (!error.Item) throw new UnknownClientError(clientId);
-        const offboardedAt = (error.Item['offboardedAt'] as { S?: string } | undefined)?.S;
+        const offboardedAt = (error.Item.offboardedAt as { S?: string } | undefined)?.S;
         if (offboardedAt) throw new ClientOffboardedError(clientId, offboardedAt);
-        const heldBy = (error.Item['lock'] as { M?: { rotationId?: { S?: string } } } | undefined)?.M?.rotationId?.S;
+        const heldBy = (error.Item.lock as { M?: { rotationId?: { S?: string } } } | undefined)?.M?.rotationId?.S;
         throw new RotationInProgressError(clientId, heldBy ?? 'unknown');
       }
       throw error;
@@ -461,9 +451,9 @@ export class KeyRepository implements KeyRecordReader, UsageWriter {
         }
         if (!codes.includes('ConditionalCheckFailed')) throw error;
         const failed = codes.flatMap((code, i) => (code === 'ConditionalCheckFailed' ? [i] : []));
-        const replays = new Set(failed.filter((i) => isAuditPut(pending[i]!) && isAuditReplay(pending[i]!, reasons[i]?.Item)));
+        const replays = new Set(failed.filter((i) => isAuditPut(pending[i]) && isAuditReplay(pending[i], reasons[i]?.Item)));
         if (replays.size < failed.length) {
-          const conflicts = failed.filter((i) => !replays.has(i) && isAuditPut(pending[i]!)).length;
+          const conflicts = failed.filter((i) => !replays.has(i) && isAuditPut(pending[i])).length;
           const note = conflicts ? `; ${conflicts} audit entr${conflicts === 1 ? 'y' : 'ies'} already written with other content` : '';
           throw new ConditionFailedError(`A guarded write found an item in an unexpected state (${codes.join(', ')})${note}.`, { cause: error });
         }

@@ -58,9 +58,7 @@ export class RotationExecutions {
    */
   async start(rotationId: string, request: RotationRequest): Promise<StartedRotation> {
     try {
-      const result = await classifyTransient(() =>
-        this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: rotationId, input: JSON.stringify(request) })),
-      );
+      const result = await classifyTransient(() => this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: rotationId, input: JSON.stringify(request) })));
       // Step Functions answers a repeat of a running execution (same name and input) with its ARN.
       return { rotationId, executionArn: result.executionArn ?? this.executionArn(rotationId), started: true };
     } catch (error) {
@@ -91,9 +89,7 @@ export class RotationExecutions {
   /** Stops rotation `rotationId`'s execution; 'not-found' when there is none (stale lock, other state machine). */
   async stop(rotationId: string, reason: StopReason): Promise<'stopped' | 'not-found'> {
     try {
-      await classifyTransient(() =>
-        this.sfn.send(new StopExecutionCommand({ executionArn: this.executionArn(rotationId), error: reason.error.slice(0, 256), cause: reason.cause.slice(0, 1000) })),
-      );
+      await classifyTransient(() => this.sfn.send(new StopExecutionCommand({ executionArn: this.executionArn(rotationId), error: reason.error.slice(0, 256), cause: reason.cause.slice(0, 1000) })));
       return 'stopped';
     } catch (error) {
       if (error instanceof ExecutionDoesNotExist) return 'not-found';

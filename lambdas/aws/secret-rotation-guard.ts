@@ -11,13 +11,7 @@
  *
  * SecretStore exposes each of them over its own SDK client.
  */
-import {
-  DescribeSecretCommand,
-  ListSecretVersionIdsCommand,
-  PutResourcePolicyCommand,
-  ResourceNotFoundException,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ListSecretVersionIdsCommand, PutResourcePolicyCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { classifyTransient } from './transient';
 
 /**
@@ -30,9 +24,7 @@ export async function secretVersionExists(client: SecretsManagerClient, secretId
   let nextToken: string | undefined;
   try {
     do {
-      const page = await classifyTransient(() =>
-        client.send(new ListSecretVersionIdsCommand({ SecretId: secretId, IncludeDeprecated: true, MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) })),
-      );
+      const page = await classifyTransient(() => client.send(new ListSecretVersionIdsCommand({ SecretId: secretId, IncludeDeprecated: true, MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) })));
       if ((page.Versions ?? []).some((version) => version.VersionId === versionId)) return true;
       nextToken = page.NextToken || undefined;
     } while (nextToken);

@@ -115,9 +115,7 @@ export class SecretStore {
   async readVersion(secretId: string, versionId: string): Promise<SecretValue | undefined> {
     let secretString: string | undefined;
     try {
-      const result = await classifyTransient(() =>
-        this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId })),
-      );
+      const result = await classifyTransient(() => this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId })));
       secretString = result.SecretString;
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return undefined;
@@ -132,9 +130,7 @@ export class SecretStore {
   /** The value that carries `stage`, with its version id, or undefined when no version has it. */
   async readStage(secretId: string, stage: Stage): Promise<{ versionId: string; value: SecretValue } | undefined> {
     try {
-      const result = await classifyTransient(() =>
-        this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage })),
-      );
+      const result = await classifyTransient(() => this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage })));
       return { versionId: result.VersionId!, value: parseSecretValue(result.SecretString) };
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return undefined;
@@ -180,11 +176,7 @@ export class SecretStore {
    */
   async fenceVersion(secretId: string, versionId: string): Promise<void> {
     try {
-      await classifyTransient(() =>
-        this.client.send(
-          new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: versionId, SecretString: FENCE_VALUE, VersionStages: [FENCE_LABEL] }),
-        ),
-      );
+      await classifyTransient(() => this.client.send(new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: versionId, SecretString: FENCE_VALUE, VersionStages: [FENCE_LABEL] })));
     } catch (error) {
       if (!(error instanceof ResourceExistsException)) throw error;
     }
@@ -208,11 +200,7 @@ export class SecretStore {
         throw new RotationStateConflictError(`The labels of ${secretId} keep changing under KeyRoll (${next.stage}); giving up after ${MAX_LABEL_CHANGES} changes.`);
       }
       try {
-        await classifyTransient(() =>
-          this.client.send(
-            new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: next.stage, MoveToVersionId: next.to, RemoveFromVersionId: next.from }),
-          ),
-        );
+        await classifyTransient(() => this.client.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: next.stage, MoveToVersionId: next.to, RemoveFromVersionId: next.from })));
       } catch (error) {
         // The label moved since the read (its compare-and-set failed): read again.
         if (!(error instanceof InvalidParameterException)) throw error;
@@ -242,11 +230,7 @@ export class SecretStore {
     const stages = await this.versionStages(secretId);
     if (!stages[fromVersionId]?.includes(stage)) return;
     try {
-      await classifyTransient(() =>
-        this.client.send(
-          new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: stage, RemoveFromVersionId: fromVersionId }),
-        ),
-      );
+      await classifyTransient(() => this.client.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: stage, RemoveFromVersionId: fromVersionId })));
     } catch (error) {
       // Refused because the label moved away in between: what was asked is already true.
       if (!(error instanceof InvalidParameterException) || (await this.versionStages(secretId))[fromVersionId]?.includes(stage)) throw error;

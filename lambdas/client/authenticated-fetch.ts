@@ -127,8 +127,7 @@ export function createAuthenticatedFetch(provider: ApiKeySource, options: Authen
 
     // Refresh even when the request cannot be retried: the caller's next request gets the new key.
     const newKey = await replacementFor(key);
-    const replayable =
-      init?.body !== undefined ? isReplayableBody(init.body) : !isRequestLike(input) || input.body === null || input.body === undefined;
+    const replayable = init?.body !== undefined ? isReplayableBody(init.body) : !isRequestLike(input) || input.body === null || input.body === undefined;
     if (newKey === undefined || !replayable) return response;
     await discard(response);
     return send(input, init, newKey);

@@ -14,22 +14,11 @@
 export { createAuthenticatedFetch, isReplayableBody, KeyHeader } from './authenticated-fetch';
 export type { AuthenticatedFetchOptions, FetchLike } from './authenticated-fetch';
 export { InvalidClientOptionsError, KeyUnavailableError, KeyUnavailableReason } from './errors';
-export {
-  DEFAULT_REFRESH_INTERVAL_MS,
-  DEFAULT_RETRY_AFTER_FAILURE_MS,
-  DEFAULT_SECRET_NAME_PREFIX,
-  KeyProvider,
-  RefreshReason,
-} from './key-provider';
+export { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_RETRY_AFTER_FAILURE_MS, DEFAULT_SECRET_NAME_PREFIX, KeyProvider, RefreshReason } from './key-provider';
 export type { ApiKeySource, KeyChange, KeyProviderOptions, RefreshOptions, RefreshResult, SecretsManagerLike } from './key-provider';
 export { silentLogger } from './logger';
 export type { ClientLogger } from './logger';
-export {
-  applyRotationNotification,
-  createSnsSubscriberHandler,
-  NotificationOutcome,
-  parseRotationNotification,
-} from './notifications';
+export { applyRotationNotification, createSnsSubscriberHandler, NotificationOutcome, parseRotationNotification } from './notifications';
 export type { MessageAttributesLike, RotationNotification, SnsEventLike, SnsHandlerResult } from './notifications';
 export { SqsNotificationPoller } from './poller';
 export type { PollResult, SqsLike, SqsNotificationPollerOptions } from './poller';

@@ -189,7 +189,7 @@ export class KeyProvider implements ApiKeySource {
 
   constructor(options: KeyProviderOptions) {
     const prefix = options.secretNamePrefix ?? DEFAULT_SECRET_NAME_PREFIX;
-    if (options.clientId !== undefined && options.clientId.length === 0) {
+    if (options.clientId?.length === 0) {
       throw new InvalidClientOptionsError('clientId must not be empty; got an empty string.');
     }
     const secretId = options.secretId ?? (options.clientId !== undefined ? `${prefix}${options.clientId}` : undefined);
@@ -199,10 +199,7 @@ export class KeyProvider implements ApiKeySource {
     this.clientId = options.clientId;
     this.secretId = secretId;
     this.refreshIntervalMs = positive('refreshIntervalMs', options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS);
-    this.retryAfterFailureMs = Math.min(
-      positive('retryAfterFailureMs', options.retryAfterFailureMs ?? DEFAULT_RETRY_AFTER_FAILURE_MS),
-      this.refreshIntervalMs,
-    );
+    this.retryAfterFailureMs = Math.min(positive('retryAfterFailureMs', options.retryAfterFailureMs ?? DEFAULT_RETRY_AFTER_FAILURE_MS), this.refreshIntervalMs);
     this.#client = options.secretsManager ?? new SecretsManagerClient({});
     this.#clock = options.clock ?? systemClock;
     this.#scheduler = options.scheduler ?? systemScheduler;
@@ -342,10 +339,11 @@ export class KeyProvider implements ApiKeySource {
     this.#lastFailureAtMs = undefined;
     if (previous?.apiKey !== next.apiKey) {
       const change: KeyChange = { previousKeyId: previous?.keyId, keyId: next.keyId, reason };
-      this.#logger.info?.(
-        previous ? `KeyRoll: key ${next.keyId} is now current (was ${previous.keyId}).` : `KeyRoll: using key ${next.keyId}.`,
-        { secretId: this.secretId, versionId: next.versionId, ...change },
-      );
+      this.#logger.info?.(previous ? `KeyRoll: key ${next.keyId} is now current (was ${previous.keyId}).` : `KeyRoll: using key ${next.keyId}.`, {
+        secretId: this.secretId,
+        versionId: next.versionId,
+        ...change,
+      });
       for (const listener of [...this.#listeners]) {
         try {
           listener(change);

@@ -53,7 +53,7 @@ function attributeValues(attributes: unknown): Record<string, string> {
   if (!isRecord(attributes)) return out;
   for (const [name, attribute] of Object.entries(attributes)) {
     if (!isRecord(attribute)) continue;
-    const value = attribute['Value'] ?? attribute['StringValue'] ?? attribute['stringValue'];
+    const value = attribute.Value ?? attribute.StringValue ?? attribute.stringValue;
     if (typeof value === 'string') out[name] = value;
   }
   return out;
@@ -82,19 +82,19 @@ export function parseRotationNotification(body: unknown, attributes?: MessageAtt
   const document = typeof body === 'string' ? parseJson(body) : body;
   let values = attributeValues(attributes);
   let notice: unknown = document;
-  if (isRecord(document) && typeof document['Message'] === 'string' && ('Type' in document || 'MessageAttributes' in document)) {
-    if (document['Type'] !== undefined && document['Type'] !== 'Notification') return undefined;
-    values = { ...attributeValues(document['MessageAttributes']), ...values };
-    notice = parseJson(document['Message']);
+  if (isRecord(document) && typeof document.Message === 'string' && ('Type' in document || 'MessageAttributes' in document)) {
+    if (document.Type !== undefined && document.Type !== 'Notification') return undefined;
+    values = { ...attributeValues(document.MessageAttributes), ...values };
+    notice = parseJson(document.Message);
   }
   const fields = isRecord(notice) ? notice : {};
 
-  const clientId = agreed(idString(values['clientId']), fields['clientId']);
-  const eventType = agreed(values['eventType'], fields['eventType']);
+  const clientId = agreed(idString(values.clientId), fields.clientId);
+  const eventType = agreed(values.eventType, fields.eventType);
   if (!clientId || !eventType || !EVENT_TYPES.has(eventType)) return undefined;
 
-  const currentKeyId = idString(fields['currentKeyId']);
-  const eventId = idString(fields['eventId']);
+  const currentKeyId = idString(fields.currentKeyId);
+  const eventId = idString(fields.eventId);
   return {
     clientId,
     eventType: eventType as ClientEventType,
@@ -117,12 +117,8 @@ export type NotificationOutcome = (typeof NotificationOutcome)[keyof typeof Noti
  * @throws KeyUnavailableError when the refresh it triggers fails (the cached key stays in use),
  *   so a queue consumer can leave the message for redelivery.
  */
-export async function applyRotationNotification(
-  provider: ApiKeySource,
-  clientId: string,
-  notification: RotationNotification | undefined,
-): Promise<NotificationOutcome> {
-  if (!notification || notification.clientId !== clientId) return NotificationOutcome.IGNORED;
+export async function applyRotationNotification(provider: ApiKeySource, clientId: string, notification: RotationNotification | undefined): Promise<NotificationOutcome> {
+  if (notification?.clientId !== clientId) return NotificationOutcome.IGNORED;
   const expected = notification.currentKeyId !== undefined ? { expectedKeyId: notification.currentKeyId } : {};
   switch (notification.eventType) {
     case ClientEventType.EMERGENCY:
@@ -145,7 +141,7 @@ export async function applyRotationNotification(
 
 /** The part of a Lambda SNS event the handler reads (structurally an `SNSEvent` from aws-lambda). */
 export interface SnsEventLike {
-  readonly Records?: ReadonlyArray<{ readonly Sns?: unknown } | undefined>;
+  readonly Records?: readonly ({ readonly Sns?: unknown } | undefined)[];
 }
 
 /** What one invocation of the SNS subscriber did. */
@@ -163,10 +159,7 @@ export interface SnsHandlerResult {
  * @throws KeyUnavailableError when a refresh fails, so that Lambda's asynchronous retries
  *   deliver the notification again.
  */
-export function createSnsSubscriberHandler(
-  provider: ApiKeySource,
-  clientId: string,
-): (event: SnsEventLike) => Promise<SnsHandlerResult> {
+export function createSnsSubscriberHandler(provider: ApiKeySource, clientId: string): (event: SnsEventLike) => Promise<SnsHandlerResult> {
   return async (event) => {
     let refreshed = 0;
     let ignored = 0;
@@ -180,6 +173,7 @@ export function createSnsSubscriberHandler(
         failure ??= error;
       }
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first caught failure as it was thrown
     if (failure !== undefined) throw failure;
     return { refreshed, ignored };
   };

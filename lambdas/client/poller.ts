@@ -10,14 +10,7 @@
  * whose refresh failed is left on the queue, so it comes back after the visibility timeout
  * and the refresh is tried again.
  */
-import {
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type DeleteMessageBatchCommandOutput,
-  type Message,
-  type ReceiveMessageCommandOutput,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type DeleteMessageBatchCommandOutput, type Message, type ReceiveMessageCommandOutput } from '@aws-sdk/client-sqs';
 import { InvalidClientOptionsError } from './errors';
 import type { ApiKeySource } from './key-provider';
 import { silentLogger, type ClientLogger } from './logger';
@@ -191,7 +184,10 @@ export class SqsNotificationPoller {
 
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
       const handle = this.#scheduler.setTimeout(() => {
         this.#wakeUp = undefined;
         resolve();
@@ -206,11 +202,7 @@ export class SqsNotificationPoller {
 
   async #handle(message: Message): Promise<NotificationOutcome | 'failed'> {
     try {
-      return await applyRotationNotification(
-        this.#provider,
-        this.clientId,
-        parseRotationNotification(message.Body, message.MessageAttributes),
-      );
+      return await applyRotationNotification(this.#provider, this.clientId, parseRotationNotification(message.Body, message.MessageAttributes));
     } catch (error) {
       this.#logger.warn('KeyRoll: a rotation notification could not be applied; it stays queued for redelivery.', {
         queueUrl: this.queueUrl,

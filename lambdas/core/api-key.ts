@@ -113,19 +113,14 @@ export function parseApiKey(candidate: unknown, expectedPrefix?: string): Parsed
 export const hashApiKey: (key: string) => string =
   // crypto.hash (Node >= 20.12 / 21.7) skips the Hash object createHash builds: about twice
   // as fast for a key-sized input. Both hash the string's UTF-8 bytes.
-  typeof oneShotHash === 'function'
-    ? (key) => oneShotHash('sha256', key, 'hex')
-    : (key) => createHash('sha256').update(key, 'utf8').digest('hex');
+  typeof oneShotHash === 'function' ? (key) => oneShotHash('sha256', key, 'hex') : (key) => createHash('sha256').update(key, 'utf8').digest('hex');
 
 /**
  * The same SHA-256 as {@link hashApiKey}, as a 32-character binary (latin1) string: the
  * cheapest form Node returns (no hex encoding, half the characters to compare). For
  * in-memory lookups only; {@link digestToHex} turns it into the stored hash.
  */
-export const digestApiKey: (key: string) => string =
-  typeof oneShotHash === 'function'
-    ? (key) => oneShotHash('sha256', key, 'binary')
-    : (key) => createHash('sha256').update(key, 'utf8').digest('binary');
+export const digestApiKey: (key: string) => string = typeof oneShotHash === 'function' ? (key) => oneShotHash('sha256', key, 'binary') : (key) => createHash('sha256').update(key, 'utf8').digest('binary');
 
 /** The hex hash ({@link hashApiKey}'s form) of a binary digest from {@link digestApiKey}. */
 export function digestToHex(digest: string): string {

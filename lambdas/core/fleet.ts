@@ -78,10 +78,7 @@ const tagSchema = v.pipe(
 );
 
 /** The schema of a client's tags (also used at onboarding). */
-export const tagsSchema = v.pipe(
-  v.array(tagSchema, 'must be a list of tags'),
-  v.maxLength(MAX_TAGS, `must have at most ${MAX_TAGS} tags`),
-);
+export const tagsSchema = v.pipe(v.array(tagSchema, 'must be a list of tags'), v.maxLength(MAX_TAGS, `must have at most ${MAX_TAGS} tags`));
 
 const FLEET_FIELDS = ['mode', 'reason', 'requestedBy', 'revokeImmediately', 'all', 'tag', 'clientIds', 'listed'] as const;
 
@@ -102,11 +99,7 @@ const fleetSchema = v.strictObject(
     all: v.optional(v.literal(true, 'must be true')),
     tag: v.optional(tagSchema),
     clientIds: v.optional(
-      v.pipe(
-        v.array(clientIdSchema, 'must be a list of client ids'),
-        v.minLength(1, 'must not be empty'),
-        v.maxLength(MAX_LISTED_CLIENTS, `must have at most ${MAX_LISTED_CLIENTS} client ids`),
-      ),
+      v.pipe(v.array(clientIdSchema, 'must be a list of client ids'), v.minLength(1, 'must not be empty'), v.maxLength(MAX_LISTED_CLIENTS, `must have at most ${MAX_LISTED_CLIENTS} client ids`)),
     ),
     listed: v.optional(listedSchema),
   },
@@ -118,7 +111,8 @@ function parseFleet(raw: unknown, listForm: 'clientIds' | 'listed'): FleetReques
   const chosen = [all !== undefined, tag !== undefined, clientIds !== undefined, listed !== undefined].filter(Boolean).length;
   const issues: string[] = [];
   if (chosen !== 1) issues.push(`(input): give exactly one of all, tag, ${listForm}`);
-  else if (listForm === 'listed' && clientIds !== undefined) issues.push('clientIds: a fleet execution names its list as `listed` (written to the table first, e.g. by keyroll rotate-fleet --clients), never inline');
+  else if (listForm === 'listed' && clientIds !== undefined)
+    issues.push('clientIds: a fleet execution names its list as `listed` (written to the table first, e.g. by keyroll rotate-fleet --clients), never inline');
   else if (listForm === 'clientIds' && listed !== undefined) issues.push('listed: give the list as clientIds');
   if (revokeImmediately && mode !== RotationMode.EMERGENCY) issues.push('revokeImmediately: only an emergency rotation may revoke every key at once');
   if (clientIds && new Set(clientIds).size !== clientIds.length) issues.push('clientIds: must not repeat a client');

@@ -19,7 +19,7 @@ export function containsApiKey(text: string): boolean {
     if (!body) continue;
     // The prefix is unknown: try each length that ends at the underscore (letters run together in prose).
     let run = 0;
-    while (run < MAX_PREFIX && underscore - run - 1 >= 0 && PREFIX_CHAR.test(text[underscore - run - 1]!)) run++;
+    while (run < MAX_PREFIX && underscore - run - 1 >= 0 && PREFIX_CHAR.test(text[underscore - run - 1])) run++;
     for (let length = 2; length <= run; length++) {
       try {
         parseApiKey(`${text.slice(underscore - length, underscore)}_${body}`);

@@ -53,8 +53,7 @@ export interface KeyVerifierOptions {
 
 /** The verdict on a presented key. Never carries the key. */
 export type KeyVerdict =
-  | { readonly accepted: true; readonly principal: Principal; readonly keyHash: string }
-  | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string; readonly clientId?: string };
+  { readonly accepted: true; readonly principal: Principal; readonly keyHash: string } | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string; readonly clientId?: string };
 
 type AcceptedVerdict = Extract<KeyVerdict, { accepted: true }>;
 
@@ -63,7 +62,7 @@ const MALFORMED: KeyVerdict = Object.freeze({ accepted: false, reason: Rejection
 const UNKNOWN: KeyVerdict = Object.freeze({ accepted: false, reason: RejectionReason.UNKNOWN });
 
 /** What one read of the store left: nothing (no such key), or the record and its verdict when the rules accept it. */
-type Found = { readonly record: KeyRecord; readonly accepted: AcceptedVerdict };
+interface Found { readonly record: KeyRecord; readonly accepted: AcceptedVerdict }
 type CacheEntry = (Found | { readonly record: undefined }) & {
   /** When the read started plus the TTL: the entry answers while the clock is before it. */
   readonly expiresAtMs: number;

@@ -143,13 +143,7 @@ export function expiringNotice(args: {
 }
 
 /** key.retired: the previous key is no longer accepted. */
-export function retiredNotice(args: {
-  clientId: string;
-  rotationId: string;
-  occurredAt: string;
-  retiredKeyId: string;
-  currentKeyId: string;
-}): ClientNotice {
+export function retiredNotice(args: { clientId: string; rotationId: string; occurredAt: string; retiredKeyId: string; currentKeyId: string }): ClientNotice {
   return {
     eventId: `${args.rotationId}:${ClientEventType.RETIRED}`,
     eventType: ClientEventType.RETIRED,
@@ -181,8 +175,8 @@ export function rotationFailedNotice(args: {
     summary: args.finished
       ? `Rotation ${args.rotationId} of client ${args.clientId} had finished (its new key is current) when it failed with ${args.error}; it was not undone and the previous key's retirement did not run.`
       : args.rolledBack
-      ? `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and was rolled back; the client's current key is unchanged.`
-      : `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and could NOT be rolled back; the client's lock is kept until a human looks.`,
+        ? `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and was rolled back; the client's current key is unchanged.`
+        : `Rotation ${args.rotationId} of client ${args.clientId} failed with ${args.error} and could NOT be rolled back; the client's lock is kept until a human looks.`,
   };
 }
 

@@ -73,7 +73,10 @@ export function parseOnboardRequest(raw: unknown, bounds: PolicyBounds): Onboard
     objectIssueMessage(ONBOARD_FIELDS),
   );
   const request = parseOperation('onboarding request', schema, raw);
-  rejectIssues('onboarding request', policyIssues(request.policy, bounds).map((issue) => `policy.${issue}`));
+  rejectIssues(
+    'onboarding request',
+    policyIssues(request.policy, bounds).map((issue) => `policy.${issue}`),
+  );
   return request;
 }
 

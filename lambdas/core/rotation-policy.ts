@@ -57,33 +57,26 @@ export function rotationPolicySchema(bounds: PolicyBounds) {
       v.maxValue(bounds.maxOverlapSeconds, `must be at most ${bounds.maxOverlapSeconds}`),
     );
   const time = v.pipe(v.string('must be a string'), v.regex(HH_MM, 'must be HH:MM (24-hour)'));
-  return v.strictObject({
-    intervalDays: v.pipe(
-      v.number('must be a number'),
-      v.integer('must be a whole number of days'),
-      v.minValue(1, 'must be at least 1'),
-      v.maxValue(MAX_INTERVAL_DAYS, `must be at most ${MAX_INTERVAL_DAYS}`),
-    ),
-    overlapSeconds: v.optional(seconds(bounds.minOverlapSeconds)),
-    maxOverlapSeconds: v.optional(seconds(bounds.minOverlapSeconds)),
-    timeZone: v.pipe(
-      v.string('must be a string'),
-      v.check((name) => canonicalTimeZone(name) !== undefined, 'must be an IANA time zone name, e.g. Europe/Berlin'),
-      v.transform((name) => canonicalTimeZone(name)!),
-    ),
-    window: v.strictObject(
-      {
-        start: time,
-        end: time,
-      },
-      (issue) => (issue.expected === 'never' ? 'is not allowed; the fields are start, end' : issue.path?.length ? 'is required' : 'must be an object'),
-    ),
-  }, (issue) =>
-    issue.expected === 'never'
-      ? 'is not allowed; the fields are intervalDays, overlapSeconds, maxOverlapSeconds, timeZone, window'
-      : issue.path?.length
-        ? 'is required'
-        : 'must be an object');
+  return v.strictObject(
+    {
+      intervalDays: v.pipe(v.number('must be a number'), v.integer('must be a whole number of days'), v.minValue(1, 'must be at least 1'), v.maxValue(MAX_INTERVAL_DAYS, `must be at most ${MAX_INTERVAL_DAYS}`)),
+      overlapSeconds: v.optional(seconds(bounds.minOverlapSeconds)),
+      maxOverlapSeconds: v.optional(seconds(bounds.minOverlapSeconds)),
+      timeZone: v.pipe(
+        v.string('must be a string'),
+        v.check((name) => canonicalTimeZone(name) !== undefined, 'must be an IANA time zone name, e.g. Europe/Berlin'),
+        v.transform((name) => canonicalTimeZone(name)!),
+      ),
+      window: v.strictObject(
+        {
+          start: time,
+          end: time,
+        },
+        (issue) => (issue.expected === 'never' ? 'is not allowed; the fields are start, end' : issue.path?.length ? 'is required' : 'must be an object'),
+      ),
+    },
+    (issue) => (issue.expected === 'never' ? 'is not allowed; the fields are intervalDays, overlapSeconds, maxOverlapSeconds, timeZone, window' : issue.path?.length ? 'is required' : 'must be an object'),
+  );
 }
 
 /**

@@ -70,22 +70,39 @@ const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSec
 function requestSchema(bounds: OverlapBounds) {
   // Every check carries its own message: valibot's defaults echo the received value, and
   // the input may hold key material pasted by mistake.
-  return v.strictObject({
-    clientId: v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'), v.check(noKey, 'must not be an API key')),
-    mode: v.picklist(Object.values(RotationMode), 'must be one of scheduled, manual, emergency'),
-    reason: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(512, 'must be at most 512 characters'), v.regex(PRINTABLE, 'must not contain control characters'), v.check(noKey, 'must not contain an API key')),
-    requestedBy: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(PRINTABLE, 'must not contain control characters'), v.check(noKey, 'must not contain an API key')),
-    overlapSeconds: v.optional(
-      v.pipe(
-        v.number('must be a number'),
-        v.integer('must be a whole number of seconds'),
-        v.minValue(bounds.minSeconds, `must be at least ${bounds.minSeconds}`),
-        v.maxValue(bounds.maxSeconds, `must be at most ${bounds.maxSeconds}`),
+  return v.strictObject(
+    {
+      clientId: v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'), v.check(noKey, 'must not be an API key')),
+      mode: v.picklist(Object.values(RotationMode), 'must be one of scheduled, manual, emergency'),
+      reason: v.pipe(
+        v.string('must be a string'),
+        v.trim(),
+        v.minLength(1, 'must not be empty'),
+        v.maxLength(512, 'must be at most 512 characters'),
+        v.regex(PRINTABLE, 'must not contain control characters'),
+        v.check(noKey, 'must not contain an API key'),
       ),
-    ),
-    revokeImmediately: v.optional(v.boolean('must be true or false')),
-    callbackToken: v.optional(v.pipe(v.string('must be a string'), v.regex(CALLBACK_TOKEN_PATTERN, 'must be a Step Functions task token'))),
-  }, objectIssueMessage);
+      requestedBy: v.pipe(
+        v.string('must be a string'),
+        v.trim(),
+        v.minLength(1, 'must not be empty'),
+        v.maxLength(128, 'must be at most 128 characters'),
+        v.regex(PRINTABLE, 'must not contain control characters'),
+        v.check(noKey, 'must not contain an API key'),
+      ),
+      overlapSeconds: v.optional(
+        v.pipe(
+          v.number('must be a number'),
+          v.integer('must be a whole number of seconds'),
+          v.minValue(bounds.minSeconds, `must be at least ${bounds.minSeconds}`),
+          v.maxValue(bounds.maxSeconds, `must be at most ${bounds.maxSeconds}`),
+        ),
+      ),
+      revokeImmediately: v.optional(v.boolean('must be true or false')),
+      callbackToken: v.optional(v.pipe(v.string('must be a string'), v.regex(CALLBACK_TOKEN_PATTERN, 'must be a Step Functions task token'))),
+    },
+    objectIssueMessage,
+  );
 }
 
 /** The message for the object-level issues: a missing field, an unknown one, a non-object. */
@@ -103,7 +120,7 @@ const NAMEABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 function issuePath(issue: v.BaseIssue<unknown>): string {
   const top = issue.path?.[0]?.key;
   if (top === undefined) return '(input)';
-  if ((REQUEST_FIELDS as readonly unknown[]).includes(top)) return String(top);
+  if (typeof top === 'string' && (REQUEST_FIELDS as readonly string[]).includes(top)) return top;
   return typeof top === 'string' && NAMEABLE_FIELD.test(top) ? top : '(unknown field)';
 }
 
@@ -149,12 +166,7 @@ export function assertValidRotationId(rotationId: unknown): asserts rotationId i
  * The overlap a rotation gets: none in emergency mode; otherwise the request's, else the
  * client's policy, else the deployment default, clamped into the bounds.
  */
-export function effectiveOverlapSeconds(
-  request: RotationRequest,
-  clientOverlapSeconds: number | undefined,
-  defaultOverlapSeconds: number,
-  bounds: OverlapBounds = DEFAULT_OVERLAP_BOUNDS,
-): number {
+export function effectiveOverlapSeconds(request: RotationRequest, clientOverlapSeconds: number | undefined, defaultOverlapSeconds: number, bounds: OverlapBounds = DEFAULT_OVERLAP_BOUNDS): number {
   if (request.mode === RotationMode.EMERGENCY) return 0;
   const chosen = request.overlapSeconds ?? clientOverlapSeconds ?? defaultOverlapSeconds;
   return Math.min(bounds.maxSeconds, Math.max(bounds.minSeconds, chosen));

@@ -56,7 +56,10 @@ export function parseScheduledStartEvent(raw: unknown): ScheduledStartEvent {
  * valid execution name and ClientRequestToken, the same for the same client and scheduled time.
  */
 export function scheduledRotationId(event: ScheduledStartEvent): string {
-  const compact = new Date(Date.parse(event.scheduledTime)).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const compact = new Date(Date.parse(event.scheduledTime))
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
   const clientHash = createHash('sha256').update(`keyroll:client:${event.clientId}`, 'utf8').digest('hex').slice(0, 32);
   const rotationId = `sched-${compact}-${clientHash}`;
   if (!ROTATION_ID_PATTERN.test(rotationId)) throw new RangeError('A scheduled rotation id must be a valid rotation id.');

@@ -24,9 +24,7 @@ export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionRea
 export type KeyLookup = (keyHash: string, deadline?: Deadline) => Promise<KeyRecord | undefined>;
 
 /** The outcome of a verification: who the caller is, or why not. Never carries the key. */
-export type Verification =
-  | { readonly accepted: true; readonly record: KeyRecord }
-  | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string };
+export type Verification = { readonly accepted: true; readonly record: KeyRecord } | { readonly accepted: false; readonly reason: RejectionReason; readonly keyId?: string };
 
 /** Which key of its client an accepted key is: the one to use, or the one being retired. */
 export const KeyRole = { CURRENT: 'current', PREVIOUS: 'previous' } as const;
@@ -56,9 +54,7 @@ export function principalOf(record: KeyRecord): Principal {
  * `orders:read`; `*` covers all).
  */
 export function scopesCover(granted: readonly string[], required: readonly string[]): boolean {
-  return required.every((need) =>
-    granted.some((have) => have === need || (have.endsWith('*') && need.startsWith(have.slice(0, -1)))),
-  );
+  return required.every((need) => granted.some((have) => have === need || (have.endsWith('*') && need.startsWith(have.slice(0, -1)))));
 }
 
 /** Decides whether a stored key is accepted at `nowMs`: ACTIVE, or RETIRING before its not-after. */
@@ -89,12 +85,7 @@ export function judgeRecord(record: KeyRecord, nowMs: number): Verification {
  * Verifies a presented key: offline format and checksum checks first (a malformed key
  * costs no lookup), then the lookup by hash, then the state rule.
  */
-export async function verifyApiKey(
-  presented: unknown,
-  lookup: KeyLookup,
-  clock: Clock,
-  expectedPrefix?: string,
-): Promise<Verification> {
+export async function verifyApiKey(presented: unknown, lookup: KeyLookup, clock: Clock, expectedPrefix?: string): Promise<Verification> {
   let key: string;
   try {
     key = parseApiKey(presented, expectedPrefix).key;

@@ -24,8 +24,8 @@ function loggable(id: unknown): unknown {
 /** Ids worth a log line; the payloads are built to contain nothing else. */
 function idsOf(value: unknown): Record<string, unknown> {
   const source = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const rotation = (typeof source['rotation'] === 'object' && source['rotation'] !== null ? source['rotation'] : source) as Record<string, unknown>;
-  return { rotationId: loggable(rotation['rotationId']), clientId: loggable(rotation['clientId']), mode: loggable(rotation['mode']) };
+  const rotation = (typeof source.rotation === 'object' && source.rotation !== null ? source.rotation : source) as Record<string, unknown>;
+  return { rotationId: loggable(rotation.rotationId), clientId: loggable(rotation.clientId), mode: loggable(rotation.mode) };
 }
 
 /** Wraps a step: structured start/finish/failure log lines with the rotation's ids, errors re-thrown with their names. */

@@ -24,6 +24,4 @@ export function createHandler(executions: RotationExecutions): (event: unknown) 
   };
 }
 
-export const handler = onFirstCall('scheduledStart', () =>
-  createHandler(new RotationExecutions(new SFNClient({}), readVariable(process.env, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN))),
-);
+export const handler = onFirstCall('scheduledStart', () => createHandler(new RotationExecutions(new SFNClient({}), readVariable(process.env, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN))));

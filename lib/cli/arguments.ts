@@ -23,7 +23,7 @@ export function parseDurationSeconds(text: string, option: string): number {
     throw new UsageError(`${option} must be a duration such as 90m, 24h, 7d or 1h30m (units s, m, h, d, w).`, [`${option}: not a duration`]);
   }
   let seconds = 0;
-  for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) seconds += Number(amount) * UNIT_SECONDS[unit!]!;
+  for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) seconds += Number(amount) * UNIT_SECONDS[unit];
   if (seconds <= 0) throw new UsageError(`${option} must be longer than zero.`, [`${option}: zero`]);
   return seconds;
 }
@@ -35,7 +35,12 @@ export function formatDuration(seconds: number): string {
   let rest = Math.round(Math.abs(seconds));
   if (rest === 0) return '0s';
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;
@@ -139,7 +144,10 @@ export function checkGlobalOptions(options: GlobalOptionValues): void {
   }
   if (options.region !== undefined && !REGION.test(options.region)) throw new UsageError('--region must be an AWS region name such as us-east-1.', ['region: invalid']);
   // Used as given (not trimmed), so checked as given: it may reach a message.
-  for (const [value, option, max] of [[options.profile, '--profile', 128], [options.outputsFile, '--outputs-file', 4096]] as const) {
+  for (const [value, option, max] of [
+    [options.profile, '--profile', 128],
+    [options.outputsFile, '--outputs-file', 4096],
+  ] as const) {
     if (value === undefined) continue;
     checkText(value, option, max);
     if (!PRINTABLE.test(value)) throw new UsageError(`${option} must be one line of printable text.`, [`${option}: control characters`]);

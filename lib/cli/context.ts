@@ -24,11 +24,7 @@ export class RunState {
     const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
     this.output ??= new Output(this.io, Boolean(options.json));
     checkGlobalOptions(options);
-    this.session ??= new Session(
-      { json: options.json, stack: options.stack, outputsFile: options.outputsFile, region: options.region, profile: options.profile, actor: options.actor },
-      this.env,
-      this.clock,
-    );
+    this.session ??= new Session({ json: options.json, stack: options.stack, outputsFile: options.outputsFile, region: options.region, profile: options.profile, actor: options.actor }, this.env, this.clock);
     return { output: this.output, session: this.session, nowMs: () => (this.clock ? this.clock.nowMs() : Date.now()), state: this };
   }
 

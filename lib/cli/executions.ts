@@ -51,11 +51,7 @@ export async function describeRotation(sfn: SFNClient, stateMachineArn: string, 
  * The running executions whose input names `clientId`: one ListExecutions page of running
  * executions (newest first), each described (its input holds the client id).
  */
-export async function runningExecutionsOf(
-  sfn: SFNClient,
-  stateMachineArn: string,
-  clientId: string,
-): Promise<{ executions: ExecutionView[]; scanned: number; truncated: boolean }> {
+export async function runningExecutionsOf(sfn: SFNClient, stateMachineArn: string, clientId: string): Promise<{ executions: ExecutionView[]; scanned: number; truncated: boolean }> {
   const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: MAX_SCANNED_EXECUTIONS }));
   const listed = page.executions ?? [];
   const views: ExecutionView[] = [];
@@ -76,7 +72,7 @@ function parseInput(input: string | undefined): { clientId?: string; mode?: stri
   if (!input) return undefined;
   try {
     const parsed = JSON.parse(input) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as { clientId?: string; mode?: string; requestedBy?: string }) : undefined;
+    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
   } catch {
     return undefined;
   }

@@ -48,10 +48,7 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
   try {
     const tableName = base;
     await dynamo.send(new CreateTableCommand(tableDefinition(synth, tableName) as never));
-    const [clientTopic, opsTopic] = await Promise.all([
-      sns.send(new CreateTopicCommand({ Name: `${base}-clients` })),
-      sns.send(new CreateTopicCommand({ Name: `${base}-ops` })),
-    ]);
+    const [clientTopic, opsTopic] = await Promise.all([sns.send(new CreateTopicCommand({ Name: `${base}-clients` })), sns.send(new CreateTopicCommand({ Name: `${base}-ops` }))]);
     const scheduleGroupName = base;
     await scheduler.send(new CreateScheduleGroupCommand({ Name: scheduleGroupName }));
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${base}-schedules-dlq` }));
@@ -80,7 +77,7 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
       ZombieWindowSeconds: '0',
       ScheduleGroupName: scheduleGroupName,
       SchedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/${base}-scheduler`,
-      ScheduleDeadLetterQueueArn: Attributes!['QueueArn']!,
+      ScheduleDeadLetterQueueArn: Attributes!.QueueArn!,
       ScheduledStartFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${base}-scheduled-start`,
     };
     return { stackName: options.stackName ?? 'KeyRoll', outputs };
@@ -116,7 +113,7 @@ async function main(): Promise<void> {
     .parse();
   const { out, stackName } = program.opts<{ out: string; stackName: string }>();
   const outputsFile = path.resolve(out);
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
   process.stderr.write('Starting the emulated AWS (moto)...\n');
   const moto = await startMoto();

@@ -75,21 +75,21 @@ export const LEFT_IN_OVERLAP = 'LeftInOverlap';
 export function endingInOverlap(workflow: SynthesizedWorkflow): SynthesizedWorkflow {
   const definition = JSON.parse(JSON.stringify(workflow.definition)) as { States: Record<string, Record<string, unknown>> };
   const choice = definition.States[RotationStates.AFTER_ROTATED];
-  if (choice?.['Type'] !== 'Choice' || choice['Default'] !== RotationStates.CHECK_USAGE) {
+  if (choice?.Type !== 'Choice' || choice.Default !== RotationStates.CHECK_USAGE) {
     throw new Error(`The synthesized definition no longer has ${RotationStates.AFTER_ROTATED} → ${RotationStates.CHECK_USAGE}; --leave-in-overlap needs updating.`);
   }
-  choice['Default'] = LEFT_IN_OVERLAP;
+  choice.Default = LEFT_IN_OVERLAP;
   definition.States[LEFT_IN_OVERLAP] = { Type: 'Succeed', Comment: 'keyroll rotate --local --leave-in-overlap: the execution would wait out the overlap here' };
   // States only reachable from the replaced branch go, so the definition stays valid.
   const reachable = new Set<string>();
   const visit = (name: string | undefined) => {
     if (!name || reachable.has(name) || !definition.States[name]) return;
     reachable.add(name);
-    const state = definition.States[name]!;
-    visit(state['Next'] as string | undefined);
-    visit(state['Default'] as string | undefined);
-    for (const choice of (state['Choices'] as { Next?: string }[] | undefined) ?? []) visit(choice.Next);
-    for (const handler of (state['Catch'] as { Next?: string }[] | undefined) ?? []) visit(handler.Next);
+    const state = definition.States[name];
+    visit(state.Next as string | undefined);
+    visit(state.Default as string | undefined);
+    for (const choice of (state.Choices as { Next?: string }[] | undefined) ?? []) visit(choice.Next);
+    for (const handler of (state.Catch as { Next?: string }[] | undefined) ?? []) visit(handler.Next);
   };
   visit((definition as unknown as { StartAt: string }).StartAt);
   for (const name of Object.keys(definition.States)) if (!reachable.has(name)) delete definition.States[name];
@@ -98,7 +98,7 @@ export function endingInOverlap(workflow: SynthesizedWorkflow): SynthesizedWorkf
 
 /** Refuses to run handlers in-process unless an emulator is configured. */
 export function assertEmulator(env: NodeJS.ProcessEnv): void {
-  if (!env['AWS_ENDPOINT_URL']) {
+  if (!env.AWS_ENDPOINT_URL) {
     throw new EnvironmentError(
       '--local runs the rotation in this process and is for emulator demos only: set AWS_ENDPOINT_URL to the emulator (npm run keyroll:local-env prints the variables), or drop --local to start the rotation in Step Functions.',
     );
@@ -106,13 +106,7 @@ export function assertEmulator(env: NodeJS.ProcessEnv): void {
 }
 
 /** Runs rotation `rotationId` locally. */
-export async function runLocalRotation(
-  session: Session,
-  deps: OpsDeps,
-  rotationId: string,
-  request: RotationRequest,
-  options: { readonly leaveInOverlap: boolean },
-): Promise<LocalRunOutcome> {
+export async function runLocalRotation(session: Session, deps: OpsDeps, rotationId: string, request: RotationRequest, options: { readonly leaveInOverlap: boolean }): Promise<LocalRunOutcome> {
   assertEmulator(session.env);
   const { outputs } = await session.discover();
   if (!outputs.ClientTopicArn || !outputs.OpsTopicArn) throw new EnvironmentError('--local needs the stack outputs ClientTopicArn and OpsTopicArn.');

@@ -99,7 +99,7 @@ export class Session {
   async actor(): Promise<string> {
     // `--actor ""` is refused, not skipped in favour of the environment.
     if (this.options.actor !== undefined) return checkText(this.options.actor, '--actor', MAX_ACTOR);
-    const fromEnv = this.env['KEYROLL_ACTOR'];
+    const fromEnv = this.env.KEYROLL_ACTOR;
     if (fromEnv) return checkText(fromEnv, 'KEYROLL_ACTOR', MAX_ACTOR);
     const sts = new STSClient({ ...this.clientConfig, maxAttempts: 1 });
     try {
@@ -129,7 +129,7 @@ export function shortenArn(arn: string): string {
 }
 
 function localUser(env: NodeJS.ProcessEnv): string {
-  let name = env['USER'] || env['USERNAME'];
+  let name = env.USER || env.USERNAME;
   if (!name) {
     try {
       name = userInfo().username;

@@ -55,8 +55,8 @@ export const DEFAULT_STACK_NAME = 'KeyRoll';
 
 /** Finds the stack's outputs. @throws EnvironmentError naming what is missing and how to fix it. */
 export async function discoverStack(options: DiscoveryOptions): Promise<DiscoveredStack> {
-  const file = options.outputsFile ?? (options.env['KEYROLL_OUTPUTS_FILE'] || undefined);
-  const wanted = options.stack ?? (options.env['KEYROLL_STACK'] || undefined);
+  const file = options.outputsFile ?? (options.env.KEYROLL_OUTPUTS_FILE || undefined);
+  const wanted = options.stack ?? (options.env.KEYROLL_STACK || undefined);
   if (file) return fromFile(file, wanted, options.outputsFile ? '--outputs-file' : 'KEYROLL_OUTPUTS_FILE');
   return fromCloudFormation(wanted ?? DEFAULT_STACK_NAME, options);
 }
@@ -92,7 +92,11 @@ function fromFile(file: string, wanted: string | undefined, via: string): Discov
   }
   const raw = stacks[stackName];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EnvironmentError(`Stack '${stackName}' in ${file} must map output names to values.`);
-  const outputs = Object.fromEntries(Object.entries(raw).filter(([, value]) => typeof value === 'string' || typeof value === 'number').map(([key, value]) => [key, String(value)]));
+  const outputs = Object.fromEntries(
+    Object.entries(raw)
+      .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
+      .map(([key, value]) => [key, String(value)]),
+  );
   return { stackName, source: `outputs file ${file}`, outputs: checkOutputs(outputs, `stack '${stackName}' in ${file}`) };
 }
 
@@ -109,10 +113,9 @@ async function fromCloudFormation(stackName: string, options: DiscoveryOptions):
     return { stackName, source: `CloudFormation stack ${stackName}`, outputs: checkOutputs(outputs, `stack '${stackName}'`) };
   } catch (error) {
     if ((error as Error).name === 'ValidationError' && /does not exist/i.test((error as Error).message)) {
-      throw new EnvironmentError(
-        `Stack '${stackName}' not found in this account/region. Deploy it (npx cdk deploy), pass --stack <name> or --region, or use --outputs-file <cdk-outputs.json>.`,
-        { cause: error },
-      );
+      throw new EnvironmentError(`Stack '${stackName}' not found in this account/region. Deploy it (npx cdk deploy), pass --stack <name> or --region, or use --outputs-file <cdk-outputs.json>.`, {
+        cause: error,
+      });
     }
     throw error;
   } finally {

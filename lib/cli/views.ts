@@ -30,14 +30,7 @@ export function keyViews(client: ClientRecord, keys: readonly KeyRecord[]): KeyV
   return keys.map((key) => ({
     keyId: key.keyId,
     state: key.state,
-    role:
-      key.keyId === client.currentKeyId
-        ? 'current'
-        : key.keyId === client.previousKeyId
-          ? 'previous'
-          : key.keyId === withPointers.pendingKeyId
-            ? 'pending'
-            : 'none',
+    role: key.keyId === client.currentKeyId ? 'current' : key.keyId === client.previousKeyId ? 'previous' : key.keyId === withPointers.pendingKeyId ? 'pending' : 'none',
     rotationId: key.rotationId,
     createdAt: key.createdAt,
     ...(key.activatedAt ? { activatedAt: key.activatedAt } : {}),
@@ -119,13 +112,7 @@ export function auditTable(events: readonly AuditEvent[]): string {
   return indent(
     table(
       ['AT', 'ACTION', 'ACTOR', 'KEY / ROTATION', 'REASON'],
-      events.map((event) => [
-        timestamp(event.at),
-        event.action,
-        event.actor,
-        [event.keyId, event.rotationId].filter(Boolean).join(' ') || '-',
-        [event.reason, event.detail].filter(Boolean).join(' — '),
-      ]),
+      events.map((event) => [timestamp(event.at), event.action, event.actor, [event.keyId, event.rotationId].filter(Boolean).join(' ') || '-', [event.reason, event.detail].filter(Boolean).join(' — ')]),
     ),
   );
 }

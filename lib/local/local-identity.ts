@@ -11,9 +11,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** A state of one of KeyRoll's state machines, or one of its Lambda functions invoked on its own. */
-export type LocalPrincipal =
-  | { readonly machine: 'rotation' | 'fleet'; readonly state: string }
-  | { readonly function: 'authorizer' | 'scheduledStart' | 'fleetPage' | (string & {}) };
+export type LocalPrincipal = { readonly machine: 'rotation' | 'fleet'; readonly state: string } | { readonly function: 'authorizer' | 'scheduledStart' | 'fleetPage' | (string & {}) };
 
 /** An AWS call made without the SDK, as the SDK would name it. */
 export interface LocalAwsCall {

@@ -193,21 +193,14 @@ function runVisible(command: string, args: string[], env: NodeJS.ProcessEnv, log
     // into jest's stdout reporter stream.
     const child = spawn(command, args, { env, stdio: ['ignore', 2, 2] });
     child.on('error', (err) => reject(new Error(`could not run ${command}: ${err.message}`)));
-    child.on('close', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`\`${shown}\` exited with ${signal ?? `code ${code}`} (its output is above)`)),
-    );
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`\`${shown}\` exited with ${signal ?? `code ${code}`} (its output is above)`))));
   });
 }
 
 async function createVenv(python: string, venvDir: string, deps: Pick<ResolveDeps, 'env' | 'log'>): Promise<void> {
   deps.log(`moto not found; creating a project-local venv at ${venvDir} and installing ${MOTO_REQUIREMENT} (one-off, needs network)`);
   await runVisible(python, ['-m', 'venv', venvDir], deps.env, deps.log);
-  await runVisible(
-    path.join(venvDir, 'bin', 'python'),
-    ['-m', 'pip', 'install', '--disable-pip-version-check', MOTO_REQUIREMENT],
-    deps.env,
-    deps.log,
-  );
+  await runVisible(path.join(venvDir, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', MOTO_REQUIREMENT], deps.env, deps.log);
 }
 
 export const defaultResolveDeps: ResolveDeps = {
@@ -264,9 +257,7 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
       if (refusal) throw new MotoPatchError(`Cannot start moto: MOTO_SERVER=${explicit} refused.\n${refusal}\nFix or unset MOTO_SERVER.\n${remedy(projectRoot)}`);
       problem = `MOTO_SERVER=${explicit}: ${r.detail}`;
     }
-    throw new MotoUnavailableError(
-      `Cannot start moto: ${problem}\nFix or unset MOTO_SERVER.\n${remedy(projectRoot)}`,
-    );
+    throw new MotoUnavailableError(`Cannot start moto: ${problem}\nFix or unset MOTO_SERVER.\n${remedy(projectRoot)}`);
   }
 
   // (b) moto_server on PATH
@@ -318,9 +309,7 @@ export async function resolveMotoCommand(overrides: Partial<ResolveDeps> = {}): 
 
   const tried = `Tried:\n${failures.map((f) => `  - ${f}`).join('\n')}\n${remedy(projectRoot)}`;
   if (refused.length > 0) {
-    throw new MotoPatchError(
-      `Cannot start moto: KeyRoll needs moto ${MOTO_VERSION} exactly (its patches are written for it) and refused:\n${refused.map((r) => `  - ${r}`).join('\n')}\n${tried}`,
-    );
+    throw new MotoPatchError(`Cannot start moto: KeyRoll needs moto ${MOTO_VERSION} exactly (its patches are written for it) and refused:\n${refused.map((r) => `  - ${r}`).join('\n')}\n${tried}`);
   }
   throw new MotoUnavailableError(`Cannot start moto: no usable moto server found.\n${tried}`);
 }
@@ -350,7 +339,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Resolves once `url` answers any HTTP response; rejects on timeout or when `isDead()` reports a reason. */
 export async function waitForHttp(url: string, timeoutMs: number, isDead: () => string | undefined = () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let lastError = 'no attempt made';
+  let lastError: string;
   for (;;) {
     const dead = isDead();
     if (dead) throw new Error(dead);
@@ -407,11 +396,9 @@ async function externalEndpoint(endpoint: string): Promise<MotoHandle> {
   try {
     await waitForHttp(endpoint, READY_TIMEOUT_MS);
   } catch (err) {
-    throw new MotoUnavailableError(
-      `KEYROLL_EXTERNAL_ENDPOINT=1 but AWS_ENDPOINT_URL=${endpoint} is not answering: ${(err as Error).message}`,
-    );
+    throw new MotoUnavailableError(`KEYROLL_EXTERNAL_ENDPOINT=1 but AWS_ENDPOINT_URL=${endpoint} is not answering: ${(err as Error).message}`);
   }
-  return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: async () => {} };
+  return { endpoint, external: true, source: 'external (AWS_ENDPOINT_URL)', stop: () => Promise.resolve() };
 }
 
 /** What startMoto reads from outside, injectable for tests. */
@@ -480,8 +467,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoHan
 
     const isDead = () => {
       if (spawnError) return `could not start ${cmd.command}: ${spawnError.message}`;
-      if (child.exitCode !== null || child.signalCode !== null)
-        return `moto exited early (${child.signalCode ?? `code ${child.exitCode}`})`;
+      if (child.exitCode !== null || child.signalCode !== null) return `moto exited early (${child.signalCode ?? `code ${child.exitCode}`})`;
       return undefined;
     };
 
@@ -507,9 +493,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoHan
       if (/address already in use/i.test(log) && attempt < MAX_PORT_ATTEMPTS) continue;
       const refusal = motoPatchRefusal(log);
       if (refusal) throw new MotoPatchError(`moto (${cmd.source}) refused to start with KeyRoll's patches:\n${refusal}\n--- ${logFile} ---\n${log}\n\n${remedy(PROJECT_ROOT)}`);
-      throw new MotoUnavailableError(
-        `moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`,
-      );
+      throw new MotoUnavailableError(`moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`);
     }
     const base = { stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0, motoEndpoint: endpoint };
     if (env.KEYROLL_MOTO_CONCURRENT === '1') return { ...base, endpoint };

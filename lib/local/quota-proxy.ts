@@ -46,7 +46,7 @@ export class SlidingWindowLimiter {
 
   /** Records a call at `now` if the window has room; false means throttle. */
   tryTake(now: number = this.nowMs()): boolean {
-    while (this.head < this.times.length && now - this.times[this.head]! >= 1000) this.head++;
+    while (this.head < this.times.length && now - this.times[this.head] >= 1000) this.head++;
     if (this.head > 4096) {
       this.times.splice(0, this.head);
       this.head = 0;
@@ -62,7 +62,7 @@ export type OperationKey = string;
 
 /** Which service and operation a signed AWS request is, from its headers and body. */
 export function operationOf(headers: http.IncomingHttpHeaders, body: string): { service: string; operation: string } {
-  const auth = String(headers['authorization'] ?? '');
+  const auth = headers.authorization ?? '';
   // SigV4 credential scope: Credential=AKID/date/region/<service>/aws4_request
   const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(auth)?.[1] ?? 'unknown';
   const target = headers['x-amz-target'];
@@ -160,13 +160,10 @@ export class QuotaProxy {
       this.forwarded.set(key, (this.forwarded.get(key) ?? 0) + 1);
       if (limited) this.quotaCallTimes.push(now);
       if (key === 'dynamodb:TransactWriteItems') this.transactWriteItems += transactItemCount(body);
-      const upstream = http.request(
-        { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
+      const upstream = http.request({ host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
       upstream.on('error', (error) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
         res.end(`quota proxy: upstream error ${error.message}`);
@@ -181,7 +178,7 @@ export function peakRate(times: readonly number[], windowMs = 1000): number {
   let peak = 0;
   let start = 0;
   for (let end = 0; end < times.length; end++) {
-    while (times[end]! - times[start]! >= windowMs) start++;
+    while (times[end] - times[start] >= windowMs) start++;
     peak = Math.max(peak, end - start + 1);
   }
   return peak;

@@ -55,23 +55,20 @@ export async function startSerializingProxy(upstream: string): Promise<Serializi
       for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
       headers['content-length'] = String(body.length);
       // The Host header stays the proxy's: moto builds URLs it returns (SQS queue URLs) from it.
-      const upstreamReq = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
-        (upstreamRes) => {
-          const chunks: Buffer[] = [];
-          upstreamRes.on('data', (chunk: Buffer) => chunks.push(chunk));
-          upstreamRes.on('error', (error) => fail(error));
-          upstreamRes.on('end', () => {
-            const out = Buffer.concat(chunks);
-            const responseHeaders: Record<string, string | string[]> = {};
-            for (const [name, value] of Object.entries(upstreamRes.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) responseHeaders[name] = value;
-            responseHeaders['content-length'] = String(out.length);
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
-            res.end(out);
-            resolve();
-          });
-        },
-      );
+      const upstreamReq = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (upstreamRes) => {
+        const chunks: Buffer[] = [];
+        upstreamRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+        upstreamRes.on('error', (error) => fail(error));
+        upstreamRes.on('end', () => {
+          const out = Buffer.concat(chunks);
+          const responseHeaders: Record<string, string | string[]> = {};
+          for (const [name, value] of Object.entries(upstreamRes.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) responseHeaders[name] = value;
+          responseHeaders['content-length'] = String(out.length);
+          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
+          res.end(out);
+          resolve();
+        });
+      });
       const fail = (error: Error) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
         res.end(`keyroll moto proxy: upstream error: ${error.message}`);

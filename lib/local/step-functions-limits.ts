@@ -97,25 +97,33 @@ export class StartExecutionRefusedError extends Error {
 /** Refuses what StartExecution refuses: a name over 80 characters or with a forbidden character, an input over 256 KiB. */
 export function checkStartExecution(name: string, input: unknown): void {
   if (name.length < 1 || name.length > MAX_EXECUTION_NAME_LENGTH) {
-    throw new StartExecutionRefusedError('ValidationException', `1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length less than or equal to ${MAX_EXECUTION_NAME_LENGTH} (got ${name.length})`);
+    throw new StartExecutionRefusedError(
+      'ValidationException',
+      `1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length less than or equal to ${MAX_EXECUTION_NAME_LENGTH} (got ${name.length})`,
+    );
   }
   if (FORBIDDEN_NAME_CHARACTERS.test(name)) throw new StartExecutionRefusedError('InvalidName', `Invalid Name: '${name}'`);
   const bytes = measure('StartExecution', 'execution input', payloadBytes(input));
   if (bytes > MAX_PAYLOAD_BYTES) {
-    throw new StartExecutionRefusedError('ValidationException', `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES} (got ${bytes} bytes)`);
+    throw new StartExecutionRefusedError(
+      'ValidationException',
+      `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES} (got ${bytes} bytes)`,
+    );
   }
 }
 
 /** Raises States.DataLimitExceeded when a Task's input after Parameters is over the quota. */
 export function checkTaskInput(state: string, input: unknown): void {
   const bytes = measure(state, 'input', payloadBytes(input));
-  if (bytes > MAX_PAYLOAD_BYTES) throw new DataLimitExceededError(`The state/task '${state}' has an input (after Parameters) of ${bytes} bytes, exceeding the maximum number of bytes service limit (${MAX_PAYLOAD_BYTES}).`);
+  if (bytes > MAX_PAYLOAD_BYTES)
+    throw new DataLimitExceededError(`The state/task '${state}' has an input (after Parameters) of ${bytes} bytes, exceeding the maximum number of bytes service limit (${MAX_PAYLOAD_BYTES}).`);
 }
 
 /** Raises States.DataLimitExceeded, with AWS's wording, when a Task's result is over the quota. */
 export function checkTaskResult(state: string, result: unknown): void {
   const bytes = measure(state, 'result', payloadBytes(result));
-  if (bytes > MAX_PAYLOAD_BYTES) throw new DataLimitExceededError(`The state/task '${state}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`);
+  if (bytes > MAX_PAYLOAD_BYTES)
+    throw new DataLimitExceededError(`The state/task '${state}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`);
 }
 
 interface StateEventLogger {

@@ -106,9 +106,7 @@ export class SimulatedCaller {
         await this.provider.refresh('notification');
       }
     }
-    const response = this.staticKey
-      ? await fetch(this.url, { headers: { authorization: `Bearer ${this.staticKey}` } })
-      : await this.fetch(this.url);
+    const response = this.staticKey ? await fetch(this.url, { headers: { authorization: `Bearer ${this.staticKey}` } }) : await this.fetch(this.url);
     const body = (await response.json().catch(() => ({}))) as { keyRole?: 'current' | 'previous'; reason?: string };
     const base = { atMs: this.clock.nowMs(), caller: this.spec.name, clientId: this.spec.clientId, behaviour: this.spec.behaviour };
     return response.ok ? { ...base, ok: true, keyRole: body.keyRole } : { ...base, ok: false, reason: body.reason ?? `http-${response.status}` };

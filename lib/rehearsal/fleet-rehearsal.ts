@@ -75,7 +75,7 @@ export interface FleetRehearsalReport {
 
 /** Runs the fleet rehearsal (see the module comment). */
 export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgress?: (progress: FleetRehearsalProgress) => void): Promise<FleetRehearsalReport> {
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   logger.setLogLevel('SILENT');
   const emulator = process.env.AWS_ENDPOINT_URL;
   if (!emulator) throw new Error('AWS_ENDPOINT_URL must point at the emulator.');
@@ -114,9 +114,9 @@ export async function runFleetRehearsal(options: FleetRehearsalOptions, onProgre
       fleetPage: { ...DEFAULT_FLEET_PAGE_SETTINGS, writesPerSecond: (options.writesPerSecond * DEFAULT_FLEET_WRITES_PER_SECOND) / SECRETS_MANAGER_WRITES_PER_SECOND },
     };
     const fleetWorkflow = resolveFleetWorkflow(synth, resources);
-    const map = (fleetWorkflow.definition['States'] as Record<string, Record<string, unknown>>)[FleetStates.ROTATE_CLIENTS]!;
-    if (options.maxConcurrency !== undefined) map['MaxConcurrency'] = options.maxConcurrency;
-    const maxConcurrency = Number(map['MaxConcurrency']);
+    const map = (fleetWorkflow.definition.States as Record<string, Record<string, unknown>>)[FleetStates.ROTATE_CLIENTS];
+    if (options.maxConcurrency !== undefined) map.MaxConcurrency = options.maxConcurrency;
+    const maxConcurrency = Number(map.MaxConcurrency);
 
     let fleetTransitions = 0;
     let rotationTransitions = 0;

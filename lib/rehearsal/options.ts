@@ -60,7 +60,9 @@ export function resolveRehearsalOptions(partial: Partial<RehearsalOptions>): Reh
   if (!result.success) throw new InvalidRehearsalOptionsError(result.issues.map((issue) => issue.message).join('; '));
   const options = result.output;
   if (options.durationMinutes < options.rotations * MIN_MINUTES_PER_ROTATION) {
-    throw new InvalidRehearsalOptionsError(`duration must give each rotation at least ${MIN_MINUTES_PER_ROTATION} simulated minutes: at least ${options.rotations * MIN_MINUTES_PER_ROTATION} for ${options.rotations} rotations.`);
+    throw new InvalidRehearsalOptionsError(
+      `duration must give each rotation at least ${MIN_MINUTES_PER_ROTATION} simulated minutes: at least ${options.rotations * MIN_MINUTES_PER_ROTATION} for ${options.rotations} rotations.`,
+    );
   }
   if (options.callers < options.clients) throw new InvalidRehearsalOptionsError(`callers (${options.callers}) must be at least clients (${options.clients}), so every client has traffic.`);
   return options;

@@ -50,7 +50,7 @@ export async function startProtectedApi(options: { tableName: string; keyPrefix:
         const answer = (await authorize(event)) as { isAuthorized: boolean; context: Record<string, string> };
         // API Gateway answers 403 for isAuthorized=false with a simple-response authorizer.
         res.writeHead(answer.isAuthorized ? 200 : 403, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(answer.isAuthorized ? answer.context : { message: 'Forbidden', reason: answer.context['reason'] }));
+        res.end(JSON.stringify(answer.isAuthorized ? answer.context : { message: 'Forbidden', reason: answer.context.reason }));
       } catch {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end('{"message":"Internal Server Error"}');

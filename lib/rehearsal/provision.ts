@@ -29,10 +29,7 @@ export async function provisionStack(synth: SynthesizedKeyRoll, runId: string): 
   const sns = new SNSClient({});
   const tableName = `keyroll-rehearsal-${runId}`;
   await dynamo.send(new CreateTableCommand(tableDefinition(synth, tableName) as never));
-  const [client, ops] = await Promise.all([
-    sns.send(new CreateTopicCommand({ Name: `keyroll-rehearsal-${runId}-clients` })),
-    sns.send(new CreateTopicCommand({ Name: `keyroll-rehearsal-${runId}-ops` })),
-  ]);
+  const [client, ops] = await Promise.all([sns.send(new CreateTopicCommand({ Name: `keyroll-rehearsal-${runId}-clients` })), sns.send(new CreateTopicCommand({ Name: `keyroll-rehearsal-${runId}-ops` }))]);
   dynamo.destroy();
   sns.destroy();
   return { tableName, clientTopicArn: client.TopicArn!, opsTopicArn: ops.TopicArn!, secretNamePrefix: `keyroll-rehearsal/${runId}/` };

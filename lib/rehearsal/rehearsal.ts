@@ -51,7 +51,7 @@ export interface RehearsalProgress {
 export function planCallers(options: RehearsalOptions, clientIds: readonly string[]): Omit<CallerSpec, 'queueUrl'>[] {
   const random = seededRandom(options.seed);
   return Array.from({ length: options.callers }, (_, i) => {
-    const clientId = clientIds[i % clientIds.length]!;
+    const clientId = clientIds[i % clientIds.length];
     if (i === options.callers - 1) return { name: `caller-${i + 1}`, clientId, behaviour: 'never' as const, delayMs: 0 };
     if (i % 2 === 0) return { name: `caller-${i + 1}`, clientId, behaviour: 'prompt' as const, delayMs: Math.round(random() * 5) * MINUTE };
     // Lagging: some within the overlap, some well past it (they get reminders and extensions).
@@ -64,7 +64,7 @@ export function planCallers(options: RehearsalOptions, clientIds: readonly strin
 export async function runRehearsal(options: RehearsalOptions, onProgress?: (progress: RehearsalProgress) => void): Promise<RehearsalReport> {
   const wallStart = Date.now();
   // The authorizer's EMF lines would flood the terminal; the report has the figures.
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   // The handlers' step log lines would too; failures show in the report.
   logger.setLogLevel('SILENT');
   const runId = randomUUID().slice(0, 8);
@@ -100,13 +100,15 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
 
   // Rotation plan: each client rotates `rotations` times, one cycle apart, staggered.
   const cycleMinutes = options.durationMinutes / options.rotations;
-  const plan = clientIds.flatMap((clientId, c) =>
-    Array.from({ length: options.rotations }, (_, r) => ({
-      clientId,
-      atMs: startMs + (r * cycleMinutes + 10 + c * 7) * MINUTE,
-      mode: options.emergency && c === 0 && r === options.rotations - 1 ? 'emergency' : 'scheduled',
-    })),
-  ).sort((a, b) => a.atMs - b.atMs);
+  const plan = clientIds
+    .flatMap((clientId, c) =>
+      Array.from({ length: options.rotations }, (_, r) => ({
+        clientId,
+        atMs: startMs + (r * cycleMinutes + 10 + c * 7) * MINUTE,
+        mode: options.emergency && c === 0 && r === options.rotations - 1 ? 'emergency' : 'scheduled',
+      })),
+    )
+    .sort((a, b) => a.atMs - b.atMs);
   const endMs = startMs + options.durationMinutes * MINUTE;
 
   const outcomes: RequestOutcome[] = [];
@@ -116,8 +118,8 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
   try {
     for (let now = startMs; now <= endMs || running.length > rotations.length; now += options.tickMs) {
       time.advanceTo(now);
-      while (next < plan.length && plan[next]!.atMs <= now) {
-        const { clientId, mode } = plan[next++]!;
+      while (next < plan.length && plan[next].atMs <= now) {
+        const { clientId, mode } = plan[next++];
         const rotationId = `rehearsal-${runId}-${String(next).padStart(3, '0')}-${randomUUID()}`;
         const input = { clientId, mode, reason: mode === 'emergency' ? 'rehearsal: simulated leak' : 'rehearsal: scheduled rotation', requestedBy: 'keyroll-rehearsal' };
         const startedAtMs = now;

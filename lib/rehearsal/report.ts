@@ -48,14 +48,7 @@ export interface RehearsalReport {
 }
 
 /** Computes the report from what the run recorded. */
-export function buildReport(input: {
-  options: RehearsalOptions;
-  startMs: number;
-  endMs: number;
-  outcomes: readonly RequestOutcome[];
-  rotations: readonly RotationRecord[];
-  wallMs: number;
-}): RehearsalReport {
+export function buildReport(input: { options: RehearsalOptions; startMs: number; endMs: number; outcomes: readonly RequestOutcome[]; rotations: readonly RotationRecord[]; wallMs: number }): RehearsalReport {
   const { options, startMs, outcomes } = input;
   const minuteOf = (ms: number) => Math.round((ms - startMs) / MINUTE);
   const failuresByReason: Record<string, number> = {};
@@ -76,7 +69,7 @@ export function buildReport(input: {
       const previousKeyUse = Array.from({ length: buckets }, () => 0);
       for (const o of outcomes) {
         if (o.clientId !== r.clientId || !o.ok || o.keyRole !== 'previous' || o.atMs < r.startedAtMs || o.atMs > r.endedAtMs) continue;
-        previousKeyUse[Math.min(buckets - 1, Math.floor((o.atMs - r.startedAtMs) / (BUCKET_MINUTES * MINUTE)))]! += 1;
+        previousKeyUse[Math.min(buckets - 1, Math.floor((o.atMs - r.startedAtMs) / (BUCKET_MINUTES * MINUTE)))] += 1;
       }
       return {
         clientId: r.clientId,
@@ -95,7 +88,7 @@ export function buildReport(input: {
   const totalBuckets = Math.ceil((input.endMs - startMs) / (BUCKET_MINUTES * MINUTE)) + 1;
   for (let i = 0; i < totalBuckets; i++) timeline.push({ atMinute: i * BUCKET_MINUTES, current: 0, previous: 0, failed: 0 });
   for (const o of outcomes) {
-    const bucket = timeline[Math.min(totalBuckets - 1, Math.floor((o.atMs - startMs) / (BUCKET_MINUTES * MINUTE)))]!;
+    const bucket = timeline[Math.min(totalBuckets - 1, Math.floor((o.atMs - startMs) / (BUCKET_MINUTES * MINUTE)))];
     if (!o.ok) bucket.failed += 1;
     else if (o.keyRole === 'previous') bucket.previous += 1;
     else bucket.current += 1;
@@ -130,10 +123,18 @@ const hhmm = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, 
 export function renderSummary(report: RehearsalReport, chartPath?: string): string {
   const lines: string[] = [];
   const { requests, byBehaviour } = report;
-  lines.push(`KeyRoll rehearsal: ${report.options.clients} clients, ${report.options.callers} callers, ${report.rotations.length} rotations over ${hhmm(report.simulatedMinutes)} simulated (${report.wallSeconds} s wall)`);
+  lines.push(
+    `KeyRoll rehearsal: ${report.options.clients} clients, ${report.options.callers} callers, ${report.rotations.length} rotations over ${hhmm(report.simulatedMinutes)} simulated (${report.wallSeconds} s wall)`,
+  );
   lines.push('');
   lines.push(`requests            ${requests.total} (${requests.ok} ok, ${requests.failed} refused)`);
-  lines.push(`failures by reason  ${Object.entries(report.failuresByReason).map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
+  lines.push(
+    `failures by reason  ${
+      Object.entries(report.failuresByReason)
+        .map(([r, n]) => `${r} ${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
   for (const [behaviour, figures] of Object.entries(byBehaviour)) {
     lines.push(`  ${behaviour.padEnd(8)} callers ${figures.callers}, requests ${figures.requests}, failures ${figures.failures}`);
   }
@@ -144,7 +145,9 @@ export function renderSummary(report: RehearsalReport, chartPath?: string): stri
   lines.push(`rotations (old-key use per ${BUCKET_MINUTES} min after the start):`);
   for (const r of report.rotations) {
     const status = r.status === 'SUCCEEDED' ? 'ok' : `FAILED ${r.error ?? ''}`;
-    lines.push(`  ${hhmm(r.startedAtMinute)} ${r.clientId} ${r.mode.padEnd(9)} ${status.padEnd(4)} reminders ${r.reminders}${r.retiredAtDeadline ? ', retired at deadline' : ''}  old key |${sparkline(r.previousKeyUse)}| ${r.previousKeyUse.join(' ')}`);
+    lines.push(
+      `  ${hhmm(r.startedAtMinute)} ${r.clientId} ${r.mode.padEnd(9)} ${status.padEnd(4)} reminders ${r.reminders}${r.retiredAtDeadline ? ', retired at deadline' : ''}  old key |${sparkline(r.previousKeyUse)}| ${r.previousKeyUse.join(' ')}`,
+    );
   }
   lines.push('');
   lines.push(`timeline (${BUCKET_MINUTES}-min buckets)`);
@@ -174,7 +177,11 @@ export function renderSvg(report: RehearsalReport): string {
   buckets.forEach((b, i) => {
     let top = margin.top + plotH;
     const bx = (margin.left + i * barW).toFixed(1);
-    for (const [value, color] of [[b.current, '#2e7d32'], [b.previous, '#f9a825'], [b.failed, '#c62828']] as const) {
+    for (const [value, color] of [
+      [b.current, '#2e7d32'],
+      [b.previous, '#f9a825'],
+      [b.failed, '#c62828'],
+    ] as const) {
       if (value === 0) continue;
       top -= y(value);
       parts.push(`<rect x="${bx}" y="${top.toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${y(value).toFixed(1)}" fill="${color}"/>`);
@@ -190,7 +197,12 @@ export function renderSvg(report: RehearsalReport): string {
     parts.push(`<text x="${x(minute).toFixed(1)}" y="${margin.top + plotH + 15}" text-anchor="middle">${hhmm(minute)}</text>`);
   }
   parts.push(`<text x="${margin.left - 8}" y="${margin.top + 4}" text-anchor="end">${max}</text><text x="${margin.left - 8}" y="${margin.top + plotH}" text-anchor="end">0</text>`);
-  const legend = [['#2e7d32', 'accepted, current key'], ['#f9a825', 'accepted, previous key'], ['#c62828', 'refused'], ['#1565c0', 'rotation start']] as const;
+  const legend = [
+    ['#2e7d32', 'accepted, current key'],
+    ['#f9a825', 'accepted, previous key'],
+    ['#c62828', 'refused'],
+    ['#1565c0', 'rotation start'],
+  ] as const;
   legend.forEach(([color, label], i) => {
     const lx = margin.left + i * 200;
     parts.push(`<rect x="${lx}" y="${height - 18}" width="10" height="10" fill="${color}"/><text x="${lx + 14}" y="${height - 9}">${label}</text>`);

@@ -21,19 +21,14 @@ beforeEach(async () => {
 });
 
 const register = (registration: Partial<ClientRegistration> & { clientId: string }) =>
-  registerClient(
-    { secrets: deps.secrets, keys: deps.keys, clock: deps.clock, settings },
-    { scopes: ['orders:read', 'orders:write'], requestedBy: 'alice', reason: 'onboarding', ...registration },
-  );
+  registerClient({ secrets: deps.secrets, keys: deps.keys, clock: deps.clock, settings }, { scopes: ['orders:read', 'orders:write'], requestedBy: 'alice', reason: 'onboarding', ...registration });
 
 /** Secret names created under this test's prefix. */
 async function secretsUnderPrefix(): Promise<string[]> {
   const names: string[] = [];
   let token: string | undefined;
   do {
-    const page = await secretsManagerClient().send(
-      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [deps.secretNamePrefix] }], NextToken: token }),
-    );
+    const page = await secretsManagerClient().send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [deps.secretNamePrefix] }], NextToken: token }));
     names.push(...(page.SecretList ?? []).map((s) => s.Name!).filter((name) => name.startsWith(deps.secretNamePrefix)));
     token = page.NextToken || undefined;
   } while (token);
@@ -75,9 +70,7 @@ describe('registerClient', () => {
       scopes: ['orders:read', 'orders:write'],
     });
     expect(await deps.keys.listClientKeys(clientId)).toEqual([key]);
-    expect(await deps.keys.listAudit(clientId)).toEqual([
-      expect.objectContaining({ action: 'client.registered', actor: 'alice', reason: 'onboarding', keyId: client.currentKeyId }),
-    ]);
+    expect(await deps.keys.listAudit(clientId)).toEqual([expect.objectContaining({ action: 'client.registered', actor: 'alice', reason: 'onboarding', keyId: client.currentKeyId })]);
 
     // Invariant 5: the plaintext is in the secret only.
     expect(leakedKeys(await scanTable(deps.tableName), [apiKey])).toEqual([]);
@@ -105,12 +98,9 @@ describe('registerClient', () => {
     failingKeys.createClient = async () => {
       throw new Error('simulated DynamoDB outage');
     };
-    await expect(
-      registerClient(
-        { secrets: deps.secrets, keys: failingKeys, clock: deps.clock, settings },
-        { clientId, scopes: ['orders:read'], requestedBy: 'alice', reason: 'onboarding' },
-      ),
-    ).rejects.toThrow('simulated DynamoDB outage');
+    await expect(registerClient({ secrets: deps.secrets, keys: failingKeys, clock: deps.clock, settings }, { clientId, scopes: ['orders:read'], requestedBy: 'alice', reason: 'onboarding' })).rejects.toThrow(
+      'simulated DynamoDB outage',
+    );
     const stored = await deps.secrets.readStage(secretId, Stage.CURRENT);
     expect(stored).toBeDefined();
 

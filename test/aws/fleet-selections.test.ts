@@ -23,7 +23,13 @@ describe('fleet selections', () => {
     const list = ids(2 * FLEET_SELECTION_CHUNK + 7);
     const listed = await selections.write(fleetId, list);
     expect(listed).toEqual({ count: list.length, digest: selectionDigest(list) });
-    for (const [start, limit] of [[0, 500], [450, 100], [990, 500], [1000, 3], [1007, 10]] as const) {
+    for (const [start, limit] of [
+      [0, 500],
+      [450, 100],
+      [990, 500],
+      [1000, 3],
+      [1007, 10],
+    ] as const) {
       expect(await selections.read(fleetId, listed, start, limit)).toEqual(list.slice(start, start + limit));
     }
   });

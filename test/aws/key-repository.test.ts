@@ -79,7 +79,7 @@ async function seedClient() {
 
 /** Items of one client only (the table is shared by the tests of this file). */
 async function itemsOf(clientId: string) {
-  return (await sortedItems(tableName)).filter((item) => item['clientId'] === clientId);
+  return (await sortedItems(tableName)).filter((item) => item.clientId === clientId);
 }
 
 describe('records', () => {
@@ -258,7 +258,7 @@ describe('applyChange', () => {
     await repo.applyChange({
       insertKeys: [pending],
       transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: KeyState.ACTIVE, to: KeyState.RETIRING, set: { notAfter: T2 } }],
-      client: { clientId, expect: { currentVersionId: key.secretVersionId, previousKeyHash: null }, set: { previousKeyHash: key.keyHash, 'updatedAt': T1 } },
+      client: { clientId, expect: { currentVersionId: key.secretVersionId, previousKeyHash: null }, set: { previousKeyHash: key.keyHash, updatedAt: T1 } },
       audit: [auditEvent(clientId, { at: T1, action: 'key.created', rotationId, keyId: pending.keyId })],
     });
     expect(await repo.getKey(pending.keyHash)).toEqual(pending);
@@ -343,9 +343,7 @@ describe('applyChange', () => {
     expect(await repo.getKey(inserted.keyHash)).toBeUndefined();
 
     // Also when the stored state would have matched: the table of transitions decides first.
-    const pendingToRetiring = await caught(
-      repo.applyChange({ transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: KeyState.PENDING, to: KeyState.RETIRING }] }),
-    );
+    const pendingToRetiring = await caught(repo.applyChange({ transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: KeyState.PENDING, to: KeyState.RETIRING }] }));
     expect(pendingToRetiring.name).toBe('IllegalKeyTransition');
     expect(await itemsOf(clientId)).toEqual(before);
   });
@@ -357,7 +355,6 @@ describe('applyChange', () => {
     await repo.applyChange({ insertKeys: [], transitions: [], audit: [] });
     expect(await itemsOf(clientId)).toEqual(before);
   });
-
 });
 
 /**
@@ -369,8 +366,7 @@ describe('applyChange', () => {
  */
 describe('append-only audit', () => {
   const auditKey = (clientId: string, sk: string) => ({ pk: `CLIENT#${clientId}`, sk });
-  const storedAudit = async (clientId: string, sk: string) =>
-    (await dynamoDbClient().send(new GetCommand({ TableName: tableName, Key: auditKey(clientId, sk), ConsistentRead: true }))).Item;
+  const storedAudit = async (clientId: string, sk: string) => (await dynamoDbClient().send(new GetCommand({ TableName: tableName, Key: auditKey(clientId, sk), ConsistentRead: true }))).Item;
 
   it('moto returns the stored item of a failed ALL_OLD Put in CancellationReasons (what replay detection relies on)', async () => {
     const { clientId } = await seedClient();
@@ -450,7 +446,12 @@ describe('append-only audit', () => {
     expect(await itemsOf(clientId)).toEqual(before);
 
     // The same action for another key of the same rotation is a separate entry, also next to a replay.
-    await repo.applyChange({ audit: [{ ...first, at: T2 }, { ...first, at: T2, keyId: 'krt_kid_0000000000000002' }] });
+    await repo.applyChange({
+      audit: [
+        { ...first, at: T2 },
+        { ...first, at: T2, keyId: 'krt_kid_0000000000000002' },
+      ],
+    });
     expect((await repo.listAudit(clientId)).filter((e) => e.rotationId === rotationId).map((e) => [e.keyId, e.at])).toEqual([
       ['krt_kid_0000000000000001', T1],
       ['krt_kid_0000000000000002', T2],

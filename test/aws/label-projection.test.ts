@@ -5,11 +5,11 @@ import type { VersionStages } from '../../lambdas/aws/secret-store';
 
 /** Applies a change as Secrets Manager does (moving AWSCURRENT puts AWSPREVIOUS on the version it left). */
 function apply(stages: Record<string, string[]>, change: NonNullable<ReturnType<typeof nextLabelChange>>): void {
-  if (change.from) stages[change.from] = stages[change.from]!.filter((l) => l !== change.stage);
+  if (change.from) stages[change.from] = stages[change.from].filter((l) => l !== change.stage);
   if (change.to) (stages[change.to] ??= []).push(change.stage);
   if (change.stage === Stage.CURRENT && change.from && change.to) {
-    for (const v of Object.keys(stages)) stages[v] = stages[v]!.filter((l) => l !== Stage.PREVIOUS);
-    stages[change.from]!.push(Stage.PREVIOUS);
+    for (const v of Object.keys(stages)) stages[v] = stages[v].filter((l) => l !== Stage.PREVIOUS);
+    stages[change.from].push(Stage.PREVIOUS);
   }
 }
 
@@ -28,9 +28,9 @@ describe('nextLabelChange', () => {
     fc.assert(
       fc.property(fc.constantFrom(...versions), holder, holder, fc.constantFrom(...versions), holder, holder, (cur, prev, pend, tCur, tPrev, tPend) => {
         const stages: Record<string, string[]> = Object.fromEntries(versions.map((v) => [v, []]));
-        stages[cur]!.push(Stage.CURRENT);
-        if (prev && prev !== cur) stages[prev]!.push(Stage.PREVIOUS);
-        if (pend) stages[pend]!.push(Stage.PENDING);
+        stages[cur].push(Stage.CURRENT);
+        if (prev && prev !== cur) stages[prev].push(Stage.PREVIOUS);
+        if (pend) stages[pend].push(Stage.PENDING);
         const target: LabelTarget = { current: tCur, ...(tPrev && tPrev !== tCur ? { previous: tPrev } : {}), ...(tPend ? { pending: tPend } : {}) };
         let changes = 0;
         for (let next = nextLabelChange(stages, target); next; next = nextLabelChange(stages, target)) {
@@ -45,10 +45,7 @@ describe('nextLabelChange', () => {
 
 describe('labelDisagreements', () => {
   it('names each label that is not where the table says', () => {
-    expect(labelDisagreements({ v2: [Stage.CURRENT], v1: [Stage.PREVIOUS] }, { current: 'v1' })).toEqual([
-      'AWSCURRENT is on v2; the table says v1',
-      'AWSPREVIOUS is on v1; the table says no version',
-    ]);
+    expect(labelDisagreements({ v2: [Stage.CURRENT], v1: [Stage.PREVIOUS] }, { current: 'v1' })).toEqual(['AWSCURRENT is on v2; the table says v1', 'AWSPREVIOUS is on v1; the table says no version']);
   });
 });
 
@@ -78,7 +75,10 @@ describe('labels at rest', () => {
     for (const previousBefore of [undefined, 'vp']) {
       // After createSecret's PutSecretValue: AWSPENDING on r (taken from v0, where the last rotation left it).
       const stages: Record<string, string[]> = { v0: [Stage.CURRENT], r: [Stage.PENDING], vp: previousBefore ? [Stage.PREVIOUS] : [] };
-      for (const target of [{ current: 'r', pending: 'r' }, { current: 'r', pending: 'r', previous: 'v0' }] as LabelTarget[]) {
+      for (const target of [
+        { current: 'r', pending: 'r' },
+        { current: 'r', pending: 'r', previous: 'v0' },
+      ] as LabelTarget[]) {
         const s = structuredClone(stages);
         const first = nextLabelChange(s, target);
         expect(first).toEqual({ stage: Stage.CURRENT, to: 'r', from: 'v0' });

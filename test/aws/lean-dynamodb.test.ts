@@ -15,15 +15,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import * as aws4 from 'aws4';
 import fc from 'fast-check';
 import { fromAttributeValue, fromItem, stringAttributes, UnreadableAttributeError, type AttributeValue } from '../../lambdas/aws/lean/attribute-values';
-import {
-  DynamoDbConfigError,
-  DynamoDbError,
-  DynamoDbHttpClient,
-  environmentCredentials,
-  isConditionalCheckFailed,
-  resolveEndpoint,
-  type DynamoDbHttpClientOptions,
-} from '../../lambdas/aws/lean/dynamodb-http';
+import { DynamoDbConfigError, DynamoDbError, DynamoDbHttpClient, environmentCredentials, isConditionalCheckFailed, resolveEndpoint, type DynamoDbHttpClientOptions } from '../../lambdas/aws/lean/dynamodb-http';
 import { isTransient } from '../../lambdas/aws/transient';
 import { Deadline } from '../../lambdas/core/deadline';
 import { awsError, ok, scriptedDynamoDb, type Reply, type ScriptedDynamoDb } from '../support/scripted-dynamodb';
@@ -99,14 +91,13 @@ class NodeSha256 {
 }
 
 describe('SigV4 signing', () => {
-  it('aws4, the signer the client uses, reproduces AWS\'s published test vector (get-vanilla)', () => {
+  it("aws4, the signer the client uses, reproduces AWS's published test vector (get-vanilla)", () => {
     const signed = aws4.sign(
       { host: 'example.amazonaws.com', path: '/', method: 'GET', service: 'service', region: 'us-east-1', headers: { 'X-Amz-Date': '20150830T123600Z' } },
       { accessKeyId: CREDENTIALS.accessKeyId, secretAccessKey: CREDENTIALS.secretAccessKey },
     );
-    expect((signed.headers as Record<string, string>)['Authorization']).toBe(
-      'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, ' +
-        'Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31',
+    expect((signed.headers as Record<string, string>).Authorization).toBe(
+      'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, ' + 'Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31',
     );
   });
 
@@ -134,35 +125,37 @@ describe('SigV4 signing', () => {
     ].join('\n');
     const scope = '20261128/eu-west-1/dynamodb/aws4_request';
     const key = hmac(hmac(hmac(hmac(`AWS4${CREDENTIALS.secretAccessKey}`, '20261128'), 'eu-west-1'), 'dynamodb'), 'aws4_request');
-    const signature = createHmac('sha256', key).update(['AWS4-HMAC-SHA256', '20261128T100000Z', scope, sha256(canonical)].join('\n')).digest('hex');
+    const signature = createHmac('sha256', key)
+      .update(['AWS4-HMAC-SHA256', '20261128T100000Z', scope, sha256(canonical)].join('\n'))
+      .digest('hex');
 
-    expect(signed.headers['Authorization']).toBe(
+    expect(signed.headers.Authorization).toBe(
       `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/${scope}, SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature=${signature}`,
     );
     expect(signed.headers['X-Amz-Security-Token']).toBe(CREDENTIALS.sessionToken);
     expect(signed).toMatchObject({ method: 'POST', hostname: 'dynamodb.eu-west-1.amazonaws.com', path: '/' });
   });
 
-  it('sends what it signed: the request as the server receives it verifies with the SDK\'s own signer', async () => {
+  it("sends what it signed: the request as the server receives it verifies with the SDK's own signer", async () => {
     const server = await scripted([ok({ Item: { pk: { S: 'KEY#0123abcd' } } })]);
     const { client } = clientOf(server);
     await client.send('GetItem', GET_ITEM);
     const [request] = server.captured;
     expect(request).toMatchObject({ method: 'POST', url: '/' });
-    expect(request!.headers['x-amz-target']).toBe('DynamoDB_20120810.GetItem');
-    expect(JSON.parse(request!.body)).toEqual(GET_ITEM);
+    expect(request.headers['x-amz-target']).toBe('DynamoDB_20120810.GetItem');
+    expect(JSON.parse(request.body)).toEqual(GET_ITEM);
 
-    const { authorization, connection: _c, 'user-agent': _u, ...signable } = request!.headers as Record<string, string>;
-    const date = signable['x-amz-date']!;
+    const { authorization, connection: _c, 'user-agent': _u, ...signable } = request.headers as Record<string, string>;
+    const date = signable['x-amz-date'];
     const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
     const oracle = new SignatureV4({ service: 'dynamodb', region: 'us-east-1', credentials: CREDENTIALS, sha256: NodeSha256, applyChecksum: false });
     const expected = await oracle.sign(
-      { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port: Number(new URL(server.endpoint).port), path: '/', query: {}, headers: signable, body: request!.body },
+      { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port: Number(new URL(server.endpoint).port), path: '/', query: {}, headers: signable, body: request.body },
       { signingDate },
     );
-    expect(authorization).toBe(expected.headers['authorization']);
+    expect(authorization).toBe(expected.headers.authorization);
     // The port is part of the signed Host, as the server sees it.
-    expect(signable['host']).toBe(new URL(server.endpoint).host);
+    expect(signable.host).toBe(new URL(server.endpoint).host);
   });
 
   it('sends no security token header without a session token, and signs each attempt afresh', async () => {
@@ -175,7 +168,7 @@ describe('SigV4 signing', () => {
     await client.send('GetItem', GET_ITEM);
     expect(server.captured.map((r) => r.headers['x-amz-security-token'])).toEqual([undefined, undefined]);
     expect(server.captured.map((r) => r.headers['x-amz-date'])).toEqual(['20261128T100000Z', '20261128T100005Z']);
-    expect(server.captured[0]!.headers['authorization']).not.toBe(server.captured[1]!.headers['authorization']);
+    expect(server.captured[0].headers.authorization).not.toBe(server.captured[1].headers.authorization);
   });
 });
 
@@ -206,7 +199,7 @@ describe('configuration from the environment', () => {
     ['aws-iso-e', 'eu-isoe-west-1'],
     ['aws-iso-f', 'us-isof-south-1'],
     ['aws-eusc', 'eusc-de-east-1'],
-  ])('in %s (%s) builds the host the SDK\'s endpoint rules resolve, from the configured URL suffix', (partitionName, region) => {
+  ])("in %s (%s) builds the host the SDK's endpoint rules resolve, from the configured URL suffix", (partitionName, region) => {
     const { name, dnsSuffix } = partition(region);
     expect(name).toBe(partitionName);
     const sdk = new DynamoDBClient({ region });
@@ -216,7 +209,7 @@ describe('configuration from the environment', () => {
     clients.push(client);
     expect(client.endpoint.href).toBe(expected);
     expect(resolveEndpoint(region, { AWS_URL_SUFFIX: dnsSuffix }).href).toBe(expected);
-    expect(client.signedRequest('GetItem', '{}').headers['Host']).toBe(new URL(expected).host);
+    expect(client.signedRequest('GetItem', '{}').headers.Host).toBe(new URL(expected).host);
   });
 
   it('never guesses the suffix from the region: without AWS_URL_SUFFIX or an endpoint it refuses by name', () => {
@@ -278,18 +271,18 @@ describe('configuration from the environment', () => {
     await client.send('GetItem', GET_ITEM);
     Object.assign(env, { AWS_ACCESS_KEY_ID: 'AKID2', AWS_SESSION_TOKEN: 'T2' });
     await client.send('GetItem', GET_ITEM);
-    expect(server.captured.map((r) => String(r.headers['authorization']).match(/Credential=([^/]+)\/\d+\/([^/]+)\//)?.slice(1))).toEqual([
+    expect(server.captured.map((r) => /Credential=([^/]+)\/\d+\/([^/]+)\//.exec(String(r.headers.authorization))?.slice(1))).toEqual([
       ['AKID1', 'us-west-2'],
       ['AKID2', 'us-west-2'],
     ]);
-    expect(server.captured[1]!.headers['x-amz-security-token']).toBe('T2');
+    expect(server.captured[1].headers['x-amz-security-token']).toBe('T2');
   });
 });
 
 // ---------------------------------------------------------------------------------------
 // retries and errors
 
-describe('retries (the SDK DynamoDB client\'s standard mode: 4 attempts, full jitter, retry quota)', () => {
+describe("retries (the SDK DynamoDB client's standard mode: 4 attempts, full jitter, retry quota)", () => {
   it('retries a 5xx and a throttle with full-jitter backoff (25 ms base, 1 s for throttling), then answers', async () => {
     const server = await scripted([awsError(500, 'InternalServerError'), awsError(400, 'ProvisionedThroughputExceededException'), ok({ Item: { pk: { S: 'KEY#1' } } })]);
     const { client, delays } = clientOf(server);
@@ -336,7 +329,7 @@ describe('retries (the SDK DynamoDB client\'s standard mode: 4 attempts, full ji
     expect(error.message).toBe('DynamoDB UpdateItem failed with HTTP 400.');
   });
 
-  it('retries a gateway\'s non-JSON 502 as UnknownError', async () => {
+  it("retries a gateway's non-JSON 502 as UnknownError", async () => {
     const server = await scripted([{ status: 502, body: '<html>Bad Gateway</html>' }, ok()]);
     const { client, delays } = clientOf(server);
     await expect(client.send('GetItem', GET_ITEM)).resolves.toEqual({});
@@ -425,7 +418,7 @@ describe('retries (the SDK DynamoDB client\'s standard mode: 4 attempts, full ji
   });
 });
 
-describe('a deadline (the authorizer\'s remaining invocation time)', () => {
+describe("a deadline (the authorizer's remaining invocation time)", () => {
   /** A client whose backoff sleeps advance a virtual clock, and a deadline on that clock. */
   function virtual(server: ScriptedDynamoDb, deadlineMs: number, options: DynamoDbHttpClientOptions = {}) {
     let nowMs = 0;
@@ -570,7 +563,7 @@ describe('attribute values', () => {
     expect(fromItem(item)).toEqual({ pk: 'KEY#ab', sk: 'KEY', state: 'RETIRING', scopes: ['orders:read', 'orders:write'], notAfter: '2026-11-29T10:00:00.000Z' });
   });
 
-  it('refuses a non-integer beyond a double\'s exact range and an unknown type, without the value', () => {
+  it("refuses a non-integer beyond a double's exact range and an unknown type, without the value", () => {
     expect(() => fromAttributeValue({ N: '12345678901234567890.5' })).toThrow(UnreadableAttributeError);
     expect(() => fromAttributeValue({ N: '12345678901234567890.5' })).not.toThrow(/12345/);
     expect(fromAttributeValue({ N: '12345678901234567890' })).toBe(12345678901234567890n);

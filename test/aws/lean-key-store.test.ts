@@ -114,7 +114,7 @@ describe('LeanKeyStore over moto, beside KeyRepository', () => {
     const ghost = hashApiKey(generateApiKey(deps.settings.keyPrefix));
     expect(await lean.recordUse(ghost, iso(START), iso(START - 60_000))).toBe(false);
     expect(await deps.keys.recordUse(ghost, iso(START), iso(START - 60_000))).toBe(false);
-    expect((await scanTable(deps.tableName)).filter((item) => item['pk'] === `KEY#${ghost}`)).toEqual([]);
+    expect((await scanTable(deps.tableName)).filter((item) => item.pk === `KEY#${ghost}`)).toEqual([]);
   });
 
   it('each sees what the other wrote', async () => {
@@ -171,7 +171,11 @@ describe('LeanKeyStore and KeyRepository on the same answers (scripted DynamoDB)
     return { sdk: new KeyRepository(DynamoDBDocumentClient.from(sdkClient), 'keyroll'), lean: new LeanKeyStore(leanClient, 'keyroll'), forSdk, forLean };
   }
 
-  const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: Error) => ({ error: error.name }));
+  const settle = <T>(promise: Promise<T>) =>
+    promise.then(
+      (value) => ({ value }),
+      (error: Error) => ({ error: error.name }),
+    );
 
   it('sends the same GetItem and UpdateItem requests', async () => {
     const { sdk, lean: mine, forSdk, forLean } = await both([ok({})]);

@@ -18,24 +18,10 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  CreateTableCommand,
-  DeleteTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  waitUntilTableExists,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, DeleteTopicCommand, GetTopicAttributesCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 
-import {
-  MOTO_REQUIREMENT,
-  MotoUnavailableError,
-  resolveMotoCommand,
-  startMoto,
-  type ProbeResult,
-  type ResolveDeps,
-} from '../../lib/local/moto';
+import { MOTO_REQUIREMENT, MotoUnavailableError, resolveMotoCommand, startMoto, type ProbeResult, type ResolveDeps } from '../../lib/local/moto';
 
 const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -75,16 +61,12 @@ describe('moto harness: SDK clients reach moto via AWS_ENDPOINT_URL only', () =>
       expect(created.ARN).toContain(`:secret:${name}`);
       const v1 = created.VersionId!;
 
-      const pending = await sm.send(
-        new PutSecretValueCommand({ SecretId: name, SecretString: '{"key":"v2"}', VersionStages: ['AWSPENDING'] }),
-      );
+      const pending = await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: '{"key":"v2"}', VersionStages: ['AWSPENDING'] }));
       const v2 = pending.VersionId!;
       expect(pending.VersionStages).toEqual(['AWSPENDING']);
 
       expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('{"key":"v1"}');
-      expect(
-        (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }))).SecretString,
-      ).toBe('{"key":"v2"}');
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }))).SecretString).toBe('{"key":"v2"}');
 
       await sm.send(
         new UpdateSecretVersionStageCommand({
@@ -100,12 +82,8 @@ describe('moto harness: SDK clients reach moto via AWS_ENDPOINT_URL only', () =>
       // NB: pass VersionStage explicitly. moto 5.2.1's UpdateSecretVersionStage moves the labels
       // but not its internal default version, so a GetSecretValue WITHOUT VersionStage still
       // returns v1 here (real AWS returns the AWSCURRENT version, v2).
-      expect(
-        (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }))).SecretString,
-      ).toBe('{"key":"v2"}');
-      expect(
-        (await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }))).SecretString,
-      ).toBe('{"key":"v1"}');
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }))).SecretString).toBe('{"key":"v2"}');
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }))).SecretString).toBe('{"key":"v1"}');
     } finally {
       await sm.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true })).catch(() => undefined);
       sm.destroy();
@@ -212,9 +190,7 @@ describe('resolveMotoCommand', () => {
   it('reports the underlying failure when MOTO_SERVER exists but does not run', async () => {
     const broken = path.join(tmp, 'moto_server');
     writeFileSync(broken, '#!/bin/sh\necho "ModuleNotFoundError: No module named flask" >&2\nexit 3\n', { mode: 0o755 });
-    const err = (await resolveMotoCommand({ env: { PATH: '/usr/bin:/bin', MOTO_SERVER: broken }, projectRoot: tmp, createVenv: noVenv, log }).catch(
-      (e: unknown) => e,
-    )) as Error;
+    const err = (await resolveMotoCommand({ env: { PATH: '/usr/bin:/bin', MOTO_SERVER: broken }, projectRoot: tmp, createVenv: noVenv, log }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(MotoUnavailableError);
     expect(err.message).toContain('exited with code 3');
     expect(err.message).toContain('No module named flask');

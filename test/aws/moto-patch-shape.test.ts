@@ -12,16 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import {
-  MOTO_PATCH_EXIT_STATUS,
-  MOTO_PATCHES_DIR,
-  MOTO_REQUIREMENT,
-  MOTO_VERSION,
-  MotoPatchError,
-  resolveMotoCommand,
-  startMoto,
-  withMotoPatches,
-} from '../../lib/local/moto';
+import { MOTO_PATCH_EXIT_STATUS, MOTO_PATCHES_DIR, MOTO_REQUIREMENT, MOTO_VERSION, MotoPatchError, resolveMotoCommand, startMoto, withMotoPatches } from '../../lib/local/moto';
 
 jest.setTimeout(60_000);
 
@@ -92,9 +83,7 @@ describe('a moto of another shape fails loudly', () => {
   it.each([
     [
       'a parameter renamed',
-      'import moto.secretsmanager.models as m\n' +
-        'def changed(self, secret_id, version_stage, remove_from, move_to): pass\n' +
-        'm.SecretsManagerBackend.update_secret_version_stage = changed',
+      'import moto.secretsmanager.models as m\n' + 'def changed(self, secret_id, version_stage, remove_from, move_to): pass\n' + 'm.SecretsManagerBackend.update_secret_version_stage = changed',
       'secrets-label-cas: moto.secretsmanager.models:SecretsManagerBackend.update_secret_version_stage takes (self, secret_id, version_stage, remove_from, move_to)',
     ],
     ['a method gone', 'import moto.secretsmanager.models as m\ndel m.FakeSecret.reset_default_version', 'secrets-current-label: moto.secretsmanager.models:FakeSecret.reset_default_version is missing'],

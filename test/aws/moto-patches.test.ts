@@ -4,15 +4,7 @@
  * pages the same way with other partitions interleaved; a failed transaction leaves every
  * item as it was, and writes other requests made meanwhile survive.
  */
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  TransactWriteItemsCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 
 const ddb = new DynamoDBClient({});
 const table = `moto-patches-${Date.now().toString(36)}`;
@@ -33,7 +25,14 @@ beforeAll(async () => {
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
       GlobalSecondaryIndexes: [
-        { IndexName: 'byG', KeySchema: [{ AttributeName: 'gpk', KeyType: 'HASH' }, { AttributeName: 'gsk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        {
+          IndexName: 'byG',
+          KeySchema: [
+            { AttributeName: 'gpk', KeyType: 'HASH' },
+            { AttributeName: 'gsk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ],
     }),
   );
@@ -53,7 +52,7 @@ async function pages(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await ddb.send(new QueryCommand({ ...input, TableName: table, ExclusiveStartKey: start }));
-    out.push((page.Items ?? []).map((item) => Number(item['n']!.N)));
+    out.push((page.Items ?? []).map((item) => Number(item.n.N)));
     start = page.LastEvaluatedKey;
   } while (start);
   return out;
@@ -95,8 +94,8 @@ describe('moto patches', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'TransactionCanceledException' });
-    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(8) }))).Item?.['note']).toBeUndefined();
+    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(8) }))).Item?.note).toBeUndefined();
     expect((await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'P9' }, sk: { S: 'new' } } }))).Item).toBeUndefined();
-    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(7) }))).Item?.['note']).toEqual({ S: 'before' });
+    expect((await ddb.send(new GetItemCommand({ TableName: table, Key: key(7) }))).Item?.note).toEqual({ S: 'before' });
   });
 });

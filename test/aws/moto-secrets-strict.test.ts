@@ -42,7 +42,7 @@ async function labelled(name: string): Promise<Record<string, string[]>> {
   return Object.fromEntries(Object.entries(await described(name)).filter(([, stages]) => stages.length > 0));
 }
 
-const put = (name: string, versionId: string, stages?: string[], data: string = `value-of-${versionId}`) =>
+const put = (name: string, versionId: string, stages?: string[], data = `value-of-${versionId}`) =>
   sm.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: versionId, SecretString: data, VersionStages: stages }));
 
 const stage = (name: string, label: string, to: string | undefined, from: string | undefined) =>

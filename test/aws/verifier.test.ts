@@ -263,7 +263,7 @@ describe('UsageRecorder', () => {
     const recorder = new UsageRecorder({ recordUse }, clock, INTERVAL);
     await recorder.record('h');
     expect(recordUse).toHaveBeenCalledTimes(1);
-    const [hash, at, staleBefore] = recordUse.mock.calls[0]!;
+    const [hash, at, staleBefore] = recordUse.mock.calls[0];
     expect(hash).toBe('h');
     expect(at).toBe(iso(START));
     // A use recorded one full interval ago (or earlier) is stale; anything later is recent.

@@ -17,10 +17,10 @@ describe('compareReports', () => {
     const result = compareReports(older, newer, 10);
     expect(result.regressions.map((c) => c.id)).toEqual(['warm', 'init']);
     const byId = Object.fromEntries(result.changes.map((c) => [c.id, c]));
-    expect(byId['warm']!.deltaPct).toBeCloseTo(-15);
-    expect(byId['init']!.deltaPct).toBeCloseTo(11);
-    expect(byId['floor']!.regression).toBe(false);
-    expect(byId['bytes']!.regression).toBe(false);
+    expect(byId.warm.deltaPct).toBeCloseTo(-15);
+    expect(byId.init.deltaPct).toBeCloseTo(11);
+    expect(byId.floor.regression).toBe(false);
+    expect(byId.bytes.regression).toBe(false);
   });
 
   it('reads improvements the other way round: faster init and more ops/s are not regressions', () => {
@@ -38,9 +38,16 @@ describe('compareReports', () => {
   });
 
   it('reports a missed goal on the new value, whatever the change', () => {
-    const result = compareReports(report({ init: ms(60, 50), ratio: { value: 0.9, unit: 'ratio', better: 'higher', goal: 0.8 } }), report({ init: ms(55, 50), ratio: { value: 0.7, unit: 'ratio', better: 'higher', goal: 0.8 } }), 50);
-    expect(result.changes.map((c) => [c.id, c.missesGoal])).toEqual([['init', true], ['ratio', true]]);
-    expect(compareReports(report({ init: ms(60, 50) }), report({ init: ms(50, 50) }), 10).changes[0]!.missesGoal).toBe(false);
+    const result = compareReports(
+      report({ init: ms(60, 50), ratio: { value: 0.9, unit: 'ratio', better: 'higher', goal: 0.8 } }),
+      report({ init: ms(55, 50), ratio: { value: 0.7, unit: 'ratio', better: 'higher', goal: 0.8 } }),
+      50,
+    );
+    expect(result.changes.map((c) => [c.id, c.missesGoal])).toEqual([
+      ['init', true],
+      ['ratio', true],
+    ]);
+    expect(compareReports(report({ init: ms(60, 50) }), report({ init: ms(50, 50) }), 10).changes[0].missesGoal).toBe(false);
   });
 
   it('lists metrics only one run has instead of comparing them', () => {
@@ -52,8 +59,8 @@ describe('compareReports', () => {
 
   it('an old value of 0 gives no percentage and no verdict, rather than Infinity', () => {
     const [change] = compareReports(report({ reads: ms(0) }), report({ reads: ms(5) }), 10).changes;
-    expect(change!.deltaPct).toBeNaN();
-    expect(change!.regression).toBe(false);
+    expect(change.deltaPct).toBeNaN();
+    expect(change.regression).toBe(false);
   });
 
   it('refuses a negative or non-numeric threshold', () => {
@@ -64,7 +71,7 @@ describe('compareReports', () => {
 
 describe('asComparable', () => {
   it('accepts a report with a metrics map and refuses a schemaVersion 1 report, non-objects and malformed metrics', () => {
-    expect(asComparable(report({ a: ops(1) }), 'new.json').metrics['a']!.value).toBe(1);
+    expect(asComparable(report({ a: ops(1) }), 'new.json').metrics.a.value).toBe(1);
     expect(() => asComparable({ schemaVersion: 1, verifier: [] }, 'old.json')).toThrow(IncomparableReportError);
     expect(() => asComparable({ schemaVersion: 1, verifier: [] }, 'old.json')).toThrow(/old\.json has no metrics map \(schemaVersion 1\)/);
     expect(() => asComparable(null, 'x.json')).toThrow(IncomparableReportError);
@@ -100,12 +107,12 @@ describe('metricsOf', () => {
     expect(m['floorRatio.verify-cached-warm-valid.ratioVsFloor']).toEqual({ value: 0.82, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.verify-cached-warm-valid.ratioVsReference']).toEqual({ value: 1.1, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.verify-cached-warm-valid.ratio']).toEqual({ value: 0.79, unit: 'ratio', better: 'higher' });
-    expect(m['floorRatio.floor.opsPerSec']!.value).toBe(1_000_000);
+    expect(m['floorRatio.floor.opsPerSec'].value).toBe(1_000_000);
     expect(m['floorRatio.sha256-hash-hex.ratioVsFloor']).toBeUndefined();
     expect(m['bundle.bytes']).toEqual({ value: 60_000, unit: 'bytes', better: 'lower', goal: 153_600 });
     expect(m['init.bundle.medianMs']).toEqual({ value: 90, unit: 'ms', better: 'lower', goal: 50 });
-    expect(m['init.sdkPath.medianMs']!.value).toBe(110);
-    expect(m['bundle.sdkPath.bytes']!.value).toBe(60_000);
+    expect(m['init.sdkPath.medianMs'].value).toBe(110);
+    expect(m['bundle.sdkPath.bytes'].value).toBe(60_000);
     // What metricsOf builds is what the comparison accepts.
     expect(() => asComparable({ schemaVersion: 2, metrics: m }, 'run')).not.toThrow();
   });

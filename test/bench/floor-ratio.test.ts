@@ -65,7 +65,7 @@ describe('summarizeRounds', () => {
   });
 
   it('needs a floor case', () => {
-    expect(() => summarizeRounds([cases[5]!], new Map([['warm', [1]]]), { rounds: 1, blockOps: 1 })).toThrow(/floor/);
+    expect(() => summarizeRounds([cases[5]], new Map([['warm', [1]]]), { rounds: 1, blockOps: 1 })).toThrow(/floor/);
   });
 
   it('reports the estimate under `ratioVsFloor`, the old one under `ratio`, the ratio to the reference under `ratioVsReference`, none with a goal', () => {
@@ -75,6 +75,6 @@ describe('summarizeRounds', () => {
     expect(m['floorRatio.warm.ratio']).toEqual({ value: byId.get('warm')!.floorRatioVsRoundMax, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.warm.ratioVsReference']).toEqual({ value: byId.get('warm')!.referenceRatio, unit: 'ratio', better: 'higher' });
     expect(m['floorRatio.plain.ratioVsReference']).toBeUndefined();
-    expect(m['floorRatio.floor.opsPerSec']!.value).toBe(100);
+    expect(m['floorRatio.floor.opsPerSec'].value).toBe(100);
   });
 });

@@ -35,7 +35,26 @@ afterAll(async () => {
 describe('clients add / list / show', () => {
   it('onboards a client with its first key and schedule, prints ids only, and converges on a re-run', async () => {
     const id = `acme-${randomUUID().slice(0, 8)}`;
-    const added = await world.cli('--json', 'clients', 'add', id, '--scopes', 'orders:read,orders:write', '--interval-days', '30', '--overlap', '24h', '--max-overlap', '7d', '--timezone', 'Europe/Paris', '--window', '02:00-04:00', '--reason', 'contract 2026-114');
+    const added = await world.cli(
+      '--json',
+      'clients',
+      'add',
+      id,
+      '--scopes',
+      'orders:read,orders:write',
+      '--interval-days',
+      '30',
+      '--overlap',
+      '24h',
+      '--max-overlap',
+      '7d',
+      '--timezone',
+      'Europe/Paris',
+      '--window',
+      '02:00-04:00',
+      '--reason',
+      'contract 2026-114',
+    );
     expect(added).toMatchObject({ code: 0, stderr: '' });
     const out = json(added);
     expect(out).toMatchObject({
@@ -47,13 +66,29 @@ describe('clients add / list / show', () => {
       schedule: { outcome: 'created', expression: 'rate(30 days)', timeZone: 'Europe/Paris', flexibleWindowMinutes: 120 },
       actor: 'test-operator',
     });
-    expect(out['currentKeyId']).toMatch(/^kr_kid_[0-9a-f]{16}$/);
+    expect(out.currentKeyId).toMatch(/^kr_kid_[0-9a-f]{16}$/);
     // The key is in the secret, and its id is what the CLI printed.
     expect(await world.keyAt(id, 'AWSCURRENT')).toMatch(/^kr_/);
     const schedule = await new SchedulerClient({}).send(new GetScheduleCommand({ Name: id, GroupName: world.outputs.ScheduleGroupName }));
     expect(schedule.ScheduleExpression).toBe('rate(30 days)');
 
-    const again = await world.cli('clients', 'add', id, '--scopes', 'orders:write,orders:read', '--interval-days', '30', '--overlap', '24h', '--max-overlap', '7d', '--timezone', 'Europe/Paris', '--window', '02:00-04:00');
+    const again = await world.cli(
+      'clients',
+      'add',
+      id,
+      '--scopes',
+      'orders:write,orders:read',
+      '--interval-days',
+      '30',
+      '--overlap',
+      '24h',
+      '--max-overlap',
+      '7d',
+      '--timezone',
+      'Europe/Paris',
+      '--window',
+      '02:00-04:00',
+    );
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`Already onboarded (nothing to change): client ${id}`);
 
@@ -62,13 +97,13 @@ describe('clients add / list / show', () => {
     expect(conflict.stderr).toMatch(/RegistrationConflict: .*different scopes and policy/);
 
     const listed = json<{ clients: { clientId: string; currentKeyId: string; status: string }[] }>(await world.cli('--json', 'clients', 'list'));
-    expect(listed.clients.find((c) => c.clientId === id)).toMatchObject({ currentKeyId: out['currentKeyId'], status: 'active' });
+    expect(listed.clients.find((c) => c.clientId === id)).toMatchObject({ currentKeyId: out.currentKeyId, status: 'active' });
     const text = await world.cli('clients', 'list');
-    expect(text.stdout).toMatch(new RegExp(`${id}\\s+active\\s+${out['currentKeyId']}`));
+    expect(text.stdout).toMatch(new RegExp(`${id}\\s+active\\s+${String(out.currentKeyId)}`));
 
     const shown = await world.cli('--json', 'clients', 'show', id);
-    expect(json(shown)).toMatchObject({ client: { clientId: id, status: 'active' }, keys: [{ keyId: out['currentKeyId'], state: 'ACTIVE', role: 'current' }], schedule: { expression: 'rate(30 days)' } });
-    expect((json(shown) as { audit: { action: string }[] }).audit.map((e) => e.action)).toEqual(expect.arrayContaining(['client.registered', 'schedule.created']));
+    expect(json(shown)).toMatchObject({ client: { clientId: id, status: 'active' }, keys: [{ keyId: out.currentKeyId, state: 'ACTIVE', role: 'current' }], schedule: { expression: 'rate(30 days)' } });
+    expect(json<{ audit: { action: string }[] }>(shown).audit.map((e) => e.action)).toEqual(expect.arrayContaining(['client.registered', 'schedule.created']));
     expect(JSON.stringify(json(shown))).not.toMatch(/keyHash|currentKeyHash/);
   });
 
@@ -76,7 +111,7 @@ describe('clients add / list / show', () => {
     const id = `actor-${randomUUID().slice(0, 8)}`;
     const result = await world.cliWith({ KEYROLL_ACTOR: '' }, '--json', 'clients', 'add', id, '--scopes', 'a', '--interval-days', '7', '--timezone', 'UTC', '--window', '01:00-02:00', '--max-overlap', '1d');
     expect(result.code).toBe(0);
-    expect(json(result)['actor']).toBe('arn:aws:sts::123456789012:user/moto');
+    expect(json(result).actor).toBe('arn:aws:sts::123456789012:user/moto');
     expect((await world.cli('clients', 'remove', id, '--reason', 'done', '--actor', 'alice@example.com')).code).toBe(0);
     const events = json<{ events: { action: string; actor: string }[] }>(await world.cli('--json', 'audit', id)).events;
     expect(events.find((e) => e.action === 'client.registered')?.actor).toBe('arn:aws:sts::123456789012:user/moto');
@@ -111,7 +146,11 @@ describe('rotate (Step Functions) and status', () => {
     const id = await world.addClient();
     const holder = `manual-${randomUUID()}`;
     const now = new Date();
-    await keys.acquireLock(id, { rotationId: holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 3600_000).toISOString() }, { clientId: id, at: now.toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'holder' });
+    await keys.acquireLock(
+      id,
+      { rotationId: holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 3600_000).toISOString() },
+      { clientId: id, at: now.toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'holder' },
+    );
     const before = await world.snapshot();
     const refused = await world.cli('--json', 'rotate', id, '--reason', 'second one');
     expect(refused.code).toBe(1);
@@ -145,7 +184,12 @@ describe('rotate (Step Functions) and status', () => {
     const unknown = await world.cli('--json', 'rotate', 'no-such-client', '--reason', 'x');
     expect(unknown.code).toBe(1);
     expect(json(unknown)).toEqual({ error: { name: 'UnknownClient', message: "No client is registered with id 'no-such-client'.", exitCode: 1 } });
-    for (const argv of [['status', 'no-such-client'], ['audit', 'no-such-client'], ['clients', 'show', 'no-such-client'], ['rollback', 'no-such-client', '--reason', 'x']]) {
+    for (const argv of [
+      ['status', 'no-such-client'],
+      ['audit', 'no-such-client'],
+      ['clients', 'show', 'no-such-client'],
+      ['rollback', 'no-such-client', '--reason', 'x'],
+    ]) {
       const result = await world.cli(...argv);
       expect({ argv, code: result.code, stderr: result.stderr }).toEqual({ argv, code: 1, stderr: expect.stringContaining('UnknownClient') });
     }

@@ -84,7 +84,7 @@ describe('stack discovery', () => {
       expect({ file, code: result.code }).toEqual({ file, code: 3 });
       expect(result.stderr).toMatch(message);
     }
-    const json = await cli({}, '--json', '--outputs-file', cases[0]![0], 'status', 'someone');
+    const json = await cli({}, '--json', '--outputs-file', cases[0][0], 'status', 'someone');
     expect(JSON.parse(json.stdout)).toEqual({ error: { name: 'EnvironmentError', message: expect.stringContaining('Cannot read the outputs file'), exitCode: 3 } });
   });
 
@@ -116,14 +116,14 @@ describe('stack discovery', () => {
 
   it('exit 3 when the endpoint does not answer', async () => {
     const file = outputsFileWith(JSON.stringify({ KeyRoll: outputs }));
-    const saved = process.env['AWS_ENDPOINT_URL'];
-    process.env['AWS_ENDPOINT_URL'] = 'http://127.0.0.1:9';
+    const saved = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = 'http://127.0.0.1:9';
     try {
       const result = await cli({}, '--outputs-file', file, 'status', 'someone');
       expect(result.code).toBe(3);
       expect(result.stderr).toContain('Cannot reach the AWS endpoint (ECONNREFUSED)');
     } finally {
-      process.env['AWS_ENDPOINT_URL'] = saved;
+      process.env.AWS_ENDPOINT_URL = saved;
     }
   });
 });
@@ -145,7 +145,16 @@ describe('bin/keyroll.ts as a process', () => {
   it('--help, usage errors, environment errors and no credentials give the documented exit codes', async () => {
     const file = outputsFileWith(JSON.stringify({ KeyRoll: outputs }));
     const noCredentials: NodeJS.ProcessEnv = { ...process.env, KEYROLL_OUTPUTS_FILE: file, KEYROLL_ACTOR: 'x', AWS_EC2_METADATA_DISABLED: 'true' };
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE']) delete noCredentials[name];
+    for (const name of [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+    ])
+      delete noCredentials[name];
     const [help, rotateHelp, usage, environment, credentials, piped] = await Promise.all([
       spawnCli(['--help']),
       spawnCli(['rotate', '--help']),

@@ -24,6 +24,7 @@ export interface CliResult {
 }
 
 /** The parsed stdout of a --json run. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T is the caller's view of the parsed JSON (a checked cast)
 export function json<T = Record<string, unknown>>(result: CliResult): T {
   return JSON.parse(result.stdout) as T;
 }
@@ -51,7 +52,7 @@ export class CliWorld {
     const outputsFile = path.join(mkdtempSync(path.join(tmpdir(), 'keyroll-cli-')), 'outputs.json');
     writeOutputsFile(outputsFile, environment);
     const env: NodeJS.ProcessEnv = { ...process.env, KEYROLL_OUTPUTS_FILE: outputsFile, KEYROLL_ACTOR: options.actor ?? 'test-operator' };
-    delete env['KEYROLL_LOCAL'];
+    delete env.KEYROLL_LOCAL;
     return new CliWorld(environment, outputsFile, env);
   }
 
@@ -89,7 +90,25 @@ export class CliWorld {
 
   /** Onboards a client with a valid weekly policy; returns its id. */
   async addClient(clientId = `client-${randomUUID().slice(0, 8)}`): Promise<string> {
-    const result = await this.cli('clients', 'add', clientId, '--scopes', 'orders:read,orders:write', '--interval-days', '7', '--overlap', '24h', '--max-overlap', '2d', '--timezone', 'Europe/Paris', '--window', '02:00-04:00', '--reason', 'test onboarding');
+    const result = await this.cli(
+      'clients',
+      'add',
+      clientId,
+      '--scopes',
+      'orders:read,orders:write',
+      '--interval-days',
+      '7',
+      '--overlap',
+      '24h',
+      '--max-overlap',
+      '2d',
+      '--timezone',
+      'Europe/Paris',
+      '--window',
+      '02:00-04:00',
+      '--reason',
+      'test onboarding',
+    );
     if (result.code !== 0) throw new Error(`clients add failed (${result.code}): ${result.stderr}`);
     return clientId;
   }
@@ -155,7 +174,7 @@ export async function subscribeQueue(topicArn: string): Promise<{ drain(): Promi
   const sns = new SNSClient({});
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `keyroll-cli-${randomUUID().slice(0, 8)}` }));
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes!['QueueArn'] }));
+  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
   return {
     async drain() {
       const out: { message: Record<string, unknown>; raw: string; attributes: Record<string, string> }[] = [];

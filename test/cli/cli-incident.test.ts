@@ -44,7 +44,11 @@ async function stagesOf(clientId: string): Promise<Record<string, string[]>> {
   return Object.fromEntries((Versions ?? []).filter((v) => v.VersionStages?.length).map((v) => [v.VersionId!, [...v.VersionStages!].sort()]));
 }
 
-type Status = { client: { currentKeyId: string; lock?: { rotationId: string } }; keys: { keyId: string; state: string; role: string }[]; executions: { lockHolder?: { status: string } } };
+interface Status {
+  client: { currentKeyId: string; lock?: { rotationId: string } };
+  keys: { keyId: string; state: string; role: string }[];
+  executions: { lockHolder?: { status: string } };
+}
 
 it('a leaked current key: emergency rotation --local preempts the rotation in flight, revokes every old key, and the verifier rejects the leaked key within 10 s', async () => {
   const id = await world.addClient();
@@ -95,7 +99,7 @@ it('a leaked current key: emergency rotation --local preempts the rotation in fl
   expect(await verifier.verify(await world.keyAt(id, 'AWSCURRENT'))).toMatchObject({ accepted: true, principal: { keyId: out.currentKeyId } });
 
   const published = await notices.drain();
-  const emergencyNotice = published.find((n) => n.attributes['eventType'] === 'key.emergency' && n.message['rotationId'] === out.rotationId);
+  const emergencyNotice = published.find((n) => n.attributes.eventType === 'key.emergency' && n.message.rotationId === out.rotationId);
   expect(emergencyNotice?.message).toMatchObject({ severity: 'high', currentKeyId: out.currentKeyId, preemptedRotationId: inOverlap.rotationId });
   for (const notice of published) expect(notice.raw).not.toContain(leaked);
 
@@ -110,7 +114,9 @@ it('a leaked current key: emergency rotation --local preempts the rotation in fl
 it('rollback during the overlap: the previous key is current again, the new one revoked, the execution stopped', async () => {
   const id = await world.addClient();
   const initialKeyId = json<Status>(await world.cli('--json', 'status', id)).client.currentKeyId;
-  const rotated = json<{ rotationId: string; currentKeyId: string; previousKeyNotAfter: string }>(await world.cli('--json', 'rotate', id, '--local', '--leave-in-overlap', '--reason', 'planned rotation', '--overlap', '2h'));
+  const rotated = json<{ rotationId: string; currentKeyId: string; previousKeyNotAfter: string }>(
+    await world.cli('--json', 'rotate', id, '--local', '--leave-in-overlap', '--reason', 'planned rotation', '--overlap', '2h'),
+  );
   expect(Date.parse(rotated.previousKeyNotAfter) - Date.now()).toBeGreaterThan(7_000_000);
   const status = json<Status>(await world.cli('--json', 'status', id));
   expect(status).toMatchObject({ client: { lock: { rotationId: rotated.rotationId } }, executions: { lockHolder: { status: 'RUNNING' } } });
@@ -135,7 +141,7 @@ it('rollback during the overlap: the previous key is current again, the new one 
   const stages = await stagesOf(id);
   expect(Object.entries(stages).find(([, labels]) => labels.includes('AWSCURRENT'))?.[0]).toMatch(/^initial-/);
   expect(await verifierAt(new ManualClock(Date.now())).verify(newKey)).toMatchObject({ accepted: false, reason: 'revoked' });
-  const notice = (await notices.drain()).find((n) => n.message['incident'] === 'rotation.rolled_back');
+  const notice = (await notices.drain()).find((n) => n.message.incident === 'rotation.rolled_back');
   expect(notice?.message).toMatchObject({ eventType: 'key.emergency', severity: 'high', clientId: id, currentKeyId: initialKeyId, revokedKeyIds: [rotated.currentKeyId] });
 
   // A re-run converges and says so.
@@ -159,7 +165,7 @@ it('kill switch: revoking the previous key takes effect in the verifier after at
   clock.advance(1_000);
   expect(await verifier.verify(previous)).toMatchObject({ accepted: false, reason: 'revoked', keyId: rotated.previousKeyId });
   expect((await verifier.verify(await world.keyAt(id, 'AWSCURRENT'))).accepted).toBe(true);
-  const notice = (await notices.drain()).find((n) => n.message['incident'] === 'key.revoked');
+  const notice = (await notices.drain()).find((n) => n.message.incident === 'key.revoked');
   expect(notice?.message).toMatchObject({ eventType: 'key.emergency', severity: 'high', revokedKeyIds: [rotated.previousKeyId], currentKeyId: rotated.currentKeyId });
   // With its previous key revoked, the rotation can no longer be rolled back.
   expect((await world.cli('rollback', id, '--reason', 'x')).code).toBe(1);
@@ -177,7 +183,7 @@ it('a full manual rotation --local compresses the overlap and retires the old ke
     [out.previousKeyId, 'REVOKED'],
     [out.currentKeyId, 'ACTIVE'],
   ]);
-  const retired = (await notices.drain()).find((n) => n.attributes['eventType'] === 'key.retired' && n.attributes['clientId'] === id);
+  const retired = (await notices.drain()).find((n) => n.attributes.eventType === 'key.retired' && n.attributes.clientId === id);
   expect(retired?.message).toMatchObject({ previousKeyId: out.previousKeyId, severity: 'info' });
 });
 

@@ -22,8 +22,16 @@ afterAll(() => {
   expect(world.transcript.join('\n')).not.toMatch(KEY_SHAPE);
 });
 
-type Status = { client: { currentKeyId: string; lock?: { rotationId: string } }; keys: { keyId: string; state: string; role: string }[] };
-type Rotated = { rotationId: string; status: string; currentKeyId: string; previousKeyId: string };
+interface Status {
+  client: { currentKeyId: string; lock?: { rotationId: string } };
+  keys: { keyId: string; state: string; role: string }[];
+}
+interface Rotated {
+  rotationId: string;
+  status: string;
+  currentKeyId: string;
+  previousKeyId: string;
+}
 const statusOf = async (id: string) => json<Status>(await world.cli('--json', 'status', id));
 
 describe('the same --rotation-id run twice with --local (issue 15 item 9)', () => {
@@ -80,7 +88,9 @@ describe('the same --rotation-id run twice with --local (issue 15 item 9)', () =
   it('the help says what reusing an id does now', async () => {
     const help = await world.cli('rotate', '--help');
     expect(help.stdout).not.toContain('reusing one resumes that rotation');
-    expect(help.stdout.replace(/\s+/g, ' ')).toContain("a rotation that still holds the client's lock and has not finished is resumed; one that finished, is in its overlap, was rolled back or failed is reported (RotationAlreadyRan)");
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(
+      "a rotation that still holds the client's lock and has not finished is resumed; one that finished, is in its overlap, was rolled back or failed is reported (RotationAlreadyRan)",
+    );
   });
 });
 
@@ -111,7 +121,11 @@ describe('keyroll unlock', () => {
     const id = await world.addClient();
     const holder = `manual-${randomUUID()}`;
     const taken = new Date(Date.now() - 5 * 60_000);
-    await keys.acquireLock(id, { rotationId: holder, acquiredAt: taken.toISOString(), expiresAt: new Date(taken.getTime() + 30 * 86_400_000).toISOString() }, { clientId: id, at: taken.toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'holder' });
+    await keys.acquireLock(
+      id,
+      { rotationId: holder, acquiredAt: taken.toISOString(), expiresAt: new Date(taken.getTime() + 30 * 86_400_000).toISOString() },
+      { clientId: id, at: taken.toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'holder' },
+    );
 
     const released = await world.cli('--json', 'unlock', id, '--reason', 'INC-5150 state machine replaced');
     expect(released.code).toBe(0);

@@ -5,12 +5,7 @@
  * wrapper produces carries a key.
  */
 import { ManualClock } from '../../lambdas/core/clock';
-import {
-  createAuthenticatedFetch,
-  isReplayableBody,
-  type AuthenticatedFetchOptions,
-  type FetchLike,
-} from '../../lambdas/client/authenticated-fetch';
+import { createAuthenticatedFetch, isReplayableBody, type AuthenticatedFetchOptions, type FetchLike } from '../../lambdas/client/authenticated-fetch';
 import { InvalidClientOptionsError, KeyUnavailableError } from '../../lambdas/client/errors';
 import { KeyProvider } from '../../lambdas/client/key-provider';
 import { awsError, errorText, Gate, RecordingLogger, settle, StubSecretsManager } from './helpers';
@@ -35,14 +30,14 @@ class FakeApi {
     const headers = Object.fromEntries(request.headers.entries());
     const body = request.body ? await request.text() : '';
     this.seen.push({ url: request.url, method: request.method, headers, body });
-    const presented = headers['authorization']?.replace(/^Bearer /, '') ?? headers['x-api-key'] ?? '';
+    const presented = headers.authorization?.replace(/^Bearer /, '') ?? headers['x-api-key'] ?? '';
     const status = this.script.shift() ?? (this.accepted.has(presented) ? 200 : this.refusal);
     return new Response(status === 200 ? `ok:${body}` : JSON.stringify({ message: 'Unauthorized' }), { status });
   };
 
   /** The keys the API saw, in order. */
   keys(): string[] {
-    return this.seen.map((r) => r.headers['authorization']?.replace(/^Bearer /, '') ?? r.headers['x-api-key'] ?? '');
+    return this.seen.map((r) => r.headers.authorization?.replace(/^Bearer /, '') ?? r.headers['x-api-key'] ?? '');
   }
 }
 
@@ -69,7 +64,7 @@ describe('createAuthenticatedFetch: the key header', () => {
     const response = await fetch('https://api.example.test/orders', { headers: { accept: 'application/json', authorization: 'Bearer stale' } });
     expect(response.status).toBe(200);
     expect(api.seen).toHaveLength(1);
-    expect(api.seen[0]!.headers).toEqual({ accept: 'application/json', authorization: `Bearer ${secrets.value.apiKey}` });
+    expect(api.seen[0].headers).toEqual({ accept: 'application/json', authorization: `Bearer ${secrets.value.apiKey}` });
     expect(refreshes).toEqual([]);
   });
 
@@ -80,7 +75,7 @@ describe('createAuthenticatedFetch: the key header', () => {
     const provider = new KeyProvider({ clientId: 'acme', secretsManager: secrets });
     const fetch = createAuthenticatedFetch(provider, { fetch: api.fetch, header: 'x-api-key' });
     await fetch(new URL('https://api.example.test/orders'), { headers: new Headers({ 'x-trace': '1' }) });
-    expect(api.seen[0]!.headers).toEqual({ 'x-trace': '1', 'x-api-key': secrets.value.apiKey });
+    expect(api.seen[0].headers).toEqual({ 'x-trace': '1', 'x-api-key': secrets.value.apiKey });
   });
 
   it('takes headers from a Request input, and from init when both are given', async () => {
@@ -232,7 +227,7 @@ describe('createAuthenticatedFetch: request bodies', () => {
     ['a string', () => 'plain text', 'plain text'],
     ['a Uint8Array', () => new TextEncoder().encode('bytes'), 'bytes'],
     ['a Buffer', () => Buffer.from('buffer'), 'buffer'],
-    ['an ArrayBuffer', () => new TextEncoder().encode('ab').buffer as ArrayBuffer, 'ab'],
+    ['an ArrayBuffer', () => new TextEncoder().encode('ab').buffer, 'ab'],
     ['URLSearchParams', () => new URLSearchParams({ a: '1', b: '2' }), 'a=1&b=2'],
     ['a Blob', () => new Blob(['blob']), 'blob'],
   ];
@@ -260,7 +255,7 @@ describe('createAuthenticatedFetch: request bodies', () => {
         controller.close();
       },
     });
-    const response = await fetch('https://api.example.test/upload', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    const response = await fetch('https://api.example.test/upload', { method: 'POST', body: stream, duplex: 'half' });
     expect(response.status).toBe(401);
     expect(api.seen).toHaveLength(2);
     expect(refreshes).toEqual(['auth-failure']);

@@ -17,15 +17,7 @@ import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
-import {
-  createAuthenticatedFetch,
-  createSnsSubscriberHandler,
-  KeyProvider,
-  KeyUnavailableError,
-  SqsNotificationPoller,
-  type KeyChange,
-  type SecretsManagerLike,
-} from '../../lambdas/client';
+import { createAuthenticatedFetch, createSnsSubscriberHandler, KeyProvider, KeyUnavailableError, SqsNotificationPoller, type KeyChange, type SecretsManagerLike } from '../../lambdas/client';
 import { makeTestDeps, newRotationId, registerTestClient, uniqueName } from '../support/fixtures';
 import { allPlaintextKeys } from '../support/invariants';
 import { rotationRequest, type TestDeps } from '../support/step-helpers';
@@ -118,18 +110,14 @@ async function topicWithQueue(options: { rawDelivery: boolean; filterClientId?: 
     await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'RawMessageDelivery', AttributeValue: 'true' }));
   }
   if (options.filterClientId) {
-    await sns.send(
-      new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: JSON.stringify({ clientId: [options.filterClientId] }) }),
-    );
+    await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: JSON.stringify({ clientId: [options.filterClientId] }) }));
   }
   return { topicArn: TopicArn!, queueUrl: QueueUrl! };
 }
 
 /** Messages still on the queue, visible or in flight. */
 async function queueDepth(queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-  );
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
   return Number(Attributes!.ApproximateNumberOfMessages) + Number(Attributes!.ApproximateNumberOfMessagesNotVisible);
 }
 
@@ -244,8 +232,8 @@ describe('Refresh on notifications (SNS → SQS on moto)', () => {
     await publish(topicArn, notice);
 
     const raw = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MessageAttributeNames: ['All'], VisibilityTimeout: 0 }));
-    expect(JSON.parse(raw.Messages![0]!.Body!)).toMatchObject({ eventType: 'key.emergency' }); // the notice itself, no envelope
-    expect(raw.Messages![0]!.MessageAttributes).toMatchObject({ clientId: { StringValue: client.clientId }, eventType: { StringValue: 'key.emergency' } });
+    expect(JSON.parse(raw.Messages![0].Body!)).toMatchObject({ eventType: 'key.emergency' }); // the notice itself, no envelope
+    expect(raw.Messages![0].MessageAttributes).toMatchObject({ clientId: { StringValue: client.clientId }, eventType: { StringValue: 'key.emergency' } });
 
     const poller = new SqsNotificationPoller({ queueUrl, provider, waitTimeSeconds: 0, logger });
     expect(await pollFor(poller, 1)).toMatchObject({ received: 1, refreshed: 1, deleted: 1 });
@@ -279,7 +267,7 @@ describe('Refresh on notifications (SNS → SQS on moto)', () => {
     await publish(topicArn, notice);
     // What SNS delivered (the envelope) is what a Lambda record carries as `Sns`.
     const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
-    const event = { Records: [{ EventSource: 'aws:sns', Sns: JSON.parse(Messages![0]!.Body!) as unknown }] };
+    const event = { Records: [{ EventSource: 'aws:sns', Sns: JSON.parse(Messages![0].Body!) as unknown }] };
     const handler = createSnsSubscriberHandler(provider, client.clientId);
     await expect(handler(event)).resolves.toEqual({ refreshed: 1, ignored: 0 });
     expect(provider.currentKeyId()).toBe(notice.currentKeyId);
@@ -318,7 +306,7 @@ describe('createAuthenticatedFetch against an API guarded by the KeyRoll verifie
     const ok = await api(`${baseUrl}/whoami`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ clientId: client.clientId });
-    const oldKey = presented[0]!;
+    const oldKey = presented[0];
 
     const notice = await rotate(client.clientId, RotationMode.EMERGENCY);
     const response = await api(`${baseUrl}/orders`, { method: 'POST', body: JSON.stringify({ n: 1 }) });

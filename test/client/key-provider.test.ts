@@ -6,12 +6,7 @@
 import { inspect } from 'node:util';
 import { ManualClock } from '../../lambdas/core/clock';
 import { InvalidClientOptionsError, KeyUnavailableError } from '../../lambdas/client/errors';
-import {
-  DEFAULT_REFRESH_INTERVAL_MS,
-  KeyProvider,
-  type KeyChange,
-  type KeyProviderOptions,
-} from '../../lambdas/client/key-provider';
+import { DEFAULT_REFRESH_INTERVAL_MS, KeyProvider, type KeyChange, type KeyProviderOptions } from '../../lambdas/client/key-provider';
 import { systemScheduler } from '../../lambdas/client/scheduler';
 import { awsError, errorText, Gate, ManualScheduler, newSecretValue, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
@@ -51,9 +46,7 @@ describe('KeyProvider options', () => {
     expect(() => new KeyProvider({ secretsManager: secrets })).toThrow(InvalidClientOptionsError);
     expect(() => new KeyProvider({ clientId: '', secretsManager: secrets })).toThrow(/clientId/);
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => new KeyProvider({ clientId: 'a', refreshIntervalMs: bad, secretsManager: secrets })).toThrow(
-        new RegExp(`refreshIntervalMs must be a positive.*got ${bad}`),
-      );
+      expect(() => new KeyProvider({ clientId: 'a', refreshIntervalMs: bad, secretsManager: secrets })).toThrow(new RegExp(`refreshIntervalMs must be a positive.*got ${bad}`));
     }
     expect(() => new KeyProvider({ clientId: 'a', retryAfterFailureMs: 0, secretsManager: secrets })).toThrow(/retryAfterFailureMs/);
     try {
@@ -112,13 +105,7 @@ describe('KeyProvider.refresh: single flight', () => {
   it('shares one GetSecretValue among concurrent refresh() and getKey() callers', async () => {
     const { provider, secrets } = setup();
     secrets.gate = new Gate();
-    const callers = [
-      provider.refresh('manual'),
-      provider.refresh('notification'),
-      provider.refresh('auth-failure'),
-      provider.getKey(),
-      provider.getKey(),
-    ];
+    const callers = [provider.refresh('manual'), provider.refresh('notification'), provider.refresh('auth-failure'), provider.getKey(), provider.getKey()];
     await settle();
     expect(secrets.calls).toHaveLength(1);
     secrets.gate.open();
@@ -192,8 +179,8 @@ describe('KeyProvider failures', () => {
 
     await expect(provider.getKey()).resolves.toBe(good.apiKey);
     expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.message).toContain('still using key ' + good.keyId);
-    expect(logger.warnings[0]!.attributes[0]).toMatchObject({
+    expect(logger.warnings[0].message).toContain('still using key ' + good.keyId);
+    expect(logger.warnings[0].attributes[0]).toMatchObject({
       secretId: 'keyroll/clients/acme',
       reason: 'stale',
       failure: 'request-failed',
@@ -283,7 +270,7 @@ describe('KeyProvider failures', () => {
     await provider.getKey();
     secrets.failure = awsError('WeirdProxyError', `upstream said: bad token ${good.apiKey} and ${newSecretValue().apiKey}`);
     await expect(provider.refresh('manual')).rejects.toThrow(KeyUnavailableError);
-    expect(logger.warnings[0]!.attributes[0]!['errorMessage']).toBe('upstream said: bad token [REDACTED] and [REDACTED]');
+    expect(logger.warnings[0].attributes[0].errorMessage).toBe('upstream said: bad token [REDACTED] and [REDACTED]');
     expect(logger.text()).not.toContain(good.apiKey);
   });
 });
@@ -328,10 +315,7 @@ describe('KeyProvider.onChange', () => {
     await provider.getKey();
     const second = secrets.rotate();
     await provider.refresh('notification');
-    expect(logger.calls.filter((c) => c.level === 'info').map((c) => c.message)).toEqual([
-      `KeyRoll: using key ${first.keyId}.`,
-      `KeyRoll: key ${second.keyId} is now current (was ${first.keyId}).`,
-    ]);
+    expect(logger.calls.filter((c) => c.level === 'info').map((c) => c.message)).toEqual([`KeyRoll: using key ${first.keyId}.`, `KeyRoll: key ${second.keyId} is now current (was ${first.keyId}).`]);
     expect(logger.text()).not.toContain(first.apiKey);
     expect(logger.text()).not.toContain(second.apiKey);
   });
@@ -392,7 +376,7 @@ describe('KeyProvider background refresh (start/stop)', () => {
     await scheduler.advance(INTERVAL);
     expect(secrets.calls).toHaveLength(2);
     expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.attributes[0]).toMatchObject({ reason: 'timer', servingKeyId: good.keyId });
+    expect(logger.warnings[0].attributes[0]).toMatchObject({ reason: 'timer', servingKeyId: good.keyId });
 
     await scheduler.advance(4_999);
     expect(secrets.calls).toHaveLength(2);

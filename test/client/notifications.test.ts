@@ -8,11 +8,7 @@ import { ManualClock } from '../../lambdas/core/clock';
 import { ClientEventType, rotatedNotice, retiredNotice, type ClientNotice } from '../../lambdas/core/notifications';
 import { KeyUnavailableError } from '../../lambdas/client/errors';
 import { KeyProvider, type RefreshReason } from '../../lambdas/client/key-provider';
-import {
-  applyRotationNotification,
-  createSnsSubscriberHandler,
-  parseRotationNotification,
-} from '../../lambdas/client/notifications';
+import { applyRotationNotification, createSnsSubscriberHandler, parseRotationNotification } from '../../lambdas/client/notifications';
 import { awsError, errorText, newSecretValue, StubSecretsManager } from './helpers';
 
 const ROTATION_ID = 'rot-0b5e2f0c-6a39-4ec4-9f35-3f3c0c6d0d55';
@@ -105,13 +101,22 @@ describe('parseRotationNotification', () => {
 
   it('never throws, whatever it is given', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify({ Type: 'Notification', Message: JSON.stringify(v), MessageAttributes: v }))), fc.anything(), (body, attributes) => {
-        const parsed = parseRotationNotification(body, attributes as Record<string, unknown>);
-        if (parsed !== undefined) {
-          expect(Object.values(ClientEventType)).toContain(parsed.eventType);
-          expect(typeof parsed.clientId).toBe('string');
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.string(),
+          fc.json(),
+          fc.jsonValue().map((v) => JSON.stringify({ Type: 'Notification', Message: JSON.stringify(v), MessageAttributes: v })),
+        ),
+        fc.anything(),
+        (body, attributes) => {
+          const parsed = parseRotationNotification(body, attributes as Record<string, unknown>);
+          if (parsed !== undefined) {
+            expect(Object.values(ClientEventType)).toContain(parsed.eventType);
+            expect(typeof parsed.clientId).toBe('string');
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -121,11 +126,7 @@ describe('parseRotationNotification', () => {
       fc.property(fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/), fc.constantFrom(...Object.values(ClientEventType)), (clientId, eventType) => {
         const message = JSON.stringify({ ...notice(clientId), eventType });
         const attributes = { clientId, eventType };
-        for (const parsed of [
-          parseRotationNotification(snsEnvelope(message, attributes)),
-          parseRotationNotification(message, sqsAttributes(attributes)),
-          parseRotationNotification(message),
-        ]) {
+        for (const parsed of [parseRotationNotification(snsEnvelope(message, attributes)), parseRotationNotification(message, sqsAttributes(attributes)), parseRotationNotification(message)]) {
           expect(parsed).toMatchObject({ clientId, eventType });
         }
       }),
@@ -170,10 +171,31 @@ describe('applyRotationNotification', () => {
     const { provider, reasons, secrets } = providerFor();
     await provider.getKey();
     // Rollback during the overlap: the previous key is current again and named.
-    const rolledBack = { eventId: 'rot-1:rotation.rolled_back', eventType: 'key.emergency', incident: 'rotation.rolled_back', clientId: 'acme', rotationId: 'rot-1', occurredAt: 'x', currentKeyId: secrets.value.keyId, revokedKeyIds: ['krt_kid_new'], severity: 'high', summary: '...' };
+    const rolledBack = {
+      eventId: 'rot-1:rotation.rolled_back',
+      eventType: 'key.emergency',
+      incident: 'rotation.rolled_back',
+      clientId: 'acme',
+      rotationId: 'rot-1',
+      occurredAt: 'x',
+      currentKeyId: secrets.value.keyId,
+      revokedKeyIds: ['krt_kid_new'],
+      severity: 'high',
+      summary: '...',
+    };
     expect(await applyRotationNotification(provider, 'acme', parseRotationNotification(JSON.stringify(rolledBack)))).toBe('refreshed');
     // Kill switch of the current key: no current key is named.
-    const killSwitch = { eventId: 'revoke:krt_kid_1:key.emergency', eventType: 'key.emergency', incident: 'key.revoked', clientId: 'acme', rotationId: 'none', occurredAt: 'x', revokedKeyIds: ['krt_kid_1'], severity: 'high', summary: '...' };
+    const killSwitch = {
+      eventId: 'revoke:krt_kid_1:key.emergency',
+      eventType: 'key.emergency',
+      incident: 'key.revoked',
+      clientId: 'acme',
+      rotationId: 'none',
+      occurredAt: 'x',
+      revokedKeyIds: ['krt_kid_1'],
+      severity: 'high',
+      summary: '...',
+    };
     expect(await applyRotationNotification(provider, 'acme', parseRotationNotification(JSON.stringify(killSwitch)))).toBe('refreshed');
     expect(reasons).toEqual([{ reason: 'emergency', expectedKeyId: secrets.value.keyId }, { reason: 'emergency' }]);
   });

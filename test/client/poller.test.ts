@@ -41,10 +41,7 @@ class StubSqs implements SqsLike {
 
   send(command: ReceiveMessageCommand, options?: { abortSignal?: AbortSignal }): Promise<ReceiveMessageCommandOutput>;
   send(command: DeleteMessageBatchCommand): Promise<DeleteMessageBatchCommandOutput>;
-  async send(
-    command: ReceiveMessageCommand | DeleteMessageBatchCommand,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<ReceiveMessageCommandOutput | DeleteMessageBatchCommandOutput> {
+  async send(command: ReceiveMessageCommand | DeleteMessageBatchCommand, options?: { abortSignal?: AbortSignal }): Promise<ReceiveMessageCommandOutput | DeleteMessageBatchCommandOutput> {
     if (command instanceof DeleteMessageBatchCommand) {
       const entries = command.input.Entries ?? [];
       const failed = entries.filter((e) => this.failDeletes.has(e.ReceiptHandle!));
@@ -87,7 +84,7 @@ describe('SqsNotificationPoller.pollOnce', () => {
     const { poller, sqs } = setup();
     sqs.batches = [[]];
     await expect(poller.pollOnce()).resolves.toEqual({ received: 0, refreshed: 0, ignored: 0, failed: 0, deleted: 0 });
-    expect(sqs.receives[0]!.input).toEqual({ QueueUrl: QUEUE_URL, MaxNumberOfMessages: 10, WaitTimeSeconds: 20, MessageAttributeNames: ['All'] });
+    expect(sqs.receives[0].input).toEqual({ QueueUrl: QUEUE_URL, MaxNumberOfMessages: 10, WaitTimeSeconds: 20, MessageAttributeNames: ['All'] });
   });
 
   it('refreshes on this client’s rotation and deletes handled, ignored and unparseable messages', async () => {
@@ -122,10 +119,8 @@ describe('SqsNotificationPoller.pollOnce', () => {
     sqs.batches = [[message('1', rotatedBody('acme', 'krt_kid_new')), message('2', rotatedBody('globex', 'krt_kid_x'))]];
     await expect(poller.pollOnce()).resolves.toMatchObject({ received: 2, failed: 1, ignored: 1, deleted: 1 });
     expect(sqs.deleted).toEqual(['rh-2']);
-    expect(logger.warnings.map((w) => w.message)).toEqual([
-      'KeyRoll: a rotation notification could not be applied; it stays queued for redelivery.',
-    ]);
-    expect(logger.warnings[0]!.attributes[0]).toMatchObject({ messageId: '1', errorName: 'KeyUnavailable' });
+    expect(logger.warnings.map((w) => w.message)).toEqual(['KeyRoll: a rotation notification could not be applied; it stays queued for redelivery.']);
+    expect(logger.warnings[0].attributes[0]).toMatchObject({ messageId: '1', errorName: 'KeyUnavailable' });
     expect(logger.text()).not.toContain(held);
     expect(logger.text()).not.toContain(secrets.value.apiKey);
   });
@@ -135,7 +130,7 @@ describe('SqsNotificationPoller.pollOnce', () => {
     sqs.batches = [[message('1', 'x'), message('2', 'y')]];
     sqs.failDeletes.add('rh-2');
     await expect(poller.pollOnce()).resolves.toMatchObject({ received: 2, deleted: 1 });
-    expect(logger.warnings[0]!.message).toMatch(/1 handled notification\(s\) could not be deleted/);
+    expect(logger.warnings[0].message).toMatch(/1 handled notification\(s\) could not be deleted/);
   });
 });
 
@@ -151,7 +146,7 @@ describe('SqsNotificationPoller loop', () => {
     await settle();
     expect(provider.currentKeyId()).toBe(next.keyId);
     expect(sqs.receives).toHaveLength(3); // the batch, the empty batch, then a long poll in flight
-    const inFlight = sqs.receives[2]!.signal!;
+    const inFlight = sqs.receives[2].signal!;
     expect(inFlight.aborted).toBe(false);
 
     await poller.stop();
@@ -166,7 +161,7 @@ describe('SqsNotificationPoller loop', () => {
     poller.start();
     await settle();
     expect(sqs.receives).toHaveLength(1);
-    expect(logger.warnings[0]!.attributes[0]).toMatchObject({ errorName: 'QueueDoesNotExist' });
+    expect(logger.warnings[0].attributes[0]).toMatchObject({ errorName: 'QueueDoesNotExist' });
     await scheduler.advance(4_999);
     expect(sqs.receives).toHaveLength(1);
     await scheduler.advance(1);

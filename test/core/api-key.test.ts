@@ -133,14 +133,11 @@ describe('generateApiKey', () => {
     }
   });
 
-  it.each(['', 'a', 'K', 'KR', '1kr', 'k_r', 'kr-x', 'abcdefghijklmnopq', ' kr', 'kr\n'])(
-    'throws RangeError for invalid prefix %j, before asking for randomness',
-    (prefix) => {
-      const random = jest.fn((size: number) => new Uint8Array(size));
-      expect(() => generateApiKey(prefix, random)).toThrow(RangeError);
-      expect(random).not.toHaveBeenCalled();
-    },
-  );
+  it.each(['', 'a', 'K', 'KR', '1kr', 'k_r', 'kr-x', 'abcdefghijklmnopq', ' kr', 'kr\n'])('throws RangeError for invalid prefix %j, before asking for randomness', (prefix) => {
+    const random = jest.fn((size: number) => new Uint8Array(size));
+    expect(() => generateApiKey(prefix, random)).toThrow(RangeError);
+    expect(random).not.toHaveBeenCalled();
+  });
 
   it('throws RangeError for any string that is not a valid prefix (property)', () => {
     fc.assert(
@@ -211,7 +208,7 @@ describe('parseApiKey', () => {
         const start = k.prefix.length + 1 + (inChecksum ? 43 : 0);
         const span = inChecksum ? 6 : 43;
         const i = start + (raw % (span - 1));
-        const [a, b] = [k.key[i]!, k.key[i + 1]!];
+        const [a, b] = [k.key[i], k.key[i + 1]];
         fc.pre(a !== b);
         expectMalformed(k.key.slice(0, i) + b + a + k.key.slice(i + 2), 'checksum');
       }),
@@ -244,7 +241,7 @@ describe('parseApiKey', () => {
 
   it('reports "prefix" before "checksum" (first reason that applies)', () => {
     const key = generateApiKey('kr', fixedRandom(new Uint8Array(32).fill(1)));
-    const last = key[key.length - 1] === 'A' ? 'B' : 'A';
+    const last = key.endsWith('A') ? 'B' : 'A';
     const broken = key.slice(0, -1) + last;
     expectMalformed(broken, 'checksum', 'kr');
     expectMalformed(broken, 'prefix', 'other');

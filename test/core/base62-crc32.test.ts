@@ -49,18 +49,13 @@ describe('crc32', () => {
 
   it('detects every single-character substitution in ASCII text (property)', () => {
     fc.assert(
-      fc.property(
-        fc.string({ minLength: 1, maxLength: 80 }),
-        fc.nat(),
-        fc.integer({ min: 0x20, max: 0x7e }),
-        (text, rawIndex, code) => {
-          const index = rawIndex % text.length;
-          const replacement = String.fromCharCode(code);
-          fc.pre(replacement !== text[index]);
-          const mutated = text.slice(0, index) + replacement + text.slice(index + 1);
-          expect(crc32(mutated)).not.toBe(crc32(text));
-        },
-      ),
+      fc.property(fc.string({ minLength: 1, maxLength: 80 }), fc.nat(), fc.integer({ min: 0x20, max: 0x7e }), (text, rawIndex, code) => {
+        const index = rawIndex % text.length;
+        const replacement = String.fromCharCode(code);
+        fc.pre(replacement !== text[index]);
+        const mutated = text.slice(0, index) + replacement + text.slice(index + 1);
+        expect(crc32(mutated)).not.toBe(crc32(text));
+      }),
       RUNS,
     );
   });

@@ -27,7 +27,7 @@ const KEY = generateApiKey('kr', fixedRandom(new Uint8Array(32).fill(0x5a)));
 const LONG_KEY = generateApiKey('abcdefghijklmnop', fixedRandom(new Uint8Array(32).fill(0xa5)));
 
 /** The names Step Functions Catch/Retry match on: part of the state machine's public contract. */
-const CASES: ReadonlyArray<[string, () => KeyRollError, string]> = [
+const CASES: readonly [string, () => KeyRollError, string][] = [
   ['InvalidRotationInputError', () => new InvalidRotationInputError('Invalid rotation input: mode: bad', ['mode: bad']), 'InvalidRotationInput'],
   ['UnknownClientError', () => new UnknownClientError('acme'), 'UnknownClient'],
   ['RotationInProgressError', () => new RotationInProgressError('acme', 'rot-1'), 'RotationInProgress'],
@@ -91,12 +91,12 @@ describe('one rule for error classes', () => {
     for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })) {
       if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
       const file = path.join(entry.parentPath, entry.name);
-      for (const match of fs.readFileSync(file, 'utf8').matchAll(/class (\w+) extends (\w+)/g)) found.push([path.relative(ROOT, file), match[1]!, match[2]!]);
+      for (const match of fs.readFileSync(file, 'utf8').matchAll(/class (\w+) extends (\w+)/g)) found.push([path.relative(ROOT, file), match[1], match[2]]);
     }
     return found;
   }
 
-  it('the Lambdas\' errors extend KeyRollError; nothing under lambdas/ extends Error but KeyRollError itself', () => {
+  it("the Lambdas' errors extend KeyRollError; nothing under lambdas/ extends Error but KeyRollError itself", () => {
     const classes = classesUnder('lambdas');
     expect(classes.filter(([, , base]) => base === 'KeyRollError').length).toBeGreaterThan(20); // the scan sees them
     expect(classes.filter(([, name, base]) => base === 'Error' && name !== 'KeyRollError')).toEqual([]);

@@ -34,7 +34,6 @@ describe('parseFleetRequest', () => {
     expect(parseFleetExecutionInput(fleetRequestInput(request))).toEqual(request);
   });
 
-
   it.each([
     { name: 'no selector', input: base, issue: 'exactly one of all, tag, clientIds' },
     { name: 'two selectors', input: { ...base, all: true, tag: 'x' }, issue: 'exactly one of all, tag, clientIds' },
@@ -51,7 +50,10 @@ describe('parseFleetRequest', () => {
 
   it('refuses a pasted API key as a tag or a client id, without echoing it', () => {
     const key = generateApiKey('kr');
-    for (const input of [{ ...base, tag: key }, { ...base, clientIds: [key] }]) {
+    for (const input of [
+      { ...base, tag: key },
+      { ...base, clientIds: [key] },
+    ]) {
       let error: Error | undefined;
       try {
         parseFleetRequest(input);
@@ -116,7 +118,12 @@ describe('the fleet execution input (what the state carries: no list)', () => {
     expect(() => fleetRequestInput(parseFleetRequest({ ...base, clientIds: ['a'] }))).toThrow();
   });
 
-  it.each([{ count: 0, digest: listed.digest }, { count: 10_001, digest: listed.digest }, { count: 1, digest: 'nothex' }, { count: 1.5, digest: listed.digest }])('refuses listed %p', (bad) => {
+  it.each([
+    { count: 0, digest: listed.digest },
+    { count: 10_001, digest: listed.digest },
+    { count: 1, digest: 'nothex' },
+    { count: 1.5, digest: listed.digest },
+  ])('refuses listed %p', (bad) => {
     expect(() => parseFleetExecutionInput({ ...base, listed: bad })).toThrow(expect.objectContaining({ name: 'InvalidOperationInput' }));
   });
 

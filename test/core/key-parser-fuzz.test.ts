@@ -21,18 +21,16 @@ const T0 = Date.parse('2026-11-28T10:00:00.000Z');
 
 /** A verifier whose store knows every key (so anything that reaches it would be accepted) and counts reads. */
 function countingVerifier(keyPrefix?: string) {
-  const lookup = jest.fn<ReturnType<KeyLookup>, Parameters<KeyLookup>>(
-    async (keyHash): Promise<KeyRecord> => ({
-      keyHash,
-      keyId: 'krt_kid_0000000000000000',
-      clientId: 'acme',
-      secretVersionId: 'initial',
-      rotationId: 'initial',
-      state: KeyState.ACTIVE,
-      scopes: ['*'],
-      createdAt: new Date(T0).toISOString(),
-    }),
-  );
+  const lookup = jest.fn<ReturnType<KeyLookup>, Parameters<KeyLookup>>(async (keyHash): Promise<KeyRecord> => ({
+    keyHash,
+    keyId: 'krt_kid_0000000000000000',
+    clientId: 'acme',
+    secretVersionId: 'initial',
+    rotationId: 'initial',
+    state: KeyState.ACTIVE,
+    scopes: ['*'],
+    createdAt: new Date(T0).toISOString(),
+  }));
   const verifier = new KeyVerifier({ lookup, clock: new ManualClock(T0), keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   return { verifier, lookup };
 }
@@ -98,7 +96,17 @@ describe('random input', () => {
     ['a boxed String of the key', new String(VALID)],
     ['an array holding the key', [VALID]],
     ['a Buffer of the key', Buffer.from(VALID)],
-    ['a Proxy that throws on every access', new Proxy({}, { get: () => { throw new Error('trap'); } })],
+    [
+      'a Proxy that throws on every access',
+      new Proxy(
+        {},
+        {
+          get: () => {
+            throw new Error('trap');
+          },
+        },
+      ),
+    ],
   ])('a non-string (%s) is malformed, never coerced to the key it might hold', async (_name, value) => {
     expect(await expectConsistent(value, PREFIX)).toEqual({ malformed: 'length' });
   });
@@ -121,9 +129,7 @@ describe('random input', () => {
   });
 
   it('strings shaped like keys (right alphabet and lengths) are checked consistently', async () => {
-    const shaped = fc
-      .tuple(fc.stringMatching(/^[a-z][a-z0-9]{1,15}$/), fc.string({ unit: fc.constantFrom(...BASE62_ALPHABET), minLength: 49, maxLength: 49 }))
-      .map(([prefix, rest]) => `${prefix}_${rest}`);
+    const shaped = fc.tuple(fc.stringMatching(/^[a-z][a-z0-9]{1,15}$/), fc.string({ unit: fc.constantFrom(...BASE62_ALPHABET), minLength: 49, maxLength: 49 })).map(([prefix, rest]) => `${prefix}_${rest}`);
     await fc.assert(
       fc.asyncProperty(shaped, async (text) => {
         const outcome = await expectConsistent(text);

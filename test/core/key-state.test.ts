@@ -1,13 +1,6 @@
 import fc from 'fast-check';
 import { IllegalKeyTransitionError, KeyRollError } from '../../lambdas/core/errors';
-import {
-  ALL_KEY_STATES,
-  assertTransition,
-  canTransition,
-  KEY_TRANSITIONS,
-  KeyState,
-  statesLeadingTo,
-} from '../../lambdas/core/key-state';
+import { ALL_KEY_STATES, assertTransition, canTransition, KEY_TRANSITIONS, KeyState, statesLeadingTo } from '../../lambdas/core/key-state';
 import { RUNS, thrownBy } from './helpers';
 
 const STATES = ['PENDING', 'ACTIVE', 'RETIRING', 'REVOKED'] as const;
@@ -19,14 +12,7 @@ const stateArb = fc.constantFrom<KeyState>(...STATES);
  * emergency mode, revokes) the old active key; a retiring key is revoked after the overlap
  * or made current again by a rollback. REVOKED is terminal.
  */
-const DOCUMENTED: ReadonlySet<string> = new Set([
-  'PENDING->ACTIVE',
-  'PENDING->REVOKED',
-  'ACTIVE->RETIRING',
-  'ACTIVE->REVOKED',
-  'RETIRING->REVOKED',
-  'RETIRING->ACTIVE',
-]);
+const DOCUMENTED: ReadonlySet<string> = new Set(['PENDING->ACTIVE', 'PENDING->REVOKED', 'ACTIVE->RETIRING', 'ACTIVE->REVOKED', 'RETIRING->REVOKED', 'RETIRING->ACTIVE']);
 
 describe('KeyState', () => {
   it('has exactly the four documented states, in lifecycle order', () => {
@@ -181,7 +167,7 @@ describe('random walks', () => {
         for (const choice of choices) {
           const next: readonly KeyState[] = KEY_TRANSITIONS[state];
           if (next.length === 0) break;
-          const to: KeyState = next[choice % next.length]!;
+          const to: KeyState = next[choice % next.length];
           assertTransition('kid', state, to);
           state = to;
           visited.push(state);

@@ -59,9 +59,17 @@ function reachableStrings(root: unknown): string[] {
     if (typeof value === 'string') out.push(value);
     if (typeof value !== 'object' || value === null || seen.has(value)) return;
     seen.add(value);
-    if (value instanceof LRUCache) for (const [k, v] of value.dump()) (walk(k), walk(v));
-    else if (value instanceof Map) for (const [k, v] of value) (walk(k), walk(v));
-    else if (value instanceof Set) for (const v of value) walk(v);
+    if (value instanceof LRUCache) {
+      for (const [k, v] of value.dump()) {
+        walk(k);
+        walk(v);
+      }
+    } else if (value instanceof Map) {
+      for (const [k, v] of value) {
+        walk(k);
+        walk(v);
+      }
+    } else if (value instanceof Set) for (const v of value) walk(v);
     else for (const key of Object.getOwnPropertyNames(value)) walk((value as Record<string, unknown>)[key]);
   };
   walk(root);
@@ -242,7 +250,7 @@ describe('keys sharing leading digest bits', () => {
             verifier.clear();
             model.clear();
           }
-          const key = keys[index]!;
+          const key = keys[index];
           const now = local.nowMs();
           const held = model.get(key);
           const hit = held !== undefined && held.expiresAt > now;
@@ -281,7 +289,15 @@ describe('no plaintext key in the verifier', () => {
 describe('verify() contract', () => {
   it('never throws synchronously: a failing clock rejects the promise', async () => {
     const { lookup } = store(recordFor(KEY, KeyState.ACTIVE));
-    const verifier = new KeyVerifier({ lookup, clock: { nowMs: () => { throw new Error('clock broke'); } }, keyPrefix: PREFIX });
+    const verifier = new KeyVerifier({
+      lookup,
+      clock: {
+        nowMs: () => {
+          throw new Error('clock broke');
+        },
+      },
+      keyPrefix: PREFIX,
+    });
     let promise: Promise<unknown> | undefined;
     expect(() => (promise = verifier.verify(KEY))).not.toThrow();
     await expect(promise).rejects.toThrow('clock broke');

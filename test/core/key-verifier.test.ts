@@ -23,6 +23,7 @@ const keyFor = (seed: number, prefix = PREFIX) => generateApiKey(prefix, fixedRa
 const KEY = keyFor(1);
 const OTHER_KEY = keyFor(2);
 
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- KeyState documents the usual values; any string tests an unknown state
 function recordFor(key: string, state: KeyState | string, extra: Partial<KeyRecord> = {}): KeyRecord {
   return {
     keyHash: hashApiKey(key),
@@ -51,9 +52,7 @@ function store(...records: KeyRecord[]) {
 /** A lookup whose reads stay open until the test settles them. */
 function deferredLookup() {
   const pending: { hash: string; resolve: (r: KeyRecord | undefined) => void; reject: (e: unknown) => void }[] = [];
-  const lookup = jest.fn<ReturnType<KeyLookup>, Parameters<KeyLookup>>(
-    (hash) => new Promise((resolve, reject) => pending.push({ hash, resolve, reject })),
-  );
+  const lookup = jest.fn<ReturnType<KeyLookup>, Parameters<KeyLookup>>((hash) => new Promise((resolve, reject) => pending.push({ hash, resolve, reject })));
   return { lookup, pending };
 }
 
@@ -276,7 +275,7 @@ describe('revocation latency', () => {
     await settle();
     expect(pending).toHaveLength(1);
     // The store answers with the state it had at T0 ...
-    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
     // ... and a second request arrives 9 s later, while that answer is still on its way.
     clock.advance(9_000);
     const second = verifier.verify(KEY);
@@ -289,7 +288,7 @@ describe('revocation latency', () => {
     const third = verifier.verify(KEY);
     await settle();
     expect(pending).toHaveLength(2);
-    pending[1]!.resolve(recordFor(KEY, KeyState.REVOKED));
+    pending[1].resolve(recordFor(KEY, KeyState.REVOKED));
     expect(await third).toMatchObject({ accepted: false, reason: 'revoked' });
   });
 });
@@ -351,7 +350,7 @@ describe('in-flight de-duplication', () => {
     const verdicts = Array.from({ length: 8 }, (_, i) => verifier.verify(KEY, i % 2 ? ['orders:write'] : []));
     await settle();
     expect(pending).toHaveLength(1);
-    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
     const results = await Promise.all(verdicts);
     expect(results.map((v) => (v.accepted ? 'ok' : v.reason))).toEqual(['ok', 'insufficient_scope', 'ok', 'insufficient_scope', 'ok', 'insufficient_scope', 'ok', 'insufficient_scope']);
     expect(lookup).toHaveBeenCalledTimes(1);
@@ -372,12 +371,12 @@ describe('in-flight de-duplication', () => {
     const waiters = [verifier.verify(KEY), verifier.verify(KEY), verifier.verify(KEY)];
     await settle();
     expect(pending).toHaveLength(1);
-    pending[0]!.reject(new Error('read failed'));
+    pending[0].reject(new Error('read failed'));
     for (const waiter of waiters) await expect(waiter).rejects.toThrow('read failed');
     const again = verifier.verify(KEY);
     await settle();
     expect(pending).toHaveLength(2);
-    pending[1]!.resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[1].resolve(recordFor(KEY, KeyState.ACTIVE));
     expect((await again).accepted).toBe(true);
   });
   it('a read whose entry is evicted or cleared while in flight still answers its callers, and is not cached', async () => {
@@ -388,8 +387,8 @@ describe('in-flight de-duplication', () => {
     await settle();
     expect(pending.map((p) => p.hash)).toEqual([hashApiKey(KEY), hashApiKey(OTHER_KEY)]);
     verifier.clear(); // and forgets OTHER_KEY's read too
-    pending[0]!.resolve(recordFor(KEY, KeyState.ACTIVE));
-    pending[1]!.resolve(undefined);
+    pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
+    pending[1].resolve(undefined);
     expect((await first).accepted).toBe(true);
     expect(await second).toEqual({ accepted: false, reason: 'unknown' });
     expect(verifier.verifyCached(KEY)).toBeUndefined();
@@ -446,16 +445,12 @@ describe('options', () => {
     expect((error as Error).message).toMatch(message);
   });
 
-  it.each([
-    [{}],
-    [{ cacheTtlMs: 0 }],
-    [{ cacheTtlMs: 1_000 }],
-    [{ cacheTtlMs: 0, negativeCacheTtlMs: 0 }],
-    [{ cacheTtlMs: MAX_CACHE_TTL_MS, negativeCacheTtlMs: MAX_CACHE_TTL_MS }],
-    [{ maxEntries: 1 }],
-  ])('accepts %p', (options) => {
-    expect(() => new KeyVerifier({ lookup: store().lookup, clock, ...options })).not.toThrow();
-  });
+  it.each([[{}], [{ cacheTtlMs: 0 }], [{ cacheTtlMs: 1_000 }], [{ cacheTtlMs: 0, negativeCacheTtlMs: 0 }], [{ cacheTtlMs: MAX_CACHE_TTL_MS, negativeCacheTtlMs: MAX_CACHE_TTL_MS }], [{ maxEntries: 1 }]])(
+    'accepts %p',
+    (options) => {
+      expect(() => new KeyVerifier({ lookup: store().lookup, clock, ...options })).not.toThrow();
+    },
+  );
 
   it('a short cacheTtlMs caps the default negative TTL at itself', async () => {
     const s = store();
@@ -575,22 +570,18 @@ describe('UsageThrottle', () => {
 
   it('matches a model: true iff the key was never claimed or its last claim is at least an interval old', () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 10_000 }),
-        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 4_000 })), { maxLength: 60 }),
-        (interval, steps) => {
-          const local = new ManualClock(T0);
-          const throttle = new UsageThrottle(local, interval);
-          const lastClaim = new Map<string, number>();
-          for (const [key, advance] of steps) {
-            local.advance(advance);
-            const last = lastClaim.get(key);
-            const expected = last === undefined || local.nowMs() - last >= interval;
-            expect(throttle.claim(key)).toBe(expected);
-            if (expected) lastClaim.set(key, local.nowMs());
-          }
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 10_000 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 4_000 })), { maxLength: 60 }), (interval, steps) => {
+        const local = new ManualClock(T0);
+        const throttle = new UsageThrottle(local, interval);
+        const lastClaim = new Map<string, number>();
+        for (const [key, advance] of steps) {
+          local.advance(advance);
+          const last = lastClaim.get(key);
+          const expected = last === undefined || local.nowMs() - last >= interval;
+          expect(throttle.claim(key)).toBe(expected);
+          if (expected) lastClaim.set(key, local.nowMs());
+        }
+      }),
       RUNS,
     );
   });

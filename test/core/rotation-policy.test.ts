@@ -117,15 +117,21 @@ describe('planSchedule', () => {
   it('the first run is always later than now and reads the window start on the local clock', () => {
     const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Sydney', 'Asia/Kathmandu', 'Pacific/Chatham'];
     fc.assert(
-      fc.property(fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2030-12-31T00:00:00Z') }), fc.constantFrom(...zones), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }), (nowMs, zone, hour, minute) => {
-        const start = nextLocalTime(zone, hour, minute, nowMs);
-        expect(start).toBeGreaterThan(nowMs);
-        expect(start - nowMs).toBeLessThanOrEqual(26 * 3600_000);
-        const [h, m] = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(start)).split(':').map(Number) as [number, number];
-        // The wanted wall time, or (inside a spring-forward gap) at most an hour after it.
-        const late = (((h * 60 + m - (hour * 60 + minute)) % 1440) + 1440) % 1440;
-        expect(late).toBeLessThanOrEqual(60);
-      }),
+      fc.property(
+        fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2030-12-31T00:00:00Z') }),
+        fc.constantFrom(...zones),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: 0, max: 59 }),
+        (nowMs, zone, hour, minute) => {
+          const start = nextLocalTime(zone, hour, minute, nowMs);
+          expect(start).toBeGreaterThan(nowMs);
+          expect(start - nowMs).toBeLessThanOrEqual(26 * 3600_000);
+          const [h, m] = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(start)).split(':').map(Number) as [number, number];
+          // The wanted wall time, or (inside a spring-forward gap) at most an hour after it.
+          const late = (((h * 60 + m - (hour * 60 + minute)) % 1440) + 1440) % 1440;
+          expect(late).toBeLessThanOrEqual(60);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -32,8 +32,7 @@ function expectInvalid(raw: unknown, field: string, bounds?: OverlapBounds): Inv
 }
 
 /** Text that the schema accepts for reason/requestedBy: no control chars, not blank. */
-const printableArb = (maxLength: number) =>
-  fc.string({ minLength: 1, maxLength }).filter((s) => s.trim().length > 0 && !/\p{Cc}/u.test(s));
+const printableArb = (maxLength: number) => fc.string({ minLength: 1, maxLength }).filter((s) => s.trim().length > 0 && !/\p{Cc}/u.test(s));
 
 const validRequestArb = fc
   .record({
@@ -194,12 +193,9 @@ describe('parseRotationRequest: rejected input', () => {
     expectInvalid({ ...base, reason: `line one${separator}line two` }, 'reason');
   });
 
-  it.each(['-acme', '.acme', '_acme', 'acme prod', 'acme/prod', 'acmé', 'acme:prod', ' acme', 'acme\n'])(
-    'rejects the client id %j',
-    (clientId) => {
-      expectInvalid({ ...base, clientId }, 'clientId');
-    },
-  );
+  it.each(['-acme', '.acme', '_acme', 'acme prod', 'acme/prod', 'acmé', 'acme:prod', ' acme', 'acme\n'])('rejects the client id %j', (clientId) => {
+    expectInvalid({ ...base, clientId }, 'clientId');
+  });
 
   it.each(['Scheduled', 'MANUAL', 'rollback', ' manual', 'emergency '])('rejects the mode %j', (mode) => {
     expectInvalid({ ...base, mode }, 'mode');
@@ -239,9 +235,12 @@ describe('parseRotationRequest: rejected input', () => {
 
   it('rejects every non-integer overlap (property)', () => {
     fc.assert(
-      fc.property(fc.double().filter((d) => !Number.isInteger(d)), (overlapSeconds) => {
-        expectInvalid({ ...base, overlapSeconds }, 'overlapSeconds');
-      }),
+      fc.property(
+        fc.double().filter((d) => !Number.isInteger(d)),
+        (overlapSeconds) => {
+          expectInvalid({ ...base, overlapSeconds }, 'overlapSeconds');
+        },
+      ),
       RUNS,
     );
   });
@@ -407,12 +406,9 @@ describe('assertValidRotationId', () => {
 
   it('rejects strings shorter than 32 or longer than 64 (property)', () => {
     fc.assert(
-      fc.property(
-        fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{0,31}$/), fc.stringMatching(/^[A-Za-z0-9_-]{65,120}$/)),
-        (id) => {
-          expectInvalidId(id);
-        },
-      ),
+      fc.property(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{0,31}$/), fc.stringMatching(/^[A-Za-z0-9_-]{65,120}$/)), (id) => {
+        expectInvalidId(id);
+      }),
       RUNS,
     );
   });
@@ -466,31 +462,22 @@ describe('effectiveOverlapSeconds', () => {
   });
 
   const optionalInt = fc.option(fc.integer({ min: -THIRTY_DAYS, max: 3 * THIRTY_DAYS }), { nil: undefined });
-  const boundsArb = fc
-    .tuple(fc.integer({ min: 0, max: THIRTY_DAYS }), fc.integer({ min: 0, max: THIRTY_DAYS }))
-    .map(([a, b]) => ({ minSeconds: Math.min(a, b), maxSeconds: Math.max(a, b) }));
+  const boundsArb = fc.tuple(fc.integer({ min: 0, max: THIRTY_DAYS }), fc.integer({ min: 0, max: THIRTY_DAYS })).map(([a, b]) => ({ minSeconds: Math.min(a, b), maxSeconds: Math.max(a, b) }));
 
   it('precedence and clamping hold for all inputs (property)', () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom(...MODES),
-        optionalInt,
-        optionalInt,
-        fc.integer({ min: -THIRTY_DAYS, max: 3 * THIRTY_DAYS }),
-        boundsArb,
-        (mode, requested, client, fallback, bounds) => {
-          const actual = effectiveOverlapSeconds(request(mode, requested), client, fallback, bounds);
-          if (mode === 'emergency') {
-            expect(actual).toBe(0);
-            return;
-          }
-          const chosen = requested !== undefined ? requested : client !== undefined ? client : fallback;
-          const expected = chosen < bounds.minSeconds ? bounds.minSeconds : chosen > bounds.maxSeconds ? bounds.maxSeconds : chosen;
-          expect(actual).toBe(expected);
-          expect(actual).toBeGreaterThanOrEqual(bounds.minSeconds);
-          expect(actual).toBeLessThanOrEqual(bounds.maxSeconds);
-        },
-      ),
+      fc.property(fc.constantFrom(...MODES), optionalInt, optionalInt, fc.integer({ min: -THIRTY_DAYS, max: 3 * THIRTY_DAYS }), boundsArb, (mode, requested, client, fallback, bounds) => {
+        const actual = effectiveOverlapSeconds(request(mode, requested), client, fallback, bounds);
+        if (mode === 'emergency') {
+          expect(actual).toBe(0);
+          return;
+        }
+        const chosen = requested ?? client ?? fallback;
+        const expected = chosen < bounds.minSeconds ? bounds.minSeconds : chosen > bounds.maxSeconds ? bounds.maxSeconds : chosen;
+        expect(actual).toBe(expected);
+        expect(actual).toBeGreaterThanOrEqual(bounds.minSeconds);
+        expect(actual).toBeLessThanOrEqual(bounds.maxSeconds);
+      }),
       RUNS,
     );
   });

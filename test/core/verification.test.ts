@@ -83,25 +83,19 @@ describe('judgeRecord', () => {
 
   it('follows the acceptance table for every state and time (property)', () => {
     fc.assert(
-      fc.property(
-        keyArb,
-        fc.constantFrom(...STATES),
-        fc.integer({ min: -10 * 86_400_000, max: 10 * 86_400_000 }),
-        fc.integer({ min: 0, max: 4_000_000_000_000 }),
-        ({ key }, state, offset, now) => {
-          const record = recordFor(key, state, { notAfter: iso(now + offset) });
-          const result = judgeRecord(record, now);
-          const expectedAccepted = state === 'ACTIVE' || (state === 'RETIRING' && offset > 0);
-          expect(result.accepted).toBe(expectedAccepted);
-          if (result.accepted) {
-            expect(result.record).toBe(record);
-          } else {
-            const expectedReason = state === 'PENDING' ? 'pending' : state === 'REVOKED' ? 'revoked' : 'expired';
-            expect(result).toEqual({ accepted: false, reason: expectedReason, keyId: record.keyId });
-          }
-          expect(JSON.stringify(result)).not.toContain(key);
-        },
-      ),
+      fc.property(keyArb, fc.constantFrom(...STATES), fc.integer({ min: -10 * 86_400_000, max: 10 * 86_400_000 }), fc.integer({ min: 0, max: 4_000_000_000_000 }), ({ key }, state, offset, now) => {
+        const record = recordFor(key, state, { notAfter: iso(now + offset) });
+        const result = judgeRecord(record, now);
+        const expectedAccepted = state === 'ACTIVE' || (state === 'RETIRING' && offset > 0);
+        expect(result.accepted).toBe(expectedAccepted);
+        if (result.accepted) {
+          expect(result.record).toBe(record);
+        } else {
+          const expectedReason = state === 'PENDING' ? 'pending' : state === 'REVOKED' ? 'revoked' : 'expired';
+          expect(result).toEqual({ accepted: false, reason: expectedReason, keyId: record.keyId });
+        }
+        expect(JSON.stringify(result)).not.toContain(key);
+      }),
       RUNS,
     );
   });
@@ -129,12 +123,9 @@ describe('judgeRecord', () => {
   it('control: the same RETIRING record with a parseable past notAfter is expired', () => {
     expect(judgeRecord(recordFor(KEY, 'RETIRING', { notAfter: iso(NOW - 1) }), NOW).accepted).toBe(false);
   });
-  it.each(['not-a-date', '', '2024-13-45T99:99:99Z'])(
-    'rejects as expired a RETIRING key whose notAfter (%j) cannot be parsed',
-    (notAfter) => {
-      expect(judgeRecord(recordFor(KEY, 'RETIRING', { notAfter }), NOW)).toMatchObject({ accepted: false, reason: 'expired' });
-    },
-  );
+  it.each(['not-a-date', '', '2024-13-45T99:99:99Z'])('rejects as expired a RETIRING key whose notAfter (%j) cannot be parsed', (notAfter) => {
+    expect(judgeRecord(recordFor(KEY, 'RETIRING', { notAfter }), NOW)).toMatchObject({ accepted: false, reason: 'expired' });
+  });
   it('rejects as expired a RETIRING key with no notAfter at all', () => {
     const { notAfter: _dropped, ...record } = recordFor(KEY, 'RETIRING', { notAfter: iso(NOW + 60_000) });
     expect(judgeRecord(record, NOW)).toMatchObject({ accepted: false, reason: 'expired' });
@@ -153,7 +144,7 @@ describe('verifyApiKey', () => {
     expect(result).toEqual({ accepted: true, record });
     expect(lookup).toHaveBeenCalledTimes(1);
     expect(lookup).toHaveBeenCalledWith(hashApiKey(KEY));
-    expect(lookup.mock.calls[0]![0]).not.toContain(KEY.slice(3));
+    expect(lookup.mock.calls[0][0]).not.toContain(KEY.slice(3));
   });
 
   it('accepts with the expected prefix', async () => {
@@ -245,23 +236,17 @@ describe('verifyApiKey', () => {
 
   it('agrees with judgeRecord for every stored key, state and time, and never returns the key (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        keyArb,
-        fc.constantFrom(...STATES),
-        fc.option(fc.integer({ min: -86_400_000, max: 86_400_000 }), { nil: undefined }),
-        fc.boolean(),
-        async ({ key, prefix }, state, offset, stored) => {
-          const record = recordFor(key, state, offset === undefined ? {} : { notAfter: iso(NOW + offset) });
-          const lookup = stored ? lookupOf(record) : lookupOf();
-          const result: Verification = await verifyApiKey(key, lookup, new ManualClock(NOW), prefix);
-          expect(lookup).toHaveBeenCalledTimes(1);
-          if (stored) expect(result).toEqual(judgeRecord(record, NOW));
-          else expect(result).toEqual({ accepted: false, reason: 'unknown' });
-          const serialized = JSON.stringify(result);
-          expect(serialized).not.toContain(key);
-          expect(serialized).not.toContain(key.slice(prefix.length + 1, prefix.length + 1 + 43));
-        },
-      ),
+      fc.asyncProperty(keyArb, fc.constantFrom(...STATES), fc.option(fc.integer({ min: -86_400_000, max: 86_400_000 }), { nil: undefined }), fc.boolean(), async ({ key, prefix }, state, offset, stored) => {
+        const record = recordFor(key, state, offset === undefined ? {} : { notAfter: iso(NOW + offset) });
+        const lookup = stored ? lookupOf(record) : lookupOf();
+        const result: Verification = await verifyApiKey(key, lookup, new ManualClock(NOW), prefix);
+        expect(lookup).toHaveBeenCalledTimes(1);
+        if (stored) expect(result).toEqual(judgeRecord(record, NOW));
+        else expect(result).toEqual({ accepted: false, reason: 'unknown' });
+        const serialized = JSON.stringify(result);
+        expect(serialized).not.toContain(key);
+        expect(serialized).not.toContain(key.slice(prefix.length + 1, prefix.length + 1 + 43));
+      }),
       RUNS,
     );
   });

@@ -29,7 +29,7 @@ describe('the authorizer bundle', () => {
       writeFileSync(path.join(dir, 'index.js'), bundle.code);
       const child = spawnSync(process.execPath, ['-e', "if (typeof require('./index.js').handler !== 'function') process.exit(3)"], {
         cwd: dir,
-        env: { PATH: process.env['PATH'] ?? '', TABLE_NAME: 'keyroll', KEY_PREFIX: 'kr', AWS_REGION: 'us-east-1', AWS_URL_SUFFIX: 'amazonaws.com' },
+        env: { PATH: process.env.PATH ?? '', TABLE_NAME: 'keyroll', KEY_PREFIX: 'kr', AWS_REGION: 'us-east-1', AWS_URL_SUFFIX: 'amazonaws.com' },
         encoding: 'utf8',
         timeout: 30_000,
       });

@@ -5,12 +5,28 @@ const base = { TABLE_NAME: 'keys', KEY_PREFIX: 'kr' };
 
 describe('readAuthorizerEnvironment', () => {
   it('fills the defaults: 10 s cache, the verifier default negative cache, usage every 300 s', () => {
-    expect(readAuthorizerEnvironment(base)).toEqual({ tableName: 'keys', keyPrefix: 'kr', cacheTtlMs: 10_000, negativeCacheTtlMs: undefined, usageIntervalMs: 300_000, routeScopes: undefined, unlistedRoutes: undefined });
+    expect(readAuthorizerEnvironment(base)).toEqual({
+      tableName: 'keys',
+      keyPrefix: 'kr',
+      cacheTtlMs: 10_000,
+      negativeCacheTtlMs: undefined,
+      usageIntervalMs: 300_000,
+      routeScopes: undefined,
+      unlistedRoutes: undefined,
+    });
   });
 
   it('reads every setting', () => {
     const env = { ...base, CACHE_TTL_MS: '0', NEGATIVE_CACHE_TTL_MS: '500', USAGE_INTERVAL_SECONDS: '60', ROUTE_SCOPES: '{"GET /orders":["orders:read"]}', UNLISTED_ROUTES: 'allow' };
-    expect(readAuthorizerEnvironment(env)).toEqual({ tableName: 'keys', keyPrefix: 'kr', cacheTtlMs: 0, negativeCacheTtlMs: 500, usageIntervalMs: 60_000, routeScopes: env.ROUTE_SCOPES, unlistedRoutes: 'allow' });
+    expect(readAuthorizerEnvironment(env)).toEqual({
+      tableName: 'keys',
+      keyPrefix: 'kr',
+      cacheTtlMs: 0,
+      negativeCacheTtlMs: 500,
+      usageIntervalMs: 60_000,
+      routeScopes: env.ROUTE_SCOPES,
+      unlistedRoutes: 'allow',
+    });
   });
 
   it.each([

@@ -77,8 +77,8 @@ async function handlerAgainst(replies: Reply[]): Promise<HandlerModule['handler'
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
-  delete process.env['AWS_SESSION_TOKEN'];
-  delete process.env['AWS_MAX_ATTEMPTS'];
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_MAX_ATTEMPTS;
   let loaded: HandlerModule | undefined;
   jest.isolateModules(() => {
     loaded = require('../../lambdas/handlers/authorizer') as HandlerModule;
@@ -108,10 +108,10 @@ async function timed(run: Promise<unknown>): Promise<{ ms: number; outcome: 'ans
   return { ms, ...result };
 }
 
-describe('the authorizer ends within its invocation\'s remaining time', () => {
+describe("the authorizer ends within its invocation's remaining time", () => {
   it('a slowly throttling key read: fails (a 500) before the deadline instead of retrying past it', async () => {
     const handler = await handlerAgainst([SLOW_THROTTLE]);
-    const { ms, outcome, value } = await timed(handler(httpEvent(), lambdaContext(BUDGET_MS) as never));
+    const { ms, outcome, value } = await timed(handler(httpEvent(), lambdaContext(BUDGET_MS)));
     expect(outcome).toBe('threw');
     expect(value).toMatchObject({ name: 'TransientError' });
     expect(ms).toBeLessThanOrEqual(BUDGET_MS - ANSWER_RESERVE_MS + SLACK_MS);
@@ -121,16 +121,16 @@ describe('the authorizer ends within its invocation\'s remaining time', () => {
 
   it('a slowly throttling usage write: the verified key still gets its answer in time', async () => {
     const handler = await handlerAgainst([ok(KEY_ITEM), SLOW_THROTTLE]);
-    const { ms, outcome, value } = await timed(handler(httpEvent(), lambdaContext(BUDGET_MS) as never));
+    const { ms, outcome, value } = await timed(handler(httpEvent(), lambdaContext(BUDGET_MS)));
     expect(outcome).toBe('answered');
     expect(value).toMatchObject({ isAuthorized: true, context: { clientId: 'acme' } });
     expect(ms).toBeLessThanOrEqual(BUDGET_MS - ANSWER_RESERVE_MS + SLACK_MS);
-    expect(JSON.parse(server!.captured[1]!.body)).toMatchObject({ UpdateExpression: 'SET lastUsedAt = :at', ReturnValues: 'NONE' });
+    expect(JSON.parse(server!.captured[1].body)).toMatchObject({ UpdateExpression: 'SET lastUsedAt = :at', ReturnValues: 'NONE' });
   }, 30_000);
 
   it('with no time left for an attempt, makes no request at all', async () => {
     const handler = await handlerAgainst([ok(KEY_ITEM)]);
-    const { outcome, value } = await timed(handler(httpEvent(), lambdaContext(ANSWER_RESERVE_MS + 50) as never));
+    const { outcome, value } = await timed(handler(httpEvent(), lambdaContext(ANSWER_RESERVE_MS + 50)));
     expect(outcome).toBe('threw');
     expect(value).toMatchObject({ name: 'TransientError' });
     expect(server!.captured).toHaveLength(0);

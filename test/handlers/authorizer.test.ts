@@ -14,15 +14,7 @@ import { KeyState } from '../../lambdas/core/key-state';
 import type { ClientRecord } from '../../lambdas/core/model';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE } from '../../lambdas/aws/auth/auth-metrics';
 import { createAuthorizer, type AuthorizerResponse } from '../../lambdas/aws/auth/authorizer';
-import {
-  credentialFrom,
-  httpApiResponse,
-  readAuthorizerEvent,
-  restApiResponse,
-  routeFromMethodArn,
-  UnauthorizedError,
-  type AuthorizerEvent,
-} from '../../lambdas/aws/auth/authorizer-events';
+import { credentialFrom, httpApiResponse, readAuthorizerEvent, restApiResponse, routeFromMethodArn, UnauthorizedError, type AuthorizerEvent } from '../../lambdas/aws/auth/authorizer-events';
 import { InvalidRouteScopesError, RouteScopes } from '../../lambdas/aws/auth/route-scopes';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
@@ -41,13 +33,13 @@ const ROUTE_SCOPES = '{"GET /orders":["orders:read"],"POST /orders":["orders:wri
 const tokenEvent = (authorizationToken: string, methodArn = METHOD_ARN): APIGatewayTokenAuthorizerEvent => ({ type: 'TOKEN', authorizationToken, methodArn });
 
 function restRequestEvent(headers: Record<string, string> | null, methodArn = METHOD_ARN): APIGatewayRequestAuthorizerEvent {
-  const [, , method, ...path] = methodArn.split(':')[5]!.split('/');
+  const [, , method, ...path] = methodArn.split(':')[5].split('/');
   return {
     type: 'REQUEST',
     methodArn,
     resource: `/${path.join('/')}`,
     path: `/${path.join('/')}`,
-    httpMethod: method!,
+    httpMethod: method,
     headers,
     multiValueHeaders: headers && Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
     pathParameters: null,
@@ -66,7 +58,7 @@ function httpEvent(headers: Record<string, string>, routeKey = 'GET /orders'): A
     routeArn: routeKey === 'GET /orders' ? ROUTE_ARN : `arn:aws:execute-api:us-east-1:123456789012:abc123/$default/${routeKey.replace(' ', '')}`,
     identitySource: Object.values(headers),
     routeKey,
-    rawPath: routeKey.split(' ')[1]!,
+    rawPath: routeKey.split(' ')[1],
     rawQueryString: '',
     cookies: [],
     headers,
@@ -115,7 +107,7 @@ function emf(): Emf[] {
   return jsonLines()
     .filter((line) => '_aws' in line)
     .map((record) => {
-      const directive = (record['_aws'] as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]!;
+      const directive = (record._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0];
       expect(directive.Namespace).toBe(AUTH_METRICS_NAMESPACE);
       return { metrics: directive.Metrics.map((m) => m.Name), dimensions: directive.Dimensions, record };
     });
@@ -261,13 +253,13 @@ describe('REST API, TOKEN authorizer', () => {
     expect(byReason?.record).toMatchObject({ Reason: reason, AuthFailedByReason: 1 });
     if (reason === 'revoked' || reason === 'expired') {
       // A known key: the client and key are properties (for the alarm's investigation), not dimensions.
-      expect(byReason?.record['clientId']).toEqual(expect.any(String));
-      expect(byReason?.record['keyId']).toEqual(expect.stringMatching(/^krt_kid_/));
+      expect(byReason?.record.clientId).toEqual(expect.any(String));
+      expect(byReason?.record.keyId).toEqual(expect.stringMatching(/^krt_kid_/));
     } else {
       expect(byReason?.record).not.toHaveProperty('clientId');
     }
     // The rejection is logged with the reason, never with what was presented.
-    const logged = jsonLines().find((line) => line['message'] === 'key rejected');
+    const logged = jsonLines().find((line) => line.message === 'key rejected');
     expect(logged).toMatchObject({ reason, route: 'GET /orders' });
     if (presented.length > 8) expect(output.join('')).not.toContain(presented.replace(/^Bearer /, ''));
   });
@@ -325,7 +317,7 @@ describe('REST API, REQUEST authorizer', () => {
     const run = authorizer();
     expect((await rejection(run(restRequestEvent({ Accept: 'application/json' })))).message).toBe('Unauthorized');
     expect((await rejection(run(restRequestEvent(null)))).message).toBe('Unauthorized');
-    expect(emfWith('AuthFailedByReason').map((e) => e.record['Reason'])).toEqual(['malformed', 'malformed']);
+    expect(emfWith('AuthFailedByReason').map((e) => e.record.Reason)).toEqual(['malformed', 'malformed']);
   });
 
   it('the scope of the method in the ARN applies: POST /orders needs orders:write', async () => {
@@ -554,7 +546,7 @@ describe('lambdas/handlers/authorizer (built from the environment at import)', (
   });
 
   it('fails at import naming TABLE_NAME when it is not set', () => {
-    delete process.env['TABLE_NAME'];
+    delete process.env.TABLE_NAME;
     expect(() => importHandler({ KEY_PREFIX: deps.settings.keyPrefix })).toThrow(/TABLE_NAME/);
   });
 });

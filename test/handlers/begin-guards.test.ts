@@ -99,7 +99,11 @@ describe('an orphaned lock (issue 15 item 4)', () => {
       const after = await clientOf(client.clientId);
       expect(after.lock).toMatchObject({ rotationId: context.rotationId, preemptedRotationId: held.rotationId });
       const audit = await deps.keys.auditOfRotation(client.clientId, context.rotationId);
-      expect(audit.find((e) => e.action === 'lock.taken_over')).toMatchObject({ actor: 'bob', reason: 'after the outage', detail: expect.stringContaining(`from ${held.rotationId}: its execution ended ${status} at ${iso(START)}`) });
+      expect(audit.find((e) => e.action === 'lock.taken_over')).toMatchObject({
+        actor: 'bob',
+        reason: 'after the outage',
+        detail: expect.stringContaining(`from ${held.rotationId}: its execution ended ${status} at ${iso(START)}`),
+      });
       // Cleaned up as a preemption cleans up: the orphan's pending key revoked, its AWSPENDING gone.
       expect(executions.stopped).toEqual([held.rotationId]);
       expect(after.pendingRotationId).toBeUndefined();
@@ -174,7 +178,11 @@ describe('an orphaned lock (issue 15 item 4)', () => {
   it("an operator's operation lock (<rotationId>.rollback) has no execution: it is kept until it expires", async () => {
     const client = await registerTestClient(deps);
     const expiresAt = iso(START + 3600_000);
-    await deps.keys.acquireLock(client.clientId, { rotationId: 'rot-0123456789abcdef0123456789abcdef.rollback', acquiredAt: iso(START), expiresAt }, { clientId: client.clientId, at: iso(START), action: 'rollback.locked', actor: 'alice', reason: 'test' });
+    await deps.keys.acquireLock(
+      client.clientId,
+      { rotationId: 'rot-0123456789abcdef0123456789abcdef.rollback', acquiredAt: iso(START), expiresAt },
+      { clientId: client.clientId, at: iso(START), action: 'rollback.locked', actor: 'alice', reason: 'test' },
+    );
     clock.advance(WINDOW_MS * 10);
     const error = await failure(begin(client.clientId, RotationMode.SCHEDULED));
     expect(error.message).toContain(`retry after ${expiresAt}`);
@@ -200,7 +208,7 @@ describe('a rotation id that collides with a version of the client secret (issue
     const before = await snapshot(deps.tableName, client.secretId);
     const error = await failure(begin(client.clientId, RotationMode.MANUAL, client.currentVersionId));
     expect(error).toMatchObject({ name: 'RotationIdCollision', rotationId: client.currentVersionId });
-    expect(error.message).toContain("current secret version");
+    expect(error.message).toContain('current secret version');
     expect(await snapshot(deps.tableName, client.secretId)).toEqual(before);
     expect((await clientOf(client.clientId)).lock).toBeUndefined();
   });

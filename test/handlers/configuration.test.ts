@@ -106,7 +106,16 @@ describe('rotation functions (TABLE_NAME, KEY_PREFIX and the rotation settings)'
     });
   });
 
-  const SECONDS = ['DEFAULT_OVERLAP_SECONDS', 'MIN_OVERLAP_SECONDS', 'MAX_OVERLAP_SECONDS', 'LOCK_TTL_SECONDS', 'USAGE_WINDOW_SECONDS', 'REMINDER_INTERVAL_SECONDS', 'USAGE_CHECK_LEAD_SECONDS', 'ZOMBIE_WINDOW_SECONDS'];
+  const SECONDS = [
+    'DEFAULT_OVERLAP_SECONDS',
+    'MIN_OVERLAP_SECONDS',
+    'MAX_OVERLAP_SECONDS',
+    'LOCK_TTL_SECONDS',
+    'USAGE_WINDOW_SECONDS',
+    'REMINDER_INTERVAL_SECONDS',
+    'USAGE_CHECK_LEAD_SECONDS',
+    'ZOMBIE_WINDOW_SECONDS',
+  ];
   const rows: [string, string][] = [
     ...['TABLE_NAME', 'KEY_PREFIX'].map((v): [string, string] => [v, '']),
     ['TABLE_NAME', 'ab'],
@@ -280,10 +289,10 @@ describe('the stack sets values its readers accept', () => {
     if (intrinsic['Fn::Join']) return intrinsic['Fn::Join'][1].map((part) => resolve(part, resources)).join(intrinsic['Fn::Join'][0]);
     if (intrinsic.Ref) {
       const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012', 'AWS::URLSuffix': 'amazonaws.com' };
-      if (pseudo[intrinsic.Ref]) return pseudo[intrinsic.Ref]!;
-      const resource = resources[intrinsic.Ref]!;
+      if (pseudo[intrinsic.Ref]) return pseudo[intrinsic.Ref];
+      const resource = resources[intrinsic.Ref];
       if (resource.Type === 'AWS::DynamoDB::Table') return `KeyRollLocal-${intrinsic.Ref}-1A2B3C4D5E6F`;
-      if (resource.Type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:us-east-1:123456789012:stateMachine:${String(resource.Properties['StateMachineName'])}`;
+      if (resource.Type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:us-east-1:123456789012:stateMachine:${String(resource.Properties.StateMachineName)}`;
     }
     if (intrinsic['Fn::GetAtt']?.[1] === 'ApiEndpoint') return 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com';
     throw new Error(`Unresolved value in a function's environment: ${JSON.stringify(value)}`);
@@ -294,11 +303,11 @@ describe('the stack sets values its readers accept', () => {
     const readBy: Record<string, string[]> = { rotation: [], fleetPage: [], authorizer: [], stateMachineArn: [] };
     for (const [id, resource] of Object.entries(resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
-      const variables = (resource.Properties['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      const variables = (resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
       const env = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, resolve(value, resources)]));
       const check = (reader: string, read: () => unknown) => {
         read();
-        readBy[reader]!.push(id);
+        readBy[reader].push(id);
       };
       if ('DEFAULT_OVERLAP_SECONDS' in env) check('rotation', () => readRotationEnvironment(env));
       if ('FLEET_PAGE_SIZE' in env) check('fleetPage', () => readFleetPageEnvironment(env));
@@ -309,6 +318,6 @@ describe('the stack sets values its readers accept', () => {
     // The 8 rotation steps and the fleet page; the authorizer; beginRotation and the scheduled start.
     expect(Object.fromEntries(Object.entries(readBy).map(([reader, ids]) => [reader, ids.length]))).toEqual({ rotation: 9, fleetPage: 1, authorizer: 1, stateMachineArn: 2 });
     // testSecret's VERIFY_ENDPOINT_URL (the example API's /whoami) was among them.
-    expect(readBy['rotation']!.filter((id) => 'VERIFY_ENDPOINT_URL' in ((resources[id]!.Properties['Environment'] as { Variables: object }).Variables))).toHaveLength(1);
+    expect(readBy.rotation.filter((id) => 'VERIFY_ENDPOINT_URL' in (resources[id].Properties.Environment as { Variables: object }).Variables)).toHaveLength(1);
   }, 120_000);
 });

@@ -62,7 +62,9 @@ describe('a finished rotation run again with its id (issue 15, item 9)', () => {
     const context = await begin(client.clientId, RotationMode.MANUAL);
     await throughFinish(context);
     const previous = (await deps.keys.getKey(client.currentKeyHash))!;
-    await deps.keys.applyChange({ transitions: [{ keyHash: previous.keyHash, keyId: previous.keyId, from: KeyState.RETIRING, to: KeyState.REVOKED, set: { revokedAt: new Date(clock.nowMs()).toISOString() } }] });
+    await deps.keys.applyChange({
+      transitions: [{ keyHash: previous.keyHash, keyId: previous.keyId, from: KeyState.RETIRING, to: KeyState.REVOKED, set: { revokedAt: new Date(clock.nowMs()).toISOString() } }],
+    });
 
     await createSecret(deps, context);
     await rollbackRotation(deps, context, { Error: 'ConditionFailed' });
@@ -102,7 +104,16 @@ describe('an emergency with more keys than one transaction carries (issue 15, it
     const now = new Date(clock.nowMs()).toISOString();
     for (let i = 0; i < extra; i++) {
       const apiKey = generateApiKey(deps.settings.keyPrefix);
-      const key: KeyRecord = { keyHash: hashApiKey(apiKey), keyId: keyIdOf(apiKey), clientId: client.clientId, secretVersionId: `stray-${i}`, rotationId: `stray-${i}`, state: KeyState.ACTIVE, scopes: [], createdAt: now };
+      const key: KeyRecord = {
+        keyHash: hashApiKey(apiKey),
+        keyId: keyIdOf(apiKey),
+        clientId: client.clientId,
+        secretVersionId: `stray-${i}`,
+        rotationId: `stray-${i}`,
+        state: KeyState.ACTIVE,
+        scopes: [],
+        createdAt: now,
+      };
       await deps.keys.applyChange({ insertKeys: [key] });
     }
     const context = await begin(client.clientId, RotationMode.EMERGENCY);

@@ -14,17 +14,7 @@ import { Stage } from '../../lambdas/aws/secret-store';
 import { beginRotation, createSecret, finishSecret, retireOldKey, rollbackRotation, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
 import { makeTestDeps, newRotationId, registerTestClient, scanTable } from '../support/fixtures';
-import {
-  allVersionIds,
-  crashAfterCommand,
-  labels,
-  leakedKeys,
-  rotationRequest,
-  runTwice,
-  SimulatedCrash,
-  snapshot,
-  type TestDeps,
-} from '../support/step-helpers';
+import { allVersionIds, crashAfterCommand, labels, leakedKeys, rotationRequest, runTwice, SimulatedCrash, snapshot, type TestDeps } from '../support/step-helpers';
 
 const START = Date.parse('2026-11-28T10:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -57,7 +47,7 @@ async function prepare(mode: RotationMode, overlapSeconds?: number) {
 }
 
 const getClient = async (clientId: string) => (await deps.keys.getClient(clientId)) as ClientWithPending;
-const getKey = async (keyHash: string) => (await deps.keys.getKey(keyHash)) as KeyRecord;
+const getKey = async (keyHash: string) => (await deps.keys.getKey(keyHash))!;
 
 /** Every plaintext key ever stored in the secret (all versions). */
 async function plaintextKeysOf(secretId: string): Promise<string[]> {
@@ -558,8 +548,7 @@ describe('guards', () => {
   it('the overlap comes from the request, else the client policy, else the default', async () => {
     const withPolicy = await registerTestClient(deps, undefined, { overlapSeconds: 7200 });
     const withoutPolicy = await registerTestClient(deps);
-    const begin = (clientId: string, overlapSeconds?: number) =>
-      beginRotation(deps, { request: rotationRequest(clientId, RotationMode.MANUAL, { overlapSeconds }), rotationId: newRotationId() });
+    const begin = (clientId: string, overlapSeconds?: number) => beginRotation(deps, { request: rotationRequest(clientId, RotationMode.MANUAL, { overlapSeconds }), rotationId: newRotationId() });
     expect((await begin(withPolicy.clientId)).overlapSeconds).toBe(7200);
     expect((await begin(withoutPolicy.clientId)).overlapSeconds).toBe(deps.settings.defaultOverlapSeconds);
     const third = await registerTestClient(deps, undefined, { overlapSeconds: 7200 });

@@ -25,7 +25,7 @@ import type { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 
 const ARN = (path: string, method = 'GET') => `arn:aws:execute-api:us-east-1:123456789012:abc123/prod/${method}${path}`;
 
-describe('the issue\'s bypasses', () => {
+describe("the issue's bypasses", () => {
   const config = JSON.stringify({ 'GET /orders/{id}': ['orders:read'], 'GET /orders/admin': ['orders:admin'] });
 
   it('GET /orders/admin needs orders:admin, whichever route is configured first (REST concrete path and HTTP routeKey)', () => {
@@ -68,12 +68,12 @@ describe('the issue\'s bypasses', () => {
     });
     let spies: jest.SpyInstance[] = [];
     beforeAll(() => {
-      process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
       spies = [jest.spyOn(process.stdout, 'write').mockImplementation(() => true)];
     });
     afterAll(() => {
       for (const spy of spies) spy.mockRestore();
-      delete process.env['POWERTOOLS_METRICS_DISABLED'];
+      delete process.env.POWERTOOLS_METRICS_DISABLED;
     });
     const run = (json: string, event: APIGatewayTokenAuthorizerEvent | object) =>
       createAuthorizer({
@@ -197,14 +197,15 @@ interface GenRoute {
 }
 
 const LITERALS = ['a', 'b', 'c'];
+const seg = (kind: Kind, text: string) => ({ kind, text });
 const segment = fc.oneof(
-  fc.constantFrom(...LITERALS).map((text) => ({ kind: 'literal' as Kind, text })),
-  fc.constantFrom('id', 'x').map((name) => ({ kind: 'param' as Kind, text: `{${name}}` })),
+  fc.constantFrom(...LITERALS).map((text) => seg('literal', text)),
+  fc.constantFrom('id', 'x').map((name) => seg('param', `{${name}}`)),
 );
-const greedyTail = fc.constantFrom('{proxy+}', '{rest+}').map((text) => ({ kind: 'greedy' as Kind, text }));
+const greedyTail = fc.constantFrom('{proxy+}', '{rest+}').map((text) => seg('greedy', text));
 const genRoute: fc.Arbitrary<GenRoute> = fc.record({
   method: fc.constantFrom('GET', 'POST', 'ANY'),
-  segments: fc.tuple(fc.array(segment, { minLength: 0, maxLength: 3 }), fc.option(greedyTail, { nil: undefined })).map(([head, tail]) => (tail ? [...head, tail] : head.length ? head : [{ kind: 'literal' as Kind, text: 'a' }])),
+  segments: fc.tuple(fc.array(segment, { minLength: 0, maxLength: 3 }), fc.option(greedyTail, { nil: undefined })).map(([head, tail]) => (tail ? [...head, tail] : head.length ? head : [seg('literal', 'a')])),
 });
 const shapeOf = (r: GenRoute) => `${r.method} ${r.segments.map((s) => (s.kind === 'literal' ? s.text : s.kind)).join('/')}`;
 const keyOf = (r: GenRoute) => `${r.method} /${r.segments.map((s) => s.text).join('/')}`;
@@ -283,12 +284,12 @@ describe('properties over generated route sets (fast-check)', () => {
     );
   });
 
-  it('an HTTP API routeKey that names a configured route gets exactly that route\'s scopes', () => {
+  it("an HTTP API routeKey that names a configured route gets exactly that route's scopes", () => {
     fc.assert(
       fc.property(routeSets, fc.nat(), (routes, pick) => {
         const config = configOf(routes);
         const scopes = RouteScopes.parse(JSON.stringify(config));
-        const route = routes[pick % routes.length]!;
+        const route = routes[pick % routes.length];
         const key = keyOf(route);
         expect(scopes.required({ route: key, routeKey: key })).toEqual(config[key]);
       }),

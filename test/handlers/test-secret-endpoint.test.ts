@@ -32,7 +32,7 @@ let forcedStatus: number | undefined;
 
 beforeAll(async () => {
   // EMF output is tested in authorizer.test.ts; here it would only fill the console.
-  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   deps = await makeTestDeps();
   const authorize = createAuthorizer({
     verifier: createDynamoKeyVerifier({ tableName: deps.tableName, client: dynamoDbClient(), clock: deps.clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0 }),
@@ -55,12 +55,19 @@ beforeAll(async () => {
       return;
     }
     void (async () => {
-      const event = { version: '2.0', type: 'REQUEST', routeKey: `${req.method} ${req.url}`, routeArn: 'arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/whoami', headers: req.headers, identitySource: [] } as unknown as AuthorizerEvent;
+      const event = {
+        version: '2.0',
+        type: 'REQUEST',
+        routeKey: `${req.method} ${req.url}`,
+        routeArn: 'arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/whoami',
+        headers: req.headers,
+        identitySource: [],
+      } as unknown as AuthorizerEvent;
       const answer = (await authorize(event)) as { isAuthorized: boolean; context: Record<string, string> };
       const status = forcedStatus ?? (answer.isAuthorized ? 200 : 403);
       served.push({ status, authorization: req.headers.authorization });
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answer.isAuthorized ? { clientId: answer.context['clientId'] } : { message: 'Forbidden' }));
+      res.end(JSON.stringify(answer.isAuthorized ? { clientId: answer.context.clientId } : { message: 'Forbidden' }));
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

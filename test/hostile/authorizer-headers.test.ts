@@ -48,10 +48,33 @@ function countingAuthorizer() {
 type Headers = Record<string, unknown> | null | undefined;
 
 const httpEvent = (headers: Headers): AuthorizerEvent =>
-  ({ version: '2.0', type: 'REQUEST', routeArn: METHOD_ARN, identitySource: [], routeKey: 'GET /orders', rawPath: '/orders', rawQueryString: '', headers, requestContext: {} }) as unknown as APIGatewayRequestAuthorizerEventV2;
+  ({
+    version: '2.0',
+    type: 'REQUEST',
+    routeArn: METHOD_ARN,
+    identitySource: [],
+    routeKey: 'GET /orders',
+    rawPath: '/orders',
+    rawQueryString: '',
+    headers,
+    requestContext: {},
+  }) as unknown as APIGatewayRequestAuthorizerEventV2;
 
 const restEvent = (headers: Headers, multiValueHeaders: Record<string, unknown> | null = null): AuthorizerEvent =>
-  ({ type: 'REQUEST', methodArn: METHOD_ARN, resource: '/orders', path: '/orders', httpMethod: 'GET', headers, multiValueHeaders, pathParameters: null, queryStringParameters: null, multiValueQueryStringParameters: null, stageVariables: null, requestContext: {} }) as unknown as APIGatewayRequestAuthorizerEvent;
+  ({
+    type: 'REQUEST',
+    methodArn: METHOD_ARN,
+    resource: '/orders',
+    path: '/orders',
+    httpMethod: 'GET',
+    headers,
+    multiValueHeaders,
+    pathParameters: null,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {},
+  }) as unknown as APIGatewayRequestAuthorizerEvent;
 
 const tokenEvent = (authorizationToken: unknown): AuthorizerEvent => ({ type: 'TOKEN', authorizationToken, methodArn: METHOD_ARN }) as unknown as AuthorizerEvent;
 
@@ -111,19 +134,46 @@ const malformed: Case[] = [
   everywhere('16 KB Authorization', 'a'.repeat(16 * KB)),
   everywhere('1 MB Authorization', 'a'.repeat(KB * KB)),
   everywhere('16 KB of the key repeated', KEY.repeat(Math.ceil((16 * KB) / KEY.length))),
-  everywhere('1 MB of spaces around a key', `${' '.repeat(KB * KB / 2)}${KEY}x${' '.repeat(KB * KB / 2)}`),
+  everywhere('1 MB of spaces around a key', `${' '.repeat((KB * KB) / 2)}${KEY}x${' '.repeat((KB * KB) / 2)}`),
   everywhere('1 MB of tabs after Bearer', `\t`.repeat(KB * KB)),
   ...HOSTILE_VALUES.filter((h) => h.value !== PASTED_KEY).map((h) => everywhere(`shared table: ${h.name}`, h.value)),
   { title: '2000 junk headers, no credential', value: undefined, events: [httpEvent(manyHeaders), restEvent(manyHeaders)] },
   { title: '2000 junk headers and a 16 KB Authorization', value: 'b'.repeat(16 * KB), events: [httpEvent({ ...manyHeaders, authorization: 'b'.repeat(16 * KB) })] },
-  { title: 'duplicate Authorization joined by API Gateway', value: `Bearer ${KEY},Bearer ${KEY}`, events: [httpEvent({ authorization: `Bearer ${KEY},Bearer ${KEY}` }), restEvent({ Authorization: `Bearer ${KEY},Bearer ${KEY}` })] },
+  {
+    title: 'duplicate Authorization joined by API Gateway',
+    value: `Bearer ${KEY},Bearer ${KEY}`,
+    events: [httpEvent({ authorization: `Bearer ${KEY},Bearer ${KEY}` }), restEvent({ Authorization: `Bearer ${KEY},Bearer ${KEY}` })],
+  },
   { title: 'duplicate x-api-key joined by API Gateway', value: `${KEY},${KEY}`, events: [httpEvent({ 'x-api-key': `${KEY},${KEY}` })] },
   { title: 'multi-value headers only (REST)', value: undefined, events: [restEvent(null, { Authorization: [`Bearer ${KEY}`, 'Bearer other'] }), restEvent({}, { authorization: [] })] },
   { title: 'two spellings of Authorization, the first malformed', value: 'Bearer nope-nope', events: [httpEvent({ authorization: 'Bearer nope-nope', Authorization: `Bearer ${KEY}` })] },
   { title: 'missing headers', value: undefined, events: [httpEvent(undefined), httpEvent(null), httpEvent({}), restEvent(null), restEvent({}), tokenEvent(undefined), tokenEvent('')] },
-  { title: 'non-string header values', value: undefined, events: [null, 42, true, [KEY], { value: KEY }, Buffer.from(KEY)].flatMap((v) => [httpEvent({ authorization: v }), httpEvent({ 'x-api-key': v }), restEvent({ Authorization: v }), tokenEvent(v)]) },
-  { title: 'headers that are not an object', value: undefined, events: ['Authorization: x', 42, [['authorization', KEY]]].flatMap((h) => [httpEvent(h as unknown as Headers), restEvent(h as unknown as Headers)]) },
-  ...['Bearer', 'Bearer ', 'Bearer  \t ', `Bearer ${KEY} extra`, `Bearer: ${KEY}`, `Bearer${KEY}`, `Basic ${Buffer.from(`user:${KEY}`).toString('base64')}`, `Token ${KEY}`, `Bearer Bearer ${KEY}`, `Bearer "${KEY}"`, `Bearer ${KEY};`, `Bearer\n${KEY}`, `Bearer\u00a0${KEY}`, `Bearer ${KEY.toUpperCase()}`].map((variant) => ({
+  {
+    title: 'non-string header values',
+    value: undefined,
+    events: [null, 42, true, [KEY], { value: KEY }, Buffer.from(KEY)].flatMap((v) => [httpEvent({ authorization: v }), httpEvent({ 'x-api-key': v }), restEvent({ Authorization: v }), tokenEvent(v)]),
+  },
+  {
+    title: 'headers that are not an object',
+    value: undefined,
+    events: ['Authorization: x', 42, [['authorization', KEY]]].flatMap((h) => [httpEvent(h as unknown as Headers), restEvent(h as unknown as Headers)]),
+  },
+  ...[
+    'Bearer',
+    'Bearer ',
+    'Bearer  \t ',
+    `Bearer ${KEY} extra`,
+    `Bearer: ${KEY}`,
+    `Bearer${KEY}`,
+    `Basic ${Buffer.from(`user:${KEY}`).toString('base64')}`,
+    `Token ${KEY}`,
+    `Bearer Bearer ${KEY}`,
+    `Bearer "${KEY}"`,
+    `Bearer ${KEY};`,
+    `Bearer\n${KEY}`,
+    `Bearer\u00a0${KEY}`,
+    `Bearer ${KEY.toUpperCase()}`,
+  ].map((variant) => ({
     title: `Bearer variant ${JSON.stringify(variant.replace(KEY, '<key>').replace(KEY.toUpperCase(), '<KEY>'))}`,
     value: variant,
     events: [httpEvent({ authorization: variant }), restEvent({ Authorization: variant }), tokenEvent(variant)],

@@ -68,10 +68,10 @@ const ONE_OF_BASELINE: Record<string, { readonly names: readonly string[]; reado
 
 /** The argv of `command` with every required parameter valid, and `name` set to `value`. */
 function argvWith(command: Command, path: string[], name: string, value: string, kind: Parameter['kind']): string[] {
-  const args = command.registeredArguments.map((argument) => (`<${argument.name()}>` === name ? value : BASELINE[`<${argument.name()}>`]!));
+  const args = command.registeredArguments.map((argument) => (`<${argument.name()}>` === name ? value : BASELINE[`<${argument.name()}>`]));
   const oneOf = ONE_OF_BASELINE[path.join(' ')];
   const options = [
-    ...command.options.filter((option) => option.mandatory && option.long !== name).flatMap((option) => [option.long!, BASELINE[option.long!]!]),
+    ...command.options.filter((option) => option.mandatory && option.long !== name).flatMap((option) => [option.long!, BASELINE[option.long!]]),
     ...(oneOf && !oneOf.names.includes(name) ? oneOf.argv : []),
   ];
   // `--opt=value` keeps a value that starts with `-` a value; a flag given a value must be refused.
@@ -156,7 +156,9 @@ describe('each parameter × each hostile string', () => {
     const result = await world.cli(...argvWith(leaf.command, leaf.path, parameter.name, h.value as string, parameter.kind));
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
     // A named error (ours: `error: UsageError: ...`), or commander's own usage line.
-    expect(result.stderr).toMatch(/^error: (UsageError|InvalidOperationInput|InvalidRotationInput|InvalidRotationId): |^error: (option|unknown option|too many arguments|missing required argument|required option)/m);
+    expect(result.stderr).toMatch(
+      /^error: (UsageError|InvalidOperationInput|InvalidRotationInput|InvalidRotationId): |^error: (option|unknown option|too many arguments|missing required argument|required option)/m,
+    );
     expectSafeStderr(result, h.value as string);
   });
 
@@ -200,7 +202,22 @@ describe('legitimate hostile-looking values are accepted and handled safely', ()
   const stored = acceptable.filter((h, i) => classic.has(h.name) || acceptable.findIndex((o) => o.category === h.category) === i);
   it.each(stored.map((h) => ({ h, title: h.name })))('clients add --reason $title: stored verbatim (trimmed) in the audit trail, one line', async ({ h }) => {
     const id = `hostile-${Math.random().toString(36).slice(2, 10)}`;
-    const added = await world.cli('clients', 'add', id, '--scopes', 'orders:read', '--interval-days', '7', '--max-overlap', '2d', '--timezone', 'UTC', '--window', '02:00-04:00', `--reason=${h.value as string}`);
+    const added = await world.cli(
+      'clients',
+      'add',
+      id,
+      '--scopes',
+      'orders:read',
+      '--interval-days',
+      '7',
+      '--max-overlap',
+      '2d',
+      '--timezone',
+      'UTC',
+      '--window',
+      '02:00-04:00',
+      `--reason=${h.value as string}`,
+    );
     expect(added.code).toBe(0);
     const audit = await new KeyRepository(dynamoDbClient(), world.outputs.TableName).listAudit(id);
     expect(audit.find((e) => e.action === 'client.registered')?.reason).toBe((h.value as string).trim());

@@ -44,6 +44,7 @@ it.each([
   const lines = result.stderr.split('\n').filter(Boolean);
   expect(lines[0]).toMatch(/^error: unknown option '--wait=/);
   for (const line of lines) expect(line).toMatch(/^(error: |\()/);
+  // eslint-disable-next-line no-control-regex -- the point: no escape sequence or NUL reaches stderr
   expect(result.stderr).not.toMatch(/[\u001b\u0000]/);
   expect(result.stderr.length).toBeLessThan(1000);
 });

@@ -37,8 +37,10 @@ const valid = (clientId: string): Record<string, unknown> => ({ clientId, mode: 
 
 /** The request fields and, per field, what a hostile value must give (the oracle: hand-written facts, not the schema). */
 type Expected = 'accepted' | 'InvalidRotationInput' | 'UnknownClient';
-const freeText = (max: number) => (h: HostileValue): Expected =>
-  h.printable && !h.apiKey && typeof h.value === 'string' && h.value.trim().length <= max ? 'accepted' : 'InvalidRotationInput';
+const freeText =
+  (max: number) =>
+  (h: HostileValue): Expected =>
+    h.printable && !h.apiKey && typeof h.value === 'string' && h.value.trim().length <= max ? 'accepted' : 'InvalidRotationInput';
 const FIELDS: Record<string, (h: HostileValue) => Expected> = {
   clientId: (h) => (h.plainId && !h.apiKey ? 'UnknownClient' : 'InvalidRotationInput'),
   mode: () => 'InvalidRotationInput',
@@ -129,12 +131,15 @@ describe('each request field × each hostile value, through the beginRotation ha
     expectRefused(outcome, 'InvalidRotationInput', h.value);
   });
 
-  const extraRows = HOSTILE_FIELD_NAMES.flatMap((name) => [{ name, value: 'x' }, { name, value: { polluted: true } }]).map((r) => ({ ...r, title: `${describeValue(r.name)}: ${describeValue(r.value)}` }));
+  const extraRows = HOSTILE_FIELD_NAMES.flatMap((name) => [
+    { name, value: 'x' },
+    { name, value: { polluted: true } },
+  ]).map((r) => ({ ...r, title: `${describeValue(r.name)}: ${describeValue(r.value)}` }));
   it.each(extraRows)('an extra field $title → InvalidRotationInput, no prototype polluted', async ({ name, value }) => {
     const outcome = await invoke(withField(valid(client.clientId), name, value), newRotationId());
     expect(calls.commands).toEqual([]);
     expectRefused(outcome, 'InvalidRotationInput', name);
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
@@ -169,7 +174,7 @@ describe('a representative subset through the synthesized state machine', () => 
 
   beforeAll(async () => {
     topics = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn }), deps);
+    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0].topicArn, opsTopicArn: topics[1].topicArn }), deps);
   });
 
   // Per field, the first refused value of each category; JSON has no undefined, NaN or Infinity.
@@ -205,7 +210,7 @@ describe('execution input and name at the limits of StartExecution, through the 
 
   beforeAll(async () => {
     topics = await Promise.all([createRecordedTopic(), createRecordedTopic()]);
-    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0]!.topicArn, opsTopicArn: topics[1]!.topicArn }), deps);
+    runner = new WorkflowRunner(synthesizeWorkflow({ tableName: deps.tableName, clientTopicArn: topics[0].topicArn, opsTopicArn: topics[1].topicArn }), deps);
   });
   beforeEach(() => calls.reset());
 

@@ -65,11 +65,11 @@ const shapes: Shape[] = [
   { family: 'extra characters', name: 'key, comma, key (duplicate header)', value: `${KEY},${KEY}` },
   // Bad base62 and bad checksum at every position of the body
   ...Array.from({ length: BODY.length }, (_, i) => ({ family: 'bad base62', name: `'+' at body position ${i}`, value: `${PREFIX}_${replaceAt(BODY, i, '+')}` })),
-  ...Array.from({ length: BODY.length }, (_, i) => ({ family: 'bad checksum', name: `one character changed at body position ${i}`, value: `${PREFIX}_${replaceAt(BODY, i, other(BODY[i]!))}` })),
+  ...Array.from({ length: BODY.length }, (_, i) => ({ family: 'bad checksum', name: `one character changed at body position ${i}`, value: `${PREFIX}_${replaceAt(BODY, i, other(BODY[i]))}` })),
   { family: 'bad checksum', name: 'checksum of another body', value: `${PREFIX}_${BODY.slice(0, 43)}${checksumOf(`${PREFIX}_${'A'.repeat(43)}`)}` },
   { family: 'bad checksum', name: 'swapped neighbours', value: `${PREFIX}_${swapFirstDifferingNeighbours(BODY)}` },
   // Unicode look-alikes: each Latin letter of the key that has a Cyrillic twin, and fullwidth forms
-  ...[...KEY].flatMap((c, i) => (CYRILLIC[c] ? [{ family: 'unicode look-alike', name: `Cyrillic ${c} at ${i}`, value: replaceAt(KEY, i, CYRILLIC[c]!) }] : [])),
+  ...[...KEY].flatMap((c, i) => (CYRILLIC[c] ? [{ family: 'unicode look-alike', name: `Cyrillic ${c} at ${i}`, value: replaceAt(KEY, i, CYRILLIC[c]) }] : [])),
   { family: 'unicode look-alike', name: 'fullwidth key', value: [...KEY].map((c) => (c === '_' ? c : String.fromCodePoint(c.codePointAt(0)! + 0xfee0))).join('') },
   { family: 'unicode look-alike', name: 'zero-width joiner inside', value: `${KEY.slice(0, 10)}\u200d${KEY.slice(10)}` },
   { family: 'unicode look-alike', name: 'RTL override', value: `\u202e${KEY}` },

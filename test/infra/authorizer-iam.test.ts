@@ -20,7 +20,13 @@ const TABLE_ARN = `arn:aws:dynamodb:${TEST_ENV.region}:${ACCOUNT}:table/keyroll-
 const KEY_ARN = `arn:aws:kms:${TEST_ENV.region}:${ACCOUNT}:key/00000000-0000-0000-0000-000000000000`;
 const HASH = 'ab'.repeat(32);
 
-type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
 let policy: { Version: string; Statement: Statement[] };
 let tableId: string;
 
@@ -33,7 +39,7 @@ function resolve(value: unknown): unknown {
     const [id] = obj['Fn::GetAtt'] as [string, string];
     return id === tableId ? TABLE_ARN : KEY_ARN;
   }
-  if ('Ref' in obj) return obj['Ref'] === 'AWS::Partition' ? 'aws' : obj['Ref'] === 'AWS::Region' ? TEST_ENV.region : obj['Ref'] === 'AWS::AccountId' ? ACCOUNT : `ref-${String(obj['Ref'])}`;
+  if ('Ref' in obj) return obj.Ref === 'AWS::Partition' ? 'aws' : obj.Ref === 'AWS::Region' ? TEST_ENV.region : obj.Ref === 'AWS::AccountId' ? ACCOUNT : `ref-${String(obj.Ref)}`;
   if ('Fn::Join' in obj) {
     const [separator, parts] = obj['Fn::Join'] as [string, unknown[]];
     return parts.map((p) => String(resolve(p))).join(separator);
@@ -80,7 +86,7 @@ describe('the authorizer role, evaluated', () => {
       ['ReadKeyItems', 'dynamodb:GetItem', TABLE_ARN],
       ['RecordKeyUse', 'dynamodb:UpdateItem', TABLE_ARN],
     ]);
-    expect(dynamo[1]!.Condition).toEqual({
+    expect(dynamo[1].Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['KEY#*'] },
       Null: { 'dynamodb:LeadingKeys': 'false' },
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
@@ -92,7 +98,7 @@ describe('the authorizer role, evaluated', () => {
     const input = recordUseInput('t', HASH, '2026-01-01T00:00:00.000Z', '2025-12-31T23:55:00.000Z');
     // The attributes its expressions name, as DynamoDB lists them for dynamodb:Attributes.
     const named = [...`${input.UpdateExpression} ${input.ConditionExpression}`.matchAll(/(?<![:\w])([a-zA-Z][a-zA-Z0-9_]*)\b/g)]
-      .map((m) => m[1]!)
+      .map((m) => m[1])
       .filter((word) => !['SET', 'AND', 'OR', 'NOT', 'attribute_exists', 'attribute_not_exists'].includes(word));
     expect(new Set(named)).toEqual(new Set(['lastUsedAt', 'pk']));
     expect(input.ReturnValues).toBe('NONE');
@@ -105,11 +111,11 @@ describe('the authorizer role, evaluated', () => {
   });
 
   it.each([
-    ['set a key\'s state (un-revoke it)', updateContext(keyItemKey(HASH).pk, ['state'])],
+    ["set a key's state (un-revoke it)", updateContext(keyItemKey(HASH).pk, ['state'])],
     ['set lastUsedAt and the scopes', updateContext(keyItemKey(HASH).pk, ['lastUsedAt', 'scopes'])],
-    ['move a key\'s notAfter', updateContext(keyItemKey(HASH).pk, ['notAfter'])],
+    ["move a key's notAfter", updateContext(keyItemKey(HASH).pk, ['notAfter'])],
     ['rewrite a client item (the rotation lock)', updateContext(clientItemKey('acme').pk, ['lastUsedAt'])],
-    ['rewrite a client\'s lock attribute', updateContext(clientItemKey('acme').pk, ['lock'])],
+    ["rewrite a client's lock attribute", updateContext(clientItemKey('acme').pk, ['lock'])],
     ['rewrite an audit event', updateContext(auditItemKey('acme', 'r1', 'rotation.started').pk, ['lastUsedAt'])],
     ['read back the whole key item (ReturnValues ALL_OLD)', updateContext(keyItemKey(HASH).pk, ['lastUsedAt'], 'ALL_OLD')],
     ['read back the new item (ALL_NEW)', updateContext(keyItemKey(HASH).pk, ['lastUsedAt'], 'ALL_NEW')],

@@ -29,8 +29,7 @@ import { newTestApp, removeTempDirs, TEST_ENV } from './infra-app';
 /** Who may do what with secrets, and every written exception. */
 const EXPECTED: IamExpectations = {
   secretReaders: {
-    RotationCreateSecretFunction:
-      'creates the AWSPENDING value and, on a retry with the same rotation id, reads it back to converge (and reads AWSCURRENT to know the version it replaces)',
+    RotationCreateSecretFunction: 'creates the AWSPENDING value and, on a retry with the same rotation id, reads it back to converge (and reads AWSCURRENT to know the version it replaces)',
     RotationTestSecretFunction: 'proves the pending key authenticates against the configured endpoint: it must send the key itself',
   },
   labelMovers: {
@@ -45,7 +44,7 @@ const EXPECTED: IamExpectations = {
       where: 'RotationKey',
       action: 'kms:*',
       reason:
-        "CDK's default key policy: the account root may administer and use the key, which delegates access to IAM policies (without it no identity policy can grant use of the key, and the key could become unmanageable). Resource \"*\" in a key policy means this key.",
+        'CDK\'s default key policy: the account root may administer and use the key, which delegates access to IAM policies (without it no identity policy can grant use of the key, and the key could become unmanageable). Resource "*" in a key policy means this key.',
     },
     ...['kms:Describe*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((action) => ({
       where: 'RotationKey',
@@ -81,8 +80,8 @@ function idOf(t: CfnTemplate, name: string): string {
 /** Adds a statement to the default policy of the role of function `fn`. */
 function grantTo(t: CfnTemplate, fn: string, statement: Statement): void {
   const role = functionRoles(t).get(idOf(t, fn))!;
-  const policy = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
-  policy[1].Properties!['PolicyDocument'].Statement.push(statement);
+  const policy = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles) === JSON.stringify([{ Ref: role }]))!;
+  policy[1].Properties!.PolicyDocument.Statement.push(statement);
 }
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keyroll/clients/*';
@@ -95,13 +94,11 @@ describe('the synthesized template', () => {
 
   test('the walk sees every function, role and policy (the rules cannot pass on an empty walk)', () => {
     const functions = [...functionRoles(template).keys()].map(nameOf).sort();
-    expect(functions).toEqual(
-      expect.arrayContaining(['AuthAuthorizerFunction', 'RotationCheckUsageFunction', 'RotationCreateSecretFunction', 'RotationTestSecretFunction', 'SchedulesScheduledStartFunction']),
-    );
+    expect(functions).toEqual(expect.arrayContaining(['AuthAuthorizerFunction', 'RotationCheckUsageFunction', 'RotationCreateSecretFunction', 'RotationTestSecretFunction', 'SchedulesScheduledStartFunction']));
     expect(functions.length).toBeGreaterThanOrEqual(11);
     expect(new Set(identityStatements(template).map((s) => s.role)).size).toBeGreaterThanOrEqual(functions.length + 1);
     const [machine] = stateMachines(template);
-    expect(machine!.invokes.map(nameOf).sort()).toEqual(
+    expect(machine.invokes.map(nameOf).sort()).toEqual(
       ['BeginRotation', 'CheckUsage', 'CreateSecret', 'FinishSecret', 'RetireOldKey', 'RollbackRotation', 'SetSecret', 'TestSecret'].map((s) => `Rotation${s}Function`),
     );
   });
@@ -124,9 +121,14 @@ describe('the synthesized template', () => {
 describe('each rule reports a planted violation', () => {
   test('a second function sharing a role', () => {
     const t = planted((c) => {
-      c.Resources[idOf(c, 'RotationCheckUsageFunction')]!.Properties!['Role'] = { 'Fn::GetAtt': [functionRoles(c).get(idOf(c, 'RotationSetSecretFunction'))!, 'Arn'] };
+      c.Resources[idOf(c, 'RotationCheckUsageFunction')].Properties!.Role = { 'Fn::GetAtt': [functionRoles(c).get(idOf(c, 'RotationSetSecretFunction'))!, 'Arn'] };
     });
-    expect(checkOneRolePerFunction(t)).toEqual([expect.objectContaining({ rule: IamRule.ONE_ROLE_PER_FUNCTION, detail: expect.stringMatching(/shared by .*RotationSetSecretFunction.*RotationCheckUsageFunction|shared by .*RotationCheckUsageFunction.*RotationSetSecretFunction/) })]);
+    expect(checkOneRolePerFunction(t)).toEqual([
+      expect.objectContaining({
+        rule: IamRule.ONE_ROLE_PER_FUNCTION,
+        detail: expect.stringMatching(/shared by .*RotationSetSecretFunction.*RotationCheckUsageFunction|shared by .*RotationCheckUsageFunction.*RotationSetSecretFunction/),
+      }),
+    ]);
   });
 
   test('the authorizer able to read secrets (directly, or through secretsmanager:Get*)', () => {
@@ -142,7 +144,11 @@ describe('each rule reports a planted violation', () => {
       const role = functionRoles(c).get(idOf(c, 'RotationTestSecretFunction'));
       for (const s of identityStatements(c).filter((x) => x.role === role)) s.statement.Action = asActions(s.statement).filter((a) => a !== 'secretsmanager:GetSecretValue');
     });
-    expect(checkSecretReaders(t, EXPECTED).map((f) => f.where).sort()).toEqual(['RotationCheckUsageFunction', 'RotationTestSecretFunction']);
+    expect(
+      checkSecretReaders(t, EXPECTED)
+        .map((f) => f.where)
+        .sort(),
+    ).toEqual(['RotationCheckUsageFunction', 'RotationTestSecretFunction']);
   });
 
   test('a label move granted outside the pipeline (scheduled start) or to a pipeline step that should not (checkUsage)', () => {
@@ -183,15 +189,17 @@ describe('each rule reports a planted violation', () => {
   });
 
   test('decrypt through Secrets Manager for a role that reads and writes no value', () => {
-    const t = planted((c) => grantTo(c, 'RotationRetireOldKeyFunction', allow('kms:Decrypt', { 'Fn::GetAtt': [idOf(c, 'RotationKey'), 'Arn'] }, { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } })));
+    const t = planted((c) =>
+      grantTo(c, 'RotationRetireOldKeyFunction', allow('kms:Decrypt', { 'Fn::GetAtt': [idOf(c, 'RotationKey'), 'Arn'] }, { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } })),
+    );
     expect(checkKmsViaSecrets(t)).toEqual([{ rule: IamRule.KMS_VIA_SECRETS, where: 'RotationRetireOldKeyFunction', detail: expect.any(String) }]);
   });
 
   test('the state machine role reading a secret, invoking a function outside its definition, publishing anywhere', () => {
     const t = planted((c) => {
       const [{ role }] = stateMachines(c);
-      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
-      policy.Properties!['PolicyDocument'].Statement.push(
+      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles) === JSON.stringify([{ Ref: role }]))!;
+      policy.Properties!.PolicyDocument.Statement.push(
         allow('secretsmanager:GetSecretValue'),
         allow('lambda:InvokeFunction', { 'Fn::GetAtt': [idOf(c, 'AuthAuthorizerFunction'), 'Arn'] }),
         allow('sns:Publish', '*'),
@@ -213,8 +221,8 @@ describe('each rule reports a planted violation', () => {
     const foreign = 'arn:aws:states:us-east-1:123456789012:stateMachine:SomeoneElses';
     const t = planted((c) => {
       const { role } = stateMachines(c).find((m) => nameOf(m.machine) === 'FleetStateMachine')!;
-      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']) === JSON.stringify([{ Ref: role }]))!;
-      policy.Properties!['PolicyDocument'].Statement.push(
+      const policy = Object.values(c.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles) === JSON.stringify([{ Ref: role }]))!;
+      policy.Properties!.PolicyDocument.Statement.push(
         allow('states:StartExecution', foreign),
         allow('states:SendTaskSuccess', foreign),
         allow('states:StopExecution', 'arn:aws:states:us-east-1:123456789012:execution:SomeoneElses:*'),

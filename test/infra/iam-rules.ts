@@ -78,7 +78,13 @@ export function nameOf(logicalId: string): string {
 export const asList = <T>(value: T | readonly T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? [...(value as readonly T[])] : [value as T]);
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
 }
 
 /** Whether an Allow statement grants `action` (wildcards and NotAction included). */
@@ -92,7 +98,7 @@ export function grants(statement: Statement, action: string): boolean {
 function refOf(value: unknown): string | undefined {
   if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    if (typeof obj['Ref'] === 'string') return obj['Ref'];
+    if (typeof obj.Ref === 'string') return obj.Ref;
     if (Array.isArray(obj['Fn::GetAtt'])) return obj['Fn::GetAtt'][0] as string;
   }
   return undefined;
@@ -120,16 +126,20 @@ export function identityStatements(template: CfnTemplate): IdentityStatement[] {
   for (const [id, resource] of Object.entries(template.Resources)) {
     const props = resource.Properties ?? {};
     if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
-      for (const role of asList(props['Roles']).map(refOf).filter((r): r is string => !!r)) {
-        for (const statement of asList<Statement>(props['PolicyDocument']?.Statement)) out.push({ role, policy: id, statement });
+      for (const role of asList(props.Roles)
+        .map(refOf)
+        .filter((r): r is string => !!r)) {
+        for (const statement of asList<Statement>(props.PolicyDocument?.Statement)) out.push({ role, policy: id, statement });
       }
     }
     if (resource.Type === 'AWS::IAM::Role') {
-      for (const inline of asList<{ PolicyDocument: { Statement: Statement[] } }>(props['Policies'])) {
+      for (const inline of asList<{ PolicyDocument: { Statement: Statement[] } }>(props.Policies)) {
         for (const statement of asList(inline.PolicyDocument.Statement)) out.push({ role: id, policy: id, statement });
       }
-      for (const managed of asList(props['ManagedPolicyArns']).map(refOf).filter((r): r is string => !!r)) {
-        for (const statement of asList<Statement>(template.Resources[managed]?.Properties?.['PolicyDocument']?.Statement)) out.push({ role: id, policy: managed, statement });
+      for (const managed of asList(props.ManagedPolicyArns)
+        .map(refOf)
+        .filter((r): r is string => !!r)) {
+        for (const statement of asList<Statement>(template.Resources[managed]?.Properties?.PolicyDocument?.Statement)) out.push({ role: id, policy: managed, statement });
       }
     }
   }
@@ -154,7 +164,7 @@ export function resourceStatements(template: CfnTemplate): { where: string; stat
 export function functionRoles(template: CfnTemplate): Map<string, string> {
   const out = new Map<string, string>();
   for (const [id, resource] of Object.entries(template.Resources)) {
-    if (resource.Type === 'AWS::Lambda::Function') out.set(id, refOf(resource.Properties?.['Role']) ?? '<not a role of this template>');
+    if (resource.Type === 'AWS::Lambda::Function') out.set(id, refOf(resource.Properties?.Role) ?? '<not a role of this template>');
   }
   return out;
 }
@@ -165,7 +175,7 @@ export function stateMachines(template: CfnTemplate): { machine: string; role: s
   return Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
     .map(([machine, r]) => {
-      const role = refOf(r.Properties?.['RoleArn']) ?? '';
+      const role = refOf(r.Properties?.RoleArn) ?? '';
       const invokes = statements.filter((s) => s.role === role && grants(s.statement, 'lambda:InvokeFunction')).flatMap((s) => refsIn(s.statement.Resource));
       return { machine, role, invokes: [...new Set(invokes)].filter((id) => template.Resources[id]?.Type === 'AWS::Lambda::Function') };
     });
@@ -230,10 +240,7 @@ const SENSITIVE = /^(secretsmanager|kms):/i;
 /** Wildcards on everything, on Secrets Manager or KMS actions, NotAction, and Resource "*" on them. */
 export function checkWildcards(template: CfnTemplate, expected: IamExpectations): Finding[] {
   const candidates: { where: string; action: string; detail: string }[] = [];
-  const all = [
-    ...identityStatements(template).map((s) => ({ where: s.policy, statement: s.statement, identity: true })),
-    ...resourceStatements(template).map((s) => ({ ...s, identity: false })),
-  ];
+  const all = [...identityStatements(template).map((s) => ({ where: s.policy, statement: s.statement, identity: true })), ...resourceStatements(template).map((s) => ({ ...s, identity: false }))];
   for (const { where, statement, identity } of all) {
     if (statement.Effect !== 'Allow') continue;
     if (statement.NotAction !== undefined) candidates.push({ where, action: 'NotAction', detail: 'Allow with NotAction' });
@@ -270,7 +277,8 @@ export function checkKmsViaSecrets(template: CfnTemplate): Finding[] {
 }
 
 /** Actions the state machine's role may have besides its invoke/publish/update grants, all on "*". */
-const STATE_MACHINE_DELIVERY = /^(logs:(CreateLogDelivery|DeleteLogDelivery|DescribeLogGroups|DescribeResourcePolicies|GetLogDelivery|ListLogDeliveries|PutResourcePolicy|UpdateLogDelivery)|xray:(GetSamplingRules|GetSamplingTargets|PutTelemetryRecords|PutTraceSegments))$/;
+const STATE_MACHINE_DELIVERY =
+  /^(logs:(CreateLogDelivery|DeleteLogDelivery|DescribeLogGroups|DescribeResourcePolicies|GetLogDelivery|ListLogDeliveries|PutResourcePolicy|UpdateLogDelivery)|xray:(GetSamplingRules|GetSamplingTargets|PutTelemetryRecords|PutTraceSegments))$/;
 
 /**
  * Step Functions calling Step Functions, within this stack only: the fleet starts rotations
@@ -296,7 +304,7 @@ export function checkStateMachineRole(template: CfnTemplate): Finding[] {
   const typeOf = (id: string) => template.Resources[id]?.Type;
   for (const { machine, role, invokes } of stateMachines(template)) {
     const where = nameOf(machine);
-    const inDefinition = new Set(refsIn(template.Resources[machine]!.Properties?.['DefinitionString']));
+    const inDefinition = new Set(refsIn(template.Resources[machine].Properties?.DefinitionString));
     for (const fn of invokes.filter((f) => !inDefinition.has(f))) findings.push({ rule: IamRule.STATE_MACHINE_ROLE, where, detail: `may invoke ${nameOf(fn)}, which its definition never calls` });
     for (const { statement } of identityStatements(template).filter((s) => s.role === role)) {
       if (statement.Effect !== 'Allow') continue;
@@ -308,8 +316,14 @@ export function checkStateMachineRole(template: CfnTemplate): Finding[] {
           (action === 'sns:Publish' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::SNS::Topic')) ||
           (action === 'dynamodb:UpdateItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table')) ||
           // A fleet item's read of its client's record: only with the partition and the attributes named.
-          (action === 'dynamodb:GetItem' && refs.length === resources.length && refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table') && /"dynamodb:LeadingKeys"/.test(JSON.stringify(statement.Condition ?? {})) && /"dynamodb:Attributes"/.test(JSON.stringify(statement.Condition ?? {}))) ||
-          (/^kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey)$/.test(action) && /"kms:ViaService":"(sns|dynamodb)\./.test(JSON.stringify(statement.Condition ?? {})) && refs.every((r) => typeOf(r) === 'AWS::KMS::Key')) ||
+          (action === 'dynamodb:GetItem' &&
+            refs.length === resources.length &&
+            refs.every((r) => typeOf(r) === 'AWS::DynamoDB::Table') &&
+            JSON.stringify(statement.Condition ?? {}).includes('"dynamodb:LeadingKeys"') &&
+            JSON.stringify(statement.Condition ?? {}).includes('"dynamodb:Attributes"')) ||
+          (/^kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey)$/.test(action) &&
+            /"kms:ViaService":"(sns|dynamodb)\./.test(JSON.stringify(statement.Condition ?? {})) &&
+            refs.every((r) => typeOf(r) === 'AWS::KMS::Key')) ||
           (STATE_MACHINE_DELIVERY.test(action) && resources.every((r) => r === '*')) ||
           stepFunctionsOrchestration(template, action, statement.Resource, refs);
         if (!ok) findings.push({ rule: IamRule.STATE_MACHINE_ROLE, where, detail: `${action} on ${JSON.stringify(statement.Resource)}` });

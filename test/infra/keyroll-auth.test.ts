@@ -32,7 +32,7 @@ const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [
 
 describe('the authorizer function', () => {
   test('runs on Node.js 24 arm64 with tracing, configured from the rotation pipeline', () => {
-    const fn = s.resources[s.id(s.stack.auth.authorizerFunction)]!.Properties;
+    const fn = s.resources[s.id(s.stack.auth.authorizerFunction)].Properties;
     expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
     expect(fn.Environment.Variables).toEqual({
       TABLE_NAME: { Ref: s.id(s.stack.rotation.table) },
@@ -55,7 +55,18 @@ describe('the authorizer function', () => {
       .flatMap(([, p]) => asArray<any>(p.Properties.PolicyDocument.Statement));
     const actions = statements.flatMap((st) => asArray<string>(st.Action)).sort();
     expect(actions).toEqual(
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:Encrypt',
+        'kms:GenerateDataKey',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
     );
     const dynamo = statements.find((st) => asArray<string>(st.Action).includes('dynamodb:GetItem'));
     expect(dynamo.Resource).toEqual({ 'Fn::GetAtt': [s.id(s.stack.rotation.table), 'Arn'] });
@@ -75,13 +86,13 @@ describe('the example protected API', () => {
     });
     const routes = s.ofType('AWS::ApiGatewayV2::Route');
     expect(routes).toHaveLength(1);
-    expect(routes[0]![1].Properties).toMatchObject({ RouteKey: 'GET /whoami', AuthorizationType: 'CUSTOM' });
+    expect(routes[0][1].Properties).toMatchObject({ RouteKey: 'GET /whoami', AuthorizationType: 'CUSTOM' });
   });
 
   test('its stage logs access (ids only, never the Authorization header) to an encrypted group, with throttling', () => {
     const stages = s.ofType('AWS::ApiGatewayV2::Stage');
     expect(stages).toHaveLength(1);
-    const stage = stages[0]![1].Properties;
+    const stage = stages[0][1].Properties;
     expect(stage).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 } });
     const format = JSON.parse(stage.AccessLogSettings.Format);
     expect(format).toMatchObject({ requestId: '$context.requestId', clientId: '$context.authorizer.clientId', keyId: '$context.authorizer.keyId' });
@@ -89,7 +100,7 @@ describe('the example protected API', () => {
   });
 
   test('testSecret proves new keys against its /whoami endpoint', () => {
-    const env = s.resources[s.id(s.stack.rotation.functions.testSecret)]!.Properties.Environment.Variables;
+    const env = s.resources[s.id(s.stack.rotation.functions.testSecret)].Properties.Environment.Variables;
     expect(JSON.stringify(env.VERIFY_ENDPOINT_URL)).toContain(s.id(s.stack.auth.exampleApi!));
     expect(JSON.stringify(env.VERIFY_ENDPOINT_URL)).toContain('/whoami');
   });
@@ -98,18 +109,22 @@ describe('the example protected API', () => {
     const without = synth({ auth: { exampleApi: false } });
     expect(without.ofType('AWS::ApiGatewayV2::Api')).toHaveLength(0);
     expect(without.stack.auth.exampleEndpointUrl).toBeUndefined();
-    expect(without.resources[without.id(without.stack.rotation.functions.testSecret)]!.Properties.Environment.Variables.VERIFY_ENDPOINT_URL).toBeUndefined();
+    expect(without.resources[without.id(without.stack.rotation.functions.testSecret)].Properties.Environment.Variables.VERIFY_ENDPOINT_URL).toBeUndefined();
     expect(without.resources[without.id(without.stack.auth.authorizerFunction)]).toBeDefined();
   });
 
   test('an explicit verifyEndpointUrl wins', () => {
     const custom = synth({ verifyEndpointUrl: 'https://api.example.com/health/key' });
-    expect(custom.resources[custom.id(custom.stack.rotation.functions.testSecret)]!.Properties.Environment.Variables.VERIFY_ENDPOINT_URL).toBe('https://api.example.com/health/key');
+    expect(custom.resources[custom.id(custom.stack.rotation.functions.testSecret)].Properties.Environment.Variables.VERIFY_ENDPOINT_URL).toBe('https://api.example.com/health/key');
   });
 });
 
 describe('auth alarms and metrics', () => {
-  const authAlarms = () => s.ofType('AWS::CloudWatch::Alarm').filter(([id]) => id.startsWith('Auth')).map(([, a]) => a.Properties);
+  const authAlarms = () =>
+    s
+      .ofType('AWS::CloudWatch::Alarm')
+      .filter(([id]) => id.startsWith('Auth'))
+      .map(([, a]) => a.Properties);
   const opsTopic = () => ({ Ref: s.id(s.stack.rotation.opsTopic) });
 
   test('five alarms, each to the ops topic', () => {
@@ -123,7 +138,10 @@ describe('auth alarms and metrics', () => {
     const expression = rate.Metrics.find((m: any) => m.Expression);
     expect(expression.Expression).toBe('IF((ok + failed) >= 20, failed / (ok + failed), 0)');
     const names = rate.Metrics.filter((m: any) => m.MetricStat).map((m: any) => [m.Id, m.MetricStat.Metric.MetricName]);
-    expect(names.sort()).toEqual([['failed', AuthMetric.FAILED], ['ok', AuthMetric.SUCCEEDED]]);
+    expect(names.sort()).toEqual([
+      ['failed', AuthMetric.FAILED],
+      ['ok', AuthMetric.SUCCEEDED],
+    ]);
   });
 
   test.each([
@@ -151,7 +169,7 @@ describe('auth alarms and metrics', () => {
   test('a dashboard shows authentication and rotation health', () => {
     const dashboards = s.ofType('AWS::CloudWatch::Dashboard');
     expect(dashboards).toHaveLength(1);
-    const body = JSON.stringify(dashboards[0]![1].Properties.DashboardBody);
+    const body = JSON.stringify(dashboards[0][1].Properties.DashboardBody);
     for (const needle of ['AuthSucceeded', 'AuthFailedByReason', 'AuthSucceededByKeyRole', 'ExecutionsFailed', 'ExecutionsStarted', 'failure rate']) {
       expect(body.toLowerCase()).toContain(needle.toLowerCase());
     }
@@ -203,6 +221,8 @@ describe('validation', () => {
   });
 
   test('a usage window shorter than twice the usage-record interval is refused', () => {
-    expect(() => synth({ rotation: { usageWindow: Duration.minutes(10) }, auth: { usageRecordInterval: Duration.minutes(6) } })).toThrow(/usageWindow \(600 s\) must be at least twice the auth layer's usageRecordInterval \(360 s\)/);
+    expect(() => synth({ rotation: { usageWindow: Duration.minutes(10) }, auth: { usageRecordInterval: Duration.minutes(6) } })).toThrow(
+      /usageWindow \(600 s\) must be at least twice the auth layer's usageRecordInterval \(360 s\)/,
+    );
   });
 });

@@ -59,7 +59,7 @@ describe('the fleet state machine', () => {
   test('pages through the clients and rotates each page with a Distributed Map at the configured concurrency', () => {
     const states = fleetDefinition().States;
     expect(states[FleetStates.LIST_CLIENTS]).toMatchObject({ Type: 'Task', Next: FleetStates.HAS_CLIENTS });
-    const map = states[FleetStates.ROTATE_CLIENTS]!;
+    const map = states[FleetStates.ROTATE_CLIENTS];
     expect(map).toMatchObject({
       Type: 'Map',
       MaxConcurrency: 25,
@@ -102,7 +102,10 @@ describe('the fleet state machine', () => {
       { ErrorEquals: ['StepFunctions.ExecutionAlreadyExistsException'], ResultPath: null, Next: FleetStates.FIND_STARTED_ROTATION },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FleetStates.CLIENT_NOT_ROTATED },
     ]);
-    expect(map.ItemProcessor.States[FleetStates.FIND_STARTED_ROTATION]).toMatchObject({ Resource: expect.stringMatching(/^arn:.+:states:::dynamodb:getItem$/), Parameters: { ProjectionExpression: 'currentVersionId, #lock.rotationId' } });
+    expect(map.ItemProcessor.States[FleetStates.FIND_STARTED_ROTATION]).toMatchObject({
+      Resource: expect.stringMatching(/^arn:.+:states:::dynamodb:getItem$/),
+      Parameters: { ProjectionExpression: 'currentVersionId, #lock.rotationId' },
+    });
     // Every path back to the lookup is bounded: waiting on a lock holder too (an orphaned lock would hold the Map for hours).
     const lookups = 900 / STARTED_ROTATION_POLL.toSeconds();
     expect(map.ItemProcessor.States[FleetStates.KEEP_LOOKING]).toMatchObject({ Choices: [{ Variable: '$.lookups', NumericLessThan: lookups }], Default: FleetStates.STARTED_ROTATION_NOT_OBSERVED });
@@ -127,7 +130,7 @@ describe('the fleet state machine', () => {
   test('its role reads only two attributes of client records (an ambiguous start), nothing else of the table', () => {
     const statements = statementsOf(stack.fleet.stateMachine.role).filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
     expect(statements.flatMap((s) => asArray(s.Action))).toEqual(['dynamodb:GetItem']);
-    expect(statements[0]!.Condition).toEqual({
+    expect(statements[0].Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CLIENT#*'] },
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'currentVersionId', 'lock'] },
       StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
@@ -142,7 +145,12 @@ describe('the rotation answering the fleet', () => {
     // so a grant on the fleet's ARN would never match; test/workflow/recorded-calls-iam.test.ts evaluates it.
     const statements = statementsOf(stack.rotation.stateMachine.role).filter((s) => asArray(s.Action).some((a) => a.startsWith('states:SendTask')));
     // minimizePolicies merges them with the other resource-less grants (log delivery, X-Ray).
-    expect(statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('states:')).sort()).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    expect(
+      statements
+        .flatMap((s) => asArray(s.Action))
+        .filter((a) => a.startsWith('states:'))
+        .sort(),
+    ).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
     for (const s of statements) expect(s.Resource).toBe('*');
   });
 });
@@ -154,10 +162,10 @@ describe('the fleet page function', () => {
     const actions = statements.flatMap((s) => asArray(s.Action)).sort();
     expect(actions).toEqual(['dynamodb:Query', 'dynamodb:Query', 'kms:Decrypt', 'kms:DescribeKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort());
     const [index, selections] = statements.filter((s) => asArray(s.Action).includes('dynamodb:Query'));
-    expect(JSON.stringify(index!.Resource)).toContain('/index/byClient');
-    expect(index!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['CLIENTS'] } });
+    expect(JSON.stringify(index.Resource)).toContain('/index/byClient');
+    expect(index.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['CLIENTS'] } });
     // The table itself only in FLEET#<fleetId> partitions: no client record, key or audit entry.
-    expect(selections!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
+    expect(selections.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FLEET#*'] } });
     expect(fn).toBeDefined();
   });
 });

@@ -106,7 +106,13 @@ function allIdentityStatements(): { where: string; statement: Statement }[] {
 
 /** IAM action glob match (case-insensitive, `*` and `?`). */
 function actionMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return regex.test(action);
 }
 
@@ -143,9 +149,7 @@ function definition(): { text: string; json: StateMachineDefinition; tokens: Map
 /** The function a task invokes (logical id), directly (`Resource` = its ARN) or through lambda:invoke. */
 function invokedFunction(state: State, tokens: Map<string, unknown>): string | undefined {
   if (state.Type !== 'Task') return undefined;
-  const target = /:states:::lambda:invoke$/.test(state.Resource ?? '')
-    ? ((state.Parameters as Record<string, unknown> | undefined)?.FunctionName as string | undefined)
-    : state.Resource;
+  const target = (state.Resource ?? '').endsWith(':states:::lambda:invoke') ? ((state.Parameters as Record<string, unknown> | undefined)?.FunctionName as string | undefined) : state.Resource;
   const ref = target === undefined ? undefined : (tokens.get(target) as { 'Fn::GetAtt'?: [string, string] } | undefined);
   const id = ref?.['Fn::GetAtt']?.[0];
   return id !== undefined && resources[id]?.Type === 'AWS::Lambda::Function' ? id : undefined;
@@ -213,9 +217,7 @@ describe('storage and encryption', () => {
       expect(topic.Properties!.KmsMasterKeyId).toEqual(keyArn());
       const policies = ofType('AWS::SNS::TopicPolicy').filter(([, p]) => asArray(p.Properties!.Topics).some((t: any) => t?.Ref === id));
       expect(policies).toHaveLength(1);
-      const denies = asArray<Statement>(policies[0][1].Properties!.PolicyDocument.Statement).filter(
-        (s) => s.Effect === 'Deny' && (s.Condition?.Bool as Record<string, unknown> | undefined)?.['aws:SecureTransport'] === 'false',
-      );
+      const denies = asArray<Statement>(policies[0][1].Properties!.PolicyDocument.Statement).filter((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
       expect(denies).toHaveLength(1);
       expect(denies[0].Principal).toEqual('*');
       expect(asArray(denies[0].Action)).toContain('sns:Publish');
@@ -223,7 +225,7 @@ describe('storage and encryption', () => {
     }
   });
 
-  test('every log group (8 functions + the state machine, and the auth layer\'s) is encrypted with the key', () => {
+  test("every log group (8 functions + the state machine, and the auth layer's) is encrypted with the key", () => {
     expect(rotationOfType('AWS::Logs::LogGroup')).toHaveLength(9);
     for (const [, group] of ofType('AWS::Logs::LogGroup')) expect(group.Properties!.KmsKeyId).toEqual(keyArn());
   });
@@ -231,7 +233,11 @@ describe('storage and encryption', () => {
 
 describe('Lambda functions', () => {
   test('8 functions, one per step', () => {
-    expect(rotationOfType('AWS::Lambda::Function').map(([id]) => id).sort()).toEqual(STEPS.map(fnId).sort());
+    expect(
+      rotationOfType('AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(STEPS.map(fnId).sort());
   });
 
   test.each(STEPS)('%s: nodejs24.x or newer, X-Ray tracing Active, JSON logs', (step) => {
@@ -287,9 +293,7 @@ describe('alarms to the ops topic', () => {
   });
 
   test.each(STEPS)('Errors of the %s function', (step) => {
-    const matching = alarms().filter(
-      (a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors' && JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId(step) } }]),
-    );
+    const matching = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors' && JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId(step) } }]));
     expect(matching).toHaveLength(1);
     expect(matching[0].AlarmActions).toEqual([opsTopic()]);
   });
@@ -322,7 +326,9 @@ describe('least privilege', () => {
   });
 
   test('beginRotation may read labels and version ids and move labels (undoing a preempted rotation) but never read or write a secret value', () => {
-    const actions = roleStatements(roleId('beginRotation')).flatMap((s) => asArray(s.Action)).filter((a) => /^secretsmanager:/i.test(a));
+    const actions = roleStatements(roleId('beginRotation'))
+      .flatMap((s) => asArray(s.Action))
+      .filter((a) => /^secretsmanager:/i.test(a));
     // ListSecretVersionIds: a rotation id colliding with a version (ids and labels only).
     expect(actions.sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds', 'secretsmanager:UpdateSecretVersionStage']);
   });
@@ -376,7 +382,7 @@ describe('least privilege', () => {
     expect(kmsStatements.length).toBeGreaterThan(0);
     for (const { where, statement } of kmsStatements) {
       expect({ where, resources: asArray(statement.Resource) }).toEqual({ where, resources: [keyArn()] });
-      const via = (statement.Condition?.StringEquals as Record<string, unknown> | undefined)?.['kms:ViaService'];
+      const via = statement.Condition?.StringEquals?.['kms:ViaService'];
       expect({ where, via }).toEqual({ where, via: expect.stringMatching(/^(secretsmanager|dynamodb|sns)\.us-east-1\.amazonaws\.com$/) });
     }
   });
@@ -390,7 +396,7 @@ describe('least privilege', () => {
     }
   });
 
-  test('each step may use the table; beginRotation may Query the table (a rotation id\'s audit entries), and only createSecret (revokeImmediately) and finishSecret the byClient index', () => {
+  test("each step may use the table; beginRotation may Query the table (a rotation id's audit entries), and only createSecret (revokeImmediately) and finishSecret the byClient index", () => {
     const tableArn = `{GetAtt:${logicalId(stack.rotation.table)}.Arn}`;
     for (const step of STEPS) {
       const ddb = roleStatements(roleId(step)).filter((s) => asArray(s.Action).some((a) => /^dynamodb:/i.test(a)));
@@ -410,8 +416,7 @@ describe('least privilege', () => {
 
   test('the state machine role publishes only to the two topics, UpdateItems only the table, and invokes only the 8 steps', () => {
     const statements = roleStatements(logicalId(stack.rotation.stateMachine.role));
-    const resourcesFor = (action: string) =>
-      statements.filter((s) => s.Effect === 'Allow' && asArray(s.Action).some((a) => actionMatches(a, action))).flatMap((s) => asArray(s.Resource).map(renderCfn));
+    const resourcesFor = (action: string) => statements.filter((s) => s.Effect === 'Allow' && asArray(s.Action).some((a) => actionMatches(a, action))).flatMap((s) => asArray(s.Resource).map(renderCfn));
 
     const topics = [logicalId(stack.rotation.clientTopic), logicalId(stack.rotation.opsTopic)].map((id) => `{Ref:${id}}`);
     expect([...new Set(resourcesFor('sns:Publish'))].sort()).toEqual(topics.sort());
@@ -432,8 +437,7 @@ describe('least privilege', () => {
 
   test('the state machine role can use the key through SNS and DynamoDB (encrypted topics and table)', () => {
     const statements = roleStatements(logicalId(stack.rotation.stateMachine.role));
-    const via = (service: string) =>
-      statements.filter((s) => (s.Condition?.StringEquals as Record<string, unknown> | undefined)?.['kms:ViaService'] === `${service}.us-east-1.amazonaws.com`);
+    const via = (service: string) => statements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === `${service}.us-east-1.amazonaws.com`);
     expect(via('sns').flatMap((s) => asArray(s.Action))).toEqual(expect.arrayContaining(['kms:GenerateDataKey', 'kms:Decrypt']));
     expect(via('dynamodb').flatMap((s) => asArray(s.Action))).toEqual(expect.arrayContaining(['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt']));
   });
@@ -523,7 +527,11 @@ describe('state machine definition', () => {
     ]);
     expect(states.get(RotationStates.REJECTED)!.Type).toBe('Fail');
     // A fleet item's token (in the raw input) gets the failure; without one, straight to the Fail state.
-    expect(states.get(toRejected)).toMatchObject({ Type: 'Choice', Default: RotationStates.REJECTED, Choices: [{ Variable: '$.callbackToken', IsPresent: true, Next: RotationStates.REPORT_REJECTION_TO_FLEET }] });
+    expect(states.get(toRejected)).toMatchObject({
+      Type: 'Choice',
+      Default: RotationStates.REJECTED,
+      Choices: [{ Variable: '$.callbackToken', IsPresent: true, Next: RotationStates.REPORT_REJECTION_TO_FLEET }],
+    });
     expect(states.get(RotationStates.REPORT_REJECTION_TO_FLEET)).toMatchObject({ Next: RotationStates.REJECTED, Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: RotationStates.REJECTED }] });
     // Any other failure releases the lock if this execution (by name) holds it, then fails the same way.
     const release = states.get(RotationStates.RELEASE_LOCK_AFTER_REJECTION)!;
@@ -569,9 +577,7 @@ describe('grantStartRotation', () => {
     expect(executions).toHaveLength(1);
     expect(asArray(executions[0].Action)).toEqual(expect.arrayContaining(['states:DescribeExecution', 'states:StopExecution']));
     // arn:aws:states:<region>:<account>:execution:<state machine name>:* — the name is field 6 of the state machine ARN.
-    expect(asArray(executions[0].Resource).map(renderCfn)).toEqual([
-      `arn:aws:states:us-east-1:123456789012:execution:{Select:6:{Split:::{Ref:${logicalId(stack.rotation.stateMachine)}}}}:*`,
-    ]);
+    expect(asArray(executions[0].Resource).map(renderCfn)).toEqual([`arn:aws:states:us-east-1:123456789012:execution:{Select:6:{Split:::{Ref:${logicalId(stack.rotation.stateMachine)}}}}:*`]);
     // Only the read-only List*/Describe* actions of StateMachine.grantRead are on '*'; nothing that acts.
     for (const s of statements.filter((st) => asArray(st.Resource).includes('*'))) {
       for (const action of asArray(s.Action)) expect(action).toMatch(/^states:(List|Describe)[A-Za-z]+$/);

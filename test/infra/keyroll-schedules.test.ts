@@ -53,8 +53,8 @@ describe('the shared scheduling resources', () => {
   test('one schedule group, deleted with the stack (never retained, on delete or replacement)', () => {
     const groups = ofType('AWS::Scheduler::ScheduleGroup');
     expect(groups).toHaveLength(1);
-    expect(groups[0]![0]).toBe(id(stack.schedules.scheduleGroup));
-    const group = groups[0]![1] as { DeletionPolicy?: string; UpdateReplacePolicy?: string };
+    expect(groups[0][0]).toBe(id(stack.schedules.scheduleGroup));
+    const group = groups[0][1] as { DeletionPolicy?: string; UpdateReplacePolicy?: string };
     expect(group.DeletionPolicy).toBe('Delete');
     expect(group.UpdateReplacePolicy).toBe('Delete');
   });
@@ -66,7 +66,7 @@ describe('the shared scheduling resources', () => {
   });
 
   test('its name is no fixed string: unique per stack instance (ends with the UUID of the CloudFormation stack id)', () => {
-    const name = resources[id(stack.schedules.scheduleGroup)]!.Properties.Name;
+    const name = resources[id(stack.schedules.scheduleGroup)].Properties.Name;
     expect(typeof name).not.toBe('string');
     expect(name).toEqual({ 'Fn::Join': ['-', [expect.stringMatching(/^Test-Schedules-[0-9A-F]{8}$/), { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]] });
     // Scheduler allows 64 characters of [0-9a-zA-Z-_.]: the prefix, '-', and a 36-character UUID.
@@ -84,8 +84,8 @@ describe('the shared scheduling resources', () => {
   test('one dead-letter queue: SQS-managed encryption, 14 days, TLS only', () => {
     const queues = ofType('AWS::SQS::Queue');
     expect(queues).toHaveLength(1);
-    expect(queues[0]![1].Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
-    const policy = ofType('AWS::SQS::QueuePolicy')[0]![1].Properties;
+    expect(queues[0][1].Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    const policy = ofType('AWS::SQS::QueuePolicy')[0][1].Properties;
     const deny = asArray<Statement>(policy.PolicyDocument.Statement).find((s) => s.Effect === 'Deny');
     expect(deny).toMatchObject({ Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } });
   });
@@ -99,11 +99,11 @@ describe('the scheduled-start function', () => {
   const fnId = () => id(stack.schedules.scheduledStartFunction);
 
   test('Node.js 24 on arm64, traced, pointed at the state machine, dead-lettering async failures after 2 retries', () => {
-    const fn = resources[fnId()]!.Properties;
+    const fn = resources[fnId()].Properties;
     expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
     expect(fn.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: id(stack.rotation.stateMachine) });
     expect(fn.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [id(stack.schedules.deadLetterQueue), 'Arn'] } });
-    const config = ofType('AWS::Lambda::EventInvokeConfig')[0]![1].Properties;
+    const config = ofType('AWS::Lambda::EventInvokeConfig')[0][1].Properties;
     expect(config).toMatchObject({ FunctionName: { Ref: fnId() }, MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21_600 });
   });
 
@@ -119,7 +119,7 @@ describe('the role client schedules run as', () => {
   const roleId = () => id(stack.schedules.schedulerRole);
 
   test('only EventBridge Scheduler may assume it, for schedules of this account and group', () => {
-    const trust = resources[roleId()]!.Properties.AssumeRolePolicyDocument.Statement;
+    const trust = resources[roleId()].Properties.AssumeRolePolicyDocument.Statement;
     expect(trust).toEqual([
       {
         Action: 'sts:AssumeRole',
@@ -130,8 +130,8 @@ describe('the role client schedules run as', () => {
     ]);
     // The group's ARN, formatted from its name (so the role need not wait for the group).
     const sourceArn = trust[0].Condition.StringEquals['aws:SourceArn'];
-    expect(renderCfn(sourceArn)).toBe(`arn:aws:scheduler:us-east-1:123456789012:schedule-group/${renderCfn(resources[id(stack.schedules.scheduleGroup)]!.Properties.Name)}`);
-    expect(resources[roleId()]!.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(renderCfn(sourceArn)).toBe(`arn:aws:scheduler:us-east-1:123456789012:schedule-group/${renderCfn(resources[id(stack.schedules.scheduleGroup)].Properties.Name)}`);
+    expect(resources[roleId()].Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   test('it may invoke the one scheduled-start function (unqualified) and send to the DLQ: nothing else', () => {
@@ -144,7 +144,9 @@ describe('the role client schedules run as', () => {
 
   test('no other role may invoke the scheduled-start function', () => {
     const invokers = ofType('AWS::IAM::Policy').filter(([, p]) =>
-      asArray<Statement>(p.Properties.PolicyDocument.Statement).some((s) => asArray(s.Action).includes('lambda:InvokeFunction') && JSON.stringify(s.Resource).includes(id(stack.schedules.scheduledStartFunction))),
+      asArray<Statement>(p.Properties.PolicyDocument.Statement).some(
+        (s) => asArray(s.Action).includes('lambda:InvokeFunction') && JSON.stringify(s.Resource).includes(id(stack.schedules.scheduledStartFunction)),
+      ),
     );
     expect(invokers.map(([, p]) => asArray<any>(p.Properties.Roles).map((r) => r.Ref)).flat()).toEqual([roleId()]);
   });
@@ -152,20 +154,22 @@ describe('the role client schedules run as', () => {
 
 describe('alarms and outputs', () => {
   test('dead letters and scheduled-start errors alarm the ops topic', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').filter(([alarmId]) => alarmId.startsWith('Schedules')).map(([, a]) => a.Properties);
+    const alarms = ofType('AWS::CloudWatch::Alarm')
+      .filter(([alarmId]) => alarmId.startsWith('Schedules'))
+      .map(([, a]) => a.Properties);
     expect(alarms).toHaveLength(2);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: id(stack.rotation.opsTopic) }]);
     expect(alarms.map((a) => a.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors']);
   });
 
   test('the stack outputs what the operator CLI needs', () => {
-    expect(outputs['ScheduleGroupName']!.Value).toEqual(resources[id(stack.schedules.scheduleGroup)]!.Properties.Name);
-    expect(outputs['SchedulerRoleArn']!.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.schedulerRole), 'Arn'] });
-    expect(outputs['ScheduleDeadLetterQueueArn']!.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.deadLetterQueue), 'Arn'] });
-    expect(outputs['ScheduledStartFunctionArn']!.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.scheduledStartFunction), 'Arn'] });
-    expect(outputs['MinOverlapSeconds']!.Value).toBe('60');
-    expect(outputs['MaxOverlapSeconds']!.Value).toBe('2592000');
-    expect(outputs['StateMachineArn']!.Value).toEqual({ Ref: id(stack.rotation.stateMachine) });
+    expect(outputs.ScheduleGroupName.Value).toEqual(resources[id(stack.schedules.scheduleGroup)].Properties.Name);
+    expect(outputs.SchedulerRoleArn.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.schedulerRole), 'Arn'] });
+    expect(outputs.ScheduleDeadLetterQueueArn.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.deadLetterQueue), 'Arn'] });
+    expect(outputs.ScheduledStartFunctionArn.Value).toEqual({ 'Fn::GetAtt': [id(stack.schedules.scheduledStartFunction), 'Arn'] });
+    expect(outputs.MinOverlapSeconds.Value).toBe('60');
+    expect(outputs.MaxOverlapSeconds.Value).toBe('2592000');
+    expect(outputs.StateMachineArn.Value).toEqual({ Ref: id(stack.rotation.stateMachine) });
   });
 });
 
@@ -175,7 +179,7 @@ describe('grantManageSchedules', () => {
     expect(statements).toHaveLength(2);
     const crud = statements.find((s) => asArray(s.Action).includes('scheduler:CreateSchedule'))!;
     expect(asArray(crud.Action).sort()).toEqual(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule']);
-    const groupName = renderCfn(resources[id(stack.schedules.scheduleGroup)]!.Properties.Name);
+    const groupName = renderCfn(resources[id(stack.schedules.scheduleGroup)].Properties.Name);
     expect(renderCfn(crud.Resource)).toBe(`arn:aws:scheduler:us-east-1:123456789012:schedule/${groupName}/*`);
     const pass = statements.find((s) => asArray(s.Action).includes('iam:PassRole'))!;
     expect(pass).toMatchObject({ Resource: { 'Fn::GetAtt': [id(stack.schedules.schedulerRole), 'Arn'] }, Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } });

@@ -35,7 +35,9 @@ interface Deployment {
   readonly suffix: string;
 }
 
-type Template_ = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+interface Template_ {
+  Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+}
 
 const templates = new Map<string, Template_>();
 function synth(region: string | undefined): Template_ {
@@ -105,7 +107,7 @@ interface Statement {
 function statements(resolved: Template_): Statement[] {
   return Object.values(resolved.Resources).flatMap((r) => {
     const p = (r.Properties ?? {}) as Record<string, any>;
-    return [p['PolicyDocument'], p['KeyPolicy'], p['AssumeRolePolicyDocument']].filter(Boolean).flatMap((doc) => asArray<Statement>(doc.Statement));
+    return [p.PolicyDocument, p.KeyPolicy, p.AssumeRolePolicyDocument].filter(Boolean).flatMap((doc) => asArray<Statement>(doc.Statement));
   });
 }
 
@@ -131,7 +133,7 @@ describe.each(deployments)('%s', (_label, d, envRegion) => {
     expect(strings(resolved).some(([, text]) => text.includes(`arn:${d.partition}:`))).toBe(true);
   });
 
-  test('every regional host name ends with the partition\'s DNS suffix', () => {
+  test("every regional host name ends with the partition's DNS suffix", () => {
     const hosts = strings(resolved).flatMap(([path, text]) => [...text.matchAll(new RegExp(`[a-z0-9-]+\\.${d.region}\\.([a-z0-9.-]*[a-z0-9])`, 'g'))].map((m) => ({ path, host: m[0], suffix: m[1] })));
     expect(hosts.filter((h) => h.suffix !== d.suffix)).toEqual([]);
     // The key policy's Logs principal, the kms:ViaService values, the example API's URL at least.
@@ -139,7 +141,7 @@ describe.each(deployments)('%s', (_label, d, envRegion) => {
   });
 
   test('kms:ViaService values and the CloudWatch Logs principal are <service>.<region>.<suffix>', () => {
-    const via = statements(resolved).flatMap((s) => asArray(s.Condition?.['StringEquals']?.['kms:ViaService'] as string | string[] | undefined));
+    const via = statements(resolved).flatMap((s) => asArray(s.Condition?.StringEquals?.['kms:ViaService'] as string | string[] | undefined));
     expect(via.length).toBeGreaterThan(0);
     expect([...new Set(via)].sort()).toEqual(['dynamodb', 'secretsmanager', 'sns'].map((service) => `${service}.${d.region}.${d.suffix}`));
     const services = statements(resolved).flatMap((s) => asArray(s.Principal?.Service));
@@ -147,11 +149,11 @@ describe.each(deployments)('%s', (_label, d, envRegion) => {
     for (const service of services) expect(service).toMatch(new RegExp(`^[a-z0-9-]+\\.(amazonaws\\.com|${d.region.replace(/-/g, '\\-')}\\.${d.suffix.replace(/\./g, '\\.')})$`));
   });
 
-  test('the authorizer\'s AWS_URL_SUFFIX makes the lean client build the host the SDK\'s endpoint rules resolve', () => {
+  test("the authorizer's AWS_URL_SUFFIX makes the lean client build the host the SDK's endpoint rules resolve", () => {
     const authorizer = Object.entries(resolved.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('AuthAuthorizer'))![1];
     const env = (authorizer.Properties as { Environment: { Variables: Record<string, string> } }).Environment.Variables;
-    expect(env['AWS_URL_SUFFIX']).toBe(d.suffix);
-    const lean = new DynamoDbHttpClient({ env: { AWS_REGION: d.region, AWS_URL_SUFFIX: env['AWS_URL_SUFFIX'] }, credentials: () => ({ accessKeyId: 'AKID', secretAccessKey: 'S' }) });
+    expect(env.AWS_URL_SUFFIX).toBe(d.suffix);
+    const lean = new DynamoDbHttpClient({ env: { AWS_REGION: d.region, AWS_URL_SUFFIX: env.AWS_URL_SUFFIX }, credentials: () => ({ accessKeyId: 'AKID', secretAccessKey: 'S' }) });
     const sdk = new DynamoDBClient({ region: d.region });
     try {
       expect(lean.endpoint.href).toBe(sdk.config.endpointProvider({ Region: d.region, UseFIPS: false, UseDualStack: false }).url.href);

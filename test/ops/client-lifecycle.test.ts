@@ -147,8 +147,16 @@ describe('onboardClient', () => {
     { name: 'a window time of 24:00', patch: { policy: { ...WEEKLY_BERLIN, window: { start: '24:00', end: '02:00' } } }, issue: /^policy\.window\.start: must be HH:MM \(24-hour\)$/ },
     { name: 'an empty window', patch: { policy: { ...WEEKLY_BERLIN, window: { start: '02:00', end: '02:00' } } }, issue: /^policy\.window: start and end must differ$/ },
     { name: 'an overlap over the hard deadline', patch: { policy: { ...WEEKLY_BERLIN, overlapSeconds: 90_000 } }, issue: /^policy\.overlapSeconds: must not exceed maxOverlapSeconds$/ },
-    { name: 'a deadline that outlasts the interval', patch: { policy: { ...WEEKLY_BERLIN, intervalDays: 1, maxOverlapSeconds: 86_400 } }, issue: /^policy\.maxOverlapSeconds: .*must end before the next scheduled rotation/ },
-    { name: 'the deployment maximum as implicit deadline of a daily rotation', patch: { policy: { intervalDays: 1, timeZone: 'UTC', window: { start: '02:00', end: '03:00' } } }, issue: /^policy\.maxOverlapSeconds: .*the deployment maximum/ },
+    {
+      name: 'a deadline that outlasts the interval',
+      patch: { policy: { ...WEEKLY_BERLIN, intervalDays: 1, maxOverlapSeconds: 86_400 } },
+      issue: /^policy\.maxOverlapSeconds: .*must end before the next scheduled rotation/,
+    },
+    {
+      name: 'the deployment maximum as implicit deadline of a daily rotation',
+      patch: { policy: { intervalDays: 1, timeZone: 'UTC', window: { start: '02:00', end: '03:00' } } },
+      issue: /^policy\.maxOverlapSeconds: .*the deployment maximum/,
+    },
     { name: 'an overlap under the deployment minimum', patch: { policy: { ...WEEKLY_BERLIN, overlapSeconds: 30 } }, issue: /^policy\.overlapSeconds: must be at least 60$/ },
     { name: 'an unknown policy field', patch: { policy: { ...WEEKLY_BERLIN, jitter: 5 } }, issue: /^policy\.jitter: is not allowed/ },
     { name: 'a bad scope', patch: { scopes: ['orders read'] }, issue: /^scopes\[0\]: must be 1-64 characters/ },
@@ -220,7 +228,7 @@ describe('offboardClient', () => {
     const context = await beginRotation(w.steps, { request: rotationRequest(client.clientId, RotationMode.SCHEDULED), rotationId });
     await createSecret(w.steps, context);
     await setSecret(w.steps, context);
-    const pendingKeyId = (await w.ops.keys.requireClient(client.clientId) as { pendingKeyId?: string }).pendingKeyId;
+    const pendingKeyId = ((await w.ops.keys.requireClient(client.clientId)) as { pendingKeyId?: string }).pendingKeyId;
 
     const result = await offboardClient(w.ops, { clientId: client.clientId, requestedBy: 'bob', reason: 'fraud' });
 
@@ -248,7 +256,7 @@ describe('offboardClient', () => {
     expect(first.revokedKeyIds).toEqual([client.currentKeyId]);
     const changed = (await scanTable(w.outputs.TableName)).filter((item) => !items.some((old) => JSON.stringify(old) === JSON.stringify(item)));
     // Only the client record's updatedAt moves.
-    expect(changed.map((item) => item['sk'])).toEqual(['CLIENT']);
+    expect(changed.map((item) => item.sk)).toEqual(['CLIENT']);
   });
 
   it('a re-run by another operator keeps the first entry (append-only audit) and records its own', async () => {

@@ -114,7 +114,7 @@ describe('revokeKey (kill switch)', () => {
     expect(await verifier.verify(key)).toMatchObject({ accepted: false, reason: 'revoked' });
     const [notice] = (await w.clientTopic.drain()).map((m) => JSON.parse(m.message) as Record<string, unknown>);
     expect(notice).toMatchObject({ incident: 'key.revoked', revokedKeyIds: [registered.currentKeyId] });
-    expect(notice!['currentKeyId']).toBeUndefined();
+    expect(notice.currentKeyId).toBeUndefined();
 
     // The way out: an emergency rotation (testSecret does not require the revoked current key).
     const context = await beginRotation(w.steps, { request: rotationRequest(registered.clientId, RotationMode.EMERGENCY), rotationId: newRotationId() });
@@ -126,7 +126,7 @@ describe('revokeKey (kill switch)', () => {
     expect(await verifier.verify(newKey)).toMatchObject({ accepted: true });
   });
 
-  it('finds nothing for an unknown key id or another client\'s key, and never takes a key for a key id', async () => {
+  it("finds nothing for an unknown key id or another client's key, and never takes a key for a key id", async () => {
     const r = await inOverlap();
     const { client: other } = await onboardClient(w.ops, onboarding());
     expect(await failure(revokeKey(w.ops, { clientId: r.registered.clientId, keyId: 'krt_kid_0000000000000000', ...actor }))).toMatchObject({ name: 'UnknownKey' });

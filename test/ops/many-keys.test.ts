@@ -46,7 +46,16 @@ async function clientWithManyKeys(): Promise<string> {
   const now = new Date(w.clock.nowMs()).toISOString();
   for (let i = 0; i < STRAY_KEYS; i++) {
     const apiKey = generateApiKey(w.outputs.KeyPrefix);
-    const key: KeyRecord = { keyHash: hashApiKey(apiKey), keyId: keyIdOf(apiKey), clientId: client.clientId, secretVersionId: `stray-${i}`, rotationId: `stray-${i}`, state: KeyState.ACTIVE, scopes: [], createdAt: now };
+    const key: KeyRecord = {
+      keyHash: hashApiKey(apiKey),
+      keyId: keyIdOf(apiKey),
+      clientId: client.clientId,
+      secretVersionId: `stray-${i}`,
+      rotationId: `stray-${i}`,
+      state: KeyState.ACTIVE,
+      scopes: [],
+      createdAt: now,
+    };
     await w.ops.keys.applyChange({ insertKeys: [key] });
   }
   transactionSizes.length = 0;
@@ -120,12 +129,14 @@ describe(`a client with ${STRAY_KEYS + 1} live keys`, () => {
       return applyChange(change);
     };
     try {
-      const crashing = revokeImmediately ? createSecret(w.steps, context) : (async () => {
-        await createSecret(w.steps, context);
-        await setSecret(w.steps, context);
-        await testSecret(w.steps, context);
-        await finishSecret(w.steps, context);
-      })();
+      const crashing = revokeImmediately
+        ? createSecret(w.steps, context)
+        : (async () => {
+            await createSecret(w.steps, context);
+            await setSecret(w.steps, context);
+            await testSecret(w.steps, context);
+            await finishSecret(w.steps, context);
+          })();
       await expect(crashing).rejects.toThrow('Task timed out');
     } finally {
       keys.applyChange = applyChange;
@@ -142,4 +153,3 @@ describe(`a client with ${STRAY_KEYS + 1} live keys`, () => {
     expect(after.lastRotation?.revokedKeyIds).toHaveLength(STRAY_KEYS + 1);
   });
 });
-

@@ -137,7 +137,7 @@ const inbox = (() => {
   let draining: Promise<unknown> = Promise.resolve();
   return async (clientId: string): Promise<Published[]> => {
     const drained = draining.then(async () => {
-      for (const m of await w.clientTopic.drain()) byClient.set(m.attributes['clientId'] ?? '', [...(byClient.get(m.attributes['clientId'] ?? '') ?? []), m]);
+      for (const m of await w.clientTopic.drain()) byClient.set(m.attributes.clientId ?? '', [...(byClient.get(m.attributes.clientId ?? '') ?? []), m]);
     });
     draining = drained.catch(() => undefined);
     await drained;
@@ -175,8 +175,18 @@ async function trial(op: Operation, afterCall?: number) {
       },
     },
   );
-  const first = await observeCalls(observer, () => op.run(subject).then(() => undefined, (error: unknown) => error));
-  const rerun = crash ? await op.run(subject).then(() => undefined, (error: unknown) => error) : undefined;
+  const first = await observeCalls(observer, () =>
+    op.run(subject).then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+  );
+  const rerun = crash
+    ? await op.run(subject).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+    : undefined;
   const violations: string[] = [];
   if (afterCall !== undefined && first !== crash) violations.push(first ? `the operation failed with ${(first as Error).name} instead of the crash` : 'the crash never fired');
   if (afterCall === undefined && first) violations.push(`the clean run failed: ${(first as Error).name}: ${(first as Error).message}`);
@@ -202,7 +212,16 @@ describe('the operator API crash matrix', () => {
     const points = [...references.values()].flatMap((r) => r.points);
     for (const op of OPERATIONS) expect(references.get(op.name)!.points.filter((p) => p.mutating).length).toBeGreaterThan(0);
     const mutating = new Set(points.filter((p) => p.mutating).map((p) => p.call));
-    for (const call of ['SecretsManager:CreateSecret', 'SecretsManager:UpdateSecretVersionStage', 'DynamoDB:TransactWriteItems', 'DynamoDB:UpdateItem', 'Scheduler:CreateSchedule', 'Scheduler:DeleteSchedule', 'SFN:StopExecution', 'SNS:Publish']) {
+    for (const call of [
+      'SecretsManager:CreateSecret',
+      'SecretsManager:UpdateSecretVersionStage',
+      'DynamoDB:TransactWriteItems',
+      'DynamoDB:UpdateItem',
+      'Scheduler:CreateSchedule',
+      'Scheduler:DeleteSchedule',
+      'SFN:StopExecution',
+      'SNS:Publish',
+    ]) {
       expect(mutating).toContain(call);
     }
     expect(references.get('revokeKey')!.types).toEqual(['key.emergency']);
@@ -215,7 +234,10 @@ describe('the operator API crash matrix', () => {
     for (const op of OPERATIONS) {
       const { types, points } = references.get(op.name)!;
       const ran = await Promise.all(
-        chunk(points.filter((p) => p.sameWorldAs === undefined), PARALLEL_RUNS).map(async (batch) => {
+        chunk(
+          points.filter((p) => p.sameWorldAs === undefined),
+          PARALLEL_RUNS,
+        ).map(async (batch) => {
           const out: PointOutcome[] = [];
           for (const point of batch) {
             const t0 = Date.now();
@@ -233,7 +255,17 @@ describe('the operator API crash matrix', () => {
       for (const point of points) {
         const own = byCall.get(point.afterCall);
         const rep = byCall.get(point.sameWorldAs ?? -1);
-        outcomes.push(own ?? { point, executed: false, covered: rep?.covered ?? false, status: `same world as #${point.sameWorldAs}`, violations: rep ? [...rep.violations] : ['no representative run'], notes: [], durationMs: 0 });
+        outcomes.push(
+          own ?? {
+            point,
+            executed: false,
+            covered: rep?.covered ?? false,
+            status: `same world as #${point.sameWorldAs}`,
+            violations: rep ? [...rep.violations] : ['no representative run'],
+            notes: [],
+            durationMs: 0,
+          },
+        );
       }
     }
     const report = buildReport(outcomes, Date.now() - started);
@@ -247,6 +279,6 @@ describe('the operator API crash matrix', () => {
 /** Splits `items` round-robin into `n` lists (one per concurrent worker). */
 function chunk<T>(items: readonly T[], n: number): T[][] {
   const out: T[][] = Array.from({ length: n }, () => []);
-  items.forEach((item, i) => out[i % n]!.push(item));
+  items.forEach((item, i) => out[i % n].push(item));
   return out.filter((c) => c.length > 0);
 }

@@ -91,9 +91,7 @@ export async function makeOpsWorld(): Promise<OpsWorld> {
     clientTopic,
     stateMachineArn: stateMachineArn!,
     async startExecution(rotationId, clientId, mode = 'scheduled') {
-      const { executionArn } = await sfn.send(
-        new StartExecutionCommand({ stateMachineArn, name: rotationId, input: JSON.stringify(rotationRequest(clientId, mode)) }),
-      );
+      const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: rotationId, input: JSON.stringify(rotationRequest(clientId, mode)) }));
       return executionArn!;
     },
     async executionStatus(rotationId) {

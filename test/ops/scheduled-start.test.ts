@@ -54,11 +54,7 @@ describe('startScheduledRotation', () => {
   });
 
   it('other scheduled times and other clients get other rotation ids; fractional seconds do not matter', async () => {
-    const ids = [
-      scheduledRotationId(delivery()),
-      scheduledRotationId(delivery('acme-payments', '2026-12-13T01:00:00Z')),
-      scheduledRotationId(delivery('acme-payments-2')),
-    ];
+    const ids = [scheduledRotationId(delivery()), scheduledRotationId(delivery('acme-payments', '2026-12-13T01:00:00Z')), scheduledRotationId(delivery('acme-payments-2'))];
     expect(new Set(ids).size).toBe(3);
     expect(scheduledRotationId(delivery('acme-payments', '2026-12-06T01:00:00.000Z'))).toBe(ids[0]);
     for (const id of ids) expect(id).toHaveLength(55);

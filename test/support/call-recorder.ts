@@ -138,7 +138,7 @@ export function recordCallsOf(...clients: { middlewareStack: unknown }[]): void 
         const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
         const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
         const input = (args as { input?: Record<string, unknown> }).input;
-        const index = typeof input?.['IndexName'] === 'string' ? { index: input['IndexName'] } : {};
+        const index = typeof input?.IndexName === 'string' ? { index: input.IndexName } : {};
         const call = { service, command, actions: iamActionsOf(service, command, input), ...index };
         const held = observer.admit?.(call);
         // Only a returned promise is awaited: a synchronous admit adds no tick before the call.

@@ -61,13 +61,16 @@ export async function labelsAndTableViolations(deps: Pick<RotationDeps, 'keys' |
   const v: string[] = [];
   const client = (await deps.keys.requireClient(clientId)) as ClientWithPending;
   const stages = await deps.secrets.versionStages(client.secretId);
-  const withLabel = (label: string) => Object.entries(stages).filter(([, labels]) => labels.includes(label)).map(([id]) => id);
+  const withLabel = (label: string) =>
+    Object.entries(stages)
+      .filter(([, labels]) => labels.includes(label))
+      .map(([id]) => id);
   const current = withLabel(Stage.CURRENT);
   if (current.length !== 1) v.push(`${current.length} versions are AWSCURRENT`);
   if (expectedCurrentVersion !== undefined && current[0] !== expectedCurrentVersion) v.push(`AWSCURRENT is on ${current[0]}, expected ${expectedCurrentVersion}`);
   if (client.currentVersionId !== current[0]) v.push(`table says current version ${client.currentVersionId}, labels say ${current[0]}`);
   const value = await deps.secrets.readStage(client.secretId, Stage.CURRENT);
-  if (!value || hashApiKey(value.value.apiKey) !== client.currentKeyHash) v.push('the AWSCURRENT value does not hash to the table\'s current key hash');
+  if (!value || hashApiKey(value.value.apiKey) !== client.currentKeyHash) v.push("the AWSCURRENT value does not hash to the table's current key hash");
   const currentKey = await deps.keys.getKey(client.currentKeyHash);
   if (currentKey?.state !== KeyState.ACTIVE) v.push(`the current key is ${currentKey?.state ?? 'missing'}, not ACTIVE`);
   // AWSPENDING only where a finished rotation leaves it; AWSPREVIOUS exactly on the table's
@@ -134,7 +137,7 @@ export function noticeFindings(messages: readonly Published[], expectedTypes: re
   const announcedNotAfters: string[] = [];
   for (const m of messages) {
     const notice = JSON.parse(m.message) as Record<string, unknown>;
-    const eventId = String(notice['eventId']);
+    const eventId = String(notice.eventId);
     // When it was sent is not something a client acts on; everything else must be the same.
     const { occurredAt: _sentAt, ...content } = notice;
     const body = JSON.stringify(content);
@@ -145,13 +148,14 @@ export function noticeFindings(messages: readonly Published[], expectedTypes: re
       continue;
     }
     byId.set(eventId, body);
-    distinctTypes.push(String(notice['eventType']));
-    if (typeof notice['previousKeyNotAfter'] === 'string') announcedNotAfters.push(notice['previousKeyNotAfter']);
+    distinctTypes.push(String(notice.eventType));
+    if (typeof notice.previousKeyNotAfter === 'string') announcedNotAfters.push(notice.previousKeyNotAfter);
     // What the SDK acts on: the event type and the key it names as current.
     const parsed = parseRotationNotification(m.message, Object.fromEntries(Object.entries(m.attributes).map(([k, value]) => [k, { StringValue: value }])));
     if (!parsed) violations.push(`the client SDK cannot read notice ${eventId}`);
     else if (parsed.currentKeyId !== undefined && parsed.currentKeyId !== finalCurrentKeyId) violations.push(`${eventId} names ${parsed.currentKeyId} as current, but ${finalCurrentKeyId} is`);
-    if (oldKeyId !== undefined && notice['previousKeyId'] !== undefined && notice['previousKeyId'] !== oldKeyId) violations.push(`${eventId} names ${String(notice['previousKeyId'])} as the previous key, not ${oldKeyId}`);
+    if (oldKeyId !== undefined && notice.previousKeyId !== undefined && notice.previousKeyId !== oldKeyId)
+      violations.push(`${eventId} names ${String(notice.previousKeyId)} as the previous key, not ${oldKeyId}`);
   }
   const same = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
   if (!same(distinctTypes, expectedTypes)) {

@@ -189,7 +189,7 @@ export async function inPool<T, R>(items: readonly T[], size: number, work: (ite
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await work(items[i]!);
+      results[i] = await work(items[i]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));

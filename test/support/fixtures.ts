@@ -131,11 +131,7 @@ export async function makeTestDeps(clock: Clock = new ManualClock(Date.parse('20
 }
 
 /** Registers a client through the project's own provisioning code. */
-export async function registerTestClient(
-  deps: RotationDeps & { secretNamePrefix: string },
-  clientId = uniqueName('client'),
-  options: { scopes?: string[]; overlapSeconds?: number } = {},
-) {
+export async function registerTestClient(deps: RotationDeps & { secretNamePrefix: string }, clientId = uniqueName('client'), options: { scopes?: string[]; overlapSeconds?: number } = {}) {
   return registerClient(
     { secrets: deps.secrets, keys: deps.keys, clock: deps.clock, settings: { keyPrefix: deps.settings.keyPrefix, secretNamePrefix: deps.secretNamePrefix } },
     { clientId, scopes: options.scopes ?? ['orders:read'], overlapSeconds: options.overlapSeconds, requestedBy: 'test', reason: 'test setup' },

@@ -37,9 +37,9 @@ function resourcePolicies(template: CfnTemplate, resolve: (value: unknown) => un
   const out = new Map<string, unknown>();
   for (const [id, resource] of Object.entries(template.Resources)) {
     const props = resource.Properties ?? {};
-    if (resource.Type === 'AWS::KMS::Key') out.set(String(resolve({ 'Fn::GetAtt': [id, 'Arn'] })), resolve(props['KeyPolicy']));
-    if (resource.Type === 'AWS::SNS::TopicPolicy') for (const topic of props['Topics'] as unknown[]) out.set(String(resolve(topic)), resolve(props['PolicyDocument']));
-    if (resource.Type === 'AWS::SQS::QueuePolicy') for (const queue of props['Queues'] as { Ref: string }[]) out.set(String(resolve({ 'Fn::GetAtt': [queue.Ref, 'Arn'] })), resolve(props['PolicyDocument']));
+    if (resource.Type === 'AWS::KMS::Key') out.set(String(resolve({ 'Fn::GetAtt': [id, 'Arn'] })), resolve(props.KeyPolicy));
+    if (resource.Type === 'AWS::SNS::TopicPolicy') for (const topic of props.Topics as unknown[]) out.set(String(resolve(topic)), resolve(props.PolicyDocument));
+    if (resource.Type === 'AWS::SQS::QueuePolicy') for (const queue of props.Queues as { Ref: string }[]) out.set(String(resolve({ 'Fn::GetAtt': [queue.Ref, 'Arn'] })), resolve(props.PolicyDocument));
   }
   return out;
 }
@@ -57,7 +57,7 @@ function keysRead(statements: readonly Statement[]): Set<string> {
   const keys = new Set<string>();
   for (const statement of statements) {
     for (const block of Object.values(statement.Condition ?? {})) for (const key of Object.keys(block)) keys.add(key.toLowerCase());
-    for (const variable of JSON.stringify(statement).matchAll(/\$\{([^}]+)\}/g)) keys.add(variable[1]!.toLowerCase());
+    for (const variable of JSON.stringify(statement).matchAll(/\$\{([^}]+)\}/g)) keys.add(variable[1].toLowerCase());
   }
   return keys;
 }

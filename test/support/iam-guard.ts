@@ -55,7 +55,7 @@ export function iamCost(): { calls: number; ms: number } {
 export function registerIamWorld(world: IamWorld): void {
   const index = worlds.findIndex((w) => w.tableName === world.tableName);
   if (index < 0) worlds.push(world);
-  else worlds[index] = { ...worlds[index], ...Object.fromEntries(Object.entries(world).filter(([, v]) => v !== undefined)) } as IamWorld;
+  else worlds[index] = { ...worlds[index], ...Object.fromEntries(Object.entries(world).filter(([, v]) => v !== undefined)) };
 }
 
 /** The world a call belongs to: the one holding its table, secret or topic; else the latest. */
@@ -65,7 +65,7 @@ function worldOf(input: Record<string, unknown>): IamWorld {
     (subject.tableName && worlds.find((w) => w.tableName === subject.tableName)) ||
     (subject.secretId && worlds.find((w) => w.secretNamePrefix && secretArn(subject.secretId!).includes(`:secret:${w.secretNamePrefix}`))) ||
     (subject.topicArn && worlds.find((w) => w.clientTopicArn === subject.topicArn || w.opsTopicArn === subject.topicArn));
-  return found || worlds.at(-1) || { tableName: 'no-world-registered' };
+  return found || (worlds.at(-1) ?? { tableName: 'no-world-registered' });
 }
 
 /** Judges calls against `template` instead of the synthesized one until reset (planted-gap tests). */
@@ -113,7 +113,16 @@ async function judge(principal: LocalPrincipal, service: string, command: string
   const call = `${service}:${command}`;
   if ('missing' in role) {
     const request: IamRequest = { action: call, resource: '*', context: {} };
-    const denial: IamDenial = { principal, role: '<none>', who: '<none>', call, request, world: worldOf(input), decision: { allowed: false, result: 'NoRole', checkedResource: '*' }, detail: `${call} as ${JSON.stringify(principal)}: ${role.missing}` };
+    const denial: IamDenial = {
+      principal,
+      role: '<none>',
+      who: '<none>',
+      call,
+      request,
+      world: worldOf(input),
+      decision: { allowed: false, result: 'NoRole', checkedResource: '*' },
+      detail: `${call} as ${JSON.stringify(principal)}: ${role.missing}`,
+    };
     denials.push(denial);
     throw Object.assign(new Error(denial.detail), { name: 'AccessDeniedException' });
   }

@@ -21,19 +21,25 @@ export interface RoleRef {
 function refOf(value: unknown): string | undefined {
   if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    if (typeof obj['Ref'] === 'string') return obj['Ref'];
+    if (typeof obj.Ref === 'string') return obj.Ref;
     if (Array.isArray(obj['Fn::GetAtt'])) return String(obj['Fn::GetAtt'][0]);
   }
   return undefined;
 }
 
-type StateDefinition = { Type: string; Resource?: string; States?: Record<string, StateDefinition>; ItemProcessor?: { States: Record<string, StateDefinition> }; Iterator?: { States: Record<string, StateDefinition> }; Branches?: { States: Record<string, StateDefinition> }[] };
+interface StateDefinition {
+  Type: string;
+  Resource?: string;
+  States?: Record<string, StateDefinition>;
+  ItemProcessor?: { States: Record<string, StateDefinition> };
+  Iterator?: { States: Record<string, StateDefinition> };
+  Branches?: { States: Record<string, StateDefinition> }[];
+}
 
 /** A definition's Task states (nested Map and Parallel states included): name → function logical id, or undefined for an integration. */
 function tasksOf(template: CfnTemplate, machine: string): Map<string, string | undefined> {
-  const definition = template.Resources[machine]!.Properties!['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
-  const text =
-    typeof definition === 'string' ? definition : definition['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `#REF:${refOf(part) ?? ''}#`)).join(definition['Fn::Join'][0]);
+  const definition = template.Resources[machine].Properties!.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
+  const text = typeof definition === 'string' ? definition : definition['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `#REF:${refOf(part) ?? ''}#`)).join(definition['Fn::Join'][0]);
   const out = new Map<string, string | undefined>();
   const walk = (states: Record<string, StateDefinition>) => {
     for (const [name, state] of Object.entries(states)) {
@@ -62,13 +68,15 @@ const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
 /** Reads the principals of `template`. */
 export function principalsOf(template: CfnTemplate): Principals {
   const roles = functionRoles(template);
-  const machines = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine').map(([id]) => id);
-  const machineIds = { fleet: machines.find((id) => /^Fleet/.test(id)), rotation: machines.find((id) => !/^Fleet/.test(id)) };
+  const machines = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')
+    .map(([id]) => id);
+  const machineIds = { fleet: machines.find((id) => id.startsWith('Fleet')), rotation: machines.find((id) => !id.startsWith('Fleet')) };
   const tasks = { rotation: machineIds.rotation ? tasksOf(template, machineIds.rotation) : new Map(), fleet: machineIds.fleet ? tasksOf(template, machineIds.fleet) : new Map() };
   const statements = identityStatements(template);
   const machineRole = (machine: 'rotation' | 'fleet'): RoleRef => {
     const id = machineIds[machine];
-    const role = id ? refOf(template.Resources[id]!.Properties!['RoleArn']) : undefined;
+    const role = id ? refOf(template.Resources[id].Properties!.RoleArn) : undefined;
     if (!id || !role) throw new Error(`The template has no ${machine} state machine with a role.`);
     return { role, who: `${nameOf(id)} role` };
   };

@@ -51,7 +51,7 @@ function scalar(value: unknown): string | undefined {
   if (typeof value === 'string' || typeof value === 'number') return String(value);
   if (value && typeof value === 'object') {
     const v = value as Record<string, unknown>;
-    return str(v['S']) ?? str(v['N']) ?? str(v['B']);
+    return str(v.S) ?? str(v.N) ?? str(v.B);
   }
   return undefined;
 }
@@ -66,7 +66,7 @@ function namesIn(expression: string | undefined, names: Record<string, string> |
   const tokens = withoutValues.match(/#?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_#]+|\[\d+\])*/g) ?? [];
   const reserved = /^(SET|REMOVE|ADD|DELETE|AND|OR|NOT|BETWEEN|IN|attribute_exists|attribute_not_exists|attribute_type|begins_with|contains|size|if_not_exists|list_append)$/i;
   return tokens
-    .map((token) => token.split(/[.[]/)[0]!)
+    .map((token) => token.split(/[.[]/)[0])
     .filter((token) => !reserved.test(token))
     .map((token) => (token.startsWith('#') ? (names?.[token] ?? token) : token));
 }
@@ -74,12 +74,12 @@ function namesIn(expression: string | undefined, names: Record<string, string> |
 /** The partition key value a KeyConditionExpression pins (`pk = :pk` / `#pk = :v`). */
 function queriedPartition(input: Input, index: string | undefined): string | undefined {
   const key = PARTITION_KEYS[index ?? ''] ?? 'pk';
-  const names = input['ExpressionAttributeNames'] as Record<string, string> | undefined;
-  const values = input['ExpressionAttributeValues'] as Record<string, unknown> | undefined;
-  const expression = str(input['KeyConditionExpression']) ?? '';
+  const names = input.ExpressionAttributeNames as Record<string, string> | undefined;
+  const values = input.ExpressionAttributeValues as Record<string, unknown> | undefined;
+  const expression = str(input.KeyConditionExpression) ?? '';
   for (const match of expression.matchAll(/(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)/g)) {
-    const name = match[1]!.startsWith('#') ? names?.[match[1]!] : match[1];
-    if (name === key) return scalar(values?.[match[2]!]);
+    const name = match[1].startsWith('#') ? names?.[match[1]] : match[1];
+    if (name === key) return scalar(values?.[match[2]]);
   }
   return undefined;
 }
@@ -88,16 +88,16 @@ const unique = (values: (string | undefined)[]) => [...new Set(values.filter((v)
 
 /** DynamoDB context of one item-level request (GetItem/PutItem/UpdateItem/DeleteItem/ConditionCheckItem/Query). */
 function dynamoContext(input: Input, index?: string): Record<string, string | string[]> {
-  const names = input['ExpressionAttributeNames'] as Record<string, string> | undefined;
-  const key = (input['Key'] ?? input['Item']) as Record<string, unknown> | undefined;
-  const leading = key ? scalar(key[PARTITION_KEYS['']!]) : queriedPartition(input, index);
+  const names = input.ExpressionAttributeNames as Record<string, string> | undefined;
+  const key = (input.Key ?? input.Item) as Record<string, unknown> | undefined;
+  const leading = key ? scalar(key[PARTITION_KEYS['']]) : queriedPartition(input, index);
   const attributes = unique([
     ...Object.keys(key ?? {}),
-    ...namesIn(str(input['UpdateExpression']), names),
-    ...namesIn(str(input['ConditionExpression']), names),
-    ...namesIn(str(input['ProjectionExpression']), names),
-    ...namesIn(str(input['FilterExpression']), names),
-    ...namesIn(str(input['KeyConditionExpression']), names),
+    ...namesIn(str(input.UpdateExpression), names),
+    ...namesIn(str(input.ConditionExpression), names),
+    ...namesIn(str(input.ProjectionExpression), names),
+    ...namesIn(str(input.FilterExpression), names),
+    ...namesIn(str(input.KeyConditionExpression), names),
   ]);
   const context: Record<string, string | string[]> = {};
   if (leading !== undefined) context['dynamodb:LeadingKeys'] = [leading];
@@ -114,18 +114,27 @@ function dynamoContext(input: Input, index?: string): Record<string, string | st
 }
 
 /** The document client's command names (lib-dynamodb) → the DynamoDB API they send. */
-const DOCUMENT_COMMANDS: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', BatchGet: 'BatchGetItem', BatchWrite: 'BatchWriteItem', TransactGet: 'TransactGetItems', TransactWrite: 'TransactWriteItems' };
+const DOCUMENT_COMMANDS: Record<string, string> = {
+  Get: 'GetItem',
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  BatchGet: 'BatchGetItem',
+  BatchWrite: 'BatchWriteItem',
+  TransactGet: 'TransactGetItems',
+  TransactWrite: 'TransactWriteItems',
+};
 
 function dynamoRequests(command: string, input: Input): IamRequest[] {
   const action = `dynamodb:${DOCUMENT_COMMANDS[command] ?? command}`;
   if (action === 'dynamodb:TransactWriteItems' || action === 'dynamodb:TransactGetItems') {
     const kinds: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem', Get: 'GetItem' };
-    return ((input['TransactItems'] as Record<string, Input>[] | undefined) ?? []).flatMap((item) =>
-      Object.entries(item).map(([kind, request]) => ({ action: `dynamodb:${kinds[kind] ?? kind}`, resource: tableArn(String(request['TableName'])), context: dynamoContext(request) })),
+    return ((input.TransactItems as Record<string, Input>[] | undefined) ?? []).flatMap((item) =>
+      Object.entries(item).map(([kind, request]) => ({ action: `dynamodb:${kinds[kind] ?? kind}`, resource: tableArn(String(request.TableName)), context: dynamoContext(request) })),
     );
   }
   if (action === 'dynamodb:BatchGetItem' || action === 'dynamodb:BatchWriteItem') {
-    const byTable = (input['RequestItems'] as Record<string, unknown> | undefined) ?? {};
+    const byTable = (input.RequestItems as Record<string, unknown> | undefined) ?? {};
     return Object.entries(byTable).flatMap(([table, requests]) => {
       if (action === 'dynamodb:BatchGetItem') {
         const { Keys, ...rest } = requests as Input & { Keys: Record<string, unknown>[] };
@@ -138,8 +147,8 @@ function dynamoRequests(command: string, input: Input): IamRequest[] {
       }));
     });
   }
-  const index = str(input['IndexName']);
-  const table = tableArn(String(input['TableName']));
+  const index = str(input.IndexName);
+  const table = tableArn(String(input.TableName));
   return [{ action, resource: index ? `${table}/index/${index}` : table, context: dynamoContext(input, index) }];
 }
 
@@ -166,14 +175,14 @@ function implied(service: 'secretsmanager' | 'sns', actions: string[], encryptio
 }
 
 function secretsRequests(command: string, input: Input): IamRequest[] {
-  const id = str(input['SecretId']) ?? str(input['Name']);
+  const id = str(input.SecretId) ?? str(input.Name);
   const resource = id ? secretArn(id) : '*';
   const context: Record<string, string | string[]> = { 'secretsmanager:SecretId': resource };
-  const stage = str(input['VersionStage']);
+  const stage = str(input.VersionStage);
   if (stage) context['secretsmanager:VersionStage'] = stage;
-  const stages = input['VersionStages'];
+  const stages = input.VersionStages;
   if (Array.isArray(stages)) context['secretsmanager:VersionStage'] = stages.map(String);
-  const versionId = str(input['VersionId']) ?? str(input['ClientRequestToken']);
+  const versionId = str(input.VersionId) ?? str(input.ClientRequestToken);
   if (versionId) context['secretsmanager:VersionId'] = versionId;
   const primary: IamRequest = { action: `secretsmanager:${command}`, resource, context };
   const encryption = { SecretARN: resource, ...(versionId ? { SecretVersionId: versionId } : {}) };
@@ -184,7 +193,7 @@ function secretsRequests(command: string, input: Input): IamRequest[] {
 
 function sfnRequests(command: string, input: Input): IamRequest[] {
   const action = `states:${command}`;
-  const resource = str(input['executionArn']) ?? str(input['stateMachineArn']) ?? '*';
+  const resource = str(input.executionArn) ?? str(input.stateMachineArn) ?? '*';
   return [{ action, resource, context: {} }];
 }
 
@@ -200,7 +209,7 @@ export function iamRequestsOf(service: string, command: string, input: Input): I
     case 'SecretsManager':
       return secretsRequests(command, input);
     case 'SNS': {
-      const topic = str(input['TopicArn']) ?? '*';
+      const topic = str(input.TopicArn) ?? '*';
       const primary: IamRequest = { action: `sns:${command}`, resource: topic, context: {} };
       return command === 'Publish' ? [primary, ...implied('sns', ['kms:GenerateDataKey', 'kms:Decrypt'], { 'aws:sns:topicArn': topic })] : [primary];
     }
@@ -213,8 +222,8 @@ export function iamRequestsOf(service: string, command: string, input: Input): I
 
 /** What the call names (to find the test world it belongs to). */
 export function subjectOf(input: Input): CallSubject {
-  const transact = (input['TransactItems'] as Record<string, Input>[] | undefined)?.flatMap((item) => Object.values(item))[0];
-  const batch = Object.keys((input['RequestItems'] as Input | undefined) ?? {})[0];
-  const tableName = str(input['TableName']) ?? str(transact?.['TableName']) ?? batch;
-  return { tableName, secretId: str(input['SecretId']) ?? str(input['Name']), topicArn: str(input['TopicArn']) };
+  const transact = (input.TransactItems as Record<string, Input>[] | undefined)?.flatMap((item) => Object.values(item))[0];
+  const batch = Object.keys((input.RequestItems as Input | undefined) ?? {})[0];
+  const tableName = str(input.TableName) ?? str(transact?.TableName) ?? batch;
+  return { tableName, secretId: str(input.SecretId) ?? str(input.Name), topicArn: str(input.TopicArn) };
 }

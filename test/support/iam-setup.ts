@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { iamChecks, iamCost, installIamGuard, takeIamDenials, type IamDenial } from './iam-guard';
 
 // KEYROLL_IAM_CHECK=off skips the check (to measure its cost; never in CI).
-if (process.env['KEYROLL_IAM_CHECK'] !== 'off') installIamGuard();
+if (process.env.KEYROLL_IAM_CHECK !== 'off') installIamGuard();
 
 function failOn(denials: IamDenial[], when: string): void {
   if (denials.length === 0) return;
@@ -20,7 +20,7 @@ function failOn(denials: IamDenial[], when: string): void {
 afterEach(() => failOn(takeIamDenials(), 'in this test'));
 afterAll(() => {
   // KEYROLL_IAM_STATS=<dir>: one JSON per file of what was judged, per role (for the coverage report).
-  const dir = process.env['KEYROLL_IAM_STATS'];
+  const dir = process.env.KEYROLL_IAM_STATS;
   if (dir) {
     const byRole: Record<string, { total: number; distinct: string[] }> = {};
     for (const c of iamChecks()) {

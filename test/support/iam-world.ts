@@ -38,24 +38,24 @@ export interface IamWorld {
 
 const tableArn = (name: string) => `arn:aws:dynamodb:${TEST_REGION}:${TEST_ACCOUNT}:table/${name}`;
 const unbound = (what: string) => `arn:aws:unbound:${TEST_REGION}:${TEST_ACCOUNT}:${what}`;
-const machineName = (arn: string) => arn.split(':')[6]!;
+const machineName = (arn: string) => arn.split(':')[6];
 
 /** Logical id → type, and the few ids the resolution needs. */
 function stackParts(template: CfnTemplate) {
   const ids = Object.entries(template.Resources);
   const byType = (type: string) => ids.filter(([, r]) => r.Type === type).map(([id]) => id);
   const machines = byType('AWS::StepFunctions::StateMachine');
-  const fleet = machines.find((id) => /^Fleet/.test(id));
+  const fleet = machines.find((id) => id.startsWith('Fleet'));
   const rotation = machines.find((id) => id !== fleet);
   const topics = byType('AWS::SNS::Topic');
   return {
     table: byType('AWS::DynamoDB::Table')[0],
     key: byType('AWS::KMS::Key')[0],
-    clientTopic: topics.find((id) => /ClientTopic/.test(id)),
-    opsTopic: topics.find((id) => /OpsTopic/.test(id)),
+    clientTopic: topics.find((id) => id.includes('ClientTopic')),
+    opsTopic: topics.find((id) => id.includes('OpsTopic')),
     rotation,
     fleet,
-    machineNames: Object.fromEntries(machines.map((id) => [id, String(template.Resources[id]!.Properties?.['StateMachineName'] ?? id)])),
+    machineNames: Object.fromEntries(machines.map((id) => [id, String(template.Resources[id].Properties?.StateMachineName ?? id)])),
     secretNamePrefix: secretPrefixOf(template),
   };
 }
@@ -63,7 +63,7 @@ function stackParts(template: CfnTemplate) {
 /** The construct's secret name prefix, as its SecretNamePrefix output says. */
 function secretPrefixOf(template: CfnTemplate): string | undefined {
   const outputs = (template as { Outputs?: Record<string, { Value?: unknown }> }).Outputs ?? {};
-  const value = outputs['SecretNamePrefix']?.Value;
+  const value = outputs.SecretNamePrefix?.Value;
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -100,7 +100,7 @@ export function worldResolver(template: CfnTemplate, world: IamWorld): WorldReso
     [parts.rotation, rotationArn],
   ] as const) {
     if (!id) continue;
-    const name = parts.machineNames[id]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const name = parts.machineNames[id].replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     literals.push([new RegExp(`:(stateMachine|execution):${name}(?=$|[:/])`, 'g'), `:$1:${machineName(local)}`]);
   }
   if (parts.secretNamePrefix) {
@@ -127,14 +127,18 @@ export function worldResolver(template: CfnTemplate, world: IamWorld): WorldReso
     if (Array.isArray(value)) return value.map(resolve);
     if (value === null || typeof value !== 'object') return value;
     const obj = value as Record<string, unknown>;
-    if (typeof obj['Ref'] === 'string') return refs.get(obj['Ref']) ?? unbound(`Ref:${obj['Ref']}`);
+    if (typeof obj.Ref === 'string') return refs.get(obj.Ref) ?? unbound(`Ref:${obj.Ref}`);
     if (Array.isArray(obj['Fn::GetAtt'])) return getAtt(String(obj['Fn::GetAtt'][0]), String(obj['Fn::GetAtt'][1]));
     if (Array.isArray(obj['Fn::Join'])) {
       const [separator, list] = obj['Fn::Join'] as [string, unknown[]];
-      return rewrite(asList(resolve(list) as unknown[]).map(String).join(separator));
+      return rewrite(
+        asList(resolve(list) as unknown[])
+          .map(String)
+          .join(separator),
+      );
     }
     if (Array.isArray(obj['Fn::Select'])) {
-      const [index, list] = obj['Fn::Select'] as [number, unknown];
+      const [index, list] = obj['Fn::Select'] as [number | string, unknown];
       return asList(resolve(list) as unknown[])[Number(index)];
     }
     if (Array.isArray(obj['Fn::Split'])) {
@@ -147,7 +151,7 @@ export function worldResolver(template: CfnTemplate, world: IamWorld): WorldReso
         text.replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
           if (name in variables) return String(resolve(variables[name]));
           const [id, attribute] = name.split('.');
-          return attribute ? getAtt(id!, attribute) : (refs.get(id!) ?? unbound(`Ref:${id}`));
+          return attribute ? getAtt(id, attribute) : (refs.get(id) ?? unbound(`Ref:${id}`));
         }),
       );
     }
@@ -158,6 +162,7 @@ export function worldResolver(template: CfnTemplate, world: IamWorld): WorldReso
 }
 
 /** Stable key of a world (caches are per world). */
-export const worldKey = (world: IamWorld): string => JSON.stringify([world.tableName, world.secretNamePrefix, world.clientTopicArn, world.opsTopicArn, world.rotationStateMachineArn, world.fleetStateMachineArn]);
+export const worldKey = (world: IamWorld): string =>
+  JSON.stringify([world.tableName, world.secretNamePrefix, world.clientTopicArn, world.opsTopicArn, world.rotationStateMachineArn, world.fleetStateMachineArn]);
 
 export { tableArn };

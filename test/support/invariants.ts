@@ -40,7 +40,7 @@ export async function expectConsistent(deps: RotationDeps, clientId: string, opt
   const stages = await deps.secrets.versionStages(client.secretId);
   const current = Object.entries(stages).filter(([, labels]) => labels.includes(Stage.CURRENT));
   expect(current).toHaveLength(1);
-  const [currentVersionId] = current[0]!;
+  const [currentVersionId] = current[0];
   expect(client.currentVersionId).toBe(currentVersionId);
   const value = await deps.secrets.readStage(client.secretId, Stage.CURRENT);
   expect(value?.versionId).toBe(currentVersionId);

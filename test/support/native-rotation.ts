@@ -2,12 +2,7 @@
  * Puts a secret in the state "someone turned on Secrets Manager's own rotation"
  * (DescribeSecret reports `RotationEnabled: true`) on moto, without moving a label.
  */
-import {
-  DescribeSecretCommand,
-  RotateSecretCommand,
-  UpdateSecretVersionStageCommand,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, RotateSecretCommand, UpdateSecretVersionStageCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 
 /** A rotation function that does not exist: moto records the rotation config, then cannot invoke it. */
@@ -54,9 +49,7 @@ export async function enableNativeRotation(secretId: string, client: SecretsMana
     });
   const stray = carrierOf((await describe()).VersionIdsToStages ?? {}, 'AWSPENDING');
   if (stray !== undefined && stray !== pendingBefore) {
-    await client.send(
-      new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSPENDING', RemoveFromVersionId: stray, MoveToVersionId: pendingBefore }),
-    );
+    await client.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSPENDING', RemoveFromVersionId: stray, MoveToVersionId: pendingBefore }));
   }
   const after = await describe();
   if (after.RotationEnabled !== true || labelsOf(after.VersionIdsToStages ?? {}) !== labelsOf(before)) {

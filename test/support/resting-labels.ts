@@ -34,7 +34,10 @@ export function restingLabelViolations(
   keys: readonly Pick<KeyRecord, 'secretVersionId' | 'state' | 'keyId'>[],
   options: { readonly previousMayBeMissing?: boolean } = {},
 ): RestingLabelViolations {
-  const withLabel = (label: string) => Object.entries(stages).filter(([, l]) => l.includes(label)).map(([id]) => id);
+  const withLabel = (label: string) =>
+    Object.entries(stages)
+      .filter(([, l]) => l.includes(label))
+      .map(([id]) => id);
   const out: { pending?: string; previous?: string } = {};
   const pending = withLabel(Stage.PENDING).filter((id) => id !== client.currentVersionId);
   if (pending.length > 0) out.pending = `AWSPENDING on ${pending.join(', ')}, which is not the current version ${client.currentVersionId}`;

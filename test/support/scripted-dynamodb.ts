@@ -53,7 +53,7 @@ export async function scriptedDynamoDb(replies: Reply[]): Promise<ScriptedDynamo
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       state.captured.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      const reply = replies[Math.min(next++, replies.length - 1)]!;
+      const reply = replies[Math.min(next++, replies.length - 1)];
       if (reply === 'hang') return;
       if (reply === 'drop') {
         req.socket.destroy();

@@ -32,7 +32,10 @@ function tapWith(value: unknown, kind: SourceKind = SourceKind.OTHER): SecretTap
   return tap;
 }
 
-const formOf = (value: unknown) => tapWith(value).leaks().map((l) => l.form);
+const formOf = (value: unknown) =>
+  tapWith(value)
+    .leaks()
+    .map((l) => l.form);
 const secretOf = (k: string) => k.slice(k.indexOf('_') + 1);
 
 describe('a planted leak', () => {

@@ -172,6 +172,7 @@ export function inferKind(source: string): SourceKind {
   return SourceKind.OTHER;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- Error.isError (its replacement) is not in the ES2023 lib this tree compiles against
 const isError = (value: unknown): value is Error => value instanceof Error || types.isNativeError(value);
 
 /**
@@ -222,7 +223,7 @@ function normalise(text: string, spans?: { from: number[]; to: number[] }): Norm
   if (scratch.length < n) scratch = new Uint16Array(Math.max(n, 2 * scratch.length));
   const codes = scratch;
   let length = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const c = text.charCodeAt(i);
     let code = c;
     let next = i + 1;
@@ -306,7 +307,7 @@ export class SecretTap {
 
   /** Records every item (e.g. a table scan) as a DynamoDB item. */
   addItems(source: string, items: readonly Record<string, unknown>[]): void {
-    for (const item of items) this.add(`${source} ${String(item['pk'] ?? '')}/${String(item['sk'] ?? '')}`, item, SourceKind.DYNAMODB_ITEM);
+    for (const item of items) this.add(`${source} ${String(item.pk ?? '')}/${String(item.sk ?? '')}`, item, SourceKind.DYNAMODB_ITEM);
   }
 
   /** Adds keys the check must look for (e.g. a key the test generated itself). */
@@ -318,7 +319,7 @@ export class SecretTap {
       const add = (fragments: string[], form: LeakForm) => {
         for (const fragment of fragments) {
           const hash = rollingHash(fragment, PREFIX) & SMI_MASK;
-          this.seen[(hash & 0xffffff) >> 3]! |= 1 << (hash & 7);
+          this.seen[(hash & 0xffffff) >> 3] |= 1 << (hash & 7);
           const bucket = this.fragments.get(hash) ?? [];
           if (!bucket.some((f) => f.text === fragment)) bucket.push({ text: fragment, key, form });
           this.fragments.set(hash, bucket);
@@ -399,7 +400,7 @@ export class SecretTap {
    */
   expectNoPlaintext(options: { minRecords?: number; kinds?: readonly SourceKind[] } = {}): TapStats {
     const stats = this.stats();
-    if (process.env['KEYROLL_TAP_STATS']) process.stderr.write(`secret tap: ${JSON.stringify(stats)}\n`);
+    if (process.env.KEYROLL_TAP_STATS) process.stderr.write(`secret tap: ${JSON.stringify(stats)}\n`);
     if (stats.keys === 0) throw new Error('Secret tap: no plaintext key known, the check would pass vacuously.');
     if (stats.records < (options.minRecords ?? 1)) throw new Error(`Secret tap: ${stats.records} records, expected at least ${options.minRecords ?? 1}.`);
     const missing = (options.kinds ?? []).filter((kind) => !stats.byKind[kind]);
@@ -416,8 +417,8 @@ export class SecretTap {
   private describe(text: string, hit: Hit): Pick<Leak, 'form' | 'split' | 'excerpt'> {
     const spans = { from: [] as number[], to: [] as number[] };
     normalise(text, spans);
-    const start = spans.from[hit.at]!;
-    const end = spans.to[hit.end - 1]!;
+    const start = spans.from[hit.at];
+    const end = spans.to[hit.end - 1];
     const split = end - start !== hit.end - hit.at;
     if (hit.fragment.form === 'secret-part') {
       const whole = text.indexOf(hit.fragment.key);
@@ -447,11 +448,9 @@ export class SecretTap {
     const seen = this.seen;
     let hash = rollingHash(codes, PREFIX, first);
     for (let i = first; i <= last; i++) {
-      if (i > first) hash = (Math.imul(hash - Math.imul(codes[i - 1]!, drop), HASH_BASE) + codes[i + PREFIX - 1]!) | 0;
-      if (!(seen[(hash & 0xffffff) >> 3]! & (1 << (hash & 7)))) continue;
-      const fragment = this.fragments
-        .get(hash & SMI_MASK)
-        ?.find((f) => i + f.text.length <= length && (crossing === undefined || i + f.text.length > crossing) && matches(codes, i, f.text));
+      if (i > first) hash = (Math.imul(hash - Math.imul(codes[i - 1], drop), HASH_BASE) + codes[i + PREFIX - 1]) | 0;
+      if (!(seen[(hash & 0xffffff) >> 3] & (1 << (hash & 7)))) continue;
+      const fragment = this.fragments.get(hash & SMI_MASK)?.find((f) => i + f.text.length <= length && (crossing === undefined || i + f.text.length > crossing) && matches(codes, i, f.text));
       if (!fragment) continue;
       // Mask the whole run of key material, not only the first fragment of it.
       let end = i + fragment.text.length;
@@ -478,7 +477,7 @@ const SMI_MASK = 0x3fffffff;
 function rollingHash(text: string | Uint16Array, size: number, from = 0): number {
   let hash = 0;
   if (typeof text === 'string') for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text.charCodeAt(i)) | 0;
-  else for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text[i]!) | 0;
+  else for (let i = from; i < from + size; i++) hash = (Math.imul(hash, HASH_BASE) + text[i]) | 0;
   return hash;
 }
 
@@ -515,7 +514,7 @@ export function tapTopic<T extends { drain(): Promise<readonly unknown[]> }>(tap
       for (const message of messages) tap.add(`sns ${name}`, message, SourceKind.SNS_MESSAGE);
       return messages;
     },
-  } as T;
+  };
 }
 
 /**

@@ -3,11 +3,7 @@
  * map, whole-state snapshots (table items + labels) for idempotency checks, a simulated
  * crash after a Secrets Manager command, and a plaintext-leak check.
  */
-import {
-  DescribeSecretCommand,
-  ListSecretVersionIdsCommand,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ListSecretVersionIdsCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import type { RotationMode } from '../../lambdas/core/rotation-request';
@@ -44,7 +40,7 @@ export async function allVersionIds(secretId: string, client: SecretsManagerClie
 /** Table items in a stable order (by pk, sk). */
 export async function sortedItems(tableName: string): Promise<Record<string, unknown>[]> {
   const items = await scanTable(tableName);
-  return items.sort((a, b) => `${a['pk']}|${a['sk']}`.localeCompare(`${b['pk']}|${b['sk']}`));
+  return items.sort((a, b) => `${String(a.pk)}|${String(a.sk)}`.localeCompare(`${String(b.pk)}|${String(b.sk)}`));
 }
 
 /** The whole observable state of one client's rotation: table items and staging labels. */
@@ -72,11 +68,7 @@ export async function runTwice<T>(tableName: string, secretId: string, step: () 
 }
 
 /** A rotation request as the state machine passes it to beginRotation. */
-export function rotationRequest(
-  clientId: string,
-  mode: RotationMode,
-  extra: { overlapSeconds?: number; reason?: string; requestedBy?: string } = {},
-): Record<string, unknown> {
+export function rotationRequest(clientId: string, mode: RotationMode, extra: { overlapSeconds?: number; reason?: string; requestedBy?: string } = {}): Record<string, unknown> {
   return {
     clientId,
     mode,
@@ -95,11 +87,7 @@ export class SimulatedCrash extends Error {
  * Makes the next `commandName` sent by `client` succeed on the server and then throw, as if
  * the Lambda had crashed after the write. Returns a function that removes the middleware.
  */
-export function crashAfterCommand(
-  commandName: string,
-  client: SecretsManagerClient = secretsManagerClient(),
-  options: { times?: number } = {},
-): () => void {
+export function crashAfterCommand(commandName: string, client: SecretsManagerClient = secretsManagerClient(), options: { times?: number } = {}): () => void {
   const name = `simulated-crash-after-${commandName}-${Math.random().toString(36).slice(2)}`;
   let remaining = options.times ?? 1;
   client.middlewareStack.add(

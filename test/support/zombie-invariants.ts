@@ -71,7 +71,10 @@ export async function zombieEndStateViolations(deps: Pick<RotationDeps, 'keys' |
   const v: string[] = [];
   const client = (await deps.keys.requireClient(clientId)) as ClientWithPending;
   const stages = await labels(client.secretId);
-  const withLabel = (label: string) => Object.entries(stages).filter(([, l]) => l.includes(label)).map(([id]) => id);
+  const withLabel = (label: string) =>
+    Object.entries(stages)
+      .filter(([, l]) => l.includes(label))
+      .map(([id]) => id);
 
   const current = withLabel(Stage.CURRENT);
   if (current.length !== 1) v.push(`one-current: ${current.length} versions are AWSCURRENT`);
@@ -85,7 +88,8 @@ export async function zombieEndStateViolations(deps: Pick<RotationDeps, 'keys' |
   if (foreign.length > 0) v.push(`foreign-label: ${foreign.join(', ')}`);
 
   const value = await deps.secrets.readStage(client.secretId, Stage.CURRENT);
-  if (!value || hashApiKey(value.value.apiKey) !== client.currentKeyHash) v.push(`current-value: the AWSCURRENT value (${value?.versionId ?? 'none'}) does not hash to the table's current key ${client.currentKeyId}`);
+  if (!value || hashApiKey(value.value.apiKey) !== client.currentKeyHash)
+    v.push(`current-value: the AWSCURRENT value (${value?.versionId ?? 'none'}) does not hash to the table's current key ${client.currentKeyId}`);
   const currentKey = keys.find((k) => k.keyHash === client.currentKeyHash);
   if (currentKey?.state !== KeyState.ACTIVE) v.push(`current-active: the table's current key ${client.currentKeyId} is ${currentKey?.state ?? 'missing'}`);
   const orphans = keys.filter((k) => k.state !== KeyState.REVOKED && k.keyHash !== client.currentKeyHash && k.keyHash !== client.previousKeyHash);
@@ -99,7 +103,9 @@ export async function zombieEndStateViolations(deps: Pick<RotationDeps, 'keys' |
     const emergencyKey = keys.find((k) => k.rotationId === lastMaker);
     if (!emergencyKey) v.push(`emergency-current: the last emergency ${lastMaker} has no key`);
     else if (emergencyKey.keyHash !== client.currentKeyHash || emergencyKey.state !== KeyState.ACTIVE) {
-      v.push(`emergency-current: the last emergency's key ${emergencyKey.keyId} is ${emergencyKey.state}${emergencyKey.keyHash === client.currentKeyHash ? '' : `, the current key is ${client.currentKeyId} (${currentKey?.rotationId ?? 'initial'})`}`);
+      v.push(
+        `emergency-current: the last emergency's key ${emergencyKey.keyId} is ${emergencyKey.state}${emergencyKey.keyHash === client.currentKeyHash ? '' : `, the current key is ${client.currentKeyId} (${currentKey?.rotationId ?? 'initial'})`}`,
+      );
     }
     const alive = incident.preIncidentKeyHashes.map((hash) => keys.find((k) => k.keyHash === hash)).filter((k) => k !== undefined && k.state !== KeyState.REVOKED);
     if (alive.length > 0) v.push(`pre-incident-revoked: ${alive.map((k) => `${k!.keyId} (${k!.rotationId ?? 'initial'}) is ${k!.state}`).join(', ')}`);

@@ -51,12 +51,7 @@ export interface ExcludedCall {
  * numbered per state in execution order as the runner counts `HoldPoint.beforeWrite`;
  * every other call is listed as excluded with its reason.
  */
-export function generateSites(
-  victim: string,
-  calls: readonly StateCall[],
-  lambdaStates: ReadonlySet<string>,
-  include: (state: string) => boolean,
-): { sites: ZombieSite[]; excluded: ExcludedCall[] } {
+export function generateSites(victim: string, calls: readonly StateCall[], lambdaStates: ReadonlySet<string>, include: (state: string) => boolean): { sites: ZombieSite[]; excluded: ExcludedCall[] } {
   const writes = new Map<string, number>();
   const sites: ZombieSite[] = [];
   const excluded: ExcludedCall[] = [];

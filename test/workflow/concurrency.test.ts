@@ -132,14 +132,14 @@ describe('many rotations for one client started at once', () => {
     const ids = Array.from({ length: STARTS }, () => newRotationId());
     const results = await Promise.all(ids.map((rotationId) => runner.run({ input: request(client.clientId), rotationId })));
 
-    const winners = ids.filter((_, i) => results[i]!.status === 'SUCCEEDED');
+    const winners = ids.filter((_, i) => results[i].status === 'SUCCEEDED');
     expect(winners).toHaveLength(1);
     const losers = ids.filter((id) => id !== winners[0]);
     expect(results.filter((r) => r.status === 'FAILED').map((r) => r.error)).toEqual(Array(STARTS - 1).fill('RotationInProgress'));
     for (const r of results.filter((r) => r.status === 'FAILED')) expect(r.attempts.get(RotationStates.VALIDATE_AND_LOCK)).toBe(1);
 
     await expectConsistent(deps, client.clientId);
-    expect(await allVersionIds(client.secretId)).toEqual([client.currentVersionId, winners[0]!].sort());
+    expect(await allVersionIds(client.secretId)).toEqual([client.currentVersionId, winners[0]].sort());
     expect(await deps.keys.listClientKeys(client.clientId)).toHaveLength(2);
     const published = await notices(clientTopic);
     expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([
@@ -196,7 +196,7 @@ describe('a scheduled and an emergency rotation colliding', () => {
     await onlyCurrentKeyWorks(client.clientId);
     const published = await notices(clientTopic);
     expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([['key.emergency', emergencyId]]);
-    expect(published[0]!.preemptedRotationId).toBeUndefined();
+    expect(published[0].preemptedRotationId).toBeUndefined();
   });
 
   // Where the scheduled rotation is when the emergency comes, and whether its finishSecret had committed.
@@ -238,10 +238,7 @@ describe('a scheduled and an emergency rotation colliding', () => {
 
     const published = await notices(clientTopic);
     const emergencyNotice = published.find((n) => n.rotationId === emergencyId)!;
-    expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([
-      ...(finished ? [['key.rotated', scheduled.rotationId]] : []),
-      ['key.emergency', emergencyId],
-    ]);
+    expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([...(finished ? [['key.rotated', scheduled.rotationId]] : []), ['key.emergency', emergencyId]]);
     expect(emergencyNotice.preemptedRotationId).toBe(scheduled.rotationId);
     await noticeTellsTheTruth(emergencyNotice, client.clientId);
     const scheduledKeyId = finished ? await keyIdOfVersion(client.secretId, scheduled.rotationId) : undefined;
@@ -276,22 +273,22 @@ describe('a scheduled and an emergency rotation colliding', () => {
   });
 
   async function expectOneEmergencyWon(client: { clientId: string; secretId: string; currentKeyId: string }, ids: string[], results: RunResult[]) {
-    const winners = ids.filter((_, i) => results[i]!.status === 'SUCCEEDED');
+    const winners = ids.filter((_, i) => results[i].status === 'SUCCEEDED');
     expect(winners).toHaveLength(1);
     for (const [i, r] of results.entries()) {
       if (r.status === 'SUCCEEDED') continue;
       // Stopped by a later emergency (aborted), or refused outright.
-      if (executions.stopped.has(ids[i]!)) continue;
+      if (executions.stopped.has(ids[i])) continue;
       expect(r.error).toBe('RotationInProgress');
     }
     await expectConsistent(deps, client.clientId);
-    expect(await labels(client.secretId)).toMatchObject({ [winners[0]!]: [Stage.CURRENT, Stage.PENDING] });
+    expect(await labels(client.secretId)).toMatchObject({ [winners[0]]: [Stage.CURRENT, Stage.PENDING] });
     expect(await restingViolations(client.clientId)).toEqual({});
     await onlyCurrentKeyWorks(client.clientId);
     const published = await notices(clientTopic);
     expect(published.map((n) => [n.eventType, n.rotationId])).toEqual([['key.emergency', winners[0]]]);
-    await noticeTellsTheTruth(published[0]!, client.clientId);
-    expect(published[0]!.revokedKeyIds).toContain(client.currentKeyId);
+    await noticeTellsTheTruth(published[0], client.clientId);
+    expect(published[0].revokedKeyIds).toContain(client.currentKeyId);
   }
 });
 
@@ -313,7 +310,10 @@ describe('a rotation racing the kill switch', () => {
       },
     });
     await gate.reached;
-    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({ outcome: 'revoked', wasCurrent: true });
+    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({
+      outcome: 'revoked',
+      wasCurrent: true,
+    });
     revoked = true;
     gate.open();
 
@@ -330,7 +330,7 @@ describe('a rotation racing the kill switch', () => {
       ['key.retired', rotationId],
     ]);
     // The old key was revoked before the rotation finished: the notice must not say it stays valid.
-    const rotated = published[1]!;
+    const rotated = published[1];
     expect(rotated.previousKeyNotAfter).toBeUndefined();
     expect(rotated.summary).not.toMatch(/stays valid until/);
     expect(rotated.summary).toContain(`previous key ${client.currentKeyId} had already been revoked`);
@@ -363,10 +363,11 @@ describe('a rotation racing the kill switch', () => {
       input: request(client.clientId),
       rotationId,
       beforeTask: async (state) => {
-        if (state === RotationStates.FINISH_SECRET) interceptNextTransaction(async () => {
-          await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' });
-          revoked = true;
-        });
+        if (state === RotationStates.FINISH_SECRET)
+          interceptNextTransaction(async () => {
+            await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, force: true, requestedBy: 'sec-oncall', reason: 'leaked' });
+            revoked = true;
+          });
       },
     });
     const result = await rotation;
@@ -392,7 +393,11 @@ describe('a rotation racing the kill switch', () => {
     });
     await gate.reached;
     expect(await stateOf(client.currentKeyHash)).toBe(KeyState.RETIRING);
-    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({ outcome: 'revoked', wasCurrent: false, previousState: KeyState.RETIRING });
+    await expect(revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' })).resolves.toMatchObject({
+      outcome: 'revoked',
+      wasCurrent: false,
+      previousState: KeyState.RETIRING,
+    });
     gate.open();
     expect((await rotation).status).toBe('SUCCEEDED');
     expect(seen).toEqual([KeyState.REVOKED]);
@@ -413,9 +418,13 @@ describe('a rotation racing the kill switch', () => {
       beforeTask: async (state) => {
         // The kill switch reads the key (ACTIVE, current: refused unforced) — so revoke by force
         // right after finishSecret's commit, before the overlap begins.
-        if (state === RotationStates.FINISH_SECRET) interceptNextTransaction(async () => undefined, async () => {
-          outcome = await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' });
-        });
+        if (state === RotationStates.FINISH_SECRET)
+          interceptNextTransaction(
+            async () => undefined,
+            async () => {
+              outcome = await revokeKey(ops, { clientId: client.clientId, keyId: client.currentKeyId, requestedBy: 'sec-oncall', reason: 'leaked' });
+            },
+          );
       },
     });
     expect(result.status).toBe('SUCCEEDED');
@@ -432,7 +441,10 @@ describe('a rotation racing the kill switch', () => {
     const rotation = runner.run({ input: request(client.clientId), rotationId, beforeTask: gate.beforeTask });
     await gate.reached;
     const pendingKeyId = await keyIdOfVersion(client.secretId, rotationId);
-    await expect(revokeKey(ops, { clientId: client.clientId, keyId: pendingKeyId, requestedBy: 'sec-oncall', reason: 'pending key exposed' })).resolves.toMatchObject({ outcome: 'revoked', previousState: KeyState.ACTIVE });
+    await expect(revokeKey(ops, { clientId: client.clientId, keyId: pendingKeyId, requestedBy: 'sec-oncall', reason: 'pending key exposed' })).resolves.toMatchObject({
+      outcome: 'revoked',
+      previousState: KeyState.ACTIVE,
+    });
     gate.open();
     const result = await rotation;
     expect(result.status).toBe('FAILED');
@@ -475,7 +487,7 @@ function interceptNextTransaction(before: () => Promise<void>, after: () => Prom
   let armed = true;
   stack.add(
     (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-      if (!armed || !/^TransactWrite/.test(context.commandName ?? '')) return next(args);
+      if (!armed || !(context.commandName ?? '').startsWith('TransactWrite')) return next(args);
       armed = false;
       stack.remove('concurrencyInterceptor');
       // The operator's calls are not the step's: they run as no principal (the IAM check skips them).

@@ -117,11 +117,14 @@ class Inbox {
 
   async take(clientId: string): Promise<{ client: Published[]; ops: Published[] }> {
     const drained = this.draining.then(async () => {
-      for (const [topic, into] of [[clientTopic, 'client'], [opsTopic, 'ops']] as const) {
+      for (const [topic, into] of [
+        [clientTopic, 'client'],
+        [opsTopic, 'ops'],
+      ] as const) {
         for (const m of await topic.drain()) {
-          const entry = this.byClient.get(m.attributes['clientId'] ?? '') ?? { client: [], ops: [] };
+          const entry = this.byClient.get(m.attributes.clientId ?? '') ?? { client: [], ops: [] };
           entry[into].push(m);
-          this.byClient.set(m.attributes['clientId'] ?? '', entry);
+          this.byClient.set(m.attributes.clientId ?? '', entry);
         }
       }
     });
@@ -220,7 +223,8 @@ async function runPointNow(scenario: Scenario, point: MatrixPoint, reference: Re
   if (point.again) {
     const second = trial.result.crashedAgain;
     problems.push(crashProblem(second, attempts, point.again.call, 'the second crash'));
-    if (second && trial.result.crashed && second.attempt !== trial.result.crashed.attempt + 1) problems.push(`the second crash hit attempt ${second.attempt}, not the retry of attempt ${trial.result.crashed.attempt}`);
+    if (second && trial.result.crashed && second.attempt !== trial.result.crashed.attempt + 1)
+      problems.push(`the second crash hit attempt ${second.attempt}, not the retry of attempt ${trial.result.crashed.attempt}`);
   } else if (trial.result.crashed) crashedRuns.set(keyOf(point), { calls: trial.result.calls, attempt: trial.result.crashed.attempt });
   const found = problems.filter((p): p is string => p !== undefined);
   violations.push(...found);
@@ -261,7 +265,22 @@ describe('the crash matrix', () => {
     expect(points.filter((p) => p.mutating).length).toBeGreaterThanOrEqual(MIN_MUTATING_POINTS);
     // Every Lambda-backed state and every direct integration of the state machine that the scenarios run has points.
     const states = new Set(points.map((p) => p.state));
-    for (const state of [S.VALIDATE_AND_LOCK, S.CREATE_SECRET, S.SET_SECRET, S.TEST_SECRET, S.FINISH_SECRET, S.NOTIFY_ROTATED, S.CHECK_USAGE, S.NOTIFY_EXPIRING, S.RETIRE_OLD_KEY, S.NOTIFY_RETIRED, S.RELEASE_LOCK, S.ROLLBACK, S.NOTIFY_OPS_FAILURE, S.RELEASE_LOCK_AFTER_FAILURE]) {
+    for (const state of [
+      S.VALIDATE_AND_LOCK,
+      S.CREATE_SECRET,
+      S.SET_SECRET,
+      S.TEST_SECRET,
+      S.FINISH_SECRET,
+      S.NOTIFY_ROTATED,
+      S.CHECK_USAGE,
+      S.NOTIFY_EXPIRING,
+      S.RETIRE_OLD_KEY,
+      S.NOTIFY_RETIRED,
+      S.RELEASE_LOCK,
+      S.ROLLBACK,
+      S.NOTIFY_OPS_FAILURE,
+      S.RELEASE_LOCK_AFTER_FAILURE,
+    ]) {
       expect(states).toContain(state);
     }
     // Every kind of side effect is among them.
@@ -276,7 +295,11 @@ describe('the crash matrix', () => {
     for (const scenario of SCENARIOS) {
       const points = pointsByScenario.get(scenario.name)!;
       const reference = references.get(scenario.name)!;
-      const ran = await inPool(points.filter((p) => p.sameWorldAs === undefined), PARALLEL_RUNS, (p) => runPoint(scenario, p, reference));
+      const ran = await inPool(
+        points.filter((p) => p.sameWorldAs === undefined),
+        PARALLEL_RUNS,
+        (p) => runPoint(scenario, p, reference),
+      );
       const byCall = new Map(ran.map((o) => [`${o.point.state}#${o.point.afterCall}`, o]));
       for (const point of points) {
         const own = byCall.get(`${point.state}#${point.afterCall}`);
@@ -342,7 +365,7 @@ describe('the crash matrix', () => {
   it('catches a planted fault: a crash that Step Functions does not retry', async () => {
     // The same points of RetireOldKey, but the crash surfaces under a name no Retry matches:
     // the state is never run again, the execution takes its Catch. The judge must flag it.
-    const scenario = SCENARIOS[0]!;
+    const scenario = SCENARIOS[0];
     const points = pointsByScenario.get(scenario.name)!.filter((p) => p.state === S.RETIRE_OLD_KEY && p.mutating);
     expect(points.length).toBeGreaterThan(0);
     const outcomes = [];

@@ -68,19 +68,24 @@ const SMALL_PAGES: FleetPageSettings = { ...DEFAULT_FLEET_PAGE_SETTINGS, pageSiz
 
 function fleetRunner(options: { realRetryIntervals?: boolean; fleetPage?: FleetPageSettings } & Pick<LocalFleetOptions, 'loseStartResponse' | 'rotationStub'> = {}) {
   const transitions: string[] = [];
-  const runner = new LocalFleetRunner(resolveFleetWorkflow(synth, resources), resolveWorkflow(synth, resources), { ...deps, fleetPage: options.fleetPage ?? SMALL_PAGES }, {
-    ...(options.loseStartResponse ? { loseStartResponse: options.loseStartResponse } : {}),
-    ...(options.rotationStub ? { rotationStub: options.rotationStub } : {}),
-    // Simulated time: the clock jumps to where a rotation's Wait would end.
-    waitUntil: async (targetMs) => {
-      const clock = deps.clock as ManualClock;
-      if (targetMs > clock.nowMs()) clock.advance(targetMs - clock.nowMs());
+  const runner = new LocalFleetRunner(
+    resolveFleetWorkflow(synth, resources),
+    resolveWorkflow(synth, resources),
+    { ...deps, fleetPage: options.fleetPage ?? SMALL_PAGES },
+    {
+      ...(options.loseStartResponse ? { loseStartResponse: options.loseStartResponse } : {}),
+      ...(options.rotationStub ? { rotationStub: options.rotationStub } : {}),
+      // Simulated time: the clock jumps to where a rotation's Wait would end.
+      waitUntil: async (targetMs) => {
+        const clock = deps.clock as ManualClock;
+        if (targetMs > clock.nowMs()) clock.advance(targetMs - clock.nowMs());
+      },
+      realRetryIntervals: options.realRetryIntervals ?? false,
+      onEvent: (event, machine) => {
+        if (event.type === 'StateEntered' && machine === 'fleet') transitions.push(String(event.state?.name));
+      },
     },
-    realRetryIntervals: options.realRetryIntervals ?? false,
-    onEvent: (event, machine) => {
-      if (event.type === 'StateEntered' && machine === 'fleet') transitions.push(String(event.state?.name));
-    },
-  });
+  );
   return { runner, transitions };
 }
 
@@ -120,15 +125,28 @@ describe('a fleet rotation', () => {
     const ops = await opsTopic.drain();
     expect(ops.map((m) => JSON.parse(m.message) as { eventType: string; rotated: number })).toEqual([expect.objectContaining({ eventType: 'fleet.finished', rotated: 7 })]);
     const notices = (await clientTopic.drain()).map((m) => JSON.parse(m.message) as { eventType: string; clientId: string });
-    expect(notices.filter((n) => n.eventType === 'key.emergency').map((n) => n.clientId).sort()).toEqual(tagged.map((c) => c.clientId).sort());
+    expect(
+      notices
+        .filter((n) => n.eventType === 'key.emergency')
+        .map((n) => n.clientId)
+        .sort(),
+    ).toEqual(tagged.map((c) => c.clientId).sort());
   });
 
   it('fails as FleetRotationIncomplete naming the clients it could not rotate, and rotates the rest', async () => {
     const busy = await register(uniqueName('fleet-busy'));
     const idle = await register(uniqueName('fleet-idle'));
-    await deps.keys.acquireLock(busy.clientId, { rotationId: 'held-by-someone-else-0000000000000', acquiredAt: new Date(deps.clock.nowMs()).toISOString(), expiresAt: new Date(deps.clock.nowMs() + 3600_000).toISOString() }, {
-      clientId: busy.clientId, at: new Date(deps.clock.nowMs()).toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'in flight',
-    });
+    await deps.keys.acquireLock(
+      busy.clientId,
+      { rotationId: 'held-by-someone-else-0000000000000', acquiredAt: new Date(deps.clock.nowMs()).toISOString(), expiresAt: new Date(deps.clock.nowMs() + 3600_000).toISOString() },
+      {
+        clientId: busy.clientId,
+        at: new Date(deps.clock.nowMs()).toISOString(),
+        action: 'rotation.started.manual',
+        actor: 'test',
+        reason: 'in flight',
+      },
+    );
     const { runner } = fleetRunner();
     const fleetId = randomUUID();
     const result = await runner.run(await listedRequest(fleetId, { mode: 'scheduled', reason: 'quarterly', requestedBy: 'scheduler' }, [busy.clientId, idle.clientId]), fleetId);
@@ -158,7 +176,14 @@ describe('a fleet rotation', () => {
     try {
       const { runner } = fleetRunner({ realRetryIntervals: true });
       const fleetId = randomUUID();
-      const result = await runner.run(await listedRequest(fleetId, { mode: 'emergency', reason: 'INC-2', requestedBy: 'oncall' }, clients.map((c) => c.clientId)), fleetId);
+      const result = await runner.run(
+        await listedRequest(
+          fleetId,
+          { mode: 'emergency', reason: 'INC-2', requestedBy: 'oncall' },
+          clients.map((c) => c.clientId),
+        ),
+        fleetId,
+      );
       expect(result.status).toBe('SUCCEEDED');
       expect(result.output).toMatchObject({ rotated: 12, failed: 0 });
       const stats = proxy.stats();
@@ -213,7 +238,9 @@ describe('a fleet within Step Functions limits (256 KiB per execution input, sta
     const rotations = await Promise.all(result.rotations);
     expect(new Set(rotations.map((r) => r.rotationId))).toEqual(new Set(ids.map((id) => itemRotationId(fleetId, id))));
     const [state, bytes] = largest(sizes);
-    console.log(`10,000 listed clients: execution input ${sizes.get('StartExecution execution input')} B; ListClients output ${sizes.get('ListClients output')} B; RotateClients input ${sizes.get('RotateClients input')} / output ${sizes.get('RotateClients output')} B; item input ${sizes.get('PaceStart input')} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`);
+    console.log(
+      `10,000 listed clients: execution input ${sizes.get('StartExecution execution input')} B; ListClients output ${sizes.get('ListClients output')} B; RotateClients input ${sizes.get('RotateClients input')} / output ${sizes.get('RotateClients output')} B; item input ${sizes.get('PaceStart input')} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`,
+    );
     expect(bytes).toBeLessThan(MAX_PAYLOAD_BYTES * 0.8);
     await opsTopic.drain();
   });
@@ -228,12 +255,14 @@ describe('a fleet within Step Functions limits (256 KiB per execution input, sta
     const sizes = measurement.stop();
     expect(result).toMatchObject({ status: 'FAILED', error: 'FleetRotationIncomplete' });
     const [ops] = (await opsTopic.drain()).map((m) => m.message);
-    const notice = JSON.parse(ops!) as { failed: number; failedClients: unknown[]; moreFailedClients: number; summary: string };
+    const notice = JSON.parse(ops) as { failed: number; failedClients: unknown[]; moreFailedClients: number; summary: string };
     expect(notice).toMatchObject({ failed: 1_000, moreFailedClients: 950 });
     expect(notice.failedClients).toHaveLength(50);
     expect(notice.summary).toContain('950 more');
     const [state, bytes] = largest(sizes);
-    console.log(`1,000 failed clients, 256-character errors: RotateClients output ${sizes.get('RotateClients output')} B; ListClients input ${sizes.get('ListClients input')} B; fleet.finished notice ${Buffer.byteLength(ops!)} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`);
+    console.log(
+      `1,000 failed clients, 256-character errors: RotateClients output ${sizes.get('RotateClients output')} B; ListClients input ${sizes.get('ListClients input')} B; fleet.finished notice ${Buffer.byteLength(ops)} B; largest ${state} ${bytes} B of ${MAX_PAYLOAD_BYTES}`,
+    );
     expect(bytes).toBeLessThan(MAX_PAYLOAD_BYTES * 0.8);
   });
 });

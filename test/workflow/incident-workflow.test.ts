@@ -62,7 +62,7 @@ describe('an emergency rotation with revokeImmediately', () => {
     expect((await deps.keys.listClientKeys(client.clientId)).map((k) => k.state).sort()).toEqual([KeyState.ACTIVE, KeyState.REVOKED]);
     const published = await clientTopic.drain();
     expect(published.map((m) => m.attributes)).toEqual([{ clientId: client.clientId, eventType: 'key.emergency' }]);
-    expect(JSON.parse(published[0]!.message)).toMatchObject({ severity: 'high', revokedImmediately: true, revokedKeyIds: [client.currentKeyId], rotationId });
+    expect(JSON.parse(published[0].message)).toMatchObject({ severity: 'high', revokedImmediately: true, revokedKeyIds: [client.currentKeyId], rotationId });
     expect(await opsTopic.drain()).toEqual([]);
   });
 });

@@ -167,7 +167,16 @@ beforeAll(async () => {
   // The template as `cdk synth` makes it (cdk.json's feature flags), not the local runner's.
   template = synthesizedTemplate();
   iamChecks(true);
-  for (const scenario of [scheduledThroughRetirement, emergencyPreemptsScheduled(S.SET_SECRET), emergencyPreemptsScheduled(S.CREATE_SECRET), emergencyRevokeImmediately, failingTestSecret, validateAndLockFails, rollbackFails]) await clock.run(scenario);
+  for (const scenario of [
+    scheduledThroughRetirement,
+    emergencyPreemptsScheduled(S.SET_SECRET),
+    emergencyPreemptsScheduled(S.CREATE_SECRET),
+    emergencyRevokeImmediately,
+    failingTestSecret,
+    validateAndLockFails,
+    rollbackFails,
+  ])
+    await clock.run(scenario);
   checks = iamChecks(true);
 });
 
@@ -177,7 +186,8 @@ afterAll(() => {
 });
 
 /** `state action resource` of a check (the resource's client-specific part elided). */
-const pairOf = (c: IamCheck) => `${'machine' in c.principal ? c.principal.state : c.principal.function} ${c.request.action} ${c.decision.checkedResource.replace(/(secret:[^/]+\/[^/]+\/).*/, '$1*').replace(/topic-[0-9a-f]+$/, 'topic')}`;
+const pairOf = (c: IamCheck) =>
+  `${'machine' in c.principal ? c.principal.state : c.principal.function} ${c.request.action} ${c.decision.checkedResource.replace(/(secret:[^/]+\/[^/]+\/).*/, '$1*').replace(/topic-[0-9a-f]+$/, 'topic')}`;
 
 /** The template with `mutate` applied to a deep copy's identity statements. */
 function planted(mutate: (copy: CfnTemplate) => void): CfnTemplate {
@@ -192,7 +202,7 @@ function plantedGaps(): CfnTemplate {
     const principals = evaluatorOf(copy).principals;
     const role = (state: string) => (principals.roleOf({ machine: 'rotation', state }) as { role: string }).role;
     const [setSecretRole, finishRole] = [role(S.SET_SECRET), role(S.FINISH_SECRET)];
-    const table = Object.keys(copy.Resources).find((id) => copy.Resources[id]!.Type === 'AWS::DynamoDB::Table')!;
+    const table = Object.keys(copy.Resources).find((id) => copy.Resources[id].Type === 'AWS::DynamoDB::Table')!;
     for (const { role: holder, statement } of identityStatements(copy)) {
       if (holder === setSecretRole && Array.isArray(statement.Action)) statement.Action = statement.Action.filter((a) => a !== 'dynamodb:PutItem');
       if (holder === finishRole && asList(statement.Action).some((a) => a.startsWith('secretsmanager:'))) statement.Resource = { 'Fn::GetAtt': [table, 'Arn'] };
@@ -217,7 +227,8 @@ describe('the calls the rotation makes in the tests', () => {
     const states = new Set(calls.map((c) => c.state));
     // Every Lambda step and every direct integration of the normal, extension and failure paths.
     for (const state of [S.VALIDATE_AND_LOCK, S.CREATE_SECRET, S.SET_SECRET, S.TEST_SECRET, S.FINISH_SECRET, S.CHECK_USAGE, S.RETIRE_OLD_KEY, S.ROLLBACK]) expect(states).toContain(state);
-    for (const state of [S.NOTIFY_ROTATED, S.NOTIFY_EXPIRING, S.NOTIFY_RETIRED, S.RELEASE_LOCK, S.NOTIFY_OPS_FAILURE, S.RELEASE_LOCK_AFTER_FAILURE, S.RELEASE_LOCK_AFTER_REJECTION, S.NOTIFY_ROLLBACK_FAILED]) expect(states).toContain(state);
+    for (const state of [S.NOTIFY_ROTATED, S.NOTIFY_EXPIRING, S.NOTIFY_RETIRED, S.RELEASE_LOCK, S.NOTIFY_OPS_FAILURE, S.RELEASE_LOCK_AFTER_FAILURE, S.RELEASE_LOCK_AFTER_REJECTION, S.NOTIFY_ROLLBACK_FAILED])
+      expect(states).toContain(state);
     for (const state of [S.REPORT_ROTATED_TO_FLEET, S.REPORT_FAILURE_TO_FLEET, S.REPORT_REJECTION_TO_FLEET, S.REPORT_ROLLBACK_FAILURE_TO_FLEET]) expect(states).toContain(state);
     const actions = new Set(calls.flatMap((c) => c.actions ?? []));
     // The transactions' item kinds and the Step Functions calls were seen.
@@ -232,15 +243,28 @@ describe('the calls the rotation makes in the tests', () => {
     const rotationChecks = checks.filter((c) => 'machine' in c.principal && c.principal.machine === 'rotation');
     const pairs = new Set(rotationChecks.map(pairOf));
     const states = new Set(rotationChecks.map((c) => ('machine' in c.principal ? c.principal.state : '')));
-    const uncovered = taskStates(workflow).map(([n]) => n).filter((n) => !states.has(n));
+    const uncovered = taskStates(workflow)
+      .map(([n]) => n)
+      .filter((n) => !states.has(n));
     if (process.env.IAM_PAIRS) process.stdout.write(`${[...pairs].sort().join('\n')}\n`);
-    process.stdout.write(`recorded-calls-iam: ${rotationChecks.length} requests judged, ${pairs.size} distinct (state, action, resource), ${states.size} Task states; not reached: ${uncovered.join(', ') || 'none'}\n`);
+    process.stdout.write(
+      `recorded-calls-iam: ${rotationChecks.length} requests judged, ${pairs.size} distinct (state, action, resource), ${states.size} Task states; not reached: ${uncovered.join(', ') || 'none'}\n`,
+    );
     expect(rotationChecks.filter((c) => !c.decision.allowed).map((c) => c.decision.result)).toEqual([]);
     expect(uncovered).toEqual([]);
     expect(pairs.size).toBeGreaterThanOrEqual(MIN_PAIRS);
     // The implied KMS requests (secret values, encrypted topics) and the transactions' item kinds were judged.
     const actions = new Set(rotationChecks.map((c) => `${c.request.action}${c.request.via ? ` via ${c.request.via}` : ''}`));
-    for (const action of ['kms:Decrypt via secretsmanager', 'kms:GenerateDataKey via secretsmanager', 'kms:GenerateDataKey via sns', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'states:StopExecution', 'states:SendTaskSuccess', 'states:SendTaskFailure']) {
+    for (const action of [
+      'kms:Decrypt via secretsmanager',
+      'kms:GenerateDataKey via secretsmanager',
+      'kms:GenerateDataKey via sns',
+      'dynamodb:PutItem',
+      'dynamodb:ConditionCheckItem',
+      'states:StopExecution',
+      'states:SendTaskSuccess',
+      'states:SendTaskFailure',
+    ]) {
       expect(actions).toContain(action);
     }
     // DynamoDB requests carry their condition keys (the authorizer's tightened policy reads them).
@@ -298,7 +322,10 @@ describe('the calls the rotation makes in the tests', () => {
             { rotationId: newRotationId(), acquiredAt: new Date(clock.nowMs()).toISOString(), expiresAt: new Date(clock.nowMs() + 3600_000).toISOString() },
             { clientId: client.clientId, at: new Date(clock.nowMs()).toISOString(), action: 'rotation.started.manual', actor: 'test', reason: 'swallowed' },
           )
-          .then(() => 'written', (e: Error) => e.name),
+          .then(
+            () => 'written',
+            (e: Error) => e.name,
+          ),
       );
       expect(swallowed).toBe('AccessDeniedException');
       const denials = takeIamDenials();

@@ -80,7 +80,7 @@ describe('a scheduled/manual rotation', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(duringOverlap).toMatchObject({ oldAccepted: true, newAccepted: true });
-    expect([...duringOverlap!.labels[rotationId]!].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect([...duringOverlap!.labels[rotationId]].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(duringOverlap!.labels[client.currentVersionId]).toEqual(['AWSPREVIOUS']);
     expect(atNotAfter).toMatchObject({ accepted: false, reason: 'expired' });
 
@@ -91,7 +91,7 @@ describe('a scheduled/manual rotation', () => {
     await expectConsistent(deps, client.clientId);
     const stages = await deps.secrets.versionStages(client.secretId);
     // Retirement removed AWSPREVIOUS; AWSPENDING rests on the current version.
-    expect([...stages[rotationId]!].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect([...stages[rotationId]].sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
     expect(Object.values(stages).flat()).not.toContain('AWSPREVIOUS');
 
     const { client: published, ops } = await drainAll();
@@ -100,8 +100,8 @@ describe('a scheduled/manual rotation', () => {
       { clientId: client.clientId, eventType: 'key.rotated' },
       { clientId: client.clientId, eventType: 'key.retired' },
     ]);
-    const rotated = JSON.parse(published[0]!.message) as Record<string, unknown>;
-    expect(rotated).toMatchObject({ eventType: 'key.rotated', rotationId, previousKeyNotAfter: new Date(Date.parse(rotated['occurredAt'] as string) + 7200_000).toISOString() });
+    const rotated = JSON.parse(published[0].message) as Record<string, unknown>;
+    expect(rotated).toMatchObject({ eventType: 'key.rotated', rotationId, previousKeyNotAfter: new Date(Date.parse(rotated.occurredAt as string) + 7200_000).toISOString() });
 
     const audit = (await deps.keys.listAudit(client.clientId)).map((e) => e.action);
     expect(audit).toEqual(expect.arrayContaining(['rotation.started.manual', 'key.created', 'key.activated', 'rotation.finished', 'key.retired']));
@@ -134,8 +134,8 @@ describe('a failure before finishSecret', () => {
     const { client: published, ops } = await drainAll();
     expect(published).toHaveLength(0);
     expect(ops).toHaveLength(1);
-    expect(ops[0]!.attributes).toEqual({ clientId: client.clientId, eventType: 'rotation.failed' });
-    expect(JSON.parse(ops[0]!.message)).toMatchObject({ rolledBack: true, error: 'KeyVerificationFailed' });
+    expect(ops[0].attributes).toEqual({ clientId: client.clientId, eventType: 'rotation.failed' });
+    expect(JSON.parse(ops[0].message)).toMatchObject({ rolledBack: true, error: 'KeyVerificationFailed' });
   });
 });
 
@@ -225,15 +225,20 @@ describe('emergency mode', () => {
     expect(await labels(client.secretId)).toEqual({ [rotationId]: ['AWSCURRENT', 'AWSPENDING'], [client.currentVersionId]: ['AWSPREVIOUS'] });
     const { client: published } = await drainAll();
     expect(published).toHaveLength(1);
-    expect(published[0]!.attributes).toEqual({ clientId: client.clientId, eventType: 'key.emergency' });
-    expect(JSON.parse(published[0]!.message)).toMatchObject({ severity: 'high', revokedKeyIds: [client.currentKeyId] });
+    expect(published[0].attributes).toEqual({ clientId: client.clientId, eventType: 'key.emergency' });
+    expect(JSON.parse(published[0].message)).toMatchObject({ severity: 'high', revokedKeyIds: [client.currentKeyId] });
   });
 });
 
 describe('invalid input', () => {
   // Object rows: with array rows shorter than the test function's arity, jest passes its
   // `done` callback as the last argument and waits for it.
-  interface InvalidCase { name: string; build: (clientId: string) => unknown; expectedError: string; rotationId?: string }
+  interface InvalidCase {
+    name: string;
+    build: (clientId: string) => unknown;
+    expectedError: string;
+    rotationId?: string;
+  }
   const cases: InvalidCase[] = [
     { name: 'an unknown client', build: () => request('no-such-client'), expectedError: 'UnknownClient' },
     { name: 'a negative overlap', build: (id) => request(id, { overlapSeconds: -5 }), expectedError: 'InvalidRotationInput' },

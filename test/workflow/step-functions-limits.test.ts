@@ -31,14 +31,18 @@ describe('payload limits (256 KiB = 262,144 bytes of UTF-8 JSON)', () => {
 
   it('a Task result over the limit fails the execution with States.DataLimitExceeded, past Retry and Catch on States.ALL', async () => {
     let calls = 0;
-    const result = await outcome({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:f', End: true, ...catchAll }, ...caught } }, {}, {
-      T: async () => {
-        calls += 1;
-        const value = { blob: big(MAX_PAYLOAD_BYTES) };
-        checkTaskResult('T', value);
-        return value;
+    const result = await outcome(
+      { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:f', End: true, ...catchAll }, ...caught } },
+      {},
+      {
+        T: async () => {
+          calls += 1;
+          const value = { blob: big(MAX_PAYLOAD_BYTES) };
+          checkTaskResult('T', value);
+          return value;
+        },
       },
-    });
+    );
     expect(result).toEqual({ error: 'States.DataLimitExceeded' });
     expect(calls).toBe(1);
   });
@@ -52,7 +56,14 @@ describe('payload limits (256 KiB = 262,144 bytes of UTF-8 JSON)', () => {
     const definition = {
       StartAt: 'M',
       States: {
-        M: { Type: 'Map', ItemsPath: '$.items', ItemSelector: { 'item.$': '$$.Map.Item.Value', 'all.$': '$.items' }, ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', Result: 1, End: true } } }, End: true, ...catchAll },
+        M: {
+          Type: 'Map',
+          ItemsPath: '$.items',
+          ItemSelector: { 'item.$': '$$.Map.Item.Value', 'all.$': '$.items' },
+          ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', Result: 1, End: true } } },
+          End: true,
+          ...catchAll,
+        },
         ...caught,
       },
     };

@@ -69,9 +69,9 @@ describe('usage-aware retirement', () => {
     expect(beforeRetire.every((v) => v.accepted)).toBe(true);
     // 2 h overlap, then 6 h extensions capped at 24 h: 8 h, 14 h, 20 h, 24 h.
     const { client: published } = { client: await clientTopic.drain() };
-    const types = published.map((m) => m.attributes['eventType']);
+    const types = published.map((m) => m.attributes.eventType);
     expect(types).toEqual(['key.rotated', 'key.expiring', 'key.expiring', 'key.expiring', 'key.expiring', 'key.retired']);
-    const deadlines = published.filter((m) => m.attributes['eventType'] === 'key.expiring').map((m) => JSON.parse(m.message).previousKeyNotAfter as string);
+    const deadlines = published.filter((m) => m.attributes.eventType === 'key.expiring').map((m) => JSON.parse(m.message).previousKeyNotAfter as string);
     expect(deadlines.map((d) => (Date.parse(d) - startMs) / 3_600_000)).toEqual([8, 14, 20, 24]);
     // Retired exactly at the hard deadline, and refused from then on.
     const retire = verdicts.find((v) => v.state === RotationStates.RETIRE_OLD_KEY)!;
@@ -101,9 +101,9 @@ describe('usage-aware retirement', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(retiredAt).toBe(2 * 3_600_000);
     const published = await clientTopic.drain();
-    expect(published.map((m) => m.attributes['eventType'])).toEqual(['key.rotated', 'key.retired']);
+    expect(published.map((m) => m.attributes.eventType)).toEqual(['key.rotated', 'key.retired']);
     expect(result.attempts.get(RotationStates.CHECK_USAGE)).toBe(2);
-    expect((await call(oldKey))).toMatchObject({ accepted: false, reason: 'revoked' });
+    expect(await call(oldKey)).toMatchObject({ accepted: false, reason: 'revoked' });
     await expectConsistent(deps, client.clientId);
   });
 
@@ -124,7 +124,7 @@ describe('usage-aware retirement', () => {
       },
     });
     expect(result.status).toBe('SUCCEEDED');
-    expect((await clientTopic.drain()).map((m) => m.attributes['eventType'])).toEqual(['key.rotated', 'key.retired']);
+    expect((await clientTopic.drain()).map((m) => m.attributes.eventType)).toEqual(['key.rotated', 'key.retired']);
   });
 });
 

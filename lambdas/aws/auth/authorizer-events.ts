@@ -4,13 +4,7 @@
  * authorizers with simple responses (payload format 2.0). Pure: no I/O, no key material
  * in anything returned.
  */
-import type {
-  APIGatewayAuthorizerResult,
-  APIGatewayRequestAuthorizerEventV2,
-  APIGatewayRequestAuthorizerEvent,
-  APIGatewaySimpleAuthorizerWithContextResult,
-  APIGatewayTokenAuthorizerEvent,
-} from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEventV2, APIGatewayRequestAuthorizerEvent, APIGatewaySimpleAuthorizerWithContextResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { KeyRollError } from '../../core/errors';
 import type { KeyVerdict } from '../../core/key-verifier';
 

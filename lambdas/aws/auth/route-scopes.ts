@@ -24,10 +24,7 @@ import * as v from 'valibot';
 import { KeyRollError } from '../../core/errors';
 
 const SCOPE = v.pipe(v.string(), v.regex(/^[A-Za-z0-9:._*/-]{1,64}$/, 'scopes are 1-64 characters of [A-Za-z0-9:._*/-]'));
-const ROUTE_SCOPES_SCHEMA = v.record(
-  v.pipe(v.string(), v.regex(/^(\*|(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/\S*)$/, 'routes are "METHOD /path" or "*"')),
-  v.array(SCOPE),
-);
+const ROUTE_SCOPES_SCHEMA = v.record(v.pipe(v.string(), v.regex(/^(\*|(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/\S*)$/, 'routes are "METHOD /path" or "*"')), v.array(SCOPE));
 
 /** The ROUTE_SCOPES configuration was not valid. */
 export class InvalidRouteScopesError extends KeyRollError {
@@ -100,7 +97,7 @@ function matches(route: CompiledRoute, path: readonly string[]): boolean {
     return false;
   }
   for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
+    const segment = segments[i];
     if (segment.kind === SegmentKind.GREEDY) return true;
     if (segment.kind === SegmentKind.PARAM ? path[i] === '' : segment.text !== path[i]) return false;
   }
@@ -115,7 +112,7 @@ function matches(route: CompiledRoute, path: readonly string[]): boolean {
 export function compareSpecificity(a: { segments: readonly Segment[]; method: string }, b: { segments: readonly Segment[]; method: string }): number {
   const length = Math.min(a.segments.length, b.segments.length);
   for (let i = 0; i < length; i++) {
-    const difference = a.segments[i]!.kind - b.segments[i]!.kind;
+    const difference = a.segments[i].kind - b.segments[i].kind;
     if (difference !== 0) return difference;
   }
   // Same kinds on the common prefix: the longer one has a literal or param where the other's greedy tail is.

@@ -11,7 +11,20 @@
  */
 import type { Clock } from '../../core/clock';
 import { isoNow } from '../../core/clock';
-import { fleetNotice, fleetRequestInput, itemRotationId, startTimes, NO_TOTALS, parseFleetExecutionInput, tallyFleetPage, type FleetItemResult, type FleetNotice, type FleetRequest, type FleetRequestInput, type FleetTotals } from '../../core/fleet';
+import {
+  fleetNotice,
+  fleetRequestInput,
+  itemRotationId,
+  startTimes,
+  NO_TOTALS,
+  parseFleetExecutionInput,
+  tallyFleetPage,
+  type FleetItemResult,
+  type FleetNotice,
+  type FleetRequest,
+  type FleetRequestInput,
+  type FleetTotals,
+} from '../../core/fleet';
 import type { KeyRepository } from '../key-repository';
 
 /** Where a fleet rotation is between pages. Empty before the first page. */

@@ -79,9 +79,9 @@ export class FleetSelections {
     const items = result.Items ?? [];
     if (items.length !== last - first + 1) throw new FleetSelectionConflictError(fleetId, `its selection has ${items.length} of the chunks ${first}-${last} it needs`);
     for (const item of items) {
-      if (item['digest'] !== listed.digest || item['count'] !== listed.count) throw new FleetSelectionConflictError(fleetId, 'its selection in the table is not the list the fleet was started with');
+      if (item.digest !== listed.digest || item.count !== listed.count) throw new FleetSelectionConflictError(fleetId, 'its selection in the table is not the list the fleet was started with');
     }
-    const ids = items.flatMap((item) => item['clientIds'] as string[]);
+    const ids = items.flatMap((item) => item.clientIds as string[]);
     const offset = start - first * FLEET_SELECTION_CHUNK;
     return ids.slice(offset, offset + (end - start));
   }

@@ -68,13 +68,13 @@ export function fromAttributeValue(value: AttributeValue): NativeValue {
   if ('NS' in value) return new Set(value.NS.map(toNumber));
   if ('B' in value) return toBytes(value.B);
   if ('BS' in value) return new Set(value.BS.map(toBytes));
-  throw new UnreadableAttributeError(`Unknown attribute type ${Object.keys(value as object).join(', ') || '(none)'}.`);
+  throw new UnreadableAttributeError(`Unknown attribute type ${Object.keys(value).join(', ') || '(none)'}.`);
 }
 
 /** The plain object of an item. */
-export function fromItem(item: AttributeMap): { [name: string]: NativeValue } {
-  const out: { [name: string]: NativeValue } = {};
-  for (const name of Object.keys(item)) out[name] = fromAttributeValue(item[name]!);
+export function fromItem(item: AttributeMap): Record<string, NativeValue> {
+  const out: Record<string, NativeValue> = {};
+  for (const name of Object.keys(item)) out[name] = fromAttributeValue(item[name]);
   return out;
 }
 

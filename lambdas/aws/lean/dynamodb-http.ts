@@ -154,7 +154,7 @@ const API_VERSION_TARGET = 'DynamoDB_20120810';
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 function truthy(value: string | undefined): boolean {
-  return value !== undefined && value.toLowerCase() === 'true';
+  return value?.toLowerCase() === 'true';
 }
 
 // DNS labels of letters, digits and hyphens, at least two of them: `amazonaws.com`, `c2s.ic.gov`.
@@ -166,18 +166,14 @@ const URL_SUFFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9
  * AWS_URL_SUFFIX, which the stack sets to AWS::URLSuffix).
  * @throws DynamoDbConfigError when neither is given, or the suffix is not a DNS name.
  */
-export function resolveEndpoint(region: string, env: NodeJS.ProcessEnv = process.env, urlSuffix: string | undefined = env['AWS_URL_SUFFIX']): URL {
-  const configured = truthy(env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS']) ? undefined : env['AWS_ENDPOINT_URL_DYNAMODB'] || env['AWS_ENDPOINT_URL'];
+export function resolveEndpoint(region: string, env: NodeJS.ProcessEnv = process.env, urlSuffix: string | undefined = env.AWS_URL_SUFFIX): URL {
+  const configured = truthy(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) ? undefined : env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL;
   if (configured) return parseEndpoint(configured);
-  if (truthy(env['AWS_USE_FIPS_ENDPOINT']) || truthy(env['AWS_USE_DUALSTACK_ENDPOINT'])) {
-    throw new DynamoDbConfigError(
-      'AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT are not resolved by the authorizer\'s DynamoDB client; set AWS_ENDPOINT_URL_DYNAMODB to the endpoint to use.',
-    );
+  if (truthy(env.AWS_USE_FIPS_ENDPOINT) || truthy(env.AWS_USE_DUALSTACK_ENDPOINT)) {
+    throw new DynamoDbConfigError("AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT are not resolved by the authorizer's DynamoDB client; set AWS_ENDPOINT_URL_DYNAMODB to the endpoint to use.");
   }
   if (!urlSuffix) {
-    throw new DynamoDbConfigError(
-      'AWS_URL_SUFFIX is not set (the stack sets it to the partition\'s DNS suffix, e.g. amazonaws.com or amazonaws.com.cn); set it, or AWS_ENDPOINT_URL_DYNAMODB.',
-    );
+    throw new DynamoDbConfigError("AWS_URL_SUFFIX is not set (the stack sets it to the partition's DNS suffix, e.g. amazonaws.com or amazonaws.com.cn); set it, or AWS_ENDPOINT_URL_DYNAMODB.");
   }
   if (!URL_SUFFIX.test(urlSuffix)) throw new DynamoDbConfigError(`AWS_URL_SUFFIX must be a DNS suffix like amazonaws.com; got '${urlSuffix.slice(0, 100)}'.`);
   return new URL(`https://dynamodb.${region}.${urlSuffix}`);
@@ -197,12 +193,12 @@ function parseEndpoint(raw: string): URL {
 
 /** The environment's credentials, as Lambda passes the function's role to it. */
 export function environmentCredentials(env: NodeJS.ProcessEnv = process.env): AwsCredentials {
-  const accessKeyId = env['AWS_ACCESS_KEY_ID'];
-  const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) {
-    throw new DynamoDbConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them from the function\'s role).');
+    throw new DynamoDbConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them from the function's role).");
   }
-  const sessionToken = env['AWS_SESSION_TOKEN'];
+  const sessionToken = env.AWS_SESSION_TOKEN;
   return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
 }
 
@@ -251,17 +247,17 @@ export class DynamoDbHttpClient {
 
   constructor(options: DynamoDbHttpClientOptions = {}) {
     const env = options.env ?? process.env;
-    const region = options.region ?? env['AWS_REGION'];
+    const region = options.region ?? env.AWS_REGION;
     if (!region || !/^[a-z0-9-]{1,40}$/.test(region)) {
       throw new DynamoDbConfigError(region ? `AWS_REGION must be a region name like us-east-1; got '${region}'.` : 'AWS_REGION is not set (Lambda sets it).');
     }
     this.region = region;
-    this.endpoint = options.endpoint ? parseEndpoint(options.endpoint) : resolveEndpoint(region, env, options.urlSuffix ?? env['AWS_URL_SUFFIX']);
+    this.endpoint = options.endpoint ? parseEndpoint(options.endpoint) : resolveEndpoint(region, env, options.urlSuffix ?? env.AWS_URL_SUFFIX);
     const secure = this.endpoint.protocol === 'https:';
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 50 }) : new http.Agent({ keepAlive: true, maxSockets: 50 });
     this.transport = secure ? https.request : http.request;
     this.credentials = options.credentials ?? (() => environmentCredentials(env));
-    const fromEnv = Number(env['AWS_MAX_ATTEMPTS']);
+    const fromEnv = Number(env.AWS_MAX_ATTEMPTS);
     this.maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? (Number.isFinite(fromEnv) && fromEnv >= 1 ? fromEnv : DEFAULT_MAX_ATTEMPTS)));
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     this.minAttemptMs = options.minAttemptMs ?? DEFAULT_MIN_ATTEMPT_MS;
@@ -434,12 +430,21 @@ function parseBody(response: RawResponse, operation: DynamoDbOperation, metadata
   }
 }
 
-const AUTH_ERROR_CODES = new Set(['InvalidSignatureException', 'IncompleteSignature', 'IncompleteSignatureException', 'UnrecognizedClientException', 'MissingAuthenticationTokenException', 'ExpiredTokenException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
+const AUTH_ERROR_CODES = new Set([
+  'InvalidSignatureException',
+  'IncompleteSignature',
+  'IncompleteSignatureException',
+  'UnrecognizedClientException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+]);
 
 /** `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` or `Code:http://…` → `ConditionalCheckFailedException`. */
 function errorCode(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
-  const code = raw.split(':')[0]!.split('#').pop()!.trim();
+  const code = raw.split(':')[0].split('#').pop()!.trim();
   return /^[A-Za-z][A-Za-z0-9_.]{0,99}$/.test(code) ? code : undefined;
 }
 
@@ -457,7 +462,7 @@ function serviceError(response: RawResponse, operation: DynamoDbOperation, metad
   const safeText = AUTH_ERROR_CODES.has(code) ? `DynamoDB refused the request's signature or credentials (${code}).` : text?.split('\n\nThe Canonical String')[0]!.slice(0, 500);
   const error = new DynamoDbError({
     name: code,
-    message: safeText ? safeText : `DynamoDB ${operation} failed with HTTP ${response.status}.`,
+    message: safeText || `DynamoDB ${operation} failed with HTTP ${response.status}.`,
     metadata,
     fault: response.status >= 500 ? 'server' : 'client',
   });

@@ -31,9 +31,7 @@ export class LeanKeyStore implements KeyRecordReader, UsageWriter {
   async recordUse(keyHash: string, at: string, staleBefore: string, deadline?: Deadline): Promise<boolean> {
     const { Key, ExpressionAttributeValues, ...rest } = recordUseInput(this.tableName, keyHash, at, staleBefore);
     try {
-      await classifyTransient(() =>
-        this.dynamo.send('UpdateItem', { ...rest, Key: stringAttributes(Key), ExpressionAttributeValues: stringAttributes(ExpressionAttributeValues) }, deadline),
-      );
+      await classifyTransient(() => this.dynamo.send('UpdateItem', { ...rest, Key: stringAttributes(Key), ExpressionAttributeValues: stringAttributes(ExpressionAttributeValues) }, deadline));
       return true;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return false;

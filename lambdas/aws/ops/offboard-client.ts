@@ -51,7 +51,7 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
     await stopAndCleanUp(deps, client, held, { by: `offboarding of ${request.clientId}`, ...actor });
     // With the lock gone, any step of the stopped rotation still running fails its guarded write.
     await deps.keys.releaseLock(request.clientId, held);
-    client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
+    client = await deps.keys.requireClient(request.clientId);
   }
 
   const revokedKeyIds: string[] = [];
@@ -72,7 +72,7 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
       // A key changed state between the read and the write: read again and revoke what is left.
       if ((error as Error).name !== 'ConditionFailed' || round >= MAX_REVOCATION_ROUNDS) throw error;
     }
-    client = (await deps.keys.requireClient(request.clientId)) as ClientWithPending;
+    client = await deps.keys.requireClient(request.clientId);
   }
   return { clientId: request.clientId, offboardedAt, revokedKeyIds, scheduleDeleted, ...(held ? { stoppedRotationId: held } : {}) };
 }

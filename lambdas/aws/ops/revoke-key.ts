@@ -14,7 +14,7 @@ import { CurrentKeyRevocationRefusedError, UnknownKeyError } from '../../core/er
 import { KeyState } from '../../core/key-state';
 import type { KeyRecord } from '../../core/model';
 import { keyRevokedNotice } from '../../core/notifications';
-import { parseRevokeKeyRequest, type RevokeKeyRequest } from '../../core/ops-requests';
+import { parseRevokeKeyRequest } from '../../core/ops-requests';
 import type { ClientWithPending } from '../rotation/context';
 import type { OpsDeps } from './ops-deps';
 
@@ -33,7 +33,7 @@ export interface RevokeKeyResult {
 /**
  * Revokes one key of a client.
  *
- * @param raw a {@link RevokeKeyRequest} (validated here).
+ * @param raw a `RevokeKeyRequest` (validated here).
  * @throws InvalidOperationInput (nothing changed), UnknownClient, UnknownKey, CurrentKeyRevocationRefused
  */
 export async function revokeKey(deps: OpsDeps, raw: unknown): Promise<RevokeKeyResult> {
@@ -54,7 +54,17 @@ export async function revokeKey(deps: OpsDeps, raw: unknown): Promise<RevokeKeyR
         transitions: [{ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }],
         // Unforced: only while the key is still not the current one (a rotation may finish meanwhile).
         client: wasCurrent ? undefined : { clientId: client.clientId, expect: { currentKeyHash: client.currentKeyHash }, set: { updatedAt: now } },
-        audit: [{ clientId: client.clientId, at: now, action: wasCurrent ? 'key.revoked.forced' : 'key.revoked', actor: request.requestedBy, reason: request.reason, keyId: key.keyId, detail: `kill switch (was ${key.state})` }],
+        audit: [
+          {
+            clientId: client.clientId,
+            at: now,
+            action: wasCurrent ? 'key.revoked.forced' : 'key.revoked',
+            actor: request.requestedBy,
+            reason: request.reason,
+            keyId: key.keyId,
+            detail: `kill switch (was ${key.state})`,
+          },
+        ],
       });
     } catch (error) {
       // The key or the client changed between the read and the write: decide again on what is there now.
@@ -92,7 +102,6 @@ async function findKey(deps: OpsDeps, client: ClientWithPending, keyId: string):
   ].find(([id, hash]) => id === keyId && hash);
   const hash = pointed?.[1] ?? (await deps.keys.listClientKeys(client.clientId)).find((listed) => listed.keyId === keyId)?.keyHash;
   const key = hash ? await deps.keys.getKey(hash) : undefined;
-  if (!key || key.clientId !== client.clientId) throw new UnknownKeyError(client.clientId, keyId);
+  if (key?.clientId !== client.clientId) throw new UnknownKeyError(client.clientId, keyId);
   return key;
 }
-

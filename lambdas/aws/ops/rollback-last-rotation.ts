@@ -116,7 +116,7 @@ async function assertUndoable(deps: OpsDeps, client: ClientWithPending): Promise
     throw new RollbackNotPossibleError(client.clientId, 'its overlap is over (the previous key was retired)');
   }
   const previous = await deps.keys.getKey(client.previousKeyHash);
-  if (!previous || previous.state !== KeyState.RETIRING) {
+  if (previous?.state !== KeyState.RETIRING) {
     throw new RollbackNotPossibleError(client.clientId, `the previous key ${client.previousKeyId} is ${previous?.state ?? 'missing'}`);
   }
   // A finishSecret invocation of this rotation (a duplicate of a retried step) may still be running

@@ -115,7 +115,7 @@ async function lock(deps: RotationDeps, client: ClientRecord, request: RotationR
       if (!(error instanceof RotationInProgressError) || !deps.executions || attempt >= MAX_LOCK_ATTEMPTS || error.heldBy === 'unknown') throw error;
       const held = (await deps.keys.requireClient(client.clientId)).lock;
       // Released or changed hands since: try again with what is there now.
-      if (!held || held.rotationId !== error.heldBy) continue;
+      if (held?.rotationId !== error.heldBy) continue;
       const holder = await lockHolderState(deps.executions, held, nowMs, deps.settings.zombieWindowSeconds ?? DEFAULT_ZOMBIE_WINDOW_SECONDS);
       if (!holder.quiet && !emergency) {
         throw new RotationInProgressError(client.clientId, held.rotationId, { why: holder.detail, ...(holder.quietAt ? { retryAfter: holder.quietAt } : {}) });

@@ -26,7 +26,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function checkUsage(deps: RotationDeps, context: RotationContext): Promise<UsageCheckResult> {
   const client = await clientLockedBy(deps, context);
   const last = client.lastRotation;
-  if (!last || last.rotationId !== context.rotationId) {
+  if (last?.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`checkUsage: rotation ${context.rotationId} has not finished.`);
   }
   const nowMs = deps.clock.nowMs();
@@ -36,7 +36,7 @@ export async function checkUsage(deps: RotationDeps, context: RotationContext): 
   }
   const key = await deps.keys.getKey(client.previousKeyHash);
   const notAfterMs = key?.notAfter === undefined ? Number.NaN : Date.parse(key.notAfter);
-  if (!key || key.state !== KeyState.RETIRING || Number.isNaN(notAfterMs)) {
+  if (key?.state !== KeyState.RETIRING || Number.isNaN(notAfterMs)) {
     // Not RETIRING (revoked by hand, or unreadable): retiring now is safe and converges.
     return { decision: 'retire', notAfter: isoNow(deps.clock), deadlineReached: false };
   }

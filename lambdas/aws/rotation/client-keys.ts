@@ -27,9 +27,7 @@ export async function unrevokedKeysOf(keys: KeyRepository, client: ClientWithPen
 
 /** The guarded transitions that revoke `keys` at `now` (each from the state it was read in). */
 export function revocationsOf(keys: readonly KeyRecord[], now: string): KeyTransition[] {
-  return keys
-    .filter((key) => key.state !== KeyState.REVOKED)
-    .map((key) => ({ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }));
+  return keys.filter((key) => key.state !== KeyState.REVOKED).map((key) => ({ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }));
 }
 
 /**

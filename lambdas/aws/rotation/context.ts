@@ -91,9 +91,7 @@ export type ClientWithPending = ClientRecord & {
 export async function clientLockedBy(deps: RotationDeps, context: RotationContext): Promise<ClientWithPending> {
   const client = (await deps.keys.requireClient(context.clientId)) as ClientWithPending;
   if (client.lock?.rotationId !== context.rotationId) {
-    throw new RotationStateConflictError(
-      `Rotation ${context.rotationId} does not hold the lock of client ${context.clientId} (held by ${client.lock?.rotationId ?? 'nobody'}).`,
-    );
+    throw new RotationStateConflictError(`Rotation ${context.rotationId} does not hold the lock of client ${context.clientId} (held by ${client.lock?.rotationId ?? 'nobody'}).`);
   }
   return client;
 }

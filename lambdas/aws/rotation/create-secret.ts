@@ -41,11 +41,7 @@ function versionProvedByTable(client: ClientWithPending, rotationId: string): bo
   return client.currentVersionId === rotationId || client.previousVersionId === rotationId || (client.pendingRotationId === rotationId && client.pendingKeyHash !== undefined);
 }
 
-export async function createSecret(
-  deps: RotationDeps,
-  context: RotationContext,
-  random?: RandomBytes,
-): Promise<CreateSecretResult> {
+export async function createSecret(deps: RotationDeps, context: RotationContext, random?: RandomBytes): Promise<CreateSecretResult> {
   let client = await clientLockedBy(deps, context);
   // A resumed rotation that already finished changes nothing (its key is current).
   if (hasFinished(client, context)) return { pendingKeyId: client.currentKeyId };
@@ -64,12 +60,10 @@ export async function createSecret(
     const stale = client.pendingRotationId;
     if (!versionProvedByTable(client, stale)) await deps.secrets.fenceVersion(context.secretId, stale);
     const emergency = context.mode === RotationMode.EMERGENCY;
-    await undoUnfinishedRotation(
-      deps,
-      { ...context, rotationId: stale, overlapSeconds: emergency ? 0 : context.overlapSeconds },
-      client,
-      { exposedKey: emergency ? 'revoke' : 'grace', undoneBy: context.rotationId },
-    );
+    await undoUnfinishedRotation(deps, { ...context, rotationId: stale, overlapSeconds: emergency ? 0 : context.overlapSeconds }, client, {
+      exposedKey: emergency ? 'revoke' : 'grace',
+      undoneBy: context.rotationId,
+    });
     client = await clientLockedBy(deps, context);
   }
   // Read by version id: a version without labels exists too (DescribeSecret does not list it).
@@ -130,7 +124,6 @@ async function putNewKey(deps: RotationDeps, context: RotationContext, random?: 
   return deps.secrets.putPending(context.secretId, context.rotationId, { apiKey, keyId: keyIdOf(apiKey) });
 }
 
-
 /**
  * revokeImmediately: the transitions that revoke every existing key of the client. A client has
  * a handful of keys; should it have more than one transaction carries, the excess is revoked
@@ -139,12 +132,7 @@ async function putNewKey(deps: RotationDeps, context: RotationContext, random?: 
  * @returns `immediate`, the transitions left for the step's own transaction, and `overflow`,
  *   the ids of the keys already revoked here.
  */
-async function revokeAllButOverflow(
-  deps: RotationDeps,
-  context: RotationContext,
-  client: ClientWithPending,
-  now: string,
-): Promise<{ overflow: string[]; immediate: KeyTransition[] }> {
+async function revokeAllButOverflow(deps: RotationDeps, context: RotationContext, client: ClientWithPending, now: string): Promise<{ overflow: string[]; immediate: KeyTransition[] }> {
   const transitions = revocationsOf(await unrevokedKeysOf(deps.keys, client), now);
   const overflow: string[] = [];
   while (transitions.length > REVOCATIONS_PER_TRANSACTION) {

@@ -7,10 +7,7 @@ import { parseVerifyEndpointUrl } from '../../core/verify-endpoint';
 import { TransientAwsError } from '../transient';
 
 /** The part of `fetch` the probe uses (injected in tests). */
-export type Fetch = (
-  url: string,
-  init: { method: string; headers: Record<string, string>; signal: AbortSignal; redirect: 'manual' },
-) => Promise<{ status: number; text(): Promise<string> }>;
+export type Fetch = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal; redirect: 'manual' }) => Promise<{ status: number; text(): Promise<string> }>;
 
 /** How the probe runs. */
 export interface ProbeOptions {
@@ -36,7 +33,7 @@ export interface ProbeOptions {
  */
 export async function proveAgainstEndpoint(url: string, apiKey: string, clientId: string, options: ProbeOptions = {}): Promise<void> {
   const target = parseVerifyEndpointUrl(url, { allowLoopbackHttp: options.allowLoopbackHttp });
-  const fetchImpl = options.fetch ?? (fetch as unknown as Fetch);
+  const fetchImpl = options.fetch ?? fetch;
   let response: { status: number; text(): Promise<string> };
   try {
     // redirect 'manual': fetch hands back the 3xx itself instead of re-sending the key to Location.

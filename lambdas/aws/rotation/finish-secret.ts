@@ -56,7 +56,7 @@ export async function finishSecret(deps: RotationDeps, context: RotationContext)
   // AWSPENDING may stay on the current version, AWSPREVIOUS on the version AWSCURRENT left.
   await deps.secrets.projectLabels(context.secretId, targetUnderLock(deps.keys, context.clientId, context.rotationId));
   const last = client.lastRotation;
-  if (!last || last.rotationId !== context.rotationId) {
+  if (last?.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`finishSecret: the client record does not show rotation ${context.rotationId} as finished.`);
   }
   return {
@@ -156,7 +156,10 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
   const revokedEarlier: string[] = [];
   if (emergency) {
     // Every key of the client but the new one (revokeImmediately: createSecret already revoked them).
-    const others = revocationsOf((await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== newKeyHash), now);
+    const others = revocationsOf(
+      (await unrevokedKeysOf(deps.keys, client)).filter((key) => key.keyHash !== newKeyHash),
+      now,
+    );
     revokedEarlier.push(...(await revokeOverflowFirst(deps, context, others, oldKey.keyHash, now)));
     // An attempt that crashed after some overflow transactions left those keys REVOKED, so the
     // list above misses them: their audit entries (written in the same transactions) do not.
@@ -191,7 +194,13 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
     ...(preemptedRotationId && client.currentVersionId === preemptedRotationId ? { preemptedRotationFinished: true } : {}),
   };
   const audit = (action: string, keyId?: string) => ({
-    clientId: context.clientId, at: now, action, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, keyId,
+    clientId: context.clientId,
+    at: now,
+    action,
+    actor: context.requestedBy,
+    reason: context.reason,
+    rotationId: context.rotationId,
+    keyId,
   });
   await convergent(
     () =>
@@ -211,10 +220,7 @@ async function commitFinish(deps: RotationDeps, context: RotationContext, client
           },
           remove: emergency ? [...PENDING_FIELDS, ...PREVIOUS_FIELDS] : [...PENDING_FIELDS],
         },
-        audit: [
-          audit(emergency ? 'rotation.finished.emergency' : 'rotation.finished', client.pendingKeyId),
-          ...revokedNow.map((keyId) => audit('key.revoked', keyId)),
-        ],
+        audit: [audit(emergency ? 'rotation.finished.emergency' : 'rotation.finished', client.pendingKeyId), ...revokedNow.map((keyId) => audit('key.revoked', keyId))],
       }),
     async () => (await deps.keys.getClient(context.clientId))?.currentVersionId === context.rotationId,
   );

@@ -41,12 +41,7 @@ export function isOperationLock(lock: Pick<RotationLock, 'rotationId'>): boolean
  * Asks Step Functions how `lock`'s holder stands (one DescribeExecution) and decides whether it
  * is quiet at `nowMs`.
  */
-export async function lockHolderState(
-  executions: RotationExecutions,
-  lock: RotationLock,
-  nowMs: number,
-  windowSeconds: number = DEFAULT_ZOMBIE_WINDOW_SECONDS,
-): Promise<LockHolderState> {
+export async function lockHolderState(executions: RotationExecutions, lock: RotationLock, nowMs: number, windowSeconds: number = DEFAULT_ZOMBIE_WINDOW_SECONDS): Promise<LockHolderState> {
   const holder = lock.rotationId;
   const at = (ms: number) => new Date(ms).toISOString();
   if (isOperationLock(lock)) {

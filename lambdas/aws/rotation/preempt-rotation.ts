@@ -21,8 +21,6 @@ import type { ClientWithPending } from './context';
 import { isOperationLock } from './lock-holder';
 import { undoUnfinishedRotation, type UndoDeps } from './undo-rotation';
 
-
-
 /** Who stops the rotation, and why (for the execution history and the audit trail). */
 export interface Preemption {
   /** The rotation (or operation) that takes over. */
@@ -48,12 +46,7 @@ export interface PreemptionResult {
  * Stops rotation `heldRotationId` of `client` and undoes it if it had not finished.
  * The caller makes sure the stopped rotation can no longer write (it has taken or cleared the lock).
  */
-export async function stopAndCleanUp(
-  deps: UndoDeps & { readonly executions: RotationExecutions },
-  client: ClientWithPending,
-  heldRotationId: string,
-  preemption: Preemption,
-): Promise<PreemptionResult> {
+export async function stopAndCleanUp(deps: UndoDeps & { readonly executions: RotationExecutions }, client: ClientWithPending, heldRotationId: string, preemption: Preemption): Promise<PreemptionResult> {
   // An operator's operation (`<id>.rollback`, `<uuid>.repair`) has no execution and no version; its writes are lock-conditioned.
   if (isOperationLock({ rotationId: heldRotationId })) return { stoppedRotationId: heldRotationId, execution: 'not-found', undone: false };
   const execution = await deps.executions.stop(heldRotationId, {

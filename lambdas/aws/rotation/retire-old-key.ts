@@ -20,7 +20,7 @@ export interface RetireResult {
 export async function retireOldKey(deps: RotationDeps, context: RotationContext): Promise<RetireResult> {
   const client = await clientLockedBy(deps, context);
   const last = client.lastRotation;
-  if (!last || last.rotationId !== context.rotationId) {
+  if (last?.rotationId !== context.rotationId) {
     throw new RotationStateConflictError(`retire: rotation ${context.rotationId} has not finished.`);
   }
   const now = isoNow(deps.clock);
@@ -38,10 +38,7 @@ export async function retireOldKey(deps: RotationDeps, context: RotationContext)
   await convergent(
     () =>
       deps.keys.applyChange({
-        transitions:
-          key && key.state !== KeyState.REVOKED
-            ? [{ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }]
-            : [],
+        transitions: key && key.state !== KeyState.REVOKED ? [{ keyHash: key.keyHash, keyId: key.keyId, from: key.state, to: KeyState.REVOKED, set: { revokedAt: now } }] : [],
         client: {
           clientId: context.clientId,
           expect: { previousKeyHash, 'lock.rotationId': context.rotationId },

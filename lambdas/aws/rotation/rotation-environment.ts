@@ -15,8 +15,7 @@ const DAY = 24 * HOUR;
 /** The construct's bound: the longest overlap leaves the state machine under its 1-year limit. */
 const MAX_OVERLAP_LIMIT_SECONDS = 365 * DAY - 2 * HOUR;
 
-const seconds = (mustBe: string, bounds: { min?: number; above?: number; max?: number }, fallback: number) =>
-  optional(`a whole number of seconds, ${mustBe}`, decimal({ ...bounds, integer: true }), fallback);
+const seconds = (mustBe: string, bounds: { min?: number; above?: number; max?: number }, fallback: number) => optional(`a whole number of seconds, ${mustBe}`, decimal({ ...bounds, integer: true }), fallback);
 
 /** An https URL without userinfo, as testSecret's probe requires (core/verify-endpoint.ts). */
 function isVerifyEndpoint(url: string): boolean {

@@ -58,12 +58,7 @@ export interface UndoOptions {
 }
 
 /** Undoes a rotation that has not committed finishSecret. */
-export async function undoUnfinishedRotation(
-  deps: UndoDeps,
-  context: RotationContext,
-  client: ClientWithPending,
-  options: UndoOptions = {},
-): Promise<void> {
+export async function undoUnfinishedRotation(deps: UndoDeps, context: RotationContext, client: ClientWithPending, options: UndoOptions = {}): Promise<void> {
   const { exposedKey = 'grace', lockedBy = lockHolderOf(client), undoneBy } = options;
   const now = isoNow(deps.clock);
   const stages = await deps.secrets.versionStages(context.secretId);
@@ -87,9 +82,7 @@ export async function undoUnfinishedRotation(
   // A retry after the label went back cannot see that it was ever current; the key's state
   // can: a RETIRING pending key is an earlier undo's own grace transition.
   const transitions: KeyTransition[] =
-    pending && pending.state !== KeyState.REVOKED && pending.state !== KeyState.RETIRING
-      ? [wasCurrent ? exposed(deps, context, pending, now, exposedKey) : revoke(pending, now)]
-      : [];
+    pending && pending.state !== KeyState.REVOKED && pending.state !== KeyState.RETIRING ? [wasCurrent ? exposed(deps, context, pending, now, exposedKey) : revoke(pending, now)] : [];
   await convergent(
     () =>
       deps.keys.applyChange({
@@ -102,6 +95,7 @@ export async function undoUnfinishedRotation(
         },
         audit: undoAuditEvents(context, now, revokedIds(transitions), undoneBy),
       }),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- false positive: tsc rejects the line without it
     async () => ((await deps.keys.getClient(context.clientId)) as ClientWithPending | undefined)?.pendingRotationId !== context.rotationId,
   );
 }
@@ -120,9 +114,7 @@ export async function undoFinishedRotation(
   lockedBy: string | null = lockHolderOf(client),
 ): Promise<void> {
   if (context.mode === RotationMode.EMERGENCY || !client.previousKeyHash || !client.previousVersionId || !client.previousKeyId) {
-    throw new RotationStateConflictError(
-      `rollback: rotation ${context.rotationId} already finished and its previous key is gone; it cannot be undone.`,
-    );
+    throw new RotationStateConflictError(`rollback: rotation ${context.rotationId} already finished and its previous key is gone; it cannot be undone.`);
   }
   const now = isoNow(deps.clock);
   const previousVersionId = client.previousVersionId;
@@ -130,9 +122,7 @@ export async function undoFinishedRotation(
   // Going back makes the previous key current: never a key that is no longer RETIRING (the
   // kill switch revoked it, or its retirement ran), or the client would be handed a dead key.
   if (client.currentVersionId === context.rotationId && oldKey?.state !== KeyState.RETIRING) {
-    throw new RotationStateConflictError(
-      `rollback: the previous key ${client.previousKeyId} of rotation ${context.rotationId} is ${oldKey?.state ?? 'missing'}, not RETIRING; it cannot be made current again.`,
-    );
+    throw new RotationStateConflictError(`rollback: the previous key ${client.previousKeyId} of rotation ${context.rotationId} is ${oldKey?.state ?? 'missing'}, not RETIRING; it cannot be made current again.`);
   }
   // Back to the previous version while the table still shows this rotation current; after the commit, the table's labels.
   const backToPrevious = (c: ClientWithPending) => (c.currentVersionId === context.rotationId ? { current: previousVersionId } : labelsOfTable(c));
@@ -141,10 +131,10 @@ export async function undoFinishedRotation(
   if (newKey && newKey.state !== KeyState.REVOKED && newKey.state !== KeyState.RETIRING) {
     // The new key was current: clients may hold it.
     transitions.push(exposed(deps, context, newKey, now, exposedKey));
-  } else if (newKey && newKey.state === KeyState.RETIRING && exposedKey === 'revoke') {
+  } else if (newKey?.state === KeyState.RETIRING && exposedKey === 'revoke') {
     transitions.push(revoke(newKey, now));
   }
-  if (oldKey && oldKey.state === KeyState.RETIRING) {
+  if (oldKey?.state === KeyState.RETIRING) {
     transitions.push({ keyHash: oldKey.keyHash, keyId: oldKey.keyId, from: KeyState.RETIRING, to: KeyState.ACTIVE, remove: ['notAfter'] });
   }
   await convergent(
@@ -184,7 +174,12 @@ function revokedIds(transitions: readonly KeyTransition[]): string[] {
  */
 export function undoAuditEvents(context: RotationContext, now: string, revokedKeyIds: readonly string[], undoneBy?: string) {
   const base = {
-    clientId: context.clientId, at: now, actor: context.requestedBy, reason: context.reason, rotationId: context.rotationId, ...(undoneBy ? { sequence: undoneBy } : {}),
+    clientId: context.clientId,
+    at: now,
+    actor: context.requestedBy,
+    reason: context.reason,
+    rotationId: context.rotationId,
+    ...(undoneBy ? { sequence: undoneBy } : {}),
   };
   return [{ ...base, action: 'rotation.rolled_back' }, ...revokedKeyIds.map((keyId) => ({ ...base, action: 'key.revoked', keyId }))];
 }

@@ -42,12 +42,15 @@ export function registerClientCommands(program: Command, state: RunState): void 
     .requiredOption('--scopes <list>', 'comma-separated scopes of its keys, e.g. orders:read,orders:write')
     .requiredOption('--interval-days <n>', 'rotate on schedule every N days (1-365)')
     .option('--overlap <duration>', 'how long the previous key keeps working after a scheduled rotation, e.g. 24h (default: the deployment default)')
-    .option('--max-overlap <duration>', "hard deadline of the previous key while it is still used, e.g. 7d (default: the deployment maximum)")
+    .option('--max-overlap <duration>', 'hard deadline of the previous key while it is still used, e.g. 7d (default: the deployment maximum)')
     .requiredOption('--timezone <iana>', 'time zone of the window, e.g. Europe/Paris')
     .requiredOption('--window <HH:MM-HH:MM>', 'local window in which scheduled rotations start, e.g. 02:00-04:00')
     .option('--tags <list>', 'comma-separated tags that group clients for rotate-fleet, e.g. tier-1,region:eu')
     .option('--reason <text>', 'why (audit trail)', 'onboarding')
-    .addHelpText('after', '\nExample:\n  keyroll clients add acme-payments --scopes orders:read,orders:write --interval-days 30 \\\n    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"')
+    .addHelpText(
+      'after',
+      '\nExample:\n  keyroll clients add acme-payments --scopes orders:read,orders:write --interval-days 30 \\\n    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"',
+    )
     .action(async (rawId: string, options: AddOptions, command: Command) => {
       // Every argument is checked before anything is read.
       const clientId = checkClientId(rawId);
@@ -91,7 +94,10 @@ export function registerClientCommands(program: Command, state: RunState): void 
             ['current key', `${result.client.currentKeyId} (the key itself is in secret ${result.client.secretId}; it is never printed)`],
             ['scopes', result.client.scopes.join(', ')],
             ['policy', policyText(result.client.policy)],
-            ['schedule', `${result.schedule}: ${result.plan.expression} ${result.plan.timeZone}${result.plan.startDate ? `, first ${timestamp(result.plan.startDate)}` : ''}, flexible ${result.plan.flexibleWindowMinutes} min`],
+            [
+              'schedule',
+              `${result.schedule}: ${result.plan.expression} ${result.plan.timeZone}${result.plan.startDate ? `, first ${timestamp(result.plan.startDate)}` : ''}, flexible ${result.plan.flexibleWindowMinutes} min`,
+            ],
             ['audit actor', actor],
           ]),
         ].join('\n'),
@@ -194,7 +200,10 @@ export function parseLimit(text: string, option: string): number {
 function checkPolicyAgainstDeployment(deps: OpsDeps, policy: RotationPolicy): void {
   const { minSeconds, maxSeconds } = deps.settings.overlapBounds;
   const issues: string[] = [];
-  for (const [value, flag] of [[policy.overlapSeconds, '--overlap'], [policy.maxOverlapSeconds, '--max-overlap']] as const) {
+  for (const [value, flag] of [
+    [policy.overlapSeconds, '--overlap'],
+    [policy.maxOverlapSeconds, '--max-overlap'],
+  ] as const) {
     if (value !== undefined && (value < minSeconds || value > maxSeconds)) {
       issues.push(`${flag} must be between ${formatDuration(minSeconds)} and ${formatDuration(maxSeconds)} in this deployment`);
     }
@@ -214,9 +223,7 @@ async function scanClients(doc: import('@aws-sdk/lib-dynamodb').DynamoDBDocument
   const records: ClientRecord[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await doc.send(
-      new ScanCommand({ TableName: tableName, FilterExpression: 'sk = :client', ExpressionAttributeValues: { ':client': 'CLIENT' }, ExclusiveStartKey: startKey }),
-    );
+    const page = await doc.send(new ScanCommand({ TableName: tableName, FilterExpression: 'sk = :client', ExpressionAttributeValues: { ':client': 'CLIENT' }, ExclusiveStartKey: startKey }));
     for (const item of page.Items ?? []) {
       const { pk: _pk, sk: _sk, ...record } = item;
       records.push(record as unknown as ClientRecord);

@@ -63,7 +63,8 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       if (selectors.length !== 1) throw new UsageError('Give exactly one of --all, --tag <tag>, --clients <ids>.', ['selector: exactly one of all, tag, clients']);
       if (options.revokeImmediately && !options.emergency) throw new UsageError('--revoke-immediately needs --emergency.', ['revoke-immediately: without --emergency']);
       const clientIds = options.clients?.split(',').map((id) => checkClientId(id));
-      if (options.fleetId !== undefined && (!FLEET_ID_PATTERN.test(options.fleetId) || containsApiKey(options.fleetId))) throw new UsageError('--fleet-id must be fleet- and 1-74 characters of [A-Za-z0-9_-], and not an API key.', ['fleet-id: fleet- and 1-74 characters of [A-Za-z0-9_-], not an API key']);
+      if (options.fleetId !== undefined && (!FLEET_ID_PATTERN.test(options.fleetId) || containsApiKey(options.fleetId)))
+        throw new UsageError('--fleet-id must be fleet- and 1-74 characters of [A-Za-z0-9_-], and not an API key.', ['fleet-id: fleet- and 1-74 characters of [A-Za-z0-9_-], not an API key']);
       const waitTimeoutSeconds = parseDurationSeconds(options.waitTimeout, '--wait-timeout');
       const context = state.context(command);
       const { output, session } = context;
@@ -102,7 +103,14 @@ export function registerFleetCommand(program: Command, state: RunState): void {
       const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: fleetArn, name, input: JSON.stringify(input) }));
       if (!options.wait) {
         output.result({ fleetId: name, status: 'STARTED', executionArn: started.executionArn, ...input }, () =>
-          [`Started fleet rotation ${name}.`, fields([['execution', started.executionArn], ['clients', describeSelector(input)], ['mode', mode]])].join('\n'),
+          [
+            `Started fleet rotation ${name}.`,
+            fields([
+              ['execution', started.executionArn],
+              ['clients', describeSelector(input)],
+              ['mode', mode],
+            ]),
+          ].join('\n'),
         );
         return;
       }
@@ -112,7 +120,13 @@ export function registerFleetCommand(program: Command, state: RunState): void {
         const described = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
         if (described.status !== 'RUNNING') {
           const notice = described.output ? (JSON.parse(described.output) as FleetNotice) : undefined;
-          const data = { fleetId: name, status: described.status, executionArn: started.executionArn, ...(notice ? { notice } : {}), ...(described.error ? { error: described.error, cause: described.cause } : {}) };
+          const data = {
+            fleetId: name,
+            status: described.status,
+            executionArn: started.executionArn,
+            ...(notice ? { notice } : {}),
+            ...(described.error ? { error: described.error, cause: described.cause } : {}),
+          };
           if (described.status !== 'SUCCEEDED') {
             output.result(data, () => `Fleet rotation ${name} ${described.status}: ${described.error ?? ''} ${described.cause ?? ''}`.trim());
             throw new OperationFailedError(`Fleet rotation ${name} ended ${described.status}${described.error ? ` (${described.error})` : ''}.`);
@@ -121,7 +135,10 @@ export function registerFleetCommand(program: Command, state: RunState): void {
           return;
         }
         if (Date.now() > deadline) {
-          output.result({ fleetId: name, status: 'WAIT_TIMED_OUT', executionArn: started.executionArn }, () => `Still running after ${formatDuration(waitTimeoutSeconds)}: ${started.executionArn} (it goes on).`);
+          output.result(
+            { fleetId: name, status: 'WAIT_TIMED_OUT', executionArn: started.executionArn },
+            () => `Still running after ${formatDuration(waitTimeoutSeconds)}: ${started.executionArn} (it goes on).`,
+          );
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));

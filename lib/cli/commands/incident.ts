@@ -14,7 +14,10 @@ export function registerIncidentCommands(program: Command, state: RunState): voi
   program
     .command('identify')
     .description('Which key is this? Reads a leaked key from STANDARD INPUT (never an argument: shell history), prints its key id, client, state and what to do. Never prints the key.')
-    .addHelpText('after', '\nExamples:\n  pbpaste | keyroll identify\n  keyroll identify < leaked-key.txt\n\nExit codes: 0 known key; 1 well-formed but unknown to KeyRoll; 2 not a KeyRoll key (bad shape or checksum).')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pbpaste | keyroll identify\n  keyroll identify < leaked-key.txt\n\nExit codes: 0 known key; 1 well-formed but unknown to KeyRoll; 2 not a KeyRoll key (bad shape or checksum).',
+    )
     .action(async (_options: unknown, command: Command) => {
       if (!state.io.readStdin) throw new EnvironmentError('identify reads the key from standard input, which this runner does not provide.');
       const candidate = (await state.io.readStdin()).trim();
@@ -32,7 +35,17 @@ export function registerIncidentCommands(program: Command, state: RunState): voi
       const client = await deps.keys.getClient(record.clientId);
       const role = !client ? 'none' : record.keyId === client.currentKeyId ? 'current' : record.keyId === client.previousKeyId ? 'previous' : 'none';
       const advice = adviceFor(record, role, client);
-      const data = { keyId, clientId: record.clientId, state: record.state, role, rotationId: record.rotationId, ...(record.notAfter ? { notAfter: record.notAfter } : {}), ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}), ...(record.lastUsedAt ? { lastUsedAt: record.lastUsedAt } : {}), advice };
+      const data = {
+        keyId,
+        clientId: record.clientId,
+        state: record.state,
+        role,
+        rotationId: record.rotationId,
+        ...(record.notAfter ? { notAfter: record.notAfter } : {}),
+        ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
+        ...(record.lastUsedAt ? { lastUsedAt: record.lastUsedAt } : {}),
+        advice,
+      };
       output.result(data, () =>
         [
           `Key ${keyId} belongs to client ${record.clientId}: ${record.state}${role !== 'none' ? ` (${role} key)` : ''}.`,
@@ -91,7 +104,10 @@ export function registerIncidentCommands(program: Command, state: RunState): voi
     .argument('<clientId>', 'client id')
     .requiredOption('--reason <text>', 'why (audit trail)')
     .option('--rotation-id <id>', 'the rotation you mean; refused if the last finished rotation is another')
-    .addHelpText('after', '\nNot possible after the overlap (the previous key is retired), within a minute of its not-after, or after an emergency rotation\n(its previous keys are revoked): those exit 1 with RollbackNotPossible and change nothing.')
+    .addHelpText(
+      'after',
+      '\nNot possible after the overlap (the previous key is retired), within a minute of its not-after, or after an emergency rotation\n(its previous keys are revoked): those exit 1 with RollbackNotPossible and change nothing.',
+    )
     .action(async (rawClientId: string, options: { reason: string; rotationId?: string }, command: Command) => {
       const clientId = checkClientId(rawClientId);
       const reason = checkText(options.reason, '--reason', 512);

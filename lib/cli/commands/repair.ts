@@ -10,7 +10,10 @@ export function registerRepairCommand(program: Command, state: RunState): void {
     .description("Put the client's Secrets Manager labels (AWSCURRENT, AWSPREVIOUS, AWSPENDING) where its KeyRoll record says. For when `keyroll status` shows the labels DISAGREE and no rotation runs.")
     .argument('<clientId>', 'client id')
     .requiredOption('--reason <text>', 'why (audit trail)')
-    .addHelpText('after', '\nThe KeyRoll table is the truth; labels are its projection. A running rotation repairs them itself (RotationInProgress here);\nan orphaned lock is released with `keyroll unlock` first. Nothing to repair: exits 0 and changes nothing but the audit trail.')
+    .addHelpText(
+      'after',
+      '\nThe KeyRoll table is the truth; labels are its projection. A running rotation repairs them itself (RotationInProgress here);\nan orphaned lock is released with `keyroll unlock` first. Nothing to repair: exits 0 and changes nothing but the audit trail.',
+    )
     .action(async (rawClientId: string, options: { reason: string }, command: Command) => {
       const clientId = checkClientId(rawClientId);
       const reason = checkText(options.reason, '--reason', 512);
@@ -19,7 +22,9 @@ export function registerRepairCommand(program: Command, state: RunState): void {
       const actor = await session.actor();
       const result = await repairLabels(deps, { clientId, requestedBy: actor, reason });
       output.result({ ...result, actor }, () =>
-        result.repaired.length === 0 ? `The labels of ${clientId} already agree with the table; nothing changed.` : `Repaired the labels of ${clientId}:\n${result.repaired.map((line) => `  ${line}`).join('\n')}`,
+        result.repaired.length === 0
+          ? `The labels of ${clientId} already agree with the table; nothing changed.`
+          : `Repaired the labels of ${clientId}:\n${result.repaired.map((line) => `  ${line}`).join('\n')}`,
       );
     });
 }

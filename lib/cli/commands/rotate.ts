@@ -42,19 +42,22 @@ const SUCCESS: ReadonlySet<string> = new Set(['STARTED', 'ALREADY_STARTED', 'IN_
 export function registerRotateCommand(program: Command, state: RunState): void {
   program
     .command('rotate')
-    .description('Rotate a client\'s key now: a manual rotation with an overlap, or an emergency rotation that revokes every other key of the client.')
+    .description("Rotate a client's key now: a manual rotation with an overlap, or an emergency rotation that revokes every other key of the client.")
     .argument('<clientId>', 'client id')
     .requiredOption('--reason <text>', 'why (audit trail, and the ops record of the incident)')
     .option('--emergency', 'incident mode: no overlap; every other key of the client is revoked once the new key is current; a rotation in flight is preempted')
     .option('--revoke-immediately', 'with --emergency: revoke every existing key before the new key is even created (the client fails until it re-reads its secret)')
-    .option('--overlap <duration>', 'how long the previous key keeps working, e.g. 90m, 24h, 7d (not with --emergency; default: the client\'s policy, else the deployment default)')
+    .option('--overlap <duration>', "how long the previous key keeps working, e.g. 90m, 24h, 7d (not with --emergency; default: the client's policy, else the deployment default)")
     .option(
       '--rotation-id <id>',
       "rotation id to use (32-64 of [A-Za-z0-9_-]; default: a fresh one). Reusing one never runs it twice: a rotation that still holds the client's lock and has not finished is resumed; one that finished, is in its overlap, was rolled back or failed is reported (RotationAlreadyRan) and nothing changes; an id of an existing version of the client's secret is refused (RotationIdCollision). Deployed, an execution that exists under the id is reported, not started again",
     )
     .option('--wait', 'wait until the new key is current (and, for an emergency, the execution has ended), showing progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long (the rotation goes on)', '15m')
-    .option('--local', 'EMULATOR DEMOS ONLY: run the execution in this process (the synthesized state machine and the real handlers against AWS_ENDPOINT_URL) instead of Step Functions; waits are compressed on a simulated clock. Also KEYROLL_LOCAL=1')
+    .option(
+      '--local',
+      'EMULATOR DEMOS ONLY: run the execution in this process (the synthesized state machine and the real handlers against AWS_ENDPOINT_URL) instead of Step Functions; waits are compressed on a simulated clock. Also KEYROLL_LOCAL=1',
+    )
     .option('--leave-in-overlap', 'with --local: stop where a deployed execution waits out the overlap (new key current, previous key RETIRING, lock held), so status/rollback can be rehearsed')
     .addHelpText(
       'after',
@@ -79,7 +82,7 @@ export function registerRotateCommand(program: Command, state: RunState): void {
       const overlapSeconds = options.overlap === undefined ? undefined : parseDurationSeconds(options.overlap, '--overlap');
       const rotationIdGiven = options.rotationId === undefined ? undefined : checkRotationId(options.rotationId);
       const waitTimeoutSeconds = parseDurationSeconds(options.waitTimeout, '--wait-timeout');
-      const local = Boolean(options.local) || state.env['KEYROLL_LOCAL'] === '1';
+      const local = Boolean(options.local) || state.env.KEYROLL_LOCAL === '1';
       if (options.leaveInOverlap && !local) throw new UsageError('--leave-in-overlap needs --local.', ['leave-in-overlap: without --local']);
       if (options.leaveInOverlap && emergency) throw new UsageError('--leave-in-overlap cannot be used with --emergency: an emergency rotation has no overlap.', ['leave-in-overlap: with --emergency']);
       if (local && options.wait) throw new UsageError('--wait is implied by --local (the run ends when the rotation does).', ['wait: with --local']);
@@ -104,7 +107,7 @@ export function registerRotateCommand(program: Command, state: RunState): void {
         // The state machine's first step makes the same check; made here too, the run is reported
         // before anything runs (no stand-in execution, no failed run in the output).
         if (rotationIdGiven) await assertRotationIdUsable(deps, client, rotationId);
-        output.note(`Running rotation ${rotationId} locally against ${state.env['AWS_ENDPOINT_URL']} (emulator; waits compressed)...`);
+        output.note(`Running rotation ${rotationId} locally against ${state.env.AWS_ENDPOINT_URL} (emulator; waits compressed)...`);
         const outcome = await runLocalRotation(session, deps, rotationId, request, { leaveInOverlap: Boolean(options.leaveInOverlap) });
         await report(context, deps, request, rotationId, {
           status: outcome.status,
@@ -156,13 +159,14 @@ interface Waited {
 async function waitForRotation(context: CommandContext, deps: OpsDeps, request: RotationRequest, rotationId: string, timeoutMs: number): Promise<Waited> {
   const { output, session, state } = context;
   const sfn = session.clients().stepFunctions;
-  const pollMs = Math.max(50, Number(state.env['KEYROLL_POLL_INTERVAL_MS'] ?? 3000) || 3000);
+  const pollMs = Math.max(50, Number(state.env.KEYROLL_POLL_INTERVAL_MS ?? 3000) || 3000);
   const progress = rotationProgress(output, rotationId.slice(0, 24));
   const deadline = Date.now() + timeoutMs;
   const emergency = request.mode === RotationMode.EMERGENCY;
   try {
     for (;;) {
       const [execution, client] = await Promise.all([describeRotation(sfn, deps.executions.stateMachineArn, rotationId), deps.keys.getClient(request.clientId)]);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- false positive: tsc rejects the line without it
       const record = client as (ClientRecord & { pendingRotationId?: string }) | undefined;
       const current = record?.currentVersionId === rotationId || record?.lastRotation?.rotationId === rotationId;
       const stage = current ? 3 : record?.pendingRotationId === rotationId ? 2 : record?.lock?.rotationId === rotationId ? 1 : 0;
@@ -230,7 +234,7 @@ async function report(
         ['cause', outcome.cause],
         ['current key', client ? `${client.currentKeyId}${newKeyCurrent ? ' (new)' : ''}` : undefined],
         ['previous key', last ? `${last.previousKeyId}${last.previousKeyNotAfter ? ` valid until ${timestamp(last.previousKeyNotAfter)}` : ''}` : undefined],
-        ['revoked', last && last.revokedKeyIds.length ? last.revokedKeyIds.join(', ') : undefined],
+        ['revoked', last?.revokedKeyIds.length ? last.revokedKeyIds.join(', ') : undefined],
         ['preempted', last?.preemptedRotationId],
         ['next', outcome.status === 'STARTED' ? `keyroll status ${request.clientId}` : undefined],
       ]),
