@@ -62,7 +62,10 @@ const MALFORMED: KeyVerdict = Object.freeze({ accepted: false, reason: Rejection
 const UNKNOWN: KeyVerdict = Object.freeze({ accepted: false, reason: RejectionReason.UNKNOWN });
 
 /** What one read of the store left: nothing (no such key), or the record and its verdict when the rules accept it. */
-interface Found { readonly record: KeyRecord; readonly accepted: AcceptedVerdict }
+interface Found {
+  readonly record: KeyRecord;
+  readonly accepted: AcceptedVerdict;
+}
 type CacheEntry = (Found | { readonly record: undefined }) & {
   /** When the read started plus the TTL: the entry answers while the clock is before it. */
   readonly expiresAtMs: number;

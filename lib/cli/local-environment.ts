@@ -69,9 +69,9 @@ export async function provisionLocalEnvironment(options: { runId?: string; stack
       OpsTopicArn: opsTopic.TopicArn!,
       KeyArn: KeyMetadata!.Arn!,
       SecretNamePrefix: `keyroll-local/${runId}/clients/`,
-      KeyPrefix: String(synth.outputs['KeyPrefix']!.Value),
-      MinOverlapSeconds: String(synth.outputs['MinOverlapSeconds']!.Value),
-      MaxOverlapSeconds: String(synth.outputs['MaxOverlapSeconds']!.Value),
+      KeyPrefix: String(synth.outputs.KeyPrefix.Value),
+      MinOverlapSeconds: String(synth.outputs.MinOverlapSeconds.Value),
+      MaxOverlapSeconds: String(synth.outputs.MaxOverlapSeconds.Value),
       // Locally every step runs inside the CLI process that started the rotation: once that process
       // has exited, nothing of it can still write, so there is no window to wait out.
       ZombieWindowSeconds: '0',

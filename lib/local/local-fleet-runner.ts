@@ -167,12 +167,10 @@ export class LocalFleetRunner implements TaskTokenSink {
     const rotateClient = async (taskInput: unknown) => {
       const parameters = taskInput as { Input: Record<string, unknown>; Name?: string };
       // The StartExecution the integration makes with the fleet's role (a denial fails the item as on AWS).
-      await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () =>
-        authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }),
-      );
+      await actAs({ machine: 'fleet', state: FleetStates.ROTATE_CLIENT }, () => authorizeLocalCall({ service: 'SFN', command: 'StartExecution', input: { stateMachineArn: LOCAL_ROTATION_STATE_MACHINE_ARN } }));
       // Without a Name, StartExecution names the execution with a fresh UUID (every attempt a new execution).
       const { Input, Name = randomUUID() } = parameters;
-      const clientId = String(Input['clientId']);
+      const clientId = String(Input.clientId);
       const token = randomUUID();
       const input = { ...Input, callbackToken: token };
       const inputJson = JSON.stringify(input);

@@ -36,7 +36,11 @@ export class LocalRotationRunner {
    */
   async run(input: unknown, rotationId: string, waitUntil: WaitUntil): Promise<LocalRotationResult> {
     const result = await this.machine.run({ input, name: rotationId, waitUntil });
-    const usageDecisions = (result.usageChecks as { decision: string; notAfter?: string; deadlineReached?: boolean }[]).map(({ decision, notAfter, deadlineReached }) => ({ decision, notAfter, deadlineReached }));
+    const usageDecisions = (result.usageChecks as { decision: string; notAfter?: string; deadlineReached?: boolean }[]).map(({ decision, notAfter, deadlineReached }) => ({
+      decision,
+      notAfter,
+      deadlineReached,
+    }));
     if (result.status === 'SUCCEEDED') return { rotationId, status: 'SUCCEEDED', usageDecisions };
     return { rotationId, status: 'FAILED', error: result.error, cause: result.cause, usageDecisions };
   }

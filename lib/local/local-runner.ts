@@ -193,7 +193,7 @@ export class LocalStateMachine {
     }
     const execution = this.machine.run(options.input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, ...this.overrides },
-      context: { ...executionContext(options.name, options.input, this.options.deps.clock.nowMs()), ...options.context } as never,
+      context: { ...executionContext(options.name, options.input, this.options.deps.clock.nowMs()), ...options.context },
     });
     // StopExecution (`abort`, e.g. by test/support/local-executions.ts) marks the run at once, before any zombie can finish.
     const abort = execution.abort;

@@ -9,6 +9,7 @@ import { App } from 'aws-cdk-lib';
 import type { CfnElement } from 'aws-cdk-lib';
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { stepFunctionsOf } from '../keyroll-rotation';
 import { KeyRollStack } from '../keyroll-stack';
 import { RotationStates } from '../rotation-definition';
 import { authorizeLocalCall } from './local-identity';
@@ -55,8 +56,8 @@ export function synthesizeKeyRoll(): SynthesizedKeyRoll {
     opsTopic: logicalId(rotation.opsTopic),
     rotationStateMachine: logicalId(rotation.stateMachine),
     fleetStateMachine: logicalId(fleet.stateMachine),
-    rotationFunctions: Object.fromEntries(Object.entries(rotation.functions).map(([step, fn]) => [step, logicalId(fn)])),
-    fleetPageFunction: logicalId(fleet.node.findChild('FleetPageFunction') as unknown as { node: { defaultChild?: unknown } }),
+    rotationFunctions: Object.fromEntries(stepFunctionsOf(rotation.functions).map(([step, fn]) => [step, logicalId(fn)])),
+    fleetPageFunction: logicalId(fleet.node.findChild('FleetPageFunction')),
   };
   return { resources: template.Resources, outputs: template.Outputs, ids };
 }
@@ -72,8 +73,8 @@ export function tableDefinition(synth: SynthesizedKeyRoll, tableName: string): R
 /** Resolves a synthesized DefinitionString's `Fn::Join` with `references` (`Ref:<id>` / `GetAtt:<id>.<attr>`). */
 function resolveDefinition(synth: SynthesizedKeyRoll, machineLogicalId: string, references: ReadonlyMap<string, string>): Record<string, unknown> {
   const machine = synth.resources[machineLogicalId];
-  if (!machine || machine.Type !== 'AWS::StepFunctions::StateMachine') throw new Error(`The synthesized template has no state machine ${machineLogicalId}.`);
-  const definitionString = machine.Properties['DefinitionString'] as string | { 'Fn::Join': [string, unknown[]] };
+  if (machine?.Type !== 'AWS::StepFunctions::StateMachine') throw new Error(`The synthesized template has no state machine ${machineLogicalId}.`);
+  const definitionString = machine.Properties.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
   const text =
     typeof definitionString === 'string'
       ? definitionString
@@ -91,7 +92,7 @@ function resolveDefinition(synth: SynthesizedKeyRoll, machineLogicalId: string, 
   // The execution timeout (max overlap + 1 h, about 30 days) exceeds what a Node timer can
   // hold (2^31-1 ms): the interpreter's timer would overflow and fire at once. Time is
   // simulated locally anyway; the infra tests assert the real value.
-  delete definition['TimeoutSeconds'];
+  delete definition.TimeoutSeconds;
   return definition;
 }
 
@@ -186,12 +187,13 @@ export class ServiceIntegrations {
       case 'arn:aws:states:::aws-sdk:sfn:sendTaskSuccess':
       case 'arn:aws:states:::aws-sdk:sfn:sendTaskFailure':
         return withPrefix('Sfn', async () => {
-          const token = String(parameters['TaskToken']);
+          const token = String(parameters.TaskToken);
           // Answered in-process, not through the SDK: announced so the caller's IAM can be judged.
           await authorizeLocalCall({ service: 'SFN', command: resource.endsWith('sendTaskSuccess') ? 'SendTaskSuccess' : 'SendTaskFailure', input: parameters });
           if (!this.tokens) throw Object.assign(new Error('Invalid token'), { name: 'InvalidTokenException' });
-          if (resource.endsWith('sendTaskSuccess')) this.tokens.succeed(token, String(parameters['Output']));
-          else this.tokens.fail(token, String(parameters['Error']), String(parameters['Cause'] ?? ''));
+          if (resource.endsWith('sendTaskSuccess')) this.tokens.succeed(token, String(parameters.Output));
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the definition passes strings; String() keeps a malformed one from throwing here
+          else this.tokens.fail(token, String(parameters.Error), String(parameters.Cause ?? ''));
           return {};
         });
       default:
@@ -200,7 +202,13 @@ export class ServiceIntegrations {
   }
 }
 
-type StateJson = { Type: string; Resource?: string; ItemProcessor?: { States: Record<string, StateJson> }; Iterator?: { States: Record<string, StateJson> }; Branches?: { States: Record<string, StateJson> }[] };
+interface StateJson {
+  Type: string;
+  Resource?: string;
+  ItemProcessor?: { States: Record<string, StateJson> };
+  Iterator?: { States: Record<string, StateJson> };
+  Branches?: { States: Record<string, StateJson> }[];
+}
 
 /** The Task states of a definition with their resources, in definition order, those of Map item processors and Parallel branches included (the interpreter finds local handlers by state name at any depth). */
 export function taskStates(workflow: SynthesizedWorkflow): [name: string, resource: string][] {
@@ -210,12 +218,12 @@ export function taskStates(workflow: SynthesizedWorkflow): [name: string, resour
       ...walk((state.ItemProcessor ?? state.Iterator)?.States ?? {}),
       ...(state.Branches ?? []).flatMap((branch) => walk(branch.States)),
     ]);
-  return walk(workflow.definition['States'] as Record<string, StateJson>);
+  return walk(workflow.definition.States as Record<string, StateJson>);
 }
 
 /** Every state of the definition mapped to 0: for the interpreter's wait and retry-interval overrides. */
 export function zeroForEveryState(workflow: SynthesizedWorkflow): Record<string, number> {
-  return Object.fromEntries(Object.keys(workflow.definition['States'] as object).map((name) => [name, 0]));
+  return Object.fromEntries(Object.keys(workflow.definition.States as object).map((name) => [name, 0]));
 }
 
 /** What the last usage check said (its output carries the Wait states' timestamps). */

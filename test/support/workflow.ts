@@ -142,7 +142,7 @@ function integrationCall(resource: string): { service: string; command: string }
 
 /** The topics the definition publishes to (client: NotifyRotated's, ops: NotifyOpsFailure's), for the IAM check's world. */
 function topicsOf(workflow: SynthesizedWorkflow): { clientTopicArn?: string; opsTopicArn?: string } {
-  const states = workflow.definition['States'] as Record<string, { Parameters?: { TopicArn?: string } }>;
+  const states = workflow.definition.States as Record<string, { Parameters?: { TopicArn?: string } }>;
   return { clientTopicArn: states[RotationStates.NOTIFY_ROTATED]?.Parameters?.TopicArn, opsTopicArn: states[RotationStates.NOTIFY_OPS_FAILURE]?.Parameters?.TopicArn };
 }
 
@@ -178,23 +178,25 @@ export class WorkflowRunner {
     const record: RunRecord = { calls: [], counts: new Map(), armed, callCounts: new Map(), fired: [], hold: options.hold, holdCount: 0 };
     const events: LocalExecutionEvent[] = [];
     const restoreOutput = captureOutput(this.tap);
-    const result = await this.machine.run({
-      input: options.input,
-      name: options.rotationId,
-      // The local interpreter skips the Waits; the manual clock jumps to where each would have ended.
-      waitUntil: async (targetMs) => {
-        const clock = this.deps.clock;
-        if (clock instanceof ManualClock && clock.nowMs() < targetMs) clock.advance(targetMs - clock.nowMs());
-      },
-      aroundTask: (task, invoke) => this.task(task, invoke, options, record, attempts),
-      onEvent: (event) => {
-        events.push(event);
-        this.tap.add(`event ${event.type}`, event);
-      },
-    }).catch((error: unknown) => {
-      restoreOutput();
-      throw error;
-    });
+    const result = await this.machine
+      .run({
+        input: options.input,
+        name: options.rotationId,
+        // The local interpreter skips the Waits; the manual clock jumps to where each would have ended.
+        waitUntil: async (targetMs) => {
+          const clock = this.deps.clock;
+          if (clock instanceof ManualClock && clock.nowMs() < targetMs) clock.advance(targetMs - clock.nowMs());
+        },
+        aroundTask: (task, invoke) => this.task(task, invoke, options, record, attempts),
+        onEvent: (event) => {
+          events.push(event);
+          this.tap.add(`event ${event.type}`, event);
+        },
+      })
+      .catch((error: unknown) => {
+        restoreOutput();
+        throw error;
+      });
     const observed = this.observed(record);
     if (result.status === 'SUCCEEDED') this.tap.add('execution output', result.output);
     else this.tap.add('execution error', result.thrown);
@@ -271,28 +273,31 @@ export class WorkflowRunner {
       const crashed = firedIn(record, state, attempt);
       if (crashed) throw crashed.thrown;
       const hold = record.hold;
-      if (!hold || hold.state !== state || !isStoreWrite(call) || ++record.holdCount !== hold.beforeWrite) return;
+      if (hold?.state !== state || !isStoreWrite(call) || ++record.holdCount !== hold.beforeWrite) return;
       record.hold = undefined;
       // The test's hook (a kill switch, an operator) is not the step: its calls are not the step role's.
       return asNoPrincipal(() => hold.onHold({ state, attempt, ...call }));
     };
-    return Object.assign((call: AwsCall) => {
-      record.calls.push({ state, attempt, ...call });
-      record.callCounts.set(state, (record.callCounts.get(state) ?? 0) + 1);
-      if (call.ok) record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
-      const crash = record.armed[0];
-      if (!crash || crash.state !== state || record.callCounts.get(state) !== crash.afterCall) return;
-      record.armed.shift();
-      const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command}${call.ok ? '' : ', failed'})`);
-      error.name = crash.error ?? this.crashErrorName(state);
-      record.fired.push({ ...crash, call: { service: call.service, command: call.command, ok: call.ok }, attempt, surfaced: true, thrown: error });
-      throw error;
-    }, { admit });
+    return Object.assign(
+      (call: AwsCall) => {
+        record.calls.push({ state, attempt, ...call });
+        record.callCounts.set(state, (record.callCounts.get(state) ?? 0) + 1);
+        if (call.ok) record.counts.set(state, (record.counts.get(state) ?? 0) + 1);
+        const crash = record.armed[0];
+        if (crash?.state !== state || record.callCounts.get(state) !== crash.afterCall) return;
+        record.armed.shift();
+        const error = new Error(`Simulated crash of ${state} after AWS call ${crash.afterCall} (${call.service}:${call.command}${call.ok ? '' : ', failed'})`);
+        error.name = crash.error ?? this.crashErrorName(state);
+        record.fired.push({ ...crash, call: { service: call.service, command: call.command, ok: call.ok }, attempt, surfaced: true, thrown: error });
+        throw error;
+      },
+      { admit },
+    );
   }
 
   /** Lambda tasks crash as `Lambda.Unknown`; a direct integration loses its response as its retryable client error. */
   private crashErrorName(state: string): string {
-    const definition = (this.workflow.definition['States'] as Record<string, { Resource?: string; Retry?: { ErrorEquals: string[] }[] }>)[state];
+    const definition = (this.workflow.definition.States as Record<string, { Resource?: string; Retry?: { ErrorEquals: string[] }[] }>)[state];
     const integration = definition?.Resource ? integrationCall(definition.Resource) : undefined;
     if (!integration) return 'Lambda.Unknown';
     const retried = (definition?.Retry ?? []).flatMap((r) => r.ErrorEquals).find((e) => e.endsWith('.SdkClientException'));

@@ -113,7 +113,14 @@ beforeAll(async () => {
   ({ deps, workflow, runner } = world);
   topics = [world.clientTopic, world.opsTopic];
   // The kill switch and the operator rollback need the table, the secrets, the clock, the executions and the client topic.
-  ops = { keys: deps.keys, secrets: deps.secrets, clock, executions, settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds }, notifier: new ClientNotifier(new SNSClient({}), topics[0]!.topicArn) } as unknown as OpsDeps;
+  ops = {
+    keys: deps.keys,
+    secrets: deps.secrets,
+    clock,
+    executions,
+    settings: { zombieWindowSeconds: deps.settings.zombieWindowSeconds },
+    notifier: new ClientNotifier(new SNSClient({}), topics[0].topicArn),
+  } as unknown as OpsDeps;
   verifier = new KeyVerifier({ lookup: (hash) => deps.keys.getKey(hash), clock, keyPrefix: deps.settings.keyPrefix, cacheTtlMs: 0, negativeCacheTtlMs: 0 });
   usage = new UsageRecorder(deps.keys, clock, 60_000);
 });
@@ -150,14 +157,7 @@ const described = (error: unknown) => `${(error as Error).name}: ${(error as Err
  * finish) where the column says (the caller calls it after, for the others); returns what
  * ran, for the incident checks.
  */
-async function interfere(
-  interferer: Interferer,
-  clientId: string,
-  log: string[],
-  violations: string[],
-  preIncident: string[] | undefined,
-  land: () => Promise<unknown>,
-): Promise<Incident | undefined> {
+async function interfere(interferer: Interferer, clientId: string, log: string[], violations: string[], preIncident: string[] | undefined, land: () => Promise<unknown>): Promise<Incident | undefined> {
   if (interferer === 'operator-rollback') {
     try {
       const result = await rollbackLastRotation(ops, { clientId, requestedBy: 'alice@example.com', reason: 'the new key breaks the partner' });
@@ -292,11 +292,7 @@ describe('the zombie matrix', () => {
   });
 
   const points = (): { victim: Victim; point: ZombiePoint }[] =>
-    VICTIMS.flatMap((victim) =>
-      sitesByVictim
-        .get(victim.name)!
-        .flatMap((site) => INTERFERERS.filter((i) => appliesTo(i, site)).map((interferer) => ({ victim, point: { ...site, interferer } }))),
-    );
+    VICTIMS.flatMap((victim) => sitesByVictim.get(victim.name)!.flatMap((site) => INTERFERERS.filter((i) => appliesTo(i, site)).map((interferer) => ({ victim, point: { ...site, interferer } }))));
 
   it('generates a point for every store write of every Lambda step of the victims', () => {
     const sites = [...sitesByVictim.values()].flat();
