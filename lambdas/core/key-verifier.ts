@@ -14,7 +14,6 @@
  * from t + cacheTtlMs on. The state rule is applied at verification time with the clock, so a
  * RETIRING key stops working at its not-after exactly, cache or not.
  */
-import { LRUCache } from 'lru-cache';
 import { apiKeyProblem, digestApiKey, digestToHex, MAX_KEY_LENGTH } from './api-key';
 import type { Clock } from './clock';
 import type { Deadline } from './deadline';
@@ -71,12 +70,6 @@ type CacheEntry = (Found | { readonly record: undefined }) & {
   readonly expiresAtMs: number;
 };
 
-/** What the first caller of a read hands to it (a caller joining the read shares both). */
-interface ReadContext {
-  readonly startedAtMs: number;
-  readonly deadline: Deadline | undefined;
-}
-
 /** The accepted verdict for `record`, frozen because every cache hit returns the same object. */
 function acceptedVerdict(record: KeyRecord, keyHash: string): AcceptedVerdict {
   const principal = principalOf(record);
@@ -92,13 +85,18 @@ export class InvalidVerifierOptionsError extends KeyRollError {
 /** Verifies presented API keys with a short-lived in-memory cache of the records. */
 export class KeyVerifier {
   /**
-   * Entries by the key's binary SHA-256 digest. lru-cache bounds their number, and its fetch()
-   * makes concurrent misses of one key share one read. Freshness is the entry's own
-   * `expiresAtMs`, not lru-cache's TTL, which keeps an entry until its age exceeds the TTL
-   * (one instant past the bound) and reads a TTL of 0 as "never expires". Hits use peek(),
-   * which leaves the order alone, so eviction drops the entry read longest ago.
+   * Entries by the key's binary SHA-256 digest, in the order their reads ended: when full, the
+   * entry read longest ago is dropped (a hit does not reorder). A Map rather than lru-cache,
+   * whose constructor pre-allocates `max` slots (1.5 ms for 10,000, at every cold start and on
+   * every clear()) and whose TTL semantics differ from the bound here (bench/README.md, "Results
+   * (issue 17)").
    */
-  private readonly cache: LRUCache<string, CacheEntry, ReadContext>;
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Reads in flight by digest: concurrent misses of one key share one read. */
+  private readonly inFlight = new Map<string, Promise<CacheEntry>>();
+  /** Bumped by clear(): a read that started before it answers its callers but is not cached. */
+  private generation = 0;
+  private readonly maxEntries: number;
   private readonly clock: Clock;
   private readonly lookup: KeyLookup;
   private readonly keyPrefix: string | undefined;
@@ -124,12 +122,7 @@ export class KeyVerifier {
     if (!(Number.isInteger(maxEntries) && maxEntries > 0)) {
       throw new InvalidVerifierOptionsError(`maxEntries must be a positive integer; got ${maxEntries}.`);
     }
-    this.cache = new LRUCache<string, CacheEntry, ReadContext>({
-      max: maxEntries,
-      // An entry evicted or cleared while its read is in flight still answers the callers waiting on that read.
-      ignoreFetchAbort: true,
-      fetchMethod: (digest, _stale, { context }) => this.read(digest, context),
-    });
+    this.maxEntries = maxEntries;
   }
 
   /**
@@ -148,8 +141,7 @@ export class KeyVerifier {
     if (cached !== undefined) return judge(cached, nowMs, requiredScopes);
     // A miss: the offline format check first, so a malformed key never reaches the store.
     if (apiKeyProblem(presented, this.keyPrefix) !== undefined) return MALFORMED;
-    // forceRefresh: an entry still in the cache here has expired by our clock (see `cache`).
-    const entry = await this.cache.forceFetch(digest, { forceRefresh: true, context: { startedAtMs: nowMs, deadline } });
+    const entry = await this.sharedRead(digest, nowMs, deadline);
     return judge(entry, this.clock.nowMs(), requiredScopes);
   }
 
@@ -168,7 +160,9 @@ export class KeyVerifier {
 
   /** Forgets every cached record (e.g. after a local revocation). */
   clear(): void {
+    this.generation += 1;
     this.cache.clear();
+    this.inFlight.clear();
   }
 
   /**
@@ -177,12 +171,39 @@ export class KeyVerifier {
    * nothing without its preimage (the store holds the same hash; a request needs the key).
    */
   private freshEntry(digest: string, nowMs: number): CacheEntry | undefined {
-    const entry = this.cache.peek(digest);
+    const entry = this.cache.get(digest);
     return entry !== undefined && entry.expiresAtMs > nowMs ? entry : undefined;
   }
 
-  /** One read of the store, shared by every caller that misses on `digest` while it is in flight. */
-  private async read(digest: string, { startedAtMs, deadline }: ReadContext): Promise<CacheEntry> {
+  /**
+   * The read in flight for `digest`, or a new one: every caller that misses while it is in
+   * flight shares it (and its deadline). Its entry is cached before any caller resumes.
+   */
+  private sharedRead(digest: string, startedAtMs: number, deadline: Deadline | undefined): Promise<CacheEntry> {
+    const joined = this.inFlight.get(digest);
+    if (joined !== undefined) return joined;
+    const generation = this.generation;
+    const reading = this.read(digest, startedAtMs, deadline);
+    this.inFlight.set(digest, reading);
+    const done = () => {
+      if (this.inFlight.get(digest) === reading) this.inFlight.delete(digest);
+    };
+    reading.then((entry) => {
+      done();
+      if (generation === this.generation) this.remember(digest, entry);
+    }, done);
+    return reading;
+  }
+
+  /** Caches `entry` as the newest; when full, drops the entry read longest ago. */
+  private remember(digest: string, entry: CacheEntry): void {
+    this.cache.delete(digest);
+    this.cache.set(digest, entry);
+    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+  }
+
+  /** One read of the store. */
+  private async read(digest: string, startedAtMs: number, deadline: Deadline | undefined): Promise<CacheEntry> {
     this.lookups += 1;
     const keyHash = digestToHex(digest);
     const record = await this.lookup(keyHash, deadline);

@@ -379,14 +379,14 @@ describe('in-flight de-duplication', () => {
     pending[1].resolve(recordFor(KEY, KeyState.ACTIVE));
     expect((await again).accepted).toBe(true);
   });
-  it('a read whose entry is evicted or cleared while in flight still answers its callers, and is not cached', async () => {
+  it('reads in flight when the cache is cleared still answer their callers, and are not cached', async () => {
     const { lookup, pending } = deferredLookup();
     const verifier = verifierWith(lookup, clock, { maxEntries: 1 });
     const first = verifier.verify(KEY);
-    const second = verifier.verify(OTHER_KEY); // takes the only entry from KEY's read
+    const second = verifier.verify(OTHER_KEY); // a second read in flight beside KEY's
     await settle();
     expect(pending.map((p) => p.hash)).toEqual([hashApiKey(KEY), hashApiKey(OTHER_KEY)]);
-    verifier.clear(); // and forgets OTHER_KEY's read too
+    verifier.clear(); // while both reads are in flight
     pending[0].resolve(recordFor(KEY, KeyState.ACTIVE));
     pending[1].resolve(undefined);
     expect((await first).accepted).toBe(true);
