@@ -190,7 +190,8 @@ export class KeyVerifier {
     };
     reading.then((entry) => {
       done();
-      if (generation === this.generation) this.remember(digest, entry);
+      // Only an entry that can still answer is kept (not one of a TTL of 0, nor a read slower than its TTL): else it would push out one that can.
+      if (generation === this.generation && entry.expiresAtMs > this.clock.nowMs()) this.remember(digest, entry);
     }, done);
     return reading;
   }

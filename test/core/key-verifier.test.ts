@@ -341,6 +341,22 @@ describe('negative cache', () => {
     await verifier.verify(KEY);
     expect(s.lookup.mock.calls).toEqual([[hashApiKey(OTHER_KEY)], [hashApiKey(OTHER_KEY)], [hashApiKey(KEY)]]);
   });
+
+  it('an entry that cannot answer is not kept: with negativeCacheTtlMs 0, made-up keys never push a found record out', async () => {
+    const s = store(recordFor(KEY, KeyState.ACTIVE));
+    const verifier = verifierWith(s.lookup, clock, { maxEntries: 2, negativeCacheTtlMs: 0 });
+    await verifier.verify(KEY);
+    for (const seed of [50, 51, 52]) await verifier.verify(keyFor(seed));
+    expect(verifier.verifyCached(KEY)?.accepted).toBe(true);
+  });
+
+  it('cacheTtlMs 0 keeps nothing in memory', async () => {
+    const s = store(recordFor(KEY, KeyState.ACTIVE));
+    const verifier = verifierWith(s.lookup, clock, { cacheTtlMs: 0 });
+    for (let i = 0; i < 5; i++) await verifier.verify(KEY);
+    expect(s.lookup).toHaveBeenCalledTimes(5);
+    expect((verifier as unknown as { cache: Map<string, unknown> }).cache.size).toBe(0);
+  });
 });
 
 describe('in-flight de-duplication', () => {
