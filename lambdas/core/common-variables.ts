@@ -14,9 +14,13 @@ export const KEY_PREFIX = required('a key prefix (2-16 lowercase letters or digi
 /**
  * A state machine's ARN, unqualified: `arn:<partition>:states:<region>:<account>:stateMachine:<name>`
  * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html), the
- * name 1-80 characters of [A-Za-z0-9_-] as the construct checks it.
+ * name 1-80 characters without whitespace, brackets, wildcards, `" # % \ ^ | ~ ` $ & , ; : /` or
+ * control characters, as AWS names them
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html):
+ * KeyRollSchedules accepts any state machine, not only KeyRollRotation's stricter names.
  */
-export const STATE_MACHINE_ARN_PATTERN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+// eslint-disable-next-line no-control-regex -- AWS forbids control characters in a name: the class names them to exclude them.
+export const STATE_MACHINE_ARN_PATTERN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
 const STATE_MACHINE_ARN_MUST_BE = 'a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)';
 
 /** STATE_MACHINE_ARN where the function cannot work without it (the scheduled start). */

@@ -216,12 +216,23 @@ describe('STATE_MACHINE_ARN and POWERTOOLS_SERVICE_NAME', () => {
     refusal(() => readVariable({}, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN), 'STATE_MACHINE_ARN');
   });
 
+  // KeyRollSchedules takes any state machine; AWS allows names KeyRollRotation's own check would not
+  // (https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html).
+  it.each(['rotator.v2', 'keys+rotation@team=a', 'rotación'])('STATE_MACHINE_ARN with the name %p, which AWS allows, is read', (name) => {
+    const value = `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`;
+    expect(readVariable({ STATE_MACHINE_ARN: value }, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN)).toBe(value);
+  });
+
   it.each([
     'KeyRoll-Rotation',
     'arn:aws:states:us-east-1:123456789012:execution:KeyRoll:run-1',
     'arn:aws:lambda:us-east-1:123456789012:function:KeyRoll',
     `${arn}:PROD`,
     'arn:aws:states:us-east-1:1234:stateMachine:KeyRoll',
+    'arn:aws:states:us-east-1:123456789012:stateMachine:Key Roll',
+    'arn:aws:states:us-east-1:123456789012:stateMachine:KeyRoll/v2',
+    'arn:aws:states:us-east-1:123456789012:stateMachine:Key*',
+    `arn:aws:states:us-east-1:123456789012:stateMachine:${'k'.repeat(81)}`,
   ])('STATE_MACHINE_ARN=%p → InvalidConfiguration naming it, required or not', (value) => {
     refusal(() => readVariable({ STATE_MACHINE_ARN: value }, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN), 'STATE_MACHINE_ARN', value);
     refusal(() => readVariable({ STATE_MACHINE_ARN: value }, 'STATE_MACHINE_ARN', OPTIONAL_STATE_MACHINE_ARN), 'STATE_MACHINE_ARN', value);
