@@ -3,7 +3,7 @@
  * API) over the key table, an example protected HTTP API, the auth metrics as `metricXxx()`
  * methods, and alarms on them to the ops topic.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -19,6 +19,7 @@ import { Construct } from 'constructs';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
 import { RouteScopes } from '../lambdas/aws/auth/route-scopes';
 import { TABLE_KEY_ATTRIBUTES, KEY_ITEM_PK_PATTERN, USAGE_ATTRIBUTE } from '../lambdas/aws/table-keys';
+import { KEY_PREFIX_PATTERN } from '../lambdas/core/api-key';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
@@ -100,6 +101,10 @@ export class KeyRollAuth extends Construct {
   constructor(scope: Construct, id: string, props: KeyRollAuthProps) {
     super(scope, id);
     const cacheTtl = props.cacheTtl ?? Duration.millis(MAX_CACHE_TTL_MS);
+    // Checked here as the authorizer's configuration reader checks it at init: a mistake fails the synth, not every request.
+    if (!Token.isUnresolved(props.keyPrefix) && !KEY_PREFIX_PATTERN.test(props.keyPrefix)) {
+      throw new Error(`keyPrefix must be 2-16 lowercase letters or digits starting with a letter; got '${props.keyPrefix}'.`);
+    }
     if (cacheTtl.toMilliseconds() > MAX_CACHE_TTL_MS) throw new Error(`cacheTtl must be at most ${MAX_CACHE_TTL_MS / 1000} seconds; got ${cacheTtl.toMilliseconds()} ms.`);
     const usageRecordInterval = props.usageRecordInterval ?? Duration.minutes(5);
     if (usageRecordInterval.toSeconds() < 1) throw new Error('usageRecordInterval must be at least 1 second.');

@@ -21,6 +21,7 @@ import { buildRotationDefinition, type RotationFunctions } from './rotation-defi
 import { REQUEST_SLACK_SECONDS } from '../lambdas/core/zombie-window';
 import { parseVerifyEndpointUrl } from '../lambdas/core/verify-endpoint';
 import { regionalServiceHost } from './service-endpoints';
+import { KEY_PREFIX_PATTERN } from '../lambdas/core/api-key';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
 export interface KeyRollRotationProps {
@@ -465,7 +466,7 @@ function capitalize(text: string): string {
 }
 
 function validateProps(keyPrefix: string, secretNamePrefix: string, defaultOverlap: Duration, minOverlap: Duration, maxOverlap: Duration): void {
-  if (!/^[a-z][a-z0-9]{1,15}$/.test(keyPrefix)) {
+  if (!KEY_PREFIX_PATTERN.test(keyPrefix)) {
     throw new Error(`keyPrefix must be 2-16 lowercase letters or digits starting with a letter; got '${keyPrefix}'.`);
   }
   if (!/^[A-Za-z0-9/_+=.@-]{1,256}$/.test(secretNamePrefix)) {

@@ -186,6 +186,14 @@ describe('validation', () => {
     expect(build).toThrow('cacheTtl must be at most 10 seconds; got 11000 ms.');
   });
 
+  test.each(['KR', 'k', 'kr_', 'a'.repeat(17)])('keyPrefix %p, which the authorizer would refuse at init, fails the synth', (keyPrefix) => {
+    const stack = new Stack(newTestApp(), 'V', { env: TEST_ENV });
+    const rotation = new KeyRollRotation(stack, 'R');
+    expect(() => new KeyRollAuth(stack, 'A', { table: rotation.table, encryptionKey: rotation.encryptionKey, opsTopic: rotation.opsTopic, keyPrefix })).toThrow(
+      /keyPrefix must be 2-16 lowercase letters or digits/,
+    );
+  });
+
   describe('route scopes', () => {
     const build = (auth: { routeScopes?: Record<string, string[]>; denyUnlistedRoutes?: boolean }) => {
       const stack = new Stack(newTestApp(), 'V', { env: TEST_ENV });
