@@ -541,11 +541,19 @@ def _patch_moto():
         apply()
 
 
+def _moto_installed():
+    import importlib.util as _util
+
+    return _util.find_spec("moto") is not None
+
+
+# A Python without moto is left alone: its probe then fails as "moto is missing", not as refused here.
 # Python goes on after an exception in sitecustomize: exit instead, so moto never runs unpatched.
-try:
-    _patch_moto()
-except Exception as _error:  # noqa: BLE001
-    _problem = _error if isinstance(_error, ShapeError) else f"applying the patches failed: {type(_error).__name__}: {_error}"
-    _sys.stderr.write(f"{MARKER} {_problem}\n")
-    _sys.stderr.flush()
-    _os._exit(SHAPE_EXIT_STATUS)
+if _moto_installed():
+    try:
+        _patch_moto()
+    except Exception as _error:  # noqa: BLE001
+        _problem = _error if isinstance(_error, ShapeError) else f"applying the patches failed: {type(_error).__name__}: {_error}"
+        _sys.stderr.write(f"{MARKER} {_problem}\n")
+        _sys.stderr.flush()
+        _os._exit(SHAPE_EXIT_STATUS)
