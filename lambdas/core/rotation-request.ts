@@ -67,6 +67,18 @@ const noKey = (text: string): boolean => !containsApiKey(text);
 
 const REQUEST_FIELDS = ['clientId', 'mode', 'reason', 'requestedBy', 'overlapSeconds', 'revokeImmediately', 'callbackToken'] as const;
 
+/** Free text a human typed (a reason, a name): trimmed, 1-`maxLength` printable characters, never a key. */
+function freeText(maxLength: number) {
+  return v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(maxLength, `must be at most ${maxLength} characters`),
+    v.regex(PRINTABLE, 'must not contain control characters'),
+    v.check(noKey, 'must not contain an API key'),
+  );
+}
+
 function requestSchema(bounds: OverlapBounds) {
   // Every check carries its own message: valibot's defaults echo the received value, and
   // the input may hold key material pasted by mistake.
@@ -74,22 +86,8 @@ function requestSchema(bounds: OverlapBounds) {
     {
       clientId: v.pipe(v.string('must be a string'), v.regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9._-]'), v.check(noKey, 'must not be an API key')),
       mode: v.picklist(Object.values(RotationMode), 'must be one of scheduled, manual, emergency'),
-      reason: v.pipe(
-        v.string('must be a string'),
-        v.trim(),
-        v.minLength(1, 'must not be empty'),
-        v.maxLength(512, 'must be at most 512 characters'),
-        v.regex(PRINTABLE, 'must not contain control characters'),
-        v.check(noKey, 'must not contain an API key'),
-      ),
-      requestedBy: v.pipe(
-        v.string('must be a string'),
-        v.trim(),
-        v.minLength(1, 'must not be empty'),
-        v.maxLength(128, 'must be at most 128 characters'),
-        v.regex(PRINTABLE, 'must not contain control characters'),
-        v.check(noKey, 'must not contain an API key'),
-      ),
+      reason: freeText(512),
+      requestedBy: freeText(128),
       overlapSeconds: v.optional(
         v.pipe(
           v.number('must be a number'),

@@ -66,7 +66,7 @@ const IAM_PREFIXES: Record<string, string> = {
 };
 
 /** The document client's command names (lib-dynamodb) → the DynamoDB API they send. */
-const DOCUMENT_COMMANDS: Record<string, string> = {
+export const DOCUMENT_COMMANDS: Readonly<Record<string, string>> = {
   Get: 'GetItem',
   Put: 'PutItem',
   Update: 'UpdateItem',

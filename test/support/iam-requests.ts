@@ -22,7 +22,7 @@
  * - DynamoDB's use of the table key is not per request (DynamoDB caches table keys and checks
  *   the key through the table's grant), so it is not modelled here.
  */
-import { iamActionsOf } from './call-recorder';
+import { DOCUMENT_COMMANDS, iamActionsOf } from './call-recorder';
 import { TEST_ACCOUNT, TEST_KEY_ARN, TEST_REGION, tableArn } from './iam-world';
 
 /** One request IAM evaluates. */
@@ -112,18 +112,6 @@ function dynamoContext(input: Input, index?: string): Record<string, string | st
   }
   return context;
 }
-
-/** The document client's command names (lib-dynamodb) → the DynamoDB API they send. */
-const DOCUMENT_COMMANDS: Record<string, string> = {
-  Get: 'GetItem',
-  Put: 'PutItem',
-  Update: 'UpdateItem',
-  Delete: 'DeleteItem',
-  BatchGet: 'BatchGetItem',
-  BatchWrite: 'BatchWriteItem',
-  TransactGet: 'TransactGetItems',
-  TransactWrite: 'TransactWriteItems',
-};
 
 function dynamoRequests(command: string, input: Input): IamRequest[] {
   const action = `dynamodb:${DOCUMENT_COMMANDS[command] ?? command}`;
