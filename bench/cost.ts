@@ -24,13 +24,13 @@ import type { RotationDeps } from '../lambdas/aws/rotation/context';
 import { SecretStore } from '../lambdas/aws/secret-store';
 import { ManualClock } from '../lambdas/core/clock';
 import { logger } from '../lambdas/handlers/runtime';
-import { LocalFleetRunner } from '../lib/local/local-fleet-runner';
-import { LocalRotationRunner } from '../lib/local/local-rotation-runner';
-import type { LocalExecutionEvent } from '../lib/local/local-runner';
-import { pointSdkAtEmulator, startMoto } from '../lib/local/moto';
-import { QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA, type ProxyStats } from '../lib/local/quota-proxy';
-import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll } from '../lib/local/synthesized-workflow';
-import { provisionClient, provisionStack } from '../lib/rehearsal/provision';
+import { LocalFleetRunner } from '../local/local-fleet-runner';
+import { LocalRotationRunner } from '../local/local-rotation-runner';
+import type { LocalExecutionEvent } from '../local/local-runner';
+import { pointSdkAtEmulator, startMoto } from '../local/moto';
+import { QuotaProxy, SECRETS_MANAGER_WRITE_QUOTA, type ProxyStats } from '../local/quota-proxy';
+import { resolveFleetWorkflow, resolveWorkflow, synthesizeKeyRoll } from '../local/synthesized-workflow';
+import { provisionClient, provisionStack } from '../local/rehearsal/provision';
 
 /** Published prices, us-east-1 (checked 2026-11). */
 export const PRICES = {

@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/moto-patches.ts`: what each of KeyRoll's moto speed patches earns
- * (lib/local/moto-patches/sitecustomize.py). One moto per variant (all patches, each speed patch
+ * (local/moto-patches/sitecustomize.py). One moto per variant (all patches, each speed patch
  * left out with KEYROLL_MOTO_SKIP, none), each behind its serialising proxy, each holding the same
  * table of BENCH_MOTO_CLIENTS clients (KeyRoll's shape: pk/sk and the gsi1 index, 4 items a
  * client). The operations a rotation sends are timed round-robin across the variants, so every
@@ -10,7 +10,7 @@
  */
 import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, GetItemCommand, QueryCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { startMoto, type MotoHandle } from '../lib/local/moto';
+import { startMoto, type MotoHandle } from '../local/moto';
 
 const CLIENTS = Number(process.env.BENCH_MOTO_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_MOTO_ROUNDS ?? 30);

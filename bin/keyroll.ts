@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * `keyroll`, the operator CLI (`npm run keyroll -- <command>`). The commands live in lib/cli/;
+ * `keyroll`, the operator CLI (`npm run keyroll -- <command>`). The commands live in operator/cli/;
  * this entry point only connects them to the process. Exit codes: 0 ok, 1 refused/failed,
  * 2 bad arguments, 3 environment (see `keyroll --help`).
  */
-import { UsageError } from '../lib/cli/errors';
-import { run } from '../lib/cli/program';
+import { UsageError } from '../operator/cli/errors';
+import { run } from '../operator/cli/program';
 import { assertSupportedNode, UnsupportedNodeVersion } from '../lib/node-version';
 
 try {

@@ -10,11 +10,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { pointSdkAtEmulator, startMoto } from '../lib/local/moto';
-import { resolveRehearsalOptions, type RehearsalOptions } from '../lib/rehearsal/options';
-import { renderSummary, renderSvg } from '../lib/rehearsal/report';
-import { runRehearsal, type RehearsalProgress } from '../lib/rehearsal/rehearsal';
-import { renderFleetSummary, runFleetRehearsal } from '../lib/rehearsal/fleet-rehearsal';
+import { pointSdkAtEmulator, startMoto } from '../local/moto';
+import { resolveRehearsalOptions, type RehearsalOptions } from '../local/rehearsal/options';
+import { renderSummary, renderSvg } from '../local/rehearsal/report';
+import { runRehearsal, type RehearsalProgress } from '../local/rehearsal/rehearsal';
+import { renderFleetSummary, runFleetRehearsal } from '../local/rehearsal/fleet-rehearsal';
 import { assertSupportedNode } from '../lib/node-version';
 
 const int = (name: string) => (value: string) => {

@@ -1,6 +1,6 @@
 /**
  * KeyRollSchedules: what scheduled rotations share. The per-client schedules themselves are
- * created at onboarding through the SDK (lambdas/aws/ops/onboard-client.ts), one per client, so
+ * created at onboarding through the SDK (operator/ops/onboard-client.ts), one per client, so
  * nothing ever scans the client table; this construct deploys what they point at:
  *
  * - a schedule group that holds every client's schedule. It is deleted with the stack, and

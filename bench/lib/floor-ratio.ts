@@ -9,7 +9,7 @@
  * against each round's fastest variant that earlier reports carried, is kept for comparisons.
  */
 import { median } from './stats';
-import { seededRandom } from '../../lib/local/seeded-random';
+import { seededRandom } from '../../local/seeded-random';
 
 /** A synchronous operation (a floor variant, or the synchronous warm path); returns whether its outcome was the expected one. */
 export type SyncOp = (i: number) => boolean;

@@ -1,6 +1,6 @@
 /**
  * The local DynamoDB refuses what DynamoDB refuses, so a test cannot pass on a transaction AWS
- * would reject (lib/local/moto-patches/sitecustomize.py, transact-get-100-actions and transaction-4mb):
+ * would reject (local/moto-patches/sitecustomize.py, transact-get-100-actions and transaction-4mb):
  * - TransactWriteItems and TransactGetItems take up to 100 actions; the aggregate size of the
  *   items in the transaction cannot exceed 4 MB (1 MB = 1024 KB):
  *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html

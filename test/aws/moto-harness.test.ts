@@ -21,7 +21,7 @@ import {
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, DeleteTopicCommand, GetTopicAttributesCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 
-import { MOTO_REQUIREMENT, MotoUnavailableError, resolveMotoCommand, startMoto, type ProbeResult, type ResolveDeps } from '../../lib/local/moto';
+import { MOTO_REQUIREMENT, MotoUnavailableError, resolveMotoCommand, startMoto, type ProbeResult, type ResolveDeps } from '../../local/moto';
 
 const suffix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 

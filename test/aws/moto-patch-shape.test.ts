@@ -1,7 +1,7 @@
 /**
- * KeyRoll's moto patches (lib/local/moto-patches/sitecustomize.py) are written for moto 5.2.1 and
+ * KeyRoll's moto patches (local/moto-patches/sitecustomize.py) are written for moto 5.2.1 and
  * fail loudly when moto is of another version or shape: the interpreter exits with status 78 and a
- * line naming the patch, moto_server does not start, and the launcher (lib/local/moto.ts) refuses
+ * line naming the patch, moto_server does not start, and the launcher (local/moto.ts) refuses
  * with MotoPatchError carrying that line, instead of running moto unpatched.
  *
  * A changed moto is made from the installed one: a stub `moto` package first on PYTHONPATH runs the
@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { MOTO_PATCH_EXIT_STATUS, MOTO_PATCHES_DIR, MOTO_REQUIREMENT, MOTO_VERSION, MotoPatchError, resolveMotoCommand, startMoto, withMotoPatches } from '../../lib/local/moto';
+import { MOTO_PATCH_EXIT_STATUS, MOTO_PATCHES_DIR, MOTO_REQUIREMENT, MOTO_VERSION, MotoPatchError, resolveMotoCommand, startMoto, withMotoPatches } from '../../local/moto';
 
 jest.setTimeout(60_000);
 

@@ -1,5 +1,5 @@
 /**
- * KeyRoll's patches to moto (lib/local/moto-patches/sitecustomize.py) must not change what
+ * KeyRoll's patches to moto (local/moto-patches/sitecustomize.py) must not change what
  * moto answers: Query (base table and index) returns the same items in DynamoDB's order and
  * pages the same way with other partitions interleaved; a failed transaction leaves every
  * item as it was, and writes other requests made meanwhile survive.

@@ -1,6 +1,6 @@
 /**
  * The test emulator's Secrets Manager answers as the API reference documents, where moto 5.2
- * is more lenient (lib/local/moto-patches/sitecustomize.py, the secrets-* patches), so that no test
+ * is more lenient (local/moto-patches/sitecustomize.py, the secrets-* patches), so that no test
  * can pass on behaviour AWS does not have. Each case says whether unpatched moto 5.2.1
  * differed (measured) and cites the doc; where the doc is silent the strict reading is
  * taken and the test says so.

@@ -1,7 +1,7 @@
 /** The quota proxy's parts: the sliding-window limiter, operation detection, the peak rate; and the proxy in front of moto. */
 import { ListSecretsCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import fc from 'fast-check';
-import { operationOf, peakRate, QuotaProxy, SlidingWindowLimiter } from '../../lib/local/quota-proxy';
+import { operationOf, peakRate, QuotaProxy, SlidingWindowLimiter } from '../../local/quota-proxy';
 
 describe('SlidingWindowLimiter', () => {
   it('allows at most perSecond calls in any 1000 ms window', () => {

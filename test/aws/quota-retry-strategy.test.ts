@@ -6,7 +6,7 @@
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { RetryErrorInfo, RetryToken } from '@smithy/types';
 import { QuotaRetryStrategy, SECRETS_MANAGER_RETRY } from '../../lambdas/aws/quota-retry-strategy';
-import { peakRate, QuotaProxy } from '../../lib/local/quota-proxy';
+import { peakRate, QuotaProxy } from '../../local/quota-proxy';
 
 const throttled: RetryErrorInfo = { errorType: 'THROTTLING' };
 const transient: RetryErrorInfo = { errorType: 'TRANSIENT' };

@@ -1,11 +1,11 @@
 /**
- * The proxy that serialises requests to moto (lib/local/serializing-proxy.ts), against a fake
+ * The proxy that serialises requests to moto (local/serializing-proxy.ts), against a fake
  * upstream that records how many requests it holds at once: serialised requests never
  * overlap, long polls do not block the rest, and what goes through is passed on unchanged.
  */
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isLongPoll, startSerializingProxy, type SerializingProxy } from '../../lib/local/serializing-proxy';
+import { isLongPoll, startSerializingProxy, type SerializingProxy } from '../../local/serializing-proxy';
 
 interface Upstream {
   readonly url: string;

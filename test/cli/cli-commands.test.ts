@@ -7,8 +7,8 @@ import { GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { dynamoDbClient } from '../../lambdas/aws/clients';
 import { KeyRepository } from '../../lambdas/aws/key-repository';
-import { Output } from '../../lib/cli/output';
-import { rotationProgress } from '../../lib/cli/progress';
+import { Output } from '../../operator/cli/output';
+import { rotationProgress } from '../../operator/cli/progress';
 import { SecretTap, SourceKind } from '../support/secret-tap';
 import { CliWorld, json, KEY_SHAPE, sfn } from './cli-harness';
 

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { run } from '../../lib/cli/program';
-import { REQUIRED_OUTPUTS } from '../../lib/cli/stack-discovery';
+import { run } from '../../operator/cli/program';
+import { REQUIRED_OUTPUTS } from '../../operator/cli/stack-discovery';
 import { createKeyRollTable, uniqueName } from '../support/fixtures';
 import { outputsFileWith } from './cli-harness';
 

@@ -13,8 +13,8 @@ import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { registerIamWorld } from '../support/iam-guard';
-import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } from '../../lib/cli/local-environment';
-import { run } from '../../lib/cli/program';
+import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } from '../../local/local-environment';
+import { run } from '../../operator/cli/program';
 import { scanTable } from '../support/fixtures';
 
 export interface CliResult {

@@ -5,9 +5,9 @@
  * wrapper produces carries a key.
  */
 import { ManualClock } from '../../lambdas/core/clock';
-import { createAuthenticatedFetch, isReplayableBody, type AuthenticatedFetchOptions, type FetchLike } from '../../lambdas/client/authenticated-fetch';
-import { InvalidClientOptionsError, KeyUnavailableError } from '../../lambdas/client/errors';
-import { KeyProvider } from '../../lambdas/client/key-provider';
+import { createAuthenticatedFetch, isReplayableBody, type AuthenticatedFetchOptions, type FetchLike } from '../../client/authenticated-fetch';
+import { InvalidClientOptionsError, KeyUnavailableError } from '../../client/errors';
+import { KeyProvider } from '../../client/key-provider';
 import { awsError, errorText, Gate, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
 interface SeenRequest {

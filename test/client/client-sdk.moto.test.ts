@@ -17,7 +17,7 @@ import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
-import { createAuthenticatedFetch, createSnsSubscriberHandler, KeyProvider, KeyUnavailableError, SqsNotificationPoller, type KeyChange, type SecretsManagerLike } from '../../lambdas/client';
+import { createAuthenticatedFetch, createSnsSubscriberHandler, KeyProvider, KeyUnavailableError, SqsNotificationPoller, type KeyChange, type SecretsManagerLike } from '../../client';
 import { makeTestDeps, newRotationId, registerTestClient, uniqueName } from '../support/fixtures';
 import { allPlaintextKeys } from '../support/invariants';
 import { rotationRequest, type TestDeps } from '../support/step-helpers';

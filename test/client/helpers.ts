@@ -7,9 +7,9 @@ import type { GetSecretValueCommand, GetSecretValueCommandOutput } from '@aws-sd
 import { generateApiKey, keyIdOf } from '../../lambdas/core/api-key';
 import type { ManualClock } from '../../lambdas/core/clock';
 import { serializeSecretValue, type SecretValue } from '../../lambdas/core/secret-value';
-import type { ClientLogger } from '../../lambdas/client/logger';
-import type { SecretsManagerLike } from '../../lambdas/client/key-provider';
-import type { Scheduler } from '../../lambdas/client/scheduler';
+import type { ClientLogger } from '../../client/logger';
+import type { SecretsManagerLike } from '../../client/key-provider';
+import type { Scheduler } from '../../client/scheduler';
 
 /** A fresh, well-formed key with its id. */
 export function newSecretValue(prefix = 'krt'): SecretValue {

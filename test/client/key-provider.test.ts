@@ -5,9 +5,9 @@
  */
 import { inspect } from 'node:util';
 import { ManualClock } from '../../lambdas/core/clock';
-import { InvalidClientOptionsError, KeyUnavailableError } from '../../lambdas/client/errors';
-import { DEFAULT_REFRESH_INTERVAL_MS, KeyProvider, type KeyChange, type KeyProviderOptions } from '../../lambdas/client/key-provider';
-import { systemScheduler } from '../../lambdas/client/scheduler';
+import { InvalidClientOptionsError, KeyUnavailableError } from '../../client/errors';
+import { DEFAULT_REFRESH_INTERVAL_MS, KeyProvider, type KeyChange, type KeyProviderOptions } from '../../client/key-provider';
+import { systemScheduler } from '../../client/scheduler';
 import { awsError, errorText, Gate, ManualScheduler, newSecretValue, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
 const INTERVAL = 60_000;

@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 import { ManualClock } from '../../lambdas/core/clock';
 import { ClientEventType, rotatedNotice, retiredNotice, type ClientNotice } from '../../lambdas/core/notifications';
-import { KeyUnavailableError } from '../../lambdas/client/errors';
-import { KeyProvider, type RefreshReason } from '../../lambdas/client/key-provider';
-import { applyRotationNotification, createSnsSubscriberHandler, parseRotationNotification } from '../../lambdas/client/notifications';
+import { KeyUnavailableError } from '../../client/errors';
+import { KeyProvider, type RefreshReason } from '../../client/key-provider';
+import { applyRotationNotification, createSnsSubscriberHandler, parseRotationNotification } from '../../client/notifications';
 import { awsError, errorText, newSecretValue, StubSecretsManager } from './helpers';
 
 const ROTATION_ID = 'rot-0b5e2f0c-6a39-4ec4-9f35-3f3c0c6d0d55';

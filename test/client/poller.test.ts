@@ -6,9 +6,9 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '
 import type { DeleteMessageBatchCommandOutput, ReceiveMessageCommandOutput } from '@aws-sdk/client-sqs';
 import { ManualClock } from '../../lambdas/core/clock';
 import { rotatedNotice } from '../../lambdas/core/notifications';
-import { InvalidClientOptionsError } from '../../lambdas/client/errors';
-import { KeyProvider } from '../../lambdas/client/key-provider';
-import { SqsNotificationPoller, type SqsLike } from '../../lambdas/client/poller';
+import { InvalidClientOptionsError } from '../../client/errors';
+import { KeyProvider } from '../../client/key-provider';
+import { SqsNotificationPoller, type SqsLike } from '../../client/poller';
 import { awsError, ManualScheduler, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
 const QUEUE_URL = 'http://sqs.us-east-1.localhost/123456789012/acme-keyroll';

@@ -102,8 +102,8 @@ describe('one rule for error classes', () => {
     expect(classes.filter(([, name, base]) => base === 'Error' && name !== 'KeyRollError')).toEqual([]);
   });
 
-  it('the tools (lib, bin, bench) extend Error, never KeyRollError', () => {
-    expect(['lib', 'bin', 'bench'].flatMap(classesUnder).filter(([, , base]) => base === 'KeyRollError')).toEqual([]);
+  it('the tools (lib, bin, bench, local, operator/cli) extend Error, never KeyRollError', () => {
+    expect(['lib', 'bin', 'bench', 'local', 'operator/cli'].flatMap(classesUnder).filter(([, , base]) => base === 'KeyRollError')).toEqual([]);
   });
 
   it.each<[string, string, () => Error]>([

@@ -20,7 +20,7 @@ import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { makeTestDeps, registerTestClient } from '../support/fixtures';
 import { SecretTap, SourceKind } from '../support/secret-tap';
-import { actAs } from '../../lib/local/local-identity';
+import { actAs } from '../../local/local-identity';
 
 const START = Date.parse('2026-11-28T10:00:00Z');
 const METHOD_ARN = 'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders';

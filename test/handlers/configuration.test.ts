@@ -11,7 +11,7 @@ import { readRotationEnvironment } from '../../lambdas/aws/rotation/rotation-env
 import { OPTIONAL_STATE_MACHINE_ARN, POWERTOOLS_SERVICE_NAME, REQUIRED_STATE_MACHINE_ARN } from '../../lambdas/core/common-variables';
 import { decimal, optional, readConfiguration, readVariable, required, text, type Environment } from '../../lambdas/core/configuration';
 import { InvalidConfigurationError } from '../../lambdas/core/errors';
-import { synthesizeKeyRoll } from '../../lib/local/synthesized-workflow';
+import { synthesizeKeyRoll } from '../../local/synthesized-workflow';
 
 /** What the stack sets on a rotation function (lib/keyroll-rotation.ts, defaults). */
 const ROTATION_ENV = {

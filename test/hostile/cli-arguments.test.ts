@@ -9,8 +9,8 @@
 import type { Argument, Command, Option } from 'commander';
 import { dynamoDbClient } from '../../lambdas/aws/clients';
 import { KeyRepository } from '../../lambdas/aws/key-repository';
-import { RunState } from '../../lib/cli/context';
-import { buildProgram } from '../../lib/cli/program';
+import { RunState } from '../../operator/cli/context';
+import { buildProgram } from '../../operator/cli/program';
 import { CliWorld, type CliResult } from '../cli/cli-harness';
 import { describeValue, HOSTILE_STRINGS, unsafeMessage, type HostileValue } from './hostile-values';
 

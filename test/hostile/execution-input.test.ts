@@ -16,7 +16,7 @@ import { synthesizeWorkflow } from '../support/workflow-fixture';
 import { describeValue, HOSTILE_FIELD_NAMES, HOSTILE_VALUES, unsafeMessage, withField, type HostileValue } from './hostile-values';
 import { captureStdout } from './stdout-capture';
 import { SdkCalls } from './sdk-calls';
-import { MAX_EXECUTION_NAME_LENGTH, MAX_PAYLOAD_BYTES, payloadBytes } from '../../lib/local/step-functions-limits';
+import { MAX_EXECUTION_NAME_LENGTH, MAX_PAYLOAD_BYTES, payloadBytes } from '../../local/step-functions-limits';
 
 jest.setTimeout(120_000);
 
@@ -197,7 +197,7 @@ describe('a representative subset through the synthesized state machine', () => 
 });
 
 /**
- * Step Functions' limits in front of the first step (lib/local/step-functions-limits.ts):
+ * Step Functions' limits in front of the first step (local/step-functions-limits.ts):
  * StartExecution refuses an input over 262,144 bytes or a name over 80 characters
  * (ValidationException) or with a forbidden character (InvalidName), and nothing starts
  * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html,

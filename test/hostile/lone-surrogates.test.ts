@@ -6,7 +6,7 @@
  */
 import { parseOffboardRequest } from '../../lambdas/core/ops-requests';
 import { parseRotationRequest } from '../../lambdas/core/rotation-request';
-import { checkText } from '../../lib/cli/arguments';
+import { checkText } from '../../operator/cli/arguments';
 
 const LONE = ['acme\uD800', '\uDC00acme', 'a\uDBFFb'];
 const PAIRED = 'rotate 🔑'; // a surrogate pair: fine

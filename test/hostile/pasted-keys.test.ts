@@ -9,7 +9,7 @@ import { generateApiKey } from '../../lambdas/core/api-key';
 import { containsApiKey } from '../../lambdas/core/key-material';
 import { parseOffboardRequest } from '../../lambdas/core/ops-requests';
 import { assertValidRotationId, parseRotationRequest } from '../../lambdas/core/rotation-request';
-import { checkClientId, checkRotationId, checkText } from '../../lib/cli/arguments';
+import { checkClientId, checkRotationId, checkText } from '../../operator/cli/arguments';
 
 const KEY = generateApiKey('krt');
 const OTHER_PREFIX = generateApiKey('acme2026');

@@ -11,7 +11,7 @@ import { KeyState } from '../../lambdas/core/key-state';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { verifyApiKey } from '../../lambdas/core/verification';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
-import { describeClient, offboardClient, onboardClient, startRotation } from '../../lambdas/aws/ops';
+import { describeClient, offboardClient, onboardClient, startRotation } from '../../operator/ops';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { newRotationId, registerTestClient, scanTable } from '../support/fixtures';

@@ -11,7 +11,7 @@ import { verifyApiKey } from '../../lambdas/core/verification';
 import { beginRotation, createSecret, finishSecret, rollbackRotation, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
 import { Stage } from '../../lambdas/aws/secret-store';
-import { onboardClient, startRotation } from '../../lambdas/aws/ops';
+import { onboardClient, startRotation } from '../../operator/ops';
 import { newRotationId, scanTable } from '../support/fixtures';
 import { expectConsistent } from '../support/invariants';
 import { labels, leakedKeys, rotationRequest, snapshot } from '../support/step-helpers';

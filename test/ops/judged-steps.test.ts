@@ -5,7 +5,7 @@
  * rotation runner's are per Task state. The operator API (onboardClient) stays unjudged.
  */
 import { RotationMode } from '../../lambdas/core/rotation-request';
-import { onboardClient } from '../../lambdas/aws/ops';
+import { onboardClient } from '../../operator/ops';
 import { asList, identityStatements, type CfnTemplate } from '../infra/iam-rules';
 import { evaluatorOf } from '../support/iam-evaluator';
 import { iamChecks, takeIamDenials, useTemplateForIam } from '../support/iam-guard';

@@ -8,7 +8,7 @@ import { KeyState } from '../../lambdas/core/key-state';
 import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { KeyVerifier } from '../../lambdas/core/key-verifier';
-import { rollbackLastRotation, onboardClient, revokeKey } from '../../lambdas/aws/ops';
+import { rollbackLastRotation, onboardClient, revokeKey } from '../../operator/ops';
 import { beginRotation, checkUsage, createSecret, finishSecret, retireOldKey, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext } from '../../lambdas/aws/rotation/context';
 import { Stage } from '../../lambdas/aws/secret-store';

@@ -13,7 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KeyState } from '../../lambdas/core/key-state';
 import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
 import { RotationMode } from '../../lambdas/core/rotation-request';
-import { onboardClient, repairLabels, rollbackLastRotation } from '../../lambdas/aws/ops';
+import { onboardClient, repairLabels, rollbackLastRotation } from '../../operator/ops';
 import { KeyRepository } from '../../lambdas/aws/key-repository';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import type { ClientWithPending, RotationContext, RotationDeps } from '../../lambdas/aws/rotation/context';

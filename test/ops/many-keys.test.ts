@@ -11,7 +11,7 @@ import { KeyState } from '../../lambdas/core/key-state';
 import type { KeyRecord } from '../../lambdas/core/model';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { dynamoDbClient } from '../../lambdas/aws/clients';
-import { offboardClient, onboardClient } from '../../lambdas/aws/ops';
+import { offboardClient, onboardClient } from '../../operator/ops';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import { newRotationId } from '../support/fixtures';
 import { rotationRequest } from '../support/step-helpers';

@@ -9,7 +9,7 @@
 import { DeleteResourcePolicyCommand, GetResourcePolicyCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
-import { onboardClient } from '../../lambdas/aws/ops';
+import { onboardClient } from '../../operator/ops';
 import { beginRotation } from '../support/judged-steps';
 import { DENY_NATIVE_ROTATION_POLICY } from '../../lambdas/aws/secret-rotation-guard';
 import { newRotationId } from '../support/fixtures';

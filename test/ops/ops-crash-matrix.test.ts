@@ -11,7 +11,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { KeyState } from '../../lambdas/core/key-state';
 import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
 import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
-import { createOpsDeps, offboardClient, onboardClient, revokeKey, rollbackLastRotation, type OpsDeps } from '../../lambdas/aws/ops';
+import { createOpsDeps, offboardClient, onboardClient, revokeKey, rollbackLastRotation, type OpsDeps } from '../../operator/ops';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import { newRotationId } from '../support/fixtures';
 import { observeCalls, recordCallsOf, type AwsCall, type CallObserver } from '../support/call-recorder';

@@ -10,7 +10,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { ManualClock } from '../../lambdas/core/clock';
 import type { RotationMode } from '../../lambdas/core/rotation-request';
 import { dynamoDbClient, secretsManagerClient } from '../../lambdas/aws/clients';
-import { createOpsDeps, type KeyRollStackOutputs, type OpsDeps } from '../../lambdas/aws/ops';
+import { createOpsDeps, type KeyRollStackOutputs, type OpsDeps } from '../../operator/ops';
 import type { RotationDeps } from '../../lambdas/aws/rotation/context';
 import { RotationExecutions } from '../../lambdas/aws/rotation-executions';
 import { createKeyRollTable, createRecordedTopic, TEST_SETTINGS, uniqueName, type RecordedTopic } from '../support/fixtures';

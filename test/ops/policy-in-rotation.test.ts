@@ -4,7 +4,7 @@
  * extending the previous key at that deadline instead of the deployment's maximum.
  */
 import { RotationMode } from '../../lambdas/core/rotation-request';
-import { onboardClient } from '../../lambdas/aws/ops';
+import { onboardClient } from '../../operator/ops';
 import { beginRotation, checkUsage, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
 import { newRotationId } from '../support/fixtures';
 import { rotationRequest } from '../support/step-helpers';

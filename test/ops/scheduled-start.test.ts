@@ -8,7 +8,7 @@ import { parseRotationRequest, ROTATION_ID_PATTERN } from '../../lambdas/core/ro
 import { scheduledRotationId } from '../../lambdas/core/scheduled-start';
 import { RotationExecutions } from '../../lambdas/aws/rotation-executions';
 import { startScheduledRotation as startAsAnyone } from '../../lambdas/aws/scheduled-start';
-import { actAs } from '../../lib/local/local-identity';
+import { actAs } from '../../local/local-identity';
 import { failure, makeOpsWorld, sfn, type OpsWorld } from './ops-fixtures';
 
 /** The scheduled start as its function runs it: its StartExecution is judged against that function's role. */

@@ -9,7 +9,7 @@ import { hashApiKey } from '../../lambdas/core/api-key';
 import { KeyState } from '../../lambdas/core/key-state';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { DEFAULT_ZOMBIE_WINDOW_SECONDS } from '../../lambdas/core/zombie-window';
-import { onboardClient, unlockClient } from '../../lambdas/aws/ops';
+import { onboardClient, unlockClient } from '../../operator/ops';
 import { beginRotation, createSecret, setSecret } from '../support/judged-steps';
 import type { ClientWithPending } from '../../lambdas/aws/rotation/context';
 import { Stage } from '../../lambdas/aws/secret-store';

@@ -10,7 +10,7 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { scanTable } from '../support/fixtures';
 import { SecretTap, SourceKind } from '../support/secret-tap';
 
-/** Where the rehearsal keeps its resources (lib/rehearsal/provision.ts). */
+/** Where the rehearsal keeps its resources (local/rehearsal/provision.ts). */
 const TABLE_PREFIX = 'keyroll-rehearsal-';
 const SECRET_PREFIX = 'keyroll-rehearsal/';
 

@@ -3,10 +3,10 @@
  * emergency), the SDK-driven callers never fail, the caller that never updates does, and
  * the report tells the story (reminders, a retirement at the deadline, old-key use fading).
  */
-import { resolveRehearsalOptions, InvalidRehearsalOptionsError } from '../../lib/rehearsal/options';
-import { renderSummary, renderSvg, sparkline, type RehearsalReport } from '../../lib/rehearsal/report';
-import * as provision from '../../lib/rehearsal/provision';
-import { planCallers, runRehearsal } from '../../lib/rehearsal/rehearsal';
+import { resolveRehearsalOptions, InvalidRehearsalOptionsError } from '../../local/rehearsal/options';
+import { renderSummary, renderSvg, sparkline, type RehearsalReport } from '../../local/rehearsal/report';
+import * as provision from '../../local/rehearsal/provision';
+import { planCallers, runRehearsal } from '../../local/rehearsal/rehearsal';
 import { registerIamWorld } from '../support/iam-guard';
 import { captureStdio, SecretTap, SourceKind } from '../support/secret-tap';
 import { tapRehearsalTraffic, tapRehearsalStore } from './rehearsal-tap';

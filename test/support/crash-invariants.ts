@@ -8,7 +8,7 @@ import { KeyState } from '../../lambdas/core/key-state';
 import { verifyApiKey } from '../../lambdas/core/verification';
 import type { ClientWithPending, RotationDeps } from '../../lambdas/aws/rotation/context';
 import { Stage } from '../../lambdas/aws/secret-store';
-import { parseRotationNotification } from '../../lambdas/client/notifications';
+import { parseRotationNotification } from '../../client/notifications';
 import { restingLabelViolations } from './resting-labels';
 
 /** How a rotation should have ended. */

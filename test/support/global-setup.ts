@@ -3,7 +3,7 @@
  * globalSetup runs in the jest parent process before workers are forked, so the
  * process.env changes below are inherited by every worker (and by in-band runs).
  */
-import { pointSdkAtEmulator, startMoto, type MotoHandle } from '../../lib/local/moto';
+import { pointSdkAtEmulator, startMoto, type MotoHandle } from '../../local/moto';
 import { assertSupportedNode } from '../../lib/node-version';
 
 export const MOTO_HANDLE_KEY = '__KEYROLL_MOTO__';

@@ -1,5 +1,5 @@
 /** jest globalTeardown: stop the moto server started by global-setup.ts. */
-import type { MotoHandle } from '../../lib/local/moto';
+import type { MotoHandle } from '../../local/moto';
 import { MOTO_HANDLE_KEY } from './global-setup';
 
 export default async function globalTeardown(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The IAM check on every AWS call a local function or state makes (docs/design.md invariant
  * 10). Each SDK call (every client: a middleware is added to each client's stack on its first
- * send) and each call the local emulation makes without the SDK (lib/local/local-identity.ts)
+ * send) and each call the local emulation makes without the SDK (local/local-identity.ts)
  * is, when the code runs as a principal (`actAs`), turned into its IAM requests
  * (iam-requests.ts) and judged against that principal's role in the synthesized template
  * (iam-evaluator.ts). A denied call is answered as AWS answers it (AccessDeniedException;
@@ -9,10 +9,10 @@
  * even if the code under test catches the error (see iam-setup.ts).
  *
  * Calls made as no principal are the tests' own set-up and checks, and the operator API and
- * CLI (lambdas/aws/ops, lib/cli): they run with the operator's credentials, which the template
+ * CLI (operator/ops, operator/cli): they run with the operator's credentials, which the template
  * does not define, so they are not judged.
  */
-import { currentPrincipal, onLocalAwsCall, type LocalPrincipal } from '../../lib/local/local-identity';
+import { currentPrincipal, onLocalAwsCall, type LocalPrincipal } from '../../local/local-identity';
 import type { CfnTemplate } from '../infra/iam-rules';
 import type { IamDecision } from './iam-evaluator';
 import type { RoleRef } from './iam-principals';

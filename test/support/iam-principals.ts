@@ -6,7 +6,7 @@
  * Read from the template itself (state machine definitions, Lambda Role properties), so a
  * state moved to another function or machine is judged with the role it really has.
  */
-import type { LocalPrincipal } from '../../lib/local/local-identity';
+import type { LocalPrincipal } from '../../local/local-identity';
 import { functionRoles, identityStatements, nameOf, type CfnTemplate, type Statement } from '../infra/iam-rules';
 
 /** A role of the template and what a finding calls it. */

@@ -18,10 +18,10 @@ export const TEST_REGION = 'us-east-1';
  */
 export const TEST_KEY_ARN = `arn:aws:kms:${TEST_REGION}:${TEST_ACCOUNT}:key/00000000-0000-4000-8000-00000000cafe`;
 
-/** Local ARN of the rotation state machine: lib/local/synthesized-workflow.ts's (not imported: it loads aws-cdk-lib). */
+/** Local ARN of the rotation state machine: local/synthesized-workflow.ts's (not imported: it loads aws-cdk-lib). */
 export const LOCAL_ROTATION_STATE_MACHINE_ARN = `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:KeyRollRotation`;
 
-/** Local ARN of the fleet state machine (lib/local runs it under this name). */
+/** Local ARN of the fleet state machine (local/ runs it under this name). */
 export const LOCAL_FLEET_STATE_MACHINE_ARN = `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:KeyRollFleet`;
 
 /** What a test uses in place of the stack's resources. Unset ones resolve to ARNs no call names. */

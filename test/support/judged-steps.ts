@@ -6,9 +6,9 @@
  * in lambdas/aws/rotation, so a test imports them from here instead.
  *
  * A test hook that runs inside a step (a fault injected into a client, a zombie write) is
- * the test's own code, not the step's: it must run `asNoPrincipal` (lib/local/local-identity.ts).
+ * the test's own code, not the step's: it must run `asNoPrincipal` (local/local-identity.ts).
  */
-import { actAs } from '../../lib/local/local-identity';
+import { actAs } from '../../local/local-identity';
 import { beginRotation as beginRotationStep } from '../../lambdas/aws/rotation/begin-rotation';
 import { checkUsage as checkUsageStep } from '../../lambdas/aws/rotation/check-usage';
 import { createSecret as createSecretStep } from '../../lambdas/aws/rotation/create-secret';

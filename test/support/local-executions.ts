@@ -8,7 +8,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { RotationExecutions, type ExecutionDescription, type StopReason } from '../../lambdas/aws/rotation-executions';
-import { authorizeLocalCall } from '../../lib/local/local-identity';
+import { authorizeLocalCall } from '../../local/local-identity';
 
 type Execution = ReturnType<StateMachine['run']>;
 

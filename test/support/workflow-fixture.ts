@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Clock } from '../../lambdas/core/clock';
 import type { RotationSettings } from '../../lambdas/aws/rotation/context';
-import { resolveWorkflow, synthesizeKeyRoll, type LocalResources, type SynthesizedKeyRoll, type SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
+import { resolveWorkflow, synthesizeKeyRoll, type LocalResources, type SynthesizedKeyRoll, type SynthesizedWorkflow } from '../../local/synthesized-workflow';
 import { createRecordedTopic, makeTestDeps, type RecordedTopic } from './fixtures';
 import { templateSourceHash } from './iam-template';
 import type { LocalRotationExecutions } from './local-executions';
@@ -24,7 +24,7 @@ const CACHE_DIR = path.join(__dirname, '..', '..', '.cache', 'workflow');
 let loaded: SynthesizedKeyRoll | undefined;
 
 /**
- * The stack as lib/local synthesizes it (synthesizeKeyRoll): from memory, else from the disk
+ * The stack as local/ synthesizes it (synthesizeKeyRoll): from memory, else from the disk
  * cache, else synthesized and cached (written atomically, so two workers racing both write a
  * whole file).
  */

@@ -1,5 +1,5 @@
 /**
- * Runs the synthesized rotation state machine on the one local runner (lib/local/local-runner.ts):
+ * Runs the synthesized rotation state machine on the one local runner (local/local-runner.ts):
  * the real definition from the CDK template, Lambda tasks calling the real handlers in-process,
  * and the direct service integrations (sns:publish, dynamodb:updateItem) sent to moto
  * through the SDK. Everything the workflow produces (state I/O, events, log lines,
@@ -13,7 +13,7 @@
  * running handler goes on (a zombie, awaited with {@link WorkflowRunner.settled}), and no
  * state of the execution starts or is retried after the stop.
  *
- * Step Functions' limits apply as on AWS (lib/local/step-functions-limits.ts): {@link WorkflowRunner.run}
+ * Step Functions' limits apply as on AWS (local/step-functions-limits.ts): {@link WorkflowRunner.run}
  * refuses what StartExecution refuses (an input over 256 KiB, a bad execution name) before
  * anything runs, and a state's input, output or task result over 256 KiB fails the execution
  * with the terminal `States.DataLimitExceeded`.
@@ -22,16 +22,16 @@ import type { Clock } from '../../lambdas/core/clock';
 import { ManualClock } from '../../lambdas/core/clock';
 import { dynamoDbClient, secretsManagerClient, snsClient } from '../../lambdas/aws/clients';
 import type { StepDeps } from '../../lambdas/handlers/step-handlers';
-import { LocalStateMachine, type LocalExecutionEvent, type TaskInvocation } from '../../lib/local/local-runner';
-import type { SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
+import { LocalStateMachine, type LocalExecutionEvent, type TaskInvocation } from '../../local/local-runner';
+import type { SynthesizedWorkflow } from '../../local/synthesized-workflow';
 import { RotationStates } from '../../lib/rotation-definition';
 import { SecretTap } from './secret-tap';
 import { isStoreWrite, observeCalls, recordCallsOf, type AwsCall, type CallObserver } from './call-recorder';
-import { asNoPrincipal } from '../../lib/local/local-identity';
+import { asNoPrincipal } from '../../local/local-identity';
 import { registerIamWorld } from './iam-guard';
 import { LOCAL_STATE_MACHINE_ARN } from './local-executions';
 
-export type { SynthesizedWorkflow } from '../../lib/local/synthesized-workflow';
+export type { SynthesizedWorkflow } from '../../local/synthesized-workflow';
 
 /** Everything a workflow run produced, for the plaintext-leak checks (see secret-tap.ts). */
 export class Tap extends SecretTap {}
@@ -146,7 +146,7 @@ function topicsOf(workflow: SynthesizedWorkflow): { clientTopicArn?: string; ops
   return { clientTopicArn: states[RotationStates.NOTIFY_ROTATED]?.Parameters?.TopicArn, opsTopicArn: states[RotationStates.NOTIFY_OPS_FAILURE]?.Parameters?.TopicArn };
 }
 
-/** Runs rotations through the synthesized definition against moto, on the one local runner (lib/local/local-runner.ts). */
+/** Runs rotations through the synthesized definition against moto, on the one local runner (local/local-runner.ts). */
 export class WorkflowRunner {
   private readonly machine: LocalStateMachine;
   /** Executions (by rotation id) that ended with handlers still running, until {@link settled}. */

@@ -5,12 +5,12 @@
  * the kill switch. After each: the design's invariants, nothing changed by the losers, no
  * revoked key back in service, and notices that tell the client what really happened.
  */
-import { asNoPrincipal } from '../../lib/local/local-identity';
+import { asNoPrincipal } from '../../local/local-identity';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { ClientNotifier } from '../../lambdas/aws/client-notifier';
 import { dynamoDbClient } from '../../lambdas/aws/clients';
-import { revokeKey } from '../../lambdas/aws/ops/revoke-key';
-import type { OpsDeps } from '../../lambdas/aws/ops/ops-deps';
+import { revokeKey } from '../../operator/ops/revoke-key';
+import type { OpsDeps } from '../../operator/ops/ops-deps';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { hashApiKey } from '../../lambdas/core/api-key';
 import { KeyState } from '../../lambdas/core/key-state';

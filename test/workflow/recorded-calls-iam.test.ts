@@ -17,7 +17,7 @@ import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import type { StopReason } from '../../lambdas/aws/rotation-executions';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { RotationStates } from '../../lib/rotation-definition';
-import { taskStates } from '../../lib/local/synthesized-workflow';
+import { taskStates } from '../../local/synthesized-workflow';
 import { noteCall } from '../support/call-recorder';
 import { makeTestDeps, newRotationId, registerTestClient } from '../support/fixtures';
 import { gateBefore } from '../support/gates';
@@ -25,13 +25,13 @@ import { LocalRotationExecutions } from '../support/local-executions';
 import { ScopedClock } from '../support/scoped-clock';
 import type { StateCall, SynthesizedWorkflow, WorkflowRunner } from '../support/workflow';
 import { setUpWorkflow } from '../support/workflow-fixture';
-import { actAs } from '../../lib/local/local-identity';
+import { actAs } from '../../local/local-identity';
 import { asList, identityStatements, type CfnTemplate } from '../infra/iam-rules';
 import { evaluatorOf, isWildcardOnly } from '../support/iam-evaluator';
 import { iamChecks, takeIamDenials, useTemplateForIam, type IamCheck } from '../support/iam-guard';
 import { synthesizedTemplate } from '../support/iam-template';
 import { LOCAL_ROTATION_STATE_MACHINE_ARN as IAM_LOCAL_ROTATION_ARN } from '../support/iam-world';
-import { LOCAL_ROTATION_STATE_MACHINE_ARN } from '../../lib/local/synthesized-workflow';
+import { LOCAL_ROTATION_STATE_MACHINE_ARN } from '../../local/synthesized-workflow';
 
 jest.setTimeout(120_000);
 

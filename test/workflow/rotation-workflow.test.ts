@@ -15,7 +15,7 @@ import { labels } from '../support/step-helpers';
 import { SourceKind } from '../support/secret-tap';
 import { Tap, type WorkflowRunner } from '../support/workflow';
 import { setUpWorkflow } from '../support/workflow-fixture';
-import { MAX_PAYLOAD_BYTES, measurePayloads } from '../../lib/local/step-functions-limits';
+import { MAX_PAYLOAD_BYTES, measurePayloads } from '../../local/step-functions-limits';
 
 jest.setTimeout(120_000);
 

@@ -6,7 +6,7 @@
  * States.ALL error type" (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
  */
 import { StateMachine } from 'aws-local-stepfunctions';
-import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits, MAX_PAYLOAD_BYTES, payloadBytes } from '../../lib/local/step-functions-limits';
+import { checkStartExecution, checkTaskInput, checkTaskResult, enforceStateLimits, MAX_PAYLOAD_BYTES, payloadBytes } from '../../local/step-functions-limits';
 
 enforceStateLimits();
 
