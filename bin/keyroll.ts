@@ -1,40 +1,10 @@
 #!/usr/bin/env node
 /**
- * `keyroll`, the operator CLI (`npm run keyroll -- <command>`). The commands live in operator/cli/;
- * this entry point only connects them to the process. Exit codes: 0 ok, 1 refused/failed,
- * 2 bad arguments, 3 environment (see `keyroll --help`).
+ * `keyroll` in a KeyRoll checkout (`npm run -s keyroll -- <command>`): the packaged CLI
+ * (operator/keyroll.ts) plus `rotate --local`, which runs the synthesized state machine in
+ * this process against an emulator. The commands live in operator/cli/.
  */
-import { UsageError } from '../operator/cli/errors';
-import { run } from '../operator/cli/program';
-import { assertSupportedNode, UnsupportedNodeVersion } from '../lib/node-version';
+import { localRotation } from '../local/local-rotation';
+import { main } from '../operator/cli/main';
 
-try {
-  assertSupportedNode();
-} catch (error) {
-  process.stderr.write(`keyroll: ${(error as UnsupportedNodeVersion).message}\n`);
-  process.exit(3);
-}
-
-run(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- @types/node types isTTY as boolean; it is undefined when stderr is not a TTY.
-  stderrIsTTY: Boolean(process.stderr.isTTY),
-  env: process.env,
-  readStdin: async () => {
-    // A key typed at a terminal would be echoed and kept in scrollback: only take it piped in.
-    if (process.stdin.isTTY) throw new UsageError('identify reads the key from a pipe or file, not a terminal: pbpaste | keyroll identify, or keyroll identify < key.txt');
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  },
-}).then(
-  (code) => {
-    // Exit once stdout is flushed (SDK sockets may linger a moment otherwise).
-    process.stdout.write('', () => process.exit(code));
-  },
-  (error: Error) => {
-    process.stderr.write(`keyroll: unexpected ${error.name}\n`);
-    process.exit(1);
-  },
-);
+main({ localRotation });

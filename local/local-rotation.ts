@@ -20,19 +20,7 @@ import { RotationStates } from '../lib/rotation-definition';
 import { resolveWorkflow, synthesizeKeyRoll, type SynthesizedKeyRoll, type SynthesizedWorkflow } from './synthesized-workflow';
 import { EnvironmentError } from '../operator/cli/errors';
 import type { Session } from '../operator/cli/session';
-
-/** How a local run ended. */
-export interface LocalRunOutcome {
-  /** SUCCEEDED/FAILED as the execution would end; IN_OVERLAP when left in its overlap. */
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'IN_OVERLAP';
-  readonly error?: string;
-  readonly cause?: string;
-  /** Simulated time the compressed waits skipped, in seconds. */
-  readonly simulatedSeconds: number;
-  readonly wallMs: number;
-  /** The stand-in execution started in the emulator (IN_OVERLAP only). */
-  readonly standInExecutionArn?: string;
-}
+import type { LocalRotation, LocalRunOutcome } from '../operator/cli/context';
 
 /** The construct's defaults for what the stack does not export (lib/keyroll-rotation.ts). */
 const DEFAULTS = { defaultOverlapSeconds: 24 * 3600, usageWindowSeconds: 3600, reminderIntervalSeconds: 6 * 3600, usageCheckLeadSeconds: 300 } as const;
@@ -141,3 +129,6 @@ export async function runLocalRotation(session: Session, deps: OpsDeps, rotation
   }
   return { status: result.status, ...(result.error ? { error: result.error } : {}), ...(result.cause ? { cause: result.cause } : {}), simulatedSeconds, wallMs };
 }
+
+/** `rotate --local` as the checkout's `keyroll` (bin/keyroll.ts) provides it. */
+export const localRotation: LocalRotation = { assertEmulator, run: runLocalRotation };

@@ -5,6 +5,32 @@ import { checkGlobalOptions } from './arguments';
 import { ExitCode } from './errors';
 import { Output, type CliIo } from './output';
 import { Session, type GlobalOptions } from './session';
+import type { OpsDeps } from '../ops';
+import type { RotationRequest } from '../../lambdas/core/rotation-request';
+
+/** How a local run ended. */
+export interface LocalRunOutcome {
+  /** SUCCEEDED/FAILED as the execution would end; IN_OVERLAP when left in its overlap. */
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'IN_OVERLAP';
+  readonly error?: string;
+  readonly cause?: string;
+  /** Simulated time the compressed waits skipped, in seconds. */
+  readonly simulatedSeconds: number;
+  readonly wallMs: number;
+  /** The stand-in execution started in the emulator (IN_OVERLAP only). */
+  readonly standInExecutionArn?: string;
+}
+
+/**
+ * `rotate --local`: the synthesized state machine run in this process against an emulator.
+ * Only a KeyRoll checkout provides it (it needs aws-cdk-lib and the local interpreter); the
+ * packaged CLI has none and refuses `--local` with an EnvironmentError.
+ */
+export interface LocalRotation {
+  /** Refuses unless an emulator is configured. */
+  assertEmulator(env: NodeJS.ProcessEnv): void;
+  run(session: Session, deps: OpsDeps, rotationId: string, request: RotationRequest, options: { readonly leaveInOverlap: boolean }): Promise<LocalRunOutcome>;
+}
 
 /** The state of one CLI run, shared by its commands. */
 export class RunState {
@@ -17,6 +43,8 @@ export class RunState {
     readonly env: NodeJS.ProcessEnv,
     /** For tests; the wall clock otherwise. */
     readonly clock?: Clock,
+    /** `rotate --local`, where this build has it. */
+    readonly localRotation?: LocalRotation,
   ) {}
 
   /** The context of the command being run (its options merged with the global ones). */

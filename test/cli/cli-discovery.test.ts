@@ -47,6 +47,14 @@ async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
 }
 
 describe('stack discovery', () => {
+  it('without a local runner (the packaged CLI), rotate --local is refused before anything is read or started', async () => {
+    const file = outputsFileWith(JSON.stringify({ KeyRoll: outputs }));
+    const refused = await cli({ AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:1' }, '--json', '--outputs-file', file, 'rotate', 'some-client', '--reason', 'demo', '--local');
+    expect(refused.code).toBe(3);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { name: 'EnvironmentError' } });
+    expect(refused.stderr).toContain('needs a KeyRoll checkout');
+  });
+
   it('reads the outputs file cdk deploy --outputs-file writes (flag or KEYROLL_OUTPUTS_FILE)', async () => {
     const file = outputsFileWith(JSON.stringify({ KeyRoll: outputs }));
     const id = uniqueName('disc');

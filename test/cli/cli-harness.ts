@@ -15,6 +15,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesComman
 import { registerIamWorld } from '../support/iam-guard';
 import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } from '../../local/local-environment';
 import { run } from '../../operator/cli/program';
+import { localRotation } from '../../local/local-rotation';
 import { scanTable } from '../support/fixtures';
 
 export interface CliResult {
@@ -78,12 +79,16 @@ export class CliWorld {
   private async runCli(argv: string[], extraEnv: NodeJS.ProcessEnv, stdin?: string): Promise<CliResult> {
     let stdout = '';
     let stderr = '';
-    const code = await run(argv, {
-      stdout: (text) => (stdout += text),
-      stderr: (text) => (stderr += text),
-      env: { ...this.env, ...extraEnv },
-      ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
-    });
+    const code = await run(
+      argv,
+      {
+        stdout: (text) => (stdout += text),
+        stderr: (text) => (stderr += text),
+        env: { ...this.env, ...extraEnv },
+        ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
+      },
+      { localRotation },
+    );
     this.transcript.push(stdout, stderr);
     return { code, stdout, stderr };
   }

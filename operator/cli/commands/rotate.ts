@@ -12,9 +12,8 @@ import type { ClientRecord } from '../../../lambdas/core/model';
 import { parseRotationRequest, RotationMode, type RotationRequest } from '../../../lambdas/core/rotation-request';
 import { checkClientId, checkRotationId, checkText, formatDuration, parseDurationSeconds } from '../arguments';
 import type { CommandContext, RunState } from '../context';
-import { ExitCode, UsageError } from '../errors';
+import { EnvironmentError, ExitCode, UsageError } from '../errors';
 import { describeRotation } from '../executions';
-import { assertEmulator, runLocalRotation } from '../../../local/local-rotation';
 import { fields, timestamp } from '../output';
 import { rotationProgress } from '../progress';
 
@@ -86,7 +85,12 @@ export function registerRotateCommand(program: Command, state: RunState): void {
       if (options.leaveInOverlap && !local) throw new UsageError('--leave-in-overlap needs --local.', ['leave-in-overlap: without --local']);
       if (options.leaveInOverlap && emergency) throw new UsageError('--leave-in-overlap cannot be used with --emergency: an emergency rotation has no overlap.', ['leave-in-overlap: with --emergency']);
       if (local && options.wait) throw new UsageError('--wait is implied by --local (the run ends when the rotation does).', ['wait: with --local']);
-      if (local) assertEmulator(state.env);
+      if (local && !state.localRotation) {
+        throw new EnvironmentError(
+          '--local runs the synthesized state machine in this process and needs a KeyRoll checkout (npm run -s keyroll -- rotate ... --local); this keyroll starts rotations in Step Functions only.',
+        );
+      }
+      if (local) state.localRotation?.assertEmulator(state.env);
 
       const context = state.context(command);
       const { output, session } = context;
@@ -108,7 +112,7 @@ export function registerRotateCommand(program: Command, state: RunState): void {
         // before anything runs (no stand-in execution, no failed run in the output).
         if (rotationIdGiven) await assertRotationIdUsable(deps, client, rotationId);
         output.note(`Running rotation ${rotationId} locally against ${state.env.AWS_ENDPOINT_URL} (emulator; waits compressed)...`);
-        const outcome = await runLocalRotation(session, deps, rotationId, request, { leaveInOverlap: Boolean(options.leaveInOverlap) });
+        const outcome = await state.localRotation!.run(session, deps, rotationId, request, { leaveInOverlap: Boolean(options.leaveInOverlap) });
         await report(context, deps, request, rotationId, {
           status: outcome.status,
           local: true,
