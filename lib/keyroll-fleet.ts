@@ -17,8 +17,6 @@ import { opsAlarm } from './ops-alarm';
 import { regionalServiceHost } from './service-endpoints';
 import { CLIENT_LIST_PARTITION, TABLE_KEY_ATTRIBUTES } from '../lambdas/aws/table-keys';
 
-export { SECRETS_MANAGER_WRITES_PER_SECOND };
-
 /** How a fleet rotation is paced. */
 export interface KeyRollFleetProps {
   readonly rotation: KeyRollRotation;

@@ -1,7 +1,8 @@
 /**
  * How every KeyRoll Lambda function is built: its own role with no managed policy, its own
  * KMS-encrypted log group, JSON logs, tracing, Node.js 24 on arm64, bundled at synth by
- * esbuild without the AWS SDK (lib/lambda-bundle.ts). Callers add the data-plane actions.
+ * esbuild without the AWS SDK (lib/lambda-bundle.ts), or prebuilt the same way when this runs
+ * from the @keyroll/cdk package (lib/prebuilt-handler-code.ts). Callers add the data-plane actions.
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +12,9 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+// The package build swaps this module for one that never loads esbuild (packages/cdk/build.ts).
 import { bundledHandlerCode } from './lambda-bundle';
+import { prebuiltHandlerCode } from './prebuilt-handler-code';
 
 /** What a KeyRoll function is made of. */
 export interface KeyRollFunctionProps {
@@ -40,7 +43,7 @@ export function keyRollFunction(scope: Construct, id: string, props: KeyRollFunc
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
   const fn = new nodejs.NodejsFunction(scope, `${id}Function`, {
-    code: bundledHandlerCode(`lambdas/handlers/${props.handlerFile}`),
+    code: prebuiltHandlerCode(props.handlerFile) ?? bundledHandlerCode(`lambdas/handlers/${props.handlerFile}`),
     handler: 'index.handler',
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,

@@ -1,0 +1,165 @@
+/**
+ * Builds @keyroll/cdk into packages/cdk/dist/ (`npm run build` here, or `npm run build:packages`):
+ *   - lambda/<handler>/index.js: each Lambda handler bundled as a checkout's synth bundles it
+ *     (LAMBDA_BUILD_OPTIONS), which the constructs use instead of bundling (lib/prebuilt-handler-code.ts);
+ *   - index.js: lib/index.ts as one CommonJS file for Node (aws-cdk-lib is CommonJS), with
+ *     aws-cdk-lib and constructs left to the user's app (peer dependencies) and the rest bundled;
+ *   - types/: tsc's declarations of lib/index.ts, pruned to the files index.d.ts reaches;
+ *   - THIRD-PARTY-NOTICES.txt: the licences of the packages bundled into the above.
+ * It refuses to finish if the entry would load esbuild or any package but the peers.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import * as path from 'node:path';
+import { build, type Metafile, type Plugin } from 'esbuild';
+import * as ts from 'typescript';
+import { LAMBDA_BUILD_OPTIONS } from '../../lib/lambda-bundle';
+import { prebuiltHandlerDir } from '../../lib/prebuilt-handler-code';
+import { bundledInputs, importedPackages, packageNameOf, PROJECT_ROOT, readManifest, refuseIf, thirdPartyNotices } from '../build-support';
+
+const PACKAGE_DIR = __dirname;
+const DIST = path.join(PACKAGE_DIR, 'dist');
+const TYPES = path.join(DIST, 'types');
+const HANDLERS_DIR = path.join(PROJECT_ROOT, 'lambdas', 'handlers');
+/** Node 20 is the oldest aws-cdk-lib supports and the consumer test synthesizes on (package.json engines). */
+const TARGET = 'node20';
+
+/** The handler files: the entry modules that export `handler` (helpers such as entry.ts do not). */
+function handlerFiles(): string[] {
+  return readdirSync(HANDLERS_DIR)
+    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => /^export (async function|function|const) handler\b/m.test(readFileSync(path.join(HANDLERS_DIR, file), 'utf8')))
+    .sort();
+}
+
+/** Each handler into dist/lambda/<handler>/index.js, with the options of a checkout's synth. */
+async function buildHandlers(): Promise<Metafile[]> {
+  return Promise.all(
+    handlerFiles().map(async (file) => {
+      const result = await build({
+        ...LAMBDA_BUILD_OPTIONS,
+        entryPoints: [path.join('lambdas', 'handlers', file)],
+        outfile: path.join(prebuiltHandlerDir(DIST, file), 'index.js'),
+        absWorkingDir: PROJECT_ROOT,
+        metafile: true,
+        logLevel: 'warning',
+      });
+      return result.metafile;
+    }),
+  );
+}
+
+/** lib/lambda-bundle.ts (esbuild, bundling from source) becomes prebuilt-only.ts, which never loads esbuild. */
+const prebuiltOnly: Plugin = {
+  name: 'keyroll-prebuilt-only',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\/lambda-bundle$/ }, () => ({ path: path.join(PACKAGE_DIR, 'prebuilt-only.ts') }));
+  },
+};
+
+/**
+ * The constructs import metric names from lambdas/aws/auth/auth-metrics.ts, which also imports
+ * Powertools Metrics for the authorizer; the package declares no side effects, so esbuild would
+ * keep it (and its Lambda context store) in a synth that uses none of it. Marking it side-effect
+ * free lets esbuild drop it when nothing from it is used; the entry check below proves it is gone.
+ */
+const unusedPowertoolsDropped: Plugin = {
+  name: 'keyroll-unused-powertools-dropped',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^@aws-lambda-powertools\// }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      const resolved = await pluginBuild.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
+      return { ...resolved, sideEffects: false };
+    });
+  },
+};
+
+/** lib/index.ts into dist/index.js. */
+async function buildEntry(peers: readonly string[]): Promise<Metafile> {
+  const result = await build({
+    entryPoints: [path.join('lib', 'index.ts')],
+    outfile: path.join(DIST, 'index.js'),
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: TARGET,
+    external: peers.flatMap((peer) => [peer, `${peer}/*`]),
+    plugins: [prebuiltOnly, unusedPowertoolsDropped],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const problems = [
+    ...importedPackages(result.metafile)
+      .filter((name) => !peers.includes(name))
+      .map((name) => `dist/index.js requires ${name}, which is not a peer dependency`),
+    ...bundledInputs(result.metafile)
+      .filter((input) => /(^|\/)(esbuild|@esbuild|@aws-lambda-powertools)\//.test(input) || /^(lib\/lambda-bundle|local\/|bin\/)/.test(input))
+      .map((input) => `dist/index.js bundles ${input}, which a consumer's synth must not load`),
+  ];
+  refuseIf(problems, 'The construct library would load what it must not');
+  return result.metafile;
+}
+
+/** Declarations of lib/index.ts into dist/types/, only the files index.d.ts reaches, importing nothing but the peers. */
+function buildDeclarations(peers: readonly string[]): string {
+  const configFile = ts.readConfigFile(path.join(PROJECT_ROOT, 'tsconfig.json'), (file) => ts.sys.readFile(file));
+  const { options } = ts.parseJsonConfigFileContent(configFile.config, ts.sys, PROJECT_ROOT);
+  const program = ts.createProgram([path.join(PROJECT_ROOT, 'lib', 'index.ts')], {
+    ...options,
+    types: ['node'],
+    noEmit: false,
+    declaration: true,
+    emitDeclarationOnly: true,
+    rootDir: PROJECT_ROOT,
+    outDir: TYPES,
+  });
+  // Kept in memory: tsc emits a declaration for every file lib/ imports, and only some ship.
+  const emitted = new Map<string, string>();
+  const result = program.emit(undefined, (file, text) => emitted.set(path.resolve(file), text));
+  refuseIf(
+    result.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n') + (d.file ? ` (${path.relative(PROJECT_ROOT, d.file.fileName)})` : '')),
+    'tsc could not emit the declarations',
+  );
+
+  const entry = path.join(TYPES, 'lib', 'index.d.ts');
+  const reached = new Set<string>();
+  const problems: string[] = [];
+  const visit = (file: string): void => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    const { importedFiles, referencedFiles } = ts.preProcessFile(emitted.get(file)!, true, true);
+    for (const name of [...importedFiles, ...referencedFiles].map((ref) => ref.fileName)) {
+      if (name.startsWith('.')) {
+        const target = path.resolve(path.dirname(file), name.replace(/(\.d)?(\.ts|\.js)?$/, '')) + '.d.ts';
+        if (emitted.has(target)) visit(target);
+        else problems.push(`${path.relative(DIST, file)} imports ${name}, which tsc did not emit`);
+      } else if (!isBuiltin(name) && !peers.includes(packageNameOf(name))) {
+        problems.push(`${path.relative(DIST, file)} imports ${name}, which is not a peer dependency`);
+      }
+    }
+  };
+  visit(entry);
+  refuseIf(problems, 'The declarations would not resolve for a consumer');
+  for (const file of reached) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, emitted.get(file)!);
+  }
+  return path.relative(PACKAGE_DIR, entry);
+}
+
+async function main(): Promise<void> {
+  const manifest = readManifest(PACKAGE_DIR);
+  const peers = Object.keys(manifest.peerDependencies ?? {});
+  rmSync(DIST, { recursive: true, force: true });
+  mkdirSync(DIST, { recursive: true });
+  const [handlers, entry] = await Promise.all([buildHandlers(), buildEntry(peers)]);
+  const types = buildDeclarations(peers);
+  writeFileSync(path.join(DIST, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices([...handlers, entry]));
+  process.stdout.write(`${manifest.name}: ${handlers.length} prebuilt handlers, dist/index.js, ${types}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+  process.exit(1);
+});
