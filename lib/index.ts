@@ -3,9 +3,10 @@
  * scheduled and fleet rotation, as constructs to embed in a CDK app, or as one stack.
  */
 export { KeyRoll, type KeyRollProps } from './keyroll';
-export { KeyRollAuth, type KeyRollAuthProps } from './keyroll-auth';
+export { KeyRollAuth, type KeyRollApiAuthorizerOptions, type KeyRollAuthProps, type KeyRollKeyHeader } from './keyroll-auth';
 export { KeyRollFleet, type KeyRollFleetProps } from './keyroll-fleet';
 export { DuplicateKeyRollOutputsError } from './keyroll-outputs';
 export { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
 export { KeyRollSchedules, type KeyRollSchedulesProps } from './keyroll-schedules';
 export { KeyRollStack, type KeyRollStackProps } from './keyroll-stack';
+export { ConflictingRouteScopesError } from './route-scope-map';
