@@ -76,5 +76,7 @@ export default defineConfig(
   },
   { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
   { files: ['jest.config.js'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
+  // The user's CDK app the consumer test runs with node, written as a CommonJS app is.
+  { files: ['test/package/*.js'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } } },
   prettier,
 );

@@ -98,7 +98,7 @@ export interface KeyRollRotationProps {
 }
 
 /** How long before the previous key's not-after the usage check runs (at most half the overlap). */
-export const USAGE_CHECK_LEAD = Duration.minutes(5);
+export const USAGE_CHECK_LEAD: Duration = Duration.minutes(5);
 
 /** Which Secrets Manager actions a step needs. Only the steps that move labels get UpdateSecretVersionStage. */
 const SECRET_ACTIONS: Record<keyof RotationFunctions, readonly string[]> = {

@@ -86,7 +86,7 @@ export const RotationStates = {
 } as const;
 
 /** Errors worth retrying: Lambda service faults, crashes/time-outs of a step, and throttling inside a step. */
-export const TRANSIENT_STEP_ERRORS = [
+export const TRANSIENT_STEP_ERRORS: string[] = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',

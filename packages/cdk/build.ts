@@ -4,11 +4,11 @@
  *     (LAMBDA_BUILD_OPTIONS), which the constructs use instead of bundling (lib/prebuilt-handler-code.ts);
  *   - index.js: lib/index.ts as one CommonJS file for Node (aws-cdk-lib is CommonJS), with
  *     aws-cdk-lib and constructs left to the user's app (peer dependencies) and the rest bundled;
- *   - types/: tsc's declarations of lib/index.ts, pruned to the files index.d.ts reaches;
+ *   - types/: tsc's declarations of lib/index.ts and of the files they import;
  *   - THIRD-PARTY-NOTICES.txt: the licences of the packages bundled into the above.
  * It refuses to finish if the entry would load esbuild or any package but the peers.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
@@ -101,51 +101,44 @@ async function buildEntry(peers: readonly string[]): Promise<Metafile> {
   return result.metafile;
 }
 
-/** Declarations of lib/index.ts into dist/types/, only the files index.d.ts reaches, importing nothing but the peers. */
+/**
+ * Declarations of lib/index.ts and of every file its declarations import, into dist/types/,
+ * importing no package but the peers. Each file is declared on its own (tsc's
+ * transpileDeclaration, isolatedDeclarations' rules: an export whose type tsc would have to
+ * infer across files must state it), which takes well under a second where a type-checking
+ * emit over aws-cdk-lib's types took ten seconds of CPU.
+ */
 function buildDeclarations(peers: readonly string[]): string {
-  const configFile = ts.readConfigFile(path.join(PROJECT_ROOT, 'tsconfig.json'), (file) => ts.sys.readFile(file));
-  const { options } = ts.parseJsonConfigFileContent(configFile.config, ts.sys, PROJECT_ROOT);
-  const program = ts.createProgram([path.join(PROJECT_ROOT, 'lib', 'index.ts')], {
-    ...options,
-    types: ['node'],
-    noEmit: false,
-    declaration: true,
-    emitDeclarationOnly: true,
-    rootDir: PROJECT_ROOT,
-    outDir: TYPES,
-  });
-  // Kept in memory: tsc emits a declaration for every file lib/ imports, and only some ship.
-  const emitted = new Map<string, string>();
-  const result = program.emit(undefined, (file, text) => emitted.set(path.resolve(file), text));
-  refuseIf(
-    result.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n') + (d.file ? ` (${path.relative(PROJECT_ROOT, d.file.fileName)})` : '')),
-    'tsc could not emit the declarations',
-  );
-
-  const entry = path.join(TYPES, 'lib', 'index.d.ts');
-  const reached = new Set<string>();
+  const declarations = new Map<string, string>();
   const problems: string[] = [];
-  const visit = (file: string): void => {
-    if (reached.has(file)) return;
-    reached.add(file);
-    const { importedFiles, referencedFiles } = ts.preProcessFile(emitted.get(file)!, true, true);
-    for (const name of [...importedFiles, ...referencedFiles].map((ref) => ref.fileName)) {
+  const declare = (source: string): void => {
+    const target = path.join(TYPES, path.relative(PROJECT_ROOT, source)).replace(/\.ts$/, '.d.ts');
+    if (declarations.has(target)) return;
+    const relative = path.relative(PROJECT_ROOT, source);
+    const result = ts.transpileDeclaration(readFileSync(source, 'utf8'), { fileName: source, reportDiagnostics: true, compilerOptions: { strict: true, declaration: true } });
+    for (const d of result.diagnostics ?? []) {
+      const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : 0;
+      problems.push(`${relative}:${line}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+    }
+    declarations.set(target, result.outputText);
+    for (const { fileName: name } of ts.preProcessFile(result.outputText, true, true).importedFiles) {
       if (name.startsWith('.')) {
-        const target = path.resolve(path.dirname(file), name.replace(/(\.d)?(\.ts|\.js)?$/, '')) + '.d.ts';
-        if (emitted.has(target)) visit(target);
-        else problems.push(`${path.relative(DIST, file)} imports ${name}, which tsc did not emit`);
+        const base = path.resolve(path.dirname(source), name.replace(/\.js$/, ''));
+        const imported = [`${base}.ts`, path.join(base, 'index.ts')].find((file) => existsSync(file));
+        if (imported) declare(imported);
+        else problems.push(`${relative} declares an import of ${name}, which is not a .ts file`);
       } else if (!isBuiltin(name) && !peers.includes(packageNameOf(name))) {
-        problems.push(`${path.relative(DIST, file)} imports ${name}, which is not a peer dependency`);
+        problems.push(`${relative} declares an import of ${name}, which is not a peer dependency`);
       }
     }
   };
-  visit(entry);
+  declare(path.join(PROJECT_ROOT, 'lib', 'index.ts'));
   refuseIf(problems, 'The declarations would not resolve for a consumer');
-  for (const file of reached) {
+  for (const [file, text] of declarations) {
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, emitted.get(file)!);
+    writeFileSync(file, text);
   }
-  return path.relative(PACKAGE_DIR, entry);
+  return path.relative(PACKAGE_DIR, path.join(TYPES, 'lib', 'index.d.ts'));
 }
 
 async function main(): Promise<void> {
