@@ -28,7 +28,7 @@ interface AddOptions {
  * night window in UTC. The interval leaves room for the deployment's maximum overlap (30 days
  * unless the construct says otherwise) before the next scheduled start.
  */
-export const ADD_DEFAULTS = {
+const ADD_DEFAULTS = {
   intervalDays: '90',
   timezone: 'UTC',
   window: '02:00-04:00',
