@@ -1,6 +1,6 @@
 /**
  * Errors of the client SDK. Like every KeyRoll error they set `name` and keep a `cause`;
- * their messages name the secret and what went wrong, never the key or the secret value.
+ * their messages name the source (secret, variable, file) and what went wrong, never the key or the value read.
  */
 import { KeyRollError } from '../lambdas/core/errors';
 
