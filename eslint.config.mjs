@@ -8,7 +8,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['cdk.out/', 'dist/', 'packages/*/dist/', 'node_modules/', '.cache/', '.venv/', 'coverage/', 'bench/results/', 'rehearsal-report/'] },
+  { ignores: ['cdk.out/', '**/dist/', 'node_modules/', '.cache/', '.venv/', 'coverage/', 'bench/results/', 'rehearsal-report/'] },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   tseslint.configs.stylisticTypeChecked,

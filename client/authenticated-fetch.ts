@@ -32,7 +32,7 @@ export interface AuthenticatedFetchOptions {
   /**
    * After a refusal-triggered refresh found the same key (the refusal was about something
    * else, e.g. a missing scope), further refusals do not refresh for this long, so a
-   * steady stream of 403s does not become a steady stream of GetSecretValue calls.
+   * steady stream of 403s does not become a steady stream of reads (GetSecretValue calls).
    * @default 5_000
    */
   readonly unchangedKeyCooldownMs?: number;

@@ -1,16 +1,16 @@
 /**
  * Errors of the client SDK. Like every KeyRoll error they set `name` and keep a `cause`;
- * their messages name the secret and what went wrong, never the key or the secret value.
+ * their messages name the source (secret, variable, file) and what went wrong, never the key or the value read.
  */
 import { KeyRollError } from '../lambdas/core/errors';
 
 /** Why the current key could not be read. */
 export const KeyUnavailableReason = {
-  /** The secret (or its AWSCURRENT version) does not exist. */
+  /** The secret (or its AWSCURRENT version), the variable or the file does not exist. */
   NOT_FOUND: 'not-found',
   /** The caller may not read the secret or decrypt it. */
   ACCESS_DENIED: 'access-denied',
-  /** The secret value is not a KeyRoll secret document (`{"apiKey","keyId"}` with a well-formed key). */
+  /** The value is not a well-formed key or KeyRoll secret document (`{"apiKey","keyId"}`). */
   MALFORMED: 'malformed',
   /** Any other failure: network, throttling, service fault. */
   REQUEST_FAILED: 'request-failed',
@@ -18,20 +18,23 @@ export const KeyUnavailableReason = {
 export type KeyUnavailableReason = (typeof KeyUnavailableReason)[keyof typeof KeyUnavailableReason];
 
 /**
- * The current key could not be read from the client's secret. `getKey()` throws it only when
- * no key was ever read; once a key is cached, a failed refresh keeps serving that key.
+ * The current key could not be read from its source. `getKey()` throws it only when no key was
+ * ever read; once a key is cached, a failed refresh keeps serving that key.
  */
 export class KeyUnavailableError extends KeyRollError {
   override readonly name = 'KeyUnavailable';
+  /** What was read: the secret name or ARN, the variable name, the path (a `KeySource`'s `id`). */
+  readonly source: string;
   constructor(
-    /** The secret name or ARN that was read. */
-    readonly secretId: string,
+    /** The source's `kind` and `id`, e.g. `secret` and `keyroll/clients/acme`. */
+    source: { readonly kind: string; readonly id: string },
     readonly reason: KeyUnavailableReason,
     /** The name of the underlying error (e.g. `AccessDeniedException`), for logs. */
     readonly causeName: string,
     options?: { cause?: unknown },
   ) {
-    super(`Could not read the current API key from secret '${secretId}' (${reason}: ${causeName}).`, options);
+    super(`Could not read the current API key from ${source.kind} '${source.id}' (${reason}: ${causeName}).`, options);
+    this.source = source.id;
   }
 }
 

@@ -1,30 +1,37 @@
 /**
- * KeyRoll client SDK: what an API consumer runs to always send its current key.
+ * `@keyroll/client`: what an API consumer runs to always send its current key. Needs no AWS SDK;
+ * the parts that do are their own entry points.
  *
- * - {@link KeyProvider}: reads AWSCURRENT of the client's secret, caches it, refreshes it on
- *   a timer, on notifications and on refusals; single flight; serves the last good key when
- *   Secrets Manager fails.
+ * - {@link KeyProvider}: reads the current key from a {@link KeySource}, caches it, refreshes it
+ *   on a timer, on notifications and on refusals; single flight; serves the last good key when
+ *   a read fails. Sources here: {@link EnvKeySource}, {@link FileKeySource}; in
+ *   `@keyroll/client/secrets-manager`: `SecretsManagerKeySource` / `SecretsManagerKeyProvider`.
  * - {@link createAuthenticatedFetch}: a `fetch` that adds the key header and, on 401/403,
  *   refreshes once and retries once when the key changed.
- * - {@link SqsNotificationPoller} / {@link createSnsSubscriberHandler}: refresh on
- *   key.rotated and key.emergency notifications (SNS→SQS, or a Lambda subscribed to SNS).
+ * - {@link createSnsSubscriberHandler}: refresh from a Lambda subscribed to the client topic; the
+ *   SQS poller is `@keyroll/client/sqs`.
  *
  * No plaintext key appears in anything the SDK logs or throws.
  */
 export { createAuthenticatedFetch, isReplayableBody, KeyHeader } from './authenticated-fetch';
 export type { AuthenticatedFetchOptions, FetchLike } from './authenticated-fetch';
+export { DEFAULT_KEY_VARIABLE, EnvKeySource } from './env-source';
+export type { EnvKeySourceOptions } from './env-source';
 export { InvalidClientOptionsError, KeyUnavailableError, KeyUnavailableReason } from './errors';
-export { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_RETRY_AFTER_FAILURE_MS, DEFAULT_SECRET_NAME_PREFIX, KeyProvider, RefreshReason } from './key-provider';
-export type { ApiKeySource, KeyChange, KeyProviderOptions, RefreshOptions, RefreshResult, SecretsManagerLike } from './key-provider';
+export { FileKeySource } from './file-source';
+export type { FileKeySourceOptions } from './file-source';
+export { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_RETRY_AFTER_FAILURE_MS, KeyProvider, RefreshReason } from './key-provider';
+export type { ApiKeySource, KeyChange, KeyProviderOptions, KeyProviderTiming, RefreshOptions, RefreshResult } from './key-provider';
+export { KeyNotFoundError, parseKeyText, parseSecretValue } from './key-source';
+export type { KeyRead, KeySource, SecretValue } from './key-source';
 export { silentLogger } from './logger';
 export type { ClientLogger } from './logger';
 export { applyRotationNotification, createSnsSubscriberHandler, NotificationOutcome, parseRotationNotification } from './notifications';
 export type { MessageAttributesLike, RotationNotification, SnsEventLike, SnsHandlerResult } from './notifications';
-export { SqsNotificationPoller } from './poller';
-export type { PollResult, SqsLike, SqsNotificationPollerOptions } from './poller';
 export { redactKeys, REDACTED } from './redact';
 export { systemScheduler } from './scheduler';
 export type { Scheduler } from './scheduler';
 export { ClientEventType } from '../lambdas/core/notifications';
+export { MalformedKeyError } from '../lambdas/core/errors';
 export { systemClock } from '../lambdas/core/clock';
 export type { Clock } from '../lambdas/core/clock';

@@ -1,27 +1,25 @@
 /**
  * The key provider: what an API consumer's process asks for the key to send. It reads the
- * AWSCURRENT version of the client's secret, caches it, and refreshes it
+ * current key from a {@link KeySource} (Secrets Manager's AWSCURRENT, an environment variable,
+ * a file, or a source of the consumer's own), caches it, and refreshes it
  *
  * - when the cached key is older than `refreshIntervalMs` (on the next `getKey()`),
  * - in the background on a timer (`start()` / `stop()`),
  * - when told: a key.rotated / key.emergency notification, or a 401/403 from the API
  *   (see notifications.ts and authenticated-fetch.ts), through `refresh(reason)`.
  *
- * Concurrent refreshes share one GetSecretValue request (single flight). A failed refresh
+ * Concurrent refreshes share one read of the source (single flight). A failed refresh
  * keeps serving the last key that was read and reports through the logger. The key itself
  * appears only in the value `getKey()` returns: never in a log line, an error, an event
  * passed to `onChange` listeners, or the provider's own inspectable state.
  */
-import { GetSecretValueCommand, SecretsManagerClient, type GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { systemClock, type Clock } from '../lambdas/core/clock';
-import { parseSecretValue } from '../lambdas/core/secret-value';
 import { InvalidClientOptionsError, KeyUnavailableError, KeyUnavailableReason } from './errors';
+import type { KeyRead, KeySource } from './key-source';
 import { silentLogger, type ClientLogger } from './logger';
 import { redactKeys } from './redact';
 import { systemScheduler, type Scheduler } from './scheduler';
 
-/** The secret-name prefix KeyRoll provisions client secrets under (the stack's default). */
-export const DEFAULT_SECRET_NAME_PREFIX = 'keyroll/clients/';
 /** How long a read key is used before it is read again, by default: 5 minutes. */
 export const DEFAULT_REFRESH_INTERVAL_MS = 5 * 60_000;
 /** How long a failed read holds off the next read from `getKey()` and the timer, by default. */
@@ -46,31 +44,8 @@ export const RefreshReason = {
 } as const;
 export type RefreshReason = (typeof RefreshReason)[keyof typeof RefreshReason];
 
-/** The part of a Secrets Manager client the provider uses; a `SecretsManagerClient` fits. */
-export interface SecretsManagerLike {
-  send(command: GetSecretValueCommand): Promise<GetSecretValueCommandOutput>;
-}
-
-/** Options of a {@link KeyProvider}. Give `clientId`, `secretId`, or both. */
-export interface KeyProviderOptions {
-  /**
-   * The client's id. Names the secret (`<secretNamePrefix><clientId>`) unless `secretId` is
-   * given, and is what notification helpers filter on.
-   * @default none: then `secretId` is required
-   */
-  readonly clientId?: string;
-  /**
-   * The secret's name or ARN.
-   * @default `<secretNamePrefix><clientId>`
-   */
-  readonly secretId?: string;
-  /** @default 'keyroll/clients/' ({@link DEFAULT_SECRET_NAME_PREFIX}) */
-  readonly secretNamePrefix?: string;
-  /**
-   * The Secrets Manager client (one per process; reused for every read).
-   * @default a `SecretsManagerClient` built from the environment (region, credentials, AWS_ENDPOINT_URL)
-   */
-  readonly secretsManager?: SecretsManagerLike;
+/** How often and how a {@link KeyProvider} reads, whatever its source. */
+export interface KeyProviderTiming {
   /**
    * A cached key older than this is read again by the next `getKey()`; also the period of
    * the background timer. Keep it well under the rotation overlap window.
@@ -90,6 +65,17 @@ export interface KeyProviderOptions {
   readonly scheduler?: Scheduler;
   /** Where refresh failures (warn) and key changes (info) are reported. @default silent */
   readonly logger?: ClientLogger;
+}
+
+/** Options of a {@link KeyProvider}. */
+export interface KeyProviderOptions extends KeyProviderTiming {
+  /** Where the key is read from: `new EnvKeySource(…)`, `new FileKeySource(…)`, `new SecretsManagerKeySource(…)` (`@keyroll/client/secrets-manager`), or your own. */
+  readonly source: KeySource;
+  /**
+   * The client's id: what the notification helpers filter on.
+   * @default the source's `clientId`, if it has one
+   */
+  readonly clientId?: string;
 }
 
 /** A key change, as `onChange` listeners see it: key ids only. */
@@ -130,10 +116,7 @@ export interface ApiKeySource {
   currentKeyId(): string | undefined;
 }
 
-interface CachedKey {
-  readonly apiKey: string;
-  readonly keyId: string;
-  readonly versionId: string | undefined;
+interface CachedKey extends KeyRead {
   /** When the read that returned it started: the value is at most this old. */
   readonly readAtMs: number;
 }
@@ -145,9 +128,11 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+/** By error name, not class: a source may come from another copy of this package or from the AWS SDK. */
 function classify(error: unknown): KeyUnavailableReason {
   const name = error instanceof Error ? error.name : '';
-  if (name === 'ResourceNotFoundException') return KeyUnavailableReason.NOT_FOUND;
+  if (name === 'MalformedKey') return KeyUnavailableReason.MALFORMED;
+  if (name === 'ResourceNotFoundException' || name === 'KeyNotFound') return KeyUnavailableReason.NOT_FOUND;
   if (name === 'AccessDeniedException' || name === 'DecryptionFailure' || name === 'UnrecognizedClientException') {
     return KeyUnavailableReason.ACCESS_DENIED;
   }
@@ -159,22 +144,21 @@ function classify(error: unknown): KeyUnavailableReason {
  * share it: the cache, the single in-flight read and the timer live in it.
  *
  * @example
- * const keys = new KeyProvider({ clientId: 'acme' });
+ * const keys = new KeyProvider({ clientId: 'acme', source: new EnvKeySource('ACME_API_KEY') });
  * keys.start();
  * const api = createAuthenticatedFetch(keys);
  * await api('https://api.example.com/orders');
  */
 export class KeyProvider implements ApiKeySource {
-  /** The client id given at construction, if any. */
+  /** The client id given at construction or known to the source, if any. */
   readonly clientId: string | undefined;
-  /** The secret name or ARN read. */
-  readonly secretId: string;
+  /** Where the key is read from. */
+  readonly source: KeySource;
   readonly refreshIntervalMs: number;
   readonly retryAfterFailureMs: number;
 
   // Private fields (#): invisible to util.inspect, console.log and JSON.stringify, so logging
   // the provider object cannot print the key.
-  readonly #client: SecretsManagerLike;
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   readonly #logger: ClientLogger;
@@ -188,19 +172,16 @@ export class KeyProvider implements ApiKeySource {
   #timer: unknown;
 
   constructor(options: KeyProviderOptions) {
-    const prefix = options.secretNamePrefix ?? DEFAULT_SECRET_NAME_PREFIX;
     if (options.clientId?.length === 0) {
       throw new InvalidClientOptionsError('clientId must not be empty; got an empty string.');
     }
-    const secretId = options.secretId ?? (options.clientId !== undefined ? `${prefix}${options.clientId}` : undefined);
-    if (!secretId) {
-      throw new InvalidClientOptionsError('A KeyProvider needs a clientId or a secretId; got neither.');
+    if (typeof options.source?.read !== 'function') {
+      throw new InvalidClientOptionsError('A KeyProvider needs a source (a KeySource with read()); got none.');
     }
-    this.clientId = options.clientId;
-    this.secretId = secretId;
+    this.source = options.source;
+    this.clientId = options.clientId ?? options.source.clientId;
     this.refreshIntervalMs = positive('refreshIntervalMs', options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS);
     this.retryAfterFailureMs = Math.min(positive('retryAfterFailureMs', options.retryAfterFailureMs ?? DEFAULT_RETRY_AFTER_FAILURE_MS), this.refreshIntervalMs);
-    this.#client = options.secretsManager ?? new SecretsManagerClient({});
     this.#clock = options.clock ?? systemClock;
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#logger = options.logger ?? silentLogger;
@@ -308,7 +289,7 @@ export class KeyProvider implements ApiKeySource {
     if (generation === this.#generation) this.#schedule(nextMs);
   }
 
-  /** One GetSecretValue for all concurrent callers. */
+  /** One read of the source for all concurrent callers. */
   #read(reason: RefreshReason): Promise<CachedKey> {
     if (this.#inFlight) return this.#inFlight;
     const read = this.#readNow(reason).finally(() => {
@@ -320,27 +301,21 @@ export class KeyProvider implements ApiKeySource {
 
   async #readNow(reason: RefreshReason): Promise<CachedKey> {
     const startedAtMs = this.#clock.nowMs();
-    let output: GetSecretValueCommandOutput;
+    let value: KeyRead;
     try {
-      output = await this.#client.send(new GetSecretValueCommand({ SecretId: this.secretId, VersionStage: 'AWSCURRENT' }));
+      // Sources parse with MalformedKeyError, whose message never echoes the document or the key.
+      value = await this.source.read();
     } catch (error) {
       throw this.#failed(reason, classify(error), error);
     }
-    let value: { apiKey: string; keyId: string };
-    try {
-      // Throws MalformedKeyError, whose message never echoes the document or the key.
-      value = parseSecretValue(output.SecretString);
-    } catch (error) {
-      throw this.#failed(reason, KeyUnavailableReason.MALFORMED, error);
-    }
     const previous = this.#cached;
-    const next: CachedKey = { apiKey: value.apiKey, keyId: value.keyId, versionId: output.VersionId, readAtMs: startedAtMs };
+    const next: CachedKey = { apiKey: value.apiKey, keyId: value.keyId, versionId: value.versionId, readAtMs: startedAtMs };
     this.#cached = next;
     this.#lastFailureAtMs = undefined;
     if (previous?.apiKey !== next.apiKey) {
       const change: KeyChange = { previousKeyId: previous?.keyId, keyId: next.keyId, reason };
       this.#logger.info?.(previous ? `KeyRoll: key ${next.keyId} is now current (was ${previous.keyId}).` : `KeyRoll: using key ${next.keyId}.`, {
-        secretId: this.secretId,
+        source: this.source.id,
         versionId: next.versionId,
         ...change,
       });
@@ -358,13 +333,14 @@ export class KeyProvider implements ApiKeySource {
   #failed(reason: RefreshReason, why: KeyUnavailableReason, error: unknown): KeyUnavailableError {
     this.#lastFailureAtMs = this.#clock.nowMs();
     const causeName = error instanceof Error ? error.name : 'UnknownError';
-    const failure = new KeyUnavailableError(this.secretId, why, causeName, { cause: error });
+    const failure = new KeyUnavailableError(this.source, why, causeName, { cause: error });
     const cached = this.#cached;
+    const from = `${this.source.kind} ${this.source.id}`;
     this.#logger.warn(
       cached
-        ? `KeyRoll: refreshing the key from ${this.secretId} failed (${why}: ${causeName}); still using key ${cached.keyId}.`
-        : `KeyRoll: reading the key from ${this.secretId} failed (${why}: ${causeName}); no key is available yet.`,
-      { secretId: this.secretId, reason, failure: why, servingKeyId: cached?.keyId, ...this.#describe(error) },
+        ? `KeyRoll: refreshing the key from ${from} failed (${why}: ${causeName}); still using key ${cached.keyId}.`
+        : `KeyRoll: reading the key from ${from} failed (${why}: ${causeName}); no key is available yet.`,
+      { source: this.source.id, reason, failure: why, servingKeyId: cached?.keyId, ...this.#describe(error) },
     );
     return failure;
   }

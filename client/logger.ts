@@ -1,6 +1,6 @@
 /**
  * The logging surface the client SDK writes to. `console` and Powertools' `Logger` both fit.
- * Messages and attributes carry key ids, secret ids and error names only, never a key.
+ * Messages and attributes carry key ids, source ids (secret, variable, path) and error names only, never a key.
  */
 
 /**

@@ -11,12 +11,20 @@
  * and the refresh is tried again.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type DeleteMessageBatchCommandOutput, type Message, type ReceiveMessageCommandOutput } from '@aws-sdk/client-sqs';
-import { InvalidClientOptionsError } from './errors';
-import type { ApiKeySource } from './key-provider';
-import { silentLogger, type ClientLogger } from './logger';
-import { applyRotationNotification, NotificationOutcome, parseRotationNotification } from './notifications';
-import { redactKeys } from './redact';
-import { systemScheduler, type Scheduler } from './scheduler';
+// Shared code only through the main entry: the built `sqs` entry imports it from there instead
+// of carrying a second copy (packages/client/entries.ts).
+import {
+  applyRotationNotification,
+  InvalidClientOptionsError,
+  NotificationOutcome,
+  parseRotationNotification,
+  redactKeys,
+  silentLogger,
+  systemScheduler,
+  type ApiKeySource,
+  type ClientLogger,
+  type Scheduler,
+} from './index';
 
 /** The part of an SQS client the poller uses; an `SQSClient` fits. */
 export interface SqsLike {

@@ -5,6 +5,7 @@
 import * as v from 'valibot';
 import { tagsSchema } from './fleet';
 import { actorSchema, clientIdSchema, objectIssueMessage, parseOperation, reasonSchema, rejectIssues } from './input-schema';
+import { containsApiKey } from './key-material';
 import type { RotationPolicy } from './model';
 import { ROTATION_ID_PATTERN } from './rotation-request';
 import { policyIssues, rotationPolicySchema, type PolicyBounds } from './rotation-policy';
@@ -54,7 +55,15 @@ export interface RollbackRequest {
 }
 
 const scopesSchema = v.pipe(
-  v.array(v.pipe(v.string('must be a string'), v.regex(SCOPE_PATTERN, 'must be 1-64 characters of [A-Za-z0-9:._*/-]')), 'must be a list of scopes'),
+  // A key fits the scope alphabet, and scopes are stored on the record and every key item (docs/design.md, invariant 5).
+  v.array(
+    v.pipe(
+      v.string('must be a string'),
+      v.regex(SCOPE_PATTERN, 'must be 1-64 characters of [A-Za-z0-9:._*/-]'),
+      v.check((scope) => !containsApiKey(scope), 'must not be an API key'),
+    ),
+    'must be a list of scopes',
+  ),
   v.maxLength(MAX_SCOPES, `must have at most ${MAX_SCOPES} scopes`),
 );
 

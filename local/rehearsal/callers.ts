@@ -11,7 +11,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Clock } from '../../lambdas/core/clock';
 import { createAuthenticatedFetch, type FetchLike } from '../../client/authenticated-fetch';
-import { KeyProvider, type ApiKeySource, type RefreshReason, type RefreshResult } from '../../client/key-provider';
+import type { ApiKeySource, RefreshReason, RefreshResult } from '../../client/key-provider';
+import { SecretsManagerKeyProvider } from '../../client/secrets-manager';
 import { SqsNotificationPoller } from '../../client/poller';
 
 /** How a caller follows rotations. */
@@ -48,7 +49,7 @@ export interface RequestOutcome {
 class DelayedRefresh implements ApiKeySource {
   dueAtMs: number | undefined;
   constructor(
-    private readonly inner: KeyProvider,
+    private readonly inner: SecretsManagerKeyProvider,
     private readonly clock: Clock,
     private readonly delayMs: number,
   ) {}
@@ -67,7 +68,7 @@ class DelayedRefresh implements ApiKeySource {
 
 /** A running simulated consumer. */
 export class SimulatedCaller {
-  private readonly provider: KeyProvider;
+  private readonly provider: SecretsManagerKeyProvider;
   private readonly fetch: FetchLike;
   private readonly poller?: SqsNotificationPoller;
   private readonly delayed?: DelayedRefresh;
@@ -82,7 +83,7 @@ export class SimulatedCaller {
   ) {
     // Prompt callers rely on notifications (and a daily safety refresh); lagging ones on their timer.
     const refreshIntervalMs = spec.behaviour === 'lagging' ? spec.delayMs : 24 * 3_600_000;
-    this.provider = new KeyProvider({ clientId: spec.clientId, secretNamePrefix, secretsManager: clients.secretsManager, refreshIntervalMs, clock });
+    this.provider = new SecretsManagerKeyProvider({ clientId: spec.clientId, secretNamePrefix, secretsManager: clients.secretsManager, refreshIntervalMs, clock });
     this.fetch = createAuthenticatedFetch(this.provider, { clock });
     if (spec.behaviour === 'prompt') {
       if (!spec.queueUrl) throw new Error(`Caller ${spec.name} is prompt but has no queue.`);

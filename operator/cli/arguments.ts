@@ -98,6 +98,8 @@ export function parseScopes(text: string): string[] {
   if (scopes.some((scope) => scope.length === 0)) throw new UsageError('--scopes must be a comma-separated list without empty entries, e.g. orders:read,orders:write.', ['scopes: empty entry']);
   const bad = scopes.filter((scope) => !SCOPE_PATTERN.test(scope)).length;
   if (bad) throw new UsageError(`--scopes: ${bad} scope(s) are not 1-64 characters of [A-Za-z0-9:._*/-].`, ['scopes: invalid scope']);
+  // A key fits the scope alphabet; scopes are stored on the record and every key item (invariant 5).
+  if (scopes.some(containsApiKey)) throw new UsageError('--scopes must not contain an API key.', ['scopes: an API key']);
   const unique = [...new Set(scopes)];
   if (unique.length > MAX_SCOPES) throw new UsageError(`--scopes: at most ${MAX_SCOPES} scopes.`, ['scopes: too many']);
   return unique;

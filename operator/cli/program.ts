@@ -15,6 +15,7 @@ import { registerUnlockCommand } from './commands/unlock';
 import { RunState, type LocalRotation } from './context';
 import { ExitCode, reportOf } from './errors';
 import { redactKeys, type CliIo } from './output';
+import { isHelpOrVersion, jsonRequested, safeUsageText, usageReport } from './usage-errors';
 import { DEFAULT_STACK_NAME } from './stack-discovery';
 
 const ROOT_HELP = `
@@ -31,31 +32,21 @@ Stack discovery (first that applies):
   --stack <name> | $KEYROLL_STACK                 CloudFormation DescribeStacks (default ${DEFAULT_STACK_NAME})
   AWS_ENDPOINT_URL points every call at an emulator (moto, LocalStack).
 
+JSON: with --json (anywhere on the line) stdout holds exactly one JSON document, the result or
+  {"error": {"name", "message", "exitCode", "issues"?}}: commander's usage errors too (UnknownCommand,
+  UnknownOption, MissingArgument, ExcessArguments, MissingRequiredOption, MissingOptionValue,
+  InvalidArgument, ConflictingOptions, MissingCommand; exit 2). Messages stay on stderr as text.
+  --help is always text.
+
 Audit actor: --actor, else $KEYROLL_ACTOR, else your AWS identity (sts:GetCallerIdentity), else local:$USER.
 
 Incident playbook: docs/runbook.md. Local rehearsal: npm run keyroll:local-env.`;
-
-// Commander quotes the token it refuses ('--wait=...'): inside a quote even a line break is
-// the operator's input, not a line of ours. Outside, every control character but \n goes.
-const QUOTED = /'[^'\n]*(?:\n[^'\n]*)*'/g;
-const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const CONTROL_EXCEPT_NEWLINE = /(?![\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const MAX_QUOTED = 80;
-
-/** Commander's usage messages as they may be printed: echoed tokens neutralised and bounded, keys redacted. */
-export function safeUsageText(text: string): string {
-  const quoted = text.replace(QUOTED, (token) => {
-    const inner = token.slice(1, -1).replace(CONTROL, '\uFFFD');
-    return `'${inner.length > MAX_QUOTED ? `${inner.slice(0, MAX_QUOTED)}…(${inner.length} characters)` : inner}'`;
-  });
-  return redactKeys(quoted.replace(CONTROL_EXCEPT_NEWLINE, '\uFFFD'));
-}
 
 /** Builds the command tree for one run. */
 export function buildProgram(state: RunState, io: CliIo): Command {
   const program = new Command('keyroll')
     .description('Operate KeyRoll: onboard clients, rotate and revoke their API keys, and follow rotations.')
-    .option('--json', 'print the result as JSON on stdout (errors too, as {"error": {...}})')
+    .option('--json', 'print the result, or any error, as one JSON document on stdout (see JSON below); --help stays text')
     .option('--stack <name>', `CloudFormation stack to read the outputs of (default ${DEFAULT_STACK_NAME}, or $KEYROLL_STACK)`)
     .option('--outputs-file <file>', 'read the stack outputs from this cdk-outputs.json instead (or $KEYROLL_OUTPUTS_FILE)')
     .option('--region <region>', 'AWS region (default: your AWS configuration)')
@@ -65,7 +56,9 @@ export function buildProgram(state: RunState, io: CliIo): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout(text),
-      writeErr: (text) => io.stderr(safeUsageText(text)),
+      // Help shown for an error is ours (its apostrophes are not quotes): only error messages echo operator input.
+      writeErr: (text) => io.stderr(redactKeys(text)),
+      outputError: (text, write) => write(safeUsageText(text)),
     })
     .addHelpText('after', ROOT_HELP);
   registerClientCommands(program, state);
@@ -101,17 +94,12 @@ export async function run(argv: readonly string[], io: CliIo, options: RunOption
     await program.parseAsync([...argv], { from: 'user' });
     return state.exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and version were asked for; anything else commander refused is a usage error (it printed why).
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.OK;
-      if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-      return ExitCode.USAGE;
-    }
-    const report = reportOf(error);
+    if (error instanceof CommanderError && isHelpOrVersion(error)) return ExitCode.OK;
+    // Commander printed its usage errors to stderr already; our own errors are printed here.
+    const report = error instanceof CommanderError ? usageReport(error, program, argv) : reportOf(error);
     // The message already lists the issues; --json carries them one by one.
-    io.stderr(redactKeys(`error: ${report.name}: ${report.message}\n`));
-    const json = state.currentOutput?.json ?? argv.includes('--json');
-    if (json) io.stdout(redactKeys(`${JSON.stringify({ error: report }, null, 2)}\n`));
+    if (!(error instanceof CommanderError)) io.stderr(redactKeys(`error: ${report.name}: ${report.message}\n`));
+    if (jsonRequested(program, argv)) io.stdout(redactKeys(`${JSON.stringify({ error: report }, null, 2)}\n`));
     return report.exitCode;
   } finally {
     state.close();

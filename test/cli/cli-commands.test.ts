@@ -107,6 +107,68 @@ describe('clients add / list / show', () => {
     expect(JSON.stringify(json(shown))).not.toMatch(/keyHash|currentKeyHash/);
   });
 
+  it('onboards with the defaults when only the id and --scopes are given, and says which it applied', async () => {
+    const id = `defaults-${randomUUID().slice(0, 8)}`;
+    const added = await world.cli('clients', 'add', id, '--scopes', 'orders:read', '--json');
+    expect(added).toMatchObject({ code: 0, stderr: '' });
+    const out = json(added);
+    // The record holds the defaults as values; the overlaps stay the deployment's (no field).
+    expect(out.policy).toEqual({ intervalDays: 90, timeZone: 'UTC', window: { start: '02:00', end: '04:00' } });
+    expect(out.schedule).toMatchObject({ outcome: 'created', expression: 'rate(90 days)', timeZone: 'UTC', flexibleWindowMinutes: 120 });
+    expect(out.defaultsApplied).toEqual({
+      '--interval-days': '90',
+      '--timezone': 'UTC',
+      '--window': '02:00-04:00',
+      '--overlap': 'the deployment default',
+      '--max-overlap': 'the deployment maximum (30d)',
+      '--reason': 'onboarding',
+    });
+    const shown = json<{ client: { policy: unknown; scopes: string[] }; schedule: { expression: string; timeZone: string } }>(await world.cli('--json', 'clients', 'show', id));
+    expect(shown.client).toMatchObject({ scopes: ['orders:read'], policy: { intervalDays: 90, timeZone: 'UTC', window: { start: '02:00', end: '04:00' } } });
+    expect(shown.client.policy).not.toHaveProperty('overlapSeconds');
+    expect(shown.client.policy).not.toHaveProperty('maxOverlapSeconds');
+    expect(shown.schedule).toMatchObject({ expression: 'rate(90 days)', timeZone: 'UTC' });
+    const audit = json<{ events: { action: string; reason: string }[] }>(await world.cli('--json', 'audit', id)).events;
+    expect(audit.find((e) => e.action === 'client.registered')?.reason).toBe('onboarding');
+
+    // The same defaults spelled out converge on the record; the text output lists only what was left out.
+    const again = await world.cli('clients', 'add', id, '--scopes', 'orders:read', '--interval-days', '90', '--timezone', 'UTC', '--window', '02:00-04:00', '--reason', 'again');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`Already onboarded (nothing to change): client ${id}`);
+    expect(again.stdout).toMatch(/defaults applied\s+--overlap the deployment default, --max-overlap the deployment maximum \(30d\)\n/);
+    const given = await world.cli('--json', 'clients', 'add', id, '--scopes', 'orders:read', '--interval-days', '90', '--timezone', 'UTC', '--window', '02:00-04:00', '--reason', 'again');
+    expect(json(given).defaultsApplied).toEqual({ '--overlap': 'the deployment default', '--max-overlap': 'the deployment maximum (30d)' });
+
+    // A default that no longer fits what is given is refused like a given value: a daily interval with the deployment's 30-day deadline.
+    const refused = await world.cli('--json', 'clients', 'add', `defaults-${randomUUID().slice(0, 8)}`, '--scopes', 'a', '--interval-days', '1');
+    expect(refused.code).toBe(2);
+    expect(json(refused)).toEqual({ error: expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('--max-overlap'), exitCode: 2 }) });
+  });
+
+  it('keeps --scopes required and --help shows every default', async () => {
+    const onlyId = await world.cli('--json', 'clients', 'add', `scopeless-${randomUUID().slice(0, 8)}`);
+    expect(onlyId.code).toBe(2);
+    expect(json(onlyId)).toEqual({ error: { name: 'MissingRequiredOption', message: "required option '--scopes <list>' not specified", exitCode: 2 } });
+
+    const help = await world.cli('clients', 'add', '--help');
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    for (const shown of [
+      /--interval-days <n>[\s\S]*\(default:\s+90\)/,
+      /--timezone <iana>[\s\S]*\(default: UTC\)/,
+      /--window <HH:MM-HH:MM>[\s\S]*\(default:\s+02:00-04:00\)/,
+      /--reason <text>[\s\S]*\(default: onboarding\)/,
+    ]) {
+      expect(help.stdout).toMatch(shown);
+    }
+    expect(help.stdout).toMatch(/--overlap <duration>[\s\S]*default: the\s+deployment default/);
+    expect(help.stdout).toContain('--scopes has no default.');
+    expect(help.stdout).toContain('which is every\nroute while auth.routeScopes is empty');
+    // --help stays text, --json or not.
+    const jsonHelp = await world.cli('--json', 'clients', 'add', '--help');
+    expect(jsonHelp).toEqual(help);
+    expect((await world.cli('--help')).stdout).toMatch(/--json[\s\S]*--help stays text[\s\S]*JSON: with --json \(anywhere on the line\)/);
+  });
+
   it('names the caller from STS (or $USER) when neither --actor nor KEYROLL_ACTOR is given', async () => {
     const id = `actor-${randomUUID().slice(0, 8)}`;
     const result = await world.cliWith({ KEYROLL_ACTOR: '' }, '--json', 'clients', 'add', id, '--scopes', 'a', '--interval-days', '7', '--timezone', 'UTC', '--window', '01:00-02:00', '--max-overlap', '1d');
@@ -267,6 +329,51 @@ describe('bad arguments', () => {
     const jsonError = await world.cli('--json', 'rotate', id, '--reason', 'x', '--overlap', '90x');
     expect(jsonError.code).toBe(2);
     expect(json(jsonError)).toEqual({ error: { name: 'UsageError', message: expect.stringContaining('--overlap'), issues: ['--overlap: not a duration'], exitCode: 2 } });
+    expect(await world.snapshot()).toBe(before);
+  });
+
+  it("--json anywhere turns commander's own usage errors into the same JSON, with the text still on stderr", async () => {
+    const id = await world.addClient();
+    const before = await world.snapshot();
+    const cases: [string[], string, string | RegExp, RegExp][] = [
+      [['frobnicate'], 'UnknownCommand', "unknown command 'frobnicate'", /^error: unknown command 'frobnicate'$/m],
+      [['status', id, '--bogus'], 'UnknownOption', "unknown option '--bogus'", /^error: unknown option '--bogus'$/m],
+      [['status'], 'MissingArgument', "missing required argument 'clientId'", /^error: missing required argument 'clientId'$/m],
+      [['status', id, 'extra'], 'ExcessArguments', "too many arguments for 'status'. Expected 1 argument but got 2.", /^error: too many arguments for 'status'/m],
+      [['rotate', id], 'MissingRequiredOption', "required option '--reason <text>' not specified", /^error: required option '--reason <text>' not specified$/m],
+      [['audit', id, '--limit'], 'MissingOptionValue', "option '--limit <n>' argument missing", /^error: option '--limit <n>' argument missing$/m],
+      [['clients'], 'MissingCommand', "'keyroll clients' needs a command: add, list, show, remove (usage on stderr; --help for more).", /^Usage: keyroll clients /m],
+      [[], 'MissingCommand', /^'keyroll' needs a command: clients, rotate, /, /^Usage: keyroll \[options\] \[command\]/m],
+    ];
+    for (const [argv, name, message, stderr] of cases) {
+      // The same error with --json first, last, and between the command and its arguments.
+      const placements = [['--json', ...argv], [...argv, '--json'], ...(argv.length > 1 ? [[argv[0], '--json', ...argv.slice(1)]] : [])];
+      const text = await world.cli(...argv);
+      for (const placed of placements) {
+        const result = await world.cli(...placed);
+        // Nothing but the one JSON document on stdout; the human text unchanged on stderr.
+        expect({ placed, code: result.code, error: json(result) }).toEqual({
+          placed,
+          code: 2,
+          error: { error: { name, message: typeof message === 'string' ? message : expect.stringMatching(message), exitCode: 2 } },
+        });
+        expect(result.stdout.trim().startsWith('{') && result.stdout.trim().endsWith('}')).toBe(true);
+        expect({ placed, stderr: result.stderr }).toEqual({ placed, stderr: expect.stringMatching(stderr) });
+        if (argv.length > 0) expect({ placed, stderr: result.stderr }).toEqual({ placed, stderr: text.stderr });
+      }
+      // Without --json: text on stderr only, as before.
+      expect({ argv, code: text.code, stdout: text.stdout }).toEqual({ argv, code: 2, stdout: '' });
+    }
+    // After `--` it is an operand, not the option; --json=x is refused and not taken for --json.
+    const operand = await world.cli('status', id, '--', '--json');
+    expect({ code: operand.code, stdout: operand.stdout }).toEqual({ code: 2, stdout: '' });
+    const withValue = await world.cli('--json=yes', 'status', id);
+    expect({ code: withValue.code, stdout: withValue.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(withValue.stderr).toContain("unknown option '--json=yes'");
+    // A refused token is printed neutralised in both: no control character reaches either stream.
+    const escaped = await world.cli('--json', 'status', id, '--bogus\u001b[31m');
+    expect(json(escaped)).toEqual({ error: { name: 'UnknownOption', message: "unknown option '--bogus\uFFFD[31m'", exitCode: 2 } });
+    expect(escaped.stdout + escaped.stderr).not.toContain(String.fromCharCode(0x1b));
     expect(await world.snapshot()).toBe(before);
   });
 });

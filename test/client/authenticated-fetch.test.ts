@@ -7,7 +7,7 @@
 import { ManualClock } from '../../lambdas/core/clock';
 import { createAuthenticatedFetch, isReplayableBody, type AuthenticatedFetchOptions, type FetchLike } from '../../client/authenticated-fetch';
 import { InvalidClientOptionsError, KeyUnavailableError } from '../../client/errors';
-import { KeyProvider } from '../../client/key-provider';
+import { SecretsManagerKeyProvider } from '../../client/secrets-manager';
 import { awsError, errorText, Gate, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
 interface SeenRequest {
@@ -45,7 +45,7 @@ function setup(options: Partial<AuthenticatedFetchOptions> = {}) {
   const clock = new ManualClock(Date.parse('2026-11-28T10:00:00Z'));
   const secrets = new StubSecretsManager();
   const logger = new RecordingLogger();
-  const provider = new KeyProvider({ clientId: 'acme', secretsManager: secrets, clock, logger, refreshIntervalMs: 300_000 });
+  const provider = new SecretsManagerKeyProvider({ clientId: 'acme', secretsManager: secrets, clock, logger, refreshIntervalMs: 300_000 });
   const refreshes: string[] = [];
   const refresh = provider.refresh.bind(provider);
   provider.refresh = (reason, opts) => {
@@ -72,7 +72,7 @@ describe('createAuthenticatedFetch: the key header', () => {
     const { secrets } = setup();
     const api = new FakeApi();
     api.accepted.add(secrets.value.apiKey);
-    const provider = new KeyProvider({ clientId: 'acme', secretsManager: secrets });
+    const provider = new SecretsManagerKeyProvider({ clientId: 'acme', secretsManager: secrets });
     const fetch = createAuthenticatedFetch(provider, { fetch: api.fetch, header: 'x-api-key' });
     await fetch(new URL('https://api.example.test/orders'), { headers: new Headers({ 'x-trace': '1' }) });
     expect(api.seen[0].headers).toEqual({ 'x-trace': '1', 'x-api-key': secrets.value.apiKey });

@@ -17,7 +17,9 @@ import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { Stage } from '../../lambdas/aws/secret-store';
 import { beginRotation, createSecret, finishSecret, setSecret, testSecret } from '../support/judged-steps';
-import { createAuthenticatedFetch, createSnsSubscriberHandler, KeyProvider, KeyUnavailableError, SqsNotificationPoller, type KeyChange, type SecretsManagerLike } from '../../client';
+import { createAuthenticatedFetch, createSnsSubscriberHandler, KeyUnavailableError, type KeyChange } from '../../client';
+import { SecretsManagerKeyProvider, type SecretsManagerLike } from '../../client/secrets-manager';
+import { SqsNotificationPoller } from '../../client/sqs';
 import { makeTestDeps, newRotationId, registerTestClient, uniqueName } from '../support/fixtures';
 import { allPlaintextKeys } from '../support/invariants';
 import { rotationRequest, type TestDeps } from '../support/step-helpers';
@@ -54,7 +56,7 @@ async function clientWithProvider() {
   const client = await registerTestClient(deps);
   const secrets = countingSecretsManager();
   const logger = new RecordingLogger();
-  const provider = new KeyProvider({
+  const provider = new SecretsManagerKeyProvider({
     clientId: client.clientId,
     secretNamePrefix: deps.secretNamePrefix,
     secretsManager: secrets,
@@ -178,13 +180,13 @@ describe('KeyProvider over Secrets Manager (moto)', () => {
   it('works with the default SDK client and a secret ARN', async () => {
     const client = await registerTestClient(deps);
     const { ARN } = await secretsManagerClient().send(new DescribeSecretCommand({ SecretId: client.secretId }));
-    const provider = new KeyProvider({ secretId: ARN!, clock });
+    const provider = new SecretsManagerKeyProvider({ secretId: ARN!, clock });
     await expect(provider.getKey()).resolves.toBe((await currentValue(client.secretId)).apiKey);
   });
 
   it('a missing or malformed secret gives KeyUnavailableError with no secret material in it or in the log', async () => {
     const logger = new RecordingLogger();
-    const missing = new KeyProvider({ clientId: uniqueName('nobody'), secretNamePrefix: deps.secretNamePrefix, clock, logger });
+    const missing = new SecretsManagerKeyProvider({ clientId: uniqueName('nobody'), secretNamePrefix: deps.secretNamePrefix, clock, logger });
     const notFound = await missing.getKey().catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(KeyUnavailableError);
     expect(notFound).toMatchObject({ reason: 'not-found', causeName: 'ResourceNotFoundException' });
@@ -192,7 +194,7 @@ describe('KeyProvider over Secrets Manager (moto)', () => {
     const leaked = newSecretValue();
     const name = `${deps.secretNamePrefix}${uniqueName('broken')}`;
     await new SecretsManagerClient({}).send(new CreateSecretCommand({ Name: name, SecretString: `apiKey=${leaked.apiKey}` }));
-    const broken = new KeyProvider({ secretId: name, clock, logger });
+    const broken = new SecretsManagerKeyProvider({ secretId: name, clock, logger });
     const malformed = await broken.getKey().catch((e: unknown) => e);
     expect(malformed).toMatchObject({ name: 'KeyUnavailable', reason: 'malformed' });
     expect(errorText(malformed)).not.toContain(leaked.apiKey);

@@ -8,7 +8,7 @@ import { generateApiKey, keyIdOf } from '../../lambdas/core/api-key';
 import type { ManualClock } from '../../lambdas/core/clock';
 import { serializeSecretValue, type SecretValue } from '../../lambdas/core/secret-value';
 import type { ClientLogger } from '../../client/logger';
-import type { SecretsManagerLike } from '../../client/key-provider';
+import type { SecretsManagerLike } from '../../client/secrets-manager';
 import type { Scheduler } from '../../client/scheduler';
 
 /** A fresh, well-formed key with its id. */

@@ -6,18 +6,19 @@
 import { inspect } from 'node:util';
 import { ManualClock } from '../../lambdas/core/clock';
 import { InvalidClientOptionsError, KeyUnavailableError } from '../../client/errors';
-import { DEFAULT_REFRESH_INTERVAL_MS, KeyProvider, type KeyChange, type KeyProviderOptions } from '../../client/key-provider';
+import { DEFAULT_REFRESH_INTERVAL_MS, type KeyChange } from '../../client/key-provider';
+import { SecretsManagerKeyProvider, type SecretsManagerKeyProviderOptions } from '../../client/secrets-manager';
 import { systemScheduler } from '../../client/scheduler';
 import { awsError, errorText, Gate, ManualScheduler, newSecretValue, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
 const INTERVAL = 60_000;
 
-function setup(options: Partial<KeyProviderOptions> = {}) {
+function setup(options: Partial<SecretsManagerKeyProviderOptions> = {}) {
   const clock = new ManualClock(Date.parse('2026-11-28T10:00:00Z'));
   const scheduler = new ManualScheduler(clock);
   const secrets = new StubSecretsManager();
   const logger = new RecordingLogger();
-  const provider = new KeyProvider({
+  const provider = new SecretsManagerKeyProvider({
     clientId: 'acme',
     secretsManager: secrets,
     clock,
@@ -32,25 +33,25 @@ function setup(options: Partial<KeyProviderOptions> = {}) {
 describe('KeyProvider options', () => {
   it('names the secret <prefix><clientId>, with keyroll/clients/ by default', () => {
     const secrets = new StubSecretsManager();
-    expect(new KeyProvider({ clientId: 'acme', secretsManager: secrets }).secretId).toBe('keyroll/clients/acme');
-    expect(new KeyProvider({ clientId: 'acme', secretNamePrefix: 'x/', secretsManager: secrets }).secretId).toBe('x/acme');
-    const byArn = new KeyProvider({ secretId: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:k-AbCdEf', secretsManager: secrets });
+    expect(new SecretsManagerKeyProvider({ clientId: 'acme', secretsManager: secrets }).secretId).toBe('keyroll/clients/acme');
+    expect(new SecretsManagerKeyProvider({ clientId: 'acme', secretNamePrefix: 'x/', secretsManager: secrets }).secretId).toBe('x/acme');
+    const byArn = new SecretsManagerKeyProvider({ secretId: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:k-AbCdEf', secretsManager: secrets });
     expect(byArn.secretId).toBe('arn:aws:secretsmanager:us-east-1:111122223333:secret:k-AbCdEf');
     expect(byArn.clientId).toBeUndefined();
-    expect(new KeyProvider({ clientId: 'acme', secretsManager: secrets }).refreshIntervalMs).toBe(DEFAULT_REFRESH_INTERVAL_MS);
+    expect(new SecretsManagerKeyProvider({ clientId: 'acme', secretsManager: secrets }).refreshIntervalMs).toBe(DEFAULT_REFRESH_INTERVAL_MS);
     expect(DEFAULT_REFRESH_INTERVAL_MS).toBe(300_000);
   });
 
   it('rejects missing ids and bad intervals with a named error that says what it got', () => {
     const secrets = new StubSecretsManager();
-    expect(() => new KeyProvider({ secretsManager: secrets })).toThrow(InvalidClientOptionsError);
-    expect(() => new KeyProvider({ clientId: '', secretsManager: secrets })).toThrow(/clientId/);
+    expect(() => new SecretsManagerKeyProvider({ secretsManager: secrets })).toThrow(InvalidClientOptionsError);
+    expect(() => new SecretsManagerKeyProvider({ clientId: '', secretsManager: secrets })).toThrow(/clientId/);
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => new KeyProvider({ clientId: 'a', refreshIntervalMs: bad, secretsManager: secrets })).toThrow(new RegExp(`refreshIntervalMs must be a positive.*got ${bad}`));
+      expect(() => new SecretsManagerKeyProvider({ clientId: 'a', refreshIntervalMs: bad, secretsManager: secrets })).toThrow(new RegExp(`refreshIntervalMs must be a positive.*got ${bad}`));
     }
-    expect(() => new KeyProvider({ clientId: 'a', retryAfterFailureMs: 0, secretsManager: secrets })).toThrow(/retryAfterFailureMs/);
+    expect(() => new SecretsManagerKeyProvider({ clientId: 'a', retryAfterFailureMs: 0, secretsManager: secrets })).toThrow(/retryAfterFailureMs/);
     try {
-      new KeyProvider({ secretsManager: secrets });
+      new SecretsManagerKeyProvider({ secretsManager: secrets });
     } catch (error) {
       expect((error as Error).name).toBe('InvalidClientOptions');
     }
@@ -181,7 +182,7 @@ describe('KeyProvider failures', () => {
     expect(logger.warnings).toHaveLength(1);
     expect(logger.warnings[0].message).toContain('still using key ' + good.keyId);
     expect(logger.warnings[0].attributes[0]).toMatchObject({
-      secretId: 'keyroll/clients/acme',
+      source: 'keyroll/clients/acme',
       reason: 'stale',
       failure: 'request-failed',
       servingKeyId: good.keyId,
@@ -218,7 +219,7 @@ describe('KeyProvider failures', () => {
     secrets.failure = awsError('AccessDeniedException', 'User is not authorized to perform secretsmanager:GetSecretValue');
     const error = await provider.refresh('manual').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KeyUnavailableError);
-    expect(error).toMatchObject({ name: 'KeyUnavailable', reason: 'access-denied', causeName: 'AccessDeniedException', secretId: 'keyroll/clients/acme' });
+    expect(error).toMatchObject({ name: 'KeyUnavailable', reason: 'access-denied', causeName: 'AccessDeniedException', source: 'keyroll/clients/acme' });
     expect((error as Error).cause).toBe(secrets.failure);
     expect(await provider.getKey()).toBe(good.apiKey);
     expect(errorText(error)).not.toContain(good.apiKey);

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { ManualClock } from '../../lambdas/core/clock';
 import { ClientEventType, rotatedNotice, retiredNotice, type ClientNotice } from '../../lambdas/core/notifications';
 import { KeyUnavailableError } from '../../client/errors';
-import { KeyProvider, type RefreshReason } from '../../client/key-provider';
+import type { RefreshReason } from '../../client/key-provider';
+import { SecretsManagerKeyProvider } from '../../client/secrets-manager';
 import { applyRotationNotification, createSnsSubscriberHandler, parseRotationNotification } from '../../client/notifications';
 import { awsError, errorText, newSecretValue, StubSecretsManager } from './helpers';
 
@@ -137,7 +138,7 @@ describe('parseRotationNotification', () => {
 /** A provider over a stub whose refresh reasons are recorded. */
 function providerFor(clientId = 'acme') {
   const secrets = new StubSecretsManager();
-  const provider = new KeyProvider({ clientId, secretsManager: secrets, clock: new ManualClock(0) });
+  const provider = new SecretsManagerKeyProvider({ clientId, secretsManager: secrets, clock: new ManualClock(0) });
   const reasons: { reason: RefreshReason; expectedKeyId?: string }[] = [];
   const refresh = provider.refresh.bind(provider);
   provider.refresh = (reason, options) => {

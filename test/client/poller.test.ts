@@ -7,7 +7,7 @@ import type { DeleteMessageBatchCommandOutput, ReceiveMessageCommandOutput } fro
 import { ManualClock } from '../../lambdas/core/clock';
 import { rotatedNotice } from '../../lambdas/core/notifications';
 import { InvalidClientOptionsError } from '../../client/errors';
-import { KeyProvider } from '../../client/key-provider';
+import { SecretsManagerKeyProvider } from '../../client/secrets-manager';
 import { SqsNotificationPoller, type SqsLike } from '../../client/poller';
 import { awsError, ManualScheduler, RecordingLogger, settle, StubSecretsManager } from './helpers';
 
@@ -66,7 +66,7 @@ function setup() {
   const scheduler = new ManualScheduler(clock);
   const secrets = new StubSecretsManager();
   const logger = new RecordingLogger();
-  const provider = new KeyProvider({ clientId: 'acme', secretsManager: secrets, clock, scheduler });
+  const provider = new SecretsManagerKeyProvider({ clientId: 'acme', secretsManager: secrets, clock, scheduler });
   const sqs = new StubSqs();
   const poller = new SqsNotificationPoller({ queueUrl: QUEUE_URL, provider, sqs, scheduler, logger, errorBackoffMs: 5_000 });
   return { clock, scheduler, secrets, logger, provider, sqs, poller };
@@ -185,7 +185,7 @@ describe('SqsNotificationPoller options', () => {
   it('takes the client id from the provider, or requires one', () => {
     const { poller } = setup();
     expect(poller.clientId).toBe('acme');
-    const anonymous = new KeyProvider({ secretId: 'arn:aws:secretsmanager:us-east-1:1:secret:x', secretsManager: new StubSecretsManager() });
+    const anonymous = new SecretsManagerKeyProvider({ secretId: 'arn:aws:secretsmanager:us-east-1:1:secret:x', secretsManager: new StubSecretsManager() });
     expect(() => new SqsNotificationPoller({ queueUrl: QUEUE_URL, provider: anonymous, sqs: new StubSqs() })).toThrow(InvalidClientOptionsError);
     expect(new SqsNotificationPoller({ queueUrl: QUEUE_URL, provider: anonymous, clientId: 'acme', sqs: new StubSqs() }).clientId).toBe('acme');
   });

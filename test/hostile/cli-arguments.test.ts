@@ -101,6 +101,10 @@ function expectedExit(parameter: Parameter, h: HostileValue): 'usage' | 'accepte
   // A client id, a list of one, or a tag (the same alphabet): accepted, then nothing found.
   if (parameter.name === '<clientId>' || parameter.name === '--clients' || parameter.name === '--tag') return h.plainId && !h.apiKey ? 'accepted' : 'usage';
   if (parameter.name === '--rotation-id') return h.rotationIdShaped && !h.apiKey ? 'accepted' : 'usage';
+  // clients add onboards with default values for the rest: a well-formed scope or tag is accepted (and
+  // not run: accepted clients add rows would onboard the client), a key is not.
+  const alphabet = parameter.name === '--scopes' ? /^[A-Za-z0-9:._*/-]{1,64}$/ : parameter.name === '--tags' ? /^[A-Za-z0-9._:/-]{1,64}$/ : undefined;
+  if (alphabet) return alphabet.test(parameter.name === '--scopes' ? text.trim() : text) && !h.apiKey ? 'accepted' : 'usage';
   return 'usage';
 }
 

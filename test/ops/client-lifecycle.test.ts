@@ -6,7 +6,7 @@
  */
 import { GetScheduleCommand, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
-import { hashApiKey } from '../../lambdas/core/api-key';
+import { generateApiKey, hashApiKey } from '../../lambdas/core/api-key';
 import { KeyState } from '../../lambdas/core/key-state';
 import { RotationMode } from '../../lambdas/core/rotation-request';
 import { verifyApiKey } from '../../lambdas/core/verification';
@@ -160,6 +160,8 @@ describe('onboardClient', () => {
     { name: 'an overlap under the deployment minimum', patch: { policy: { ...WEEKLY_BERLIN, overlapSeconds: 30 } }, issue: /^policy\.overlapSeconds: must be at least 60$/ },
     { name: 'an unknown policy field', patch: { policy: { ...WEEKLY_BERLIN, jitter: 5 } }, issue: /^policy\.jitter: is not allowed/ },
     { name: 'a bad scope', patch: { scopes: ['orders read'] }, issue: /^scopes\[0\]: must be 1-64 characters/ },
+    // A key fits the scope alphabet; stored as a scope it would sit in the table in plaintext (invariant 5).
+    { name: 'an API key as a scope', patch: { scopes: ['orders:read', generateApiKey('kr')] }, issue: /^scopes\[1\]: must not be an API key$/ },
     { name: 'a missing reason', patch: { reason: undefined }, issue: /^reason: / },
     { name: 'a bad client id', patch: { clientId: 'acme/../x' }, issue: /^clientId: must be 1-64 characters/ },
   ];

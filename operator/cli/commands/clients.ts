@@ -1,6 +1,6 @@
 /** `keyroll clients add|list|show|remove`: onboarding, the client list, one client, offboarding. */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { describeClient, offboardClient, onboardClient, parseRotationPolicy, policyBounds, type OpsDeps, type RotationPolicy } from '../../ops';
 import { InvalidOperationInputError } from '../../../lambdas/core/errors';
 import type { ClientRecord } from '../../../lambdas/core/model';
@@ -23,6 +23,38 @@ interface AddOptions {
   reason: string;
 }
 
+/**
+ * What `clients add` assumes when an option is left out: a quarterly rotation starting in a
+ * night window in UTC. The interval leaves room for the deployment's maximum overlap (30 days
+ * unless the construct says otherwise) before the next scheduled start.
+ */
+const ADD_DEFAULTS = {
+  intervalDays: '90',
+  timezone: 'UTC',
+  window: '02:00-04:00',
+  reason: 'onboarding',
+} as const;
+
+const ADD_HELP = `
+Defaults (the output lists those it applied under "defaults applied"):
+  --interval-days ${ADD_DEFAULTS.intervalDays}     a quarterly rotation
+  --timezone ${ADD_DEFAULTS.timezone}
+  --window ${ADD_DEFAULTS.window}   a night window; scheduled starts spread over it
+  --overlap              the deployment's defaultOverlap (24h unless configured), read at each rotation
+  --max-overlap          the deployment's maxOverlap (30d unless configured); it must end before the
+                         next scheduled start, so a short --interval-days needs a shorter --max-overlap
+  --reason ${ADD_DEFAULTS.reason}
+--scopes has no default. A key's scopes decide which routes it may call, and they are fixed at
+onboarding (other scopes later are a RegistrationConflict; the only fix is to offboard and onboard
+a new client id). A key without scopes may call only the routes that need none, which is every
+route while auth.routeScopes is empty: no default is right for every deployment.
+The scopes and the policy are stored as given; running the same command again changes nothing.
+
+Examples:
+  keyroll clients add acme-payments --scopes orders:read,orders:write
+  keyroll clients add acme-payments --scopes orders:read,orders:write --interval-days 30 \\
+    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"`;
+
 /** CLI flag names for the policy's fields, so refusals name what the operator typed. */
 const FLAG_OF: Record<string, string> = {
   intervalDays: '--interval-days',
@@ -39,18 +71,15 @@ export function registerClientCommands(program: Command, state: RunState): void 
     .command('add')
     .description('Onboard a client: its secret with a first key, its record with the rotation policy, and its rotation schedule. Never prints the key: the client reads it from its secret.')
     .argument('<clientId>', 'client id, 1-64 characters of [A-Za-z0-9._-]')
-    .requiredOption('--scopes <list>', 'comma-separated scopes of its keys, e.g. orders:read,orders:write')
-    .requiredOption('--interval-days <n>', 'rotate on schedule every N days (1-365)')
+    .requiredOption('--scopes <list>', 'comma-separated scopes of its keys, e.g. orders:read,orders:write (required: see below)')
+    .addOption(new Option('--interval-days <n>', 'rotate on schedule every N days (1-365)').default(ADD_DEFAULTS.intervalDays, ADD_DEFAULTS.intervalDays))
     .option('--overlap <duration>', 'how long the previous key keeps working after a scheduled rotation, e.g. 24h (default: the deployment default)')
     .option('--max-overlap <duration>', 'hard deadline of the previous key while it is still used, e.g. 7d (default: the deployment maximum)')
-    .requiredOption('--timezone <iana>', 'time zone of the window, e.g. Europe/Paris')
-    .requiredOption('--window <HH:MM-HH:MM>', 'local window in which scheduled rotations start, e.g. 02:00-04:00')
+    .addOption(new Option('--timezone <iana>', 'IANA time zone of the window, e.g. Europe/Paris').default(ADD_DEFAULTS.timezone, ADD_DEFAULTS.timezone))
+    .addOption(new Option('--window <HH:MM-HH:MM>', 'local window in which scheduled rotations start, e.g. 22:00-01:00').default(ADD_DEFAULTS.window, ADD_DEFAULTS.window))
     .option('--tags <list>', 'comma-separated tags that group clients for rotate-fleet, e.g. tier-1,region:eu')
-    .option('--reason <text>', 'why (audit trail)', 'onboarding')
-    .addHelpText(
-      'after',
-      '\nExample:\n  keyroll clients add acme-payments --scopes orders:read,orders:write --interval-days 30 \\\n    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"',
-    )
+    .addOption(new Option('--reason <text>', 'why (audit trail)').default(ADD_DEFAULTS.reason, ADD_DEFAULTS.reason))
+    .addHelpText('after', ADD_HELP)
     .action(async (rawId: string, options: AddOptions, command: Command) => {
       // Every argument is checked before anything is read.
       const clientId = checkClientId(rawId);
@@ -77,6 +106,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
       checkPolicyAgainstDeployment(deps, policy);
       const actor = await session.actor();
       const result = await onboardClient(deps, { clientId, scopes, policy, ...(tags ? { tags } : {}), requestedBy: actor, reason });
+      const defaultsApplied = appliedDefaults(command, deps);
       const data = {
         clientId: result.client.clientId,
         registered: result.registered,
@@ -85,6 +115,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
         scopes: result.client.scopes,
         policy: result.client.policy,
         schedule: { outcome: result.schedule, ...result.plan },
+        defaultsApplied,
         actor,
       };
       output.result(data, () =>
@@ -97,6 +128,14 @@ export function registerClientCommands(program: Command, state: RunState): void 
             [
               'schedule',
               `${result.schedule}: ${result.plan.expression} ${result.plan.timeZone}${result.plan.startDate ? `, first ${timestamp(result.plan.startDate)}` : ''}, flexible ${result.plan.flexibleWindowMinutes} min`,
+            ],
+            [
+              'defaults applied',
+              Object.keys(defaultsApplied).length
+                ? Object.entries(defaultsApplied)
+                    .map(([flag, value]) => `${flag} ${value}`)
+                    .join(', ')
+                : 'none',
             ],
             ['audit actor', actor],
           ]),
@@ -188,6 +227,24 @@ export function registerClientCommands(program: Command, state: RunState): void 
         ].join('\n'),
       );
     });
+}
+
+/**
+ * The options of `clients add` the operator left out, by flag, with what was used instead
+ * (the overlaps by what they resolve to: the deployment's settings).
+ */
+function appliedDefaults(command: Command, deps: OpsDeps): Record<string, string> {
+  const defaulted = (key: string) => command.getOptionValueSource(key) === 'default';
+  const applied: Record<string, string> = {};
+  if (defaulted('intervalDays')) applied['--interval-days'] = ADD_DEFAULTS.intervalDays;
+  if (defaulted('timezone')) applied['--timezone'] = ADD_DEFAULTS.timezone;
+  if (defaulted('window')) applied['--window'] = ADD_DEFAULTS.window;
+  // No value at all: the policy leaves them out and the deployment's settings decide.
+  const options = command.opts<AddOptions>();
+  if (options.overlap === undefined) applied['--overlap'] = 'the deployment default';
+  if (options.maxOverlap === undefined) applied['--max-overlap'] = `the deployment maximum (${formatDuration(deps.settings.overlapBounds.maxSeconds)})`;
+  if (defaulted('reason')) applied['--reason'] = ADD_DEFAULTS.reason;
+  return applied;
 }
 
 /** A positive limit (1-1000). */
