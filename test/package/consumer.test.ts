@@ -9,7 +9,9 @@
  *   - esbuild is nowhere in the install, and each tarball is within its size ceiling.
  * Where the machine has a Node older than this one (a system /usr/bin/node) that a package's
  * `engines` admit, the synth and the client imports run on it too.
- * One build, one pack, one install: the install dominates (most of the test's ~1-2 minutes).
+ * One build, one pack, one install, one validated synth: about 33 s of CPU (install 10, build 9,
+ * synth 8 of which CloudFormation validation 5, the rest 6), 85-180 s of wall time alone on a
+ * busy 2-core machine.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
