@@ -142,6 +142,8 @@ function keyHeaderNames(keyHeader: KeyRollKeyHeader | undefined): string[] {
 const NO_API_GATEWAY_CACHE = Duration.seconds(0);
 
 const PERIOD = Duration.minutes(5);
+/** The example API's one route. */
+const EXAMPLE_ROUTE = 'GET /whoami';
 
 /** The auth layer: authorizer, example API, metrics and alarms. */
 export class KeyRollAuth extends Construct {
@@ -270,6 +272,16 @@ export class KeyRollAuth extends Construct {
             }),
           ),
         },
+      });
+      // Checked once every API has added its routes: a merged map that lists routes and no "*"
+      // refuses GET /whoami to every key, and testSecret's proof against it would fail every rotation.
+      this.node.addValidation({
+        validate: () =>
+          this.routeScopes.required(EXAMPLE_ROUTE) === undefined
+            ? [
+                `The route scopes refuse the example API's "${EXAMPLE_ROUTE}" to every key (routes are listed without "*"), so the example API and the key proof against it would always fail. Add "${EXAMPLE_ROUTE}": [] to routeScopes, or set exampleApi: false (and a verifyEndpointUrl of your own).`,
+              ]
+            : [],
       });
       api.addRoutes({
         path: '/whoami',

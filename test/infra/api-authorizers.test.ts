@@ -210,6 +210,24 @@ describe('route scopes of the attached APIs', () => {
   });
 });
 
+describe('with the example API deployed', () => {
+  const synthWith = (routeScopes: Record<string, string[]>) => {
+    const stack = new Stack(newTestApp(), 'WithExample', { env: TEST_ENV });
+    const keyRoll = new KeyRoll(stack, 'KeyRoll');
+    new apigw.RestApi(stack, 'Api').root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes }) });
+    return () => Template.fromStack(stack);
+  };
+
+  test('routes that close the merged map to its GET /whoami (every rotation would fail its key proof) fail the synth', () => {
+    expect(synthWith({ 'GET /': ['root:read'] })).toThrow(/refuse the example API's "GET \/whoami" to every key/);
+  });
+
+  test('"GET /whoami": [] or "*" keeps it open', () => {
+    expect(synthWith({ 'GET /': ['root:read'], 'GET /whoami': [] })).not.toThrow();
+    expect(synthWith({ 'GET /': ['root:read'], '*': [] })).not.toThrow();
+  });
+});
+
 describe('with no arguments', () => {
   test('both work: no scopes added (every route open to any valid key), cache at 0, Authorization required', () => {
     const bare = userStack({ noArguments: true });
