@@ -110,6 +110,39 @@ describe('restApiAuthorizer() on an existing RestApi', () => {
   });
 });
 
+describe('APIs in another stack than KeyRoll', () => {
+  test("work with restApiAuthorizer({ scope }) and httpApiAuthorizer(): authorizers and permissions beside the APIs, their stack depending on KeyRoll's only", () => {
+    const app = newTestApp();
+    const keyRollStack = new Stack(app, 'KeyRollHome', { env: TEST_ENV });
+    const apiStack = new Stack(app, 'Apis', { env: TEST_ENV });
+    const keyRoll = new KeyRoll(keyRollStack, 'KeyRoll', { auth: { exampleApi: false } });
+    new apigw.RestApi(apiStack, 'Rest').root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ scope: apiStack }) });
+    new apigwv2.HttpApi(apiStack, 'Http').addRoutes({
+      path: '/x',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpUrlIntegration('X', 'https://x.example.com'),
+      authorizer: keyRoll.auth.httpApiAuthorizer(),
+    });
+    const apis = Template.fromStack(apiStack);
+    apis.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    apis.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    const permissions = Object.values(apis.toJSON().Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::Lambda::Permission');
+    expect(permissions).toHaveLength(2);
+    for (const permission of permissions) expect(renderCfn(permission.Properties.SourceArn)).toMatch(/\/authorizers\/\{Ref:/);
+    Template.fromStack(keyRollStack).resourceCountIs('AWS::Lambda::Permission', 0);
+    expect(apiStack.dependencies).toEqual([keyRollStack]);
+    expect(keyRollStack.dependencies).toEqual([]);
+  });
+
+  test('a RestApi in another stack without scope is a cyclic reference (which scope avoids)', () => {
+    const app = newTestApp();
+    const keyRoll = new KeyRoll(new Stack(app, 'KeyRollHome', { env: TEST_ENV }), 'KeyRoll', { auth: { exampleApi: false } });
+    const rest = new apigw.RestApi(new Stack(app, 'Apis', { env: TEST_ENV }), 'Rest');
+    rest.root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer() });
+    expect(() => app.synth()).toThrow(/cyclic reference/);
+  });
+});
+
 describe('httpApiAuthorizer() on an existing HttpApi', () => {
   test('is a simple-response (payload 2.0) authorizer on the KeyRoll function, with no API Gateway cache and the Authorization header as identity source', () => {
     const authorizers = s.ofType('AWS::ApiGatewayV2::Authorizer');
