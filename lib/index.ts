@@ -3,7 +3,7 @@
  * scheduled and fleet rotation, as constructs to embed in a CDK app, or as one stack.
  */
 export { KeyRoll, type KeyRollProps } from './keyroll';
-export { KeyRollAuth, type KeyRollApiAuthorizerOptions, type KeyRollAuthProps, type KeyRollKeyHeader } from './keyroll-auth';
+export { KeyRollAuth, type KeyRollApiAuthorizerOptions, type KeyRollAuthProps, type KeyRollKeyHeader, type KeyRollRestApiAuthorizerOptions } from './keyroll-auth';
 export { KeyRollFleet, type KeyRollFleetProps } from './keyroll-fleet';
 export { DuplicateKeyRollOutputsError } from './keyroll-outputs';
 export { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';

@@ -13,7 +13,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -126,6 +126,18 @@ export interface KeyRollApiAuthorizerOptions {
   readonly authorizerName?: string;
 }
 
+/** Options of {@link KeyRollAuth.restApiAuthorizer}. */
+export interface KeyRollRestApiAuthorizerOptions extends KeyRollApiAuthorizerOptions {
+  /**
+   * Where to create the authorizer and its invoke permission: any construct in the RestApi's
+   * stack, when that is not KeyRoll's. The API's methods refer to the authorizer and the
+   * authorizer to the API, so both must be in one stack; that stack then depends on KeyRoll's
+   * (the function ARN), never the reverse.
+   * @default this KeyRollAuth (the RestApi is in KeyRoll's stack)
+   */
+  readonly scope?: Construct;
+}
+
 const KEY_HEADER_NAMES: Record<Exclude<KeyRollKeyHeader, 'either'>, string> = { authorization: 'Authorization', 'x-api-key': 'x-api-key' };
 
 /** The header names of `keyHeader`, none for `either`. */
@@ -142,6 +154,8 @@ function keyHeaderNames(keyHeader: KeyRollKeyHeader | undefined): string[] {
 const NO_API_GATEWAY_CACHE = Duration.seconds(0);
 
 const PERIOD = Duration.minutes(5);
+/** The example API's one route. */
+const EXAMPLE_ROUTE = 'GET /whoami';
 
 /** The auth layer: authorizer, example API, metrics and alarms. */
 export class KeyRollAuth extends Construct {
@@ -271,6 +285,16 @@ export class KeyRollAuth extends Construct {
           ),
         },
       });
+      // Checked once every API has added its routes: a merged map that lists routes and no "*"
+      // refuses GET /whoami to every key, and testSecret's proof against it would fail every rotation.
+      this.node.addValidation({
+        validate: () =>
+          this.routeScopes.required(EXAMPLE_ROUTE) === undefined
+            ? [
+                `The route scopes refuse the example API's "${EXAMPLE_ROUTE}" to every key (routes are listed without "*"), so the example API and the key proof against it would always fail. Add "${EXAMPLE_ROUTE}": [] to routeScopes, or set exampleApi: false (and a verifyEndpointUrl of your own).`,
+              ]
+            : [],
+      });
       api.addRoutes({
         path: '/whoami',
         methods: [apigwv2.HttpMethod.GET],
@@ -288,20 +312,25 @@ export class KeyRollAuth extends Construct {
    * API Gateway's result cache off (revocation takes effect at once), the `Authorization`
    * header as identity source, and invoke permission for that API's authorizer only. A
    * RequestAuthorizer attaches to one RestApi: call this once per API (each call makes a new
-   * one) and pass it to every method of that API. The API must be in the KeyRoll construct's
-   * stack (across stacks the authorizer and the API's methods would refer to each other).
+   * one) and pass it to every method of that API. For a RestApi in another stack, pass a
+   * construct of that stack as `scope`.
    *
    * @example
    * const authorizer = keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });
    * api.root.addResource('orders').addResource('{id}').addMethod('GET', integration, { authorizer });
    */
-  restApiAuthorizer(options: KeyRollApiAuthorizerOptions = {}): apigw.RequestAuthorizer {
-    const id = `RestApiAuthorizer${++this.restAuthorizers > 1 ? this.restAuthorizers : ''}`;
+  restApiAuthorizer(options: KeyRollRestApiAuthorizerOptions = {}): apigw.RequestAuthorizer {
+    const scope = options.scope ?? this;
+    const id = `${scope === this ? '' : 'KeyRoll'}RestApiAuthorizer${++this.restAuthorizers > 1 ? this.restAuthorizers : ''}`;
     const identitySources = keyHeaderNames(options.keyHeader).map((name) => apigw.IdentitySource.header(name));
     // Merged first: a conflict leaves no authorizer behind that was never attached.
-    if (options.routeScopes) this.routeScopes.add(options.routeScopes, `restApiAuthorizer '${this.node.path}/${id}'`);
-    const authorizer = new apigw.RequestAuthorizer(this, id, {
-      handler: this.authorizerFunction,
+    if (options.routeScopes) this.routeScopes.add(options.routeScopes, `restApiAuthorizer '${scope.node.path}/${id}'`);
+    // In another stack, the function is referenced by ARN there, so the invoke permission (which
+    // names the authorizer) is created in that stack too, and only that stack depends on KeyRoll's.
+    const handler =
+      Stack.of(scope) === Stack.of(this) ? this.authorizerFunction : lambda.Function.fromFunctionAttributes(scope, `${id}Function`, { functionArn: this.authorizerFunction.functionArn, sameEnvironment: true });
+    const authorizer = new apigw.RequestAuthorizer(scope, id, {
+      handler,
       identitySources,
       resultsCacheTtl: NO_API_GATEWAY_CACHE,
       ...(options.authorizerName === undefined ? {} : { authorizerName: options.authorizerName }),
@@ -316,7 +345,8 @@ export class KeyRollAuth extends Construct {
    * simple responses (payload 2.0), API Gateway's result cache off (revocation takes effect at
    * once), the `Authorization` header as identity source, and invoke permission for that API's
    * authorizer only. It binds to the first HttpApi a route using it belongs to: call this once
-   * per API and pass it to every route of that API.
+   * per API and pass it to every route of that API. The HttpApi may be in another stack: the
+   * authorizer and its permission are created beside the API, whose stack depends on KeyRoll's.
    *
    * @example
    * const authorizer = keyRoll.auth.httpApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });

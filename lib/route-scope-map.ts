@@ -67,6 +67,11 @@ export class RouteScopeMap {
     return render(this.entries);
   }
 
+  /** Scopes `route` (`METHOD /path`, also its route key) needs under the merged map; undefined: refused to every key. */
+  required(route: string): readonly string[] | undefined {
+    return RouteScopes.parse(this.toJson(), this.unlisted).required({ route, routeKey: route });
+  }
+
   /** UNLISTED_ROUTES: as configured, or the default for the merged map. */
   unlistedRoutes(): UnlistedRoutes {
     return RouteScopes.parse(this.toJson(), this.unlisted).unlisted;
