@@ -1,9 +1,10 @@
 /**
  * KeyRollAuth: the auth layer in AWS. The Lambda authorizer (REST TOKEN/REQUEST and HTTP
- * API) over the key table, an example protected HTTP API, the auth metrics as `metricXxx()`
- * methods, and alarms on them to the ops topic.
+ * API) over the key table, ready-made API Gateway authorizers for a user's existing APIs
+ * (`restApiAuthorizer()`, `httpApiAuthorizer()`), an example protected HTTP API, the auth
+ * metrics as `metricXxx()` methods, and alarms on them to the ops topic.
  */
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -12,18 +13,18 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
-import { RouteScopes } from '../lambdas/aws/auth/route-scopes';
 import { TABLE_KEY_ATTRIBUTES, KEY_ITEM_PK_PATTERN, USAGE_ATTRIBUTE } from '../lambdas/aws/table-keys';
 import { KEY_PREFIX_PATTERN } from '../lambdas/core/api-key';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
+import { RouteScopeMap } from './route-scope-map';
 import { regionalServiceHost, urlSuffixOf } from './service-endpoints';
 
 /** Where the auth layer reads keys and sends alarms, and how it behaves. */
@@ -87,7 +88,74 @@ export interface KeyRollAuthProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/**
+ * The request header an attached API requires before it calls the authorizer (its identity
+ * source). The authorizer reads `Authorization` (`Bearer <key>`, or the bare key) and, when
+ * that is absent, `x-api-key` (lambdas/aws/auth/authorizer-events.ts).
+ * - `authorization`: what KeyRoll clients send by default; a request without it gets a 401
+ *   from API Gateway without invoking the authorizer.
+ * - `x-api-key`: for clients configured with `header: 'x-api-key'`; likewise.
+ * - `either`: no identity source, so both headers work; API Gateway then invokes the
+ *   authorizer for every request, credential or not (allowed because its cache is off), and
+ *   the authorizer refuses a missing key itself (401 on REST, 403 on HTTP APIs).
+ */
+export type KeyRollKeyHeader = 'authorization' | 'x-api-key' | 'either';
+
+/** Options of {@link KeyRollAuth.restApiAuthorizer} and {@link KeyRollAuth.httpApiAuthorizer}. */
+export interface KeyRollApiAuthorizerOptions {
+  /**
+   * Scopes the routes of this API need, in the syntax of {@link KeyRollAuthProps.routeScopes}:
+   * a REST route is `"METHOD /resource/{param}"` (the resource path of the method ARN), an HTTP
+   * API route its route key. Merged into the authorizer function's one route-scope map, which
+   * every API the authorizer guards shares: the same route given other scopes elsewhere fails
+   * the synth with `ConflictingRouteScopes`, a malformed one with `InvalidRouteScopes`. Once the
+   * merged map lists a route and no `"*"`, unlisted routes are denied on every such API (see
+   * `denyUnlistedRoutes`).
+   * @default {} (nothing added)
+   */
+  readonly routeScopes?: Record<string, string[]>;
+  /**
+   * The header API Gateway requires before invoking the authorizer.
+   * @default 'authorization'
+   */
+  readonly keyHeader?: KeyRollKeyHeader;
+  /**
+   * The authorizer's name in API Gateway.
+   * @default REST: the construct's unique id; HTTP: `KeyRollAuthorizer` (`KeyRollAuthorizer2`, … on later calls)
+   */
+  readonly authorizerName?: string;
+}
+
+/** Options of {@link KeyRollAuth.restApiAuthorizer}. */
+export interface KeyRollRestApiAuthorizerOptions extends KeyRollApiAuthorizerOptions {
+  /**
+   * Where to create the authorizer and its invoke permission: any construct in the RestApi's
+   * stack, when that is not KeyRoll's. The API's methods refer to the authorizer and the
+   * authorizer to the API, so both must be in one stack; that stack then depends on KeyRoll's
+   * (the function ARN), never the reverse.
+   * @default this KeyRollAuth (the RestApi is in KeyRoll's stack)
+   */
+  readonly scope?: Construct;
+}
+
+const KEY_HEADER_NAMES: Record<Exclude<KeyRollKeyHeader, 'either'>, string> = { authorization: 'Authorization', 'x-api-key': 'x-api-key' };
+
+/** The header names of `keyHeader`, none for `either`. */
+function keyHeaderNames(keyHeader: KeyRollKeyHeader | undefined): string[] {
+  const wanted = keyHeader ?? 'authorization';
+  if (wanted === 'either') return [];
+  const name = KEY_HEADER_NAMES[wanted] as string | undefined;
+  if (name === undefined) throw new Error(`keyHeader must be 'authorization', 'x-api-key' or 'either'; got '${String(keyHeader)}'.`);
+  return [name];
+}
+
+// API Gateway's own result cache would add its TTL to the verifier's revocation bound (README,
+// "What the authorizer may do, and for how long"): every request must reach the authorizer.
+const NO_API_GATEWAY_CACHE = Duration.seconds(0);
+
 const PERIOD = Duration.minutes(5);
+/** The example API's one route. */
+const EXAMPLE_ROUTE = 'GET /whoami';
 
 /** The auth layer: authorizer, example API, metrics and alarms. */
 export class KeyRollAuth extends Construct {
@@ -97,6 +165,10 @@ export class KeyRollAuth extends Construct {
   readonly exampleApi?: apigwv2.HttpApi;
   /** `GET /whoami` on the example API, when deployed: a URL testSecret can prove new keys against. */
   readonly exampleEndpointUrl?: string;
+  /** ROUTE_SCOPES of the authorizer: `routeScopes` and those of the attached APIs. */
+  private readonly routeScopes: RouteScopeMap;
+  private restAuthorizers = 0;
+  private httpAuthorizers = 0;
 
   constructor(scope: Construct, id: string, props: KeyRollAuthProps) {
     super(scope, id);
@@ -111,9 +183,8 @@ export class KeyRollAuth extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
-    const routeScopesJson = JSON.stringify(props.routeScopes ?? {});
-    // Parsed here so a bad configuration fails the synth (InvalidRouteScopes), not every request.
-    const routeScopes = RouteScopes.parse(routeScopesJson, props.denyUnlistedRoutes === undefined ? undefined : props.denyUnlistedRoutes ? 'deny' : 'allow');
+    // Parsed here, and at every merge, so a bad configuration fails the synth (InvalidRouteScopes), not every request.
+    this.routeScopes = new RouteScopeMap(props.denyUnlistedRoutes === undefined ? undefined : props.denyUnlistedRoutes ? 'deny' : 'allow', props.routeScopes, 'KeyRollAuth routeScopes');
 
     const { fn, role } = keyRollFunction(this, 'Authorizer', {
       handlerFile: 'authorizer.ts',
@@ -123,8 +194,9 @@ export class KeyRollAuth extends Construct {
         KEY_PREFIX: props.keyPrefix,
         CACHE_TTL_MS: String(cacheTtl.toMilliseconds()),
         USAGE_INTERVAL_SECONDS: String(usageRecordInterval.toSeconds()),
-        ROUTE_SCOPES: routeScopesJson,
-        UNLISTED_ROUTES: routeScopes.unlisted,
+        // Rendered at synth: restApiAuthorizer() and httpApiAuthorizer() may still add routes.
+        ROUTE_SCOPES: Lazy.string({ produce: () => this.routeScopes.toJson() }),
+        UNLISTED_ROUTES: Lazy.string({ produce: () => this.routeScopes.unlistedRoutes() }),
         // The lean DynamoDB client builds dynamodb.<region>.<suffix> from it: the suffix is the
         // partition's (amazonaws.com.cn in aws-cn, c2s.ic.gov in aws-iso, …), not a guess.
         AWS_URL_SUFFIX: urlSuffixOf(stack),
@@ -187,7 +259,7 @@ export class KeyRollAuth extends Construct {
         responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
         identitySource: ['$request.header.Authorization'],
         // API Gateway's own cache would add its TTL to the verifier's revocation bound.
-        resultsCacheTtl: Duration.seconds(0),
+        resultsCacheTtl: NO_API_GATEWAY_CACHE,
       });
       const api = new apigwv2.HttpApi(this, 'ExampleApi', { description: 'KeyRoll example API protected by the key authorizer', createDefaultStage: false });
       const accessLogs = new logs.LogGroup(this, 'ExampleApiAccessLogs', { retention: logRetention, encryptionKey: props.encryptionKey, removalPolicy });
@@ -213,6 +285,16 @@ export class KeyRollAuth extends Construct {
           ),
         },
       });
+      // Checked once every API has added its routes: a merged map that lists routes and no "*"
+      // refuses GET /whoami to every key, and testSecret's proof against it would fail every rotation.
+      this.node.addValidation({
+        validate: () =>
+          this.routeScopes.required(EXAMPLE_ROUTE) === undefined
+            ? [
+                `The route scopes refuse the example API's "${EXAMPLE_ROUTE}" to every key (routes are listed without "*"), so the example API and the key proof against it would always fail. Add "${EXAMPLE_ROUTE}": [] to routeScopes, or set exampleApi: false (and a verifyEndpointUrl of your own).`,
+              ]
+            : [],
+      });
       api.addRoutes({
         path: '/whoami',
         methods: [apigwv2.HttpMethod.GET],
@@ -223,6 +305,63 @@ export class KeyRollAuth extends Construct {
       this.exampleEndpointUrl = `${api.apiEndpoint}/whoami`;
     }
     this.createAlarms(props);
+  }
+
+  /**
+   * A REQUEST authorizer for one of your existing REST APIs: the KeyRoll authorizer function,
+   * API Gateway's result cache off (revocation takes effect at once), the `Authorization`
+   * header as identity source, and invoke permission for that API's authorizer only. A
+   * RequestAuthorizer attaches to one RestApi: call this once per API (each call makes a new
+   * one) and pass it to every method of that API. For a RestApi in another stack, pass a
+   * construct of that stack as `scope`.
+   *
+   * @example
+   * const authorizer = keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });
+   * api.root.addResource('orders').addResource('{id}').addMethod('GET', integration, { authorizer });
+   */
+  restApiAuthorizer(options: KeyRollRestApiAuthorizerOptions = {}): apigw.RequestAuthorizer {
+    const scope = options.scope ?? this;
+    const id = `${scope === this ? '' : 'KeyRoll'}RestApiAuthorizer${++this.restAuthorizers > 1 ? this.restAuthorizers : ''}`;
+    const identitySources = keyHeaderNames(options.keyHeader).map((name) => apigw.IdentitySource.header(name));
+    // Merged first: a conflict leaves no authorizer behind that was never attached.
+    if (options.routeScopes) this.routeScopes.add(options.routeScopes, `restApiAuthorizer '${scope.node.path}/${id}'`);
+    // In another stack, the function is referenced by ARN there, so the invoke permission (which
+    // names the authorizer) is created in that stack too, and only that stack depends on KeyRoll's.
+    const handler =
+      Stack.of(scope) === Stack.of(this) ? this.authorizerFunction : lambda.Function.fromFunctionAttributes(scope, `${id}Function`, { functionArn: this.authorizerFunction.functionArn, sameEnvironment: true });
+    const authorizer = new apigw.RequestAuthorizer(scope, id, {
+      handler,
+      identitySources,
+      resultsCacheTtl: NO_API_GATEWAY_CACHE,
+      ...(options.authorizerName === undefined ? {} : { authorizerName: options.authorizerName }),
+    });
+    // No identity source is an absent property, not the empty string the L2 renders.
+    if (identitySources.length === 0) (authorizer.node.defaultChild as apigw.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
+    return authorizer;
+  }
+
+  /**
+   * An authorizer for one of your existing HTTP APIs: the KeyRoll authorizer function with
+   * simple responses (payload 2.0), API Gateway's result cache off (revocation takes effect at
+   * once), the `Authorization` header as identity source, and invoke permission for that API's
+   * authorizer only. It binds to the first HttpApi a route using it belongs to: call this once
+   * per API and pass it to every route of that API. The HttpApi may be in another stack: the
+   * authorizer and its permission are created beside the API, whose stack depends on KeyRoll's.
+   *
+   * @example
+   * const authorizer = keyRoll.auth.httpApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });
+   * httpApi.addRoutes({ path: '/orders/{id}', methods: [apigwv2.HttpMethod.GET], integration, authorizer });
+   */
+  httpApiAuthorizer(options: KeyRollApiAuthorizerOptions = {}): authorizers.HttpLambdaAuthorizer {
+    const id = `KeyRollAuthorizer${++this.httpAuthorizers > 1 ? this.httpAuthorizers : ''}`;
+    const identitySource = keyHeaderNames(options.keyHeader).map((name) => `$request.header.${name}`);
+    if (options.routeScopes) this.routeScopes.add(options.routeScopes, `httpApiAuthorizer '${id}' of '${this.node.path}'`);
+    return new authorizers.HttpLambdaAuthorizer(id, this.authorizerFunction, {
+      responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
+      identitySource,
+      resultsCacheTtl: NO_API_GATEWAY_CACHE,
+      ...(options.authorizerName === undefined ? {} : { authorizerName: options.authorizerName }),
+    });
   }
 
   /** Accepted keys (all roles). */
