@@ -120,6 +120,8 @@ export async function readOpsAlarms(source: HealthSource): Promise<AlarmsReport>
       .filter((alarm) => alarm.AlarmActions?.includes(opsTopicArn))
       .map(alarmView)
       .sort((a, b) => (ALARM_STATE_ORDER[a.state] ?? 3) - (ALARM_STATE_ORDER[b.state] ?? 3) || a.name.localeCompare(b.name));
+    const endpoint = emulatorEndpoint(source.env);
+    if (alarms.length === 0 && endpoint) return { available: false, reason: `no alarm notifies the ops topic at the emulator endpoint ${endpoint} (the local environment creates none)` };
     return { available: true, opsTopicArn, alarms };
   } catch (error) {
     return unavailable(error, 'cloudwatch:DescribeAlarms', source.env);
@@ -162,7 +164,8 @@ export async function readKeyRoleUse(source: HealthSource): Promise<KeyRoleUseRe
         }),
       );
       for (const result of page.MetricDataResults ?? []) {
-        if (result.StatusCode === 'Forbidden') throw Object.assign(new Error(`GetMetricData refused the ${result.Id} query (${(result.Messages ?? []).map((m) => m.Value).join('; ') || 'Forbidden'})`), { name: 'AccessDenied' });
+        if (result.StatusCode === 'Forbidden')
+          throw Object.assign(new Error(`GetMetricData refused the ${result.Id} query (${(result.Messages ?? []).map((m) => m.Value).join('; ') || 'Forbidden'})`), { name: 'AccessDenied' });
         const bucket = points[result.Id ?? ''];
         if (!bucket) continue;
         (result.Timestamps ?? []).forEach((at, i) => bucket.push({ atMs: at.getTime(), value: result.Values?.[i] ?? 0 }));
@@ -173,18 +176,18 @@ export async function readKeyRoleUse(source: HealthSource): Promise<KeyRoleUseRe
     return unavailable(error, 'cloudwatch:GetMetricData', source.env);
   }
   const endpoint = emulatorEndpoint(source.env);
-  if (endpoint && points[KeyRole.CURRENT]!.length === 0 && points[KeyRole.PREVIOUS]!.length === 0) {
+  if (endpoint && points[KeyRole.CURRENT].length === 0 && points[KeyRole.PREVIOUS].length === 0) {
     return {
       available: false,
       reason: `no auth metrics at the emulator endpoint ${endpoint}: the authorizer's EMF log lines become CloudWatch metrics only in AWS`,
     };
   }
-  const sum = (role: string, fromMs: number) => points[role]!.filter((p) => p.atMs >= fromMs && p.atMs < endMs).reduce((total, p) => total + p.value, 0);
+  const sum = (role: string, fromMs: number) => points[role].filter((p) => p.atMs >= fromMs && p.atMs < endMs).reduce((total, p) => total + p.value, 0);
   const windows = KEY_ROLE_WINDOWS_MINUTES.map((minutes) => {
     const fromMs = endMs - minutes * 60_000;
     return { minutes, from: iso(fromMs), to: iso(endMs), current: sum(KeyRole.CURRENT, fromMs), previous: sum(KeyRole.PREVIOUS, fromMs) };
   });
-  const lastPrevious = Math.max(-Infinity, ...points[KeyRole.PREVIOUS]!.filter((p) => p.value > 0).map((p) => p.atMs));
+  const lastPrevious = Math.max(-Infinity, ...points[KeyRole.PREVIOUS].filter((p) => p.value > 0).map((p) => p.atMs));
   return {
     available: true,
     scope: 'deployment-wide',
@@ -227,14 +230,15 @@ export function unavailable(error: unknown, action: string, env: NodeJS.ProcessE
   const name = e?.name ?? 'Error';
   const message = e?.message ?? String(error);
   const status = e?.$metadata?.httpStatusCode;
-  const where = emulatorEndpoint(env) ?? 'its regional endpoint';
+  const endpoint = emulatorEndpoint(env);
+  const where = endpoint ?? 'its regional endpoint';
   // The SDK's retry layer may wrap a socket error into a plain Error whose message alone still names the code.
   const code = [e?.code, name, ...(message.match(/\bE[A-Z]{4,}\b/g) ?? [])].find((candidate) => candidate !== undefined && UNREACHABLE_CODES.has(candidate));
   if (code || name === 'TimeoutError') {
     return { available: false, reason: `CloudWatch is not reachable at ${where} (${code ?? name})` };
   }
   if (NOT_SERVED_NAMES.has(name) || status === 404 || status === 501) {
-    return { available: false, reason: `the endpoint ${where} does not serve CloudWatch (${name}${status ? `, HTTP ${status}` : ''})` };
+    return { available: false, reason: `${endpoint ? `the endpoint ${endpoint}` : 'the regional endpoint'} does not serve CloudWatch (${name}${status ? `, HTTP ${status}` : ''})` };
   }
   if (DENIED_NAMES.has(name) || status === 403) {
     return { available: false, reason: `${name}: ${message} (the operator needs ${action})`, error: { name, message } };

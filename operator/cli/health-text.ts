@@ -13,7 +13,7 @@ export function healthText(health: DeploymentHealth, nowMs: number, keys?: reado
 
 export function alarmsText(report: AlarmsReport, nowMs: number): string {
   if (!report.available) return `Alarms: ${unavailableText(report)}`;
-  if (report.alarms.length === 0) return 'Alarms: none notifies the ops topic (the local environment creates none; in AWS, check the stack deployed its alarms).';
+  if (report.alarms.length === 0) return `Alarms: none notifies the ops topic ${report.opsTopicArn} (a deployed stack has one per failure it watches: check its deployment).`;
   const notOk = report.alarms.filter((alarm) => alarm.state !== 'OK').length;
   return [
     `Alarms (${report.alarms.length} notify the ops topic; ${notOk === 0 ? 'all OK' : `${notOk} not OK`}):`,
@@ -30,11 +30,16 @@ export function alarmsText(report: AlarmsReport, nowMs: number): string {
 export function keyRoleUseText(report: KeyRoleUseReport, nowMs: number, keys?: readonly KeyView[]): string {
   const own = ownPreviousKeyText(keys, nowMs);
   if (!report.available) return [`Previous-key use: ${unavailableText(report)}`, ...(own ? [own] : [])].join('\n');
-  const rows = report.windows.map((w) => [`last ${w.minutes >= 60 && w.minutes % 60 === 0 ? `${w.minutes / 60} h` : `${w.minutes} min`}`, String(w.current), String(w.previous), share(w.previous, w.current + w.previous)]);
+  const rows = report.windows.map((w) => [
+    `last ${w.minutes >= 60 && w.minutes % 60 === 0 ? `${w.minutes / 60} h` : `${w.minutes} min`}`,
+    String(w.current),
+    String(w.previous),
+    share(w.previous, w.current + w.previous),
+  ]);
   return [
     `Previous-key use, accepted requests of all clients (the metric has no client dimension), to ${timestamp(report.windows[0]?.to)}:`,
     indent(table(['WINDOW', 'CURRENT KEY', 'PREVIOUS KEY', 'PREVIOUS SHARE'], rows)),
-    `  last previous-key request: ${report.lastPreviousKeyUseAt ? `${timestamp(report.lastPreviousKeyUseAt)} (${relative(report.lastPreviousKeyUseAt, nowMs)})` : `none in the last ${Math.max(...report.windows.map((w) => w.minutes))} min`}`,
+    `  latest minute with a previous-key request: ${report.lastPreviousKeyUseAt ? `${timestamp(report.lastPreviousKeyUseAt)} (${relative(report.lastPreviousKeyUseAt, nowMs)})` : `none in the last ${Math.max(...report.windows.map((w) => w.minutes))} min`}`,
     ...(own ? [own] : []),
   ].join('\n');
 }

@@ -21,14 +21,17 @@ const cloudWatch = new CloudWatchClient({});
 const MINUTE = 60_000;
 let world: CliWorld;
 let runId: string;
+/** Every environment of this file, for the no-key-in-output check. */
+const worlds: CliWorld[] = [];
 
 beforeAll(async () => {
   world = await CliWorld.create();
+  worlds.push(world);
   runId = randomUUID().slice(0, 8);
 });
 
 afterAll(() => {
-  expect(world.transcript.join('\n')).not.toMatch(KEY_SHAPE);
+  for (const each of worlds) expect(each.transcript.join('\n')).not.toMatch(KEY_SHAPE);
   cloudWatch.destroy();
 });
 
@@ -59,6 +62,11 @@ async function putAlarm(name: string, topicArn: string, description: string): Pr
   );
 }
 
+/** An OK alarm on the ops topic, so a test that needs `alarms.available` does not depend on another having run first. */
+async function ensureOpsAlarm(): Promise<void> {
+  await putAlarm(`${runId}-Auth-AuthFailuresAlarm`, world.outputs.OpsTopicArn!, 'Many API key authentications failed in 5 minutes.');
+}
+
 /** A random whole minute between 2001 and 2021, plus 20 s: a window no other run put metrics in (moto keeps them for the server's life). */
 function isolatedNow(): number {
   return Date.UTC(2001, 0, 1) + Math.floor(Math.random() * 20 * 365 * 24 * 60) * MINUTE + 20_000;
@@ -86,7 +94,10 @@ async function putKeyRoleUse(role: string, atMs: number, value: number, service 
 
 describe('alarms', () => {
   it('lists the alarms whose action is the ops topic, worst state first, and no alarm of another topic', async () => {
-    const opsTopic = world.outputs.OpsTopicArn!;
+    // Its own environment: the alarms listed are exactly the ones this test made.
+    const own = await CliWorld.create();
+    worlds.push(own);
+    const opsTopic = own.outputs.OpsTopicArn!;
     const firing = `${runId}-Auth-RevokedKeyUseAlarm`;
     const quiet = `${runId}-Rotation-FailedRotationsAlarm`;
     await putAlarm(quiet, opsTopic, 'A KeyRoll rotation failed.');
@@ -100,8 +111,8 @@ describe('alarms', () => {
     const { MetricAlarms } = await cloudWatch.send(new DescribeAlarmsCommand({ ActionPrefix: opsTopic }));
     expect(MetricAlarms!.map((a) => a.AlarmName)).toContain(longerTopic);
 
-    const id = await world.addClient();
-    const result = await world.cli('--json', 'status', id);
+    const id = await own.addClient();
+    const result = await own.cli('--json', 'status', id);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     const { alarms } = json<Health>(result);
     expect(alarms).toMatchObject({ available: true, opsTopicArn: opsTopic });
@@ -111,9 +122,9 @@ describe('alarms', () => {
       [quiet, 'OK'],
     ]);
     expect(alarms.alarms[0]).toMatchObject({ reason: expect.stringContaining('Threshold Crossed') as string, description: 'A revoked API key was presented.' });
-    expect(Date.parse(alarms.alarms[0]!.since!)).not.toBeNaN();
+    expect(Date.parse(alarms.alarms[0].since!)).not.toBeNaN();
 
-    const text = (await world.cli('status', id)).stdout;
+    const text = (await own.cli('status', id)).stdout;
     expect(text).toContain('Alarms (2 notify the ops topic; 1 not OK):');
     expect(text).toMatch(new RegExp(`${firing}\\s+ALARM\\s+\\S+ ago\\s+Threshold Crossed: 1 datapoint`));
     expect(text).not.toContain(longerTopic);
@@ -162,7 +173,7 @@ describe('previous-key use', () => {
     expect(text).toContain('Previous-key use, accepted requests of all clients (the metric has no client dimension)');
     expect(text).toMatch(/last 15 min\s+100\s+5\s+4\.8%/);
     expect(text).toMatch(/last 1 h\s+200\s+12\s+5\.7%/);
-    expect(text).toContain('last previous-key request:');
+    expect(text).toContain(`latest minute with a previous-key request: ${new Date(minuteOf(now - 3 * MINUTE)).toISOString().replace('.000Z', 'Z')} (3m20s ago)`);
     expect(text).toContain(`this client: previous key ${previousKeyId} last used 4m ago (its usage record)`);
   });
 
@@ -204,9 +215,10 @@ describe('CloudWatch not there or refusing', () => {
   });
 
   it('reports AccessDenied as a failure naming the permission, without failing status or the alarms', async () => {
+    await ensureOpsAlarm();
     const id = await world.addClient();
     const realSend = CloudWatchClient.prototype.send;
-    const spy = jest.spyOn(CloudWatchClient.prototype, 'send').mockImplementation(function (this: CloudWatchClient, command: unknown, ...rest: unknown[]) {
+    const deniedMetrics = function (this: CloudWatchClient, command: unknown, ...rest: unknown[]): Promise<unknown> {
       if (command instanceof GetMetricDataCommand) {
         const denied = Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/ops/alice is not authorized to perform: cloudwatch:GetMetricData because no identity-based policy allows it'), {
           name: 'AccessDenied',
@@ -216,7 +228,8 @@ describe('CloudWatch not there or refusing', () => {
         return Promise.reject(denied);
       }
       return (realSend as (...args: unknown[]) => Promise<unknown>).call(this, command, ...rest);
-    } as typeof realSend);
+    };
+    const spy = jest.spyOn(CloudWatchClient.prototype, 'send').mockImplementation(deniedMetrics as never);
     let result;
     let text;
     let denied;
@@ -243,6 +256,7 @@ describe('CloudWatch not there or refusing', () => {
 
 describe('rotate-fleet --wait', () => {
   it('ends with the alarms and the previous-key use', async () => {
+    await ensureOpsAlarm();
     const id = await world.addClient();
     // moto never runs a fleet: a state machine stands in, and its execution is stopped (ABORTED) to end the wait.
     const { stateMachineArn } = await sfn.send(

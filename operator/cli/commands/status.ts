@@ -16,7 +16,7 @@ export function registerStatusCommands(program: Command, state: RunState): void 
   program
     .command('status')
     .description(
-      "Where a client stands: its keys (state, age, last use, not-after), the rotation lock, the last rotation, its executions in flight, the alarms on the ops topic, and how many requests of all clients still use a previous key (CloudWatch).",
+      'Where a client stands: its keys (state, age, last use, not-after), the rotation lock, the last rotation, its executions in flight, the alarms on the ops topic, and how many requests of all clients still use a previous key (CloudWatch).',
     )
     .argument('<clientId>', 'client id')
     .addHelpText(
