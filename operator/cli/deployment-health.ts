@@ -8,9 +8,21 @@
  * part says so (`available: false` and why), and the command goes on with the rest.
  */
 import { DescribeAlarmsCommand, GetMetricDataCommand, type CloudWatchClient, type MetricAlarm, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../../lambdas/aws/auth/auth-metrics';
 import { KeyRole } from '../../lambdas/core/verification';
 import type { Session } from './session';
+
+/**
+ * The authorizer's metric names, a contract with lambdas/aws/auth/auth-metrics.ts (the
+ * emitter) and lib/keyroll-auth.ts (the alarms). Written out here, not imported: that module
+ * loads Powertools Metrics, which the CLI must not carry. test/cli/deployment-health.test.ts
+ * checks that the two agree.
+ */
+export const AUTH_METRIC_NAMES = {
+  namespace: 'KeyRoll',
+  service: 'keyroll-authorizer',
+  succeededByKeyRole: 'AuthSucceededByKeyRole',
+  keyRoleDimension: 'KeyRole',
+} as const;
 
 /** One alarm that notifies the ops topic. */
 export interface AlarmView {
@@ -134,16 +146,17 @@ export async function readKeyRoleUse(source: HealthSource): Promise<KeyRoleUseRe
   // The current minute is included (its datapoint may still grow): the window ends at the next whole minute.
   const endMs = Math.ceil(source.nowMs / 60_000) * 60_000;
   const startMs = endMs - longest * 60_000;
-  const dimensions = { service: AUTH_METRICS_SERVICE };
+  const { namespace, service, succeededByKeyRole, keyRoleDimension } = AUTH_METRIC_NAMES;
+  const dimensions = { service };
   const query = (role: string): MetricDataQuery => ({
     Id: role,
     MetricStat: {
       Metric: {
-        Namespace: AUTH_METRICS_NAMESPACE,
-        MetricName: AuthMetric.SUCCEEDED_BY_KEY_ROLE,
+        Namespace: namespace,
+        MetricName: succeededByKeyRole,
         Dimensions: [
-          { Name: 'service', Value: AUTH_METRICS_SERVICE },
-          { Name: AuthMetric.KEY_ROLE_DIMENSION, Value: role },
+          { Name: 'service', Value: service },
+          { Name: keyRoleDimension, Value: role },
         ],
       },
       Period: PERIOD_SECONDS,
@@ -191,8 +204,8 @@ export async function readKeyRoleUse(source: HealthSource): Promise<KeyRoleUseRe
   return {
     available: true,
     scope: 'deployment-wide',
-    namespace: AUTH_METRICS_NAMESPACE,
-    metricName: AuthMetric.SUCCEEDED_BY_KEY_ROLE,
+    namespace,
+    metricName: succeededByKeyRole,
     dimensions,
     periodSeconds: PERIOD_SECONDS,
     windows,
