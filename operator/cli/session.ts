@@ -4,6 +4,7 @@
  * dependencies, and who the caller is for the audit trail.
  */
 import { userInfo } from 'node:os';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -44,6 +45,7 @@ export class Session {
   private stack?: DiscoveredStack;
   private sdk?: SessionClients & { raw: DynamoDBClient };
   private deps?: OpsDeps;
+  private cloudWatchClient?: CloudWatchClient;
 
   constructor(
     readonly options: GlobalOptions,
@@ -76,6 +78,15 @@ export class Session {
       };
     }
     return this.sdk;
+  }
+
+  /**
+   * CloudWatch, for the alarms and auth metrics `status` shows beside the table's truth: one
+   * retry and bounded waits, so an endpoint that does not answer delays a status by seconds,
+   * not by the SDK's default socket timeout.
+   */
+  cloudWatch(): CloudWatchClient {
+    return (this.cloudWatchClient ??= new CloudWatchClient({ ...this.clientConfig, maxAttempts: 2, requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } }));
   }
 
   /** The operator API wired to the stack. */
@@ -115,6 +126,8 @@ export class Session {
 
   /** Releases the SDK clients' sockets. */
   close(): void {
+    this.cloudWatchClient?.destroy();
+    this.cloudWatchClient = undefined;
     if (!this.sdk) return;
     for (const client of [this.sdk.raw, this.sdk.secretsManager, this.sdk.scheduler, this.sdk.stepFunctions, this.sdk.sns]) client.destroy();
     this.sdk = undefined;

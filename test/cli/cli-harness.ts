@@ -12,6 +12,7 @@ import { GetSecretValueCommand, ListSecretsCommand, ListSecretVersionIdsCommand,
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ManualClock, type Clock } from '../../lambdas/core/clock';
 import { registerIamWorld } from '../support/iam-guard';
 import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } from '../../local/local-environment';
 import { run } from '../../operator/cli/program';
@@ -71,12 +72,17 @@ export class CliWorld {
     return this.runCli(argv, extraEnv);
   }
 
+  /** Runs `keyroll <argv>` with the CLI's clock fixed at `nowMs` (extra environment variables too). */
+  async cliAt(nowMs: number, extraEnv: NodeJS.ProcessEnv, ...argv: string[]): Promise<CliResult> {
+    return this.runCli(argv, extraEnv, undefined, new ManualClock(nowMs));
+  }
+
   /** Runs `keyroll <argv>` with `stdin` as its standard input. */
   async cliStdin(stdin: string, ...argv: string[]): Promise<CliResult> {
     return this.runCli(argv, {}, stdin);
   }
 
-  private async runCli(argv: string[], extraEnv: NodeJS.ProcessEnv, stdin?: string): Promise<CliResult> {
+  private async runCli(argv: string[], extraEnv: NodeJS.ProcessEnv, stdin?: string, clock?: Clock): Promise<CliResult> {
     let stdout = '';
     let stderr = '';
     const code = await run(
@@ -87,7 +93,7 @@ export class CliWorld {
         env: { ...this.env, ...extraEnv },
         ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
       },
-      { localRotation },
+      { localRotation, ...(clock ? { clock } : {}) },
     );
     this.transcript.push(stdout, stderr);
     return { code, stdout, stderr };

@@ -12,8 +12,10 @@ import { containsApiKey } from '../../../lambdas/core/key-material';
 import { RotationMode } from '../../../lambdas/core/rotation-request';
 import { checkClientId, checkText, formatDuration, parseDurationSeconds } from '../arguments';
 import type { RunState } from '../context';
-import { EnvironmentError, OperationFailedError, UsageError } from '../errors';
+import { EnvironmentError, ExitCode, UsageError } from '../errors';
 import { fields } from '../output';
+import { readSessionHealth } from '../deployment-health';
+import { healthText } from '../health-text';
 
 interface FleetOptions {
   reason: string;
@@ -42,7 +44,7 @@ export function registerFleetCommand(program: Command, state: RunState): void {
     .option('--clients <ids>', 'a comma-separated list of client ids')
     .option('--emergency', 'incident mode for every client: no overlap, every other key revoked at finish, rotations in flight preempted')
     .option('--revoke-immediately', 'with --emergency: revoke every existing key of each client at its createSecret')
-    .option('--wait', 'wait for the fleet to finish and print its summary')
+    .option('--wait', "wait for the fleet to finish and print its summary, the ops topic's alarms and the previous-key use (CloudWatch)")
     .option('--wait-timeout <duration>', 'give up waiting after this long (the fleet goes on)', '2h')
     .option('--fleet-id <id>', 'the fleet execution name, fleet-... (default: fleet-<uuid>); re-running with the same id and clients starts nothing new')
     .addHelpText(
@@ -120,18 +122,25 @@ export function registerFleetCommand(program: Command, state: RunState): void {
         const described = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
         if (described.status !== 'RUNNING') {
           const notice = described.output ? (JSON.parse(described.output) as FleetNotice) : undefined;
+          // What to watch next: the alarms, and how many requests still use the previous keys now in their overlap.
+          const { alarms, metrics } = await readSessionHealth(session, context.nowMs());
           const data = {
             fleetId: name,
             status: described.status,
             executionArn: started.executionArn,
             ...(notice ? { notice } : {}),
             ...(described.error ? { error: described.error, cause: described.cause } : {}),
+            alarms,
+            metrics,
           };
+          const health = () => healthText({ alarms, metrics }, context.nowMs());
           if (described.status !== 'SUCCEEDED') {
-            output.result(data, () => `Fleet rotation ${name} ${described.status}: ${described.error ?? ''} ${described.cause ?? ''}`.trim());
-            throw new OperationFailedError(`Fleet rotation ${name} ended ${described.status}${described.error ? ` (${described.error})` : ''}.`);
+            // One result, as `rotate --wait` gives for a failed rotation: with --json, stdout stays one JSON document.
+            context.state.exitCode = ExitCode.REFUSED;
+            output.result(data, () => [`Fleet rotation ${name} ${described.status}: ${described.error ?? ''} ${described.cause ?? ''}`.trim(), health()].join('\n'));
+            return;
           }
-          output.result(data, () => notice?.summary ?? `Fleet rotation ${name} SUCCEEDED.`);
+          output.result(data, () => [notice?.summary ?? `Fleet rotation ${name} SUCCEEDED.`, health()].join('\n'));
           return;
         }
         if (Date.now() > deadline) {

@@ -6,6 +6,8 @@ import type { RunState } from '../context';
 import { describeRotation, runningExecutionsOf, type ExecutionView } from '../executions';
 import { fields, relative, table, timestamp } from '../output';
 import { auditTable, clientView, keysTable, keyViews } from '../views';
+import { readSessionHealth } from '../deployment-health';
+import { healthText } from '../health-text';
 import { labelDisagreements } from '../../../lambdas/aws/label-projection';
 import { labelsOfTable } from '../../../lambdas/aws/rotation/table-labels';
 import { parseLimit } from './clients';
@@ -13,21 +15,36 @@ import { parseLimit } from './clients';
 export function registerStatusCommands(program: Command, state: RunState): void {
   program
     .command('status')
-    .description('Where a client stands: its keys (state, age, last use, not-after), the rotation lock, the last rotation, and its executions in flight.')
+    .description(
+      'Where a client stands: its keys (state, age, last use, not-after), the rotation lock, the last rotation, its executions in flight, the alarms on the ops topic, and how many requests of all clients still use a previous key (CloudWatch).',
+    )
     .argument('<clientId>', 'client id')
-    .addHelpText('after', '\nKey states: PENDING (being created) -> ACTIVE (current) -> RETIRING (previous, until NOT AFTER) -> REVOKED.\nA key is rejected everywhere at most 10 s after it is REVOKED.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Key states: PENDING (being created) -> ACTIVE (current) -> RETIRING (previous, until NOT AFTER) -> REVOKED.',
+        'A key is rejected everywhere at most 10 s after it is REVOKED.',
+        "Previous-key use: the authorizer's AuthSucceededByKeyRole metric over the last 15 min and 1 h, all clients together",
+        '(the metric has no client dimension); per client, the figure is the LAST USED of its previous key. Where CloudWatch',
+        'has no such metrics (a local emulator) or cannot be read (cloudwatch:GetMetricData, DescribeAlarms), status says so.',
+      ].join('\n'),
+    )
     .action(async (rawId: string, _options: unknown, command: Command) => {
       const clientId = checkClientId(rawId);
       const { output, session, nowMs } = state.context(command);
       const deps = await session.opsDeps();
       const client = await deps.keys.requireClient(clientId);
+      // CloudWatch is read while the table and Step Functions are; it never rejects (its failures are part of the report).
+      const health = readSessionHealth(session, nowMs());
       const keys = keyViews(client, await deps.keys.listClientKeys(clientId));
       const executions = await executionsOf(session.clients().stepFunctions, deps.executions.stateMachineArn, client);
       // The table is the truth; the labels are its projection (docs/design.md, invariant 7).
       const labels = labelDisagreements(await deps.secrets.versionStages(client.secretId), labelsOfTable(client));
+      const { alarms, metrics } = await health;
       const now = nowMs();
       const view = clientView(client);
-      output.result({ client: view, keys, executions, labels: { agree: labels.length === 0, disagreements: labels } }, () => {
+      output.result({ client: view, keys, executions, labels: { agree: labels.length === 0, disagreements: labels }, alarms, metrics }, () => {
         const lock = client.lock;
         const last = client.lastRotation;
         const lines = [
@@ -48,6 +65,7 @@ export function registerStatusCommands(program: Command, state: RunState): void 
           keysTable(keys, now),
           'Executions:',
           executionsText(executions, now),
+          healthText({ alarms, metrics }, now, keys),
         ];
         return lines.join('\n');
       });
