@@ -17,7 +17,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/aws/auth/auth-metrics';
+import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../lambdas/core/auth-metric-names';
 import { TABLE_KEY_ATTRIBUTES, KEY_ITEM_PK_PATTERN, USAGE_ATTRIBUTE } from '../lambdas/aws/table-keys';
 import { KEY_PREFIX_PATTERN } from '../lambdas/core/api-key';
 import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';

@@ -10,18 +10,14 @@
 import { DescribeAlarmsCommand, GetMetricDataCommand, type CloudWatchClient, type MetricAlarm, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { KeyRole } from '../../lambdas/core/verification';
 import type { Session } from './session';
+import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../../lambdas/core/auth-metric-names';
 
-/**
- * The authorizer's metric names, a contract with lambdas/aws/auth/auth-metrics.ts (the
- * emitter) and lib/keyroll-auth.ts (the alarms). Written out here, not imported: that module
- * loads Powertools Metrics, which the CLI must not carry. test/cli/deployment-health.test.ts
- * checks that the two agree.
- */
+/** The authorizer's metric names (lambdas/core/auth-metric-names.ts) this view reads. */
 export const AUTH_METRIC_NAMES = {
-  namespace: 'KeyRoll',
-  service: 'keyroll-authorizer',
-  succeededByKeyRole: 'AuthSucceededByKeyRole',
-  keyRoleDimension: 'KeyRole',
+  namespace: AUTH_METRICS_NAMESPACE,
+  service: AUTH_METRICS_SERVICE,
+  succeededByKeyRole: AuthMetric.SUCCEEDED_BY_KEY_ROLE,
+  keyRoleDimension: AuthMetric.KEY_ROLE_DIMENSION,
 } as const;
 
 /** One alarm that notifies the ops topic. */

@@ -6,8 +6,7 @@
  * the same code against moto.
  */
 import { DescribeAlarmsCommand, GetMetricDataCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
-import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../../lambdas/aws/auth/auth-metrics';
-import { AUTH_METRIC_NAMES, readDeploymentHealth, readOpsAlarms, unavailable, type HealthSource } from '../../operator/cli/deployment-health';
+import { readDeploymentHealth, readOpsAlarms, unavailable, type HealthSource } from '../../operator/cli/deployment-health';
 import { alarmsText, healthText, keyRoleUseText } from '../../operator/cli/health-text';
 import type { KeyView } from '../../operator/cli/views';
 
@@ -34,15 +33,6 @@ function fakeSource(pages: MetricAlarm[][], metricData: () => Promise<unknown> =
   const source: HealthSource = { cloudWatch: { send }, opsTopicArn: TOPIC, env: AWS_ENV, nowMs: NOW };
   return { source, requests, send };
 }
-
-it("reads the metric the authorizer emits: the CLI's copy of the names agrees with lambdas/aws/auth/auth-metrics.ts", () => {
-  expect(AUTH_METRIC_NAMES).toEqual({
-    namespace: AUTH_METRICS_NAMESPACE,
-    service: AUTH_METRICS_SERVICE,
-    succeededByKeyRole: AuthMetric.SUCCEEDED_BY_KEY_ROLE,
-    keyRoleDimension: AuthMetric.KEY_ROLE_DIMENSION,
-  });
-});
 
 describe('readOpsAlarms', () => {
   it('follows NextToken through every page, asks by the ops topic, and keeps only its exact ARN, worst state first', async () => {

@@ -1,6 +1,6 @@
 /**
- * The auth layer's CloudWatch metrics, as EMF through Powertools Metrics. The names are a
- * contract with the alarms and dashboard in lib/ (imported there from this file).
+ * The auth layer's CloudWatch metrics, as EMF through Powertools Metrics. The names live in
+ * lambdas/core/auth-metric-names.ts, a contract with the alarms, the dashboard and the CLI.
  *
  * Each verdict emits a total with only the service dimension (cheap to alarm on and to
  * combine in metric math) and a breakdown in its own dimension set (key role or reason).
@@ -8,22 +8,10 @@
  * not become 10,000 metrics.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric } from '../../core/auth-metric-names';
 import type { KeyVerdict } from '../../core/key-verifier';
 
-/** CloudWatch namespace of the auth metrics. */
-export const AUTH_METRICS_NAMESPACE = 'KeyRoll';
-/** The `service` dimension the authorizer's metrics carry. */
-export const AUTH_METRICS_SERVICE = 'keyroll-authorizer';
-
-/** Metric and dimension names. */
-export const AuthMetric = {
-  SUCCEEDED: 'AuthSucceeded',
-  FAILED: 'AuthFailed',
-  SUCCEEDED_BY_KEY_ROLE: 'AuthSucceededByKeyRole',
-  FAILED_BY_REASON: 'AuthFailedByReason',
-  KEY_ROLE_DIMENSION: 'KeyRole',
-  REASON_DIMENSION: 'Reason',
-} as const;
+export { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE, AuthMetric };
 
 /** Adds one verdict to `metrics` (flushed by the caller). */
 export function recordVerdict(metrics: Metrics, verdict: KeyVerdict): void {
