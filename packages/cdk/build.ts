@@ -57,23 +57,6 @@ const prebuiltOnly: Plugin = {
   },
 };
 
-/**
- * The constructs import metric names from lambdas/aws/auth/auth-metrics.ts, which also imports
- * Powertools Metrics for the authorizer; the package declares no side effects, so esbuild would
- * keep it (and its Lambda context store) in a synth that uses none of it. Marking it side-effect
- * free lets esbuild drop it when nothing from it is used; the entry check below proves it is gone.
- */
-const unusedPowertoolsDropped: Plugin = {
-  name: 'keyroll-unused-powertools-dropped',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^@aws-lambda-powertools\// }, async (args) => {
-      if (args.pluginData === 'resolving') return undefined;
-      const resolved = await pluginBuild.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
-      return { ...resolved, sideEffects: false };
-    });
-  },
-};
-
 /** lib/index.ts into dist/index.js. */
 async function buildEntry(peers: readonly string[]): Promise<Metafile> {
   const result = await build({
@@ -85,7 +68,7 @@ async function buildEntry(peers: readonly string[]): Promise<Metafile> {
     format: 'cjs',
     target: TARGET,
     external: peers.flatMap((peer) => [peer, `${peer}/*`]),
-    plugins: [prebuiltOnly, unusedPowertoolsDropped],
+    plugins: [prebuiltOnly],
     metafile: true,
     logLevel: 'warning',
   });
