@@ -187,7 +187,14 @@ export function anchorOf(heading: string): string {
 /** Every broken citation in `blocks` of `file` (repository-relative). */
 export function brokenCitations(file: string, blocks: readonly TextBlock[], targets: CitationTargets): BrokenCitation[] {
   const broken: BrokenCitation[] = [];
-  const report = (block: TextBlock, citation: string, problem: string) => broken.push({ file, line: block.line, citation, problem });
+  const reported = new Set<string>();
+  const report = (block: TextBlock, citation: string, problem: string) => {
+    // A link's text often repeats its target: one report per citation and place.
+    const key = `${block.line} ${citation}`;
+    if (reported.has(key)) return;
+    reported.add(key);
+    broken.push({ file, line: block.line, citation, problem });
+  };
   for (const block of blocks) {
     // Most blocks cite nothing: the cheap tests below skip the patterns for them.
     if (!/nvariant|README|docs\/|\/|\]\(/.test(block.text)) continue;
