@@ -16,7 +16,7 @@ const SELF = 'test/core/design-citations.test.ts';
 describe('citations in the repository', () => {
   const ignored = gitignoredFolders(ROOT);
   const files = filesToScan(ROOT, ignored);
-  const targets = repositoryTargets(ROOT, files.markdown, ignored);
+  const targets = repositoryTargets(ROOT, files, ignored);
 
   test('docs/design.md has a numbered list of invariants, 1 to N without a gap', () => {
     const numbers = [...targets.invariants].sort((a, b) => a - b);
@@ -48,6 +48,7 @@ describe('the checker finds what is wrong', () => {
       ['docs/runbook.md', ['1. Which key leaked?', '6b. Labels and table disagree']],
       ['README.md', ['Deploy', 'Route scopes']],
     ]),
+    fileNames: new Set(['keyroll-auth.ts', 'main.ts', 'iam-guard.ts', 'authorizer.test.ts']),
     exists: (file) => ['lib/keyroll-auth.ts', 'operator/cli', 'operator/cli/main.ts', 'docs/design.md', 'docs/runbook.md', 'README.md'].includes(file),
     ignored: (file) => file.startsWith('bench/results/'),
   };
@@ -75,6 +76,11 @@ describe('the checker finds what is wrong', () => {
     expect(problemsIn("import { x } from 'lib/cli/program.ts';\n// results in bench/results/latest.json; which client/key it is")).toEqual([]);
     expect(problemsIn("const s = '/* lib/cli/a.ts */'; // ok\nconst r = /\\/\\/ lib\\/cli/; // lib/gone.ts")).toEqual(['lib/gone.ts']);
     expect(problemsIn('const t = `a ${`b ${c}`} // lib/not-a-comment.ts`;\n// lib/a-comment.ts')).toEqual(['lib/a-comment.ts']);
+  });
+
+  test('a file named without its folder', () => {
+    expect(problemsIn('// as iam-guard.ts does; authorizer.test.ts; the types in index.d.ts')).toEqual([]);
+    expect(problemsIn('// see moto-harness.ts and key-provider.test.ts')).toEqual(['moto-harness.ts', 'key-provider.test.ts']);
   });
 
   test('Markdown: paths, relative links and their anchors', () => {

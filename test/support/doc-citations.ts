@@ -31,6 +31,8 @@ export interface CitationTargets {
   readonly invariants: ReadonlySet<number>;
   /** Headings per Markdown file (repository-relative path), as written. */
   readonly headings: ReadonlyMap<string, readonly string[]>;
+  /** The base names of the TypeScript files, for a comment that names a file without its folder. */
+  readonly fileNames: ReadonlySet<string>;
   /** Whether a repository-relative path exists (file or directory). */
   readonly exists: (relativePath: string) => boolean;
   /** Whether a repository-relative path is generated (gitignored): cited output, not a source. */
@@ -46,6 +48,8 @@ const SECTION_PATTERN = /(?<![\w./-])(docs\/design\.md|docs\/runbook\.md|bench\/
 /** `docs/runbook.md, section 6b`. */
 const NUMBERED_SECTION_PATTERN = /(?<![\w./-])(docs\/runbook\.md),?\s*section\s+(\d+[a-z]?)\b/g;
 const LINK_PATTERN = /\]\(([^)\s]+)\)/g;
+/** `iam-guard.ts`, `authorizer.test.ts`: a file named without its folder. */
+const FILE_NAME_PATTERN = /(?<![\w./@-])([\w-]+(?:\.[\w-]+)*\.ts)\b/g;
 
 /**
  * Comment blocks (adjacent `//` lines joined) and string literals of a TypeScript source. A
@@ -197,7 +201,7 @@ export function brokenCitations(file: string, blocks: readonly TextBlock[], targ
   };
   for (const block of blocks) {
     // Most blocks cite nothing: the cheap tests below skip the patterns for them.
-    if (!/nvariant|README|docs\/|\/|\]\(/.test(block.text)) continue;
+    if (!/nvariant|README|docs\/|\/|\]\(|\.ts\b/.test(block.text)) continue;
     const text = block.text.replace(/\s+/g, ' ');
     for (const match of text.matchAll(INVARIANT_PATTERN)) {
       for (const number of citedNumbers(match[1])) {
@@ -230,6 +234,9 @@ export function brokenCitations(file: string, blocks: readonly TextBlock[], targ
       if (!quoted && !/\.\w+$/.test(cited) && !cited.endsWith('/')) continue;
       if (!pathExists(cited, targets) && !targets.ignored(cited)) report(block, cited, 'no such file or directory in the repository');
     }
+    for (const match of text.matchAll(FILE_NAME_PATTERN)) {
+      if (!targets.fileNames.has(match[1]) && !match[1].endsWith('.d.ts')) report(block, match[1], 'no TypeScript file of that name in the repository');
+    }
     if (block.kind !== 'markdown') continue;
     for (const match of text.matchAll(LINK_PATTERN)) {
       const problem = linkProblem(file, match[1], targets);
@@ -255,10 +262,11 @@ export function gitignoredFolders(root: string): (relativePath: string) => boole
 }
 
 /** The targets of the repository at `root`, read from disk. */
-export function repositoryTargets(root: string, markdownFiles: readonly string[], ignored: (relativePath: string) => boolean): CitationTargets {
+export function repositoryTargets(root: string, files: { readonly typescript: readonly string[]; readonly markdown: readonly string[] }, ignored: (relativePath: string) => boolean): CitationTargets {
   return {
     invariants: invariantsOf(fs.readFileSync(path.join(root, 'docs/design.md'), 'utf8')),
-    headings: new Map(markdownFiles.map((file) => [file, headingsOf(fs.readFileSync(path.join(root, file), 'utf8'))])),
+    headings: new Map(files.markdown.map((file) => [file, headingsOf(fs.readFileSync(path.join(root, file), 'utf8'))])),
+    fileNames: new Set(files.typescript.map((file) => path.posix.basename(file))),
     exists: (relativePath) => fs.existsSync(path.join(root, relativePath)),
     ignored,
   };
