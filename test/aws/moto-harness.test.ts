@@ -1,5 +1,5 @@
 /**
- * Smoke test for the moto harness (test/support/moto.ts + global setup):
+ * Smoke test for the moto harness (local/moto.ts + global setup):
  *  - real SDK clients, built WITHOUT an explicit endpoint, reach the moto server purely
  *    through AWS_ENDPOINT_URL;
  *  - the moto-executable resolver reports a helpful error (with injected deps, so it never
