@@ -178,7 +178,7 @@ describe('route scopes of the attached APIs', () => {
   test("merge into the function's ROUTE_SCOPES, which the authorizer's own parser reads as both APIs' routes", () => {
     const environment = s.authorizerEnvironment();
     expect(JSON.parse(environment.ROUTE_SCOPES)).toEqual({ 'GET /orders/{id}': ['orders:read'], 'GET /items/{id}': ['items:read'] });
-    // Routes listed, no "*": the merged map is an allow-list (README, "Default for unlisted routes").
+    // Routes listed, no "*": the merged map is an allow-list (README, "Route scopes").
     expect(environment.UNLISTED_ROUTES).toBe('deny');
     const routeScopes = RouteScopes.parse(environment.ROUTE_SCOPES, environment.UNLISTED_ROUTES);
     // A REST event is judged by its method ARN's path and its resource; an HTTP event by its routeKey.
