@@ -17,7 +17,9 @@ const MAX_QUOTED = 80;
 
 /** Commander's usage messages as they may be printed: echoed tokens neutralised and bounded, keys redacted. */
 export function safeUsageText(text: string): string {
-  const quoted = text.replace(QUOTED, (token) => {
+  // Redacted before a token is cut: a key cut short is no longer recognised, and its first
+  // 80 characters are all of a key's entropy.
+  const quoted = redactKeys(text).replace(QUOTED, (token) => {
     const inner = token.slice(1, -1).replace(CONTROL, '\uFFFD');
     return `'${inner.length > MAX_QUOTED ? `${inner.slice(0, MAX_QUOTED)}…(${inner.length} characters)` : inner}'`;
   });

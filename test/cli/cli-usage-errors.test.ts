@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { COMMANDER_ERROR_NAMES, isHelpOrVersion, jsonRequested, usageReport } from '../../operator/cli/usage-errors';
+import { generateApiKey } from '../../lambdas/core/api-key';
+import { COMMANDER_ERROR_NAMES, isHelpOrVersion, jsonRequested, safeUsageText, usageReport } from '../../operator/cli/usage-errors';
 
 /** A small program with what `keyroll` lacks: choices and conflicting options. */
 function program(): Command {
@@ -35,6 +36,17 @@ function refusal(argv: string[]): { error: CommanderError; root: Command } {
   }
   throw new Error(`${argv.join(' ')} was accepted`);
 }
+
+describe('safeUsageText', () => {
+  it('redacts a key before cutting a long token, so no part of it is printed', () => {
+    const key = generateApiKey('kr');
+    // A long option name puts the key past the 80-character cut: cut first, it would no longer be recognised.
+    const text = safeUsageText(`error: unknown option '--verify-endpoint-url-for-tests-and-more=${key}'`);
+    const entropy = key.slice('kr_'.length);
+    for (let start = 0; start + 8 <= entropy.length; start += 4) expect(text).not.toContain(entropy.slice(start, start + 8));
+    expect(text).toContain('[REDACTED]');
+  });
+});
 
 describe('usageReport', () => {
   it.each([
