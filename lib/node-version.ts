@@ -15,8 +15,8 @@ export class UnsupportedNodeVersion extends Error {
   constructor(readonly version: string) {
     super(
       `KeyRoll runs on Node ${SUPPORTED_NODE_MAJOR} or later (the Lambdas' runtime); this is Node ${version}. ` +
-        `Run it through npm (npm test, npm run synth, npm run rehearse, npm run keyroll) or npx, ` +
-        `which use the Node ${SUPPORTED_NODE_MAJOR} that \`npm ci\` installs in node_modules/.bin.`,
+        `Install Node ${SUPPORTED_NODE_MAJOR} or later; in a KeyRoll checkout, run it through npm (npm test, npm run synth, ` +
+        `npm run rehearse, npm run keyroll) or npx, which use the Node ${SUPPORTED_NODE_MAJOR} that \`npm ci\` installs in node_modules/.bin.`,
     );
   }
 }

@@ -128,6 +128,8 @@ describe('the packed packages, installed into a fresh project', () => {
         .packed.files.map((file) => file.path)
         .filter((file) => !/^(dist\/|package\.json$|README\.md$|LICEN[CS]E)/.test(file));
       expect({ name, stray }).toEqual({ name, stray: [] });
+      // Each declares Apache-2.0 and ships the licence text (npm packs a package directory's LICENSE).
+      expect({ name, license: installed.get(name)!.packed.files.some((file) => file.path === 'LICENSE') }).toEqual({ name, license: true });
     }
     const over = names.filter((name) => !(installed.get(name)!.packed.size <= (PACKED_CEILINGS[name] ?? -1)));
     expect(over).toEqual([]);
