@@ -454,6 +454,9 @@ describe('routeFromMethodArn', () => {
 });
 
 describe('credentialFrom', () => {
+  const VALID_SHAPED = generateApiKey('kr');
+  // The last character changed: still key-shaped, the checksum no longer matches.
+  const BAD_CHECKSUM = VALID_SHAPED.slice(0, -1) + (VALID_SHAPED.endsWith('A') ? 'B' : 'A');
   it.each([
     ['Bearer abc', undefined, 'abc'],
     ['bearer abc', undefined, 'abc'],
@@ -462,7 +465,13 @@ describe('credentialFrom', () => {
     ['Basic dXNlcjpwYXNz', undefined, 'Basic dXNlcjpwYXNz'],
     ['Bearer a b', undefined, 'Bearer a b'],
     ['Bearer', undefined, 'Bearer'],
-    ['Bearer abc', 'xyz', 'abc'],
+    // Authorization not shaped like a key (a user's JWT, Basic): the key is in x-api-key.
+    ['Bearer abc', 'xyz', 'xyz'],
+    ['Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln', ' kr_key ', 'kr_key'],
+    ['Basic dXNlcjpwYXNz', 'xyz', 'xyz'],
+    // A key-shaped Authorization wins, valid or not (a bad checksum is refused as malformed, not bypassed).
+    [`Bearer ${VALID_SHAPED}`, 'xyz', VALID_SHAPED],
+    [`Bearer ${BAD_CHECKSUM}`, 'xyz', BAD_CHECKSUM],
     [undefined, ' xyz ', 'xyz'],
     [undefined, undefined, undefined],
   ])('(%p, %p) → %p', (authorization, apiKey, expected) => {

@@ -7,6 +7,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEventV2, APIGatewayRequestAuthorizerEvent, APIGatewaySimpleAuthorizerWithContextResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { KeyRollError } from '../../core/errors';
 import type { KeyVerdict } from '../../core/key-verifier';
+import { apiKeyProblem } from '../../core/api-key';
 
 /** The events this authorizer accepts. */
 export type AuthorizerEvent = APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent | APIGatewayRequestAuthorizerEventV2;
@@ -48,15 +49,22 @@ export class UnauthorizedError extends KeyRollError {
 
 /**
  * The header KeyRoll clients send: `Authorization: Bearer <key>`; `x-api-key: <key>` is accepted too.
- * A value that is not a string (a malformed or hand-built event) counts as absent: it must
- * end in a refusal, not a TypeError (a 500 instead of a 401).
+ * `Authorization` wins, unless what it carries is not shaped like a key at all (a user's JWT, Basic
+ * credentials) and `x-api-key` is present: APIs that keep `Authorization` for their own users put
+ * the KeyRoll key in `x-api-key` (`keyHeader: 'x-api-key'`). A key-shaped value with a bad checksum
+ * still wins, and is refused as malformed. A value that is not a string (a malformed or hand-built
+ * event) counts as absent: it must end in a refusal, not a TypeError (a 500 instead of a 401).
  */
 export function credentialFrom(authorization: unknown, apiKeyHeader?: unknown): string | undefined {
+  const apiKey = (typeof apiKeyHeader === 'string' && apiKeyHeader.trim()) || undefined;
   if (typeof authorization === 'string' && authorization.trim() !== '') {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-    return match ? match[1] : authorization.trim();
+    const fromAuthorization = match ? match[1] : authorization.trim();
+    if (apiKey === undefined) return fromAuthorization;
+    const problem = apiKeyProblem(fromAuthorization);
+    return problem === 'length' || problem === 'format' ? apiKey : fromAuthorization;
   }
-  return (typeof apiKeyHeader === 'string' && apiKeyHeader.trim()) || undefined;
+  return apiKey;
 }
 
 function headerOf(headers: unknown, name: string): string | undefined {
