@@ -19,8 +19,8 @@ function nodeAt(file: string): NodeBinary | undefined {
   return match ? { path: file, version: match[0].slice(1), major: Number(match[1]) } : undefined;
 }
 
-/** The oldest Node older than this process's, on PATH or in /usr/bin or /usr/local/bin, if any. */
-export function olderSystemNode(): NodeBinary | undefined {
+/** The Nodes older than this process's, on PATH or in /usr/bin or /usr/local/bin, oldest first. */
+export function olderSystemNodes(): NodeBinary[] {
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/local/bin'];
   const files = new Set(
     dirs
@@ -32,16 +32,26 @@ export function olderSystemNode(): NodeBinary | undefined {
   return [...files]
     .map(nodeAt)
     .filter((node): node is NodeBinary => node !== undefined && node.major < current)
-    .sort((a, b) => a.major - b.major)[0];
+    .sort((a, b) => compareVersions(a.version, b.version));
+}
+
+function versionParts(version: string): [number, number, number] {
+  const [major = 0, minor = 0, patch = 0] = version.split('.').map(Number);
+  return [major, minor, patch];
+}
+
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [versionParts(a), versionParts(b)];
+  return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
 }
 
 /**
- * Whether a package's `engines.node` admits `major`. Only `>=N` (optionally `>=N.M.P`) is
+ * Whether a package's `engines.node` admits `version` (`20.11.1`). Only `>=N` or `>=N.M.P` is
  * understood; anything else throws, so a package cannot claim a range this test does not check.
  */
-export function enginesAdmit(range: string | undefined, major: number): boolean {
+export function enginesAdmit(range: string | undefined, version: string): boolean {
   if (range === undefined) throw new Error('The package declares no engines.node.');
-  const match = /^>=\s*(\d+)(\.\d+\.\d+)?$/.exec(range.trim());
-  if (!match) throw new Error(`The consumer test understands engines.node of the form >=N; got ${range}.`);
-  return major >= Number(match[1]);
+  const match = /^>=\s*(\d+(?:\.\d+\.\d+)?)$/.exec(range.trim());
+  if (!match) throw new Error(`The consumer test understands engines.node of the form >=N or >=N.M.P; got ${range}.`);
+  return compareVersions(version, match[1]) >= 0;
 }
