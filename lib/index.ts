@@ -9,4 +9,4 @@ export { DuplicateKeyRollOutputsError } from './keyroll-outputs';
 export { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
 export { KeyRollSchedules, type KeyRollSchedulesProps } from './keyroll-schedules';
 export { KeyRollStack, type KeyRollStackProps } from './keyroll-stack';
-export { ConflictingRouteScopesError } from './route-scope-map';
+export { ConflictingRouteScopesError, CrossStackRouteScopesError } from './api-route-scope-maps';

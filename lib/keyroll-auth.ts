@@ -24,6 +24,7 @@ import { MAX_CACHE_TTL_MS } from '../lambdas/core/key-verifier';
 import { keyRollFunction } from './keyroll-function';
 import { acknowledgeTracing } from './nag-acknowledgements';
 import { opsAlarm } from './ops-alarm';
+import { ApiRouteScopeMaps, apiRouteScopeMap } from './api-route-scope-maps';
 import { RouteScopeMap } from './route-scope-map';
 import { regionalServiceHost, urlSuffixOf } from './service-endpoints';
 
@@ -91,7 +92,8 @@ export interface KeyRollAuthProps {
 /**
  * The request header an attached API requires before it calls the authorizer (its identity
  * source). The authorizer reads `Authorization` (`Bearer <key>`, or the bare key) and, when
- * that is absent, `x-api-key` (lambdas/aws/auth/authorizer-events.ts).
+ * that is absent or carries no key-shaped value (an API's own users' JWT), `x-api-key`
+ * (lambdas/aws/auth/authorizer-events.ts).
  * - `authorization`: what KeyRoll clients send by default; a request without it gets a 401
  *   from API Gateway without invoking the authorizer.
  * - `x-api-key`: for clients configured with `header: 'x-api-key'`; likewise.
@@ -106,14 +108,25 @@ export interface KeyRollApiAuthorizerOptions {
   /**
    * Scopes the routes of this API need, in the syntax of {@link KeyRollAuthProps.routeScopes}:
    * a REST route is `"METHOD /resource/{param}"` (the resource path of the method ARN), an HTTP
-   * API route its route key. Merged into the authorizer function's one route-scope map, which
-   * every API the authorizer guards shares: the same route given other scopes elsewhere fails
-   * the synth with `ConflictingRouteScopes`, a malformed one with `InvalidRouteScopes`. Once the
-   * merged map lists a route and no `"*"`, unlisted routes are denied on every such API (see
-   * `denyUnlistedRoutes`).
-   * @default {} (nothing added)
+   * API route its route key. The map applies to this API only, to every method or route of it
+   * (whichever KeyRoll authorizer they use), and replaces the deployment-wide
+   * `KeyRollAuthProps.routeScopes` there: the function finds it by the API id of each request's
+   * method or route ARN. Another API's map (its `"*"` included) never reaches this API. Once it
+   * lists a route and no `"*"`, this API's unlisted routes are denied (see `denyUnlistedRoutes`).
+   * It takes effect when the authorizer is attached to a method or route (an authorizer never
+   * attached adds nothing). A malformed map fails with `InvalidRouteScopes` at this call; a
+   * different map for the same API from another call fails with `ConflictingRouteScopes` when
+   * the second is attached; an API outside KeyRoll's stack fails with `CrossStackRouteScopes`
+   * (the function cannot name its id: use `KeyRollAuthProps.routeScopes` for it).
+   * @default {} (no map of its own: the API uses `KeyRollAuthProps.routeScopes`)
    */
   readonly routeScopes?: Record<string, string[]>;
+  /**
+   * Refuse this API's routes that its `routeScopes` does not list; cannot be combined with a
+   * `"*"` entry. Setting it gives the API a map of its own even when `routeScopes` is empty.
+   * @default true when `routeScopes` lists a route and has no `"*"`; false otherwise
+   */
+  readonly denyUnlistedRoutes?: boolean;
   /**
    * The header API Gateway requires before invoking the authorizer.
    * @default 'authorization'
@@ -157,6 +170,43 @@ const PERIOD = Duration.minutes(5);
 /** The example API's one route. */
 const EXAMPLE_ROUTE = 'GET /whoami';
 
+/** A RequestAuthorizer that reports the RestApi it is attached to: the API its route scopes apply to. */
+class ScopedRequestAuthorizer extends apigw.RequestAuthorizer {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: apigw.RequestAuthorizerProps,
+    private readonly onAttach: (api: apigw.IRestApi) => void,
+  ) {
+    super(scope, id, props);
+  }
+
+  /** Called by every Method using it (CDK's hook; it refuses a second RestApi itself). */
+  override _attachToApi(restApi: apigw.IRestApi): void {
+    super._attachToApi(restApi);
+    this.onAttach(restApi);
+  }
+}
+
+/** An HttpLambdaAuthorizer that reports the HttpApi it binds to: the API its route scopes apply to. */
+class ScopedHttpLambdaAuthorizer extends authorizers.HttpLambdaAuthorizer {
+  constructor(
+    id: string,
+    handler: lambda.IFunction,
+    props: authorizers.HttpLambdaAuthorizerProps,
+    private readonly onBind: (api: apigwv2.IHttpApi) => void,
+  ) {
+    super(id, handler, props);
+  }
+
+  /** Called for every route using it (it refuses a second HttpApi itself). */
+  override bind(options: apigwv2.HttpRouteAuthorizerBindOptions): apigwv2.HttpRouteAuthorizerConfig {
+    const config = super.bind(options);
+    this.onBind(options.route.httpApi);
+    return config;
+  }
+}
+
 /** The auth layer: authorizer, example API, metrics and alarms. */
 export class KeyRollAuth extends Construct {
   /** The Lambda authorizer; attach it to REST APIs (TOKEN or REQUEST) or HTTP APIs (simple responses). */
@@ -165,8 +215,10 @@ export class KeyRollAuth extends Construct {
   readonly exampleApi?: apigwv2.HttpApi;
   /** `GET /whoami` on the example API, when deployed: a URL testSecret can prove new keys against. */
   readonly exampleEndpointUrl?: string;
-  /** ROUTE_SCOPES of the authorizer: `routeScopes` and those of the attached APIs. */
+  /** ROUTE_SCOPES and UNLISTED_ROUTES of the authorizer: the props' deployment-wide map. */
   private readonly routeScopes: RouteScopeMap;
+  /** API_ROUTE_SCOPES of the authorizer: each attached API's own map, by API id. */
+  private readonly apiRouteScopes: ApiRouteScopeMaps;
   private restAuthorizers = 0;
   private httpAuthorizers = 0;
 
@@ -183,8 +235,8 @@ export class KeyRollAuth extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const stack = Stack.of(this);
-    // Parsed here, and at every merge, so a bad configuration fails the synth (InvalidRouteScopes), not every request.
-    this.routeScopes = new RouteScopeMap(props.denyUnlistedRoutes === undefined ? undefined : props.denyUnlistedRoutes ? 'deny' : 'allow', props.routeScopes, 'KeyRollAuth routeScopes');
+    // Parsed here, so a bad configuration fails the synth (InvalidRouteScopes), not every request.
+    this.routeScopes = new RouteScopeMap(props.denyUnlistedRoutes === undefined ? undefined : props.denyUnlistedRoutes ? 'deny' : 'allow', props.routeScopes);
 
     const { fn, role } = keyRollFunction(this, 'Authorizer', {
       handlerFile: 'authorizer.ts',
@@ -194,9 +246,8 @@ export class KeyRollAuth extends Construct {
         KEY_PREFIX: props.keyPrefix,
         CACHE_TTL_MS: String(cacheTtl.toMilliseconds()),
         USAGE_INTERVAL_SECONDS: String(usageRecordInterval.toSeconds()),
-        // Rendered at synth: restApiAuthorizer() and httpApiAuthorizer() may still add routes.
-        ROUTE_SCOPES: Lazy.string({ produce: () => this.routeScopes.toJson() }),
-        UNLISTED_ROUTES: Lazy.string({ produce: () => this.routeScopes.unlistedRoutes() }),
+        ROUTE_SCOPES: this.routeScopes.toJson(),
+        UNLISTED_ROUTES: this.routeScopes.unlistedRoutes(),
         // The lean DynamoDB client builds dynamodb.<region>.<suffix> from it: the suffix is the
         // partition's (amazonaws.com.cn in aws-cn, c2s.ic.gov in aws-iso, …), not a guess.
         AWS_URL_SUFFIX: urlSuffixOf(stack),
@@ -242,6 +293,9 @@ export class KeyRollAuth extends Construct {
       }),
     );
     this.authorizerFunction = fn;
+    // Added with the first API map only, so a deployment without one keeps its template; rendered
+    // at synth, once every authorizer is attached, with the API ids as tokens.
+    this.apiRouteScopes = new ApiRouteScopeMaps(this, () => fn.addEnvironment('API_ROUTE_SCOPES', Lazy.string({ produce: () => this.apiRouteScopes.toJson() })));
     acknowledgeTracing(role);
 
     if (props.exampleApi ?? true) {
@@ -285,8 +339,8 @@ export class KeyRollAuth extends Construct {
           ),
         },
       });
-      // Checked once every API has added its routes: a merged map that lists routes and no "*"
-      // refuses GET /whoami to every key, and testSecret's proof against it would fail every rotation.
+      // A deployment-wide map that lists routes and no "*" refuses GET /whoami to every key, and
+      // testSecret's proof against it would fail every rotation.
       this.node.addValidation({
         validate: () =>
           this.routeScopes.required(EXAMPLE_ROUTE) === undefined
@@ -313,7 +367,12 @@ export class KeyRollAuth extends Construct {
    * header as identity source, and invoke permission for that API's authorizer only. A
    * RequestAuthorizer attaches to one RestApi: call this once per API (each call makes a new
    * one) and pass it to every method of that API. For a RestApi in another stack, pass a
-   * construct of that stack as `scope`.
+   * construct of that stack as `scope` (then without `routeScopes`: `CrossStackRouteScopes`).
+   *
+   * `routeScopes` given here apply to the RestApi this authorizer is attached to, and to that
+   * API only: the function looks them up by the API id of each request's method ARN, so another
+   * API's map (its `"*": []` included) never opens this API's routes, and this map never
+   * touches theirs. Without `routeScopes` the API uses `KeyRollAuthProps.routeScopes`.
    *
    * @example
    * const authorizer = keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });
@@ -323,18 +382,19 @@ export class KeyRollAuth extends Construct {
     const scope = options.scope ?? this;
     const id = `${scope === this ? '' : 'KeyRoll'}RestApiAuthorizer${++this.restAuthorizers > 1 ? this.restAuthorizers : ''}`;
     const identitySources = keyHeaderNames(options.keyHeader).map((name) => apigw.IdentitySource.header(name));
-    // Merged first: a conflict leaves no authorizer behind that was never attached.
-    if (options.routeScopes) this.routeScopes.add(options.routeScopes, `restApiAuthorizer '${scope.node.path}/${id}'`);
+    // Checked first: an invalid map leaves no authorizer behind.
+    const map = apiRouteScopeMap(options.routeScopes, options.denyUnlistedRoutes, `restApiAuthorizer '${scope.node.path}/${id}'`);
     // In another stack, the function is referenced by ARN there, so the invoke permission (which
     // names the authorizer) is created in that stack too, and only that stack depends on KeyRoll's.
     const handler =
       Stack.of(scope) === Stack.of(this) ? this.authorizerFunction : lambda.Function.fromFunctionAttributes(scope, `${id}Function`, { functionArn: this.authorizerFunction.functionArn, sameEnvironment: true });
-    const authorizer = new apigw.RequestAuthorizer(scope, id, {
+    const props: apigw.RequestAuthorizerProps = {
       handler,
       identitySources,
       resultsCacheTtl: NO_API_GATEWAY_CACHE,
       ...(options.authorizerName === undefined ? {} : { authorizerName: options.authorizerName }),
-    });
+    };
+    const authorizer = map === undefined ? new apigw.RequestAuthorizer(scope, id, props) : new ScopedRequestAuthorizer(scope, id, props, (api) => this.apiRouteScopes.attach(map, api.restApiId, api));
     // No identity source is an absent property, not the empty string the L2 renders.
     if (identitySources.length === 0) (authorizer.node.defaultChild as apigw.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
     return authorizer;
@@ -348,6 +408,12 @@ export class KeyRollAuth extends Construct {
    * per API and pass it to every route of that API. The HttpApi may be in another stack: the
    * authorizer and its permission are created beside the API, whose stack depends on KeyRoll's.
    *
+   * `routeScopes` given here apply to the HttpApi this authorizer binds to, and to that API
+   * only: the function looks them up by the API id of each request's route ARN, so another
+   * API's map (its `"*": []` included) never opens this API's routes, and this map never
+   * touches theirs. Without `routeScopes` the API uses `KeyRollAuthProps.routeScopes`. Per-API
+   * maps need the API in KeyRoll's stack (`CrossStackRouteScopes` otherwise).
+   *
    * @example
    * const authorizer = keyRoll.auth.httpApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });
    * httpApi.addRoutes({ path: '/orders/{id}', methods: [apigwv2.HttpMethod.GET], integration, authorizer });
@@ -355,13 +421,15 @@ export class KeyRollAuth extends Construct {
   httpApiAuthorizer(options: KeyRollApiAuthorizerOptions = {}): authorizers.HttpLambdaAuthorizer {
     const id = `KeyRollAuthorizer${++this.httpAuthorizers > 1 ? this.httpAuthorizers : ''}`;
     const identitySource = keyHeaderNames(options.keyHeader).map((name) => `$request.header.${name}`);
-    if (options.routeScopes) this.routeScopes.add(options.routeScopes, `httpApiAuthorizer '${id}' of '${this.node.path}'`);
-    return new authorizers.HttpLambdaAuthorizer(id, this.authorizerFunction, {
+    const map = apiRouteScopeMap(options.routeScopes, options.denyUnlistedRoutes, `httpApiAuthorizer '${id}' of '${this.node.path}'`);
+    const props: authorizers.HttpLambdaAuthorizerProps = {
       responseTypes: [authorizers.HttpLambdaResponseType.SIMPLE],
       identitySource,
       resultsCacheTtl: NO_API_GATEWAY_CACHE,
       ...(options.authorizerName === undefined ? {} : { authorizerName: options.authorizerName }),
-    });
+    };
+    if (map === undefined) return new authorizers.HttpLambdaAuthorizer(id, this.authorizerFunction, props);
+    return new ScopedHttpLambdaAuthorizer(id, this.authorizerFunction, props, (api) => this.apiRouteScopes.attach(map, api.apiId, api));
   }
 
   /** Accepted keys (all roles). */

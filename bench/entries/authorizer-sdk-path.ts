@@ -11,6 +11,7 @@ import { systemClock } from '../../lambdas/core/clock';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE } from '../../lambdas/aws/auth/auth-metrics';
 import { readAuthorizerEnvironment } from '../../lambdas/aws/auth/authorizer-environment';
 import { createAuthorizer } from '../../lambdas/aws/auth/authorizer';
+import { parseApiRouteScopes } from '../../lambdas/aws/auth/api-route-scopes';
 import { RouteScopes } from '../../lambdas/aws/auth/route-scopes';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
@@ -29,6 +30,7 @@ export const handler = createAuthorizer({
     negativeCacheTtlMs: config.negativeCacheTtlMs,
   }),
   routeScopes: RouteScopes.parse(config.routeScopes, config.unlistedRoutes),
+  apiRouteScopes: parseApiRouteScopes(config.apiRouteScopes),
   usage: new UsageRecorder(new KeyRepository(dynamoDbClient(), config.tableName), systemClock, config.usageIntervalMs),
   metrics,
   logger,

@@ -2,7 +2,7 @@
  * Lambda entry point of the API Gateway authorizer (REST TOKEN/REQUEST and HTTP API simple
  * responses). Configuration comes from the environment the stack sets:
  * TABLE_NAME, KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES,
- * UNLISTED_ROUTES. Lambda passes the context as the second argument: table calls end by its
+ * UNLISTED_ROUTES, API_ROUTE_SCOPES (each attached API's own route scopes, by API id). Lambda passes the context as the second argument: table calls end by its
  * remaining time (createAuthorizer).
  *
  * DynamoDB is reached through the lean client (lambdas/aws/lean/), not the AWS SDK: the two
@@ -16,6 +16,7 @@ import { systemClock } from '../core/clock';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE } from '../aws/auth/auth-metrics';
 import { readAuthorizerEnvironment } from '../aws/auth/authorizer-environment';
 import { createAuthorizer } from '../aws/auth/authorizer';
+import { parseApiRouteScopes } from '../aws/auth/api-route-scopes';
 import { RouteScopes } from '../aws/auth/route-scopes';
 import { createTableKeyVerifier } from '../aws/auth/table-verifier';
 import { UsageRecorder } from '../aws/auth/usage-recorder';
@@ -36,6 +37,7 @@ export const handler = createAuthorizer({
     negativeCacheTtlMs: config.negativeCacheTtlMs,
   }),
   routeScopes: RouteScopes.parse(config.routeScopes, config.unlistedRoutes),
+  apiRouteScopes: parseApiRouteScopes(config.apiRouteScopes),
   usage: new UsageRecorder(keys, systemClock, config.usageIntervalMs),
   metrics,
   logger,

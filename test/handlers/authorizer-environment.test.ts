@@ -13,11 +13,20 @@ describe('readAuthorizerEnvironment', () => {
       usageIntervalMs: 300_000,
       routeScopes: undefined,
       unlistedRoutes: undefined,
+      apiRouteScopes: undefined,
     });
   });
 
   it('reads every setting', () => {
-    const env = { ...base, CACHE_TTL_MS: '0', NEGATIVE_CACHE_TTL_MS: '500', USAGE_INTERVAL_SECONDS: '60', ROUTE_SCOPES: '{"GET /orders":["orders:read"]}', UNLISTED_ROUTES: 'allow' };
+    const env = {
+      ...base,
+      CACHE_TTL_MS: '0',
+      NEGATIVE_CACHE_TTL_MS: '500',
+      USAGE_INTERVAL_SECONDS: '60',
+      ROUTE_SCOPES: '{"GET /orders":["orders:read"]}',
+      UNLISTED_ROUTES: 'allow',
+      API_ROUTE_SCOPES: '{"a1":{"routes":{},"unlisted":"deny"}}',
+    };
     expect(readAuthorizerEnvironment(env)).toEqual({
       tableName: 'keys',
       keyPrefix: 'kr',
@@ -26,6 +35,7 @@ describe('readAuthorizerEnvironment', () => {
       usageIntervalMs: 60_000,
       routeScopes: env.ROUTE_SCOPES,
       unlistedRoutes: 'allow',
+      apiRouteScopes: env.API_ROUTE_SCOPES,
     });
   });
 

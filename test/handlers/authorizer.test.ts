@@ -14,7 +14,8 @@ import { KeyState } from '../../lambdas/core/key-state';
 import type { ClientRecord } from '../../lambdas/core/model';
 import { AUTH_METRICS_NAMESPACE, AUTH_METRICS_SERVICE } from '../../lambdas/aws/auth/auth-metrics';
 import { createAuthorizer, type AuthorizerResponse } from '../../lambdas/aws/auth/authorizer';
-import { credentialFrom, httpApiResponse, readAuthorizerEvent, restApiResponse, routeFromMethodArn, UnauthorizedError, type AuthorizerEvent } from '../../lambdas/aws/auth/authorizer-events';
+import { apiIdFromMethodArn, credentialFrom, httpApiResponse, readAuthorizerEvent, restApiResponse, routeFromMethodArn, UnauthorizedError, type AuthorizerEvent } from '../../lambdas/aws/auth/authorizer-events';
+import { parseApiRouteScopes } from '../../lambdas/aws/auth/api-route-scopes';
 import { InvalidRouteScopesError, RouteScopes } from '../../lambdas/aws/auth/route-scopes';
 import { UsageRecorder } from '../../lambdas/aws/auth/usage-recorder';
 import { createDynamoKeyVerifier } from '../../lambdas/aws/auth/verifier';
@@ -50,12 +51,12 @@ function restRequestEvent(headers: Record<string, string> | null, methodArn = ME
   };
 }
 
-function httpEvent(headers: Record<string, string>, routeKey = 'GET /orders'): APIGatewayRequestAuthorizerEventV2 {
+function httpEvent(headers: Record<string, string>, routeKey = 'GET /orders', apiId = 'abc123'): APIGatewayRequestAuthorizerEventV2 {
   return {
     version: '2.0',
     type: 'REQUEST',
     // The called route, as API Gateway names it in the routeArn (stage/METHOD/path).
-    routeArn: routeKey === 'GET /orders' ? ROUTE_ARN : `arn:aws:execute-api:us-east-1:123456789012:abc123/$default/${routeKey.replace(' ', '')}`,
+    routeArn: routeKey === 'GET /orders' && apiId === 'abc123' ? ROUTE_ARN : `arn:aws:execute-api:us-east-1:123456789012:${apiId}/$default/${routeKey.replace(' ', '')}`,
     identitySource: Object.values(headers),
     routeKey,
     rawPath: routeKey.split(' ')[1],
@@ -163,10 +164,11 @@ async function client(scopes: string[] = ['orders:read']): Promise<{ client: Cli
   return { client: record, key };
 }
 
-function authorizer(routeScopes = RouteScopes.parse(ROUTE_SCOPES)) {
+function authorizer(routeScopes = RouteScopes.parse(ROUTE_SCOPES), apiRouteScopes?: ReadonlyMap<string, RouteScopes>) {
   const run = createAuthorizer({
     verifier: createDynamoKeyVerifier({ tableName: deps.tableName, clock, keyPrefix: deps.settings.keyPrefix }),
     routeScopes,
+    ...(apiRouteScopes ? { apiRouteScopes } : {}),
     usage: new UsageRecorder(deps.keys, clock, 300_000),
     metrics: new Metrics({ namespace: AUTH_METRICS_NAMESPACE, serviceName: AUTH_METRICS_SERVICE }),
     logger: new Logger({ serviceName: AUTH_METRICS_SERVICE }),
@@ -371,6 +373,74 @@ describe('HTTP API, payload 2.0 with simple responses', () => {
   });
 });
 
+describe("an API's own route scopes (API_ROUTE_SCOPES) decide for that API only", () => {
+  // The review's repro: an admin RestApi attached with { 'GET /users': ['admin'] } (unlisted
+  // routes denied), then an HttpApi attached with { '*': [] }. Merged into one map, the second
+  // API's "*" opened DELETE /secret on the admin API to every key.
+  const ADMIN_API = 'adminapi01';
+  const OPEN_API = 'openapi002';
+  const arn = (apiId: string, method: string, path: string) => `arn:aws:execute-api:us-east-1:123456789012:${apiId}/prod/${method}${path}`;
+  const perApi = () =>
+    parseApiRouteScopes(
+      JSON.stringify({
+        [ADMIN_API]: { routes: { 'GET /users': ['admin'] }, unlisted: 'deny' },
+        [OPEN_API]: { routes: { '*': [] }, unlisted: 'allow' },
+      }),
+    );
+  // The deployment-wide map, for every other API (abc123 here): open.
+  const run = () => authorizer(RouteScopes.parse('{}'), perApi());
+
+  it("refuses DELETE /secret on the admin API (TOKEN, REQUEST) while the other API's routes are open", async () => {
+    const { client: c, key } = await client(['admin']);
+    const secret = arn(ADMIN_API, 'DELETE', '/secret');
+    for (const event of [tokenEvent(`Bearer ${key}`, secret), restRequestEvent({ Authorization: `Bearer ${key}` }, secret)]) {
+      expect(await run()(event)).toMatchObject({ principalId: c.clientId, policyDocument: { Statement: [{ Effect: 'Deny', Resource: secret }] } });
+    }
+    expect(await run()(httpEvent({ authorization: `Bearer ${key}` }, 'DELETE /secret', OPEN_API))).toMatchObject({ isAuthorized: true });
+    expect(emfWith('AuthFailedByReason').map((e) => e.record.Reason)).toEqual(['insufficient_scope', 'insufficient_scope']);
+  });
+
+  it("applies the admin API's own scopes to its listed route, and an HTTP event on the admin API is judged by them too", async () => {
+    const admin = await client(['admin']);
+    const other = await client(['orders:read']);
+    const users = arn(ADMIN_API, 'GET', '/users');
+    expect(await run()(tokenEvent(`Bearer ${admin.key}`, users))).toEqual(allowFor(admin.client, 'admin', users));
+    expect(await run()(tokenEvent(`Bearer ${other.key}`, users))).toMatchObject({ policyDocument: { Statement: [{ Effect: 'Deny' }] } });
+    expect(await run()(httpEvent({ authorization: `Bearer ${admin.key}` }, 'DELETE /secret', ADMIN_API))).toEqual({ isAuthorized: false, context: { reason: 'insufficient_scope' } });
+  });
+
+  it('an API without a map of its own uses the deployment-wide route scopes', async () => {
+    const { key } = await client(['orders:read']);
+    const closed = authorizer(RouteScopes.parse(ROUTE_SCOPES), perApi());
+    expect(await closed(httpEvent({ authorization: `Bearer ${key}` }, 'GET /orders'))).toMatchObject({ isAuthorized: true });
+    expect(await closed(httpEvent({ authorization: `Bearer ${key}` }, 'POST /orders'))).toEqual({ isAuthorized: false, context: { reason: 'insufficient_scope' } });
+    // The open API's "*" does not reach the deployment-wide map's APIs either (unlisted is denied there).
+    expect(await closed(httpEvent({ authorization: `Bearer ${key}` }, 'DELETE /secret'))).toEqual({ isAuthorized: false, context: { reason: 'insufficient_scope' } });
+  });
+});
+
+describe('parseApiRouteScopes', () => {
+  it('gives each API id its own RouteScopes, with its unlisted rule', () => {
+    const byApi = parseApiRouteScopes('{"a1":{"routes":{"GET /x":["x"]},"unlisted":"deny"},"b2":{"routes":{"GET /x":["x"]},"unlisted":"allow"}}');
+    expect([...byApi.keys()]).toEqual(['a1', 'b2']);
+    expect(byApi.get('a1')!.required('GET /y')).toBeUndefined();
+    expect(byApi.get('b2')!.required('GET /y')).toEqual([]);
+    for (const empty of [undefined, '', '  ', '{}']) expect(parseApiRouteScopes(empty).size).toBe(0);
+  });
+
+  it.each([
+    ['not JSON', '{', /API_ROUTE_SCOPES must be a JSON object/],
+    ['a bad API id', '{"a/b":{"routes":{},"unlisted":"allow"}}', /API ids are/],
+    ['no unlisted rule', '{"a1":{"routes":{}}}', /API_ROUTE_SCOPES is invalid/],
+    ['an unknown field', '{"a1":{"routes":{},"unlisted":"allow","extra":1}}', /API_ROUTE_SCOPES is invalid/],
+    ["an API's malformed route", '{"a1":{"routes":{"FETCH /a":[]},"unlisted":"allow"}}', /API_ROUTE_SCOPES of API a1: ROUTE_SCOPES is invalid/],
+    ['"*" with deny', '{"a1":{"routes":{"*":[]},"unlisted":"deny"}}', /API_ROUTE_SCOPES of API a1: .*unlisted routes are denied/],
+  ])('%s is InvalidRouteScopes', (_what, json, message) => {
+    expect(() => parseApiRouteScopes(json)).toThrow(InvalidRouteScopesError);
+    expect(() => parseApiRouteScopes(json)).toThrow(message);
+  });
+});
+
 // ---------------------------------------------------------------------------------------
 // pure pieces
 
@@ -453,6 +523,20 @@ describe('routeFromMethodArn', () => {
   });
 });
 
+describe('apiIdFromMethodArn', () => {
+  it.each([
+    [METHOD_ARN, 'abc123'],
+    [ROUTE_ARN, 'abc123'],
+    ['arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/files/a:b/admin', 'a1b2c3d4e5'],
+    ['arn:aws:execute-api:us-east-1:123456789012:/prod/GET/x', undefined],
+    ['arn:aws:execute-api:us-east-1:123456789012:abc123/prod', undefined],
+    ['arn:aws:lambda:us-east-1:123456789012:abc123/prod/GET/x', undefined],
+    ['not an arn', undefined],
+  ])('%s → %s', (arn, apiId) => {
+    expect(apiIdFromMethodArn(arn)).toBe(apiId);
+  });
+});
+
 describe('credentialFrom', () => {
   const VALID_SHAPED = generateApiKey('kr');
   // The last character changed: still key-shaped, the checksum no longer matches.
@@ -481,9 +565,15 @@ describe('credentialFrom', () => {
 
 describe('readAuthorizerEvent and the responses', () => {
   it('reads kind, credential, route and method ARN from each shape', () => {
-    expect(readAuthorizerEvent(tokenEvent('Bearer k1'))).toEqual({ kind: 'rest', presented: 'k1', route: 'GET /orders', methodArn: METHOD_ARN });
-    expect(readAuthorizerEvent(restRequestEvent({ 'x-api-key': 'k2' }))).toEqual({ kind: 'rest', presented: 'k2', route: 'GET /orders', routeKey: 'GET /orders', methodArn: METHOD_ARN });
-    expect(readAuthorizerEvent(httpEvent({ authorization: 'Bearer k3' }, 'PUT /orders/{id}'))).toEqual({ kind: 'http', presented: 'k3', route: 'PUT /orders/{id}', routeKey: 'PUT /orders/{id}' });
+    expect(readAuthorizerEvent(tokenEvent('Bearer k1'))).toEqual({ kind: 'rest', presented: 'k1', route: 'GET /orders', apiId: 'abc123', methodArn: METHOD_ARN });
+    expect(readAuthorizerEvent(restRequestEvent({ 'x-api-key': 'k2' }))).toEqual({ kind: 'rest', presented: 'k2', route: 'GET /orders', routeKey: 'GET /orders', apiId: 'abc123', methodArn: METHOD_ARN });
+    expect(readAuthorizerEvent(httpEvent({ authorization: 'Bearer k3' }, 'PUT /orders/{id}', 'other9'))).toEqual({
+      kind: 'http',
+      presented: 'k3',
+      route: 'PUT /orders/{id}',
+      routeKey: 'PUT /orders/{id}',
+      apiId: 'other9',
+    });
   });
 
   it('restApiResponse: insufficient_scope without a client is still a 401; every other reason throws UnauthorizedError', () => {
@@ -505,7 +595,7 @@ describe('readAuthorizerEvent and the responses', () => {
 describe('lambdas/handlers/authorizer (built from the environment at import)', () => {
   const saved = { ...process.env };
   afterEach(() => {
-    for (const name of ['TABLE_NAME', 'KEY_PREFIX', 'ROUTE_SCOPES', 'CACHE_TTL_MS', 'NEGATIVE_CACHE_TTL_MS', 'USAGE_INTERVAL_SECONDS']) {
+    for (const name of ['TABLE_NAME', 'KEY_PREFIX', 'ROUTE_SCOPES', 'UNLISTED_ROUTES', 'API_ROUTE_SCOPES', 'CACHE_TTL_MS', 'NEGATIVE_CACHE_TTL_MS', 'USAGE_INTERVAL_SECONDS']) {
       if (saved[name] === undefined) delete process.env[name];
       else process.env[name] = saved[name];
     }
@@ -552,6 +642,30 @@ describe('lambdas/handlers/authorizer (built from the environment at import)', (
     }
     // Loaded in an isolated module registry, so the class differs: match on the name.
     expect((error as Error | undefined)?.name).toBe('InvalidRouteScopes');
+  });
+
+  it("reads API_ROUTE_SCOPES: an API's own map decides for that API, ROUTE_SCOPES for the others", async () => {
+    const { key } = await client(['orders:read']);
+    const { handler } = importHandler({
+      TABLE_NAME: deps.tableName,
+      KEY_PREFIX: deps.settings.keyPrefix,
+      ROUTE_SCOPES: '{"*":[]}',
+      API_ROUTE_SCOPES: '{"adminapi01":{"routes":{"GET /users":["admin"]},"unlisted":"deny"}}',
+    });
+    const answers = [await handler(httpEvent({ authorization: `Bearer ${key}` }, 'DELETE /secret', 'adminapi01')), await handler(httpEvent({ authorization: `Bearer ${key}` }, 'DELETE /secret'))];
+    responses.push(...answers);
+    expect(answers).toEqual([{ isAuthorized: false, context: { reason: 'insufficient_scope' } }, expect.objectContaining({ isAuthorized: true })]);
+  });
+
+  it('fails at import with InvalidRouteScopes when API_ROUTE_SCOPES is invalid', () => {
+    let error: unknown;
+    try {
+      importHandler({ TABLE_NAME: deps.tableName, KEY_PREFIX: deps.settings.keyPrefix, API_ROUTE_SCOPES: '{"adminapi01":{"routes":{"*":[]},"unlisted":"deny"}}' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as Error | undefined)?.name).toBe('InvalidRouteScopes');
+    expect((error as Error).message).toMatch(/API_ROUTE_SCOPES of API adminapi01/);
   });
 
   it('fails at import naming TABLE_NAME when it is not set', () => {

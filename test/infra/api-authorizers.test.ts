@@ -3,15 +3,17 @@
  * `httpApiAuthorizer()` on an HttpApi, in a user stack that embeds the KeyRoll construct.
  * Each authorizer must reach the authorizer function on every request (API Gateway's cache at
  * 0: revocation takes effect at once), require the header the function reads, be invocable by
- * that API only, and carry its API's route scopes into the function's one ROUTE_SCOPES map.
+ * that API only, and carry its API's route scopes into the function's API_ROUTE_SCOPES under
+ * that API's id only (one API's map never decides for another).
  */
 import { Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUrlIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Template } from 'aws-cdk-lib/assertions';
+import { parseApiRouteScopes } from '../../lambdas/aws/auth/api-route-scopes';
 import { RouteScopes } from '../../lambdas/aws/auth/route-scopes';
-import { ConflictingRouteScopesError, KeyRoll, type KeyRollApiAuthorizerOptions } from '../../lib';
+import { ConflictingRouteScopesError, CrossStackRouteScopesError, KeyRoll, type KeyRollApiAuthorizerOptions } from '../../lib';
 import { newTestApp, removeTempDirs, renderCfn, TEST_ENV } from './infra-app';
 
 interface Resource {
@@ -174,54 +176,196 @@ describe('httpApiAuthorizer() on an existing HttpApi', () => {
   });
 });
 
-describe('route scopes of the attached APIs', () => {
-  test("merge into the function's ROUTE_SCOPES, which the authorizer's own parser reads as both APIs' routes", () => {
+/** The Lambda environment of KeyRoll's authorizer function in `stack`. */
+function environmentOf(stack: Stack, keyRoll: KeyRoll): Record<string, any> {
+  return (Template.fromStack(stack).toJSON().Resources as Record<string, Resource>)[stack.getLogicalId(keyRoll.auth.authorizerFunction.node.defaultChild as never)].Properties.Environment.Variables;
+}
+
+/**
+ * API_ROUTE_SCOPES as the function reads it, each API id being the API's logical id (the Ref
+ * CloudFormation replaces with the id): every non-literal part must be such a Ref.
+ */
+function apiRouteScopesJson(environment: Record<string, any>): string {
+  const value = environment.API_ROUTE_SCOPES as { 'Fn::Join': [string, unknown[]] };
+  const [separator, parts] = value['Fn::Join'];
+  return parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      expect(Object.keys(part as object)).toEqual(['Ref']);
+      return (part as { Ref: string }).Ref;
+    })
+    .join(separator);
+}
+
+/** The function's choice for a request to API `apiId`: that API's own map, else ROUTE_SCOPES (lambdas/aws/auth/authorizer.ts). */
+function scopesFor(environment: Record<string, any>, apiId: string): RouteScopes {
+  const own = environment.API_ROUTE_SCOPES === undefined ? new Map<string, RouteScopes>() : parseApiRouteScopes(apiRouteScopesJson(environment));
+  return own.get(apiId) ?? RouteScopes.parse(environment.ROUTE_SCOPES, environment.UNLISTED_ROUTES);
+}
+
+/** What a call threw (fails when it did not). */
+function thrown(call: () => unknown): Error {
+  try {
+    call();
+  } catch (caught) {
+    return caught as Error;
+  }
+  throw new Error('expected the call to throw');
+}
+
+describe('route scopes of the attached APIs apply to that API only', () => {
+  test("each API's map is in API_ROUTE_SCOPES under its own API id; ROUTE_SCOPES stays the deployment-wide map", () => {
     const environment = s.authorizerEnvironment();
-    expect(JSON.parse(environment.ROUTE_SCOPES)).toEqual({ 'GET /orders/{id}': ['orders:read'], 'GET /items/{id}': ['items:read'] });
-    // Routes listed, no "*": the merged map is an allow-list (README, "Route scopes").
-    expect(environment.UNLISTED_ROUTES).toBe('deny');
-    const routeScopes = RouteScopes.parse(environment.ROUTE_SCOPES, environment.UNLISTED_ROUTES);
+    expect(environment).toMatchObject({ ROUTE_SCOPES: '{}', UNLISTED_ROUTES: 'allow' });
+    expect(JSON.parse(apiRouteScopesJson(environment))).toEqual({
+      [s.id(s.restApi)]: { routes: { 'GET /orders/{id}': ['orders:read'] }, unlisted: 'deny' },
+      [s.id(s.httpApi)]: { routes: { 'GET /items/{id}': ['items:read'] }, unlisted: 'deny' },
+    });
     // A REST event is judged by its method ARN's path and its resource; an HTTP event by its routeKey.
-    expect(routeScopes.required({ route: 'GET /orders/42', routeKey: 'GET /orders/{id}' })).toEqual(['orders:read']);
-    expect(routeScopes.required({ route: 'GET /items/7', routeKey: 'GET /items/{id}' })).toEqual(['items:read']);
-    expect(routeScopes.required({ route: 'DELETE /orders/42' })).toBeUndefined();
+    const orders = scopesFor(environment, s.id(s.restApi));
+    const items = scopesFor(environment, s.id(s.httpApi));
+    expect(orders.required({ route: 'GET /orders/42', routeKey: 'GET /orders/{id}' })).toEqual(['orders:read']);
+    expect(items.required({ route: 'GET /items/7', routeKey: 'GET /items/{id}' })).toEqual(['items:read']);
+    // Neither API's routes exist on the other.
+    expect(orders.required({ route: 'GET /items/7' })).toBeUndefined();
+    expect(items.required({ route: 'GET /orders/42' })).toBeUndefined();
+    expect(orders.required({ route: 'DELETE /orders/42' })).toBeUndefined();
   });
 
-  test('merge with the construct-level routeScopes, keeping its denyUnlistedRoutes', () => {
-    const stack = new Stack(newTestApp(), 'Merged', { env: TEST_ENV });
+  describe('the review\'s repro: an HttpApi\'s "*": [] does not open the admin RestApi', () => {
+    const build = (withOpenApi: boolean) => {
+      const stack = new Stack(newTestApp(), 'Repro', { env: TEST_ENV });
+      const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false } });
+      const admin = new apigw.RestApi(stack, 'AdminApi');
+      const authorizer = keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /users': ['admin'] } });
+      admin.root.addResource('users').addMethod('GET', new apigw.MockIntegration(), { authorizer });
+      admin.root.addResource('secret').addMethod('DELETE', new apigw.MockIntegration(), { authorizer });
+      const open = new apigwv2.HttpApi(stack, 'OpenApi');
+      if (withOpenApi) {
+        open.addRoutes({
+          path: '/{proxy+}',
+          methods: [apigwv2.HttpMethod.ANY],
+          integration: new HttpUrlIntegration('Open', 'https://open.example.com'),
+          authorizer: keyRoll.auth.httpApiAuthorizer({ routeScopes: { '*': [] } }),
+        });
+      }
+      const id = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+      return { environment: environmentOf(stack, keyRoll), adminId: id(admin), openId: id(open) };
+    };
+
+    test('alone, the admin API refuses its unlisted DELETE /secret', () => {
+      const { environment, adminId } = build(false);
+      expect(JSON.parse(apiRouteScopesJson(environment))).toEqual({ [adminId]: { routes: { 'GET /users': ['admin'] }, unlisted: 'deny' } });
+      expect(scopesFor(environment, adminId).required({ route: 'DELETE /secret', routeKey: 'DELETE /secret' })).toBeUndefined();
+    });
+
+    test('with the open HttpApi attached, DELETE /secret on the admin API is still refused while the HttpApi is open', () => {
+      const { environment, adminId, openId } = build(true);
+      expect(JSON.parse(apiRouteScopesJson(environment))).toEqual({
+        [adminId]: { routes: { 'GET /users': ['admin'] }, unlisted: 'deny' },
+        [openId]: { routes: { '*': [] }, unlisted: 'allow' },
+      });
+      expect(scopesFor(environment, adminId).required({ route: 'DELETE /secret', routeKey: 'DELETE /secret' })).toBeUndefined();
+      expect(scopesFor(environment, adminId).required({ route: 'GET /users', routeKey: 'GET /users' })).toEqual(['admin']);
+      expect(scopesFor(environment, openId).required({ route: 'DELETE /secret', routeKey: 'ANY /{proxy+}' })).toEqual([]);
+      // The deployment-wide map is untouched by either API.
+      expect(environment).toMatchObject({ ROUTE_SCOPES: '{}', UNLISTED_ROUTES: 'allow' });
+    });
+  });
+
+  test("the construct-level routeScopes stay in ROUTE_SCOPES (with their denyUnlistedRoutes) for APIs without a map; an API's own map replaces them there", () => {
+    const stack = new Stack(newTestApp(), 'Deployment', { env: TEST_ENV });
     const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false, routeScopes: { 'GET /health': [] }, denyUnlistedRoutes: false } });
     const api = new apigw.RestApi(stack, 'Api');
     api.root.addMethod('POST', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes: { 'POST /': ['root:write'] } }) });
-    const environment = (Template.fromStack(stack).toJSON().Resources as Record<string, Resource>)[stack.getLogicalId(keyRoll.auth.authorizerFunction.node.defaultChild as never)].Properties.Environment
-      .Variables;
-    expect(JSON.parse(environment.ROUTE_SCOPES)).toEqual({ 'GET /health': [], 'POST /': ['root:write'] });
-    expect(environment.UNLISTED_ROUTES).toBe('allow');
+    const environment = environmentOf(stack, keyRoll);
+    expect(environment).toMatchObject({ ROUTE_SCOPES: '{"GET /health":[]}', UNLISTED_ROUTES: 'allow' });
+    const apiId = stack.getLogicalId(api.node.defaultChild as never);
+    expect(JSON.parse(apiRouteScopesJson(environment))).toEqual({ [apiId]: { routes: { 'POST /': ['root:write'] }, unlisted: 'deny' } });
+    expect(scopesFor(environment, apiId).required('GET /health')).toBeUndefined();
+    expect(scopesFor(environment, 'anotherapi').required('GET /anything')).toEqual([]);
   });
 
-  test('the same route with the same scopes (in any order) from two APIs is fine', () => {
-    const both = userStack({ rest: { routeScopes: { 'GET /a': ['x', 'y'] } }, http: { routeScopes: { 'GET /a': ['y', 'x'] } } });
-    expect(JSON.parse(both.authorizerEnvironment().ROUTE_SCOPES)).toEqual({ 'GET /a': ['x', 'y'] });
+  test("denyUnlistedRoutes per call sets that API's rule, and alone gives it a map of its own", () => {
+    const stack = new Stack(newTestApp(), 'PerCallRule', { env: TEST_ENV });
+    const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false } });
+    const listed = new apigw.RestApi(stack, 'Listed');
+    listed.root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /': ['read'] }, denyUnlistedRoutes: false }) });
+    const closed = new apigwv2.HttpApi(stack, 'Closed');
+    closed.addRoutes({
+      path: '/x',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpUrlIntegration('X', 'https://x.example.com'),
+      authorizer: keyRoll.auth.httpApiAuthorizer({ denyUnlistedRoutes: true }),
+    });
+    const id = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+    expect(JSON.parse(apiRouteScopesJson(environmentOf(stack, keyRoll)))).toEqual({
+      [id(listed)]: { routes: { 'GET /': ['read'] }, unlisted: 'allow' },
+      [id(closed)]: { routes: {}, unlisted: 'deny' },
+    });
   });
 
-  test('the same route with different scopes is ConflictingRouteScopes at the call that adds it, naming both sources', () => {
-    const stack = new Stack(newTestApp(), 'Conflict', { env: TEST_ENV });
-    const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false, routeScopes: { 'GET /orders/{id}': ['orders:read'] } } });
-    keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } });
-    let error: unknown;
-    try {
-      keyRoll.auth.httpApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:admin'] } });
-    } catch (caught) {
-      error = caught;
-    }
+  test('no API_ROUTE_SCOPES when no API has a map of its own, or the authorizer with one is never attached', () => {
+    expect(userStack({ noArguments: true }).authorizerEnvironment()).not.toHaveProperty('API_ROUTE_SCOPES');
+    const stack = new Stack(newTestApp(), 'NeverAttached', { env: TEST_ENV });
+    const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false } });
+    keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /a': ['a'] } });
+    keyRoll.auth.httpApiAuthorizer({ routeScopes: { 'GET /b': ['b'] } });
+    // The REST authorizer is a construct, unattached: CDK itself refuses to synthesize it.
+    expect(() => environmentOf(stack, keyRoll)).toThrow(/must be attached to a RestApi/);
+    const httpOnly = new Stack(newTestApp(), 'HttpNeverAttached', { env: TEST_ENV });
+    const other = new KeyRoll(httpOnly, 'KeyRoll', { auth: { exampleApi: false } });
+    other.auth.httpApiAuthorizer({ routeScopes: { 'GET /b': ['b'] } });
+    expect(environmentOf(httpOnly, other)).not.toHaveProperty('API_ROUTE_SCOPES');
+  });
+
+  test('the same route with different scopes on two different APIs is fine: each keeps its own', () => {
+    const both = userStack({ rest: { routeScopes: { 'GET /a': ['x'] } }, http: { routeScopes: { 'GET /a': ['admin'] } } });
+    const environment = both.authorizerEnvironment();
+    expect(scopesFor(environment, both.id(both.restApi)).required('GET /a')).toEqual(['x']);
+    expect(scopesFor(environment, both.id(both.httpApi)).required('GET /a')).toEqual(['admin']);
+  });
+
+  test('two authorizers of one API with the same map (in any order) are fine; a different map is ConflictingRouteScopes when attached, naming both', () => {
+    const stack = new Stack(newTestApp(), 'OneApi', { env: TEST_ENV });
+    const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false } });
+    const api = new apigw.RestApi(stack, 'Api');
+    api.root.addResource('a').addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /a': ['x', 'y'] } }) });
+    api.root.addResource('b').addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /a': ['y', 'x'] } }) });
+    const different = keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /a': ['x'], '*': [] } });
+    const error = thrown(() => api.root.addResource('c').addMethod('GET', new apigw.MockIntegration(), { authorizer: different }));
     expect(error).toBeInstanceOf(ConflictingRouteScopesError);
-    expect((error as Error).name).toBe('ConflictingRouteScopes');
-    expect((error as Error).message).toMatch(/"GET \/orders\/\{id\}" needs \["orders:read"\] in KeyRollAuth routeScopes but \["orders:admin"\] in httpApiAuthorizer/);
+    expect(error.name).toBe('ConflictingRouteScopes');
+    expect(error.message).toMatch(
+      /API 'OneApi\/Api' has route scopes from restApiAuthorizer 'OneApi\/KeyRoll\/Auth\/RestApiAuthorizer' and different ones from restApiAuthorizer 'OneApi\/KeyRoll\/Auth\/RestApiAuthorizer3'/,
+    );
+  });
+
+  test("per-API route scopes for an API outside KeyRoll's stack are CrossStackRouteScopes when attached", () => {
+    const app = newTestApp();
+    const keyRoll = new KeyRoll(new Stack(app, 'KeyRollHome', { env: TEST_ENV }), 'KeyRoll', { auth: { exampleApi: false } });
+    const apiStack = new Stack(app, 'Apis', { env: TEST_ENV });
+    const rest = new apigw.RestApi(apiStack, 'Rest');
+    const restError = thrown(() => rest.root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ scope: apiStack, routeScopes: { 'GET /': ['read'] } }) }));
+    const httpError = thrown(() =>
+      new apigwv2.HttpApi(apiStack, 'Http').addRoutes({
+        path: '/x',
+        methods: [apigwv2.HttpMethod.GET],
+        integration: new HttpUrlIntegration('X', 'https://x.example.com'),
+        authorizer: keyRoll.auth.httpApiAuthorizer({ routeScopes: { 'GET /x': ['read'] } }),
+      }),
+    );
+    for (const error of [restError, httpError]) {
+      expect(error).toBeInstanceOf(CrossStackRouteScopesError);
+      expect(error.message).toMatch(/not in the KeyRoll authorizer's stack/);
+    }
   });
 
   test.each([
-    ['a malformed route', { 'FETCH /a': [] }, /routes are "METHOD \/path" or "\*"/],
-    ["a route matching the same requests as another API's", { 'GET /orders/{orderId}': [] }, /match the same requests/],
-  ])('%s is InvalidRouteScopes, and leaves the map as it was', (_what, routeScopes, message) => {
+    ['a malformed route', { routeScopes: { 'FETCH /a': [] } }, /routes are "METHOD \/path" or "\*"/],
+    ['two routes matching the same requests', { routeScopes: { 'GET /a/{x}': [], 'GET /a/{y}': [] } }, /match the same requests/],
+    ['"*" with denyUnlistedRoutes', { routeScopes: { 'GET /a': [], '*': [] }, denyUnlistedRoutes: true }, /unlisted routes are denied/],
+  ])('%s is InvalidRouteScopes at the call, and adds nothing', (_what, options, message) => {
     const stack = new Stack(newTestApp(), 'Invalid', { env: TEST_ENV });
     const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth: { exampleApi: false } });
     const api = new apigw.RestApi(stack, 'Api');
@@ -229,35 +373,31 @@ describe('route scopes of the attached APIs', () => {
       .addResource('orders')
       .addResource('{id}')
       .addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes: { 'GET /orders/{id}': ['orders:read'] } }) });
-    let error: unknown;
-    try {
-      keyRoll.auth.httpApiAuthorizer({ routeScopes });
-    } catch (caught) {
-      error = caught;
-    }
-    expect((error as Error | undefined)?.name).toBe('InvalidRouteScopes');
-    expect((error as Error).message).toMatch(message);
-    const environment = (Template.fromStack(stack).toJSON().Resources as Record<string, Resource>)[stack.getLogicalId(keyRoll.auth.authorizerFunction.node.defaultChild as never)].Properties.Environment
-      .Variables;
-    expect(JSON.parse(environment.ROUTE_SCOPES)).toEqual({ 'GET /orders/{id}': ['orders:read'] });
+    const error = thrown(() => keyRoll.auth.httpApiAuthorizer(options));
+    expect(error.name).toBe('InvalidRouteScopes');
+    expect(error.message).toMatch(message);
+    expect(JSON.parse(apiRouteScopesJson(environmentOf(stack, keyRoll)))).toEqual({
+      [stack.getLogicalId(api.node.defaultChild as never)]: { routes: { 'GET /orders/{id}': ['orders:read'] }, unlisted: 'deny' },
+    });
   });
 });
 
 describe('with the example API deployed', () => {
-  const synthWith = (routeScopes: Record<string, string[]>) => {
+  const synthWith = (routeScopes: Record<string, string[]>, auth: { routeScopes?: Record<string, string[]> } = {}) => {
     const stack = new Stack(newTestApp(), 'WithExample', { env: TEST_ENV });
-    const keyRoll = new KeyRoll(stack, 'KeyRoll');
+    const keyRoll = new KeyRoll(stack, 'KeyRoll', { auth });
     new apigw.RestApi(stack, 'Api').root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ routeScopes }) });
     return () => Template.fromStack(stack);
   };
 
-  test('routes that close the merged map to its GET /whoami (every rotation would fail its key proof) fail the synth', () => {
-    expect(synthWith({ 'GET /': ['root:read'] })).toThrow(/refuse the example API's "GET \/whoami" to every key/);
+  test("an attached API's own routes leave the example API's GET /whoami open (it uses the deployment-wide map)", () => {
+    expect(synthWith({ 'GET /': ['root:read'] })).not.toThrow();
   });
 
-  test('"GET /whoami": [] or "*" keeps it open', () => {
-    expect(synthWith({ 'GET /': ['root:read'], 'GET /whoami': [] })).not.toThrow();
-    expect(synthWith({ 'GET /': ['root:read'], '*': [] })).not.toThrow();
+  test('deployment-wide routes that close GET /whoami (every rotation would fail its key proof) fail the synth; "GET /whoami": [] or "*" keeps it open', () => {
+    expect(synthWith({}, { routeScopes: { 'GET /': ['root:read'] } })).toThrow(/refuse the example API's "GET \/whoami" to every key/);
+    expect(synthWith({}, { routeScopes: { 'GET /': ['root:read'], 'GET /whoami': [] } })).not.toThrow();
+    expect(synthWith({}, { routeScopes: { 'GET /': ['root:read'], '*': [] } })).not.toThrow();
   });
 });
 
@@ -265,6 +405,7 @@ describe('with no arguments', () => {
   test('both work: no scopes added (every route open to any valid key), cache at 0, Authorization required', () => {
     const bare = userStack({ noArguments: true });
     expect(bare.authorizerEnvironment()).toMatchObject({ ROUTE_SCOPES: '{}', UNLISTED_ROUTES: 'allow' });
+    expect(bare.authorizerEnvironment()).not.toHaveProperty('API_ROUTE_SCOPES');
     bare.template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 0, IdentitySource: 'method.request.header.Authorization' });
     bare.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerResultTtlInSeconds: 0, IdentitySource: ['$request.header.Authorization'] });
   });

@@ -1,6 +1,7 @@
 /**
  * The authorizer's configuration, read from the environment the stack sets: TABLE_NAME,
- * KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES, UNLISTED_ROUTES. One
+ * KEY_PREFIX, CACHE_TTL_MS, NEGATIVE_CACHE_TTL_MS, USAGE_INTERVAL_SECONDS, ROUTE_SCOPES, UNLISTED_ROUTES,
+ * API_ROUTE_SCOPES. One
  * reading for the deployed handler and the bench's SDK-path twin, so they cannot drift.
  * A missing or bad value is an InvalidConfigurationError naming the variable (core/configuration.ts).
  */
@@ -22,6 +23,8 @@ export interface AuthorizerEnvironment {
   readonly routeScopes: string | undefined;
   /** UNLISTED_ROUTES (`allow` or `deny`); undefined: RouteScopes' default. */
   readonly unlistedRoutes: UnlistedRoutes | undefined;
+  /** API_ROUTE_SCOPES as set (each API's own map), for parseApiRouteScopes (InvalidRouteScopes when bad). */
+  readonly apiRouteScopes: string | undefined;
 }
 
 const RULES = {
@@ -33,6 +36,7 @@ const RULES = {
   USAGE_INTERVAL_SECONDS: optional('greater than 0 (seconds between two usage records of a key)', decimal({ above: 0 }), 300),
   ROUTE_SCOPES: optional('route scopes as JSON', text(/^[\s\S]+$/)),
   UNLISTED_ROUTES: optional("'allow' or 'deny'", oneOf<UnlistedRoutes>(['allow', 'deny'])),
+  API_ROUTE_SCOPES: optional('route scopes per API id as JSON', text(/^[\s\S]+$/)),
 };
 
 /** Reads and checks the authorizer's environment (see the module comment). @throws InvalidConfigurationError */
@@ -46,5 +50,6 @@ export function readAuthorizerEnvironment(environment: Environment = process.env
     usageIntervalMs: config.USAGE_INTERVAL_SECONDS * 1000,
     routeScopes: config.ROUTE_SCOPES,
     unlistedRoutes: config.UNLISTED_ROUTES,
+    apiRouteScopes: config.API_ROUTE_SCOPES,
   };
 }

@@ -34,6 +34,11 @@ export interface AuthorizationRequest {
    * REQUEST event's `METHOD resource` (the resource template). Looked up exactly first.
    */
   readonly routeKey?: string;
+  /**
+   * The API called (the method or route ARN's API id): the key of its own route scopes
+   * (API_ROUTE_SCOPES); absent when the ARN does not name one.
+   */
+  readonly apiId?: string;
   /** REST only: the method ARN the policy must name. */
   readonly methodArn?: string;
 }
@@ -75,20 +80,38 @@ function headerOf(headers: unknown, name: string): string | undefined {
 }
 
 /**
- * `METHOD /path` from a REST method ARN, `arn:partition:execute-api:region:account:apiId/stage/METHOD/path`.
- * Only the first five colons separate ARN fields: the path may hold more (`/files/a:b/admin`),
- * and splitting on every colon would judge that call as `GET /files/a`.
+ * The resource of an execute-api ARN, `arn:partition:execute-api:region:account:<apiId/stage/METHOD/path>`,
+ * split on `/`. Only the first five colons separate ARN fields: the path may hold more
+ * (`/files/a:b/admin`), and splitting on every colon would judge that call as `GET /files/a`.
  */
-export function routeFromMethodArn(methodArn: string): string | undefined {
+function arnResource(methodArn: string): string[] | undefined {
   let at = -1;
   for (let field = 0; field < 5; field++) {
     at = methodArn.indexOf(':', at + 1);
     if (at < 0) return undefined;
   }
   if (!methodArn.startsWith('arn:') || methodArn.split(':', 3)[2] !== 'execute-api') return undefined;
-  const parts = methodArn.slice(at + 1).split('/');
-  if (parts.length < 3 || parts[2] === '') return undefined;
+  return methodArn.slice(at + 1).split('/');
+}
+
+/** `METHOD /path` from a REST method ARN (or an HTTP API's route ARN), `arn:partition:execute-api:region:account:apiId/stage/METHOD/path`. */
+export function routeFromMethodArn(methodArn: string): string | undefined {
+  const parts = arnResource(methodArn);
+  if (parts === undefined || parts.length < 3 || parts[2] === '') return undefined;
   return `${parts[2]} /${parts.slice(3).join('/')}`;
+}
+
+/** The API id of a REST method ARN or an HTTP API's route ARN: which API's own route scopes apply. */
+export function apiIdFromMethodArn(methodArn: string): string | undefined {
+  const parts = arnResource(methodArn);
+  return parts === undefined || parts.length < 3 || parts[0] === '' ? undefined : parts[0];
+}
+
+/** The route and API id of an ARN, when it is a string. */
+function fromArn(arn: unknown): { route: string | undefined; apiId?: string } {
+  if (typeof arn !== 'string') return { route: undefined };
+  const apiId = apiIdFromMethodArn(arn);
+  return { route: routeFromMethodArn(arn), ...(apiId === undefined ? {} : { apiId }) };
 }
 
 /** `METHOD /resource` of a REST REQUEST event: the resource template API Gateway matched. */
@@ -102,24 +125,27 @@ export function readAuthorizerEvent(event: AuthorizerEvent): AuthorizationReques
   if ('version' in event && event.version === '2.0') {
     // The routeKey names the exact route API Gateway chose (`$default` names none).
     const routeKey = typeof event.routeKey === 'string' ? event.routeKey : undefined;
+    const called = fromArn(event.routeArn);
     return {
       kind: 'http',
       presented: credentialFrom(headerOf(event.headers, 'authorization'), headerOf(event.headers, 'x-api-key')),
       // The routeArn names the called path (`<api>/<stage>/<METHOD>/<path>`), as a REST methodArn
       // does (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
-      route: (typeof event.routeArn === 'string' ? routeFromMethodArn(event.routeArn) : undefined) ?? routeKey,
+      route: called.route ?? routeKey,
       ...(routeKey ? { routeKey } : {}),
+      ...(called.apiId === undefined ? {} : { apiId: called.apiId }),
     };
   }
   const rest = event as APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent;
-  const route = typeof rest.methodArn === 'string' ? routeFromMethodArn(rest.methodArn) : undefined;
-  if (rest.type === 'TOKEN') return { kind: 'rest', presented: credentialFrom(rest.authorizationToken), route, methodArn: rest.methodArn };
+  const { route, ...api } = fromArn(rest.methodArn);
+  if (rest.type === 'TOKEN') return { kind: 'rest', presented: credentialFrom(rest.authorizationToken), route, ...api, methodArn: rest.methodArn };
   const routeKey = restRouteKey(rest);
   return {
     kind: 'rest',
     presented: credentialFrom(headerOf(rest.headers, 'authorization'), headerOf(rest.headers, 'x-api-key')),
     route,
     ...(routeKey ? { routeKey } : {}),
+    ...api,
     methodArn: rest.methodArn,
   };
 }

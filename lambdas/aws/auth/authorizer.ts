@@ -22,7 +22,14 @@ import type { UsageRecorder } from './usage-recorder';
 /** What the authorizer is made of. */
 export interface AuthorizerParts {
   readonly verifier: KeyVerifier;
+  /** The deployment-wide route scopes (ROUTE_SCOPES): for every API without its own. */
   readonly routeScopes: RouteScopes;
+  /**
+   * Each API's own route scopes by API id (API_ROUTE_SCOPES): a map given for one API must
+   * never decide a request to another, which one merged map would let it do.
+   * @default none (every API uses `routeScopes`)
+   */
+  readonly apiRouteScopes?: ReadonlyMap<string, RouteScopes>;
   readonly usage: UsageRecorder;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -55,7 +62,9 @@ export function createAuthorizer(parts: AuthorizerParts): (event: AuthorizerEven
     const request = readAuthorizerEvent(event);
     const deadline = context && typeof context.getRemainingTimeInMillis === 'function' ? Deadline.ofInvocation(context, ANSWER_RESERVE_MS) : undefined;
     try {
-      const required = parts.routeScopes.required(request);
+      // One Map lookup: the called API's own map, else the deployment-wide one.
+      const routeScopes = (request.apiId === undefined ? undefined : parts.apiRouteScopes?.get(request.apiId)) ?? parts.routeScopes;
+      const required = routeScopes.required(request);
       const checked = await parts.verifier.verify(request.presented, required ?? NO_SCOPES, deadline);
       const verdict = required === undefined ? refusedRoute(checked) : checked;
       recordVerdict(parts.metrics, verdict);
@@ -68,6 +77,7 @@ export function createAuthorizer(parts: AuthorizerParts): (event: AuthorizerEven
           keyId: verdict.keyId,
           clientId: verdict.clientId,
           route: request.route,
+          apiId: request.apiId,
           ...(required === undefined ? { unlistedRoute: true } : {}),
         });
       }
