@@ -49,6 +49,12 @@ describe('safeUsageText', () => {
 });
 
 describe('usageReport', () => {
+  // Commander's help() exits with process.exitCode, which jest's worker sets to 1 when an earlier
+  // file in the same worker logged after its tests ended: `help pick` would then look like an error.
+  beforeEach(() => {
+    process.exitCode = undefined;
+  });
+
   it.each([
     [['pick', '--colour', 'blue'], 'InvalidArgument', /^option '--colour <name>' argument 'blue' is invalid\. Allowed choices are red, green\.$/],
     [['pick', '--loud', '--quiet'], 'ConflictingOptions', /^option '--loud' cannot be used with option '--quiet'$/],
