@@ -107,6 +107,15 @@ export class LocalFleetRunner implements TaskTokenSink {
     });
   }
 
+  /**
+   * Resolves once every rotation this runner started has ended. A fleet can end (failed, or an
+   * item timed out) while rotations it started still run, as executions outlive a stopped fleet on
+   * AWS; whoever tears down the emulator waits here first, so no rotation writes after it.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.started.values()].map((started) => started.result));
+  }
+
   /** TaskTokenSink: a rotation reported success. */
   succeed(token: string, output: string): void {
     const waiting = this.pending.get(token);

@@ -44,7 +44,11 @@ beforeAll(async () => {
   synth = synthesizedKeyRoll();
 });
 
+/** Every runner made here: their rotations must end before the emulator and the module registry go. */
+const runners: LocalFleetRunner[] = [];
+
 afterAll(async () => {
+  await Promise.all(runners.map((runner) => runner.settled()));
   process.env.AWS_ENDPOINT_URL = savedEnv.endpoint;
   await proxy.close();
 });
@@ -86,6 +90,7 @@ function fleetRunner(options: { realRetryIntervals?: boolean; fleetPage?: FleetP
       },
     },
   );
+  runners.push(runner);
   return { runner, transitions };
 }
 
