@@ -1,4 +1,5 @@
 /** The records KeyRoll keeps in DynamoDB. None of them ever holds a plaintext key. */
+import type { ClientDelivery, DeliveryProjectionState } from './delivery';
 import type { KeyState } from './key-state';
 
 /** Metadata of one API key, stored under its hash. */
@@ -69,6 +70,10 @@ export interface ClientRecord {
   readonly tags?: readonly string[];
   /** Set when offboarding began: from then on no rotation may take the lock. */
   readonly offboardedAt?: string;
+  /** How the client gets its key and notices (lambdas/core/delivery.ts). Absent: none registered. */
+  readonly delivery?: ClientDelivery;
+  /** What the delivery function last projected from {@link delivery}. */
+  readonly deliveryProjection?: DeliveryProjectionState;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

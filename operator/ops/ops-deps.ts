@@ -17,6 +17,7 @@ import { ClientSchedules, type ScheduleRetry } from '../../lambdas/aws/client-sc
 import { KeyRepository } from '../../lambdas/aws/key-repository';
 import { RotationExecutions } from '../../lambdas/aws/rotation-executions';
 import { SecretStore } from '../../lambdas/aws/secret-store';
+import type { DeliveryProjector } from '../../lambdas/aws/delivery/delivery-projector';
 
 /** The deployment's policy the operator API checks requests against. */
 export interface OpsSettings extends ProvisioningSettings {
@@ -39,6 +40,8 @@ export interface OpsDeps {
   readonly notifier?: ClientNotifier;
   readonly clock: Clock;
   readonly settings: OpsSettings;
+  /** Reconciles a client's secret policy, KMS grants and subscriptions to its record. Absent: delivery settings cannot be changed. */
+  readonly delivery?: DeliveryProjector;
 }
 
 /** The stack outputs the operator API needs (names as in the stack's CfnOutputs). */
@@ -58,6 +61,10 @@ export interface KeyRollStackOutputs {
   readonly ScheduledStartFunctionArn: string;
   /** Absent on stacks deployed before it existed: the default window applies. */
   readonly ZombieWindowSeconds?: string;
+  /** The delivery function (projects readers, grants and subscriptions). Absent on stacks deployed before it existed. */
+  readonly DeliveryFunctionName?: string;
+  /** The key pickup endpoint, `https://…/pickup`. Absent when pickup is off. */
+  readonly PickupUrl?: string;
 }
 
 /** The SDK clients an operator session uses (built once by the caller, with its credentials and region). */
