@@ -27,7 +27,9 @@ import { clientItemKey } from '../../lambdas/aws/table-keys';
 import { actAs } from '../../local/local-identity';
 import { callName, isReadOnly, observeCalls, recordCallsOf, type AwsCall } from '../support/call-recorder';
 import { makeTestDeps, registerTestClient, uniqueName } from '../support/fixtures';
-import { registerIamWorld } from '../support/iam-guard';
+import { iamChecks, registerIamWorld, takeIamDenials, useTemplateForIam } from '../support/iam-guard';
+import { synthesizedTemplate } from '../support/iam-template';
+import type { CfnTemplate } from '../infra/iam-rules';
 import { TEST_ACCOUNT } from '../support/iam-world';
 
 jest.setTimeout(120_000);
@@ -290,5 +292,43 @@ describe('projectDelivery: crashes and concurrency', () => {
     const last = delivery([reader('r3')], []);
     await Promise.all([project(client.clientId), setDelivery(client.clientId, last).then(() => project(client.clientId)), project(client.clientId)]);
     await expectConverged(client.clientId, client.secretId, last, all);
+  });
+});
+
+describe('projectDelivery: every call judged against the synthesized delivery role', () => {
+  it('the checks ran, for every action the projection uses, all allowed', () => {
+    const mine = iamChecks().filter((c) => c.who === 'DeliveryDeliveryFunction');
+    expect([...new Set(mine.map((c) => c.request.action))].sort()).toEqual(
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'kms:CreateGrant',
+        'kms:ListGrants',
+        'kms:RevokeGrant',
+        'secretsmanager:GetResourcePolicy',
+        'secretsmanager:PutResourcePolicy',
+        'sns:GetSubscriptionAttributes',
+        'sns:Subscribe',
+        'sns:Unsubscribe',
+      ].sort(),
+    );
+    expect(mine.every((c) => c.decision.allowed)).toBe(true);
+  });
+
+  it('a planted gap is found: without sns:Subscribe in the role, the projection is denied as on AWS', async () => {
+    const planted = JSON.parse(JSON.stringify(synthesizedTemplate())) as CfnTemplate;
+    for (const resource of Object.values(planted.Resources)) {
+      const document = resource.Properties?.PolicyDocument as { Statement?: { Sid?: string }[] } | undefined;
+      if (resource.Type === 'AWS::IAM::Policy' && document?.Statement) document.Statement = document.Statement.filter((st) => st.Sid !== 'SubscribeClientEndpoints');
+    }
+    const queue = await newQueue();
+    const client = await newClient([], [sqsEndpoint(queue.arn)]);
+    useTemplateForIam(planted);
+    try {
+      await expect(project(client.clientId)).rejects.toMatchObject({ name: 'AuthorizationErrorException' });
+    } finally {
+      useTemplateForIam(undefined);
+    }
+    expect(takeIamDenials().map((d) => d.request.action)).toEqual(['sns:Subscribe']);
   });
 });
