@@ -119,7 +119,7 @@ export class KeyRollPickup extends Construct {
 
     const { fn, role } = keyRollFunction(this, 'Pickup', {
       handlerFile: 'pickup.ts',
-      description: 'KeyRoll key pickup: the current key, encrypted to the client’s registered public key',
+      description: 'KeyRoll key pickup: the current key, encrypted to the public key the client registered',
       environment: { TABLE_NAME: props.table.tableName, PICKUP_AUDIENCE: this.url, POWERTOOLS_LOG_LEVEL: 'INFO' },
       encryptionKey: props.encryptionKey,
       logRetention: props.logRetention,
