@@ -110,6 +110,8 @@ export class KeyRollPickup extends Construct {
         ),
       },
     });
+    // The URL is the PickupUrl output of KeyRoll's own outputs; the RestApi's automatic `Endpoint` output would be a second, unnamed one.
+    this.api.node.tryRemoveChild('Endpoint');
     // TLS 1.2 at least on the default endpoint (API Gateway's TLS_1_2 policy, https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html).
     (this.api.node.defaultChild as apigw.CfnRestApi).securityPolicy = 'TLS_1_2';
 
@@ -182,7 +184,7 @@ export class KeyRollPickup extends Construct {
 
     // The assertion in the body is the authentication (verified by the function); API Gateway
     // only insists that a Content-Type is sent, before the function is invoked.
-    const method = this.api.root.addResource('pickup').addMethod('POST', new apigw.LambdaIntegration(fn, { proxy: true }), {
+    const method = this.api.root.addResource('pickup').addMethod('POST', new apigw.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false }), {
       authorizationType: apigw.AuthorizationType.NONE,
       requestParameters: { 'method.request.header.Content-Type': true },
       requestValidatorOptions: { requestValidatorName: 'pickup-headers', validateRequestParameters: true, validateRequestBody: false },
