@@ -266,7 +266,9 @@ describe('Lambda functions', () => {
     }
     const loggingRoles = ofType('AWS::IAM::Role').filter(([id]) => isApiGatewayLoggingRole(id));
     expect(loggingRoles).toHaveLength(1);
-    expect(JSON.stringify(loggingRoles[0][1].Properties!.ManagedPolicyArns)).toMatch(/^\[\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":iam::aws:policy\/service-role\/AmazonAPIGatewayPushToCloudWatchLogs"\]\]\}\]$/);
+    expect(JSON.stringify(loggingRoles[0][1].Properties!.ManagedPolicyArns)).toMatch(
+      /^\[\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":iam::aws:policy\/service-role\/AmazonAPIGatewayPushToCloudWatchLogs"\]\]\}\]$/,
+    );
     expect(JSON.stringify(loggingRoles[0][1].Properties!.AssumeRolePolicyDocument)).toContain('apigateway.amazonaws.com');
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   });
