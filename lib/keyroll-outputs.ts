@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import type { KeyRollAuth } from './keyroll-auth';
 import type { KeyRollDelivery } from './keyroll-delivery';
 import type { KeyRollFleet } from './keyroll-fleet';
+import type { KeyRollPickup } from './keyroll-pickup';
 import type { KeyRollRotation } from './keyroll-rotation';
 import type { KeyRollSchedules } from './keyroll-schedules';
 
@@ -23,6 +24,7 @@ export interface KeyRollOutputSources {
   readonly schedules: KeyRollSchedules;
   readonly fleet: KeyRollFleet;
   readonly delivery: KeyRollDelivery;
+  readonly pickup?: KeyRollPickup;
 }
 
 /** Which construct owns a stack's KeyRoll outputs, per stack: found before a second one is added. */
@@ -46,7 +48,7 @@ export function claimKeyRollOutputs(scope: Construct): void {
 
 /** Adds the outputs in `scope` (claimed with {@link claimKeyRollOutputs}), each with its OutputKey as logical ID. */
 export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSources): void {
-  const { rotation, auth, schedules, fleet, delivery } = sources;
+  const { rotation, auth, schedules, fleet, delivery, pickup } = sources;
   const output = (key: string, value: string, description?: string) => new CfnOutput(scope, key, { value, description }).overrideLogicalId(key);
   output('StateMachineArn', rotation.stateMachine.stateMachineArn, 'Start rotations here');
   output('FleetStateMachineArn', fleet.stateMachine.stateMachineArn, 'Rotate every client, a tag or a list in one execution');
@@ -65,5 +67,6 @@ export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSource
   output('ScheduledStartFunctionArn', schedules.scheduledStartFunction.functionArn, 'Target of every client schedule');
   output('DeliveryFunctionName', delivery.deliveryFunction.functionName, 'Invoke with {"clientId"} to project a client\'s readers, grants and subscriptions');
   output('AuthorizerFunctionArn', auth.authorizerFunction.functionArn, 'Attach to your API Gateway REST or HTTP APIs');
+  if (pickup) output('PickupUrl', pickup.url, 'Clients outside AWS POST a signed assertion here for their key (and put this URL in its aud)');
   if (auth.exampleEndpointUrl) output('ExampleEndpointUrl', auth.exampleEndpointUrl, 'GET with Authorization: Bearer <key>');
 }

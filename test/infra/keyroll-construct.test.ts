@@ -33,6 +33,7 @@ const OUTPUT_KEYS = [
   'ScheduledStartFunctionArn',
   'DeliveryFunctionName',
   'AuthorizerFunctionArn',
+  'PickupUrl',
   'ExampleEndpointUrl',
 ];
 
