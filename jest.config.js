@@ -7,7 +7,10 @@ module.exports = {
     // isolatedModules comes from the tsconfig override (merged over tsconfig.json):
     // ts-jest 29.4's own `isolatedModules` option is deprecated and warns.
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: { isolatedModules: true } }],
+    // jose 6 ships ES modules only, which jest loads natively on Node 24.9+ only: compile it to CommonJS.
+    '^.+/node_modules/jose/.+\\.js$': ['ts-jest', { tsconfig: { isolatedModules: true, allowJs: true } }],
   },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   // Every AWS call made as a function or state is judged against its role (docs/design.md invariant 10).

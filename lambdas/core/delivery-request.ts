@@ -45,9 +45,9 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'] as const;
 /** Members a registered public key may have; anything else is refused (certificates, key_ops, …). */
 const EC_MEMBERS = new Set(['kty', 'crv', 'x', 'y', 'kid', 'alg', 'use']);
 const RSA_MEMBERS = new Set(['kty', 'n', 'e', 'kid', 'alg', 'use']);
-/** The algorithms the pickup protocol uses each key kind for (signature and key encryption). */
-const EC_ALGS = new Set(['ES256', 'ECDH-ES+A256KW']);
-const RSA_ALGS = new Set(['RS256', 'PS256', 'RSA-OAEP-256']);
+/** The signature algorithms of the pickup protocol: a key registered with an `alg` signs its assertions with that one only. */
+const EC_ALGS = new Set(['ES256']);
+const RSA_ALGS = new Set(['RS256', 'PS256']);
 const USES = new Set(['sig', 'enc']);
 const MIN_RSA_BITS = 2048;
 /** Bounds the work on a hostile RSA key (16384-bit moduli are the largest anyone uses). */
@@ -71,8 +71,7 @@ export interface DeliveryChange {
 const DELIVERY_FIELDS = ['readers', 'endpoints', 'pickupKeys'] as const;
 
 // Shapes only: each item's meaning is checked below, so that every issue of a request is listed at once.
-const stringList = (max: number, what: string) =>
-  v.pipe(v.array(v.string('must be a string'), `must be a list of ${what}`), v.maxLength(max, `must have at most ${max} ${what}`));
+const stringList = (max: number, what: string) => v.pipe(v.array(v.string('must be a string'), `must be a list of ${what}`), v.maxLength(max, `must have at most ${max} ${what}`));
 const endpointShape = v.strictObject(
   {
     protocol: v.picklist(NOTIFICATION_PROTOCOLS, `must be one of ${NOTIFICATION_PROTOCOLS.join(', ')}`),
@@ -84,7 +83,9 @@ const deliveryShape = v.strictObject(
   {
     readers: v.optional(stringList(MAX_READERS, 'readers')),
     endpoints: v.optional(v.pipe(v.array(endpointShape, 'must be a list of endpoints'), v.maxLength(MAX_ENDPOINTS, `must have at most ${MAX_ENDPOINTS} endpoints`))),
-    pickupKeys: v.optional(v.pipe(v.array(v.looseObject({}, 'must be a public JWK (a JSON object)'), 'must be a list of public JWKs'), v.maxLength(MAX_PICKUP_KEYS, `must have at most ${MAX_PICKUP_KEYS} pickup keys`))),
+    pickupKeys: v.optional(
+      v.pipe(v.array(v.looseObject({}, 'must be a public JWK (a JSON object)'), 'must be a list of public JWKs'), v.maxLength(MAX_PICKUP_KEYS, `must have at most ${MAX_PICKUP_KEYS} pickup keys`)),
+    ),
   },
   (issue) => (issue.expected === 'never' ? `is not allowed; the fields are ${DELIVERY_FIELDS.join(', ')}` : 'must be a JSON object {readers, endpoints, pickupKeys}'),
 );
@@ -118,8 +119,18 @@ export async function parseDeliveryChange(raw: unknown, options: DeliveryParseOp
  * callers that list these issues with others of the same request.
  */
 export async function checkDelivery(raw: unknown, options: DeliveryParseOptions, field: string): Promise<{ change: DeliveryChange; issues: string[] }> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { change: {}, issues: [`${field}: must be a JSON object {readers, endpoints, pickupKeys}`] };
   const shaped = v.safeParse(deliveryShape, raw);
-  if (!shaped.success) return { change: {}, issues: shaped.issues.map((issue) => `${field}${issueLine(issue).replace(/^\(input\)/, '').replace(/^(?=[^:[])/, '.')}`) };
+  if (!shaped.success)
+    return {
+      change: {},
+      issues: shaped.issues.map(
+        (issue) =>
+          `${field}${issueLine(issue)
+            .replace(/^\(input\)/, '')
+            .replace(/^(?=[^:[])/, '.')}`,
+      ),
+    };
   const issues: string[] = [];
   const partitions = new Set<string>(options.partition ? [options.partition] : []);
   const input = shaped.output;
@@ -238,7 +249,7 @@ async function checkPickupKey(jwk: Record<string, unknown>, where: string): Prom
   } catch {
     return `${where}: is not a usable ${kty === 'EC' ? 'EC P-256' : 'RSA'} public key`;
   }
-  const kid = text.kid ?? (await calculateJwkThumbprint(publicJwk as JWK, 'sha256'));
+  const kid = text.kid ?? (await calculateJwkThumbprint(publicJwk, 'sha256'));
   return { kid, jwk: publicJwk };
 }
 

@@ -314,7 +314,9 @@ export class InvalidConfigurationError extends KeyRollError {
 export class DeliveryUnavailableError extends KeyRollError {
   override readonly name = 'DeliveryUnavailable';
   constructor(readonly clientId: string) {
-    super(`Delivery settings of client '${clientId}' cannot be changed: this deployment has no delivery function (stack output DeliveryFunctionName). Deploy a KeyRoll version with delivery; nothing was changed.`);
+    super(
+      `Delivery settings of client '${clientId}' cannot be changed: this deployment has no delivery function (stack output DeliveryFunctionName). Deploy a KeyRoll version with delivery; nothing was changed.`,
+    );
   }
 }
 

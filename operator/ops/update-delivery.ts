@@ -61,7 +61,17 @@ async function storeDelivery(deps: OpsDeps, request: DeliveryUpdateRequest): Pro
           expect: { delivery: client.delivery ?? null, offboardedAt: null },
           ...(isEmpty(next) ? { set: { updatedAt: now }, remove: ['delivery'] } : { set: { delivery: plain(next), updatedAt: now } }),
         },
-        audit: [{ clientId: client.clientId, at: now, action: 'client.delivery_updated', actor: request.requestedBy, reason: request.reason, detail: deliveryDifferences(client.delivery, next), sequence: digest(next) }],
+        audit: [
+          {
+            clientId: client.clientId,
+            at: now,
+            action: 'client.delivery_updated',
+            actor: request.requestedBy,
+            reason: request.reason,
+            detail: deliveryDifferences(client.delivery, next),
+            sequence: digest(next),
+          },
+        ],
       });
       return true;
     } catch (error) {
