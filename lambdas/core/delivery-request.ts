@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import * as v from 'valibot';
 import { MAX_ENDPOINTS, MAX_PICKUP_KEYS, MAX_READERS, NOTIFICATION_PROTOCOLS, type ClientDelivery, type NotificationEndpoint, type PickupPublicKey } from './delivery';
 import { InvalidOperationInputError } from './errors';
-import { issueLine } from './input-schema';
+import { issueLine, NAMEABLE_FIELD } from './input-schema';
 import { containsApiKey } from './key-material';
 
 /** The AWS partitions a reader or a queue may be in. */
@@ -69,6 +69,25 @@ export interface DeliveryChange {
 }
 
 const DELIVERY_FIELDS = ['readers', 'endpoints', 'pickupKeys'] as const;
+const LIST_LIMITS = [
+  ['readers', MAX_READERS, 'readers'],
+  ['endpoints', MAX_ENDPOINTS, 'endpoints'],
+  ['pickupKeys', MAX_PICKUP_KEYS, 'pickup keys'],
+] as const;
+/** Most issue lines one request reports (a hostile object may have thousands of unknown fields). */
+const MAX_ISSUES = 20;
+
+/** One issue per own field of `object` that is not one of `fields`, naming it only when its name is plain. */
+function unknownFieldIssues(object: object, fields: readonly string[], where: string): string[] {
+  return Object.keys(object)
+    .filter((key) => !fields.includes(key))
+    .map((key) => `${where}.${NAMEABLE_FIELD.test(key) ? key : '(unknown field)'}: is not allowed; the fields are ${fields.join(', ')}`);
+}
+
+/** At most {@link MAX_ISSUES} lines, the rest counted. */
+function bounded(issues: readonly string[]): string[] {
+  return issues.length <= MAX_ISSUES ? [...issues] : [...issues.slice(0, MAX_ISSUES), `… and ${issues.length - MAX_ISSUES} more issues`];
+}
 
 // Shapes only: each item's meaning is checked below, so that every issue of a request is listed at once.
 const stringList = (max: number, what: string) => v.pipe(v.array(v.string('must be a string'), `must be a list of ${what}`), v.maxLength(max, `must have at most ${max} ${what}`));
@@ -84,7 +103,8 @@ const deliveryShape = v.strictObject(
     readers: v.optional(stringList(MAX_READERS, 'readers')),
     endpoints: v.optional(v.pipe(v.array(endpointShape, 'must be a list of endpoints'), v.maxLength(MAX_ENDPOINTS, `must have at most ${MAX_ENDPOINTS} endpoints`))),
     pickupKeys: v.optional(
-      v.pipe(v.array(v.looseObject({}, 'must be a public JWK (a JSON object)'), 'must be a list of public JWKs'), v.maxLength(MAX_PICKUP_KEYS, `must have at most ${MAX_PICKUP_KEYS} pickup keys`)),
+      // Each JWK is checked as given (valibot's copy of an object drops `__proto__`, `constructor` and `prototype`).
+      v.pipe(v.array(v.unknown(), 'must be a list of public JWKs'), v.maxLength(MAX_PICKUP_KEYS, `must have at most ${MAX_PICKUP_KEYS} pickup keys`)),
     ),
   },
   (issue) => (issue.expected === 'never' ? `is not allowed; the fields are ${DELIVERY_FIELDS.join(', ')}` : 'must be a JSON object {readers, endpoints, pickupKeys}'),
@@ -120,17 +140,35 @@ export async function parseDeliveryChange(raw: unknown, options: DeliveryParseOp
  */
 export async function checkDelivery(raw: unknown, options: DeliveryParseOptions, field: string): Promise<{ change: DeliveryChange; issues: string[] }> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { change: {}, issues: [`${field}: must be a JSON object {readers, endpoints, pickupKeys}`] };
+  // A list over its limit is refused before its items are looked at: a hostile list of a million items costs nothing.
+  const oversized = LIST_LIMITS.filter(([name, max]) => {
+    const list = (raw as Record<string, unknown>)[name];
+    return Array.isArray(list) && list.length > max;
+  }).map(([name, max, what]) => `${field}.${name}: must have at most ${max} ${what}`);
+  if (oversized.length) return { change: {}, issues: oversized };
+  // Own keys, checked here: valibot's strict objects look names up with `in`, which finds `constructor` on every object.
+  const unknown = unknownFieldIssues(raw, DELIVERY_FIELDS, field);
+  const endpointsRaw = (raw as Record<string, unknown>).endpoints;
+  if (Array.isArray(endpointsRaw)) {
+    (endpointsRaw as unknown[]).forEach((item, i) => {
+      if (typeof item === 'object' && item !== null && !Array.isArray(item)) unknown.push(...unknownFieldIssues(item, ['protocol', 'endpoint'], `${field}.endpoints[${i}]`));
+    });
+  }
+  if (unknown.length) return { change: {}, issues: bounded(unknown) };
   const shaped = v.safeParse(deliveryShape, raw);
-  if (!shaped.success)
+  if (!shaped.success) {
     return {
       change: {},
-      issues: shaped.issues.map(
-        (issue) =>
-          `${field}${issueLine(issue)
-            .replace(/^\(input\)/, '')
-            .replace(/^(?=[^:[])/, '.')}`,
+      issues: bounded(
+        shaped.issues.map(
+          (issue) =>
+            `${field}${issueLine(issue)
+              .replace(/^\(input\)/, '')
+              .replace(/^(?=[^:[])/, '.')}`,
+        ),
       ),
     };
+  }
   const issues: string[] = [];
   const partitions = new Set<string>(options.partition ? [options.partition] : []);
   const input = shaped.output;
@@ -149,7 +187,7 @@ export async function checkDelivery(raw: unknown, options: DeliveryParseOptions,
   if (partitions.size > 1) {
     issues.push(options.partition ? `${field}: every ARN must be in this deployment's partition (${options.partition})` : `${field}: every ARN must be in one partition`);
   }
-  return { change: { ...(readers ? { readers } : {}), ...(endpoints ? { endpoints } : {}), ...(pickupKeys ? { pickupKeys } : {}) }, issues };
+  return { change: { ...(readers ? { readers } : {}), ...(endpoints ? { endpoints } : {}), ...(pickupKeys ? { pickupKeys } : {}) }, issues: bounded(issues) };
 }
 
 function rejectDeliveryIssues(issues: readonly string[]): void {
@@ -213,7 +251,9 @@ function checkEndpoint(raw: NotificationEndpoint, where: string, issues: string[
 }
 
 /** A public JWK the pickup endpoint can verify assertions with and encrypt to, or the issue line. */
-async function checkPickupKey(jwk: Record<string, unknown>, where: string): Promise<PickupPublicKey | string> {
+async function checkPickupKey(raw: unknown, where: string): Promise<PickupPublicKey | string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${where}: must be a public JWK (a JSON object)`;
+  const jwk = raw as Record<string, unknown>;
   // First, before anything else is looked at: a private key must never be stored, logged or echoed.
   const secret = PRIVATE_MEMBERS.find((member) => Object.prototype.hasOwnProperty.call(jwk, member));
   if (secret) return `${where}: is a private key (it has the private member '${secret}'); register the public key only, and keep the private key with the client`;
