@@ -8,6 +8,7 @@
 import { readAuthorizerEnvironment } from '../../lambdas/aws/auth/authorizer-environment';
 import { DEFAULT_FLEET_PAGE_SETTINGS, readFleetPageEnvironment } from '../../lambdas/aws/fleet/fleet-page-environment';
 import { readRotationEnvironment } from '../../lambdas/aws/rotation/rotation-environment';
+import { readDeliveryEnvironment } from '../../lambdas/aws/delivery/delivery-environment';
 import { OPTIONAL_STATE_MACHINE_ARN, POWERTOOLS_SERVICE_NAME, REQUIRED_STATE_MACHINE_ARN } from '../../lambdas/core/common-variables';
 import { decimal, optional, readConfiguration, readVariable, required, text, type Environment } from '../../lambdas/core/configuration';
 import { InvalidConfigurationError } from '../../lambdas/core/errors';
@@ -255,7 +256,18 @@ describe('the Lambda entry handlers refuse a bad configuration before anything e
 
   /** The entry module loaded afresh (a new container) with `env` as its environment. */
   function entry(file: string, env: Record<string, string>): (input: unknown) => Promise<unknown> {
-    for (const name of [...Object.keys(ROTATION_ENV), 'STATE_MACHINE_ARN', 'FLEET_PAGE_SIZE', 'FLEET_WRITES_PER_SECOND', 'VERIFY_ENDPOINT_URL']) delete process.env[name];
+    for (const name of [
+      ...Object.keys(ROTATION_ENV),
+      'STATE_MACHINE_ARN',
+      'FLEET_PAGE_SIZE',
+      'FLEET_WRITES_PER_SECOND',
+      'VERIFY_ENDPOINT_URL',
+      'KEY_ARN',
+      'CLIENT_TOPIC_ARN',
+      'KEYROLL_SECRET_READER_ARNS',
+      'DELIVERY_ROLE_ARN',
+    ])
+      delete process.env[name];
     Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'SILENT' });
     let loaded: { handler: (input: unknown) => Promise<unknown> } | undefined;
     jest.isolateModules(() => {
@@ -280,6 +292,21 @@ describe('the Lambda entry handlers refuse a bad configuration before anything e
     await expect(entry('fleet-page', { ...noAws, ...ROTATION_ENV, FLEET_PAGE_SIZE: '501' })({})).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'FLEET_PAGE_SIZE' });
   });
 
+  it('project-delivery: unset, a KeyRoll reader that is not a role ARN, or a bad event', async () => {
+    const deliveryEnv = {
+      ...noAws,
+      TABLE_NAME: 'keyroll-table',
+      KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      CLIENT_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:clients',
+      KEYROLL_SECRET_READER_ARNS: 'arn:aws:iam::123456789012:role/create,arn:aws:iam::123456789012:user/bob',
+      DELIVERY_ROLE_ARN: 'arn:aws:iam::123456789012:role/delivery',
+    };
+    await expect(entry('project-delivery', noAws)({ clientId: 'acme' })).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'TABLE_NAME' });
+    await expect(entry('project-delivery', deliveryEnv)({ clientId: 'acme' })).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'KEYROLL_SECRET_READER_ARNS' });
+    const valid = entry('project-delivery', { ...deliveryEnv, KEYROLL_SECRET_READER_ARNS: 'arn:aws:iam::123456789012:role/create' });
+    for (const event of [{}, { clientId: '../x' }, null]) await expect(valid(event)).rejects.toMatchObject({ name: 'InvalidOperationInput' });
+  });
+
   it('scheduled-start: STATE_MACHINE_ARN unset or malformed', async () => {
     await expect(entry('scheduled-start', noAws)({ clientId: 'acme', scheduledTime: '2026-12-06T01:00:00Z' })).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'STATE_MACHINE_ARN' });
     await expect(entry('scheduled-start', { ...noAws, STATE_MACHINE_ARN: 'arn:aws:states:::stateMachine:x' })({})).rejects.toMatchObject({ name: 'InvalidConfiguration' });
@@ -298,7 +325,7 @@ describe('the stack sets values its readers accept', () => {
     if (typeof value === 'string') return value;
     const intrinsic = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]]; 'Fn::GetAtt'?: [string, string] };
     if (intrinsic['Fn::Join']) return intrinsic['Fn::Join'][1].map((part) => resolve(part, resources)).join(intrinsic['Fn::Join'][0]);
-    if (intrinsic.Ref) {
+    if (intrinsic.Ref && resources[intrinsic.Ref]?.Type !== 'AWS::SNS::Topic') {
       const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012', 'AWS::URLSuffix': 'amazonaws.com' };
       if (pseudo[intrinsic.Ref]) return pseudo[intrinsic.Ref];
       const resource = resources[intrinsic.Ref];
@@ -306,12 +333,18 @@ describe('the stack sets values its readers accept', () => {
       if (resource.Type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:us-east-1:123456789012:stateMachine:${String(resource.Properties.StateMachineName)}`;
     }
     if (intrinsic['Fn::GetAtt']?.[1] === 'ApiEndpoint') return 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com';
+    if (intrinsic['Fn::GetAtt']?.[1] === 'Arn') {
+      const [id] = intrinsic['Fn::GetAtt'];
+      if (resources[id].Type === 'AWS::IAM::Role') return `arn:aws:iam::123456789012:role/KeyRollLocal-${id}-1A2B3C4D5E6F`;
+      if (resources[id].Type === 'AWS::KMS::Key') return 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    }
+    if (intrinsic.Ref && resources[intrinsic.Ref]?.Type === 'AWS::SNS::Topic') return `arn:aws:sns:us-east-1:123456789012:KeyRollLocal-${intrinsic.Ref}-1A2B3C4D5E6F`;
     throw new Error(`Unresolved value in a function's environment: ${JSON.stringify(value)}`);
   }
 
   it('every function: rotation steps, fleet page, authorizer, scheduled start', () => {
     const { resources } = synthesizeKeyRoll();
-    const readBy: Record<string, string[]> = { rotation: [], fleetPage: [], authorizer: [], stateMachineArn: [] };
+    const readBy: Record<string, string[]> = { rotation: [], fleetPage: [], authorizer: [], stateMachineArn: [], delivery: [] };
     for (const [id, resource] of Object.entries(resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
       const variables = (resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
@@ -324,10 +357,11 @@ describe('the stack sets values its readers accept', () => {
       if ('FLEET_PAGE_SIZE' in env) check('fleetPage', () => readFleetPageEnvironment(env));
       if ('CACHE_TTL_MS' in env) check('authorizer', () => readAuthorizerEnvironment(env));
       if ('STATE_MACHINE_ARN' in env) check('stateMachineArn', () => readVariable(env, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN));
+      if ('KEYROLL_SECRET_READER_ARNS' in env) check('delivery', () => expect(readDeliveryEnvironment(env).keyrollSecretReaderArns).toHaveLength(2));
       readVariable(env, 'POWERTOOLS_SERVICE_NAME', POWERTOOLS_SERVICE_NAME);
     }
-    // The 8 rotation steps and the fleet page; the authorizer; beginRotation and the scheduled start.
-    expect(Object.fromEntries(Object.entries(readBy).map(([reader, ids]) => [reader, ids.length]))).toEqual({ rotation: 9, fleetPage: 1, authorizer: 1, stateMachineArn: 2 });
+    // The 8 rotation steps and the fleet page; the authorizer; beginRotation and the scheduled start; the delivery function.
+    expect(Object.fromEntries(Object.entries(readBy).map(([reader, ids]) => [reader, ids.length]))).toEqual({ rotation: 9, fleetPage: 1, authorizer: 1, stateMachineArn: 2, delivery: 1 });
     // testSecret's VERIFY_ENDPOINT_URL (the example API's /whoami) was among them.
     expect(readBy.rotation.filter((id) => 'VERIFY_ENDPOINT_URL' in (resources[id].Properties.Environment as { Variables: object }).Variables)).toHaveLength(1);
   }, 120_000);

@@ -94,8 +94,17 @@ describe('the synthesized template', () => {
 
   test('the walk sees every function, role and policy (the rules cannot pass on an empty walk)', () => {
     const functions = [...functionRoles(template).keys()].map(nameOf).sort();
-    expect(functions).toEqual(expect.arrayContaining(['AuthAuthorizerFunction', 'RotationCheckUsageFunction', 'RotationCreateSecretFunction', 'RotationTestSecretFunction', 'SchedulesScheduledStartFunction']));
-    expect(functions.length).toBeGreaterThanOrEqual(11);
+    expect(functions).toEqual(
+      expect.arrayContaining([
+        'AuthAuthorizerFunction',
+        'RotationCheckUsageFunction',
+        'RotationCreateSecretFunction',
+        'RotationTestSecretFunction',
+        'SchedulesScheduledStartFunction',
+        'DeliveryDeliveryFunction',
+      ]),
+    );
+    expect(functions.length).toBeGreaterThanOrEqual(12);
     expect(new Set(identityStatements(template).map((s) => s.role)).size).toBeGreaterThanOrEqual(functions.length + 1);
     const [machine] = stateMachines(template);
     expect(machine.invokes.map(nameOf).sort()).toEqual(
@@ -103,9 +112,10 @@ describe('the synthesized template', () => {
     );
   });
 
-  test('the authorizer, checkUsage, retireOldKey and setSecret have no way to read a secret value', () => {
+  test('the authorizer, checkUsage, retireOldKey, setSecret and the delivery function have no way to read a secret value', () => {
     const statementsOf = (fn: string) => identityStatements(template).filter((s) => s.role === functionRoles(template).get(idOf(template, fn)));
-    for (const fn of ['AuthAuthorizerFunction', 'RotationCheckUsageFunction', 'RotationRetireOldKeyFunction', 'RotationSetSecretFunction']) {
+    // The delivery function writes secret policies and grants, and must not be able to read what they protect.
+    for (const fn of ['AuthAuthorizerFunction', 'RotationCheckUsageFunction', 'RotationRetireOldKeyFunction', 'RotationSetSecretFunction', 'DeliveryDeliveryFunction']) {
       const text = JSON.stringify(statementsOf(fn).map((s) => s.statement));
       expect({ fn, reads: /secretsmanager:(GetSecretValue|\*)/.test(text), decryptsViaSecrets: text.includes('secretsmanager.') }).toEqual({ fn, reads: false, decryptsViaSecrets: false });
     }
