@@ -5,7 +5,7 @@ import { checkGlobalOptions } from './arguments';
 import { ExitCode } from './errors';
 import { Output, type CliIo } from './output';
 import { Session, type GlobalOptions } from './session';
-import type { OpsDeps } from '../ops';
+import type { KeyRollStackOutputs, OpsDeps } from '../ops';
 import type { RotationRequest } from '../../lambdas/core/rotation-request';
 import type { DeliveryProjector } from '../../lambdas/aws/delivery/delivery-projector';
 
@@ -40,7 +40,8 @@ export interface LocalRotation {
  * its delivery function.
  */
 export interface LocalDelivery {
-  projector(deps: OpsDeps): DeliveryProjector;
+  /** The projector for this run: `session`'s clients, the stack's `outputs`, the operator API's `deps` (its clock). */
+  projector(session: Session, outputs: KeyRollStackOutputs, deps: OpsDeps): DeliveryProjector;
 }
 
 /** The state of one CLI run, shared by its commands. */

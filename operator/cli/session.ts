@@ -13,7 +13,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createOpsDeps, type OpsDeps } from '../ops';
+import { createOpsDeps, type KeyRollStackOutputs, type OpsDeps } from '../ops';
 import type { Clock } from '../../lambdas/core/clock';
 import { checkText } from './arguments';
 import { EnvironmentError } from './errors';
@@ -106,7 +106,7 @@ export class Session {
         // A malformed output (e.g. a non-numeric overlap bound, a state machine ARN that is not one).
         throw new EnvironmentError(`The stack outputs from ${source} are not usable: ${(error as Error).message}`, { cause: error });
       }
-      this.deps = { ...deps, ...this.deliveryProjector(outputs.DeliveryFunctionName, deps) };
+      this.deps = { ...deps, ...this.deliveryProjector(outputs, deps) };
     }
     return this.deps;
   }
@@ -116,9 +116,9 @@ export class Session {
    * emulator, the projection in this process where the build has it; else none (delivery
    * settings are then refused with DeliveryUnavailable).
    */
-  private deliveryProjector(functionName: string | undefined, deps: OpsDeps): Pick<OpsDeps, 'delivery'> {
-    if (functionName) return { delivery: new LambdaDeliveryProjector(this.lambda(), functionName) };
-    if (this.localDelivery && this.env.AWS_ENDPOINT_URL) return { delivery: this.localDelivery.projector(deps) };
+  private deliveryProjector(outputs: KeyRollStackOutputs, deps: OpsDeps): Pick<OpsDeps, 'delivery'> {
+    if (outputs.DeliveryFunctionName) return { delivery: new LambdaDeliveryProjector(this.lambda(), outputs.DeliveryFunctionName) };
+    if (this.localDelivery && this.env.AWS_ENDPOINT_URL) return { delivery: this.localDelivery.projector(this, outputs, deps) };
     return {};
   }
 

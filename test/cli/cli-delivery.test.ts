@@ -4,15 +4,20 @@
  * nothing changed (a private JWK file is named, never printed), and the Lambda projector's
  * handling of the delivery function's answers.
  *
- * The projector is a recording test double of the agreed DeliveryProjector interface
- * (lambdas/aws/delivery/delivery-projector.ts), handed to the CLI as its local delivery: the
- * local environment has no delivery function.
+ * Most tests use a recording test double of the agreed DeliveryProjector interface
+ * (lambdas/aws/delivery/delivery-projector.ts), handed to the CLI as its local delivery (the
+ * local environment has no delivery function); the last runs the real projection
+ * (projectDelivery, in process as a checkout's `keyroll` does) against moto.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetResourcePolicyCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { exportJWK, generateKeyPair } from 'jose';
 import { dynamoDbClient } from '../../lambdas/aws/clients';
 import type { DeliveryProjectionResult, DeliveryProjector } from '../../lambdas/aws/delivery/delivery-projector';
@@ -20,7 +25,7 @@ import { KeyRepository } from '../../lambdas/aws/key-repository';
 import { LambdaDeliveryProjector } from '../../operator/cli/lambda-delivery-projector';
 import type { OpsDeps } from '../../operator/ops';
 import { generateApiKey } from '../../lambdas/core/api-key';
-import { CliWorld, json, KEY_SHAPE } from './cli-harness';
+import { CliWorld, json, KEY_SHAPE, secretsManager } from './cli-harness';
 
 const ROLE = 'arn:aws:iam::210987654321:role/acme-app';
 const QUEUE = 'arn:aws:sqs:eu-west-1:210987654321:acme-keyroll';
@@ -41,7 +46,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'keyroll-jwk-'));
 beforeAll(async () => {
   world = await CliWorld.create({
     localDelivery: {
-      projector: (deps: OpsDeps): DeliveryProjector => ({
+      projector: (_session, _outputs, deps: OpsDeps): DeliveryProjector => ({
         async project(clientId) {
           const client = await deps.keys.requireClient(clientId);
           projections.push({ clientId, readers: client.delivery?.readers ?? [], offboarded: client.offboardedAt !== undefined });
@@ -188,7 +193,7 @@ describe('clients update', () => {
   });
 
   it('without a delivery function or a local projection the flags are refused: DeliveryUnavailable, exit 3, nothing written', async () => {
-    const plain = await CliWorld.create();
+    const plain = await CliWorld.create({ localDelivery: null });
     const id = newId();
     const refused = await plain.cli('--json', 'clients', 'add', id, '--scopes', 'orders:read', '--reader', ROLE);
     expect(refused.code).toBe(3);
@@ -235,5 +240,43 @@ describe('LambdaDeliveryProjector', () => {
     expect(error.message.length).toBeLessThan(600);
     const odd = lambdaAnswering({ StatusCode: 200, Payload: encode({ clientId: 'other' }) as InvokeCommandOutput['Payload'] });
     await expect(new LambdaDeliveryProjector(odd.client, 'f').project('acme')).rejects.toMatchObject({ name: 'DeliveryProjectionFailed', errorName: 'UnexpectedResponse' });
+  });
+});
+
+describe('end to end with the delivery projection (projectDelivery in process, against moto)', () => {
+  it('clients add with a reader and an SQS endpoint: the secret policy names the reader, a grant and a filtered subscription exist; clients remove takes them away', async () => {
+    const real = await CliWorld.create();
+    const sqs = new SQSClient({});
+    const sns = new SNSClient({});
+    const kms = new KMSClient({});
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `acme-${randomUUID().slice(0, 8)}` }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    const queueArn = Attributes!.QueueArn!;
+    const id = newId();
+    const subscriptionsOf = async () => ((await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: real.outputs.ClientTopicArn }))).Subscriptions ?? []).filter((s) => s.Endpoint === queueArn);
+    const grantsFor = async (principal: string) => ((await kms.send(new ListGrantsCommand({ KeyId: real.outputs.KeyArn }))).Grants ?? []).filter((g) => g.GranteePrincipal === principal);
+
+    const added = await real.cli('--json', 'clients', 'add', id, '--scopes', 'orders:read', '--reader', ROLE, '--notify', `sqs:${queueArn}`);
+    expect(added).toMatchObject({ code: 0, stderr: '' });
+    expect(json<{ projection: DeliveryProjectionResult }>(added).projection).toMatchObject({ clientId: id, secretPolicy: 'put', grants: { created: 1 }, subscriptions: { created: 1 } });
+    const { ResourcePolicy } = await secretsManager.send(new GetResourcePolicyCommand({ SecretId: `${real.outputs.SecretNamePrefix}${id}` }));
+    expect(ResourcePolicy).toContain(ROLE);
+    expect(await grantsFor(ROLE)).toHaveLength(1);
+    const [subscription] = await subscriptionsOf();
+    expect(subscription).toBeDefined();
+    const { Attributes: subscriptionAttributes } = await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: subscription.SubscriptionArn }));
+    expect(JSON.parse(subscriptionAttributes!.FilterPolicy)).toEqual({ clientId: [id] });
+
+    // A re-run changes nothing, in the table or in AWS.
+    const again = json<{ changed: boolean; projection: DeliveryProjectionResult }>(await real.cli('--json', 'clients', 'update', id));
+    expect(again).toMatchObject({ changed: false, projection: { secretPolicy: 'unchanged', grants: { created: 0, revoked: 0 }, subscriptions: { created: 0, removed: 0 } } });
+
+    const removed = json<{ delivery: DeliveryProjectionResult }>(await real.cli('--json', 'clients', 'remove', id, '--reason', 'contract ended'));
+    expect(removed.delivery).toMatchObject({ grants: { revoked: 1 }, subscriptions: { removed: 1 } });
+    expect(await subscriptionsOf()).toEqual([]);
+    expect(await grantsFor(ROLE)).toEqual([]);
+    const after = await secretsManager.send(new GetResourcePolicyCommand({ SecretId: `${real.outputs.SecretNamePrefix}${id}` }));
+    expect(after.ResourcePolicy).not.toContain(ROLE);
+    for (const client of [sqs, sns, kms]) client.destroy();
   });
 });

@@ -18,6 +18,7 @@ import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } fr
 import { run } from '../../operator/cli/program';
 import { localRotation } from '../../local/local-rotation';
 import type { LocalDelivery } from '../../operator/cli/context';
+import { localDelivery as inProcessDelivery } from '../../local/local-delivery';
 import { scanTable } from '../support/fixtures';
 
 export interface CliResult {
@@ -49,7 +50,11 @@ export class CliWorld {
     private readonly localDelivery?: LocalDelivery,
   ) {}
 
-  static async create(options: { actor?: string; localDelivery?: LocalDelivery } = {}): Promise<CliWorld> {
+  /**
+   * @param options.localDelivery how delivery settings are projected: by default the checkout's
+   *   in-process projection (the local environment has no delivery function); `null` for none.
+   */
+  static async create(options: { actor?: string; localDelivery?: LocalDelivery | null } = {}): Promise<CliWorld> {
     const environment = await provisionLocalEnvironment({ runId: randomUUID().slice(0, 8) });
     // The local environment stands in for the stack: its rotations are judged against the template's IAM.
     const { TableName, SecretNamePrefix, ClientTopicArn, OpsTopicArn, StateMachineArn } = environment.outputs;
@@ -58,7 +63,7 @@ export class CliWorld {
     writeOutputsFile(outputsFile, environment);
     const env: NodeJS.ProcessEnv = { ...process.env, KEYROLL_OUTPUTS_FILE: outputsFile, KEYROLL_ACTOR: options.actor ?? 'test-operator' };
     delete env.KEYROLL_LOCAL;
-    return new CliWorld(environment, outputsFile, env, options.localDelivery);
+    return new CliWorld(environment, outputsFile, env, options.localDelivery === null ? undefined : (options.localDelivery ?? inProcessDelivery));
   }
 
   get outputs(): LocalEnvironment['outputs'] {
