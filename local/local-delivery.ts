@@ -21,15 +21,16 @@ const kmsClients: Record<string, KMSClient> = {};
 
 export const localDelivery: LocalDelivery = {
   projector(session, outputs, deps): DeliveryProjector {
-    if (!outputs.ClientTopicArn) throw new EnvironmentError('The local delivery projection needs the stack output ClientTopicArn.');
     const [, partition, , , account] = deps.executions.stateMachineArn.split(':');
     const role = (name: string) => `arn:${partition}:iam::${account}:role/${name}`;
     const clients = session.clients();
     // One per configuration: the packaged CLI has no KMS client (only the delivery function makes grants).
     const kms = (kmsClients[JSON.stringify(session.clientConfig)] ??= new KMSClient(session.clientConfig));
     return {
-      project: (clientId) =>
-        projectDelivery(
+      // Built with every session: a command that projects nothing must not fail on what projecting needs.
+      project: (clientId) => {
+        if (!outputs.ClientTopicArn) throw new EnvironmentError('The local delivery projection needs the stack output ClientTopicArn.');
+        return projectDelivery(
           {
             dynamoDb: clients.dynamoDb,
             tableName: outputs.TableName,
@@ -39,14 +40,15 @@ export const localDelivery: LocalDelivery = {
             clock: deps.clock,
             settings: {
               keyArn: outputs.KeyArn,
-              clientTopicArn: outputs.ClientTopicArn!,
+              clientTopicArn: outputs.ClientTopicArn,
               keyrollSecretReaderArns: LOCAL_DELIVERY_ROLES.readers.map(role),
               deliveryRoleArn: role(LOCAL_DELIVERY_ROLES.delivery),
               partition,
             },
           },
           clientId,
-        ),
+        );
+      },
     };
   },
 };
