@@ -1,7 +1,9 @@
 /**
  * Registers a client: its secret with a first key as AWSCURRENT (and a resource policy that
  * denies secretsmanager:RotateSecret to everyone: KeyRoll's state machine is its only
- * rotator), and the client record with that key ACTIVE. Idempotent: registering the same client again converges to the
+ * rotator), and the client record with that key ACTIVE (and its delivery settings, if any).
+ * With `secretPolicy: 'delivery'` the policy is left to KeyRoll's delivery function, the only
+ * principal its policy lets change it. Idempotent: registering the same client again converges to the
  * same state (the secret's current key is adopted, not replaced).
  */
 import { createHash } from 'node:crypto';
