@@ -133,7 +133,11 @@ export class KeyRollDelivery extends Construct {
     );
 
     // Nobody but this role makes a subscription or changes one's filter (aws:PrincipalArn is the
-    // role's ARN whatever session assumed it).
+    // role's ARN whatever session assumed it). Of SNS's actions on a topic, only Subscribe (its
+    // Attributes) and SetSubscriptionAttributes set a filter policy. ConfirmSubscription stays
+    // open: it only confirms a subscription this role made, with the token sent to its endpoint
+    // (a cross-account queue's owner confirms that way); Unsubscribe too, so an endpoint's owner
+    // can always stop receiving.
     rotation.clientTopic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'OnlyKeyRollDeliverySubscribes',

@@ -377,11 +377,22 @@ describe('least privilege', () => {
     }
   });
 
-  test('KMS actions are on the one key, and only through a named service (kms:ViaService)', () => {
+  test("KMS actions are on the one key, and only through a named service (kms:ViaService), but the delivery role's grants", () => {
     const kmsStatements = allIdentityStatements().filter(({ statement }) => asArray(statement.Action).some((a) => /^kms:/i.test(a)));
     expect(kmsStatements.length).toBeGreaterThan(0);
+    // The one exception: the delivery function manages the readers' grants itself (lib/keyroll-delivery.ts);
+    // CreateGrant is confined by its grant conditions (Decrypt only, a SecretARN constraint).
+    const GRANT_ACTIONS = ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'];
+    const isDeliveryGrants = (where: string, statement: Statement) => where.startsWith('DeliveryDeliveryRole') && asArray(statement.Action).every((a) => GRANT_ACTIONS.includes(a));
+    expect(
+      kmsStatements
+        .filter(({ where, statement }) => isDeliveryGrants(where, statement))
+        .flatMap(({ statement }) => asArray(statement.Action))
+        .sort(),
+    ).toEqual(GRANT_ACTIONS);
     for (const { where, statement } of kmsStatements) {
       expect({ where, resources: asArray(statement.Resource) }).toEqual({ where, resources: [keyArn()] });
+      if (isDeliveryGrants(where, statement)) continue;
       const via = statement.Condition?.StringEquals?.['kms:ViaService'];
       expect({ where, via }).toEqual({ where, via: expect.stringMatching(/^(secretsmanager|dynamodb|sns)\.us-east-1\.amazonaws\.com$/) });
     }
