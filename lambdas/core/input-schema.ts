@@ -48,7 +48,7 @@ export function objectIssueMessage(fields: readonly string[]) {
 
 // An unknown field is named only when the name is short and plain: a key pasted as a
 // field name must not reach an error message.
-const NAMEABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+export const NAMEABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 
 /** `a.b.c: message` for an issue, naming only plain path segments. */
 export function issueLine(issue: v.BaseIssue<unknown>): string {

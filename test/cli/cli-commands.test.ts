@@ -342,7 +342,7 @@ describe('bad arguments', () => {
       [['status', id, 'extra'], 'ExcessArguments', "too many arguments for 'status'. Expected 1 argument but got 2.", /^error: too many arguments for 'status'/m],
       [['rotate', id], 'MissingRequiredOption', "required option '--reason <text>' not specified", /^error: required option '--reason <text>' not specified$/m],
       [['audit', id, '--limit'], 'MissingOptionValue', "option '--limit <n>' argument missing", /^error: option '--limit <n>' argument missing$/m],
-      [['clients'], 'MissingCommand', "'keyroll clients' needs a command: add, list, show, remove (usage on stderr; --help for more).", /^Usage: keyroll clients /m],
+      [['clients'], 'MissingCommand', "'keyroll clients' needs a command: add, update, list, show, remove (usage on stderr; --help for more).", /^Usage: keyroll clients /m],
       [[], 'MissingCommand', /^'keyroll' needs a command: clients, rotate, /, /^Usage: keyroll \[options\] \[command\]/m],
     ];
     for (const [argv, name, message, stderr] of cases) {
