@@ -20,7 +20,7 @@ export { createAuthenticatedFetch, isReplayableBody, KeyHeader } from './authent
 export type { AuthenticatedFetchOptions, FetchLike } from './authenticated-fetch';
 export { DEFAULT_KEY_VARIABLE, EnvKeySource } from './env-source';
 export type { EnvKeySourceOptions } from './env-source';
-export { InvalidClientOptionsError, KeyUnavailableError, KeyUnavailableReason } from './errors';
+export { InvalidClientOptionsError, KeyUnavailableError, KeyUnavailableReason, PickupFailedError, PickupUnauthorizedError } from './errors';
 export { FileKeySource } from './file-source';
 export type { FileKeySourceOptions } from './file-source';
 export { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_RETRY_AFTER_FAILURE_MS, KeyProvider, RefreshReason } from './key-provider';

@@ -145,7 +145,7 @@ const DIGESTS = { '1': 'RSA-SHA1', '2': 'RSA-SHA256' } as const;
 export function snsStringToSign(message: Readonly<Record<string, unknown>>): string {
   const fields = SIGNED_FIELDS[message.Type as SnsMessageType];
   if (!fields) throw new SnsMessageRejectedError(SnsRejection.MALFORMED, 'unknown Type.');
-  return fields.map((field) => (typeof message[field] === 'string' ? `${field}\n${message[field] as string}\n` : '')).join('');
+  return fields.map((field) => (typeof message[field] === 'string' ? `${field}\n${message[field]}\n` : '')).join('');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -168,7 +168,7 @@ function parseMessage(body: unknown): VerifiedSnsMessage {
     throw new SnsMessageRejectedError(SnsRejection.MALFORMED, 'Type is not Notification, SubscriptionConfirmation or UnsubscribeConfirmation.');
   }
   for (const field of REQUIRED_FIELDS[type as SnsMessageType]) {
-    if (typeof document[field] !== 'string' || (document[field] as string).length === 0) {
+    if (typeof document[field] !== 'string' || document[field].length === 0) {
       throw new SnsMessageRejectedError(SnsRejection.MALFORMED, `${field} is missing or not a string.`);
     }
   }
@@ -208,18 +208,13 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     if (Buffer.byteLength(text) > maxBytes) throw new Error(`the certificate is over ${maxBytes} bytes.`);
     return text;
   }
-  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new Error(`the certificate is over ${maxBytes} bytes.`);
-    }
-    chunks.push(value);
+  // Leaving the loop early cancels the stream.
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new Error(`the certificate is over ${maxBytes} bytes.`);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -345,7 +340,8 @@ const defaultCertificates = new SigningCertificates();
  */
 export async function verifySnsMessage(body: unknown, options: SnsMessageVerifierOptions): Promise<VerifiedSnsMessage> {
   const clock = options.clock ?? systemClock;
-  const certificates = options.certificates ?? (options.fetch || options.certificateTimeoutMs ? new SigningCertificates({ fetch: options.fetch, timeoutMs: options.certificateTimeoutMs, clock }) : defaultCertificates);
+  const certificates =
+    options.certificates ?? (options.fetch || options.certificateTimeoutMs ? new SigningCertificates({ fetch: options.fetch, timeoutMs: options.certificateTimeoutMs, clock }) : defaultCertificates);
   const message = parseMessage(body);
   if (!isSigningCertUrl(message.SigningCertURL)) {
     throw new SnsMessageRejectedError(SnsRejection.CERTIFICATE_URL, 'SigningCertURL is not an https .pem URL on sns.<region>.amazonaws.com.');
@@ -353,7 +349,9 @@ export async function verifySnsMessage(body: unknown, options: SnsMessageVerifie
   const certificate = await certificates.get(message.SigningCertURL);
   let valid: boolean;
   try {
-    valid = createVerify(DIGESTS[message.SignatureVersion]).update(snsStringToSign(message as unknown as Record<string, unknown>), 'utf8').verify(certificate.publicKey, message.Signature, 'base64');
+    valid = createVerify(DIGESTS[message.SignatureVersion])
+      .update(snsStringToSign(message as unknown as Record<string, unknown>), 'utf8')
+      .verify(certificate.publicKey, message.Signature, 'base64');
   } catch (error) {
     throw new SnsMessageRejectedError(SnsRejection.SIGNATURE, 'the signature could not be checked.', { cause: error });
   }
@@ -440,7 +438,7 @@ export async function confirmSnsSubscription(message: VerifiedSnsMessage, option
     throw new SnsSubscriptionConfirmationError('Only a SubscriptionConfirmation can be confirmed.');
   }
   const parsed = isSnsServiceUrl(url) ? new URL(url) : undefined;
-  if (!parsed || parsed.searchParams.get('Action') !== 'ConfirmSubscription' || parsed.searchParams.get('TopicArn') !== message.TopicArn) {
+  if (parsed?.searchParams.get('Action') !== 'ConfirmSubscription' || parsed.searchParams.get('TopicArn') !== message.TopicArn) {
     throw new SnsSubscriptionConfirmationError('SubscribeURL is not an https ConfirmSubscription URL on sns.<region>.amazonaws.com for this topic; not visited.');
   }
   const fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
