@@ -69,8 +69,17 @@ export interface PickupKeySourceOptions {
    * decrypts ECDH-ES+A256KW) or RSA of 2048 bits or more (PS256, RSA-OAEP-256).
    */
   readonly privateKey: PrivateJwk | KeyObject | webcrypto.CryptoKey;
-  /** The kid under which the public key is registered. */
-  readonly kid: string;
+  /**
+   * The kid under which the public key is registered.
+   * @default the private JWK's `kid` member
+   */
+  readonly kid?: string;
+  /**
+   * The assertion's signature algorithm. A public key registered with an `alg` member is
+   * accepted with that algorithm only: give the same one here.
+   * @default the private JWK's `alg`, else ES256 (EC) or PS256 (RSA)
+   */
+  readonly alg?: 'ES256' | 'PS256' | 'RS256';
   /** @default globalThis.fetch */
   readonly fetch?: FetchLike;
   /** Abort a pickup after this long. @default 10_000 */
@@ -81,12 +90,16 @@ export interface PickupKeySourceOptions {
 
 /** The algorithms a key pair is used with. */
 interface KeyAlgorithms {
-  readonly sign: 'ES256' | 'PS256';
+  readonly sign: 'ES256' | 'PS256' | 'RS256';
   readonly decrypt: 'ECDH-ES+A256KW' | 'RSA-OAEP-256';
 }
 
 function isCryptoKey(value: unknown): value is webcrypto.CryptoKey {
   return typeof value === 'object' && value !== null && Object.prototype.toString.call(value) === '[object CryptoKey]';
+}
+
+function isJwk(value: unknown): value is PrivateJwk {
+  return typeof value === 'object' && value !== null && !(value instanceof KeyObject) && !isCryptoKey(value) && typeof (value as { kty?: unknown }).kty === 'string';
 }
 
 /** A private KeyObject from any accepted form; throws InvalidClientOptionsError (never echoing the key). */
@@ -103,10 +116,16 @@ function privateKeyObject(key: PickupKeySourceOptions['privateKey']): KeyObject 
   return keyObject;
 }
 
-function algorithmsFor(key: KeyObject): KeyAlgorithms {
+function algorithmsFor(key: KeyObject, requested: unknown): KeyAlgorithms {
   const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') return { sign: 'ES256', decrypt: 'ECDH-ES+A256KW' };
-  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) return { sign: 'PS256', decrypt: 'RSA-OAEP-256' };
+  if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') {
+    if (requested !== undefined && requested !== 'ES256') throw new InvalidClientOptionsError(`alg must be ES256 for an EC P-256 key; got ${JSON.stringify(requested)}.`);
+    return { sign: 'ES256', decrypt: 'ECDH-ES+A256KW' };
+  }
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) {
+    if (requested !== undefined && requested !== 'PS256' && requested !== 'RS256') throw new InvalidClientOptionsError(`alg must be PS256 or RS256 for an RSA key; got ${JSON.stringify(requested)}.`);
+    return { sign: requested ?? 'PS256', decrypt: 'RSA-OAEP-256' };
+  }
   throw new InvalidClientOptionsError(`privateKey must be EC P-256 or RSA of at least 2048 bits; got ${key.asymmetricKeyType ?? 'unknown'} ${details.namedCurve ?? details.modulusLength ?? ''}.`.trim());
 }
 
@@ -156,12 +175,14 @@ export class PickupKeySource implements KeySource {
       throw new InvalidClientOptionsError(`pickupUrl must be https (plain http only on loopback, for tests); got ${url.protocol}.`);
     }
     if (typeof options.clientId !== 'string' || options.clientId.length === 0) throw new InvalidClientOptionsError('clientId is required; got none.');
-    if (typeof options.kid !== 'string' || options.kid.length === 0) throw new InvalidClientOptionsError('kid is required; got none.');
+    const jwk = isJwk(options.privateKey) ? options.privateKey : undefined;
+    const kid = options.kid ?? jwk?.kid;
+    if (typeof kid !== 'string' || kid.length === 0) throw new InvalidClientOptionsError('kid is required (or a kid member in the private JWK); got none.');
     this.id = options.pickupUrl;
     this.clientId = options.clientId;
-    this.kid = options.kid;
+    this.kid = kid;
     this.#key = privateKeyObject(options.privateKey);
-    this.#algorithms = algorithmsFor(this.#key);
+    this.#algorithms = algorithmsFor(this.#key, options.alg ?? jwk?.alg);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) throw new InvalidClientOptionsError(`timeoutMs must be a positive number; got ${this.#timeoutMs}.`);

@@ -173,6 +173,13 @@ describe('PickupKeySource', () => {
     await expect(fromKeyObject.read()).resolves.toMatchObject({ keyId: server.keys.get('rsa-client')!.keyId });
     expect(server.seen[0].header.alg).toBe('PS256');
 
+    // A key registered with alg RS256 is accepted with that algorithm only: the private JWK's alg (and kid) are used.
+    const jwk = pair.privateKey.export({ format: 'jwk' });
+    const fromJwk = new PickupKeySource({ pickupUrl: server.url, clientId: 'rsa-client', privateKey: { ...jwk, kty: 'RSA', d: jwk.d!, alg: 'RS256', kid: 'rsa-1' } });
+    await expect(fromJwk.read()).resolves.toMatchObject({ keyId: server.keys.get('rsa-client')!.keyId });
+    expect(server.seen[1].header).toEqual({ alg: 'RS256', kid: 'rsa-1' });
+    expect(() => new PickupKeySource({ pickupUrl: server.url, clientId: 'rsa-client', kid: 'rsa-1', privateKey: pair.privateKey, alg: 'ES256' })).toThrow(/PS256 or RS256/);
+
     const webKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
     const { KeyObject } = await import('node:crypto');
     register('web-client', 'web-1', { publicKey: KeyObject.from(webKeys.publicKey), privateKey: KeyObject.from(webKeys.privateKey) });
