@@ -6,7 +6,7 @@
  * API key nor a captured response is enough to fetch or read one, and the private key never
  * leaves the process.
  *
- * The protocol (docs/design.md; agreed with the endpoint in lambdas/handlers/pickup.ts):
+ * The protocol (agreed with the endpoint: lambdas/core/pickup.ts, lambdas/handlers/pickup.ts):
  * `POST <pickupUrl>`, `application/x-www-form-urlencoded`,
  * `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=<JWS>`;
  * the JWS has header `kid`, alg ES256 (EC P-256) or PS256 (RSA), claims iss = sub = clientId,
