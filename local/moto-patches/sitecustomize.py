@@ -78,10 +78,16 @@ endpoints synchronously; test/aws/moto-sns-confirmation.test.ts cites the docume
   Subscribe answers "pending confirmation" for a pending subscription unless ReturnSubscriptionArn
   is true, and ListSubscriptions(ByTopic) show its ARN as PendingConfirmation
   (https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html). A wrong token is InvalidParameter.
-  The SubscribeURL points at the endpoint the Subscribe request was sent to, under /sns_<region>/
-  (which moto_server routes to SNS without a signature). The SigningCertURL keeps AWS's host (as in
-  moto's Notifications), so a client's host check runs unchanged; moto serves the PEM under
-  /sns_<region>/ too (local/sns-local-urls.ts maps one to the other).
+  The three cases are also AWS's announcement's summary: "When you subscribe an endpoint to a topic
+  in another AWS account, or if the endpoint type is either HTTP/S or email, your Amazon SNS
+  subscription will be in a pending confirmation state until the subscription owner performs the
+  ConfirmSubscription API action" (https://aws.amazon.com/about-aws/whats-new/2023/05/amazon-sns-automatic-deletion-unconfirmed-subscriptions/).
+  Not modelled: the 48-hour expiry of unconfirmed subscriptions, and Unsubscribe of a pending one
+  (moto's: it is removed).
+  The SubscribeURL and SigningCertURL keep AWS's host (https://sns.<region>.amazonaws.com/...), so a
+  client's host checks run unchanged. moto_server answers both at that path when the Host header is
+  the SNS host, and also under /sns_<region>/ of its own address, which it routes to SNS without a
+  signature (local/sns-local-urls.ts maps an SNS URL to it).
   Confirmations are signed as the documentation lists the fields
   (https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html) with moto's own
   per-subscription key, whose certificate moto already serves.
@@ -563,7 +569,6 @@ def _sns_account_of(arn):
 def _sns_subscription_confirmation():
     patch = "sns-subscription-confirmation"
     import secrets
-    import threading
     import urllib.parse
 
     backend_class = _expect(patch, "moto.sns.models:SNSBackend")
@@ -593,8 +598,6 @@ def _sns_subscription_confirmation():
     from cryptography.hazmat.primitives.asymmetric import padding
     import base64
 
-    request_state = threading.local()
-
     def is_pending(subscription):
         return subscription.attributes.get(_PENDING) is True
 
@@ -608,9 +611,7 @@ def _sns_subscription_confirmation():
         return False
 
     def public_base(region):
-        # The endpoint the Subscribe request came to (the serialising proxy), so the SubscribeURL works locally.
-        host = getattr(request_state, "host", None)
-        return f"http://{host}/sns_{region}" if host else f"https://sns.{region}.amazonaws.com"
+        return f"https://sns.{region}.amazonaws.com"
 
     def sign(subscription, fields):
         # sns-verify-signature-of-message.html: "name\nvalue\n" for each field, in this order.
@@ -675,11 +676,7 @@ def _sns_subscription_confirmation():
         return original_publish(self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure)
 
     def response_subscribe(self):
-        request_state.host = self.headers.get("Host")
-        try:
-            result = original_response_subscribe(self)
-        finally:
-            request_state.host = None
+        result = original_response_subscribe(self)
         arn = result.result["SubscriptionArn"]
         found = self.backend.subscriptions.get(arn)
         return_arn = str(self._get_param("ReturnSubscriptionArn", "false")).lower() == "true"

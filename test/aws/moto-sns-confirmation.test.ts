@@ -5,6 +5,7 @@
  * (local/https-endpoint.ts) with a certificate of the run's CA, which moto alone trusts.
  */
 import { createPublicKey, createVerify, X509Certificate } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { ConfirmSubscriptionCommand, CreateTopicCommand, GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -72,6 +73,7 @@ describe('https subscriptions are pending until the endpoint confirms', () => {
     expect(request.headers['x-amz-sns-message-id']).toBe(message.MessageId);
     expect(message).toMatchObject({ Type: 'SubscriptionConfirmation', TopicArn, SignatureVersion: '2' });
     expect(message.Token).toMatch(/^[0-9a-f]{64,}$/);
+    expect(message.SubscribeURL).toMatch(/^https:\/\/sns\.us-east-1\.amazonaws\.com\/\?Action=ConfirmSubscription&/);
     expect(new URL(message.SubscribeURL).searchParams.get('Token')).toBe(message.Token);
     expect(await verifiesSignature(message)).toBe(true);
     expect(await verifiesSignature({ ...message, Token: `${message.Token.slice(0, -1)}0` === message.Token ? `${message.Token.slice(0, -1)}1` : `${message.Token.slice(0, -1)}0` })).toBe(false);
@@ -88,7 +90,7 @@ describe('https subscriptions are pending until the endpoint confirms', () => {
 
     await sns.send(new PublishCommand({ TopicArn, Message: 'before-confirmation' }));
     const confirmation = parsed(await endpoint.waitFor(ofType('SubscriptionConfirmation')));
-    const visited = await fetch(confirmation.SubscribeURL);
+    const visited = await fetch(localSnsUrl(confirmation.SubscribeURL));
     expect(visited.status).toBe(200);
     expect(await visited.text()).toContain(SubscriptionArn!);
     expect(await attributes(SubscriptionArn!)).toMatchObject({ PendingConfirmation: 'false' });
@@ -113,6 +115,37 @@ describe('https subscriptions are pending until the endpoint confirms', () => {
     expect(await attributes(SubscriptionArn!)).toMatchObject({ PendingConfirmation: 'false', ConfirmationWasAuthenticated: 'true' });
     const listed = (await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn }))).Subscriptions ?? [];
     expect(listed.map((s) => s.SubscriptionArn)).toEqual([SubscriptionArn]);
+  });
+});
+
+describe('the SubscribeURL against the emulator', () => {
+  let endpoint: HttpsEndpoint;
+  beforeEach(async () => (endpoint = await startHttpsEndpoint()));
+  afterEach(() => endpoint.close());
+
+  it('confirms when fetched with the SNS host in the Host header and an SNS credential scope (how the client tests route an SNS URL to moto)', async () => {
+    const TopicArn = await topic();
+    const { SubscriptionArn } = await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'https', Endpoint: endpoint.url, ReturnSubscriptionArn: true }));
+    const url = new URL(parsed(await endpoint.waitFor(ofType('SubscriptionConfirmation'))).SubscribeURL);
+    const moto = new URL(process.env.AWS_ENDPOINT_URL!);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: moto.hostname,
+          port: moto.port,
+          path: url.pathname + url.search,
+          headers: { host: url.host, authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    expect(await attributes(SubscriptionArn!)).toMatchObject({ PendingConfirmation: 'false' });
   });
 });
 

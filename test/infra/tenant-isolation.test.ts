@@ -24,6 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { evaluateAccess, evaluateKmsViaSecretsManager, evaluateSecretRead, type Caller, type KmsGrant } from '../../local/access-evaluation';
 import { assumeRoleIn } from '../../local/emulated-accounts';
 import { startHttpsEndpoint, type HttpsEndpoint } from '../../local/https-endpoint';
+import { localSnsUrl } from '../../local/sns-local-urls';
 import { projectDelivery, type DeliveryProjectionDeps } from '../../lambdas/aws/delivery/project-delivery';
 import { clientItemKey } from '../../lambdas/aws/table-keys';
 import type { ClientDelivery } from '../../lambdas/core/delivery';
@@ -279,7 +280,7 @@ describe('the isolation matrix', () => {
 describe('notices', () => {
   it("an endpoint receives only its own client's notices (KeyRoll's filter on clientId), once it confirmed", async () => {
     const confirmation = JSON.parse((await endpointA.waitFor((r) => r.headers['x-amz-sns-message-type'] === 'SubscriptionConfirmation')).body) as { SubscribeURL: string };
-    expect((await fetch(confirmation.SubscribeURL)).status).toBe(200);
+    expect((await fetch(localSnsUrl(confirmation.SubscribeURL))).status).toBe(200);
     const notice = (clientId: string) =>
       sns.send(
         new PublishCommand({
