@@ -4,6 +4,7 @@
  */
 export { KeyRoll, type KeyRollProps } from './keyroll';
 export { KeyRollAuth, type KeyRollApiAuthorizerOptions, type KeyRollAuthProps, type KeyRollKeyHeader, type KeyRollRestApiAuthorizerOptions } from './keyroll-auth';
+export { KeyRollDelivery, type KeyRollDeliveryProps } from './keyroll-delivery';
 export { KeyRollFleet, type KeyRollFleetProps } from './keyroll-fleet';
 export { DuplicateKeyRollOutputsError } from './keyroll-outputs';
 export { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';

@@ -6,6 +6,7 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { KeyRollAuth } from './keyroll-auth';
+import type { KeyRollDelivery } from './keyroll-delivery';
 import type { KeyRollFleet } from './keyroll-fleet';
 import type { KeyRollRotation } from './keyroll-rotation';
 import type { KeyRollSchedules } from './keyroll-schedules';
@@ -21,6 +22,7 @@ export interface KeyRollOutputSources {
   readonly auth: KeyRollAuth;
   readonly schedules: KeyRollSchedules;
   readonly fleet: KeyRollFleet;
+  readonly delivery: KeyRollDelivery;
 }
 
 /** Which construct owns a stack's KeyRoll outputs, per stack: found before a second one is added. */
@@ -44,7 +46,7 @@ export function claimKeyRollOutputs(scope: Construct): void {
 
 /** Adds the outputs in `scope` (claimed with {@link claimKeyRollOutputs}), each with its OutputKey as logical ID. */
 export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSources): void {
-  const { rotation, auth, schedules, fleet } = sources;
+  const { rotation, auth, schedules, fleet, delivery } = sources;
   const output = (key: string, value: string, description?: string) => new CfnOutput(scope, key, { value, description }).overrideLogicalId(key);
   output('StateMachineArn', rotation.stateMachine.stateMachineArn, 'Start rotations here');
   output('FleetStateMachineArn', fleet.stateMachine.stateMachineArn, 'Rotate every client, a tag or a list in one execution');
@@ -61,6 +63,7 @@ export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSource
   output('SchedulerRoleArn', schedules.schedulerRole.roleArn, 'Execution role of every client schedule');
   output('ScheduleDeadLetterQueueArn', schedules.deadLetterQueue.queueArn, 'Scheduled starts that failed for good');
   output('ScheduledStartFunctionArn', schedules.scheduledStartFunction.functionArn, 'Target of every client schedule');
+  output('DeliveryFunctionName', delivery.deliveryFunction.functionName, 'Invoke with {"clientId"} to project a client\'s readers, grants and subscriptions');
   output('AuthorizerFunctionArn', auth.authorizerFunction.functionArn, 'Attach to your API Gateway REST or HTTP APIs');
   if (auth.exampleEndpointUrl) output('ExampleEndpointUrl', auth.exampleEndpointUrl, 'GET with Authorization: Bearer <key>');
 }

@@ -9,6 +9,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { KeyRollAuth, type KeyRollAuthProps } from './keyroll-auth';
 import { addKeyRollDashboard } from './keyroll-dashboard';
+import { KeyRollDelivery } from './keyroll-delivery';
 import { KeyRollFleet, type KeyRollFleetProps } from './keyroll-fleet';
 import { addKeyRollOutputs, claimKeyRollOutputs } from './keyroll-outputs';
 import { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
@@ -58,12 +59,13 @@ export interface KeyRollParts {
   readonly auth: KeyRollAuth;
   readonly schedules: KeyRollSchedules;
   readonly fleet: KeyRollFleet;
+  readonly delivery: KeyRollDelivery;
   readonly dashboard: cloudwatch.Dashboard;
 }
 
 /**
  * Builds every part of KeyRoll as children of `scope` (ids `Rotation`, `Auth`, `Schedules`,
- * `Fleet`, `Dashboard`: a contract, renaming one replaces its resources), and the outputs
+ * `Fleet`, `Delivery`, `Dashboard`: a contract, renaming one replaces its resources), and the outputs
  * unless `props.outputs` is false. Shared by {@link KeyRoll} and KeyRollStack.
  */
 export function buildKeyRoll(scope: Construct, props: KeyRollProps): KeyRollParts {
@@ -94,9 +96,10 @@ export function buildKeyRoll(scope: Construct, props: KeyRollProps): KeyRollPart
     logRetention: props.schedules?.logRetention ?? props.rotation?.logRetention,
   });
   const fleet = new KeyRollFleet(scope, 'Fleet', { ...props.fleet, rotation });
+  const delivery = new KeyRollDelivery(scope, 'Delivery', { rotation });
   const dashboard = addKeyRollDashboard(scope, rotation, auth);
-  if (outputs) addKeyRollOutputs(scope, { rotation, auth, schedules, fleet });
-  return { rotation, auth, schedules, fleet, dashboard };
+  if (outputs) addKeyRollOutputs(scope, { rotation, auth, schedules, fleet, delivery });
+  return { rotation, auth, schedules, fleet, delivery, dashboard };
 }
 
 /**
@@ -115,11 +118,13 @@ export class KeyRoll extends Construct implements KeyRollParts {
   readonly schedules: KeyRollSchedules;
   /** Fleet rotations. */
   readonly fleet: KeyRollFleet;
+  /** Delivery to clients: the function that projects readers, grants and subscriptions. */
+  readonly delivery: KeyRollDelivery;
   /** The KeyRoll dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: KeyRollProps = {}) {
     super(scope, id);
-    ({ rotation: this.rotation, auth: this.auth, schedules: this.schedules, fleet: this.fleet, dashboard: this.dashboard } = buildKeyRoll(this, props));
+    ({ rotation: this.rotation, auth: this.auth, schedules: this.schedules, fleet: this.fleet, delivery: this.delivery, dashboard: this.dashboard } = buildKeyRoll(this, props));
   }
 }

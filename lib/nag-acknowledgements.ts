@@ -76,3 +76,16 @@ export function acknowledgeFleetFindings(subjects: { stateMachine: IConstruct & 
   const reason = "The Distributed Map runs each item as a child execution of this state machine, named at run time; the wildcard covers this state machine's executions only (CDK's DistributedMapPolicy).";
   Validations.of(subjects.distributedMapPolicy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${executions}:*]`, reason }, { id: `AwsSolutions-IAM5[Resource::${executions}/*:*]`, reason });
 }
+
+/** The delivery function's role: it writes the resource policy of every client secret, which exist only after deployment. */
+export function acknowledgeDeliveryFindings(role: IConstruct, secretNamePrefix: string): void {
+  const stack = Stack.of(role);
+  const region = arnPart(stack.region, '<AWS::Region>');
+  const account = arnPart(stack.account, '<AWS::AccountId>');
+  acknowledgeTracing(role);
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${secretNamePrefix}*]`,
+    reason:
+      'The delivery function reads and writes the resource policy (never the value) of every client secret, created at onboarding after deployment; the prefix confines it to KeyRoll client secrets (Secrets Manager appends a random suffix to every secret ARN).',
+  });
+}

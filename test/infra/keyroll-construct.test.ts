@@ -31,6 +31,7 @@ const OUTPUT_KEYS = [
   'SchedulerRoleArn',
   'ScheduleDeadLetterQueueArn',
   'ScheduledStartFunctionArn',
+  'DeliveryFunctionName',
   'AuthorizerFunctionArn',
   'ExampleEndpointUrl',
 ];

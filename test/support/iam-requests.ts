@@ -170,6 +170,8 @@ function secretsRequests(command: string, input: Input): IamRequest[] {
   if (stage) context['secretsmanager:VersionStage'] = stage;
   const stages = input.VersionStages;
   if (Array.isArray(stages)) context['secretsmanager:VersionStage'] = stages.map(String);
+  // PutResourcePolicy's secretsmanager:BlockPublicPolicy is the request's flag (absent when not sent).
+  if (typeof input.BlockPublicPolicy === 'boolean') context['secretsmanager:BlockPublicPolicy'] = String(input.BlockPublicPolicy);
   const versionId = str(input.VersionId) ?? str(input.ClientRequestToken);
   if (versionId) context['secretsmanager:VersionId'] = versionId;
   const primary: IamRequest = { action: `secretsmanager:${command}`, resource, context };
@@ -177,6 +179,52 @@ function secretsRequests(command: string, input: Input): IamRequest[] {
   if (command === 'GetSecretValue') return [primary, ...implied('secretsmanager', ['kms:Decrypt'], encryption)];
   if (command === 'PutSecretValue') return [primary, ...implied('secretsmanager', ['kms:GenerateDataKey', 'kms:Decrypt'], encryption)];
   return [primary];
+}
+
+/**
+ * KMS calls on the stack's key (the world has one key; moto's key id stands for it). CreateGrant
+ * sets the grant condition keys: kms:GrantOperations (the grant's operations), kms:GrantConstraintType
+ * (EncryptionContextSubset or EncryptionContextEquals), kms:GranteePrincipal, kms:GrantIsForAWSResource
+ * (false: KeyRoll calls it, not an integrated service) and, per constraint pair,
+ * kms:EncryptionContext:<key> and kms:EncryptionContextKeys
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
+ */
+function kmsRequests(command: string, input: Input): IamRequest[] {
+  const context: Record<string, string | string[]> = { 'kms:CallerAccount': TEST_ACCOUNT };
+  if (command === 'CreateGrant') {
+    const operations = input.Operations;
+    if (Array.isArray(operations)) context['kms:GrantOperations'] = operations.map(String);
+    const grantee = str(input.GranteePrincipal);
+    if (grantee) context['kms:GranteePrincipal'] = grantee;
+    context['kms:GrantIsForAWSResource'] = 'false';
+    const constraints = (input.Constraints ?? {}) as Record<string, Record<string, string> | undefined>;
+    for (const type of ['EncryptionContextSubset', 'EncryptionContextEquals']) {
+      const pairs = constraints[type];
+      if (!pairs) continue;
+      context['kms:GrantConstraintType'] = type;
+      for (const [key, value] of Object.entries(pairs)) context[`kms:EncryptionContext:${key}`] = value;
+      context['kms:EncryptionContextKeys'] = Object.keys(pairs);
+    }
+  }
+  return [{ action: `kms:${command}`, resource: TEST_KEY_ARN, context }];
+}
+
+/**
+ * SNS calls: on the topic they name, or (Unsubscribe, Get/SetSubscriptionAttributes) on the
+ * topic of the subscription (its ARN is the topic's plus an id); Subscribe sets sns:Protocol and
+ * sns:Endpoint (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html).
+ */
+function snsRequests(command: string, input: Input): IamRequest[] {
+  const subscription = str(input.SubscriptionArn);
+  const topic = str(input.TopicArn) ?? (subscription ? subscription.split(':').slice(0, 6).join(':') : '*');
+  const context: Record<string, string> = {};
+  if (command === 'Subscribe') {
+    const [protocol, endpoint] = [str(input.Protocol), str(input.Endpoint)];
+    if (protocol) context['sns:Protocol'] = protocol;
+    if (endpoint) context['sns:Endpoint'] = endpoint;
+  }
+  const primary: IamRequest = { action: `sns:${command}`, resource: topic, context };
+  return command === 'Publish' ? [primary, ...implied('sns', ['kms:GenerateDataKey', 'kms:Decrypt'], { 'aws:sns:topicArn': topic })] : [primary];
 }
 
 function sfnRequests(command: string, input: Input): IamRequest[] {
@@ -196,11 +244,10 @@ export function iamRequestsOf(service: string, command: string, input: Input): I
       return dynamoRequests(command, input);
     case 'SecretsManager':
       return secretsRequests(command, input);
-    case 'SNS': {
-      const topic = str(input.TopicArn) ?? '*';
-      const primary: IamRequest = { action: `sns:${command}`, resource: topic, context: {} };
-      return command === 'Publish' ? [primary, ...implied('sns', ['kms:GenerateDataKey', 'kms:Decrypt'], { 'aws:sns:topicArn': topic })] : [primary];
-    }
+    case 'SNS':
+      return snsRequests(command, input);
+    case 'KMS':
+      return kmsRequests(command, input);
     case 'SFN':
       return sfnRequests(command, input);
     default:
@@ -213,5 +260,6 @@ export function subjectOf(input: Input): CallSubject {
   const transact = (input.TransactItems as Record<string, Input>[] | undefined)?.flatMap((item) => Object.values(item))[0];
   const batch = Object.keys((input.RequestItems as Input | undefined) ?? {})[0];
   const tableName = str(input.TableName) ?? str(transact?.TableName) ?? batch;
-  return { tableName, secretId: str(input.SecretId) ?? str(input.Name), topicArn: str(input.TopicArn) };
+  const subscription = str(input.SubscriptionArn);
+  return { tableName, secretId: str(input.SecretId) ?? str(input.Name), topicArn: str(input.TopicArn) ?? (subscription ? subscription.split(':').slice(0, 6).join(':') : undefined) };
 }

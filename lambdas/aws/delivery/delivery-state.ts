@@ -10,13 +10,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClientDelivery, DeliveryProjectionState } from '../../core/delivery';
 import { clientItemKey } from '../table-keys';
+import { DELIVERY_READ_ATTRIBUTES, DELIVERY_STATE_ATTRIBUTE } from './delivery-attributes';
 import { classifyTransient } from '../transient';
 import { guardedUpdate } from '../update-expression';
-
-/** The attributes of a client record the projection reads (a GetItem projection: IAM allows no others). */
-export const DELIVERY_READ_ATTRIBUTES = ['clientId', 'secretId', 'offboardedAt', 'delivery', 'deliveryProjection'] as const;
-/** The one attribute the projection writes. */
-export const DELIVERY_STATE_ATTRIBUTE = 'deliveryProjection';
 
 /** What the projection knows of a client. */
 export interface DeliveryView {
