@@ -4,7 +4,8 @@
  * chart, and an SVG timeline.
  */
 import type { LocalRotationResult } from '../local-rotation-runner';
-import type { CallerBehaviour, RequestOutcome } from './callers';
+import { CALLER_BEHAVIOURS, type CallerBehaviour, type RequestOutcome } from './callers';
+import { emergencyRecoveries, NO_OBSERVATIONS, pickupLatency, switchTimes, type DeliveryObservations, type EmergencyRecovery, type PickupLatency, type SwitchRecord } from './delivery-figures';
 import type { RehearsalOptions } from './options';
 import { layoutLabels, textWidth, type LabelLayout } from './timeline-layout';
 
@@ -18,7 +19,18 @@ export interface RotationRecord {
   readonly mode: string;
   readonly startedAtMs: number;
   readonly endedAtMs: number;
+  /** Wall-clock start (emergency recovery is measured in real milliseconds). */
+  readonly startedAtWallMs: number;
   readonly result: LocalRotationResult;
+}
+
+/** Figures of one kind of consumer. */
+export interface KindFigures {
+  readonly callers: number;
+  readonly requests: number;
+  readonly failures: number;
+  /** Simulated minutes from each rotation of its clients to each consumer's first request with the new key (null: never). */
+  readonly switchAfterMinutes: readonly (number | null)[];
 }
 
 /** Everything the rehearsal measured. */
@@ -28,8 +40,9 @@ export interface RehearsalReport {
   readonly simulatedMinutes: number;
   readonly requests: { readonly total: number; readonly ok: number; readonly failed: number };
   readonly failuresByReason: Record<string, number>;
-  readonly byBehaviour: Record<CallerBehaviour, { readonly callers: number; readonly requests: number; readonly failures: number }>;
-  /** Failures seen by prompt and lagging callers (the SDK users): must be 0. */
+  /** Per kind of consumer (the never-updating one included). */
+  readonly byBehaviour: Record<CallerBehaviour, KindFigures>;
+  /** Failures seen by every consumer but the never-updating one (the SDK users): must be 0. */
   readonly wellBehavedFailures: number;
   readonly rotations: readonly {
     readonly clientId: string;
@@ -48,6 +61,12 @@ export interface RehearsalReport {
   readonly timeline: readonly TimelineBucket[];
   /** The same buckets per consumer kind (the SVG draws one strip per kind). */
   readonly timelineByKind: Partial<Record<CallerBehaviour, readonly TimelineBucket[]>>;
+  /** Each consumer's switch to the new key, per rotation of its client. */
+  readonly switches: readonly SwitchRecord[];
+  /** How each consumer of a client rotated in emergency came back to a working key. */
+  readonly emergencyRecovery: readonly EmergencyRecovery[];
+  /** The pickup endpoint's latency as the outside-AWS consumers saw it (absent: none ran). */
+  readonly pickupLatency?: PickupLatency;
 }
 
 /** Requests of one time bucket, by the key they were accepted with. */
@@ -63,19 +82,37 @@ export const CONSUMER_KINDS: Readonly<Record<CallerBehaviour, { readonly label: 
   prompt: { label: 'prompt: Secrets Manager, SNS\u2192SQS notices', color: '#6a1b9a' },
   lagging: { label: 'lagging: Secrets Manager, timer only', color: '#00838f' },
   never: { label: 'never updates its key', color: '#5d4037' },
+  'outside-aws': { label: 'outside AWS: key pickup, HTTPS webhook', color: '#ef6c00' },
+  'cross-account': { label: 'cross-account: own account, SQS notices', color: '#283593' },
 };
 
 /** Computes the report from what the run recorded. */
-export function buildReport(input: { options: RehearsalOptions; startMs: number; endMs: number; outcomes: readonly RequestOutcome[]; rotations: readonly RotationRecord[]; wallMs: number }): RehearsalReport {
+export function buildReport(input: {
+  options: RehearsalOptions;
+  startMs: number;
+  endMs: number;
+  outcomes: readonly RequestOutcome[];
+  rotations: readonly RotationRecord[];
+  wallMs: number;
+  observations?: DeliveryObservations;
+}): RehearsalReport {
   const { options, startMs, outcomes } = input;
+  const observations = input.observations ?? NO_OBSERVATIONS;
+  const switches = switchTimes(outcomes, input.rotations);
   const minuteOf = (ms: number) => Math.round((ms - startMs) / MINUTE);
   const failuresByReason: Record<string, number> = {};
   for (const o of outcomes) if (!o.ok) failuresByReason[o.reason ?? 'unknown'] = (failuresByReason[o.reason ?? 'unknown'] ?? 0) + 1;
-  const behaviours: CallerBehaviour[] = ['prompt', 'lagging', 'never'];
+  const behaviours = CALLER_BEHAVIOURS;
   const byBehaviour = Object.fromEntries(
     behaviours.map((b) => {
       const mine = outcomes.filter((o) => o.behaviour === b);
-      return [b, { callers: new Set(mine.map((o) => o.caller)).size, requests: mine.length, failures: mine.filter((o) => !o.ok).length }];
+      const figures: KindFigures = {
+        callers: new Set(mine.map((o) => o.caller)).size,
+        requests: mine.length,
+        failures: mine.filter((o) => !o.ok).length,
+        switchAfterMinutes: switches.filter((s) => s.kind === b).map((s) => s.afterMinutes),
+      };
+      return [b, figures];
     }),
   ) as RehearsalReport['byBehaviour'];
 
@@ -123,12 +160,15 @@ export function buildReport(input: { options: RehearsalOptions; startMs: number;
     requests: { total: outcomes.length, ok: outcomes.length - failed, failed },
     failuresByReason,
     byBehaviour,
-    wellBehavedFailures: byBehaviour.prompt.failures + byBehaviour.lagging.failures,
+    wellBehavedFailures: behaviours.filter((b) => b !== 'never').reduce((sum, b) => sum + byBehaviour[b].failures, 0),
     rotations,
     remindersSent: rotations.reduce((sum, r) => sum + r.reminders, 0),
     retiredAtDeadline: rotations.filter((r) => r.retiredAtDeadline).length,
     timeline,
     timelineByKind,
+    switches,
+    emergencyRecovery: emergencyRecoveries(outcomes, input.rotations, observations),
+    ...(pickupLatency(observations) ? { pickupLatency: pickupLatency(observations) } : {}),
   };
 }
 
@@ -159,9 +199,24 @@ export function renderSummary(report: RehearsalReport, chartPath?: string): stri
     }`,
   );
   for (const [behaviour, figures] of Object.entries(byBehaviour)) {
-    lines.push(`  ${behaviour.padEnd(8)} callers ${figures.callers}, requests ${figures.requests}, failures ${figures.failures}`);
+    if (figures.callers === 0) continue;
+    const switched = figures.switchAfterMinutes.filter((m): m is number => m !== null);
+    const switchText =
+      behaviour === 'never' || figures.switchAfterMinutes.length === 0
+        ? ''
+        : `, new key used after ${switched.length ? `${Math.min(...switched)}-${Math.max(...switched)} min` : '-'}${switched.length < figures.switchAfterMinutes.length ? ` (${figures.switchAfterMinutes.length - switched.length} not switched)` : ''}`;
+    lines.push(`  ${behaviour.padEnd(13)} callers ${figures.callers}, requests ${figures.requests}, failures ${figures.failures}${switchText}`);
   }
   lines.push(`well-behaved failures ${report.wellBehavedFailures}${report.wellBehavedFailures === 0 ? ' (as required)' : '  <-- MUST BE 0'}`);
+  for (const e of report.emergencyRecovery) {
+    const after = (what: string, value: number | undefined) => (value === undefined ? [] : [`${what} ${(value / 1000).toFixed(2)} s`]);
+    const steps = [...after('notice after', e.noticeAfterMs), ...after('new key held after', e.heldAfterMs), ...after('used after', e.usedAfterMs)];
+    lines.push(`emergency ${e.clientId}  ${e.consumer} (${e.kind}): ${steps.join(', ') || 'new key never used'} wall, ${e.usedAfterMinutes ?? '-'} simulated min, ${e.failuresAfter} refused`);
+  }
+  if (report.pickupLatency) {
+    const p = report.pickupLatency;
+    lines.push(`pickup latency      p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms, max ${p.maxMs} ms over ${p.requests} pickups (${p.failures} refused; loopback, one process)`);
+  }
   lines.push(`reminders sent      ${report.remindersSent} (key.expiring)`);
   lines.push(`retired at deadline ${report.retiredAtDeadline} (old key still in use at the hard deadline)`);
   lines.push('');
