@@ -42,3 +42,39 @@ export class KeyUnavailableError extends KeyRollError {
 export class InvalidClientOptionsError extends KeyRollError {
   override readonly name = 'InvalidClientOptions';
 }
+
+/**
+ * The pickup endpoint refused the client's assertion (HTTP 401 `invalid_client`): the private
+ * key is not one registered for the client, its kid is unknown, the clock is off, or the
+ * assertion was replayed. The endpoint says nothing more, by design; neither does this error.
+ */
+export class PickupUnauthorizedError extends KeyRollError {
+  override readonly name = 'PickupUnauthorized';
+  constructor(
+    /** The pickup URL. */
+    readonly url: string,
+  ) {
+    super(`The key pickup at ${url} refused the client's assertion (401 invalid_client): check the client id, the kid, the private key registered for it, and the clock.`);
+  }
+}
+
+/**
+ * A key pickup failed otherwise: the endpoint answered 400 `invalid_request`, a 5xx or an
+ * unexpected status or content type, the request timed out, or the response could not be
+ * decrypted or is not for this client. `status` and `code` (the body's `error` field, only when
+ * it is one the protocol defines) say which; no other part of a response body is kept.
+ */
+export class PickupFailedError extends KeyRollError {
+  override readonly name = 'PickupFailed';
+  constructor(
+    readonly url: string,
+    /** The HTTP status, when there was a response. */
+    readonly status: number | undefined,
+    /** `invalid_request` / `invalid_client` when the body said so. */
+    readonly code: string | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The key pickup at ${url} failed: ${detail}`, options);
+  }
+}

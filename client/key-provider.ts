@@ -133,7 +133,7 @@ function classify(error: unknown): KeyUnavailableReason {
   const name = error instanceof Error ? error.name : '';
   if (name === 'MalformedKey') return KeyUnavailableReason.MALFORMED;
   if (name === 'ResourceNotFoundException' || name === 'KeyNotFound') return KeyUnavailableReason.NOT_FOUND;
-  if (name === 'AccessDeniedException' || name === 'DecryptionFailure' || name === 'UnrecognizedClientException') {
+  if (name === 'AccessDeniedException' || name === 'DecryptionFailure' || name === 'UnrecognizedClientException' || name === 'PickupUnauthorized') {
     return KeyUnavailableReason.ACCESS_DENIED;
   }
   return KeyUnavailableReason.REQUEST_FAILED;

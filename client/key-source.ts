@@ -20,8 +20,8 @@ export interface KeyRead extends SecretValue {
  * source for; the provider classifies what `read()` rejects with (see {@link KeyUnavailableReason}):
  * a `MalformedKey` error (from {@link parseSecretValue} / {@link parseKeyText}) is `malformed`,
  * a {@link KeyNotFoundError} or an AWS `ResourceNotFoundException` is `not-found`, an AWS
- * `AccessDeniedException` / `DecryptionFailure` / `UnrecognizedClientException` is
- * `access-denied`, anything else `request-failed`. Rejections must not carry the key.
+ * `AccessDeniedException` / `DecryptionFailure` / `UnrecognizedClientException` or a
+ * `PickupUnauthorized` is `access-denied`, anything else `request-failed`. Rejections must not carry the key.
  */
 export interface KeySource {
   /** What kind of place it is, for messages: `secret`, `environment variable`, `file`. */

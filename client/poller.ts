@@ -9,20 +9,30 @@
  * Messages are deleted once handled, including ignored and unparseable ones. A message
  * whose refresh failed is left on the queue, so it comes back after the visibility timeout
  * and the refresh is tried again.
+ *
+ * A queue in another account than the topic receives a SubscriptionConfirmation when KeyRoll
+ * subscribes it. Given the topic ARN, the poller verifies that message like an HTTPS webhook
+ * does (signature, certificate host, topic, age: sns-message.ts) and confirms it by visiting
+ * its SubscribeURL (host checked again), then deletes it. A confirmation that fails to verify
+ * is logged and deleted with no effect; one whose confirmation request fails stays queued.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type DeleteMessageBatchCommandOutput, type Message, type ReceiveMessageCommandOutput } from '@aws-sdk/client-sqs';
 // Shared code only through the main entry: the built `sqs` entry imports it from there instead
 // of carrying a second copy (packages/client/entries.ts).
 import {
   applyRotationNotification,
+  confirmSnsSubscription,
   InvalidClientOptionsError,
   NotificationOutcome,
   parseRotationNotification,
   redactKeys,
   silentLogger,
+  SnsMessageType,
+  SnsMessageVerifier,
   systemScheduler,
   type ApiKeySource,
   type ClientLogger,
+  type FetchLike,
   type Scheduler,
 } from './index';
 
@@ -64,6 +74,16 @@ export interface SqsNotificationPollerOptions {
   readonly scheduler?: Scheduler;
   /** @default silent */
   readonly logger?: ClientLogger;
+  /**
+   * KeyRoll's client topic. When set, a SubscriptionConfirmation from it on the queue (a queue in
+   * another account) is verified and confirmed. Unset: such a message is logged and deleted.
+   * @default none
+   */
+  readonly topicArn?: string;
+  /** Verifies SubscriptionConfirmations. @default one for `topicArn` */
+  readonly verifier?: SnsMessageVerifier;
+  /** Fetches signing certificates and visits SubscribeURL. @default globalThis.fetch */
+  readonly fetch?: FetchLike;
 }
 
 /** What one poll did. */
@@ -74,6 +94,8 @@ export interface PollResult {
   /** Messages whose refresh failed; left on the queue for redelivery. */
   readonly failed: number;
   readonly deleted: number;
+  /** SubscriptionConfirmations verified and confirmed. */
+  readonly confirmed: number;
 }
 
 function integerIn(name: string, value: number, min: number, max: number): number {
@@ -102,6 +124,8 @@ export class SqsNotificationPoller {
   readonly #errorBackoffMs: number;
   readonly #scheduler: Scheduler;
   readonly #logger: ClientLogger;
+  readonly #verifier: SnsMessageVerifier | undefined;
+  readonly #fetch: FetchLike | undefined;
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #wakeUp: (() => void) | undefined;
@@ -124,6 +148,8 @@ export class SqsNotificationPoller {
     }
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#logger = options.logger ?? silentLogger;
+    this.#fetch = options.fetch;
+    this.#verifier = options.verifier ?? (options.topicArn !== undefined ? new SnsMessageVerifier({ topicArn: options.topicArn, fetch: options.fetch }) : undefined);
   }
 
   /** Whether the poll loop is running. */
@@ -175,6 +201,7 @@ export class SqsNotificationPoller {
       ignored: outcomes.filter((o) => o === NotificationOutcome.IGNORED).length,
       failed: outcomes.filter((o) => o === 'failed').length,
       deleted,
+      confirmed: outcomes.filter((o) => o === 'confirmed').length,
     };
   }
 
@@ -208,7 +235,8 @@ export class SqsNotificationPoller {
     });
   }
 
-  async #handle(message: Message): Promise<NotificationOutcome | 'failed'> {
+  async #handle(message: Message): Promise<NotificationOutcome | 'failed' | 'confirmed'> {
+    if (subscriptionConfirmation(message.Body)) return this.#confirm(message);
     try {
       return await applyRotationNotification(this.#provider, this.clientId, parseRotationNotification(message.Body, message.MessageAttributes));
     } catch (error) {
@@ -219,6 +247,31 @@ export class SqsNotificationPoller {
       });
       return 'failed';
     }
+  }
+
+  /** A SubscriptionConfirmation: verified and confirmed when a topic is configured, else ignored. */
+  async #confirm(message: Message): Promise<NotificationOutcome | 'failed' | 'confirmed'> {
+    const where = { queueUrl: this.queueUrl, messageId: message.MessageId };
+    if (!this.#verifier) {
+      this.#logger.warn('KeyRoll: a SubscriptionConfirmation arrived but no topicArn is configured to verify it; ignored.', where);
+      return NotificationOutcome.IGNORED;
+    }
+    let verified;
+    try {
+      verified = await this.#verifier.verify(message.Body);
+    } catch (error) {
+      this.#logger.warn('KeyRoll: a SubscriptionConfirmation was rejected; nothing done.', { ...where, ...describe(error) });
+      return NotificationOutcome.IGNORED;
+    }
+    try {
+      await confirmSnsSubscription(verified, this.#fetch ? { fetch: this.#fetch } : {});
+    } catch (error) {
+      this.#verifier.release(verified.MessageId);
+      this.#logger.warn('KeyRoll: confirming the subscription failed; the message stays queued.', { ...where, ...describe(error) });
+      return 'failed';
+    }
+    this.#logger.info?.('KeyRoll: subscription of the queue to the client topic confirmed.', { ...where, topicArn: verified.TopicArn });
+    return 'confirmed';
   }
 
   async #delete(messages: readonly Message[]): Promise<number> {
@@ -244,6 +297,17 @@ export class SqsNotificationPoller {
       });
       return 0;
     }
+  }
+}
+
+/** Whether an SQS body is an SNS SubscriptionConfirmation envelope (cheap check before verifying). */
+function subscriptionConfirmation(body: string | undefined): boolean {
+  if (!body?.includes('SubscriptionConfirmation')) return false;
+  try {
+    const document = JSON.parse(body) as unknown;
+    return typeof document === 'object' && document !== null && (document as { Type?: unknown }).Type === SnsMessageType.SUBSCRIPTION_CONFIRMATION;
+  } catch {
+    return false;
   }
 }
 

@@ -83,7 +83,7 @@ describe('SqsNotificationPoller.pollOnce', () => {
   it('long-polls for up to 10 messages with all message attributes', async () => {
     const { poller, sqs } = setup();
     sqs.batches = [[]];
-    await expect(poller.pollOnce()).resolves.toEqual({ received: 0, refreshed: 0, ignored: 0, failed: 0, deleted: 0 });
+    await expect(poller.pollOnce()).resolves.toEqual({ received: 0, refreshed: 0, ignored: 0, failed: 0, deleted: 0, confirmed: 0 });
     expect(sqs.receives[0].input).toEqual({ QueueUrl: QUEUE_URL, MaxNumberOfMessages: 10, WaitTimeSeconds: 20, MessageAttributeNames: ['All'] });
   });
 
@@ -104,7 +104,7 @@ describe('SqsNotificationPoller.pollOnce', () => {
       ],
     ];
     const result = await poller.pollOnce();
-    expect(result).toEqual({ received: 4, refreshed: 2, ignored: 2, failed: 0, deleted: 4 });
+    expect(result).toEqual({ received: 4, refreshed: 2, ignored: 2, failed: 0, deleted: 4, confirmed: 0 });
     expect(sqs.deleted.sort()).toEqual(['rh-1', 'rh-2', 'rh-3', 'rh-4']);
     expect(provider.currentKeyId()).toBe(next.keyId);
     // Both refreshing messages shared one read.
