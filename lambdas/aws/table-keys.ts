@@ -7,6 +7,11 @@
  * | client      | `CLIENT#<clientId>` | `CLIENT`                    | `CLIENTS`           | `CLIENT#<clientId>` |
  * | audit event | `CLIENT#<clientId>` | `AUDIT#<rotationId or at>#<action>[#<keyId>][#<sequence>]` (append-only) |  |         |
  * | fleet selection chunk | `FLEET#<fleetId>` | `SELECTION#<chunk, 5 digits>` (written once per fleet id) |  |  |
+ * | pickup jti  | `PICKUP#<clientId>` | `JTI#<jti>` (written once: a replay fails the condition) |  |  |
+ *
+ * The table's TTL attribute is {@link TTL_ATTRIBUTE} (epoch seconds). Only pickup jti items
+ * carry it (a little after the assertion's `exp`, when a replay would be refused as expired
+ * anyway); DynamoDB deletes them some time after, never any other item.
  *
  * The auth hot path is one GetItem on `KEY#<hash>`. Every client record also sits in the
  * byClient partition `CLIENTS`, so a fleet rotation pages through the clients with a Query
@@ -23,6 +28,8 @@ export const KEY_ITEM_PK_PATTERN = 'KEY#*';
 export const TABLE_KEY_ATTRIBUTES = ['pk', 'sk'] as const;
 /** The one attribute the authorizer writes on a key item. */
 export const USAGE_ATTRIBUTE = 'lastUsedAt';
+/** Every client item's (and audit event's) partition key matches this IAM pattern; the pickup function reads only client items. */
+export const CLIENT_ITEM_PK_PATTERN = 'CLIENT#*';
 export const clientItemKey = (clientId: string) => ({ pk: `CLIENT#${clientId}`, sk: 'CLIENT' });
 export const keyIndexKey = (clientId: string, createdAt: string, keyId: string) => ({
   gsi1pk: `CLIENT#${clientId}`,
@@ -44,3 +51,10 @@ export const auditItemKey = (clientId: string, discriminator: string, action: st
 export const fleetSelectionKey = (fleetId: string, chunk: number) => ({ pk: `FLEET#${fleetId}`, sk: `SELECTION#${String(chunk).padStart(5, '0')}` });
 /** The partition of a fleet's selection chunks (the fleet page reads only these: IAM dynamodb:LeadingKeys `FLEET#*`). */
 export const fleetPartition = (fleetId: string) => `FLEET#${fleetId}`;
+
+/** A spent pickup assertion id (lambdas/aws/pickup/pickup-table.ts). */
+export const pickupJtiKey = (clientId: string, jti: string) => ({ pk: `PICKUP#${clientId}`, sk: `JTI#${jti}` });
+/** Every pickup jti item's partition key matches this IAM pattern (`dynamodb:LeadingKeys`); no other item's does. */
+export const PICKUP_ITEM_PK_PATTERN = 'PICKUP#*';
+/** The table's TTL attribute (epoch seconds; `timeToLiveAttribute` in lib/keyroll-rotation.ts). Only pickup jti items have it. */
+export const TTL_ATTRIBUTE = 'expiresAtEpoch';
