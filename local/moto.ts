@@ -25,9 +25,10 @@
  * moto itself (to show the race).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, constants as fsConstants, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { createLocalCa, LOCAL_CA_ENV, type LocalCa } from './local-ca';
 import { startSerializingProxy } from './serializing-proxy';
 
 /** The moto version local/moto-patches/sitecustomize.py is written for (its MOTO_VERSION). */
@@ -55,6 +56,8 @@ export interface MotoHandle {
   readonly startupMs?: number;
   /** moto's own address, behind the proxy. */
   readonly motoEndpoint?: string;
+  /** The CA moto trusts for https webhooks (not for an external endpoint). */
+  readonly localCa?: LocalCa;
 }
 
 export interface MotoCommand {
@@ -377,6 +380,19 @@ function pruneOldLogs(dir: string): void {
   }
 }
 
+/** Keeps the last KEEP_LOG_FILES CAs of earlier runs (each start makes one). */
+function pruneOldCas(dir: string): void {
+  try {
+    const cas = readdirSync(dir)
+      .filter((f) => f.startsWith('local-ca-'))
+      .map((f) => ({ f, t: statSync(path.join(dir, f)).mtimeMs }))
+      .sort((a, b) => b.t - a.t);
+    for (const { f } of cas.slice(KEEP_LOG_FILES)) rmSync(path.join(dir, f), { recursive: true, force: true });
+  } catch {
+    // housekeeping only
+  }
+}
+
 function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -423,6 +439,9 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoHan
   const logDir = path.join(PROJECT_ROOT, '.cache');
   mkdirSync(logDir, { recursive: true });
   pruneOldLogs(logDir);
+  pruneOldCas(logDir);
+  const localCa = createLocalCa(logDir);
+  process.env[LOCAL_CA_ENV] = localCa.dir;
 
   let lastFailure = '';
   for (let attempt = 1; attempt <= MAX_PORT_ATTEMPTS; attempt++) {
@@ -436,7 +455,8 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoHan
       child = spawn(cmd.command, [...cmd.args, '-H', '127.0.0.1', '-p', String(port)], {
         cwd: PROJECT_ROOT,
         // With the patches (local/moto-patches/sitecustomize.py): moto as strict as AWS, or not started at all.
-        env: { ...withMotoPatches(env), PYTHONUNBUFFERED: '1' },
+        // REQUESTS_CA_BUNDLE: the only CA moto's `requests` trusts is the run's own (https webhooks).
+        env: { ...withMotoPatches(env), PYTHONUNBUFFERED: '1', REQUESTS_CA_BUNDLE: localCa.certFile },
         // Same process group as jest, so a Ctrl-C in the terminal also reaches moto.
         stdio: ['ignore', logFd, logFd],
       });
@@ -495,7 +515,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoHan
       if (refusal) throw new MotoPatchError(`moto (${cmd.source}) refused to start with KeyRoll's patches:\n${refusal}\n--- ${logFile} ---\n${log}\n\n${remedy(PROJECT_ROOT)}`);
       throw new MotoUnavailableError(`moto (${cmd.source}) did not come up on ${endpoint}: ${lastFailure}\n\n${remedy(PROJECT_ROOT)}`);
     }
-    const base = { stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0, motoEndpoint: endpoint };
+    const base = { stop, external: false, source: cmd.source, pid: child.pid, logFile, startupMs: Date.now() - t0, motoEndpoint: endpoint, localCa };
     if (env.KEYROLL_MOTO_CONCURRENT === '1') return { ...base, endpoint };
     let proxy;
     try {

@@ -50,6 +50,12 @@ export interface ClientDelivery {
 export interface DeliveryProjectionState {
   /** The subscriptions KeyRoll created, so that removing an endpoint needs no topic-wide listing. */
   readonly subscriptions: readonly (NotificationEndpoint & { readonly subscriptionArn: string })[];
+  /**
+   * The readers whose secret-policy statement and KMS grant KeyRoll may have made, so that
+   * removing one needs no key-wide ListGrants (absent: none yet). Written before the grants are
+   * made, so a crash leaves no grant unaccounted for.
+   */
+  readonly readers?: readonly string[];
   /** When the projection last converged to the record. */
   readonly projectedAt: string;
 }

@@ -60,6 +60,42 @@ DynamoDB transaction limits as AWS enforces them (test/aws/moto-dynamodb-limits.
 - transaction-4mb: the aggregate size of the items in a TransactWriteItems or TransactGetItems
   request cannot exceed 4 MB; moto has no such check.
 
+SNS subscriptions as documented (moto 5.2.1 confirms every subscription at once and posts to http(s)
+endpoints synchronously; test/aws/moto-sns-confirmation.test.ts cites the documentation for each):
+
+- sns-subscription-confirmation: a subscription starts PendingConfirmation, and receives nothing but
+  its confirmation request until ConfirmSubscription (the API, or a GET of the SubscribeURL) presents
+  its token, when it is
+  - http/https: SNS POSTs a signed SubscriptionConfirmation (Token, SubscribeURL) to the endpoint
+    (https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.confirm.html);
+  - email/email-json: the recipient confirms from the message (no mail leaves moto: the confirmation
+    is kept in an outbox, GET /sns_<region>/keyroll/email-outbox)
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html);
+  - sqs, when the queue is in another account than the topic and the subscriber is not the queue
+    owner: "When the queue owner creates a subscription, the subscription doesn't require
+    confirmation"; otherwise the queue receives the SubscriptionConfirmation
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-send-message-to-sqs-cross-account.html).
+  Subscribe answers "pending confirmation" for a pending subscription unless ReturnSubscriptionArn
+  is true, and ListSubscriptions(ByTopic) show its ARN as PendingConfirmation
+  (https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html). A wrong token is InvalidParameter.
+  The SubscribeURL points at the endpoint the Subscribe request was sent to, under /sns_<region>/
+  (which moto_server routes to SNS without a signature). The SigningCertURL keeps AWS's host (as in
+  moto's Notifications), so a client's host check runs unchanged; moto serves the PEM under
+  /sns_<region>/ too (local/sns-local-urls.ts maps one to the other).
+  Confirmations are signed as the documentation lists the fields
+  (https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html) with moto's own
+  per-subscription key, whose certificate moto already serves.
+- sns-http-delivery: http/https messages are POSTed after the request that caused them has answered
+  (in a thread, as SNS delivers asynchronously), with the x-amz-sns-* headers AWS sends
+  (https://docs.aws.amazon.com/sns/latest/dg/http-header.html) and MessageAttributes in the body.
+  moto posted inside the Publish request, so a webhook that called back into moto through the
+  serialising proxy waited for itself forever.
+- sns-notification-signature: a Notification's signature covers Subject when the message has one, as
+  the documented string to sign says (sns-verify-signature-of-message.html); moto left it out, so a
+  client verifying by the documentation rejected every message with a Subject.
+- sns-sqs-queue-account: an SQS subscription delivers to the queue its ARN names, in that account
+  (moto sent to a queue of that name in the topic's account).
+
 Nothing else changes: every other request runs moto's own code.
 """
 import copy as _copy
@@ -514,6 +550,304 @@ def _transaction_4mb():
     return apply
 
 
+# --- SNS subscriptions as documented ---------------------------------------------------------------
+
+_PENDING = "PendingConfirmation"
+_HTTP_TIMEOUT_S = 15  # the harness's bound on one webhook POST: a hung endpoint must not hold a thread forever
+
+
+def _sns_account_of(arn):
+    return arn.split(":")[4]
+
+
+def _sns_subscription_confirmation():
+    patch = "sns-subscription-confirmation"
+    import secrets
+    import threading
+    import urllib.parse
+
+    backend_class = _expect(patch, "moto.sns.models:SNSBackend")
+    subscription_class = _expect(patch, "moto.sns.models:Subscription")
+    response_class = _expect(patch, "moto.sns.responses:SNSResponse")
+    urls = _target(patch, "moto.sns.urls")
+    if "{0}/$" not in getattr(urls, "url_paths", {}):
+        raise ShapeError(patch, "moto.sns.urls:url_paths has no `{0}/$`")
+    sns_backends = _expect(patch, "moto.sns.models:sns_backends")
+    sqs_backends = _expect(patch, "moto.sns.models:sqs_backends")
+    action_result = _expect(patch, "moto.sns.responses:ActionResult", "result")
+    invalid = _expect(patch, "moto.sns.exceptions:SNSInvalidParameter")
+    original_subscribe = _expect(patch, "moto.sns.models:SNSBackend.subscribe", "self", "topic_arn", "endpoint", "protocol", source_has='"PendingConfirmation": False')
+    _expect(patch, "moto.sns.models:SNSBackend._find_subscription", "self", "topic_arn", "endpoint", "protocol")
+    original_publish = _expect(
+        patch, "moto.sns.models:Subscription.publish",
+        "self", "message", "message_id", "subject", "message_attributes", "group_id", "deduplication_id", "message_structure",
+    )
+    _expect(patch, "moto.sns.models:Subscription.get_post_data", "self", "message", "message_id", "subject", "message_attributes")
+    _expect(patch, "moto.sns.models:Subscription.private_key", "self")
+    original_response_subscribe = _expect(patch, "moto.sns.responses:SNSResponse.subscribe", "self", source_has="self.backend.subscribe(")
+    _expect(patch, "moto.sns.responses:SNSResponse.confirm_subscription", "self")
+    _expect(patch, "moto.sns.responses:SNSResponse.list_subscriptions", "self", source_has="self.backend.list_subscriptions(")
+    _expect(patch, "moto.sns.responses:SNSResponse.list_subscriptions_by_topic", "self", source_has="self.backend.list_subscriptions_by_topic(")
+    _expect(patch, "moto.sns.responses:SNSResponse.serve_pem", "request", "full_url", "headers")
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    import base64
+
+    request_state = threading.local()
+
+    def is_pending(subscription):
+        return subscription.attributes.get(_PENDING) is True
+
+    def needs_confirmation(subscriber_account, subscription):
+        protocol = subscription.protocol
+        if protocol in ("http", "https", "email", "email-json"):
+            return True
+        if protocol == "sqs":
+            queue_account = _sns_account_of(subscription.endpoint)
+            return queue_account != subscription.topic.account_id and subscriber_account != queue_account
+        return False
+
+    def public_base(region):
+        # The endpoint the Subscribe request came to (the serialising proxy), so the SubscribeURL works locally.
+        host = getattr(request_state, "host", None)
+        return f"http://{host}/sns_{region}" if host else f"https://sns.{region}.amazonaws.com"
+
+    def sign(subscription, fields):
+        # sns-verify-signature-of-message.html: "name\nvalue\n" for each field, in this order.
+        text = "".join(f"{name}\n{fields[name]}\n" for name in ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"))
+        signature = subscription.private_key().sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(signature).decode("ascii")
+
+    def confirmation(subscription):
+        topic = subscription.topic
+        region = topic.sns_backend.region_name
+        message = (
+            f"You have chosen to subscribe to the topic {topic.arn}.\n"
+            "To confirm the subscription, visit the SubscribeURL included in this message."
+        )
+        message_id = str(_uuid4())
+        # moto's Notification data gives the Timestamp and a SigningCertURL whose PEM moto serves for this key.
+        base = subscription.get_post_data(message, message_id, None)
+        token = subscription._keyroll_token
+        subscribe_url = f"{public_base(region)}/?" + urllib.parse.urlencode({"Action": "ConfirmSubscription", "TopicArn": topic.arn, "Token": token})
+        body = {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": message_id,
+            "Token": token,
+            "TopicArn": topic.arn,
+            "Message": message,
+            "SubscribeURL": subscribe_url,
+            "Timestamp": base["Timestamp"],
+            "SignatureVersion": base["SignatureVersion"],
+            "SigningCertURL": base["SigningCertURL"],  # AWS's host, as in moto's Notifications: clients check it
+        }
+        body["Signature"] = sign(subscription, body)
+        return body
+
+    def send_confirmation(subscription):
+        body = confirmation(subscription)
+        protocol = subscription.protocol
+        if protocol in ("http", "https"):
+            _post_later(subscription.endpoint, body, {"x-amz-sns-message-type": "SubscriptionConfirmation", "x-amz-sns-message-id": body["MessageId"], "x-amz-sns-topic-arn": body["TopicArn"]})
+        elif protocol == "sqs":
+            queue_account, region, queue_name = _sns_account_of(subscription.endpoint), subscription.endpoint.split(":")[3], subscription.endpoint.split(":")[-1]
+            try:
+                sqs_backends[queue_account][region].send_message(queue_name, _json.dumps(body, sort_keys=True, indent=2, separators=(",", ": ")))
+            except Exception as error:  # noqa: BLE001 - a missing queue loses the confirmation, as on AWS
+                _sys.stderr.write(f"{MARKER} {patch}: confirmation to {subscription.endpoint} not delivered: {error}\n")
+        else:
+            _EMAIL_OUTBOX.append({"To": subscription.endpoint, "Protocol": protocol, **body})
+
+    def subscribe(self, topic_arn, endpoint, protocol):
+        existing = self._find_subscription(topic_arn, endpoint, protocol)
+        subscription = original_subscribe(self, topic_arn, endpoint, protocol)
+        if existing is None and needs_confirmation(self.account_id, subscription):
+            subscription.attributes[_PENDING] = True
+            subscription.attributes["ConfirmationWasAuthenticated"] = False
+            subscription._keyroll_token = secrets.token_hex(128)
+        if is_pending(subscription):
+            send_confirmation(subscription)  # again on a repeated Subscribe, as SNS resends it
+        return subscription
+
+    def publish(self, message, message_id, subject=None, message_attributes=None, group_id=None, deduplication_id=None, message_structure=None):
+        if is_pending(self):
+            return  # nothing reaches an unconfirmed endpoint
+        return original_publish(self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure)
+
+    def response_subscribe(self):
+        request_state.host = self.headers.get("Host")
+        try:
+            result = original_response_subscribe(self)
+        finally:
+            request_state.host = None
+        arn = result.result["SubscriptionArn"]
+        found = self.backend.subscriptions.get(arn)
+        return_arn = str(self._get_param("ReturnSubscriptionArn", "false")).lower() == "true"
+        if found is not None and is_pending(found) and not return_arn:
+            return action_result({"SubscriptionArn": "pending confirmation"})
+        return result
+
+    def listed(subscriptions):
+        return [
+            {"SubscriptionArn": _PENDING, "Owner": s.owner, "Protocol": s.protocol, "Endpoint": s.endpoint, "TopicArn": s.topic.arn} if is_pending(s) else s
+            for s in subscriptions
+        ]
+
+    def list_subscriptions(self):
+        subscriptions, next_token = self.backend.list_subscriptions(next_token=self._get_param("NextToken"))
+        return action_result({"Subscriptions": listed(subscriptions), "NextToken": next_token})
+
+    def list_subscriptions_by_topic(self):
+        subscriptions, next_token = self.backend.list_subscriptions_by_topic(self._get_param("TopicArn"), next_token=self._get_param("NextToken"))
+        return action_result({"Subscriptions": listed(subscriptions), "NextToken": next_token})
+
+    def confirm_subscription(self):
+        topic_arn, token = self._get_param("TopicArn"), self._get_param("Token")
+        self.backend.get_topic(topic_arn)  # TopicNotFound, as moto answered
+        # The subscription lives in the subscriber's account's backend, whoever presents the token.
+        for account_backends in list(sns_backends.values()):
+            for backend in list(account_backends.values()):
+                for subscription in list(backend.subscriptions.values()):
+                    if subscription.topic.arn == topic_arn and token and getattr(subscription, "_keyroll_token", None) == token:
+                        if is_pending(subscription):
+                            subscription.attributes[_PENDING] = False
+                            subscription.attributes["ConfirmationWasAuthenticated"] = "authorization" in {k.lower() for k in self.headers.keys()}
+                        return action_result({"SubscriptionArn": subscription.arn})
+        raise invalid("Invalid token")
+
+    def email_outbox(request, full_url, headers):
+        return 200, {"Content-Type": "application/json"}, _json.dumps(_EMAIL_OUTBOX)
+
+    def apply():
+        backend_class.subscribe = subscribe
+        subscription_class.publish = publish
+        response_class.subscribe = response_subscribe
+        response_class.list_subscriptions = list_subscriptions
+        response_class.list_subscriptions_by_topic = list_subscriptions_by_topic
+        response_class.confirm_subscription = confirm_subscription
+        # Unsigned GETs to /sns_<region>/... are routed to SNS by moto_server (get_service_from_path).
+        urls.url_paths["{0}/sns_(?P<keyroll_region>[^/]+)/$"] = response_class.dispatch
+        urls.url_paths["{0}/sns_(?P<keyroll_region>[^/]+)/SimpleNotificationService-(?P<pem_id>[^/]+).pem"] = response_class.serve_pem
+        urls.url_paths["{0}/sns_(?P<keyroll_region>[^/]+)/keyroll/email-outbox$"] = email_outbox
+
+    return apply
+
+
+_EMAIL_OUTBOX = []
+
+
+def _uuid4():
+    from moto.moto_api._internal import mock_random
+
+    return mock_random.uuid4()
+
+
+def _post_later(url, body, headers):
+    """POSTs `body` to an http(s) endpoint from a thread, as SNS delivers: never inside the request that caused it."""
+    import threading
+
+    import requests
+
+    def post():
+        try:
+            requests.post(
+                url,
+                data=_json.dumps(body).encode("utf-8"),
+                headers={"Content-Type": "text/plain; charset=UTF-8", "User-Agent": "Amazon Simple Notification Service Agent", **headers},
+                timeout=_HTTP_TIMEOUT_S,
+            )
+        except Exception as error:  # noqa: BLE001 - an endpoint that fails loses the message (no retry policy here)
+            _sys.stderr.write(f"{MARKER} sns-http-delivery: POST {url} failed: {type(error).__name__}: {error}\n")
+
+    threading.Thread(target=post, name="keyroll-sns-http", daemon=True).start()
+
+
+def _sns_http_delivery():
+    patch = "sns-http-delivery"
+    subscription_class = _expect(patch, "moto.sns.models:Subscription")
+    original_publish = _expect(
+        patch, "moto.sns.models:Subscription.publish",
+        "self", "message", "message_id", "subject", "message_attributes", "group_id", "deduplication_id", "message_structure",
+        source_has="requests.post(",
+    )
+    _expect(patch, "moto.sns.models:Subscription._parse_message_structure", "self", "message", "protocol")
+
+    def apply():
+        before = subscription_class.publish  # sns-subscription-confirmation's, when applied first
+
+        def publish(self, message, message_id, subject=None, message_attributes=None, group_id=None, deduplication_id=None, message_structure=None):
+            if self.protocol not in ("http", "https") or self.attributes.get(_PENDING) is True:
+                return before(self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure)
+            if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
+                return None
+            if message_structure == "json":
+                message = self._parse_message_structure(message, self.protocol)
+            body = self.get_post_data(message, message_id, subject, message_attributes=message_attributes)
+            body["UnsubscribeURL"] = f"https://sns.{self.topic.sns_backend.region_name}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={self.arn}"
+            _post_later(
+                self.endpoint,
+                body,
+                {"x-amz-sns-message-type": "Notification", "x-amz-sns-message-id": message_id, "x-amz-sns-topic-arn": self.topic.arn, "x-amz-sns-subscription-arn": self.arn},
+            )
+            return None
+
+        subscription_class.publish = publish
+
+    return apply
+
+
+def _sns_sqs_queue_account():
+    patch = "sns-sqs-queue-account"
+    subscription_class = _expect(patch, "moto.sns.models:Subscription")
+    _expect(
+        patch, "moto.sns.models:Subscription.publish",
+        "self", "message", "message_id", "subject", "message_attributes", "group_id", "deduplication_id", "message_structure",
+        source_has="sqs_backends[self.account_id][region]",
+    )
+
+    def apply():
+        before = subscription_class.publish
+
+        def publish(self, message, message_id, subject=None, message_attributes=None, group_id=None, deduplication_id=None, message_structure=None):
+            if self.protocol != "sqs":
+                return before(self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure)
+            # moto's SQS branch looks the queue up in sqs_backends[self.account_id]; one request runs at a
+            # time (local/serializing-proxy.ts), so lending it the queue's account for the call is safe.
+            own_account = self.account_id
+            self.account_id = _sns_account_of(self.endpoint)
+            try:
+                return before(self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure)
+            finally:
+                self.account_id = own_account
+
+        subscription_class.publish = publish
+
+    return apply
+
+
+def _sns_notification_signature():
+    patch = "sns-notification-signature"
+    subscription_class = _expect(patch, "moto.sns.models:Subscription")
+    original = _expect(patch, "moto.sns.models:Subscription.get_post_data", "self", "message", "message_id", "subject", "message_attributes", source_has="string_to_sign")
+    _expect(patch, "moto.sns.models:Subscription.private_key", "self")
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def get_post_data(self, message, message_id, subject, message_attributes=None):
+        data = original(self, message, message_id, subject, message_attributes=message_attributes)
+        if "Subject" in data:
+            text = "".join(f"{name}\n{data[name]}\n" for name in ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"))
+            data["Signature"] = base64.b64encode(self.private_key().sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
+        return data
+
+    def apply():
+        subscription_class.get_post_data = get_post_data
+
+    return apply
+
+
 # Every patch checks its shape before any is applied, so moto is never left half patched.
 _PATCHES = (
     _transaction_undo_log,
@@ -525,6 +859,10 @@ _PATCHES = (
     _secrets_label_cas,
     _transact_get_100_actions,
     _transaction_4mb,
+    _sns_subscription_confirmation,
+    _sns_http_delivery,
+    _sns_sqs_queue_account,
+    _sns_notification_signature,
 )
 
 

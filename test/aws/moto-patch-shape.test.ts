@@ -68,6 +68,8 @@ describe('the moto pin', () => {
   it('the installed moto has the shape the patches expect: they apply', () => {
     const run = pythonWithPatches('import moto.dynamodb.responses as r, moto.secretsmanager.models as m; print(r.TRANSACTION_MAX_ITEMS, type(m.FakeSecret.default_version_id).__name__)');
     expect(run).toMatchObject({ status: 0, stdout: '100 property\n' });
+    const sns = pythonWithPatches("import moto.sns.models as m, moto.sns.urls as u; print(m.Subscription.publish.__qualname__, len([p for p in u.url_paths if 'sns_' in p]))");
+    expect(sns).toMatchObject({ status: 0, stdout: '_sns_sqs_queue_account.<locals>.apply.<locals>.publish 3\n' });
   });
 });
 
@@ -87,6 +89,11 @@ describe('a moto of another shape fails loudly', () => {
       'secrets-label-cas: moto.secretsmanager.models:SecretsManagerBackend.update_secret_version_stage takes (self, secret_id, version_stage, remove_from, move_to)',
     ],
     ['a method gone', 'import moto.secretsmanager.models as m\ndel m.FakeSecret.reset_default_version', 'secrets-current-label: moto.secretsmanager.models:FakeSecret.reset_default_version is missing'],
+    [
+      'an SNS function that no longer confirms at once',
+      'import moto.sns.models as m\n' + 'm.SNSBackend.subscribe = lambda self, topic_arn, endpoint, protocol: None',
+      'sns-subscription-confirmation: moto.sns.models:SNSBackend.subscribe no longer contains `"PendingConfirmation": False`',
+    ],
     ['a constant changed', 'import moto.dynamodb.responses as r\nr.TRANSACTION_MAX_ITEMS = 100', 'transact-get-100-actions: moto.dynamodb.responses:TRANSACTION_MAX_ITEMS is 100, the patch expects 25'],
     [
       'a function that no longer does what the patch speeds up',
