@@ -9,6 +9,7 @@ import { generateApiKey, hashApiKey, keyIdOf } from '../core/api-key';
 import { isoNow, type Clock } from '../core/clock';
 import { InvalidRotationInputError } from '../core/errors';
 import { KeyState } from '../core/key-state';
+import type { ClientDelivery } from '../core/delivery';
 import type { ClientRecord, KeyRecord, RotationPolicy } from '../core/model';
 import { MAX_TAGS, TAG_PATTERN } from '../core/fleet';
 import { SCOPE_PATTERN } from '../core/ops-requests';
@@ -25,6 +26,14 @@ export interface ClientRegistration {
   readonly policy?: RotationPolicy;
   /** Groups for fleet rotations. */
   readonly tags?: readonly string[];
+  /** Delivery settings, already validated (lambdas/core/delivery-request.ts). Stored on the record; the delivery function projects them. */
+  readonly delivery?: ClientDelivery;
+  /**
+   * Who puts the secret's resource policy: `keyroll` (the default) attaches the policy that
+   * denies RotateSecret here; `delivery` leaves it to the delivery function, whose policy
+   * also denies PutResourcePolicy to everyone but its own role, so nobody else may write it.
+   */
+  readonly secretPolicy?: 'keyroll' | 'delivery';
   readonly requestedBy: string;
   readonly reason: string;
 }
@@ -71,7 +80,7 @@ export async function registerClient(deps: { secrets: SecretStore; keys: KeyRepo
     tags: { 'keyroll:client-id': registration.clientId },
   });
   // Before the client record: a retry after a crash attaches it again (registration returns early once the record exists).
-  await deps.secrets.denyNativeRotation(secretId);
+  if (registration.secretPolicy !== 'delivery') await deps.secrets.denyNativeRotation(secretId);
   const current = created ? undefined : await deps.secrets.readStage(secretId, Stage.CURRENT);
   const value = current?.value ?? { apiKey, keyId: keyIdOf(apiKey) };
   const versionId = current?.versionId ?? initialVersionId;
@@ -94,6 +103,7 @@ export async function registerClient(deps: { secrets: SecretStore; keys: KeyRepo
     ...(registration.overlapSeconds !== undefined ? { overlapSeconds: registration.overlapSeconds } : {}),
     ...(registration.tags?.length ? { tags: [...new Set(registration.tags)] } : {}),
     ...(registration.policy ? { policy: JSON.parse(JSON.stringify(registration.policy)) as RotationPolicy } : {}),
+    ...(registration.delivery && hasDelivery(registration.delivery) ? { delivery: JSON.parse(JSON.stringify(registration.delivery)) as ClientDelivery } : {}),
     currentKeyHash: key.keyHash,
     currentKeyId: key.keyId,
     currentVersionId: versionId,
@@ -115,4 +125,9 @@ export async function registerClient(deps: { secrets: SecretStore; keys: KeyRepo
     throw error;
   }
   return client;
+}
+
+/** Whether any delivery setting is given (a record without any keeps no `delivery` attribute). */
+function hasDelivery(delivery: ClientDelivery): boolean {
+  return delivery.readers.length + delivery.endpoints.length + delivery.pickupKeys.length > 0;
 }

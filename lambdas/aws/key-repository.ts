@@ -58,8 +58,11 @@ export interface KeyDeadlineExtension {
 /** A change of the client record, applied only if each `expect` attribute still has its value. */
 export interface ClientUpdate {
   readonly clientId: string;
-  /** Attribute → expected value; `null` means the attribute must be absent. */
-  readonly expect: Readonly<Record<string, string | null>>;
+  /**
+   * Attribute → expected value; `null` means the attribute must be absent. A map (e.g. the
+   * client's `delivery`) is compared whole: DynamoDB's `=` compares maps and lists by value.
+   */
+  readonly expect: Readonly<Record<string, string | null | object>>;
   readonly set?: Readonly<Record<string, unknown>>;
   readonly remove?: readonly string[];
 }

@@ -174,7 +174,9 @@ export class RegistrationConflictError extends KeyRollError {
     /** Names of the fields that differ (never their values). */
     readonly fields: readonly string[],
   ) {
-    super(`Client '${clientId}' is already registered with a different ${fields.join(' and ')}; nothing was changed.`);
+    // Delivery settings, unlike scopes and the policy, may change after onboarding.
+    const hint = fields.includes('delivery') ? ' Change delivery settings with `keyroll clients update` (the operator API: updateClientDelivery).' : '';
+    super(`Client '${clientId}' is already registered with a different ${fields.join(' and ')}; nothing was changed.${hint}`);
   }
 }
 
@@ -301,5 +303,32 @@ export class InvalidConfigurationError extends KeyRollError {
     readonly problem: string,
   ) {
     super(`Environment variable ${variable} ${problem}.`);
+  }
+}
+
+/**
+ * Delivery settings were given but this deployment's operator API has no delivery projector
+ * (a stack without the delivery function: no `DeliveryFunctionName` output). Refused before
+ * anything is written: settings KeyRoll cannot project would be a record that lies.
+ */
+export class DeliveryUnavailableError extends KeyRollError {
+  override readonly name = 'DeliveryUnavailable';
+  constructor(readonly clientId: string) {
+    super(
+      `Delivery settings of client '${clientId}' cannot be changed: this deployment has no delivery function (stack output DeliveryFunctionName). Deploy a KeyRoll version with delivery; nothing was changed.`,
+    );
+  }
+}
+
+/** The delivery function ran and failed (its error name and message, which never carry key material). */
+export class DeliveryProjectionFailedError extends KeyRollError {
+  override readonly name = 'DeliveryProjectionFailed';
+  constructor(
+    readonly clientId: string,
+    /** The function's error name, e.g. `UnknownClient`. */
+    readonly errorName: string,
+    detail: string,
+  ) {
+    super(`The delivery projection of client '${clientId}' failed (${errorName}): ${detail}. The table holds the settings; run \`keyroll clients update ${clientId}\` again to project them.`);
   }
 }

@@ -3,6 +3,9 @@
  * schemas before anything is read or written. Errors name fields, never values.
  */
 import * as v from 'valibot';
+import type { ClientDelivery } from './delivery';
+import { checkDelivery, type DeliveryChange, type DeliveryParseOptions } from './delivery-request';
+import { InvalidOperationInputError } from './errors';
 import { tagsSchema } from './fleet';
 import { actorSchema, clientIdSchema, objectIssueMessage, parseOperation, reasonSchema, rejectIssues } from './input-schema';
 import { containsApiKey } from './key-material';
@@ -24,6 +27,8 @@ export interface OnboardRequest {
   readonly policy: RotationPolicy;
   /** Groups for fleet rotations. */
   readonly tags?: readonly string[];
+  /** How the client gets its key and notices (validated by {@link parseOnboardRequestWithDelivery}). */
+  readonly delivery?: ClientDelivery;
   readonly requestedBy: string;
   readonly reason: string;
 }
@@ -67,7 +72,7 @@ const scopesSchema = v.pipe(
   v.maxLength(MAX_SCOPES, `must have at most ${MAX_SCOPES} scopes`),
 );
 
-const ONBOARD_FIELDS = ['clientId', 'scopes', 'policy', 'tags', 'requestedBy', 'reason'] as const;
+const ONBOARD_FIELDS = ['clientId', 'scopes', 'policy', 'tags', 'delivery', 'requestedBy', 'reason'] as const;
 const OFFBOARD_FIELDS = ['clientId', 'requestedBy', 'reason'] as const;
 const REVOKE_FIELDS = ['clientId', 'keyId', 'requestedBy', 'reason', 'force'] as const;
 const ROLLBACK_FIELDS = ['clientId', 'rotationId', 'requestedBy', 'reason'] as const;
@@ -76,17 +81,54 @@ const ROLLBACK_FIELDS = ['clientId', 'rotationId', 'requestedBy', 'reason'] as c
  * @throws InvalidOperationInputError listing every offending field, the policy's cross-field
  *   rules included (`policy.maxOverlapSeconds: ...`).
  */
-export function parseOnboardRequest(raw: unknown, bounds: PolicyBounds): OnboardRequest {
+export function parseOnboardRequest(raw: unknown, bounds: PolicyBounds): Omit<OnboardRequest, 'delivery'> {
   const schema = v.strictObject(
-    { clientId: clientIdSchema, scopes: scopesSchema, policy: rotationPolicySchema(bounds), tags: v.optional(tagsSchema), requestedBy: actorSchema, reason: reasonSchema },
+    {
+      clientId: clientIdSchema,
+      scopes: scopesSchema,
+      policy: rotationPolicySchema(bounds),
+      tags: v.optional(tagsSchema),
+      // Checked by parseOnboardRequestWithDelivery (its public keys are imported, which is asynchronous).
+      delivery: v.optional(v.unknown()),
+      requestedBy: actorSchema,
+      reason: reasonSchema,
+    },
     objectIssueMessage(ONBOARD_FIELDS),
   );
-  const request = parseOperation('onboarding request', schema, raw);
+  const { delivery: _delivery, ...request } = parseOperation('onboarding request', schema, raw);
   rejectIssues(
     'onboarding request',
     policyIssues(request.policy, bounds).map((issue) => `policy.${issue}`),
   );
   return request;
+}
+
+/**
+ * {@link parseOnboardRequest} with the request's delivery settings (lambdas/core/delivery-request.ts):
+ * the issues of both are listed together.
+ *
+ * @throws InvalidOperationInputError listing every offending field, never a value.
+ */
+export async function parseOnboardRequestWithDelivery(raw: unknown, bounds: PolicyBounds, options: DeliveryParseOptions = {}): Promise<OnboardRequest> {
+  const issues: string[] = [];
+  let request: Omit<OnboardRequest, 'delivery'> | undefined;
+  try {
+    request = parseOnboardRequest(raw, bounds);
+  } catch (error) {
+    if (!(error instanceof InvalidOperationInputError)) throw error;
+    // Not an object at all: there is no delivery to look at.
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw error;
+    issues.push(...error.issues);
+  }
+  const rawDelivery = (raw as { delivery?: unknown }).delivery;
+  let delivery: ClientDelivery | undefined;
+  if (rawDelivery !== undefined) {
+    const checked = await checkDelivery(rawDelivery, options, 'delivery');
+    issues.push(...checked.issues);
+    delivery = { readers: checked.change.readers ?? [], endpoints: checked.change.endpoints ?? [], pickupKeys: checked.change.pickupKeys ?? [] };
+  }
+  rejectIssues('onboarding request', issues);
+  return { ...request!, ...(delivery ? { delivery } : {}) };
 }
 
 /** @throws InvalidOperationInputError listing every offending field. */
@@ -137,4 +179,43 @@ const REPAIR_FIELDS = ['clientId', 'requestedBy', 'reason'] as const;
 export function parseRepairLabelsRequest(raw: unknown): RepairLabelsRequest {
   const schema = v.strictObject({ clientId: clientIdSchema, requestedBy: actorSchema, reason: reasonSchema }, objectIssueMessage(REPAIR_FIELDS));
   return parseOperation('repair request', schema, raw);
+}
+
+/** Change a client's delivery settings (`keyroll clients update`). */
+export interface DeliveryUpdateRequest {
+  readonly clientId: string;
+  /** Each given list replaces the stored one; absent ones are kept. */
+  readonly delivery: DeliveryChange;
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+const DELIVERY_UPDATE_FIELDS = ['clientId', 'delivery', 'requestedBy', 'reason'] as const;
+
+/**
+ * Validates a delivery update: the request's own fields and its delivery change, every issue listed at once.
+ *
+ * @throws InvalidOperationInputError listing every offending field, never a value.
+ */
+export async function parseDeliveryUpdateRequest(raw: unknown, options: DeliveryParseOptions = {}): Promise<DeliveryUpdateRequest> {
+  const schema = v.strictObject({ clientId: clientIdSchema, delivery: v.unknown(), requestedBy: actorSchema, reason: reasonSchema }, objectIssueMessage(DELIVERY_UPDATE_FIELDS));
+  const issues: string[] = [];
+  let request: { clientId: string; requestedBy: string; reason: string } | undefined;
+  try {
+    request = parseOperation('delivery update', schema, raw);
+  } catch (error) {
+    if (!(error instanceof InvalidOperationInputError)) throw error;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw error;
+    issues.push(...error.issues);
+  }
+  const rawDelivery = (raw as { delivery?: unknown }).delivery;
+  let delivery: DeliveryChange = {};
+  // A missing delivery is already an issue ("is required").
+  if (rawDelivery !== undefined) {
+    const checked = await checkDelivery(rawDelivery, options, 'delivery');
+    issues.push(...checked.issues);
+    delivery = checked.change;
+  }
+  rejectIssues('delivery update', issues);
+  return { clientId: request!.clientId, delivery, requestedBy: request!.requestedBy, reason: request!.reason };
 }

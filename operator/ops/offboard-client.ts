@@ -2,7 +2,8 @@
  * Offboarding: the client is marked offboarded (from then on no rotation can take its lock
  * and beginRotation refuses with ClientOffboarded), its schedule is deleted, a rotation in
  * flight is stopped and cleaned up, and every key that is not REVOKED is revoked, each by a
- * guarded transition with its audit entry in the same transaction. The client record and the
+ * guarded transition with its audit entry in the same transaction; then the delivery
+ * projection takes its readers, KMS grants and subscriptions away. The client record and the
  * audit trail stay. Idempotent: a re-run (e.g. after a crash) finishes what is left.
  */
 import { isoNow } from '../../lambdas/core/clock';
@@ -11,6 +12,7 @@ import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from '../
 import type { ClientWithPending } from '../../lambdas/aws/rotation/context';
 import { isOperationLock } from '../../lambdas/aws/rotation/lock-holder';
 import { stopAndCleanUp } from '../../lambdas/aws/rotation/preempt-rotation';
+import type { DeliveryProjectionResult } from '../../lambdas/aws/delivery/delivery-projector';
 import type { OpsDeps } from './ops-deps';
 
 /** What offboarding did. */
@@ -24,6 +26,8 @@ export interface OffboardResult {
   readonly scheduleDeleted: boolean;
   /** The rotation that was in flight and was stopped. */
   readonly stoppedRotationId?: string;
+  /** What the delivery projection removed (readers, grants, subscriptions); absent without a delivery projector. */
+  readonly delivery?: DeliveryProjectionResult;
 }
 
 /** Rounds of "list, revoke" before giving up on keys that keep changing under us. */
@@ -74,7 +78,9 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
     }
     client = await deps.keys.requireClient(request.clientId);
   }
-  return { clientId: request.clientId, offboardedAt, revokedKeyIds, scheduleDeleted, ...(held ? { stoppedRotationId: held } : {}) };
+  // Last: with every key revoked, the projection of an offboarded client removes its readers, grants and subscriptions.
+  const delivery = await deps.delivery?.project(request.clientId);
+  return { clientId: request.clientId, offboardedAt, revokedKeyIds, scheduleDeleted, ...(held ? { stoppedRotationId: held } : {}), ...(delivery ? { delivery } : {}) };
 }
 
 /**

@@ -1,19 +1,25 @@
 /**
  * Onboarding: register a client (its secret with a first key and a resource policy that denies
- * secretsmanager:RotateSecret, the client record with its policy) and create its schedule. Every input is validated before anything is read or
+ * secretsmanager:RotateSecret, the client record with its policy and its delivery settings)
+ * and create its schedule. With a delivery projector, the secret policy is the delivery
+ * function's to write (it also denies PutResourcePolicy to everyone else), and the projection
+ * runs after registration: readers, grants and subscriptions as the record says. Every input is validated before anything is read or
  * written. Idempotent: re-running it converges (the existing key is kept, a missing policy is
  * added, the schedule created or brought up to date); asking for other scopes or another
  * policy than the registered ones is a RegistrationConflict, and an offboarded client id
  * cannot be registered again (its audit trail stays under that id).
  */
 import { isoNow } from '../../lambdas/core/clock';
-import { ClientOffboardedError, RegistrationConflictError } from '../../lambdas/core/errors';
+import { NO_DELIVERY } from '../../lambdas/core/delivery';
+import { sameDelivery } from '../../lambdas/core/delivery-request';
+import { ClientOffboardedError, DeliveryUnavailableError, RegistrationConflictError } from '../../lambdas/core/errors';
 import type { ClientRecord, RotationPolicy } from '../../lambdas/core/model';
-import { parseOnboardRequest, type OnboardRequest } from '../../lambdas/core/ops-requests';
+import { parseOnboardRequestWithDelivery, type OnboardRequest } from '../../lambdas/core/ops-requests';
+import type { DeliveryProjectionResult } from '../../lambdas/aws/delivery/delivery-projector';
 import { planSchedule, type SchedulePlan } from '../../lambdas/core/schedule-plan';
 import { registerClient } from '../../lambdas/aws/client-provisioning';
 import type { SchedulePutOutcome } from '../../lambdas/aws/client-schedules';
-import { policyBounds, type OpsDeps } from './ops-deps';
+import { deploymentPartition, policyBounds, type OpsDeps } from './ops-deps';
 
 /** What onboarding did. Never carries the key: the client reads it from its secret. */
 export interface OnboardResult {
@@ -22,21 +28,28 @@ export interface OnboardResult {
   readonly registered: boolean;
   readonly schedule: SchedulePutOutcome;
   readonly plan: SchedulePlan;
+  /** What the delivery projection did (absent without a delivery projector). */
+  readonly delivery?: DeliveryProjectionResult;
 }
 
 /**
  * Registers a client with its rotation policy and creates its schedule.
  *
  * @param raw an {@link OnboardRequest} (validated here).
- * @throws InvalidOperationInput (nothing changed), ClientOffboarded, RegistrationConflict
+ * @throws InvalidOperationInput (nothing changed), DeliveryUnavailable (delivery settings without a
+ *   delivery projector; nothing changed), ClientOffboarded, RegistrationConflict
  */
 export async function onboardClient(deps: OpsDeps, raw: unknown): Promise<OnboardResult> {
-  const request = parseOnboardRequest(raw, policyBounds(deps.settings));
+  const request = await parseOnboardRequestWithDelivery(raw, policyBounds(deps.settings), { partition: deploymentPartition(deps) });
+  if (!deps.delivery && request.delivery && !sameDelivery(request.delivery, NO_DELIVERY)) throw new DeliveryUnavailableError(request.clientId);
   const existing = await deps.keys.getClient(request.clientId);
   if (existing?.offboardedAt) throw new ClientOffboardedError(existing.clientId, existing.offboardedAt);
   const client = existing ? await adoptExisting(deps, existing, request) : await register(deps, request);
   // Registration attaches it to a new secret; a client registered before KeyRoll did gets it on a re-run.
-  if (existing) await deps.secrets.denyNativeRotation(client.secretId);
+  // With a projector the delivery function owns the secret policy (and denies PutResourcePolicy to us).
+  if (existing && !deps.delivery) await deps.secrets.denyNativeRotation(client.secretId);
+  // Every run projects: a re-run repairs a projection that drifted or was cut short by a crash.
+  const delivery = deps.delivery ? await deps.delivery.project(client.clientId) : undefined;
 
   const plan = planSchedule(request.policy, deps.clock);
   const schedule = await deps.schedules.put(client.clientId, plan);
@@ -51,7 +64,7 @@ export async function onboardClient(deps: OpsDeps, raw: unknown): Promise<Onboar
     await deps.schedules.delete(client.clientId);
     throw new ClientOffboardedError(after.clientId, after.offboardedAt);
   }
-  return { client: after, registered: !existing, schedule, plan };
+  return { client: after, registered: !existing, schedule, plan, ...(delivery ? { delivery } : {}) };
 }
 
 async function register(deps: OpsDeps, request: OnboardRequest): Promise<ClientRecord> {
@@ -63,6 +76,8 @@ async function register(deps: OpsDeps, request: OnboardRequest): Promise<ClientR
       overlapSeconds: request.policy.overlapSeconds,
       policy: request.policy,
       ...(request.tags ? { tags: request.tags } : {}),
+      ...(request.delivery ? { delivery: request.delivery } : {}),
+      secretPolicy: deps.delivery ? 'delivery' : 'keyroll',
       requestedBy: request.requestedBy,
       reason: request.reason,
     },
@@ -102,6 +117,8 @@ function assertSame(client: ClientRecord, request: OnboardRequest): void {
   if (JSON.stringify([...client.scopes].sort()) !== JSON.stringify([...request.scopes].sort())) differing.push('scopes');
   if (client.policy && canonical(client.policy) !== canonical(request.policy)) differing.push('policy');
   if (JSON.stringify([...new Set(client.tags ?? [])].sort()) !== JSON.stringify([...new Set(request.tags ?? [])].sort())) differing.push('tags');
+  // A re-run without delivery settings means none, like tags: `clients update` changes them.
+  if (!sameDelivery(client.delivery, request.delivery)) differing.push('delivery');
   if (differing.length) throw new RegistrationConflictError(client.clientId, differing);
 }
 

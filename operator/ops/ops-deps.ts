@@ -9,6 +9,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock, type Clock } from '../../lambdas/core/clock';
+import { partitionOf, type Partition } from '../../lambdas/core/delivery-request';
 import type { PolicyBounds } from '../../lambdas/core/rotation-policy';
 import type { OverlapBounds } from '../../lambdas/core/rotation-request';
 import type { ProvisioningSettings } from '../../lambdas/aws/client-provisioning';
@@ -84,6 +85,8 @@ export interface CreateOpsDepsOptions {
   readonly clock?: Clock;
   /** @default DEFAULT_SCHEDULE_RETRY */
   readonly scheduleRetry?: ScheduleRetry;
+  /** How delivery settings reach AWS (the CLI: a Lambda invoke of DeliveryFunctionName). Absent: they cannot be changed. */
+  readonly delivery?: DeliveryProjector;
 }
 
 /**
@@ -112,6 +115,7 @@ export function createOpsDeps(clients: OpsClients, outputs: KeyRollStackOutputs,
     executions: new RotationExecutions(clients.stepFunctions, outputs.StateMachineArn),
     notifier: clients.sns && outputs.ClientTopicArn ? new ClientNotifier(clients.sns, outputs.ClientTopicArn) : undefined,
     clock: options.clock ?? systemClock,
+    ...(options.delivery ? { delivery: options.delivery } : {}),
     settings: {
       keyPrefix: outputs.KeyPrefix,
       secretNamePrefix: outputs.SecretNamePrefix,
@@ -125,4 +129,9 @@ export function createOpsDeps(clients: OpsClients, outputs: KeyRollStackOutputs,
 /** The deployment's overlap bounds as a policy check wants them. */
 export function policyBounds(settings: OpsSettings): PolicyBounds {
   return { minOverlapSeconds: settings.overlapBounds.minSeconds, maxOverlapSeconds: settings.overlapBounds.maxSeconds };
+}
+
+/** The deployment's AWS partition (`aws`, `aws-cn`, `aws-us-gov`), from its state machine ARN: readers and queues must be in it. */
+export function deploymentPartition(deps: OpsDeps): Partition | undefined {
+  return partitionOf(deps.executions.stateMachineArn);
 }
