@@ -85,6 +85,10 @@ export interface DeliveryConsumers {
   readonly emergencyClientIds: readonly string[];
   readonly consumers: readonly RehearsalConsumer[];
   readonly observations: DeliveryObservations;
+  /** What the account boundary decided on the cross-account consumer's reads so far. */
+  boundaryDecisions(): readonly { readonly allowed: boolean }[];
+  /** Picks the outside-AWS consumer's key up `samples` times in a row (timed into the observations), for the latency figures. */
+  probePickupLatency(samples: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,18 +99,4 @@ export interface DeliveryContext {
   readonly keyPrefix: string;
   readonly clock: Clock;
   readonly apiUrl: string;
-}
-
-/** The delivery parts of KeyRoll that the set-up needs are not on this branch yet. */
-export class DeliveryHarnessMissingError extends Error {
-  override readonly name = 'DeliveryHarnessMissing';
-}
-
-/**
- * Provisions and starts the delivered consumers.
- * @throws DeliveryHarnessMissing until the pickup endpoint, the webhook SDK, the https endpoint
- *   and the account boundary are merged (run with `--no-delivery` meanwhile).
- */
-export function startDeliveryConsumers(context: DeliveryContext): Promise<DeliveryConsumers> {
-  return Promise.reject(new DeliveryHarnessMissingError(`Delivery consumers for run ${context.runId} need the pickup server, webhook handler, https endpoint and account boundary.`));
 }

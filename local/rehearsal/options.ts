@@ -32,7 +32,7 @@ export const DEFAULT_REHEARSAL_OPTIONS: RehearsalOptions = {
   emergency: true,
   durationMinutes: 2 * MIN_MINUTES_PER_ROTATION,
   seed: 1,
-  delivery: false,
+  delivery: true,
   tickMs: 60_000,
 };
 

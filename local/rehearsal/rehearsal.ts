@@ -16,7 +16,8 @@ import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { LocalRotationRunner, type LocalRotationResult } from '../local-rotation-runner';
 import { resolveWorkflow, synthesizeKeyRoll } from '../synthesized-workflow';
 import { SimulatedCaller, type CallerSpec, type RehearsalConsumer, type RequestOutcome } from './callers';
-import { startDeliveryConsumers, type DeliveryConsumers } from './delivery-consumers';
+import type { DeliveryConsumers } from './delivery-consumers';
+import { startDeliveryConsumers } from './delivery-setup';
 import type { RehearsalOptions } from './options';
 import { startProtectedApi } from './protected-api';
 import { provisionClient, provisionStack, subscribeQueue } from './provision';
@@ -26,6 +27,8 @@ import { seededRandom } from '../seeded-random';
 
 const MINUTE = 60_000;
 const KEY_PREFIX = 'kr';
+/** Pickups in a row after the run, so that the latency percentiles rest on more than the few the rotations cause. */
+const PICKUP_LATENCY_SAMPLES = 50;
 
 /** The rotation policy of the rehearsal, compressed but proportioned like production. */
 export const REHEARSAL_POLICY = {
@@ -102,7 +105,7 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
     }
     // The consumers KeyRoll delivers to: outside AWS (pickup + webhook) and in another account.
     if (options.delivery) {
-      delivery = await startDeliveryConsumers({ resources, runId, keyPrefix: KEY_PREFIX, clock: time.clock, apiUrl: api.url });
+      delivery = await startDeliveryConsumers({ resources, runId, keyPrefix: KEY_PREFIX, clock: time.clock, apiUrl: api.url, synth });
       callers.push(...delivery.consumers);
     }
   } catch (error) {
@@ -159,10 +162,21 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
       });
     }
     await Promise.all(running);
+    await delivery?.probePickupLatency(PICKUP_LATENCY_SAMPLES);
   } finally {
     await Promise.all([api.close(), delivery?.close()]);
     sdkClients.secretsManager.destroy();
     sdkClients.sqs.destroy();
   }
-  return buildReport({ options, startMs, endMs: time.nowMs(), outcomes, rotations, wallMs: Date.now() - wallStart, observations: delivery?.observations });
+  const boundary = delivery?.boundaryDecisions();
+  return buildReport({
+    options,
+    startMs,
+    endMs: time.nowMs(),
+    outcomes,
+    rotations,
+    wallMs: Date.now() - wallStart,
+    observations: delivery?.observations,
+    ...(boundary ? { boundaryReads: { allowed: boundary.filter((d) => d.allowed).length, denied: boundary.filter((d) => !d.allowed).length } } : {}),
+  });
 }

@@ -67,6 +67,10 @@ export interface RehearsalReport {
   readonly emergencyRecovery: readonly EmergencyRecovery[];
   /** The pickup endpoint's latency as the outside-AWS consumers saw it (absent: none ran). */
   readonly pickupLatency?: PickupLatency;
+  /** KeyRoll notices each delivered consumer received and verified, by event type (its webhook or its own queue). */
+  readonly noticesReceived: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** The cross-account consumer's reads of its secret, as the account boundary decided them (absent: no such consumer). */
+  readonly boundaryReads?: { readonly allowed: number; readonly denied: number };
 }
 
 /** Requests of one time bucket, by the key they were accepted with. */
@@ -95,6 +99,7 @@ export function buildReport(input: {
   rotations: readonly RotationRecord[];
   wallMs: number;
   observations?: DeliveryObservations;
+  boundaryReads?: { allowed: number; denied: number };
 }): RehearsalReport {
   const { options, startMs, outcomes } = input;
   const observations = input.observations ?? NO_OBSERVATIONS;
@@ -169,7 +174,15 @@ export function buildReport(input: {
     switches,
     emergencyRecovery: emergencyRecoveries(outcomes, input.rotations, observations),
     ...(pickupLatency(observations) ? { pickupLatency: pickupLatency(observations) } : {}),
+    noticesReceived: noticeCounts(observations),
+    ...(input.boundaryReads ? { boundaryReads: input.boundaryReads } : {}),
   };
+}
+
+function noticeCounts(observations: DeliveryObservations): Record<string, Record<string, number>> {
+  const counts: Record<string, Record<string, number>> = {};
+  for (const n of observations.notices) (counts[n.consumer] ??= {})[n.type] = (counts[n.consumer]?.[n.type] ?? 0) + 1;
+  return counts;
 }
 
 const SPARK = ' ▁▂▃▄▅▆▇█';
@@ -186,9 +199,9 @@ const hhmm = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, 
 export function renderSummary(report: RehearsalReport, chartPath?: string): string {
   const lines: string[] = [];
   const { requests, byBehaviour } = report;
-  lines.push(
-    `KeyRoll rehearsal: ${report.options.clients} clients, ${report.options.callers} callers, ${report.rotations.length} rotations over ${hhmm(report.simulatedMinutes)} simulated (${report.wallSeconds} s wall)`,
-  );
+  const clients = new Set(report.rotations.map((r) => r.clientId)).size;
+  const consumers = Object.values(byBehaviour).reduce((sum, figures) => sum + figures.callers, 0);
+  lines.push(`KeyRoll rehearsal: ${clients} clients, ${consumers} consumers, ${report.rotations.length} rotations over ${hhmm(report.simulatedMinutes)} simulated (${report.wallSeconds} s wall)`);
   lines.push('');
   lines.push(`requests            ${requests.total} (${requests.ok} ok, ${requests.failed} refused)`);
   lines.push(
@@ -217,6 +230,14 @@ export function renderSummary(report: RehearsalReport, chartPath?: string): stri
     const p = report.pickupLatency;
     lines.push(`pickup latency      p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms, max ${p.maxMs} ms over ${p.requests} pickups (${p.failures} refused; loopback, one process)`);
   }
+  for (const [consumer, counts] of Object.entries(report.noticesReceived)) {
+    lines.push(
+      `notices received    ${consumer}: ${Object.entries(counts)
+        .map(([type, n]) => `${type} ${n}`)
+        .join(', ')}`,
+    );
+  }
+  if (report.boundaryReads) lines.push(`account boundary    ${report.boundaryReads.allowed} cross-account reads allowed, ${report.boundaryReads.denied} denied`);
   lines.push(`reminders sent      ${report.remindersSent} (key.expiring)`);
   lines.push(`retired at deadline ${report.retiredAtDeadline} (old key still in use at the hard deadline)`);
   lines.push('');
