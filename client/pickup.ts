@@ -34,6 +34,12 @@ import {
   type KeySource,
 } from './index';
 
+/** An error's name; an abort's reason is a DOMException, which may come from another realm than Error. */
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : 'UnknownError';
+}
+
 /** The `cty` of a pickup response's JWE. */
 export const PICKUP_CONTENT_TYPE = 'keyroll-pickup+json';
 /** RFC 7523's client_assertion_type. */
@@ -91,7 +97,7 @@ function privateKeyObject(key: PickupKeySourceOptions['privateKey']): KeyObject 
     else if (isCryptoKey(key)) keyObject = KeyObject.from(key);
     else keyObject = createPrivateKey({ key: key as unknown as JsonWebKey, format: 'jwk' });
   } catch (error) {
-    throw new InvalidClientOptionsError(`privateKey is not a usable private key (${error instanceof Error ? error.name : 'UnknownError'}).`, { cause: error });
+    throw new InvalidClientOptionsError(`privateKey is not a usable private key (${errorName(error)}).`, { cause: error });
   }
   if (keyObject.type !== 'private') throw new InvalidClientOptionsError(`privateKey must be a private key; got a ${keyObject.type} key.`);
   return keyObject;
@@ -196,7 +202,7 @@ export class PickupKeySource implements KeySource {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
-      throw new PickupFailedError(this.id, undefined, undefined, `no response (${error instanceof Error ? error.name : 'UnknownError'}).`, { cause: error });
+      throw new PickupFailedError(this.id, undefined, undefined, `no response (${errorName(error)}).`, { cause: error });
     }
     if (response.status === 401) {
       await response.body?.cancel();
@@ -229,7 +235,7 @@ export class PickupKeySource implements KeySource {
       plaintext = result.plaintext;
     } catch (error) {
       // jose's messages name algorithms and header fields, never key material; keep only the name.
-      throw new PickupFailedError(this.id, 200, undefined, `the response could not be decrypted as this client's pickup JWE (${error instanceof Error ? error.name : 'UnknownError'}).`, { cause: error });
+      throw new PickupFailedError(this.id, 200, undefined, `the response could not be decrypted as this client's pickup JWE (${errorName(error)}).`, { cause: error });
     }
     let document: Record<string, unknown>;
     try {

@@ -36,6 +36,12 @@ import { KeyRollError } from '../lambdas/core/errors';
 import type { FetchLike } from './authenticated-fetch';
 import { InvalidClientOptionsError } from './errors';
 
+/** An error's name; an abort's reason is a DOMException, which may come from another realm than Error. */
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : 'UnknownError';
+}
+
 /** The three kinds of message SNS sends to an HTTP(S) endpoint. */
 export const SnsMessageType = {
   NOTIFICATION: 'Notification',
@@ -287,7 +293,7 @@ export class SigningCertificates {
       if (response.status !== 200) throw new Error(`the certificate URL answered HTTP ${response.status}.`);
       pem = await readCapped(response, this.#maxBytes);
     } catch (error) {
-      throw new SnsMessageRejectedError(SnsRejection.CERTIFICATE, `the signing certificate could not be fetched (${error instanceof Error ? error.name : 'UnknownError'}).`, { cause: error });
+      throw new SnsMessageRejectedError(SnsRejection.CERTIFICATE, `the signing certificate could not be fetched (${errorName(error)}).`, { cause: error });
     }
     let certificate: X509Certificate;
     try {
@@ -449,7 +455,7 @@ export async function confirmSnsSubscription(message: VerifiedSnsMessage, option
     // The body (a ConfirmSubscriptionResponse) is not needed; release the connection.
     await response.body?.cancel();
   } catch (error) {
-    throw new SnsSubscriptionConfirmationError(`Confirming the subscription to ${message.TopicArn} failed (${error instanceof Error ? error.name : 'UnknownError'}).`, { cause: error });
+    throw new SnsSubscriptionConfirmationError(`Confirming the subscription to ${message.TopicArn} failed (${errorName(error)}).`, { cause: error });
   }
   if (status !== 200) throw new SnsSubscriptionConfirmationError(`Confirming the subscription to ${message.TopicArn} failed: SNS answered HTTP ${status}.`);
 }

@@ -7,6 +7,7 @@ import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { KeyRollAuth } from './keyroll-auth';
 import type { KeyRollFleet } from './keyroll-fleet';
+import type { KeyRollPickup } from './keyroll-pickup';
 import type { KeyRollRotation } from './keyroll-rotation';
 import type { KeyRollSchedules } from './keyroll-schedules';
 
@@ -21,6 +22,7 @@ export interface KeyRollOutputSources {
   readonly auth: KeyRollAuth;
   readonly schedules: KeyRollSchedules;
   readonly fleet: KeyRollFleet;
+  readonly pickup?: KeyRollPickup;
 }
 
 /** Which construct owns a stack's KeyRoll outputs, per stack: found before a second one is added. */
@@ -44,7 +46,7 @@ export function claimKeyRollOutputs(scope: Construct): void {
 
 /** Adds the outputs in `scope` (claimed with {@link claimKeyRollOutputs}), each with its OutputKey as logical ID. */
 export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSources): void {
-  const { rotation, auth, schedules, fleet } = sources;
+  const { rotation, auth, schedules, fleet, pickup } = sources;
   const output = (key: string, value: string, description?: string) => new CfnOutput(scope, key, { value, description }).overrideLogicalId(key);
   output('StateMachineArn', rotation.stateMachine.stateMachineArn, 'Start rotations here');
   output('FleetStateMachineArn', fleet.stateMachine.stateMachineArn, 'Rotate every client, a tag or a list in one execution');
@@ -62,5 +64,6 @@ export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSource
   output('ScheduleDeadLetterQueueArn', schedules.deadLetterQueue.queueArn, 'Scheduled starts that failed for good');
   output('ScheduledStartFunctionArn', schedules.scheduledStartFunction.functionArn, 'Target of every client schedule');
   output('AuthorizerFunctionArn', auth.authorizerFunction.functionArn, 'Attach to your API Gateway REST or HTTP APIs');
+  if (pickup) output('PickupUrl', pickup.url, 'Clients outside AWS POST a signed assertion here for their key (and put this URL in its aud)');
   if (auth.exampleEndpointUrl) output('ExampleEndpointUrl', auth.exampleEndpointUrl, 'GET with Authorization: Bearer <key>');
 }

@@ -22,6 +22,7 @@ import { REQUEST_SLACK_SECONDS } from '../lambdas/core/zombie-window';
 import { parseVerifyEndpointUrl } from '../lambdas/core/verify-endpoint';
 import { regionalServiceHost } from './service-endpoints';
 import { KEY_PREFIX_PATTERN } from '../lambdas/core/api-key';
+import { TTL_ATTRIBUTE } from '../lambdas/aws/table-keys';
 
 /** Policy and wiring of a KeyRoll rotation pipeline. */
 export interface KeyRollRotationProps {
@@ -260,6 +261,8 @@ export class KeyRollRotation extends Construct {
       encryptionKey: this.encryptionKey,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      // Only pickup jti items carry it (lambdas/aws/table-keys.ts): spent assertion ids expire.
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       removalPolicy,
     });
     this.table.addGlobalSecondaryIndex({

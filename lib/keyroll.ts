@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { KeyRollAuth, type KeyRollAuthProps } from './keyroll-auth';
 import { addKeyRollDashboard } from './keyroll-dashboard';
 import { KeyRollFleet, type KeyRollFleetProps } from './keyroll-fleet';
+import { KeyRollPickup, type KeyRollPickupOptions } from './keyroll-pickup';
 import { addKeyRollOutputs, claimKeyRollOutputs } from './keyroll-outputs';
 import { KeyRollRotation, type KeyRollRotationProps } from './keyroll-rotation';
 import { KeyRollSchedules, type KeyRollSchedulesProps } from './keyroll-schedules';
@@ -43,6 +44,14 @@ export interface KeyRollProps {
    */
   readonly fleet?: Omit<KeyRollFleetProps, 'rotation'>;
   /**
+   * Key pickup for clients outside AWS: `POST /pickup` returns the client's current key
+   * encrypted to its registered public key, to an assertion signed with its private key
+   * (lambdas/core/pickup.ts). `false` leaves it out; an object sets its throttling, its
+   * audience (a custom domain's URL) and whether to create API Gateway's account logging role.
+   * @default true
+   */
+  readonly pickup?: boolean | KeyRollPickupOptions;
+  /**
    * Add the stack outputs the `keyroll` CLI discovers (`StateMachineArn`, `TableName`, …),
    * with those names as logical IDs, to the enclosing stack. A stack holds one KeyRoll with
    * outputs (a second is a `DuplicateKeyRollOutputs` synth error); the CLI finds it by the
@@ -58,12 +67,14 @@ export interface KeyRollParts {
   readonly auth: KeyRollAuth;
   readonly schedules: KeyRollSchedules;
   readonly fleet: KeyRollFleet;
+  /** Undefined when `pickup: false`. */
+  readonly pickup?: KeyRollPickup;
   readonly dashboard: cloudwatch.Dashboard;
 }
 
 /**
  * Builds every part of KeyRoll as children of `scope` (ids `Rotation`, `Auth`, `Schedules`,
- * `Fleet`, `Dashboard`: a contract, renaming one replaces its resources), and the outputs
+ * `Fleet`, `Pickup`, `Dashboard`: a contract, renaming one replaces its resources), and the outputs
  * unless `props.outputs` is false. Shared by {@link KeyRoll} and KeyRollStack.
  */
 export function buildKeyRoll(scope: Construct, props: KeyRollProps): KeyRollParts {
@@ -94,9 +105,20 @@ export function buildKeyRoll(scope: Construct, props: KeyRollProps): KeyRollPart
     logRetention: props.schedules?.logRetention ?? props.rotation?.logRetention,
   });
   const fleet = new KeyRollFleet(scope, 'Fleet', { ...props.fleet, rotation });
+  const pickup =
+    props.pickup === false
+      ? undefined
+      : new KeyRollPickup(scope, 'Pickup', {
+          ...(props.pickup === true ? {} : props.pickup),
+          table: rotation.table,
+          encryptionKey: rotation.encryptionKey,
+          secretNamePrefix: rotation.secretNamePrefix,
+          logRetention: rotation.logRetention,
+          removalPolicy: rotation.removalPolicy,
+        });
   const dashboard = addKeyRollDashboard(scope, rotation, auth);
-  if (outputs) addKeyRollOutputs(scope, { rotation, auth, schedules, fleet });
-  return { rotation, auth, schedules, fleet, dashboard };
+  if (outputs) addKeyRollOutputs(scope, { rotation, auth, schedules, fleet, pickup });
+  return { rotation, auth, schedules, fleet, pickup, dashboard };
 }
 
 /**
@@ -115,11 +137,13 @@ export class KeyRoll extends Construct implements KeyRollParts {
   readonly schedules: KeyRollSchedules;
   /** Fleet rotations. */
   readonly fleet: KeyRollFleet;
+  /** Key pickup for clients outside AWS (undefined with `pickup: false`); `pickup.role` is a KeyRoll secret reader. */
+  readonly pickup?: KeyRollPickup;
   /** The KeyRoll dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: KeyRollProps = {}) {
     super(scope, id);
-    ({ rotation: this.rotation, auth: this.auth, schedules: this.schedules, fleet: this.fleet, dashboard: this.dashboard } = buildKeyRoll(this, props));
+    ({ rotation: this.rotation, auth: this.auth, schedules: this.schedules, fleet: this.fleet, pickup: this.pickup, dashboard: this.dashboard } = buildKeyRoll(this, props));
   }
 }

@@ -76,3 +76,47 @@ export function acknowledgeFleetFindings(subjects: { stateMachine: IConstruct & 
   const reason = "The Distributed Map runs each item as a child execution of this state machine, named at run time; the wildcard covers this state machine's executions only (CDK's DistributedMapPolicy).";
   Validations.of(subjects.distributedMapPolicy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${executions}:*]`, reason }, { id: `AwsSolutions-IAM5[Resource::${executions}/*:*]`, reason });
 }
+
+/**
+ * The pickup endpoint's findings. APIG2/3/4/6 and COG4 carry no finding id (cdk-nag names the
+ * rule only), so each is acknowledged on the one CloudFormation resource it is about (`api`,
+ * `method`, `stage` are those resources), never on a scope.
+ */
+export function acknowledgePickupFindings(subjects: { role: IConstruct; api: IConstruct; method: IConstruct; stage: IConstruct; cloudWatchRole?: IConstruct; secretNamePrefix: string }): void {
+  const stack = Stack.of(subjects.role);
+  const region = arnPart(stack.region, '<AWS::Region>');
+  const account = arnPart(stack.account, '<AWS::AccountId>');
+  acknowledgeTracing(subjects.role);
+  Validations.of(subjects.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${region}:${account}:secret:${subjects.secretNamePrefix}*]`,
+    reason:
+      'The pickup function reads the current key of whichever client authenticated, and client secrets are created at onboarding, after deployment; the prefix confines it to KeyRoll client secrets (Secrets Manager appends a random suffix to every secret ARN).',
+  });
+  const authentication =
+    "POST /pickup is authenticated by the request itself: an RFC 7523 private_key_jwt assertion signed with the client's registered private key (audience, expiry of at most 5 minutes, single-use jti), verified by the function before anything is read. An API Gateway authorizer (Cognito, IAM, a key) would need a credential clients outside AWS do not have, and a leaked API key must not be enough.";
+  Validations.of(subjects.method).acknowledge({ id: 'AwsSolutions-APIG4', reason: authentication }, { id: 'AwsSolutions-COG4', reason: authentication });
+  Validations.of(subjects.stage).acknowledge(
+    {
+      id: 'AwsSolutions-APIG6',
+      reason:
+        'Access logs (to a KMS-encrypted group with retention) record every request with standard fields; the function logs each outcome. Execution logging would add a log group API Gateway creates itself, without the KeyRoll key or a retention, for no request data that may be logged anyway.',
+    },
+    {
+      id: 'AwsSolutions-APIG3',
+      reason:
+        "Stage throttling bounds the request rate; every request costs one GetItem before any signature check and nothing is revealed to a failed one. A WAF web ACL is the deployer's choice (attach one to the stage for IP or geo rules).",
+    },
+  );
+  Validations.of(subjects.api).acknowledge({
+    id: 'AwsSolutions-APIG2',
+    reason:
+      'The one method validates its request parameters (a Content-Type header is required). Its body is a form (application/x-www-form-urlencoded), which API Gateway models cannot validate (they are JSON schemas); the function refuses a body over 8 KiB before parsing it, and any malformed form with the same 400.',
+  });
+  if (subjects.cloudWatchRole) {
+    Validations.of(subjects.cloudWatchRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        "API Gateway's account-level logging role, which REST API access logging requires; AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html).",
+    });
+  }
+}

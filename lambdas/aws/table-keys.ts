@@ -58,3 +58,5 @@ export const pickupJtiKey = (clientId: string, jti: string) => ({ pk: `PICKUP#${
 export const PICKUP_ITEM_PK_PATTERN = 'PICKUP#*';
 /** The table's TTL attribute (epoch seconds; `timeToLiveAttribute` in lib/keyroll-rotation.ts). Only pickup jti items have it. */
 export const TTL_ATTRIBUTE = 'expiresAtEpoch';
+/** The client-record attributes the pickup function reads (its GetItem's projection; its role's `dynamodb:Attributes`). */
+export const PICKUP_CLIENT_ATTRIBUTES = ['clientId', 'secretId', 'currentKeyId', 'currentKeyHash', 'currentVersionId', 'offboardedAt', 'delivery'] as const;

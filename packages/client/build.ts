@@ -2,26 +2,32 @@
  * Builds `@keyroll/client` into dist/: per entry (entries.ts) an ES module (.mjs) and a CommonJS
  * module (.cjs) bundled by esbuild with every npm package external, and declarations from tsc
  * written twice, as .d.mts and .d.cts, so each format has types of its own module kind.
- * Fails, writing nothing further, when a bundle breaks the entries' import rules.
+ * The licences of the npm packages bundled into an entry (jose, in `pickup`) go to
+ * dist/THIRD-PARTY-NOTICES.txt. Fails, writing nothing further, when a bundle breaks the
+ * entries' import rules.
  *
  * Run from this directory: `npm run build` (tsx build.ts).
  */
 import { rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { Metafile } from 'esbuild';
 import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
 import ts from 'typescript';
+import { thirdPartyNotices } from '../build-support';
 import { bundleOptions, bundleProblems, bundleReport, ENTRIES, FORMATS, MAIN_ENTRY, PACKAGE_DIR, REPO_ROOT, type BundleReport } from './entries';
 
 const DIST = resolve(PACKAGE_DIR, 'dist');
 const TYPES = resolve(DIST, 'types');
 
-/** Bundles every entry in both formats; throws with every rule a bundle breaks. */
-async function bundle(): Promise<void> {
+/** Bundles every entry in both formats; throws with every rule a bundle breaks. Returns the metafiles. */
+async function bundle(): Promise<Metafile[]> {
   const problems: string[] = [];
+  const metafiles: Metafile[] = [];
   for (const format of FORMATS) {
     let main: BundleReport | undefined;
     for (const entry of ENTRIES) {
       const { metafile } = await build(bundleOptions(entry, format));
+      metafiles.push(metafile);
       const report = bundleReport(metafile);
       main ??= entry === MAIN_ENTRY ? report : undefined;
       if (!main) throw new Error(`The main entry must be built first; ${entry.name} came before it.`);
@@ -29,6 +35,7 @@ async function bundle(): Promise<void> {
     }
   }
   if (problems.length > 0) throw new Error(`The bundles break the entry rules (packages/client/entries.ts):\n${problems.join('\n')}`);
+  return metafiles;
 }
 
 /**
@@ -83,7 +90,8 @@ function declarations(): void {
 
 async function main(): Promise<void> {
   rmSync(DIST, { recursive: true, force: true });
-  await bundle();
+  const metafiles = await bundle();
+  writeFileSync(resolve(DIST, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(metafiles));
   declarations();
   process.stdout.write(`@keyroll/client: built ${ENTRIES.length} entries (esm, cjs, types) into ${DIST}\n`);
 }

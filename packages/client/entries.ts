@@ -7,6 +7,10 @@
  * take shared code only from the main entry (`client/index.ts`); the plugin below turns that
  * import into an import of the built main entry (`./index.mjs` / `./index.cjs`), so the classes
  * exist once (an `instanceof KeyUnavailableError` holds across entries) and nothing is shipped twice.
+ *
+ * An entry may bundle npm packages (`bundled`): `pickup` carries jose (MIT, tree-shaken to what
+ * it uses), so the package keeps no dependencies and a consumer outside AWS installs nothing but
+ * `@keyroll/client`; build.ts writes their licences to dist/THIRD-PARTY-NOTICES.txt.
  */
 import { isBuiltin } from 'node:module';
 import { relative, resolve } from 'node:path';
@@ -27,6 +31,8 @@ export interface PackageEntry {
   readonly source: string;
   /** The npm packages (all optional peer dependencies) the entry may import; nothing else outside Node's built-ins. */
   readonly peers: readonly string[];
+  /** npm packages bundled into the entry (their licences go to THIRD-PARTY-NOTICES.txt). @default none */
+  readonly bundled?: readonly string[];
 }
 
 /** The main entry: needs no AWS SDK. */
@@ -37,6 +43,8 @@ export const ENTRIES: readonly PackageEntry[] = [
   MAIN_ENTRY,
   { name: 'secrets-manager', subpath: './secrets-manager', source: 'client/secrets-manager.ts', peers: ['@aws-sdk/client-secrets-manager'] },
   { name: 'sqs', subpath: './sqs', source: 'client/sqs.ts', peers: ['@aws-sdk/client-sqs'] },
+  { name: 'pickup', subpath: './pickup', source: 'client/pickup.ts', peers: [], bundled: ['jose'] },
+  { name: 'webhook', subpath: './webhook', source: 'client/webhook.ts', peers: [] },
 ];
 
 /** The two module formats shipped, with their file extensions. */
@@ -71,6 +79,22 @@ function mainEntryAsExternal(extension: string): Plugin {
 }
 
 /**
+ * Leaves every npm package external except `bundled` ones (esbuild's `packages: 'external'`
+ * has no exceptions); Node's built-ins are external on platform `node` anyway.
+ */
+function npmExternalExcept(bundled: readonly string[]): Plugin {
+  return {
+    name: 'keyroll-npm-external-except',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.kind === 'entry-point' || bundled.includes(packageName(args.path))) return undefined;
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
+/**
  * esbuild options for one entry in one format. Every npm package stays external (`packages:
  * 'external'`), so anything an entry imports from npm shows up in its metafile: the test
  * allows only the entry's `peers`. Node's built-ins are external on platform `node`.
@@ -84,8 +108,8 @@ export function bundleOptions(entry: PackageEntry, format: Format): BuildOptions
     format: format.format,
     platform: 'node',
     target: NODE_TARGET,
-    packages: 'external',
-    plugins: entry === MAIN_ENTRY ? [] : [mainEntryAsExternal(format.extension)],
+    ...(entry.bundled?.length ? {} : { packages: 'external' as const }),
+    plugins: [...(entry === MAIN_ENTRY ? [] : [mainEntryAsExternal(format.extension)]), ...(entry.bundled?.length ? [npmExternalExcept(entry.bundled)] : [])],
     // Unminified: a consumer's bundler minifies, and stack traces in a consumer's logs stay readable.
     minify: false,
     sourcemap: false,
@@ -125,7 +149,8 @@ export function bundleReport(metafile: Metafile): BundleReport {
 
 /**
  * What is wrong with an entry's bundle, one line each (empty when nothing is): an npm import
- * that is not one of the entry's peers, a declared peer it no longer imports, a relative import
+ * that is not one of the entry's peers, a declared peer it no longer imports, a declared bundled
+ * package it does not bundle, a relative import
  * other than the built main entry, or (for a subpath entry) a source file the main entry's
  * bundle already carries.
  */
@@ -136,6 +161,9 @@ export function bundleProblems(entry: PackageEntry, format: Format, report: Bund
   }
   for (const peer of entry.peers) {
     if (!report.packages.includes(peer)) problems.push(`${entry.name}.${format.extension} no longer imports its peer ${peer}: drop it from the entry.`);
+  }
+  for (const name of entry.bundled ?? []) {
+    if (!report.inputs.some((input) => input.includes(`node_modules/${name}/`))) problems.push(`${entry.name}.${format.extension} does not bundle ${name}, which it declares bundled.`);
   }
   const allowedSiblings = entry === MAIN_ENTRY ? [] : [`./${MAIN_ENTRY.name}.${format.extension}`];
   for (const sibling of report.siblings) {

@@ -1,7 +1,8 @@
 /**
  * The dependency promise of `@keyroll/client` (packages/client): the main entry imports no AWS
  * SDK client, `/secrets-manager` only `@aws-sdk/client-secrets-manager`, `/sqs` only
- * `@aws-sdk/client-sqs`, and the subpath entries carry no copy of the main entry's code. Each
+ * `@aws-sdk/client-sqs`, `/pickup` and `/webhook` nothing at all (pickup carries jose inside
+ * it), and the subpath entries carry no copy of the main entry's code. Each
  * entry is bundled exactly as build.ts bundles it (in memory) and its metafile is read; then
  * package.json is checked against the same entry list.
  */
@@ -20,7 +21,17 @@ const EXPECTED_PACKAGES: Record<string, string[]> = {
   index: [],
   'secrets-manager': ['@aws-sdk/client-secrets-manager'],
   sqs: ['@aws-sdk/client-sqs'],
+  pickup: [],
+  webhook: [],
 };
+
+/** npm packages each entry carries inside it, stated here rather than read from entries.ts. */
+const EXPECTED_BUNDLED: Record<string, string[]> = { index: [], 'secrets-manager': [], sqs: [], pickup: ['jose'], webhook: [] };
+
+/** The npm packages whose files a bundle carries. */
+function carriedPackages(report: BundleReport): string[] {
+  return [...new Set(report.inputs.filter((input) => input.includes('node_modules/')).map((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)![1]))].sort();
+}
 
 describe.each(FORMATS)('@keyroll/client entries ($format)', (format) => {
   let main: BundleReport;
@@ -38,7 +49,24 @@ describe.each(FORMATS)('@keyroll/client entries ($format)', (format) => {
     const report = await reportOf(entry, format);
     expect(report.packages).toEqual(EXPECTED_PACKAGES[entry.name]);
     expect(report.siblings).toEqual([`./index.${format.extension}`]);
+    expect(carriedPackages(report)).toEqual(EXPECTED_BUNDLED[entry.name]);
     expect(bundleProblems(entry, format, report, main)).toEqual([]);
+  });
+
+  it('pickup and webhook, the entries for consumers outside AWS, import no AWS SDK client or any npm package', async () => {
+    for (const name of ['pickup', 'webhook']) {
+      const entry = ENTRIES.find((e) => e.name === name)!;
+      const report = await reportOf(entry, format);
+      expect({ name, packages: report.packages }).toEqual({ name, packages: [] });
+      expect(report.inputs.filter((input) => input.includes('@aws-sdk') || input.includes('@smithy'))).toEqual([]);
+    }
+  });
+
+  it('the checker flags an entry that declares a bundled package it does not bundle', async () => {
+    const webhook = ENTRIES.find((e) => e.name === 'webhook')!;
+    const claiming: PackageEntry = { ...webhook, bundled: ['jose'] };
+    const report = await reportOf(claiming, format);
+    expect(bundleProblems(claiming, format, report, main)).toContainEqual(expect.stringContaining('does not bundle jose'));
   });
 
   it('the checker itself flags an SDK import in the main entry and a subpath entry that bypasses ./index', async () => {

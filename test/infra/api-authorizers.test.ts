@@ -117,7 +117,8 @@ describe('APIs in another stack than KeyRoll', () => {
     const app = newTestApp();
     const keyRollStack = new Stack(app, 'KeyRollHome', { env: TEST_ENV });
     const apiStack = new Stack(app, 'Apis', { env: TEST_ENV });
-    const keyRoll = new KeyRoll(keyRollStack, 'KeyRoll', { auth: { exampleApi: false } });
+    // No pickup endpoint: its own API's permission would be counted with the authorizer's.
+    const keyRoll = new KeyRoll(keyRollStack, 'KeyRoll', { auth: { exampleApi: false }, pickup: false });
     new apigw.RestApi(apiStack, 'Rest').root.addMethod('GET', new apigw.MockIntegration(), { authorizer: keyRoll.auth.restApiAuthorizer({ scope: apiStack }) });
     new apigwv2.HttpApi(apiStack, 'Http').addRoutes({
       path: '/x',

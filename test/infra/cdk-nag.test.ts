@@ -124,7 +124,10 @@ describe('the KeyRoll app under AwsSolutions checks', () => {
 
   test('acknowledgements name one exact finding (RuleId[Finding]) on a construct, never a whole rule or the whole stack', () => {
     for (const ack of acknowledgements(run.app)) {
-      expect(ack.id).toMatch(/^AwsSolutions-[A-Za-z]+\d+\[[^\]]+.*\]$/);
+      // A rule cdk-nag reports without a finding id (APIG4 on a method…) may be acknowledged
+      // bare, on the one CloudFormation resource it is about only (its path ends in /Resource).
+      if (/^AwsSolutions-[A-Za-z]+\d+$/.test(ack.id)) expect(ack.path).toMatch(/\/Resource$/);
+      else expect(ack.id).toMatch(/^AwsSolutions-[A-Za-z]+\d+\[[^\]]+.*\]$/);
       expect(['', 'Test', 'Test/Rotation']).not.toContain(ack.path);
     }
   });

@@ -31,6 +31,8 @@ const EXPECTED: IamExpectations = {
   secretReaders: {
     RotationCreateSecretFunction: 'creates the AWSPENDING value and, on a retry with the same rotation id, reads it back to converge (and reads AWSCURRENT to know the version it replaces)',
     RotationTestSecretFunction: 'proves the pending key authenticates against the configured endpoint: it must send the key itself',
+    PickupPickupFunction:
+      'key pickup for clients outside AWS: reads the current version the table names (by VersionId) to encrypt it to the public key of the client whose signed assertion it verified; GetItem only on client items, no secret write',
   },
   labelMovers: {
     RotationBeginRotationFunction: 'emergency preemption and orphaned-lock takeover undo the stopped rotation (AWSPENDING removed, AWSCURRENT restored)',

@@ -32,6 +32,7 @@ const OUTPUT_KEYS = [
   'ScheduleDeadLetterQueueArn',
   'ScheduledStartFunctionArn',
   'AuthorizerFunctionArn',
+  'PickupUrl',
   'ExampleEndpointUrl',
 ];
 

@@ -258,9 +258,16 @@ describe('Lambda functions', () => {
     });
     expect(new Set(roles).size).toBe(STEPS.length);
     expect(roles).not.toContain(logicalId(stack.rotation.stateMachine.role));
-    for (const [id, role] of ofType('AWS::IAM::Role')) {
+    // One exception: API Gateway's account-level logging role (REST API access logs need it;
+    // lib/keyroll-pickup.ts), with the one managed policy AWS documents for it.
+    const isApiGatewayLoggingRole = (id: string) => id.startsWith('PickupApiCloudWatchRole');
+    for (const [id, role] of ofType('AWS::IAM::Role').filter(([roleId]) => !isApiGatewayLoggingRole(roleId))) {
       expect({ id, managed: role.Properties!.ManagedPolicyArns }).toEqual({ id, managed: undefined });
     }
+    const loggingRoles = ofType('AWS::IAM::Role').filter(([id]) => isApiGatewayLoggingRole(id));
+    expect(loggingRoles).toHaveLength(1);
+    expect(JSON.stringify(loggingRoles[0][1].Properties!.ManagedPolicyArns)).toMatch(/^\[\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":iam::aws:policy\/service-role\/AmazonAPIGatewayPushToCloudWatchLogs"\]\]\}\]$/);
+    expect(JSON.stringify(loggingRoles[0][1].Properties!.AssumeRolePolicyDocument)).toContain('apigateway.amazonaws.com');
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   });
 });

@@ -8,10 +8,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PickupPublicKey } from '../../core/delivery';
 import { classifyTransient } from '../transient';
-import { clientItemKey, pickupJtiKey, TTL_ATTRIBUTE } from '../table-keys';
-
-/** The attributes of a client record a pickup reads (a ProjectionExpression; IAM lists the same). */
-export const PICKUP_CLIENT_ATTRIBUTES = ['clientId', 'secretId', 'currentKeyId', 'currentKeyHash', 'currentVersionId', 'offboardedAt', 'delivery'] as const;
+import { clientItemKey, PICKUP_CLIENT_ATTRIBUTES, pickupJtiKey, TTL_ATTRIBUTE } from '../table-keys';
 
 /** What a pickup knows of a client. */
 export interface PickupClient {
@@ -74,6 +71,8 @@ export class PickupTable implements PickupClients {
             TableName: this.tableName,
             Item: { ...pickupJtiKey(clientId, jti), [TTL_ATTRIBUTE]: expiresAtEpoch },
             ConditionExpression: 'attribute_not_exists(pk)',
+            // Sent explicitly: the role's policy requires dynamodb:ReturnValues = NONE.
+            ReturnValues: 'NONE',
           }),
         ),
       );
