@@ -85,8 +85,7 @@ export class KeyRollPickup extends Construct {
     this.api = new apigw.RestApi(this, 'Api', {
       description: 'KeyRoll key pickup for clients outside AWS (POST /pickup with a private_key_jwt assertion)',
       endpointTypes: [apigw.EndpointType.REGIONAL],
-      cloudWatchRole: props.cloudWatchRole ?? true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      ...(props.cloudWatchRole === false ? { cloudWatchRole: false } : { cloudWatchRole: true, cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }),
       deployOptions: {
         stageName: PICKUP_STAGE,
         throttlingRateLimit: throttle.rateLimit,

@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { buildKeyRoll, type KeyRollProps } from './keyroll';
 import type { KeyRollAuth } from './keyroll-auth';
 import type { KeyRollFleet } from './keyroll-fleet';
+import type { KeyRollPickup } from './keyroll-pickup';
 import type { KeyRollRotation } from './keyroll-rotation';
 import type { KeyRollSchedules } from './keyroll-schedules';
 
@@ -19,9 +20,11 @@ export class KeyRollStack extends Stack {
   readonly auth: KeyRollAuth;
   readonly schedules: KeyRollSchedules;
   readonly fleet: KeyRollFleet;
+  /** Key pickup for clients outside AWS (undefined with `pickup: false`). */
+  readonly pickup?: KeyRollPickup;
 
   constructor(scope: Construct, id: string, props: KeyRollStackProps = {}) {
     super(scope, id, props);
-    ({ rotation: this.rotation, auth: this.auth, schedules: this.schedules, fleet: this.fleet } = buildKeyRoll(this, { ...props, outputs: true }));
+    ({ rotation: this.rotation, auth: this.auth, schedules: this.schedules, fleet: this.fleet, pickup: this.pickup } = buildKeyRoll(this, { ...props, outputs: true }));
   }
 }

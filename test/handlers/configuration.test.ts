@@ -5,6 +5,7 @@
  * value, with nothing else happening (the entry handlers refuse before any AWS call). And the
  * stack itself: every function's environment in the synthesized template passes its reader.
  */
+import { readPickupEnvironment } from '../../lambdas/aws/pickup/pickup-environment';
 import { readAuthorizerEnvironment } from '../../lambdas/aws/auth/authorizer-environment';
 import { DEFAULT_FLEET_PAGE_SETTINGS, readFleetPageEnvironment } from '../../lambdas/aws/fleet/fleet-page-environment';
 import { readRotationEnvironment } from '../../lambdas/aws/rotation/rotation-environment';
@@ -255,7 +256,7 @@ describe('the Lambda entry handlers refuse a bad configuration before anything e
 
   /** The entry module loaded afresh (a new container) with `env` as its environment. */
   function entry(file: string, env: Record<string, string>): (input: unknown) => Promise<unknown> {
-    for (const name of [...Object.keys(ROTATION_ENV), 'STATE_MACHINE_ARN', 'FLEET_PAGE_SIZE', 'FLEET_WRITES_PER_SECOND', 'VERIFY_ENDPOINT_URL']) delete process.env[name];
+    for (const name of [...Object.keys(ROTATION_ENV), 'STATE_MACHINE_ARN', 'FLEET_PAGE_SIZE', 'FLEET_WRITES_PER_SECOND', 'VERIFY_ENDPOINT_URL', 'PICKUP_AUDIENCE']) delete process.env[name];
     Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'SILENT' });
     let loaded: { handler: (input: unknown) => Promise<unknown> } | undefined;
     jest.isolateModules(() => {
@@ -280,6 +281,15 @@ describe('the Lambda entry handlers refuse a bad configuration before anything e
     await expect(entry('fleet-page', { ...noAws, ...ROTATION_ENV, FLEET_PAGE_SIZE: '501' })({})).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'FLEET_PAGE_SIZE' });
   });
 
+  it('pickup: TABLE_NAME unset; PICKUP_AUDIENCE unset, not https, or with a query', async () => {
+    const event = { body: 'x', headers: {} };
+    await expect(entry('pickup', noAws)(event)).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'TABLE_NAME' });
+    for (const audience of [undefined, 'http://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/pickup', 'https://keys.example.com/pickup?x=1', 'https://user@keys.example.com/pickup']) {
+      const env = { ...noAws, TABLE_NAME: 'keyroll', ...(audience === undefined ? {} : { PICKUP_AUDIENCE: audience }) };
+      await expect(entry('pickup', env)(event)).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'PICKUP_AUDIENCE' });
+    }
+  });
+
   it('scheduled-start: STATE_MACHINE_ARN unset or malformed', async () => {
     await expect(entry('scheduled-start', noAws)({ clientId: 'acme', scheduledTime: '2026-12-06T01:00:00Z' })).rejects.toMatchObject({ name: 'InvalidConfiguration', variable: 'STATE_MACHINE_ARN' });
     await expect(entry('scheduled-start', { ...noAws, STATE_MACHINE_ARN: 'arn:aws:states:::stateMachine:x' })({})).rejects.toMatchObject({ name: 'InvalidConfiguration' });
@@ -302,6 +312,7 @@ describe('the stack sets values its readers accept', () => {
       const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012', 'AWS::URLSuffix': 'amazonaws.com' };
       if (pseudo[intrinsic.Ref]) return pseudo[intrinsic.Ref];
       const resource = resources[intrinsic.Ref];
+      if (resource.Type === 'AWS::ApiGateway::RestApi') return 'a1b2c3d4e5';
       if (resource.Type === 'AWS::DynamoDB::Table') return `KeyRollLocal-${intrinsic.Ref}-1A2B3C4D5E6F`;
       if (resource.Type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:us-east-1:123456789012:stateMachine:${String(resource.Properties.StateMachineName)}`;
     }
@@ -311,7 +322,7 @@ describe('the stack sets values its readers accept', () => {
 
   it('every function: rotation steps, fleet page, authorizer, scheduled start', () => {
     const { resources } = synthesizeKeyRoll();
-    const readBy: Record<string, string[]> = { rotation: [], fleetPage: [], authorizer: [], stateMachineArn: [] };
+    const readBy: Record<string, string[]> = { rotation: [], fleetPage: [], authorizer: [], stateMachineArn: [], pickup: [] };
     for (const [id, resource] of Object.entries(resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
       const variables = (resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
@@ -323,11 +334,12 @@ describe('the stack sets values its readers accept', () => {
       if ('DEFAULT_OVERLAP_SECONDS' in env) check('rotation', () => readRotationEnvironment(env));
       if ('FLEET_PAGE_SIZE' in env) check('fleetPage', () => readFleetPageEnvironment(env));
       if ('CACHE_TTL_MS' in env) check('authorizer', () => readAuthorizerEnvironment(env));
+      if ('PICKUP_AUDIENCE' in env) check('pickup', () => readPickupEnvironment(env));
       if ('STATE_MACHINE_ARN' in env) check('stateMachineArn', () => readVariable(env, 'STATE_MACHINE_ARN', REQUIRED_STATE_MACHINE_ARN));
       readVariable(env, 'POWERTOOLS_SERVICE_NAME', POWERTOOLS_SERVICE_NAME);
     }
-    // The 8 rotation steps and the fleet page; the authorizer; beginRotation and the scheduled start.
-    expect(Object.fromEntries(Object.entries(readBy).map(([reader, ids]) => [reader, ids.length]))).toEqual({ rotation: 9, fleetPage: 1, authorizer: 1, stateMachineArn: 2 });
+    // The 8 rotation steps and the fleet page; the authorizer; beginRotation and the scheduled start; the pickup function.
+    expect(Object.fromEntries(Object.entries(readBy).map(([reader, ids]) => [reader, ids.length]))).toEqual({ rotation: 9, fleetPage: 1, authorizer: 1, stateMachineArn: 2, pickup: 1 });
     // testSecret's VERIFY_ENDPOINT_URL (the example API's /whoami) was among them.
     expect(readBy.rotation.filter((id) => 'VERIFY_ENDPOINT_URL' in (resources[id].Properties.Environment as { Variables: object }).Variables)).toHaveLength(1);
   }, 120_000);
