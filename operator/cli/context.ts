@@ -7,6 +7,7 @@ import { Output, type CliIo } from './output';
 import { Session, type GlobalOptions } from './session';
 import type { OpsDeps } from '../ops';
 import type { RotationRequest } from '../../lambdas/core/rotation-request';
+import type { DeliveryProjector } from '../../lambdas/aws/delivery/delivery-projector';
 
 /** How a local run ended. */
 export interface LocalRunOutcome {
@@ -32,6 +33,16 @@ export interface LocalRotation {
   run(session: Session, deps: OpsDeps, rotationId: string, request: RotationRequest, options: { readonly leaveInOverlap: boolean }): Promise<LocalRunOutcome>;
 }
 
+/**
+ * The delivery projection run in this process (the delivery function's code, with the
+ * caller's credentials), for an emulator whose stack has no `DeliveryFunctionName` (the local
+ * environment). Only a KeyRoll checkout provides it; a deployed stack is always asked through
+ * its delivery function.
+ */
+export interface LocalDelivery {
+  projector(deps: OpsDeps): DeliveryProjector;
+}
+
 /** The state of one CLI run, shared by its commands. */
 export class RunState {
   exitCode: ExitCode = ExitCode.OK;
@@ -45,6 +56,8 @@ export class RunState {
     readonly clock?: Clock,
     /** `rotate --local`, where this build has it. */
     readonly localRotation?: LocalRotation,
+    /** The in-process delivery projection for emulators, where this build has it. */
+    readonly localDelivery?: LocalDelivery,
   ) {}
 
   /** The context of the command being run (its options merged with the global ones). */
@@ -52,7 +65,12 @@ export class RunState {
     const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
     this.output ??= new Output(this.io, Boolean(options.json));
     checkGlobalOptions(options);
-    this.session ??= new Session({ json: options.json, stack: options.stack, outputsFile: options.outputsFile, region: options.region, profile: options.profile, actor: options.actor }, this.env, this.clock);
+    this.session ??= new Session(
+      { json: options.json, stack: options.stack, outputsFile: options.outputsFile, region: options.region, profile: options.profile, actor: options.actor },
+      this.env,
+      this.clock,
+      this.localDelivery,
+    );
     return { output: this.output, session: this.session, nowMs: () => (this.clock ? this.clock.nowMs() : Date.now()), state: this };
   }
 

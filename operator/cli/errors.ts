@@ -30,6 +30,24 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A `--pickup-key` file holds a private JWK. Refused before anything is read or written, and
+ * without printing the file: the private key must stay with the client (register its public half).
+ */
+export class PrivateKeyFileError extends Error {
+  override readonly name = 'PrivateKeyFile';
+  constructor(
+    /** Which flag, e.g. `--pickup-key #1`. */
+    readonly flag: string,
+    /** The private member found, e.g. `d` (never its value). */
+    readonly member: string,
+  ) {
+    super(
+      `${flag}: the file holds a private key (it has the private member '${member}'). Register the public key only (e.g. a JWK without d, p, q, dp, dq, qi); the private key stays with the client. Nothing was read from the deployment or changed.`,
+    );
+  }
+}
+
 /** The environment is not usable: stack or outputs missing, no credentials, emulator not reachable. */
 export class EnvironmentError extends Error {
   override readonly name = 'EnvironmentError';
@@ -52,7 +70,7 @@ export class KeyNotFoundError extends Error {
 }
 
 /** Errors of KeyRoll's domain and of commander that mean "bad input, nothing changed". */
-const USAGE_ERRORS = new Set(['UsageError', 'InvalidOperationInput', 'InvalidRotationInput', 'InvalidRotationId']);
+const USAGE_ERRORS = new Set(['UsageError', 'PrivateKeyFile', 'InvalidOperationInput', 'InvalidRotationInput', 'InvalidRotationId']);
 
 /** Named refusals of the operator API: the request was understood and refused. */
 const REFUSALS = new Set([
@@ -70,11 +88,14 @@ const REFUSALS = new Set([
   'ConditionFailed',
   'RotationStateConflict',
   'OperationFailed',
+  'DeliveryProjectionFailed',
 ]);
 
 /** SDK errors that say "who you are" or "where you point" is wrong, not the request. */
 const ENVIRONMENT_ERRORS = new Set([
   'EnvironmentError',
+  // The stack has no delivery function (an older deployment): update the stack.
+  'DeliveryUnavailable',
   'CredentialsProviderError',
   'ExpiredToken',
   'ExpiredTokenException',

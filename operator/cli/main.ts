@@ -3,12 +3,12 @@
  * Exit codes: 0 ok, 1 refused/failed, 2 bad arguments, 3 environment (see `keyroll --help`).
  */
 import { assertSupportedNode, type UnsupportedNodeVersion } from '../../lib/node-version';
-import type { LocalRotation } from './context';
+import type { LocalDelivery, LocalRotation } from './context';
 import { UsageError } from './errors';
 import { run } from './program';
 
 /** Runs `keyroll` on this process's arguments and exits with its code. */
-export function main(options: { readonly localRotation?: LocalRotation } = {}): void {
+export function main(options: { readonly localRotation?: LocalRotation; readonly localDelivery?: LocalDelivery } = {}): void {
   try {
     assertSupportedNode();
   } catch (error) {
@@ -32,7 +32,7 @@ export function main(options: { readonly localRotation?: LocalRotation } = {}): 
         return Buffer.concat(chunks).toString('utf8');
       },
     },
-    options.localRotation ? { localRotation: options.localRotation } : {},
+    { ...(options.localRotation ? { localRotation: options.localRotation } : {}), ...(options.localDelivery ? { localDelivery: options.localDelivery } : {}) },
   ).then(
     (code) => {
       // Exit once stdout is flushed (SDK sockets may linger a moment otherwise).

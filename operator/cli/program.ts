@@ -12,7 +12,7 @@ import { registerFleetCommand } from './commands/fleet';
 import { registerStatusCommands } from './commands/status';
 import { registerRepairCommand } from './commands/repair';
 import { registerUnlockCommand } from './commands/unlock';
-import { RunState, type LocalRotation } from './context';
+import { RunState, type LocalDelivery, type LocalRotation } from './context';
 import { ExitCode, reportOf } from './errors';
 import { redactKeys, type CliIo } from './output';
 import { isHelpOrVersion, jsonRequested, safeUsageText, usageReport } from './usage-errors';
@@ -79,12 +79,14 @@ export interface RunOptions {
   readonly clock?: Clock;
   /** `rotate --local`; without it, `--local` is refused (the packaged CLI). */
   readonly localRotation?: LocalRotation;
+  /** The in-process delivery projection for an emulator without a delivery function (a checkout only). */
+  readonly localDelivery?: LocalDelivery;
 }
 
 /** Runs the CLI on `argv` (without the node and script names) and returns the exit code. */
 export async function run(argv: readonly string[], io: CliIo, options: RunOptions = {}): Promise<number> {
   const env = options.env ?? io.env ?? process.env;
-  const state = new RunState(io, env, options.clock, options.localRotation);
+  const state = new RunState(io, env, options.clock, options.localRotation, options.localDelivery);
   const program = buildProgram(state, io);
   try {
     if (argv.length === 0) {

@@ -6,6 +6,7 @@
 import { userInfo } from 'node:os';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -17,6 +18,8 @@ import type { Clock } from '../../lambdas/core/clock';
 import { checkText } from './arguments';
 import { EnvironmentError } from './errors';
 import { discoverStack, type DiscoveredStack } from './stack-discovery';
+import type { LocalDelivery } from './context';
+import { LambdaDeliveryProjector } from './lambda-delivery-projector';
 
 /** The options every command accepts. */
 export interface GlobalOptions {
@@ -46,12 +49,15 @@ export class Session {
   private sdk?: SessionClients & { raw: DynamoDBClient };
   private deps?: OpsDeps;
   private cloudWatchClient?: CloudWatchClient;
+  private lambdaClient?: LambdaClient;
 
   constructor(
     readonly options: GlobalOptions,
     readonly env: NodeJS.ProcessEnv,
     /** For tests; the wall clock otherwise. */
     private readonly clock?: Clock,
+    /** The in-process delivery projection for an emulator without a delivery function. */
+    private readonly localDelivery?: LocalDelivery,
   ) {}
 
   /** The discovered stack (outputs file or DescribeStacks). */
@@ -93,14 +99,32 @@ export class Session {
   async opsDeps(): Promise<OpsDeps> {
     if (!this.deps) {
       const { outputs, source } = await this.discover();
+      let deps: OpsDeps;
       try {
-        this.deps = createOpsDeps(this.clients(), outputs, this.clock ? { clock: this.clock } : {});
+        deps = createOpsDeps(this.clients(), outputs, this.clock ? { clock: this.clock } : {});
       } catch (error) {
         // A malformed output (e.g. a non-numeric overlap bound, a state machine ARN that is not one).
         throw new EnvironmentError(`The stack outputs from ${source} are not usable: ${(error as Error).message}`, { cause: error });
       }
+      this.deps = { ...deps, ...this.deliveryProjector(outputs.DeliveryFunctionName, deps) };
     }
     return this.deps;
+  }
+
+  /**
+   * How delivery settings reach AWS: the stack's delivery function; with none, against an
+   * emulator, the projection in this process where the build has it; else none (delivery
+   * settings are then refused with DeliveryUnavailable).
+   */
+  private deliveryProjector(functionName: string | undefined, deps: OpsDeps): Pick<OpsDeps, 'delivery'> {
+    if (functionName) return { delivery: new LambdaDeliveryProjector(this.lambda(), functionName) };
+    if (this.localDelivery && this.env.AWS_ENDPOINT_URL) return { delivery: this.localDelivery.projector(deps) };
+    return {};
+  }
+
+  /** Lambda, to invoke the delivery function (the caller needs lambda:InvokeFunction on it). */
+  private lambda(): LambdaClient {
+    return (this.lambdaClient ??= new LambdaClient(this.clientConfig));
   }
 
   /**
@@ -128,6 +152,8 @@ export class Session {
   close(): void {
     this.cloudWatchClient?.destroy();
     this.cloudWatchClient = undefined;
+    this.lambdaClient?.destroy();
+    this.lambdaClient = undefined;
     if (!this.sdk) return;
     for (const client of [this.sdk.raw, this.sdk.secretsManager, this.sdk.scheduler, this.sdk.stepFunctions, this.sdk.sns]) client.destroy();
     this.sdk = undefined;

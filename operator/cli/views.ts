@@ -5,6 +5,7 @@
 import type { ClientSchedule } from '../../lambdas/aws/client-schedules';
 import type { AuditEvent, ClientRecord, KeyRecord, RotationPolicy } from '../../lambdas/core/model';
 import { formatDuration } from './arguments';
+import { deliveryView } from './delivery-options';
 import { relative, table, timestamp } from './output';
 
 /** A key as the CLI shows it. */
@@ -75,6 +76,8 @@ export function clientView(client: ClientRecord) {
     ...(client.lock ? { lock: client.lock } : {}),
     ...(client.lastRotation ? { lastRotation: client.lastRotation } : {}),
     ...(client.offboardedAt ? { offboardedAt: client.offboardedAt } : {}),
+    // Readers, endpoints without their secrets, kids: never a JWK or a webhook token.
+    ...(client.delivery ? { delivery: deliveryView(client.delivery) } : {}),
     createdAt: client.createdAt,
     updatedAt: client.updatedAt,
   };

@@ -17,6 +17,7 @@ import { registerIamWorld } from '../support/iam-guard';
 import { provisionLocalEnvironment, writeOutputsFile, type LocalEnvironment } from '../../local/local-environment';
 import { run } from '../../operator/cli/program';
 import { localRotation } from '../../local/local-rotation';
+import type { LocalDelivery } from '../../operator/cli/context';
 import { scanTable } from '../support/fixtures';
 
 export interface CliResult {
@@ -44,9 +45,11 @@ export class CliWorld {
     readonly environment: LocalEnvironment,
     readonly outputsFile: string,
     readonly env: NodeJS.ProcessEnv,
+    /** How the CLI projects delivery settings here (the local environment has no delivery function). */
+    private readonly localDelivery?: LocalDelivery,
   ) {}
 
-  static async create(options: { actor?: string } = {}): Promise<CliWorld> {
+  static async create(options: { actor?: string; localDelivery?: LocalDelivery } = {}): Promise<CliWorld> {
     const environment = await provisionLocalEnvironment({ runId: randomUUID().slice(0, 8) });
     // The local environment stands in for the stack: its rotations are judged against the template's IAM.
     const { TableName, SecretNamePrefix, ClientTopicArn, OpsTopicArn, StateMachineArn } = environment.outputs;
@@ -55,7 +58,7 @@ export class CliWorld {
     writeOutputsFile(outputsFile, environment);
     const env: NodeJS.ProcessEnv = { ...process.env, KEYROLL_OUTPUTS_FILE: outputsFile, KEYROLL_ACTOR: options.actor ?? 'test-operator' };
     delete env.KEYROLL_LOCAL;
-    return new CliWorld(environment, outputsFile, env);
+    return new CliWorld(environment, outputsFile, env, options.localDelivery);
   }
 
   get outputs(): LocalEnvironment['outputs'] {
@@ -93,7 +96,7 @@ export class CliWorld {
         env: { ...this.env, ...extraEnv },
         ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
       },
-      { localRotation, ...(clock ? { clock } : {}) },
+      { localRotation, ...(this.localDelivery ? { localDelivery: this.localDelivery } : {}), ...(clock ? { clock } : {}) },
     );
     this.transcript.push(stdout, stderr);
     return { code, stdout, stderr };

@@ -1,7 +1,7 @@
-/** `keyroll clients add|list|show|remove`: onboarding, the client list, one client, offboarding. */
+/** `keyroll clients add|update|list|show|remove`: onboarding, delivery settings, the client list, one client, offboarding. */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Option, type Command } from 'commander';
-import { describeClient, offboardClient, onboardClient, parseRotationPolicy, policyBounds, type OpsDeps, type RotationPolicy } from '../../ops';
+import { describeClient, offboardClient, onboardClient, parseRotationPolicy, policyBounds, updateClientDelivery, type DeliveryProjectionResult, type OpsDeps, type RotationPolicy } from '../../ops';
 import { InvalidOperationInputError } from '../../../lambdas/core/errors';
 import type { ClientRecord } from '../../../lambdas/core/model';
 import { checkClientId, checkText, formatDuration, parseDurationSeconds, parseIntervalDays, parseScopes, parseTimeZone, parseWindow } from '../arguments';
@@ -11,8 +11,9 @@ import { fields, relative, table, timestamp } from '../output';
 import { MAX_TAGS, TAG_PATTERN } from '../../../lambdas/core/fleet';
 import { containsApiKey } from '../../../lambdas/core/key-material';
 import { auditTable, clientView, keysTable, keyViews, policyText, scheduleText, scheduleView } from '../views';
+import { addDeliveryOptions, deliveryLines, deliveryRequestOf, deliveryView, type DeliveryFlags } from '../delivery-options';
 
-interface AddOptions {
+interface AddOptions extends DeliveryFlags {
   scopes: string;
   intervalDays: string;
   overlap?: string;
@@ -50,10 +51,30 @@ a new client id). A key without scopes may call only the routes that need none, 
 route while auth.routeScopes is empty: no default is right for every deployment.
 The scopes and the policy are stored as given; running the same command again changes nothing.
 
+Delivery (each flag repeatable; change them later with \`keyroll clients update\`):
+  --reader <arn>          an IAM role, user or account root (any account) that may read the client's
+                          current key (AWSCURRENT only) from its secret
+  --notify <endpoint>     sqs:<queue ARN> (any account), https://<url> or email:<address>; KeyRoll
+                          creates the subscription, filtered to this client's notices
+  --pickup-key <file>     a public JWK (EC P-256 or RSA 2048+) for key pickup outside AWS; a private
+                          JWK is refused and never printed
+
 Examples:
   keyroll clients add acme-payments --scopes orders:read,orders:write
   keyroll clients add acme-payments --scopes orders:read,orders:write --interval-days 30 \\
-    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"`;
+    --overlap 24h --max-overlap 7d --timezone Europe/Paris --window 02:00-04:00 --reason "contract 2026-114"
+  keyroll clients add acme-payments --scopes orders:read --reader arn:aws:iam::210987654321:role/acme-app \\
+    --notify sqs:arn:aws:sqs:eu-west-1:210987654321:acme-keyroll --pickup-key acme-public.jwk`;
+
+const UPDATE_HELP = `
+Each given kind replaces the stored list; kinds not given are kept. --no-readers, --no-notify and
+--no-pickup-keys clear one. Without any flag the stored settings are projected again (repairs a
+secret policy, grant or subscription that drifted). Asking for what is stored writes nothing.
+
+Examples:
+  keyroll clients update acme-payments --reader arn:aws:iam::210987654321:role/acme-app --reason "new app role"
+  keyroll clients update acme-payments --pickup-key old.jwk --pickup-key new.jwk --reason "client rotates its pickup key"
+  keyroll clients update acme-payments --no-notify --reason "queue retired"`;
 
 /** CLI flag names for the policy's fields, so refusals name what the operator typed. */
 const FLAG_OF: Record<string, string> = {
@@ -67,7 +88,7 @@ const FLAG_OF: Record<string, string> = {
 export function registerClientCommands(program: Command, state: RunState): void {
   const clients = program.command('clients').description('Onboard, list, inspect and offboard the clients KeyRoll issues keys to.');
 
-  clients
+  const add = clients
     .command('add')
     .description('Onboard a client: its secret with a first key, its record with the rotation policy, and its rotation schedule. Never prints the key: the client reads it from its secret.')
     .argument('<clientId>', 'client id, 1-64 characters of [A-Za-z0-9._-]')
@@ -79,69 +100,96 @@ export function registerClientCommands(program: Command, state: RunState): void 
     .addOption(new Option('--window <HH:MM-HH:MM>', 'local window in which scheduled rotations start, e.g. 22:00-01:00').default(ADD_DEFAULTS.window, ADD_DEFAULTS.window))
     .option('--tags <list>', 'comma-separated tags that group clients for rotate-fleet, e.g. tier-1,region:eu')
     .addOption(new Option('--reason <text>', 'why (audit trail)').default(ADD_DEFAULTS.reason, ADD_DEFAULTS.reason))
-    .addHelpText('after', ADD_HELP)
-    .action(async (rawId: string, options: AddOptions, command: Command) => {
-      // Every argument is checked before anything is read.
-      const clientId = checkClientId(rawId);
-      const scopes = parseScopes(options.scopes);
-      const intervalDays = parseIntervalDays(options.intervalDays);
-      const overlapSeconds = options.overlap === undefined ? undefined : parseDurationSeconds(options.overlap, '--overlap');
-      const maxOverlapSeconds = options.maxOverlap === undefined ? undefined : parseDurationSeconds(options.maxOverlap, '--max-overlap');
-      const timeZone = parseTimeZone(options.timezone);
-      const window = parseWindow(options.window);
-      const reason = checkText(options.reason, '--reason', 512);
-      const tags = options.tags === undefined ? undefined : parseTags(options.tags);
-      if (overlapSeconds !== undefined && maxOverlapSeconds !== undefined && overlapSeconds > maxOverlapSeconds) {
-        throw new UsageError('--overlap must not be longer than --max-overlap.', ['overlap: longer than max-overlap']);
-      }
-      const policy: RotationPolicy = {
-        intervalDays,
-        ...(overlapSeconds !== undefined ? { overlapSeconds } : {}),
-        ...(maxOverlapSeconds !== undefined ? { maxOverlapSeconds } : {}),
-        timeZone,
-        window,
-      };
-      const { output, session } = state.context(command);
-      const deps = await session.opsDeps();
-      checkPolicyAgainstDeployment(deps, policy);
-      const actor = await session.actor();
-      const result = await onboardClient(deps, { clientId, scopes, policy, ...(tags ? { tags } : {}), requestedBy: actor, reason });
-      const defaultsApplied = appliedDefaults(command, deps);
-      const data = {
-        clientId: result.client.clientId,
-        registered: result.registered,
-        currentKeyId: result.client.currentKeyId,
-        secretId: result.client.secretId,
-        scopes: result.client.scopes,
-        policy: result.client.policy,
-        schedule: { outcome: result.schedule, ...result.plan },
-        defaultsApplied,
-        actor,
-      };
-      output.result(data, () =>
-        [
-          `${result.registered ? 'Onboarded' : 'Already onboarded (nothing to change)'}: client ${clientId}`,
-          fields([
-            ['current key', `${result.client.currentKeyId} (the key itself is in secret ${result.client.secretId}; it is never printed)`],
-            ['scopes', result.client.scopes.join(', ')],
-            ['policy', policyText(result.client.policy)],
-            [
-              'schedule',
-              `${result.schedule}: ${result.plan.expression} ${result.plan.timeZone}${result.plan.startDate ? `, first ${timestamp(result.plan.startDate)}` : ''}, flexible ${result.plan.flexibleWindowMinutes} min`,
-            ],
-            [
-              'defaults applied',
-              Object.keys(defaultsApplied).length
-                ? Object.entries(defaultsApplied)
-                    .map(([flag, value]) => `${flag} ${value}`)
-                    .join(', ')
-                : 'none',
-            ],
-            ['audit actor', actor],
-          ]),
-        ].join('\n'),
-      );
-    });
+    .addHelpText('after', ADD_HELP);
+  addDeliveryOptions(add, false).action(async (rawId: string, options: AddOptions, command: Command) => {
+    // Every argument is checked before anything is read.
+    const clientId = checkClientId(rawId);
+    const scopes = parseScopes(options.scopes);
+    const intervalDays = parseIntervalDays(options.intervalDays);
+    const overlapSeconds = options.overlap === undefined ? undefined : parseDurationSeconds(options.overlap, '--overlap');
+    const maxOverlapSeconds = options.maxOverlap === undefined ? undefined : parseDurationSeconds(options.maxOverlap, '--max-overlap');
+    const timeZone = parseTimeZone(options.timezone);
+    const window = parseWindow(options.window);
+    const reason = checkText(options.reason, '--reason', 512);
+    const tags = options.tags === undefined ? undefined : parseTags(options.tags);
+    const delivery = deliveryRequestOf(command, options);
+    if (overlapSeconds !== undefined && maxOverlapSeconds !== undefined && overlapSeconds > maxOverlapSeconds) {
+      throw new UsageError('--overlap must not be longer than --max-overlap.', ['overlap: longer than max-overlap']);
+    }
+    const policy: RotationPolicy = {
+      intervalDays,
+      ...(overlapSeconds !== undefined ? { overlapSeconds } : {}),
+      ...(maxOverlapSeconds !== undefined ? { maxOverlapSeconds } : {}),
+      timeZone,
+      window,
+    };
+    const { output, session } = state.context(command);
+    const deps = await session.opsDeps();
+    checkPolicyAgainstDeployment(deps, policy);
+    const actor = await session.actor();
+    const result = await onboardClient(deps, { clientId, scopes, policy, ...(tags ? { tags } : {}), ...(delivery ? { delivery } : {}), requestedBy: actor, reason });
+    const defaultsApplied = appliedDefaults(command, deps);
+    const data = {
+      clientId: result.client.clientId,
+      registered: result.registered,
+      currentKeyId: result.client.currentKeyId,
+      secretId: result.client.secretId,
+      scopes: result.client.scopes,
+      policy: result.client.policy,
+      schedule: { outcome: result.schedule, ...result.plan },
+      delivery: deliveryView(result.client.delivery),
+      ...(result.delivery ? { projection: result.delivery } : {}),
+      defaultsApplied,
+      actor,
+    };
+    output.result(data, () =>
+      [
+        `${result.registered ? 'Onboarded' : 'Already onboarded (nothing to change)'}: client ${clientId}`,
+        fields([
+          ['current key', `${result.client.currentKeyId} (the key itself is in secret ${result.client.secretId}; it is never printed)`],
+          ['scopes', result.client.scopes.join(', ')],
+          ['policy', policyText(result.client.policy)],
+          [
+            'schedule',
+            `${result.schedule}: ${result.plan.expression} ${result.plan.timeZone}${result.plan.startDate ? `, first ${timestamp(result.plan.startDate)}` : ''}, flexible ${result.plan.flexibleWindowMinutes} min`,
+          ],
+          ...deliveryLines(result.client.delivery),
+          ['projection', result.delivery ? projectionText(result.delivery) : undefined],
+          [
+            'defaults applied',
+            Object.keys(defaultsApplied).length
+              ? Object.entries(defaultsApplied)
+                  .map(([flag, value]) => `${flag} ${value}`)
+                  .join(', ')
+              : 'none',
+          ],
+          ['audit actor', actor],
+        ]),
+      ].join('\n'),
+    );
+  });
+
+  const update = clients
+    .command('update')
+    .description("Change a client's delivery settings (AWS readers, notification endpoints, pickup keys) and have KeyRoll's delivery function project them: the secret policy, KMS grants and subscriptions.")
+    .argument('<clientId>', 'client id')
+    .option('--reason <text>', 'why (audit trail)', 'delivery settings update')
+    .addHelpText('after', UPDATE_HELP);
+  addDeliveryOptions(update, true).action(async (rawId: string, options: DeliveryFlags & { reason: string }, command: Command) => {
+    const clientId = checkClientId(rawId);
+    const reason = checkText(options.reason, '--reason', 512);
+    const delivery = deliveryRequestOf(command, options) ?? {};
+    const { output, session } = state.context(command);
+    const deps = await session.opsDeps();
+    const actor = await session.actor();
+    const result = await updateClientDelivery(deps, { clientId, delivery, requestedBy: actor, reason });
+    output.result({ clientId, changed: result.changed, delivery: deliveryView(result.client.delivery), projection: result.projection, actor }, () =>
+      [
+        `${result.changed ? 'Updated' : 'Unchanged (already as asked; projected again)'}: delivery of client ${clientId}`,
+        fields([...deliveryLines(result.client.delivery), ['projection', projectionText(result.projection)], ['audit actor', actor]]),
+      ].join('\n'),
+    );
+  });
 
   clients
     .command('list')
@@ -192,6 +240,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
             ['current key', described.client.currentKeyId],
             ['policy', policyText(described.client.policy)],
             ['schedule', scheduleText(described.schedule)],
+            ...deliveryLines(described.client.delivery),
             ['rotation lock', described.client.lock ? `${described.client.lock.rotationId} since ${timestamp(described.client.lock.acquiredAt)}` : 'free'],
             ['offboarded', described.client.offboardedAt ? timestamp(described.client.offboardedAt) : undefined],
           ]),
@@ -222,6 +271,7 @@ export function registerClientCommands(program: Command, state: RunState): void 
             ['revoked now', result.revokedKeyIds.length ? result.revokedKeyIds.join(', ') : 'none (already revoked)'],
             ['schedule', result.scheduleDeleted ? 'deleted' : 'none left'],
             ['stopped rotation', result.stoppedRotationId],
+            ['delivery', result.delivery ? `${projectionText(result.delivery)} (readers, grants and subscriptions removed)` : undefined],
             ['effect', 'every verifier rejects the revoked keys within 10 s'],
           ]),
         ].join('\n'),
@@ -245,6 +295,16 @@ function appliedDefaults(command: Command, deps: OpsDeps): Record<string, string
   if (options.maxOverlap === undefined) applied['--max-overlap'] = `the deployment maximum (${formatDuration(deps.settings.overlapBounds.maxSeconds)})`;
   if (defaulted('reason')) applied['--reason'] = ADD_DEFAULTS.reason;
   return applied;
+}
+
+/** What a delivery projection did, in one line. */
+function projectionText(result: DeliveryProjectionResult): string {
+  const { grants, subscriptions } = result;
+  const pending = subscriptions.pendingConfirmation ? `, ${subscriptions.pendingConfirmation} awaiting confirmation` : '';
+  return (
+    `secret policy ${result.secretPolicy}; grants +${grants.created} -${grants.revoked} (${grants.kept} kept); ` +
+    `subscriptions +${subscriptions.created} -${subscriptions.removed} (${subscriptions.kept} kept${pending})`
+  );
 }
 
 /** A positive limit (1-1000). */
