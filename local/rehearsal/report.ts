@@ -258,7 +258,7 @@ export function renderSummary(report: RehearsalReport, chartPath?: string): stri
 }
 
 const KEY_COLORS = { current: '#2e7d32', previous: '#f9a825', failed: '#c62828' } as const;
-const MARKER_COLORS = { scheduled: '#1565c0', emergency: '#c62828' } as const;
+const MARKER_COLORS = { scheduled: '#1565c0', emergency: '#ad1457' } as const;
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The text of a rotation's label on the timeline. */
