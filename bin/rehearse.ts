@@ -28,6 +28,7 @@ const program = new Command('rehearse')
   .option('--callers <n>', 'simulated API consumers (the last never updates its key)', int('callers'))
   .option('--rotations <n>', 'rotations per client', int('rotations'))
   .option('--no-emergency', 'no emergency rotation (by default the first client ends with one)')
+  .option('--no-delivery', 'without the consumers KeyRoll delivers to (one outside AWS: pickup + webhook; one in a second account)')
   .option('--duration <minutes>', 'simulated minutes (at least 210 per rotation)', int('duration'))
   .option('--seed <n>', 'seed for the callers\u2019 propagation delays', int('seed'))
   .option('--out <dir>', 'where the report files go', 'rehearsal-report')
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
     callers?: number;
     rotations?: number;
     emergency: boolean;
+    delivery?: boolean;
     duration?: number;
     seed?: number;
     out: string;
@@ -58,7 +60,15 @@ async function main(): Promise<number> {
   if (flags.fleet !== undefined) return rehearseFleet(flags);
   let options: RehearsalOptions;
   try {
-    options = resolveRehearsalOptions({ clients: flags.clients, callers: flags.callers, rotations: flags.rotations, emergency: flags.emergency, durationMinutes: flags.duration, seed: flags.seed });
+    options = resolveRehearsalOptions({
+      clients: flags.clients,
+      callers: flags.callers,
+      rotations: flags.rotations,
+      emergency: flags.emergency,
+      delivery: flags.delivery,
+      durationMinutes: flags.duration,
+      seed: flags.seed,
+    });
   } catch (error) {
     process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
     return 2;

@@ -15,8 +15,29 @@ import type { ApiKeySource, RefreshReason, RefreshResult } from '../../client/ke
 import { SecretsManagerKeyProvider } from '../../client/secrets-manager';
 import { SqsNotificationPoller } from '../../client/poller';
 
-/** How a caller follows rotations. */
-export type CallerBehaviour = 'prompt' | 'lagging' | 'never';
+/**
+ * How a consumer gets and follows its key (its kind, in the report):
+ * - prompt, lagging, never: in KeyRoll's account, reading Secrets Manager (see above);
+ * - outside-aws: no AWS credentials: key pickup (a JWE to its registered public key) and
+ *   notices on its HTTPS webhook (local/rehearsal/delivery-consumers.ts);
+ * - cross-account: in another AWS account: reads its secret through the secret's resource
+ *   policy and hears notices on an SQS queue of its own account.
+ */
+export type CallerBehaviour = 'prompt' | 'lagging' | 'never' | 'outside-aws' | 'cross-account';
+
+/** Every kind, in the order the report lists them. */
+export const CALLER_BEHAVIOURS: readonly CallerBehaviour[] = ['prompt', 'lagging', 'never', 'outside-aws', 'cross-account'];
+
+/** A consumer as the rehearsal drives it: one request per tick. */
+export interface RehearsalConsumer {
+  readonly spec: { readonly name: string; readonly clientId: string; readonly behaviour: CallerBehaviour };
+  /** Reads the first key (and whatever else the consumer sets up). */
+  start(): Promise<void>;
+  /** One tick: hear notifications, switch if due, make one request. */
+  tick(): Promise<RequestOutcome>;
+  /** Stops what start() started. */
+  close?(): Promise<void>;
+}
 
 /** One simulated consumer. */
 export interface CallerSpec {
@@ -38,6 +59,10 @@ export interface RequestOutcome {
   readonly ok: boolean;
   /** On success: which key of the client was used. */
   readonly keyRole?: 'current' | 'previous';
+  /** On success: the id of the key used (the authorizer's context; an id, never the key). */
+  readonly keyId?: string;
+  /** Wall-clock time of the answer (emergency recovery is measured in real milliseconds). */
+  readonly wallMs?: number;
   /** On failure: the authorizer's reason (or the HTTP status). */
   readonly reason?: string;
 }
@@ -67,7 +92,7 @@ class DelayedRefresh implements ApiKeySource {
 }
 
 /** A running simulated consumer. */
-export class SimulatedCaller {
+export class SimulatedCaller implements RehearsalConsumer {
   private readonly provider: SecretsManagerKeyProvider;
   private readonly fetch: FetchLike;
   private readonly poller?: SqsNotificationPoller;
@@ -108,8 +133,13 @@ export class SimulatedCaller {
       }
     }
     const response = this.staticKey ? await fetch(this.url, { headers: { authorization: `Bearer ${this.staticKey}` } }) : await this.fetch(this.url);
-    const body = (await response.json().catch(() => ({}))) as { keyRole?: 'current' | 'previous'; reason?: string };
-    const base = { atMs: this.clock.nowMs(), caller: this.spec.name, clientId: this.spec.clientId, behaviour: this.spec.behaviour };
-    return response.ok ? { ...base, ok: true, keyRole: body.keyRole } : { ...base, ok: false, reason: body.reason ?? `http-${response.status}` };
+    return outcomeOf(this.spec, this.clock, response);
   }
+}
+
+/** What a response of the protected API says about a consumer's request. */
+export async function outcomeOf(spec: RehearsalConsumer['spec'], clock: Clock, response: Response): Promise<RequestOutcome> {
+  const body = (await response.json().catch(() => ({}))) as { keyRole?: 'current' | 'previous'; keyId?: string; reason?: string };
+  const base = { atMs: clock.nowMs(), wallMs: Date.now(), caller: spec.name, clientId: spec.clientId, behaviour: spec.behaviour };
+  return response.ok ? { ...base, ok: true, keyRole: body.keyRole, keyId: body.keyId } : { ...base, ok: false, reason: body.reason ?? `http-${response.status}` };
 }

@@ -15,6 +15,8 @@ export interface RehearsalOptions {
   readonly durationMinutes: number;
   /** Seeds the callers' propagation delays. */
   readonly seed: number;
+  /** Add the consumers KeyRoll delivers to: one outside AWS (pickup + webhook), one in another account. */
+  readonly delivery: boolean;
   /** Simulated time between two requests of a caller. */
   readonly tickMs: number;
 }
@@ -30,6 +32,7 @@ export const DEFAULT_REHEARSAL_OPTIONS: RehearsalOptions = {
   emergency: true,
   durationMinutes: 2 * MIN_MINUTES_PER_ROTATION,
   seed: 1,
+  delivery: true,
   tickMs: 60_000,
 };
 
@@ -48,6 +51,7 @@ const SCHEMA = v.object({
   emergency: v.boolean('emergency must be true or false'),
   durationMinutes: integer(MIN_MINUTES_PER_ROTATION, 7 * 24 * 60, 'duration (minutes)'),
   seed: integer(0, 2 ** 31 - 1, 'seed'),
+  delivery: v.boolean('delivery must be true or false'),
   tickMs: integer(10_000, 600_000, 'tick (ms)'),
 });
 

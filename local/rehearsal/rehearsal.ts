@@ -15,7 +15,9 @@ import { logger } from '../../lambdas/handlers/runtime';
 import { secretsManagerClient } from '../../lambdas/aws/clients';
 import { LocalRotationRunner, type LocalRotationResult } from '../local-rotation-runner';
 import { resolveWorkflow, synthesizeKeyRoll } from '../synthesized-workflow';
-import { SimulatedCaller, type CallerSpec, type RequestOutcome } from './callers';
+import { SimulatedCaller, type CallerSpec, type RehearsalConsumer, type RequestOutcome } from './callers';
+import type { DeliveryConsumers } from './delivery-consumers';
+import { startDeliveryConsumers } from './delivery-setup';
 import type { RehearsalOptions } from './options';
 import { startProtectedApi } from './protected-api';
 import { provisionClient, provisionStack, subscribeQueue } from './provision';
@@ -25,6 +27,8 @@ import { seededRandom } from '../seeded-random';
 
 const MINUTE = 60_000;
 const KEY_PREFIX = 'kr';
+/** Pickups in a row after the run, so that the latency percentiles rest on more than the few the rotations cause. */
+const PICKUP_LATENCY_SAMPLES = 50;
 
 /** The rotation policy of the rehearsal, compressed but proportioned like production. */
 export const REHEARSAL_POLICY = {
@@ -90,22 +94,36 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
 
   const api = await startProtectedApi({ tableName: resources.tableName, keyPrefix: KEY_PREFIX, clock: time.clock, usageIntervalMs: REHEARSAL_POLICY.usageRecordIntervalMinutes * MINUTE });
   const sdkClients = { secretsManager: new SecretsManagerClient({}), sqs: new SQSClient({}) };
-  const callers: SimulatedCaller[] = [];
-  for (const spec of planCallers(options, clientIds)) {
-    const queueUrl = spec.behaviour === 'prompt' ? await subscribeQueue(resources, `keyroll-rehearsal-${runId}-${spec.name}`, spec.clientId) : undefined;
-    const caller = new SimulatedCaller({ ...spec, queueUrl }, api.url, time.clock, resources.secretNamePrefix, sdkClients);
-    await caller.start();
-    callers.push(caller);
+  const callers: RehearsalConsumer[] = [];
+  let delivery: DeliveryConsumers | undefined;
+  try {
+    for (const spec of planCallers(options, clientIds)) {
+      const queueUrl = spec.behaviour === 'prompt' ? await subscribeQueue(resources, `keyroll-rehearsal-${runId}-${spec.name}`, spec.clientId) : undefined;
+      const caller = new SimulatedCaller({ ...spec, queueUrl }, api.url, time.clock, resources.secretNamePrefix, sdkClients);
+      await caller.start();
+      callers.push(caller);
+    }
+    // The consumers KeyRoll delivers to: outside AWS (pickup + webhook) and in another account.
+    if (options.delivery) {
+      delivery = await startDeliveryConsumers({ resources, runId, keyPrefix: KEY_PREFIX, clock: time.clock, apiUrl: api.url, synth });
+      callers.push(...delivery.consumers);
+    }
+  } catch (error) {
+    await Promise.all([api.close(), delivery?.close()]);
+    throw error;
   }
+  const rotatedIds = [...clientIds, ...(delivery?.clientIds ?? [])];
 
-  // Rotation plan: each client rotates `rotations` times, one cycle apart, staggered.
+  // Rotation plan: each client rotates `rotations` times, one cycle apart, staggered. The first
+  // client's last rotation is an emergency, and so is that of the pickup consumer's client.
+  const emergencyClients = new Set([clientIds[0], ...(delivery?.emergencyClientIds ?? [])]);
   const cycleMinutes = options.durationMinutes / options.rotations;
-  const plan = clientIds
+  const plan = rotatedIds
     .flatMap((clientId, c) =>
       Array.from({ length: options.rotations }, (_, r) => ({
         clientId,
         atMs: startMs + (r * cycleMinutes + 10 + c * 7) * MINUTE,
-        mode: options.emergency && c === 0 && r === options.rotations - 1 ? 'emergency' : 'scheduled',
+        mode: options.emergency && emergencyClients.has(clientId) && r === options.rotations - 1 ? 'emergency' : 'scheduled',
       })),
     )
     .sort((a, b) => a.atMs - b.atMs);
@@ -123,10 +141,11 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
         const rotationId = `rehearsal-${runId}-${String(next).padStart(3, '0')}-${randomUUID()}`;
         const input = { clientId, mode, reason: mode === 'emergency' ? 'rehearsal: simulated leak' : 'rehearsal: scheduled rotation', requestedBy: 'keyroll-rehearsal' };
         const startedAtMs = now;
+        const startedAtWallMs = Date.now();
         running.push(
           time.track(async (waitUntil) => {
             const result: LocalRotationResult = await runner.run(input, rotationId, waitUntil);
-            rotations.push({ clientId, mode, startedAtMs, endedAtMs: time.nowMs(), result });
+            rotations.push({ clientId, mode, startedAtMs, endedAtMs: time.nowMs(), startedAtWallMs, result });
           }),
         );
       }
@@ -143,10 +162,21 @@ export async function runRehearsal(options: RehearsalOptions, onProgress?: (prog
       });
     }
     await Promise.all(running);
+    await delivery?.probePickupLatency(PICKUP_LATENCY_SAMPLES);
   } finally {
-    await api.close();
+    await Promise.all([api.close(), delivery?.close()]);
     sdkClients.secretsManager.destroy();
     sdkClients.sqs.destroy();
   }
-  return buildReport({ options, startMs, endMs: time.nowMs(), outcomes, rotations, wallMs: Date.now() - wallStart });
+  const boundary = delivery?.boundaryDecisions();
+  return buildReport({
+    options,
+    startMs,
+    endMs: time.nowMs(),
+    outcomes,
+    rotations,
+    wallMs: Date.now() - wallStart,
+    observations: delivery?.observations,
+    ...(boundary ? { boundaryReads: { allowed: boundary.filter((d) => d.allowed).length, denied: boundary.filter((d) => !d.allowed).length } } : {}),
+  });
 }

@@ -1,7 +1,9 @@
 /**
- * The rehearsal at a small size, on the tests' moto: real rotations (one of them an
- * emergency), the SDK-driven callers never fail, the caller that never updates does, and
- * the report tells the story (reminders, a retirement at the deadline, old-key use fading).
+ * The rehearsal at a small size, on the tests' moto: real rotations (two of them emergencies),
+ * the SDK-driven callers never fail, the caller that never updates does, and the report tells
+ * the story (reminders, a retirement at the deadline, old-key use fading). With the consumers
+ * KeyRoll delivers to: one outside AWS (pickup + webhook) and one in a second account (its
+ * secret through the account boundary, notices on its own queue).
  */
 import { resolveRehearsalOptions, InvalidRehearsalOptionsError } from '../../local/rehearsal/options';
 import { renderSummary, renderSvg, sparkline, type RehearsalReport } from '../../local/rehearsal/report';
@@ -46,10 +48,10 @@ test('no plaintext key in what the rehearsal printed, published, answered, repor
   expect(stats.keys).toBeGreaterThanOrEqual(2 + report.rotations.length);
 });
 
-test('every rotation succeeds, the last of the first client in emergency mode', () => {
-  expect(report.rotations).toHaveLength(4);
-  expect(report.rotations.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
-  expect(report.rotations.filter((r) => r.mode === 'emergency').map((r) => r.clientId)).toEqual(['tenant-01']);
+test('every rotation succeeds, the last of the first client and of the pickup client in emergency mode', () => {
+  expect(report.rotations).toHaveLength(8);
+  expect(report.rotations.every((r) => r.status === 'SUCCEEDED')).toBe(true);
+  expect(report.rotations.filter((r) => r.mode === 'emergency').map((r) => r.clientId)).toEqual(['tenant-01', 'outside-01']);
 });
 
 test('well-behaved callers (the SDK users) see no failure at all', () => {
@@ -76,7 +78,8 @@ test('a still-used old key gets reminders and is retired at the hard deadline; a
 });
 
 test('requests are one per caller per simulated minute, and progress was reported along the way', () => {
-  expect(report.requests.total).toBe(5 * (report.simulatedMinutes + 1));
+  // 5 callers reading Secrets Manager, and the 2 delivered consumers.
+  expect(report.requests.total).toBe(7 * (report.simulatedMinutes + 1));
   expect(progress.length).toBe(report.simulatedMinutes + 1);
   expect(report.timeline.reduce((sum, b) => sum + b.current + b.previous + b.failed, 0)).toBe(report.requests.total);
 });
@@ -89,6 +92,41 @@ test('the summary and the SVG timeline render the figures', () => {
   expect(svg.startsWith('<svg')).toBe(true);
   expect(svg).toContain('tenant-01 (emergency)');
   expect(svg.match(/<rect /g)!.length).toBeGreaterThan(report.timeline.length);
+});
+
+describe('the consumers KeyRoll delivers to', () => {
+  test('outside AWS and cross-account: requests on every tick, not one refused, the new key used after every rotation', () => {
+    for (const kind of ['outside-aws', 'cross-account'] as const) {
+      const figures = report.byBehaviour[kind];
+      expect(figures).toMatchObject({ callers: 1, requests: report.simulatedMinutes + 1, failures: 0 });
+      expect(figures.switchAfterMinutes).toHaveLength(2);
+      expect(figures.switchAfterMinutes.every((m) => m !== null)).toBe(true);
+    }
+  });
+
+  test('KeyRoll subscribed both endpoints and they were confirmed: each consumer heard its own rotations', () => {
+    expect(report.noticesReceived['outside-aws-1']).toMatchObject({ 'key.rotated': 1, 'key.emergency': 1 });
+    expect(report.noticesReceived['cross-account-1']).toMatchObject({ 'key.rotated': 2 });
+  });
+
+  test('after key.emergency the pickup consumer heard the notice, held the new key and used it, with no request refused', () => {
+    const recovery = report.emergencyRecovery.find((e) => e.kind === 'outside-aws');
+    expect(recovery).toMatchObject({ clientId: 'outside-01', failuresAfter: 0 });
+    expect(recovery?.noticeAfterMs).toBeDefined();
+    expect(recovery?.heldAfterMs).toBeDefined();
+    expect(recovery?.usedAfterMs).toBeDefined();
+  });
+
+  test('the cross-account consumer read only through the account boundary, every read allowed', () => {
+    expect(report.boundaryReads?.allowed).toBeGreaterThanOrEqual(3);
+    expect(report.boundaryReads?.denied).toBe(0);
+  });
+
+  test('pickup latency comes from the pickups of the run and the probe after it, none refused', () => {
+    expect(report.pickupLatency?.requests).toBeGreaterThanOrEqual(50 + 3);
+    expect(report.pickupLatency?.failures).toBe(0);
+    expect(report.pickupLatency!.p50Ms).toBeLessThanOrEqual(report.pickupLatency!.p99Ms);
+  });
 });
 
 describe('options and helpers', () => {
