@@ -114,12 +114,24 @@ async function heldFor(clientId: string, secretId: string, candidates: readonly 
     marker = page.Truncated ? page.NextMarker : undefined;
   } while (marker);
   const names = new Set(candidates.map((r) => grantNameFor(clientId, r)));
+  // ListSubscriptionsByTopic shows a subscription waiting for confirmation as `PendingConfirmation`,
+  // not by its ARN, and GetSubscriptionAttributes refuses that (as AWS does): such an entry is read
+  // through the ARN the projection recorded for its endpoint, and one with no recorded ARN is
+  // returned in `unrecordedPending` (a leak if its endpoint is one of this client's).
+  const recorded = (await rotationDeps.keys.getClient(clientId))?.deliveryProjection?.subscriptions ?? [];
   const subscriptions = [];
+  const unrecordedPending: { protocol?: string; endpoint?: string }[] = [];
   for (const s of (await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }))).Subscriptions ?? []) {
-    const attributes = (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: s.SubscriptionArn }))).Attributes ?? {};
-    if (attributes.FilterPolicy === filterPolicyFor(clientId)) subscriptions.push({ protocol: s.Protocol, endpoint: s.Endpoint, scope: attributes.FilterPolicyScope });
+    const pending = s.SubscriptionArn === 'PendingConfirmation';
+    const arn = pending ? recorded.find((r) => r.protocol === s.Protocol && r.endpoint === s.Endpoint)?.subscriptionArn : s.SubscriptionArn;
+    if (arn === undefined) {
+      unrecordedPending.push({ protocol: s.Protocol, endpoint: s.Endpoint });
+      continue;
+    }
+    const attributes = (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: arn }))).Attributes ?? {};
+    if (attributes.FilterPolicy === filterPolicyFor(clientId)) subscriptions.push({ protocol: s.Protocol, endpoint: s.Endpoint, scope: attributes.FilterPolicyScope, pending });
   }
-  return { policy, grants: grants.filter((g) => names.has(g.Name!)), subscriptions };
+  return { policy, grants: grants.filter((g) => names.has(g.Name!)), subscriptions, unrecordedPending };
 }
 
 async function newClient(readers: string[], endpoints: NotificationEndpoint[] = []) {
@@ -134,10 +146,13 @@ describe('projectDelivery', () => {
   it('puts the secret policy, one grant per reader and one filtered subscription per endpoint', async () => {
     const queue = await newQueue();
     const readers = [reader('app'), reader('batch')];
-    const client = await newClient(readers, [sqsEndpoint(queue.arn), { protocol: 'https', endpoint: 'https://hooks.example.com/keyroll' }]);
+    const hook = `https://hooks.example.com/${uniqueName('keyroll')}`;
+    const client = await newClient(readers, [sqsEndpoint(queue.arn), { protocol: 'https', endpoint: hook }]);
 
     const result = await project(client.clientId);
-    expect(result).toEqual({ clientId: client.clientId, secretPolicy: 'put', grants: { created: 2, revoked: 0, kept: 0 }, subscriptions: { created: 2, removed: 0, kept: 0, pendingConfirmation: 0 } });
+    // The same-account queue is confirmed at once; the https endpoint waits for its confirmation
+    // (https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.confirm.html).
+    expect(result).toEqual({ clientId: client.clientId, secretPolicy: 'put', grants: { created: 2, revoked: 0, kept: 0 }, subscriptions: { created: 2, removed: 0, kept: 0, pendingConfirmation: 1 } });
 
     const held = await heldFor(client.clientId, client.secretId, readers);
     expect(held.policy).toBe(secretPolicyFor({ readers, ...deps.settings }));
@@ -147,11 +162,12 @@ describe('projectDelivery', () => {
     );
     expect(held.subscriptions).toEqual(
       expect.arrayContaining([
-        { protocol: 'sqs', endpoint: queue.arn, scope: 'MessageAttributes' },
-        { protocol: 'https', endpoint: 'https://hooks.example.com/keyroll', scope: 'MessageAttributes' },
+        { protocol: 'sqs', endpoint: queue.arn, scope: 'MessageAttributes', pending: false },
+        { protocol: 'https', endpoint: hook, scope: 'MessageAttributes', pending: true },
       ]),
     );
     expect(held.subscriptions).toHaveLength(2);
+    expect(held.unrecordedPending.filter((s) => s.endpoint === hook)).toEqual([]);
   });
 
   it('a re-run on an unchanged record reads only: no write to any service', async () => {
@@ -185,8 +201,11 @@ describe('projectDelivery', () => {
   it('offboarding leaves no grant, no reader statement and no subscription; the denies stay', async () => {
     const queue = await newQueue();
     const readers = [reader('app'), reader('batch')];
-    const client = await newClient(readers, [sqsEndpoint(queue.arn), { protocol: 'email', endpoint: 'keys@acme.example' }]);
-    await project(client.clientId);
+    const email = `${uniqueName('keys')}@acme.example`;
+    const client = await newClient(readers, [sqsEndpoint(queue.arn), { protocol: 'email', endpoint: email }]);
+    // The email subscription waits for its confirmation, and must be removed all the same.
+    expect(await project(client.clientId)).toMatchObject({ subscriptions: { created: 2, pendingConfirmation: 1 } });
+    expect((await heldFor(client.clientId, client.secretId, readers)).subscriptions).toContainEqual({ protocol: 'email', endpoint: email, scope: 'MessageAttributes', pending: true });
     await offboard(client.clientId);
 
     const result = await project(client.clientId);
@@ -194,6 +213,7 @@ describe('projectDelivery', () => {
     const held = await heldFor(client.clientId, client.secretId, readers);
     expect(held.grants).toEqual([]);
     expect(held.subscriptions).toEqual([]);
+    expect(held.unrecordedPending.filter((s) => s.endpoint === email)).toEqual([]);
     const statements = (JSON.parse(held.policy!) as { Statement: { Sid: string }[] }).Statement.map((s) => s.Sid);
     expect(statements).not.toContain(SecretPolicySid.READERS_READ_CURRENT);
     expect(statements).toEqual([SecretPolicySid.ONLY_NAMED_READERS, SecretPolicySid.CURRENT_ONLY, SecretPolicySid.ONLY_ROTATOR, SecretPolicySid.DELIVERY_OWNS_POLICY]);
