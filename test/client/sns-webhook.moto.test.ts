@@ -1,19 +1,20 @@
 /**
  * The webhook and the verifier against messages moto really signs: moto 5.2.1 POSTs an HTTP
- * subscription's notifications signed with an RSA key (SignatureVersion 2) and serves the
+ * subscription's messages signed with an RSA key (SignatureVersion 2) and serves the
  * certificate at `https://sns.<region>.amazonaws.com/SimpleNotificationService-<id>.pem`
  * (moto/sns/models.py `get_post_data`; moto/sns/urls.py `serve_pem`, routed by the Host header).
  *
- * moto delivers during the Publish call and waits for the endpoint's answer, while the tests'
- * moto endpoint is a proxy that passes one request at a time (local/serializing-proxy.ts): a
- * certificate fetch made while answering moto would wait behind that Publish for ever. So the
- * endpoint moto posts to records the request and answers 200, and the test then replays that
- * exact request (headers and body) to the webhook's node:http server, whose certificate fetch
- * goes to moto through the proxy with the SNS host in the Host header.
+ * As on AWS, the test emulator's SNS holds an http subscription pending until the endpoint
+ * confirms it (local/moto-patches/sitecustomize.py, sns-subscription-confirmation): the first
+ * message is a SubscriptionConfirmation, which the webhook under test confirms by visiting its
+ * SubscribeURL, and only then are notices delivered. moto posts from a thread after the request
+ * that caused the message has answered (sns-http-delivery), so the webhook's certificate fetch and
+ * SubscribeURL visit, which go to moto through the tests' serialising proxy with the SNS host in
+ * the Host header, do not wait behind that request.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { ConfirmSubscriptionCommand, CreateTopicCommand, GetSubscriptionAttributesCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { ManualClock } from '../../lambdas/core/clock';
 import { KeyProvider, SnsMessageVerifier, verifySnsMessage, type FetchLike, type KeyRead, type KeySource } from '../../client';
 import { createSnsWebhookHandler, nodeHttpListener } from '../../client/webhook';
@@ -54,22 +55,47 @@ function motoSnsFetch(calls: string[]): FetchLike {
   };
 }
 
-/** An HTTP endpoint that records what moto POSTs and answers 200. */
-class Recorder {
-  readonly requests: { headers: IncomingHttpHeaders; body: string }[] = [];
-  server: Server | undefined;
+/** What moto POSTed to the endpoint, and the status the endpoint answered. */
+interface Delivery {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  readonly status: number;
+}
+
+type Listener = (request: IncomingMessage, response: ServerResponse) => void;
+
+/**
+ * The HTTP endpoint moto posts to: each request is answered by `listener` (the webhook under
+ * test, or 200 when there is none yet) and recorded once its answer has been sent.
+ */
+class Endpoint {
+  readonly deliveries: Delivery[] = [];
+  listener: Listener | undefined;
+  private server: Server | undefined;
+  private waiters: (() => void)[] = [];
   url = '';
   async start(): Promise<void> {
     this.server = createServer((request, response) => {
+      // Recorded alongside the listener, which reads the same body.
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        this.requests.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
-        response.writeHead(200).end();
+      response.on('finish', () => {
+        this.deliveries.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), status: response.statusCode });
+        for (const wake of this.waiters.splice(0)) wake();
       });
+      if (this.listener) this.listener(request, response);
+      else request.on('end', () => response.writeHead(200).end());
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/sns`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/keyroll`;
+  }
+  /** The first delivery of SNS message type `type`, once answered. */
+  async next(type: string): Promise<Delivery> {
+    for (;;) {
+      const found = this.deliveries.find((d) => d.headers['x-amz-sns-message-type'] === type);
+      if (found) return found;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
   }
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
@@ -89,34 +115,34 @@ class CountingSource implements KeySource {
   }
 }
 
-let recorder: Recorder;
-let webhook: Server | undefined;
+let endpoint: Endpoint;
 beforeEach(async () => {
-  recorder = new Recorder();
-  await recorder.start();
+  endpoint = new Endpoint();
+  await endpoint.start();
 });
-afterEach(async () => {
-  await recorder.stop();
-  if (webhook) {
-    webhook.closeAllConnections();
-    await new Promise<void>((resolve) => webhook!.close(() => resolve()));
-    webhook = undefined;
-  }
-});
+afterEach(() => endpoint.stop());
 
-/** A moto topic with the recorder subscribed over HTTP; publishes `notice` and returns what moto POSTed. */
-async function publishThroughMoto(notice: Record<string, string>): Promise<{ topicArn: string; headers: IncomingHttpHeaders; body: string }> {
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: uniqueName('clients') }));
-  await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'http', Endpoint: recorder.url }));
+const CERT_URL = /^https:\/\/sns\.us-east-1\.amazonaws\.com\/SimpleNotificationService-\w+\.pem$/;
+
+const newTopic = async (): Promise<string> => (await sns.send(new CreateTopicCommand({ Name: uniqueName('clients') }))).TopicArn!;
+
+/** Subscribes the endpoint over HTTP, as KeyRoll's delivery function does (ReturnSubscriptionArn), and returns the subscription's ARN. */
+async function subscribeEndpoint(topicArn: string): Promise<string> {
+  const { SubscriptionArn } = await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'http', Endpoint: endpoint.url, ReturnSubscriptionArn: true }));
+  return SubscriptionArn!;
+}
+
+const pendingConfirmation = async (SubscriptionArn: string): Promise<string | undefined> => (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn }))).Attributes?.PendingConfirmation;
+
+/** Publishes `notice` as KeyRoll's client notifier does (the `clientId` and `eventType` attributes). */
+async function publish(topicArn: string, notice: Record<string, string>): Promise<void> {
   await sns.send(
     new PublishCommand({
-      TopicArn,
+      TopicArn: topicArn,
       Message: JSON.stringify(notice),
       MessageAttributes: { clientId: { DataType: 'String', StringValue: notice.clientId }, eventType: { DataType: 'String', StringValue: notice.eventType } },
     }),
   );
-  expect(recorder.requests).toHaveLength(1);
-  return { topicArn: TopicArn!, ...recorder.requests[0] };
 }
 
 /** POSTs `body` with moto's headers to the webhook at `url`; returns the status. */
@@ -128,37 +154,47 @@ async function replay(url: string, headers: IncomingHttpHeaders, body: string): 
 }
 
 describe('SNS HTTP delivery signed by moto', () => {
-  it("the webhook verifies moto's signature with the certificate moto serves, and refreshes the provider once", async () => {
+  it("the webhook confirms its subscription, then verifies moto's signature with the certificate moto serves, and refreshes the provider once", async () => {
     const source = new CountingSource();
     const logger = new RecordingLogger();
     const provider = new KeyProvider({ clientId: 'acme', source, logger });
     await provider.getKey();
     source.value = newSecretValue();
-    const { topicArn, headers, body } = await publishThroughMoto({ clientId: 'acme', eventType: 'key.rotated', currentKeyId: source.value.keyId });
-    expect(JSON.parse(body)).toMatchObject({
-      Type: 'Notification',
-      SignatureVersion: '2',
-      SigningCertURL: expect.stringMatching(/^https:\/\/sns\.us-east-1\.amazonaws\.com\/SimpleNotificationService-\w+\.pem$/),
-    });
+    const topicArn = await newTopic();
+    const snsCalls: string[] = [];
+    endpoint.listener = nodeHttpListener(createSnsWebhookHandler({ topicArn, provider, fetch: motoSnsFetch(snsCalls), logger }));
 
-    const certificateCalls: string[] = [];
-    const handler = createSnsWebhookHandler({ topicArn, provider, fetch: motoSnsFetch(certificateCalls), logger });
-    webhook = createServer(nodeHttpListener(handler));
-    await new Promise<void>((resolve) => webhook!.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/keyroll`;
+    const subscriptionArn = await subscribeEndpoint(topicArn);
+    const confirmation = await endpoint.next('SubscriptionConfirmation');
+    const confirmationMessage = JSON.parse(confirmation.body) as Record<string, string>;
+    expect(confirmationMessage).toMatchObject({ Type: 'SubscriptionConfirmation', TopicArn: topicArn, SignatureVersion: '2', SigningCertURL: expect.stringMatching(CERT_URL) });
+    expect(confirmation.status).toBe(200);
+    // The webhook verified the confirmation, then visited its SubscribeURL: SNS holds it confirmed.
+    expect(snsCalls).toEqual([confirmationMessage.SigningCertURL, confirmationMessage.SubscribeURL]);
+    expect(await pendingConfirmation(subscriptionArn)).toBe('false');
+    expect(source.reads).toBe(1);
 
-    expect(await replay(url, headers, body)).toBe(200);
+    await publish(topicArn, { clientId: 'acme', eventType: 'key.rotated', currentKeyId: source.value.keyId });
+    const notification = await endpoint.next('Notification');
+    expect(JSON.parse(notification.body)).toMatchObject({ Type: 'Notification', TopicArn: topicArn, SignatureVersion: '2', SigningCertURL: expect.stringMatching(CERT_URL) });
+    expect(notification.headers['x-amz-sns-subscription-arn']).toBe(subscriptionArn);
+    expect(notification.status).toBe(200);
     expect(source.reads).toBe(2);
     expect(provider.currentKeyId()).toBe(source.value.keyId);
-    expect(certificateCalls).toEqual([JSON.parse(body).SigningCertURL]);
     // The same delivery again (a retry or a replay) acts once.
-    expect(await replay(url, headers, body)).toBe(200);
+    expect(await replay(endpoint.url, notification.headers, notification.body)).toBe(200);
     expect(source.reads).toBe(2);
     expect(logger.warnings).toEqual([]);
   });
 
   it('a tampered message, a certificate URL moved off SNS or to http, another topic and a stale timestamp are refused with no effect', async () => {
-    const { topicArn, body } = await publishThroughMoto({ clientId: 'acme', eventType: 'key.rotated', currentKeyId: 'k_next' });
+    // A notification as moto signs it, to an endpoint confirmed with the token (ConfirmSubscription).
+    const topicArn = await newTopic();
+    await subscribeEndpoint(topicArn);
+    const { Token } = JSON.parse((await endpoint.next('SubscriptionConfirmation')).body) as { Token: string };
+    await sns.send(new ConfirmSubscriptionCommand({ TopicArn: topicArn, Token }));
+    await publish(topicArn, { clientId: 'acme', eventType: 'key.rotated', currentKeyId: 'k_next' });
+    const { body } = await endpoint.next('Notification');
     const message = JSON.parse(body) as Record<string, string>;
     const calls: string[] = [];
     const base = { topicArn, fetch: motoSnsFetch(calls) };
