@@ -26,7 +26,7 @@ import { assumeRoleIn } from '../../local/emulated-accounts';
 import { startHttpsEndpoint, type HttpsEndpoint } from '../../local/https-endpoint';
 import { localSnsUrl } from '../../local/sns-local-urls';
 import { projectDelivery, type DeliveryProjectionDeps } from '../../lambdas/aws/delivery/project-delivery';
-import { clientItemKey } from '../../lambdas/aws/table-keys';
+import { clientItemKey, pickupJtiKey, PICKUP_CLIENT_ATTRIBUTES, TABLE_KEY_ATTRIBUTES, TTL_ATTRIBUTE } from '../../lambdas/aws/table-keys';
 import type { ClientDelivery } from '../../lambdas/core/delivery';
 import { makeTestDeps, registerTestClient, uniqueName } from '../support/fixtures';
 import { principalsOf } from '../support/iam-principals';
@@ -61,6 +61,13 @@ function keyPolicyOf(template: CfnTemplate, world: IamWorld): Record<string, unk
   const [, key] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::KMS::Key')!;
   return worldResolver(template, world).resolve(key.Properties!.KeyPolicy) as Record<string, unknown>;
 }
+
+/**
+ * The pickup function's role (lib/keyroll-pickup.ts). The logical id's prefix is the construct path
+ * `Pickup/Pickup/Role`: plain `Pickup` would also match the REST API's CloudWatch role
+ * (`PickupApiCloudWatchRole…`), which comes first in the template.
+ */
+const PICKUP_ROLE = 'PickupPickupRole';
 
 /** An administrator of KeyRoll's own account: trusted with the key and the table, not with client secrets or subscriptions. */
 const KEYROLL_ADMIN = "KeyRoll's account admin";
@@ -129,7 +136,7 @@ beforeAll(async () => {
   const keyArn = (await kms.send(new CreateKeyCommand({ Description: 'tenant isolation' }))).KeyMetadata!.Arn!;
 
   const createSecretRole = templateRole(template, 'RotationCreateSecretRole')!;
-  const pickupRole = templateRole(template, 'Pickup');
+  const pickupRole = templateRole(template, PICKUP_ROLE);
   const deliveryRole = templateRole(template, 'Delivery') ?? 'KeyRollDeliveryRole';
   projection = {
     dynamoDb: doc,
@@ -202,7 +209,7 @@ describe('the isolation matrix', () => {
       { name: "A's account admin, unregistered", principalArn: roleArn(CLIENT_A_ACCOUNT, 'Admin'), identityPolicies: [ALLOW_ALL] },
       { name: KEYROLL_ADMIN, principalArn: roleArn(TEST_ACCOUNT, 'Admin'), identityPolicies: [ALLOW_ALL] },
       ...keyroll(templateRole(template, 'RotationCreateSecretRole'), 'KeyRoll createSecret'),
-      ...keyroll(templateRole(template, 'Pickup'), 'KeyRoll pickup'),
+      ...keyroll(templateRole(template, PICKUP_ROLE), 'KeyRoll pickup'),
       ...keyroll(templateRole(template, 'Delivery'), 'KeyRoll delivery'),
     ];
     const secretRead = (secretArn: string, policy: string, request: { versionStage?: string; versionId?: string }) => (caller: Caller) =>
@@ -219,6 +226,34 @@ describe('the isolation matrix', () => {
       ['dynamodb:GetItem table', plain('dynamodb:GetItem', table)],
       ['dynamodb:Scan table', plain('dynamodb:Scan', table)],
       ['dynamodb:Query table', plain('dynamodb:Query', table)],
+      // Single items, with the fine-grained keys DynamoDB puts in the request (specifying-conditions.html): as the pickup function asks (lambdas/aws/pickup/pickup-table.ts), and a write of a client record.
+      [
+        'dynamodb:GetItem CLIENT# item',
+        (caller) =>
+          evaluateAccess(caller, {
+            action: 'dynamodb:GetItem',
+            resourceArn: table,
+            context: { 'dynamodb:LeadingKeys': [clientItemKey(clientA).pk], 'dynamodb:Attributes': [...TABLE_KEY_ATTRIBUTES, ...PICKUP_CLIENT_ATTRIBUTES] },
+          }),
+      ],
+      [
+        'dynamodb:PutItem PICKUP# item',
+        (caller) =>
+          evaluateAccess(caller, {
+            action: 'dynamodb:PutItem',
+            resourceArn: table,
+            context: { 'dynamodb:LeadingKeys': [pickupJtiKey(clientA, 'j'.repeat(16)).pk], 'dynamodb:Attributes': [...TABLE_KEY_ATTRIBUTES, TTL_ATTRIBUTE], 'dynamodb:ReturnValues': 'NONE' },
+          }),
+      ],
+      [
+        'dynamodb:PutItem CLIENT# item',
+        (caller) =>
+          evaluateAccess(caller, {
+            action: 'dynamodb:PutItem',
+            resourceArn: table,
+            context: { 'dynamodb:LeadingKeys': [clientItemKey(clientA).pk], 'dynamodb:Attributes': [...TABLE_KEY_ATTRIBUTES, 'currentKeyId'], 'dynamodb:ReturnValues': 'NONE' },
+          }),
+      ],
       // As a subscriber would ask: an https endpoint (sns:Protocol / sns:Endpoint are Subscribe's condition keys).
       [
         'sns:Subscribe client topic',
@@ -260,8 +295,17 @@ describe('the isolation matrix', () => {
     "B's reader (identity: *)": ['GetSecretValue B AWSCURRENT', "kms:Decrypt via SM, B's SecretARN"],
     "A's account admin, unregistered": [],
     // The key policy trusts KeyRoll's account and the table has no resource policy: its admins are trusted with both, never with a client's secret.
-    [KEYROLL_ADMIN]: ["kms:Decrypt via SM, A's SecretARN", "kms:Decrypt via SM, B's SecretARN", 'dynamodb:GetItem table', 'dynamodb:Scan table', 'dynamodb:Query table'],
-    // createSecret reads every client's secret (it is KeyRoll) and decrypts through Secrets Manager; it writes the table.
+    [KEYROLL_ADMIN]: [
+      "kms:Decrypt via SM, A's SecretARN",
+      "kms:Decrypt via SM, B's SecretARN",
+      'dynamodb:GetItem table',
+      'dynamodb:Scan table',
+      'dynamodb:Query table',
+      'dynamodb:GetItem CLIENT# item',
+      'dynamodb:PutItem PICKUP# item',
+      'dynamodb:PutItem CLIENT# item',
+    ],
+    // createSecret reads every client's secret (it is KeyRoll) and decrypts through Secrets Manager; it reads and writes the table.
     'KeyRoll createSecret': [
       'GetSecretValue A AWSCURRENT',
       'GetSecretValue A AWSPENDING',
@@ -271,10 +315,27 @@ describe('the isolation matrix', () => {
       "kms:Decrypt via SM, B's SecretARN",
       'dynamodb:GetItem table',
       'dynamodb:Query table',
+      'dynamodb:GetItem CLIENT# item',
+      'dynamodb:PutItem PICKUP# item',
+      'dynamodb:PutItem CLIENT# item',
     ],
     // The delivery function changes subscriptions and secret policies, and reads no key.
     'KeyRoll delivery': ['sns:Subscribe client topic', 'sns:SetSubscriptionAttributes client topic', 'secretsmanager:PutResourcePolicy A'],
-    'KeyRoll pickup': ['GetSecretValue A AWSCURRENT', 'GetSecretValue B AWSCURRENT', "kms:Decrypt via SM, A's SecretARN", "kms:Decrypt via SM, B's SecretARN", 'dynamodb:GetItem table'],
+    // The pickup function serves every client, so it reads every client's secret: by the VersionId the client record names
+    // (which is why the secret policies list it among KeyRoll's readers, exempt from the AWSCURRENT-only deny, so a stage
+    // request is not refused either), decrypting through Secrets Manager. In the table it reads client records with the
+    // attributes it needs and writes jti records only (lib/keyroll-pickup.ts, fine-grained conditions): no table-wide
+    // GetItem without a partition key, no Query, no Scan, no client-record write.
+    'KeyRoll pickup': [
+      'GetSecretValue A AWSCURRENT',
+      'GetSecretValue A AWSPENDING',
+      'GetSecretValue A by VersionId',
+      'GetSecretValue B AWSCURRENT',
+      "kms:Decrypt via SM, A's SecretARN",
+      "kms:Decrypt via SM, B's SecretARN",
+      'dynamodb:GetItem CLIENT# item',
+      'dynamodb:PutItem PICKUP# item',
+    ],
   };
 
   /** The topic cells of KeyRoll's admin wait for the client-topic policy of lib/keyroll-delivery.ts (the next test). */
