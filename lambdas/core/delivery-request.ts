@@ -59,6 +59,12 @@ const MAX_JWK_MEMBER = 2800;
 export interface DeliveryParseOptions {
   /** The deployment's partition (from any of its ARNs). Absent: all ARNs of one request must share a partition. */
   readonly partition?: string;
+  /**
+   * The deployment's own account. Its root is refused as a reader: it would open the secret to
+   * every principal of KeyRoll's account that has GetSecretValue (other tenants' same-account
+   * readers included).
+   */
+  readonly account?: string;
 }
 
 /** A change of delivery settings: each given list replaces the stored one, an absent one is kept. */
@@ -172,7 +178,7 @@ export async function checkDelivery(raw: unknown, options: DeliveryParseOptions,
   const issues: string[] = [];
   const partitions = new Set<string>(options.partition ? [options.partition] : []);
   const input = shaped.output;
-  const readers = input.readers && uniqueSorted(input.readers.flatMap((arn, i) => checkReader(arn, `${field}.readers[${i}]`, issues, partitions)));
+  const readers = input.readers && uniqueSorted(input.readers.flatMap((arn, i) => checkReader(arn, `${field}.readers[${i}]`, issues, partitions, options.account)));
   const endpoints = input.endpoints && uniqueEndpoints(input.endpoints.flatMap((endpoint, i) => checkEndpoint(endpoint, `${field}.endpoints[${i}]`, issues, partitions)));
   let pickupKeys: PickupPublicKey[] | undefined;
   if (input.pickupKeys) {
@@ -195,16 +201,19 @@ function rejectDeliveryIssues(issues: readonly string[]): void {
 }
 
 /** An IAM principal ARN a secret policy can name: an account root, a role or a user. */
-function checkReader(arn: string, where: string, issues: string[], partitions: Set<string>): string[] {
+function checkReader(arn: string, where: string, issues: string[], partitions: Set<string>, ownAccount?: string): string[] {
   const refuse = (why: string) => (issues.push(`${where}: ${why}`), []);
   if (containsApiKey(arn)) return refuse('must be an IAM principal ARN, not an API key');
   if (STS_ARN.test(arn)) {
     return refuse('is an STS session ARN (an assumed role or a federated user), which changes at every session; register the role instead: arn:<partition>:iam::<account>:role/<name>');
   }
   if (/[*?]/.test(arn)) return refuse('must name one principal: wildcards (* ?) are not allowed');
+  // IAM substitutes policy variables in condition values (the secret policy's deny exemptions) but not in Principal.
+  if (/[${}]/.test(arn)) return refuse('must name one principal: policy variables ($ { }) are not allowed');
   const match = IAM_ARN.exec(arn);
   if (!match) return refuse('must be an IAM principal ARN: arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:root, …:role/<path/name> or …:user/<path/name>');
-  const [, partition, , resource] = match;
+  const [, partition, account, resource] = match;
+  if (resource === 'root' && account === ownAccount) return refuse("is this deployment's own account root, which would let every principal of KeyRoll's account read the key: name the role or user");
   if (resource !== 'root') {
     const kind = /^(role|user)(\/.*)$/.exec(resource);
     if (!kind) return refuse('must name root, a role (role/<path/name>) or a user (user/<path/name>)');

@@ -135,3 +135,15 @@ export function policyBounds(settings: OpsSettings): PolicyBounds {
 export function deploymentPartition(deps: OpsDeps): Partition | undefined {
   return partitionOf(deps.executions.stateMachineArn);
 }
+
+/** The deployment's account, from its state machine ARN (`arn:<partition>:states:<region>:<account>:…`). */
+export function deploymentAccount(deps: OpsDeps): string | undefined {
+  return /^arn:[^:]+:states:[^:]*:(\d{12}):/.exec(deps.executions.stateMachineArn)?.[1];
+}
+
+/** How delivery settings are parsed for this deployment: its partition and its own account. */
+export function deliveryParseOptions(deps: OpsDeps): { partition?: Partition; account?: string } {
+  const partition = deploymentPartition(deps);
+  const account = deploymentAccount(deps);
+  return { ...(partition ? { partition } : {}), ...(account ? { account } : {}) };
+}

@@ -14,7 +14,7 @@ import { ClientOffboardedError, DeliveryUnavailableError } from '../../lambdas/c
 import type { ClientRecord } from '../../lambdas/core/model';
 import { parseDeliveryUpdateRequest, type DeliveryUpdateRequest } from '../../lambdas/core/ops-requests';
 import type { DeliveryProjectionResult } from '../../lambdas/aws/delivery/delivery-projector';
-import { deploymentPartition, type OpsDeps } from './ops-deps';
+import { deliveryParseOptions, type OpsDeps } from './ops-deps';
 
 /** What a delivery update did. */
 export interface UpdateDeliveryResult {
@@ -37,7 +37,7 @@ const MAX_UPDATE_ROUNDS = 5;
  *   UnknownClient; ClientOffboarded; ConditionFailed after {@link MAX_UPDATE_ROUNDS} lost races.
  */
 export async function updateClientDelivery(deps: OpsDeps, raw: unknown): Promise<UpdateDeliveryResult> {
-  const request = await parseDeliveryUpdateRequest(raw, { partition: deploymentPartition(deps) });
+  const request = await parseDeliveryUpdateRequest(raw, deliveryParseOptions(deps));
   const projector = deps.delivery;
   if (!projector) throw new DeliveryUnavailableError(request.clientId);
   const changed = await storeDelivery(deps, request);

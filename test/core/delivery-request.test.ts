@@ -50,11 +50,20 @@ describe('readers', () => {
     ['a path of 513 characters', `arn:aws:iam::123456789012:role/${'p'.repeat(512)}/name`, 'role path'],
     ['a service principal', 'lambda.amazonaws.com', 'IAM principal ARN'],
     ['an account id alone', '123456789012', 'IAM principal ARN'],
+    // IAM would substitute it in the deny's condition (aws:PrincipalArn) but not in the Allow's Principal.
+    ['a policy variable in the path', 'arn:aws:iam::210987654321:role/${aws:PrincipalTag/team}/app', 'policy variables'],
   ])('refuses %s', async (_what, arn, expected) => {
     const issues = await issuesOf({ readers: [arn] });
     expect(issues).toEqual([expect.stringContaining(expected)]);
     expect(issues[0]).toMatch(/^delivery\.readers\[0\]: /);
     expect(issues.join()).not.toContain(arn);
+  });
+
+  it("refuses the deployment's own account root, which would open the secret to its whole account; another account's root is a reader", async () => {
+    await expect(parseDelivery({ readers: ['arn:aws:iam::123456789012:root'] }, { partition: 'aws', account: '123456789012' })).rejects.toMatchObject({
+      issues: [expect.stringContaining("this deployment's own account root")],
+    });
+    expect((await parseDelivery({ readers: ['arn:aws:iam::210987654321:root'] }, { partition: 'aws', account: '123456789012' })).readers).toEqual(['arn:aws:iam::210987654321:root']);
   });
 
   it('refuses an assumed-role session with a hint to register the role', async () => {
