@@ -170,7 +170,7 @@ function parseMessage(body: unknown): VerifiedSnsMessage {
   }
   if (!isRecord(document)) throw new SnsMessageRejectedError(SnsRejection.MALFORMED, 'the body is not a JSON object.');
   const type = document.Type;
-  if (typeof type !== 'string' || !(type in SIGNED_FIELDS)) {
+  if (typeof type !== 'string' || !Object.hasOwn(SIGNED_FIELDS, type)) {
     throw new SnsMessageRejectedError(SnsRejection.MALFORMED, 'Type is not Notification, SubscriptionConfirmation or UnsubscribeConfirmation.');
   }
   for (const field of REQUIRED_FIELDS[type as SnsMessageType]) {
@@ -317,8 +317,9 @@ export interface SnsMessageVerifierOptions {
   /** The topic messages must come from (KeyRoll's client topic ARN). */
   readonly topicArn: string;
   /**
-   * Reject a message whose Timestamp is older than this (a replayed capture). SNS retries an
-   * HTTP delivery for up to an hour under its default policy, with the original Timestamp.
+   * Reject a Notification whose Timestamp is older than this (a replayed capture). SNS retries an
+   * HTTP delivery for up to an hour under its default policy, with the original Timestamp. A
+   * SubscriptionConfirmation is accepted for three days, as long as its token is valid.
    * @default 3_600_000 (1 hour)
    */
   readonly maxMessageAgeMs?: number;
@@ -366,13 +367,20 @@ export async function verifySnsMessage(body: unknown, options: SnsMessageVerifie
   if (message.TopicArn !== options.topicArn) throw new SnsMessageRejectedError(SnsRejection.TOPIC, 'the message comes from another topic than the one expected.');
   const sentMs = Date.parse(message.Timestamp);
   const now = clock.nowMs();
-  const maxAgeMs = options.maxMessageAgeMs ?? 3_600_000;
+  // A confirmation only lets the topic's own SNS host confirm a subscription KeyRoll made, and its
+  // token stays valid for three days ("Confirmation tokens are valid for three days", API_Subscribe,
+  // https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html): a consumer that starts late must
+  // still confirm, or it misses every notice. Notifications keep the short bound against replays.
+  const maxAgeMs = message.Type === 'SubscriptionConfirmation' ? Math.max(options.maxMessageAgeMs ?? 0, SUBSCRIPTION_CONFIRMATION_MAX_AGE_MS) : (options.maxMessageAgeMs ?? 3_600_000);
   const maxSkewMs = options.maxClockSkewMs ?? 300_000;
   if (!Number.isFinite(sentMs)) throw new SnsMessageRejectedError(SnsRejection.MALFORMED, 'Timestamp is not a date.');
   if (now - sentMs > maxAgeMs) throw new SnsMessageRejectedError(SnsRejection.STALE, `the message is ${Math.round((now - sentMs) / 1000)} s old; at most ${Math.round(maxAgeMs / 1000)} s is accepted.`);
   if (sentMs - now > maxSkewMs) throw new SnsMessageRejectedError(SnsRejection.STALE, 'the message is dated in the future beyond the allowed clock skew.');
   return message;
 }
+
+/** How old a SubscriptionConfirmation may be: its token's validity, three days. */
+export const SUBSCRIPTION_CONFIRMATION_MAX_AGE_MS = 3 * 24 * 3_600_000;
 
 /** Options of an {@link SnsMessageVerifier}. */
 export interface SnsMessageVerifierInstanceOptions extends SnsMessageVerifierOptions {

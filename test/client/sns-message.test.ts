@@ -119,6 +119,14 @@ describe('verifySnsMessage', () => {
     const error = await verifySnsMessage({ ...signed, MessageId: 42 }, options()).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'SnsMessageRejected', reason: 'malformed', message: expect.stringContaining('MessageId') });
     expect(await rejection({ ...signed, SignatureVersion: '3' })).toBe('malformed');
+    // Names an Object.prototype member: still a named rejection, not a TypeError.
+    for (const Type of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect(await rejection({ ...signed, Type })).toBe('malformed');
+  });
+
+  it('accepts a SubscriptionConfirmation for as long as its token is valid (three days), a Notification for an hour', async () => {
+    const late = signSnsMessage(confirmation(new Date(clock.nowMs() - 2 * 3_600_000)), sns);
+    await expect(verifySnsMessage(late, options())).resolves.toMatchObject({ Type: 'SubscriptionConfirmation' });
+    expect(await rejection(signSnsMessage(confirmation(new Date(clock.nowMs() - 3 * 86_400_000 - 1)), sns))).toBe('stale');
   });
 });
 
