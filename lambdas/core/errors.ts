@@ -311,6 +311,19 @@ export class InvalidConfigurationError extends KeyRollError {
  * (a stack without the delivery function: no `DeliveryFunctionName` output). Refused before
  * anything is written: settings KeyRoll cannot project would be a record that lies.
  */
+/**
+ * Offboarding revoked every key, but the client's readers, grants and subscriptions could not be
+ * removed: this session has no delivery function to ask. Re-run the offboarding with one.
+ */
+export class DeliveryCleanupPendingError extends KeyRollError {
+  override readonly name = 'DeliveryCleanupPending';
+  constructor(readonly clientId: string) {
+    super(
+      `Client '${clientId}' is offboarded and every key is revoked, but its secret policy readers, KMS grants and subscriptions remain: this deployment's outputs name no delivery function (DeliveryFunctionName). Update the stack (or the outputs file) and run the same offboarding again.`,
+    );
+  }
+}
+
 export class DeliveryUnavailableError extends KeyRollError {
   override readonly name = 'DeliveryUnavailable';
   constructor(readonly clientId: string) {

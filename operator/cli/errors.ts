@@ -89,6 +89,7 @@ const REFUSALS = new Set([
   'RotationStateConflict',
   'OperationFailed',
   'DeliveryProjectionFailed',
+  'DeliveryCleanupPending',
 ]);
 
 /** SDK errors that say "who you are" or "where you point" is wrong, not the request. */

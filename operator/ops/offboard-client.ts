@@ -7,6 +7,7 @@
  * audit trail stay. Idempotent: a re-run (e.g. after a crash) finishes what is left.
  */
 import { isoNow } from '../../lambdas/core/clock';
+import { DeliveryCleanupPendingError } from '../../lambdas/core/errors';
 import { parseOffboardRequest } from '../../lambdas/core/ops-requests';
 import { REVOCATIONS_PER_TRANSACTION, revocationsOf, unrevokedKeysOf } from '../../lambdas/aws/rotation/client-keys';
 import type { ClientWithPending } from '../../lambdas/aws/rotation/context';
@@ -37,7 +38,7 @@ const MAX_REVOCATION_ROUNDS = 5;
  * Offboards a client.
  *
  * @param raw an {@link OffboardRequest} (validated here).
- * @throws InvalidOperationInput (nothing changed), UnknownClient
+ * @throws InvalidOperationInput (nothing changed), UnknownClient, DeliveryCleanupPending (keys revoked; re-run with a delivery function)
  */
 export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<OffboardResult> {
   const request = parseOffboardRequest(raw);
@@ -79,6 +80,8 @@ export async function offboardClient(deps: OpsDeps, raw: unknown): Promise<Offbo
     client = await deps.keys.requireClient(request.clientId);
   }
   // Last: with every key revoked, the projection of an offboarded client removes its readers, grants and subscriptions.
+  // Revocation never waits on delivery; but what was projected must not be left silently.
+  if (!deps.delivery && (client.delivery || client.deliveryProjection)) throw new DeliveryCleanupPendingError(request.clientId);
   const delivery = await deps.delivery?.project(request.clientId);
   return { clientId: request.clientId, offboardedAt, revokedKeyIds, scheduleDeleted, ...(held ? { stoppedRotationId: held } : {}), ...(delivery ? { delivery } : {}) };
 }

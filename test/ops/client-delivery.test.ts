@@ -285,4 +285,14 @@ describe('offboarding', () => {
     const plain = await onboardClient(w.ops, onboarding());
     expect((await offboardClient(w.ops, { clientId: plain.client.clientId, requestedBy: 'alice', reason: 'x' })).delivery).toBeUndefined();
   });
+
+  it('without a projector, a client with delivery settings is still offboarded and revoked, then DeliveryCleanupPending; a re-run with one cleans up', async () => {
+    const client = await onboarded({ readers: [ROLE] });
+    await expect(offboardClient(w.ops, { clientId: client.clientId, requestedBy: 'alice', reason: 'incident' })).rejects.toMatchObject({ name: 'DeliveryCleanupPending' });
+    const after = await w.ops.keys.requireClient(client.clientId);
+    expect(after.offboardedAt).toBeDefined();
+    expect((await w.ops.keys.getKey(client.currentKeyHash))?.state).toBe('REVOKED');
+    await offboardClient(ops, { clientId: client.clientId, requestedBy: 'alice', reason: 'incident' });
+    expect(projector.calls.at(-1)).toMatchObject({ clientId: client.clientId, offboarded: true });
+  });
 });
