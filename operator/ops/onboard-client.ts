@@ -19,7 +19,7 @@ import type { DeliveryProjectionResult } from '../../lambdas/aws/delivery/delive
 import { planSchedule, type SchedulePlan } from '../../lambdas/core/schedule-plan';
 import { registerClient } from '../../lambdas/aws/client-provisioning';
 import type { SchedulePutOutcome } from '../../lambdas/aws/client-schedules';
-import { deploymentPartition, policyBounds, type OpsDeps } from './ops-deps';
+import { deliveryParseOptions, policyBounds, type OpsDeps } from './ops-deps';
 
 /** What onboarding did. Never carries the key: the client reads it from its secret. */
 export interface OnboardResult {
@@ -40,7 +40,7 @@ export interface OnboardResult {
  *   delivery projector; nothing changed), ClientOffboarded, RegistrationConflict
  */
 export async function onboardClient(deps: OpsDeps, raw: unknown): Promise<OnboardResult> {
-  const request = await parseOnboardRequestWithDelivery(raw, policyBounds(deps.settings), { partition: deploymentPartition(deps) });
+  const request = await parseOnboardRequestWithDelivery(raw, policyBounds(deps.settings), deliveryParseOptions(deps));
   if (!deps.delivery && request.delivery && !sameDelivery(request.delivery, NO_DELIVERY)) throw new DeliveryUnavailableError(request.clientId);
   const existing = await deps.keys.getClient(request.clientId);
   if (existing?.offboardedAt) throw new ClientOffboardedError(existing.clientId, existing.offboardedAt);
@@ -48,9 +48,6 @@ export async function onboardClient(deps: OpsDeps, raw: unknown): Promise<Onboar
   // Registration attaches it to a new secret; a client registered before KeyRoll did gets it on a re-run.
   // With a projector the delivery function owns the secret policy (and denies PutResourcePolicy to us).
   if (existing && !deps.delivery) await deps.secrets.denyNativeRotation(client.secretId);
-  // Every run projects: a re-run repairs a projection that drifted or was cut short by a crash.
-  const delivery = deps.delivery ? await deps.delivery.project(client.clientId) : undefined;
-
   const plan = planSchedule(request.policy, deps.clock);
   const schedule = await deps.schedules.put(client.clientId, plan);
   if (schedule !== 'unchanged') {
@@ -64,6 +61,10 @@ export async function onboardClient(deps: OpsDeps, raw: unknown): Promise<Onboar
     await deps.schedules.delete(client.clientId);
     throw new ClientOffboardedError(after.clientId, after.offboardedAt);
   }
+  // Every run projects: a re-run repairs a projection that drifted or was cut short by a crash.
+  // Last, so that a reader AWS refuses (DeliveryTargetRejected) leaves a client that is registered,
+  // scheduled and protected (the projection fails closed), fixed with `clients update`.
+  const delivery = deps.delivery ? await deps.delivery.project(client.clientId) : undefined;
   return { client: after, registered: !existing, schedule, plan, ...(delivery ? { delivery } : {}) };
 }
 

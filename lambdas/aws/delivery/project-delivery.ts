@@ -83,13 +83,13 @@ export async function projectDelivery(deps: DeliveryProjectionDeps, clientId: st
     const secret = await projectSecretPolicy(deps, view, wanted.readers);
     if (secret.outcome === 'put') totals.secretPolicy = 'put';
     // 3. Grants: revoke removed readers', create new readers'.
-    const grants = await reconcileGrants({ kms: deps.kms, keyArn: deps.settings.keyArn, clientId, secretArn: secret.secretArn }, wanted.readers, baseline?.readers ?? []);
+    const grants = await reconcileGrants({ kms: deps.kms, keyArn: deps.settings.keyArn, clientId, secretArn: secret.secretArn }, secret.readers, baseline?.readers ?? []);
     // 4. Subscriptions: remove, then subscribe.
     const subscriptions = await reconcileSubscriptions(new ClientSubscriptions(deps.sns, deps.settings.clientTopicArn, clientId), wanted.endpoints, baseline?.subscriptions ?? []);
     add(totals, grants, subscriptions);
 
     // 5. Record exactly what is live (unless it is what was recorded: a re-run writes nothing).
-    const final: DeliveryProjectionState = { subscriptions: subscriptions.subscriptions, readers: wanted.readers, projectedAt: nextProjectedAt(isoNow(deps.clock), baseline) };
+    const final: DeliveryProjectionState = { subscriptions: subscriptions.subscriptions, readers: [...secret.readers], projectedAt: nextProjectedAt(isoNow(deps.clock), baseline) };
     if (!sameState(baseline, final) && !(await store.compareAndSet(clientId, baseline, final))) {
       await mergeInto(store, clientId, final, deps.clock);
       continue;
@@ -97,6 +97,8 @@ export async function projectDelivery(deps: DeliveryProjectionDeps, clientId: st
     // 6. Done only if the record still asks for what was projected.
     const after = await store.read(clientId);
     if (after && settingsKey(after) === settingsKey(view)) {
+      // Recorded and the rest projected: now say that AWS refused part of the record.
+      if (secret.rejected) throw secret.rejected;
       return { clientId, secretPolicy: totals.secretPolicy, grants: totals.grants, subscriptions: { ...totals.subscriptions, pendingConfirmation: subscriptions.pendingConfirmation } };
     }
   }
@@ -164,31 +166,54 @@ function add(totals: Totals, grants: { created: number; revoked: number; kept: n
 /** Secrets Manager errors of a secret that is gone or scheduled for deletion. */
 const SECRET_GONE = new Set(['ResourceNotFoundException', 'InvalidRequestException']);
 
+/** What the secret policy step did, and which readers the policy now admits. */
+interface SecretPolicyOutcome {
+  readonly outcome: 'put' | 'unchanged';
+  readonly secretArn?: string;
+  /** The readers the policy now lets read: `readers` unless AWS refused one of them. */
+  readonly readers: readonly string[];
+  /** Set when AWS refused the wanted policy (e.g. a reader that does not exist). */
+  readonly rejected?: DeliveryTargetRejectedError;
+}
+
 /**
  * Puts the secret policy for `readers` unless the secret already has it. Returns the secret's
  * full ARN (the grants' encryption-context constraint), or none when the secret of an
  * offboarded client is gone (nothing left to protect: its grants are revoked all the same).
+ *
+ * Fails closed: when AWS refuses the policy (IAM rejects a principal that does not exist), the
+ * readers both wanted and accepted before are put instead, and failing that none, so that a
+ * reader the record removed loses its access even when a new one is misspelt. The caller grants
+ * only the readers returned, and reports the refusal after recording.
  */
-async function projectSecretPolicy(deps: DeliveryProjectionDeps, view: DeliveryView, readers: readonly string[]): Promise<{ outcome: 'put' | 'unchanged'; secretArn?: string }> {
+async function projectSecretPolicy(deps: DeliveryProjectionDeps, view: DeliveryView, readers: readonly string[]): Promise<SecretPolicyOutcome> {
   const sm = deps.secretsManager;
-  const wanted = secretPolicyFor({ readers, ...deps.settings });
   let held: { ARN?: string; ResourcePolicy?: string };
   try {
     held = await classifyTransient(() => sm.send(new GetResourcePolicyCommand({ SecretId: view.secretId })));
   } catch (error) {
     // A live client's secret missing is an inconsistency the operator must see (ResourceNotFoundException).
-    if (view.offboardedAt && error instanceof Error && SECRET_GONE.has(error.name)) return { outcome: 'unchanged' };
+    if (view.offboardedAt && error instanceof Error && SECRET_GONE.has(error.name)) return { outcome: 'unchanged', readers: [] };
     throw error;
   }
-  if (sameSecretPolicy(held.ResourcePolicy, wanted)) return { outcome: 'unchanged', secretArn: held.ARN };
-  try {
-    await classifyTransient(() => sm.send(new PutResourcePolicyCommand({ SecretId: view.secretId, ResourcePolicy: wanted, BlockPublicPolicy: true })));
-  } catch (error) {
-    if (error instanceof Error && error.name === 'MalformedPolicyDocumentException') throw new DeliveryTargetRejectedError(view.clientId, 'secretPolicy', { cause: error });
-    if (view.offboardedAt && error instanceof Error && SECRET_GONE.has(error.name)) return { outcome: 'unchanged' };
-    throw error;
+  const accepted = new Set(view.deliveryProjection?.readers ?? []);
+  const tried = new Set<string>();
+  let rejected: DeliveryTargetRejectedError | undefined;
+  for (const candidate of [readers, readers.filter((reader) => accepted.has(reader)), []]) {
+    if (tried.has(candidate.join(' '))) continue;
+    tried.add(candidate.join(' '));
+    const wanted = secretPolicyFor({ readers: candidate, ...deps.settings });
+    if (sameSecretPolicy(held.ResourcePolicy, wanted)) return { outcome: 'unchanged', secretArn: held.ARN, readers: candidate, ...(rejected ? { rejected } : {}) };
+    try {
+      await classifyTransient(() => sm.send(new PutResourcePolicyCommand({ SecretId: view.secretId, ResourcePolicy: wanted, BlockPublicPolicy: true })));
+      return { outcome: 'put', secretArn: held.ARN, readers: candidate, ...(rejected ? { rejected } : {}) };
+    } catch (error) {
+      if (view.offboardedAt && error instanceof Error && SECRET_GONE.has(error.name)) return { outcome: 'unchanged', readers: [] };
+      if (!(error instanceof Error && error.name === 'MalformedPolicyDocumentException')) throw error;
+      rejected = new DeliveryTargetRejectedError(view.clientId, 'secretPolicy', { cause: error });
+    }
   }
-  return { outcome: 'put', secretArn: held.ARN };
+  throw rejected ?? new DeliveryTargetRejectedError(view.clientId, 'secretPolicy');
 }
 
 /** {@link DeliveryProjector} over {@link projectDelivery}, in process (tests, local runs, the Lambda handler). */
