@@ -53,7 +53,7 @@ export function addKeyRollOutputs(scope: Construct, sources: KeyRollOutputSource
   output('StateMachineArn', rotation.stateMachine.stateMachineArn, 'Start rotations here');
   output('FleetStateMachineArn', fleet.stateMachine.stateMachineArn, 'Rotate every client, a tag or a list in one execution');
   output('TableName', rotation.table.tableName);
-  output('ClientTopicArn', rotation.clientTopic.topicArn, 'Clients subscribe here, filtered on clientId');
+  output('ClientTopicArn', rotation.clientTopic.topicArn, 'Client notices; KeyRoll subscribes each client endpoint, filtered on clientId');
   output('OpsTopicArn', rotation.opsTopic.topicArn, 'Alarms and failed rotations');
   output('KeyArn', rotation.encryptionKey.keyArn, 'Encrypts client secrets');
   output('SecretNamePrefix', rotation.secretNamePrefix);

@@ -78,6 +78,8 @@ export function clientView(client: ClientRecord) {
     ...(client.offboardedAt ? { offboardedAt: client.offboardedAt } : {}),
     // Readers, endpoints without their secrets, kids: never a JWK or a webhook token.
     ...(client.delivery ? { delivery: deliveryView(client.delivery) } : {}),
+    // The subscriptions KeyRoll made (their ARNs, not the endpoints), so an operator can tell them from any other.
+    ...(client.deliveryProjection ? { deliveryProjection: { subscriptionArns: client.deliveryProjection.subscriptions.map((s) => s.subscriptionArn), projectedAt: client.deliveryProjection.projectedAt } } : {}),
     createdAt: client.createdAt,
     updatedAt: client.updatedAt,
   };
