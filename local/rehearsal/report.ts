@@ -259,6 +259,8 @@ export function renderSummary(report: RehearsalReport, chartPath?: string): stri
 
 const KEY_COLORS = { current: '#2e7d32', previous: '#f9a825', failed: '#c62828' } as const;
 const MARKER_COLORS = { scheduled: '#1565c0', emergency: '#ad1457' } as const;
+/** A white outline behind a text, so lines drawn before it do not cross its letters. */
+const HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"';
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The text of a rotation's label on the timeline. */
@@ -319,7 +321,8 @@ export function timelineGeometry(report: RehearsalReport): TimelineGeometry {
   let lx = left;
   let ly = stripTop + 16 + 28;
   items.forEach(([color, label], i) => {
-    const w = 14 + textWidth(label, 11) + 18;
+    // textWidth measures Helvetica; a viewer without it (DejaVu Sans) draws up to ~20% wider.
+    const w = 14 + Math.ceil(textWidth(label, 11) * 1.2) + 18;
     if (lx + w > right + 18 || i === 5) {
       lx = left;
       ly += 16;
@@ -360,31 +363,35 @@ export function renderSvg(report: RehearsalReport): string {
     parts.push(`<line x1="${plot.left}" y1="${bottom}" x2="${plot.right}" y2="${bottom}" stroke="black"/>`);
     return max;
   };
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}" font-family="sans-serif" font-size="11">`);
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
   parts.push(`<title>KeyRoll rehearsal timeline</title><rect width="100%" height="100%" fill="white"/>`);
   parts.push(`<text x="${plot.left}" y="18" font-size="14">Requests per ${BUCKET_MINUTES} simulated minutes — ${report.requests.total} requests, ${report.wellBehavedFailures} well-behaved failures</text>`);
 
   const max = bars(report.timeline, plot.top, plot.bottom);
   parts.push(`<text x="${plot.left - 8}" y="${plot.top + 4}" text-anchor="end">${max}</text><text x="${plot.left - 8}" y="${plot.bottom}" text-anchor="end">0</text>`);
-  parts.push(`<text x="${plot.left + 4}" y="${plot.top + 12}" fill="#424242">all consumers</text>`);
 
+  // Strip titles are drawn after the markers, on a white halo, so a marker line never crosses their text.
   // Rotation markers across the plot and the strips; each label in its lane, a leader line down to the marker.
   const lastBottom = g.strips.at(-1)?.bottom ?? plot.bottom;
+  const labelTexts: string[] = [];
   report.rotations.forEach((r, i) => {
     const box = g.labels.boxes[i];
     const color = r.mode === 'emergency' ? MARKER_COLORS.emergency : MARKER_COLORS.scheduled;
     const mx = box.anchorX.toFixed(1);
     parts.push(`<line x1="${mx}" y1="${plot.top}" x2="${mx}" y2="${lastBottom}" stroke="${color}" stroke-dasharray="4 3"/>`);
     parts.push(`<polyline points="${mx},${plot.top} ${mx},${box.y + box.height} ${(box.x + Math.min(box.width, 6)).toFixed(1)},${box.y + box.height}" fill="none" stroke="${color}" stroke-width="0.8"/>`);
-    parts.push(`<text x="${box.x.toFixed(1)}" y="${box.baselineY.toFixed(1)}" fill="${color}" font-size="${LABEL_FONT}">${escapeXml(box.text)}</text>`);
+    labelTexts.push(`<text x="${box.x.toFixed(1)}" y="${box.baselineY.toFixed(1)}" fill="${color}" font-size="${LABEL_FONT}" ${HALO}>${escapeXml(box.text)}</text>`);
   });
+  // After every line: a later marker's leader line runs past the lanes below it.
+  parts.push(...labelTexts);
 
+  parts.push(`<text x="${plot.left + 4}" y="${plot.top + 12}" fill="#424242" ${HALO}>all consumers</text>`);
   for (const strip of g.strips) {
     const kind = CONSUMER_KINDS[strip.kind];
     const figures = report.byBehaviour[strip.kind];
     parts.push(`<rect x="${plot.left - 10}" y="${strip.top}" width="4" height="${strip.bottom - strip.top}" fill="${kind.color}"/>`);
     parts.push(
-      `<text x="${plot.left - 10}" y="${strip.top - 4}" fill="${kind.color}">${escapeXml(`${kind.label} — ${figures.callers} consumer${figures.callers === 1 ? '' : 's'}, ${figures.requests} requests, ${figures.failures} refused`)}</text>`,
+      `<text x="${plot.left - 10}" y="${strip.top - 4}" fill="${kind.color}" ${HALO}>${escapeXml(`${kind.label} — ${figures.callers} consumer${figures.callers === 1 ? '' : 's'}, ${figures.requests} requests, ${figures.failures} refused`)}</text>`,
     );
     bars(report.timelineByKind[strip.kind] ?? [], strip.top, strip.bottom);
   }
