@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateApiKey, hashApiKey, keyIdOf } from '../lambdas/core/api-key';
-import { bundleAuthorizer, LAMBDA_BUILD_OPTIONS, PROJECT_ROOT, SDK_PATH_ENTRY } from './lib/bundle';
+import { bundleAuthorizer, LAMBDA_BUILD_OPTIONS, SDK_PATH_ENTRY, standInLambdaEnvironment } from './lib/bundle';
 import { median } from './lib/stats';
 import { renderTable } from './lib/table';
 
@@ -80,22 +80,7 @@ async function main(): Promise<void> {
       server.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
       server.once('exit', (code) => reject(new Error(`the stand-in DynamoDB exited (${code})`)));
     });
-    const env = {
-      PATH: process.env.PATH ?? '',
-      NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'),
-      TABLE_NAME: 'bench-table',
-      KEY_PREFIX: 'kr',
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
-      AWS_ACCESS_KEY_ID: 'AKIDBENCH',
-      AWS_SECRET_ACCESS_KEY: 'bench-secret',
-      AWS_SESSION_TOKEN: 'bench-token',
-      // The SDK must not look for shared config files the Lambda environment does not have.
-      AWS_CONFIG_FILE: path.join(dir, 'no-config'),
-      AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-credentials'),
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    };
+    const env = standInLambdaEnvironment(port, dir, { TABLE_NAME: 'bench-table', KEY_PREFIX: 'kr' });
     const files = bundles.map((b, k) => {
       const file = path.join(mkdtempSync(path.join(dir, `b${k}-`)), 'index.js');
       writeFileSync(file, b.code);

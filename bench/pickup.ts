@@ -37,7 +37,7 @@ import { systemClock } from '../lambdas/core/clock';
 import { JWT_BEARER_ASSERTION_TYPE } from '../lambdas/core/pickup';
 import { pointSdkAtEmulator, startMoto } from '../local/moto';
 import { startPickupServer } from '../local/pickup-server';
-import { LAMBDA_BUILD_OPTIONS, PROJECT_ROOT } from './lib/bundle';
+import { LAMBDA_BUILD_OPTIONS, PROJECT_ROOT, standInLambdaEnvironment } from './lib/bundle';
 import { median, summarizeLatency } from './lib/stats';
 import { renderTable } from './lib/table';
 
@@ -225,21 +225,7 @@ async function coldStart(runs: number): Promise<string> {
     });
     const file = path.join(dir, 'index.js');
     writeFileSync(file, code);
-    const env = {
-      PATH: process.env.PATH ?? '',
-      NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'),
-      TABLE_NAME: 'bench-table',
-      PICKUP_AUDIENCE: audience,
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
-      AWS_ACCESS_KEY_ID: 'AKIDBENCH',
-      AWS_SECRET_ACCESS_KEY: 'bench-secret',
-      AWS_SESSION_TOKEN: 'bench-token',
-      AWS_CONFIG_FILE: path.join(dir, 'no-config'),
-      AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-credentials'),
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    };
+    const env = standInLambdaEnvironment(port, dir, { TABLE_NAME: 'bench-table', PICKUP_AUDIENCE: audience });
     const init: number[] = [];
     const first: number[] = [];
     const total: number[] = [];

@@ -91,3 +91,26 @@ export async function bundleAuthorizer(options: BuildOptions = LAMBDA_BUILD_OPTI
     options,
   };
 }
+
+/**
+ * The environment of a fresh `node` running a bundled handler against a loopback stand-in on
+ * `port`, as Lambda would give it: fixed fake credentials, no shared config files (the Lambda
+ * environment has none, and the SDK must not look for them), metrics and logs off. `extra`
+ * adds the handler's own variables.
+ */
+export function standInLambdaEnvironment(port: number | string, dir: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_PATH: path.join(PROJECT_ROOT, 'node_modules'),
+    ...extra,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+    AWS_SECRET_ACCESS_KEY: 'bench-secret',
+    AWS_SESSION_TOKEN: 'bench-token',
+    AWS_CONFIG_FILE: path.join(dir, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-credentials'),
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
+}
